@@ -14,13 +14,13 @@
 //   - [WrapPad] / [UnwrapPad]: AES Key Wrap with Padding, RFC 5649 §4.1 and
 //     §4.2 (NIST SP 800-38F §6.3, KWP). The alternative initial value is
 //     A65959A6 || MLI (RFC 5649 §3); plaintexts of at most 8 bytes use the
-//     single-block encryption of RFC 5649 §4.1 step 2. Unwrap checks the
+//     single-block AES encryption of RFC 5649 §4.1. Unwrap checks the
 //     MLI range and that the padding bytes are zero (RFC 5649 §3).
 //   - [WrapPKCS5] / [UnwrapPKCS5]: PKCS#5 padding (RFC 8018 §6.1.1 step 4)
 //     to a multiple of 8 bytes followed by RFC 3394, as AWS CloudHSM's
 //     CKM_CLOUDHSM_AES_KEY_WRAP_PKCS5_PAD. Plaintext must be at least 8 bytes.
-//   - [WrapRSAAES] / [UnwrapRSAAES]: RSA-AES key wrap, PKCS #11 v3.0
-//     §2.1.21 (CKM_RSA_AES_KEY_WRAP), identical to AWS KMS
+//   - [WrapRSAAES] / [UnwrapRSAAES]: RSA-AES key wrap, PKCS #11 Current
+//     Mechanisms v2.40 §2.1.21 (CKM_RSA_AES_KEY_WRAP), identical to AWS KMS
 //     RSA_AES_KEY_WRAP_SHA_1 / RSA_AES_KEY_WRAP_SHA_256: an ephemeral AES key
 //     is RSA-OAEP encrypted (RFC 8017 §7.1, MGF1 with the same hash, empty
 //     label) and the target key is wrapped with it per RFC 5649.
@@ -55,10 +55,11 @@
 //
 // # Self-tests
 //
-// [SelfTest] runs the power-on known-answer tests required by FIPS 140-3
-// §7.10.3 (ISO/IEC 19790:2012 §7.10.2) for each mechanism. [PairwiseCheck]
-// is the pairwise consistency test of FIPS 140-3 IG 10.3.A for freshly
-// generated key pairs. [SetSelfTestFailure] forces a named test to fail so
+// [SelfTest] runs a cryptographic algorithm self-test (known-answer test)
+// per mechanism, as FIPS 140-3 requires before first use (ISO/IEC
+// 19790:2012 §7.10; FIPS 140-3 IG 10.3.A). [PairwiseCheck] is the pairwise
+// consistency test for freshly generated key pairs (ISO/IEC 19790:2012
+// §7.10; NIST SP 800-56A Rev. 3 §5.6.2.1.4). [SetSelfTestFailure] forces a named test to fail so
 // the error path can be exercised.
 //
 // # One-time passwords and passwords

@@ -126,9 +126,11 @@ func MarshalPKCS8(priv stdcrypto.PrivateKey) ([]byte, error) {
 	return nil, ErrUnsupportedKey
 }
 
-// ParsePKCS8 decodes a PKCS #8 PrivateKeyInfo. It returns *ecdsa.PrivateKey,
-// *secp256k1.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey; other key
-// types are rejected with [ErrUnsupportedKey].
+// ParsePKCS8 decodes a PKCS #8 PrivateKeyInfo. It returns *ecdsa.PrivateKey
+// (P-256/384/521), *secp256k1.PrivateKey, *rsa.PrivateKey or
+// ed25519.PrivateKey; other key types are rejected with [ErrUnsupportedKey]
+// and other curves with [ErrUnsupportedCurve]. For secp256k1 the scalar
+// must be in [1, n-1] and an embedded public key must match it.
 func ParsePKCS8(der []byte) (stdcrypto.PrivateKey, error) {
 	var p pkcs8
 	rest, err := asn1.Unmarshal(der, &p)
@@ -145,8 +147,13 @@ func ParsePKCS8(der []byte) (stdcrypto.PrivateKey, error) {
 	if err != nil {
 		return nil, ErrKeyEncoding
 	}
-	switch key.(type) {
-	case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		if CurveOf(k) == "" {
+			return nil, ErrUnsupportedCurve
+		}
+		return key, nil
+	case *rsa.PrivateKey, ed25519.PrivateKey:
 		return key, nil
 	}
 	return nil, ErrUnsupportedKey
@@ -199,8 +206,8 @@ func MarshalPKIX(pub stdcrypto.PublicKey) ([]byte, error) {
 	return nil, ErrUnsupportedKey
 }
 
-// ParsePKIX decodes a SubjectPublicKeyInfo. It returns *ecdsa.PublicKey,
-// *secp256k1.PublicKey, *rsa.PublicKey or ed25519.PublicKey. EC points must
+// ParsePKIX decodes a SubjectPublicKeyInfo. It returns *ecdsa.PublicKey
+// (P-256/384/521), *secp256k1.PublicKey, *rsa.PublicKey or ed25519.PublicKey. EC points must
 // be uncompressed and on the named curve; explicit curve parameters are
 // rejected. The input must be the canonical DER encoding: it must
 // re-encode to exactly the same bytes, so trailing or extra elements
@@ -238,8 +245,13 @@ func parsePKIX(der []byte) (stdcrypto.PublicKey, error) {
 	if err != nil {
 		return nil, ErrKeyEncoding
 	}
-	switch key.(type) {
-	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		if CurveOf(k) == "" {
+			return nil, ErrUnsupportedCurve
+		}
+		return key, nil
+	case *rsa.PublicKey, ed25519.PublicKey:
 		return key, nil
 	}
 	return nil, ErrUnsupportedKey
@@ -254,13 +266,21 @@ func GenerateEC(rnd io.Reader, curve string) (stdcrypto.PrivateKey, error) {
 		rnd = rand.Reader
 	}
 	if curve == CurveSecp256k1 {
-		return secp256k1.GeneratePrivateKeyFromRand(rnd)
+		k, err := secp256k1.GeneratePrivateKeyFromRand(rnd)
+		if err != nil {
+			return nil, wrapErr("generate key", err)
+		}
+		return k, nil
 	}
 	c := ellipticCurve(curve)
 	if c == nil {
 		return nil, ErrUnsupportedCurve
 	}
-	return ecdsa.GenerateKey(c, rnd)
+	k, err := ecdsa.GenerateKey(c, rnd)
+	if err != nil {
+		return nil, wrapErr("generate key", err)
+	}
+	return k, nil
 }
 
 func ellipticCurve(name string) elliptic.Curve {

@@ -280,3 +280,20 @@ func TestECDH(t *testing.T) {
 		t.Error("nil peer")
 	}
 }
+
+func TestParseRejectsOtherCurves(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P224(), nil)
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	if _, err := ParsePKCS8(der); !errors.Is(err, ErrUnsupportedCurve) {
+		t.Errorf("P-224 PKCS#8: %v", err)
+	}
+	pder, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if _, err := ParsePKIX(pder); !errors.Is(err, ErrUnsupportedCurve) {
+		t.Errorf("P-224 PKIX: %v", err)
+	}
+	x, _ := ecdh.X25519().GenerateKey(nil)
+	xder, _ := x509.MarshalPKCS8PrivateKey(x)
+	if _, err := ParsePKCS8(xder); !errors.Is(err, ErrUnsupportedKey) {
+		t.Errorf("X25519 PKCS#8: %v", err)
+	}
+}

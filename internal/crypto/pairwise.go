@@ -19,9 +19,9 @@ const pairwiseName = "pairwise"
 
 var pairwiseMsg = []byte("Coffer pairwise consistency test")
 
-// PairwiseCheck performs the FIPS 140-3 pairwise consistency test (IG 10.3.A,
-// SP 800-56A §5.6.2.1.4 / SP 800-89 for signatures) on a freshly generated
-// key pair: a sign/verify round trip for signing keys, and additionally an
+// PairwiseCheck performs the FIPS 140-3 pairwise consistency test
+// (ISO/IEC 19790:2012 §7.10; SP 800-56A Rev. 3 §5.6.2.1.4) on a freshly
+// generated key pair: a sign/verify round trip for signing keys, and additionally an
 // RSA-OAEP encrypt/decrypt round trip for RSA keys. It honors
 // [SetSelfTestFailure]("pairwise"). On failure it returns an error wrapping
 // [ErrPairwise].
@@ -77,7 +77,7 @@ func PairwiseCheck(rnd io.Reader, priv stdcrypto.PrivateKey) error {
 		if err != nil {
 			return fmt.Errorf("%w: encrypt: %w", ErrPairwise, err)
 		}
-		// FIPS 140-3 IG 10.3.A: the ciphertext must differ from the plaintext.
+		// The ciphertext must differ from the plaintext.
 		if subtle.ConstantTimeCompare(ct, pairwiseMsg) == 1 {
 			return fmt.Errorf("%w: ciphertext equals plaintext", ErrPairwise)
 		}

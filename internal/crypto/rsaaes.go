@@ -17,7 +17,8 @@ func checkOAEPHash(h stdcrypto.Hash) error {
 	return ErrUnsupportedAlg
 }
 
-// WrapRSAAES wraps key for the holder of pub per PKCS #11 v3.0 §2.1.21
+// WrapRSAAES wraps key for the holder of pub per PKCS #11 Current Mechanisms
+// v2.40 §2.1.21
 // (CKM_RSA_AES_KEY_WRAP; AWS KMS RSA_AES_KEY_WRAP_SHA_1/SHA_256): a fresh
 // AES key of aesKeyBits (128, 192 or 256) is encrypted with RSA-OAEP
 // (RFC 8017 §7.1.1, hash h, MGF1 with h, empty label), then key is wrapped
@@ -42,7 +43,7 @@ func WrapRSAAES(rnd io.Reader, pub *rsa.PublicKey, h stdcrypto.Hash, aesKeyBits 
 	eph := make([]byte, aesKeyBits/8)
 	defer clear(eph)
 	if _, err := io.ReadFull(rnd, eph); err != nil {
-		return nil, err
+		return nil, wrapErr("read random", err)
 	}
 	kwp, err := WrapPad(eph, key)
 	if err != nil {
@@ -50,7 +51,7 @@ func WrapRSAAES(rnd io.Reader, pub *rsa.PublicKey, h stdcrypto.Hash, aesKeyBits 
 	}
 	ct, err := rsa.EncryptOAEP(h.New(), rnd, pub, eph, nil)
 	if err != nil {
-		return nil, err
+		return nil, wrapErr("RSA-OAEP encrypt", err)
 	}
 	return append(ct, kwp...), nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"io"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -124,7 +125,8 @@ func Sign(rnd io.Reader, priv stdcrypto.PrivateKey, alg SignAlg, digest []byte) 
 		if k == nil || CurveOf(k) == "" {
 			return nil, ErrUnsupportedCurve
 		}
-		return ecdsa.SignASN1(rnd, k, digest)
+		sig, err := ecdsa.SignASN1(rnd, k, digest)
+		return sig, wrapErr("sign", err)
 	case *secp256k1.PrivateKey:
 		if _, _, err := checkAlg(alg, famECDSA, digest); err != nil {
 			return nil, err
@@ -144,11 +146,14 @@ func Sign(rnd io.Reader, priv stdcrypto.PrivateKey, alg SignAlg, digest []byte) 
 		if k == nil {
 			return nil, ErrInvalidPrivateKey
 		}
+		var sig []byte
 		if fam == famPSS {
 			opts := pssOptions
-			return rsa.SignPSS(rnd, k, h, digest, &opts)
+			sig, err = rsa.SignPSS(rnd, k, h, digest, &opts)
+		} else {
+			sig, err = rsa.SignPKCS1v15(rnd, k, h, digest)
 		}
-		return rsa.SignPKCS1v15(rnd, k, h, digest)
+		return sig, wrapErr("sign", err)
 	case ed25519.PrivateKey:
 		if _, _, err := checkAlg(alg, famEd25519, digest); err != nil {
 			return nil, err
@@ -225,4 +230,13 @@ func Verify(pub stdcrypto.PublicKey, alg SignAlg, digest, sig []byte) error {
 		return nil
 	}
 	return ErrUnsupportedKey
+}
+
+// wrapErr prefixes errors from the standard library with "crypto: op: ".
+// It returns nil for a nil err. The wrapped errors never carry key bytes.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("crypto: %s: %w", op, err)
 }

@@ -28,7 +28,7 @@ const adminPW = "admin-password-1"
 
 // env is one node: a real raft store in a temp dir with the HSM as its part.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	h      *HSM
 	store  *state.Store
@@ -37,7 +37,7 @@ type env struct {
 	ctx    context.Context
 }
 
-func newEnv(t *testing.T, p Policy) *env {
+func newEnv(t testing.TB, p Policy) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), ctx: context.Background()}
 	e.open()
@@ -962,4 +962,9 @@ func encodeStd(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func decodeBase32(s string) ([]byte, error) {
 	return base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(s))
+}
+
+func newBenchEnv(b *testing.B) (*env, *Session) {
+	e := newEnv(b, DefaultPolicy())
+	return e, e.cryptoUser("bench")
 }

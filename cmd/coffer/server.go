@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-hsm/coffer/internal/crypto"
+	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/hsmapi"
+	"github.com/coffer-hsm/coffer/internal/seal"
+	"github.com/coffer-hsm/coffer/internal/state"
+)
+
+type serverOptions struct {
+	dev             bool
+	listen          string
+	dataDir         string
+	nodeID          string
+	raftAddr        string
+	zone            string
+	policy          string
+	lockout         int
+	zeroize         int
+	sessionTTL      time.Duration
+	logLevel        string
+	selfTestFailure string
+	passphraseFile  string
+}
+
+func newServerCmd() *cobra.Command {
+	o := &serverOptions{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Coffer node",
+		Long: `Run a Coffer node: the HSM core, its replicated state (hashicorp/raft) and the APIs on one
+listener.
+
+With --dev the node is a one-voter cluster on loopback over plain HTTP, initialized and
+activated at first start. The admin password and root AWS credentials come from
+COFFER_ADMIN_PASSWORD, COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY when set;
+otherwise they are generated, printed once and written (0600) to <data-dir>/dev-credentials.
+
+Without --dev the node starts uninitialized and its domain key is additionally sealed with an
+operator passphrase (COFFER_SEAL_PASSPHRASE or --seal-passphrase-file).
+
+GET /health answers 200 with the node id, cluster state and raft role once the node serves.`,
+		Example: `  coffer server --dev --listen 127.0.0.1:8990 --data-dir ./coffer-data`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServer(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.dev, "dev", false, "development mode: loopback, plain HTTP, one node, auto-initialized")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8990", "address to serve the APIs on (port 0 picks a free port)")
+	f.StringVar(&o.dataDir, "data-dir", "./coffer-data", "directory for the node's state, sealed domain key and node key")
+	f.StringVar(&o.nodeID, "node-id", "", "stable node id (default: generated once and kept in <data-dir>/node-id)")
+	f.StringVar(&o.raftAddr, "raft-addr", "", "raft TCP address for multi-node clusters (empty: single node, no raft port)")
+	f.StringVar(&o.zone, "zone", "local-1a", "availability zone label of this node")
+	f.StringVar(&o.policy, "login-failure-policy", hsm.PolicyLockout, "initial login failure policy: lockout or zeroize (applied when the cluster is initialized)")
+	f.IntVar(&o.lockout, "lockout-threshold", 5, "consecutive failed logins that lock a user (lockout policy)")
+	f.IntVar(&o.zeroize, "zeroize-threshold", 3, "consecutive failed admin logins that zeroize the cluster (zeroize policy)")
+	f.DurationVar(&o.sessionTTL, "session-ttl", time.Hour, "HSM session lifetime after last use")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.selfTestFailure, "simulate-self-test-failure", os.Getenv("COFFER_SIMULATE_SELF_TEST_FAILURE"),
+		"make the named power-on self-test fail (testing the failure path; see internal/crypto.SelfTestNames)")
+	f.StringVar(&o.passphraseFile, "seal-passphrase-file", "", "file holding the operator passphrase that seals the domain key (production)")
+	return cmd
+}
+
+// devCredentials are what a --dev node prints once and keeps in <data-dir>/dev-credentials.
+type devCredentials struct {
+	AdminUsername       string `json:"admin_username"`
+	AdminPassword       string `json:"admin_password"`
+	RootAccessKeyID     string `json:"root_access_key_id"`
+	RootSecretAccessKey string `json:"root_secret_access_key"`
+}
+
+type node struct {
+	opts   *serverOptions
+	log    *slog.Logger
+	nodeID string
+	hsm    *hsm.HSM
+	store  *state.Store
+	creds  *devCredentials
+	ready  chan struct{}
+	wipeMu sync.Mutex
+}
+
+func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := validatePolicyFlags(o); err != nil {
+		return err
+	}
+	if o.dev {
+		host, _, err := net.SplitHostPort(o.listen)
+		if err != nil {
+			return fmt.Errorf("--listen %q: %w", o.listen, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("--dev serves plain HTTP and only listens on loopback; got --listen %s", o.listen)
+		}
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	n := &node{opts: o, log: log, ready: make(chan struct{})}
+	if n.nodeID, err = loadNodeID(o.dataDir, o.nodeID); err != nil {
+		return err
+	}
+
+	// Power-on self-tests: a failing node still answers /health (503, with the reason)
+	// but refuses every HSM operation.
+	crypto.SetSelfTestFailure(o.selfTestFailure)
+	selfTestErr := crypto.SelfTest()
+	if selfTestErr != nil {
+		log.Error("power-on self-test FAILED; this node refuses service", "err", selfTestErr)
+	}
+
+	sealer, err := n.sealer()
+	if err != nil {
+		return err
+	}
+	n.hsm = hsm.New(hsm.Config{
+		DomainKeyPath: filepath.Join(o.dataDir, "domain-key.sealed"),
+		Sealer:        sealer,
+		Events:        hsm.EventSinkFunc(func(e hsm.Event) { logEvent(log, e) }),
+		SessionTTL:    o.sessionTTL,
+		OnZeroize:     n.wipe,
+		Logger:        log,
+	})
+	n.hsm.SetSelfTestResult(selfTestErr)
+	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm)
+	if err != nil {
+		return fmt.Errorf("opening the replicated state: %w", err)
+	}
+	defer n.store.Close()
+	n.hsm.Attach(n.store)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = n.store.WaitLeader(wctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("waiting for a raft leader: %w", err)
+	}
+	if err := n.hsm.Unseal(); err != nil {
+		log.Error("the domain key could not be unsealed; key operations will fail", "err", err)
+	}
+	if o.dev && selfTestErr == nil {
+		if err := n.devInitialize(ctx, stdout); err != nil {
+			return err
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", n.health)
+	mux.Handle(hsmapi.PathPrefix, hsmapi.NewServer(n.hsm, hsmapi.ServerConfig{NodeID: n.nodeID, AllowInitialize: o.dev, Logger: log}))
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "coffer: node %s listening on http://%s (cluster %s)\n", n.nodeID, ln.Addr(), n.hsm.Status().State)
+	log.Info("serving", "addr", ln.Addr().String(), "node", n.nodeID, "dev", o.dev)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	n.wipeMu.Lock() // let a running wipe finish before closing the store
+	defer n.wipeMu.Unlock()
+	return n.store.Close()
+}
+
+func validatePolicyFlags(o *serverOptions) error {
+	switch o.policy {
+	case hsm.PolicyLockout, hsm.PolicyZeroize:
+	default:
+		return fmt.Errorf("--login-failure-policy must be lockout or zeroize, got %q", o.policy)
+	}
+	if o.lockout < 1 || o.lockout > 100 || o.zeroize < 1 || o.zeroize > 100 {
+		return errors.New("--lockout-threshold and --zeroize-threshold must be between 1 and 100")
+	}
+	return nil
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// logEvent writes an HSM audit event to the log until the audit trail exists. Events carry
+// no secrets by construction.
+func logEvent(log *slog.Logger, e hsm.Event) {
+	lvl := slog.LevelInfo
+	if e.Result != hsm.ResultOK {
+		lvl = slog.LevelWarn
+	}
+	log.Log(context.Background(), lvl, "hsm event", "opcode", e.Opcode, "result", e.Result, "user", e.User,
+		"role", e.Role, "target", e.Target, "failed_logins", e.FailedLogins, "message", e.Message)
+}
+
+func loadNodeID(dir, flagID string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		id := strings.TrimSpace(string(b))
+		if flagID != "" && flagID != id {
+			return "", fmt.Errorf("--node-id %s differs from the id %s this data dir belongs to", flagID, id)
+		}
+		return id, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	id := flagID
+	if id == "" {
+		b := make([]byte, 4)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		id = "node-" + hex.EncodeToString(b)
+	}
+	return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
+}
+
+func (n *node) sealer() (seal.Sealer, error) {
+	nodeKey, err := seal.NewNodeKeySealer(filepath.Join(n.opts.dataDir, "node.key"))
+	if err != nil {
+		return nil, err
+	}
+	if n.opts.dev {
+		return nodeKey, nil
+	}
+	pass := []byte(os.Getenv("COFFER_SEAL_PASSPHRASE"))
+	if n.opts.passphraseFile != "" {
+		b, err := os.ReadFile(n.opts.passphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("--seal-passphrase-file: %w", err)
+		}
+		pass = []byte(strings.TrimRight(string(b), "\r\n"))
+	}
+	if len(pass) < 12 {
+		return nil, errors.New("production nodes seal the domain key with an operator passphrase of at least 12 characters: set COFFER_SEAL_PASSPHRASE or --seal-passphrase-file (or use --dev)")
+	}
+	return seal.Chain(nodeKey, seal.NewPassphraseSealer(pass)), nil
+}
+
+// devInitialize initializes and activates an uninitialized --dev cluster with the dev
+// credentials, printing them once when they are new.
+func (n *node) devInitialize(ctx context.Context, stdout io.Writer) error {
+	creds, fresh, err := loadDevCredentials(n.opts.dataDir)
+	if err != nil {
+		return err
+	}
+	n.creds = creds
+	st := n.hsm.Status().State
+	if st == hsm.StateUninitialized {
+		p := hsm.Policy{LoginFailurePolicy: n.opts.policy, LockoutThreshold: n.opts.lockout, ZeroizeThreshold: n.opts.zeroize}
+		if err := n.hsm.Initialize(ctx, p); err != nil {
+			return fmt.Errorf("initializing the dev cluster: %w", err)
+		}
+		st = hsm.StateInitialized
+	}
+	if st == hsm.StateInitialized {
+		if err := n.hsm.Activate(ctx, creds.AdminPassword); err != nil {
+			return fmt.Errorf("activating the dev cluster: %w", err)
+		}
+	}
+	if fresh {
+		fmt.Fprintf(stdout, `Coffer dev credentials (printed once; also in %s, mode 0600):
+  HSM admin:            username %s, password %s
+  AWS root credentials: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s
+`, filepath.Join(n.opts.dataDir, "dev-credentials"), creds.AdminUsername, creds.AdminPassword, creds.RootAccessKeyID, creds.RootSecretAccessKey)
+	}
+	return nil
+}
+
+func loadDevCredentials(dir string) (*devCredentials, bool, error) {
+	path := filepath.Join(dir, "dev-credentials")
+	if b, err := os.ReadFile(path); err == nil {
+		var c devCredentials
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, false, fmt.Errorf("%s is corrupt: %w", path, err)
+		}
+		return &c, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, err
+	}
+	c := &devCredentials{
+		AdminUsername:       hsm.DefaultAdmin,
+		AdminPassword:       os.Getenv("COFFER_ADMIN_PASSWORD"),
+		RootAccessKeyID:     os.Getenv("COFFER_ROOT_ACCESS_KEY_ID"),
+		RootSecretAccessKey: os.Getenv("COFFER_ROOT_SECRET_ACCESS_KEY"),
+	}
+	if c.AdminPassword == "" {
+		c.AdminPassword = randomString(20, "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+	}
+	if c.RootAccessKeyID == "" {
+		c.RootAccessKeyID = "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+	}
+	if c.RootSecretAccessKey == "" {
+		c.RootSecretAccessKey = randomString(40, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+	}
+	b, _ := json.MarshalIndent(c, "", "  ")
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return nil, false, err
+	}
+	return c, true, nil
+}
+
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// wipe runs after a zeroization was applied: it scrubs the replicated log and snapshots
+// from disk and restarts the state as a fresh, uninitialized one-voter cluster.
+func (n *node) wipe() {
+	n.wipeMu.Lock()
+	defer n.wipeMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.store.Wipe(ctx); err != nil {
+		n.log.Error("zeroize: wiping the replicated state failed", "err", err)
+		return
+	}
+	n.log.Warn("cluster ZEROIZED: domain key erased, replicated state scrubbed; the cluster is uninitialized")
+}
+
+type healthResponse struct {
+	Status       string `json:"status"`
+	NodeID       string `json:"node_id"`
+	Zone         string `json:"zone"`
+	ClusterState string `json:"cluster_state"`
+	RaftRole     string `json:"raft_role"`
+	RaftLeader   string `json:"raft_leader,omitempty"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Unsealed     bool   `json:"unsealed"`
+	SelfTest     string `json:"self_test"`
+	Zeroizations int    `json:"zeroizations,omitempty"`
+	Version      string `json:"version"`
+}
+
+func (n *node) health(w http.ResponseWriter, r *http.Request) {
+	hs := n.hsm.Status()
+	rs := n.store.Status()
+	resp := healthResponse{
+		Status: "ok", NodeID: n.nodeID, Zone: n.opts.zone, ClusterState: hs.State, RaftRole: rs.Role,
+		RaftLeader: rs.LeaderID, AppliedIndex: rs.AppliedIndex, Unsealed: hs.Unsealed, SelfTest: hs.SelfTest,
+		Zeroizations: hs.Zeroizations, Version: version,
+	}
+	status := http.StatusOK
+	if hs.SelfTest != "passed" {
+		resp.Status = "self-test failed"
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(resp)
+}
