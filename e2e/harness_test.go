@@ -184,7 +184,7 @@ type health struct {
 	RaftRole     string `json:"raft_role"`
 	SelfTest     string `json:"self_test"`
 	Unsealed     bool   `json:"unsealed"`
-	Zeroizations int   `json:"zeroizations"`
+	Zeroizations int    `json:"zeroizations"`
 }
 
 func (s *server) health() (health, int) {
