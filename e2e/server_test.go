@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -86,13 +87,13 @@ func runCoffer(args ...string) (string, error) {
 func TestSelfTestFailureRefusesService(t *testing.T) {
 	s := startServer(t, "", nil, "--simulate-self-test-failure", "aes-gcm")
 	h, code := s.health()
-	if code != 503 || !strings.Contains(h.SelfTest, "aes-gcm") {
+	if code != 503 || !strings.Contains(h.SelfTest, "AES-GCM") {
 		t.Fatalf("health %d %+v", code, h)
 	}
 	c := &hsmapi.Client{Endpoint: s.url}
 	err := c.Call(ctx, "login", map[string]string{"username": "admin", "role": "admin", "password": "whatever"}, nil)
 	var ae *hsmapi.Error
-	if !errors.As(err, &ae) || ae.Type != "SelfTestFailed" || ae.Status != 503 || !strings.Contains(ae.Message, "aes-gcm") {
+	if !errors.As(err, &ae) || ae.Type != "SelfTestFailed" || ae.Status != 503 || !strings.Contains(ae.Message, "AES-GCM") {
 		t.Fatalf("login on a failed node: %v", err)
 	}
 }
@@ -140,7 +141,7 @@ func TestRestartRestoresState(t *testing.T) {
 	if err := cu.Call(ctx, "key/list", hsmapi.ListKeysRequest{Verbose: true}, &after); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(before) != fmt.Sprint(after) {
+	if b1, b2 := mustJSON(t, before), mustJSON(t, after); b1 != b2 {
 		t.Fatalf("keys differ after restart:\n%v\n%v", before, after)
 	}
 	var dec hsmapi.CryptoResponse
@@ -302,6 +303,15 @@ func TestZeroizeWipesEverything(t *testing.T) {
 	}
 }
 
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func readDir(t *testing.T, dir string) []byte {
 	t.Helper()
 	var all []byte
@@ -367,5 +377,12 @@ func TestNativeAPIErrors(t *testing.T) {
 	a := s.admin()
 	if err := a.Call(ctx, "user/create", map[string]any{"username": "x", "rol": "admin"}, nil); !errors.As(err, &ae) || ae.Type != "ValidationError" || !strings.Contains(ae.Message, "rol") {
 		t.Fatalf("misspelt field: %v", err)
+	}
+}
+
+func TestUnknownSelfTestNameRefused(t *testing.T) {
+	out, err := runCoffer("server", "--dev", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--simulate-self-test-failure", "no-such-test")
+	if err == nil || !strings.Contains(out, "unknown self-test") {
+		t.Fatalf("%v %s", err, out)
 	}
 }

@@ -137,7 +137,13 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 
 	// Power-on self-tests: a failing node still answers /health (503, with the reason)
 	// but refuses every HSM operation.
-	crypto.SetSelfTestFailure(o.selfTestFailure)
+	if o.selfTestFailure != "" {
+		name, err := selfTestName(o.selfTestFailure)
+		if err != nil {
+			return err
+		}
+		crypto.SetSelfTestFailure(name)
+	}
 	selfTestErr := crypto.SelfTest()
 	if selfTestErr != nil {
 		log.Error("power-on self-test FAILED; this node refuses service", "err", selfTestErr)
@@ -203,6 +209,17 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	n.wipeMu.Lock() // let a running wipe finish before closing the store
 	defer n.wipeMu.Unlock()
 	return n.store.Close()
+}
+
+// selfTestName resolves a self-test name case-insensitively.
+func selfTestName(s string) (string, error) {
+	names := append(crypto.SelfTestNames(), "pairwise")
+	for _, n := range names {
+		if strings.EqualFold(n, s) {
+			return n, nil
+		}
+	}
+	return "", fmt.Errorf("--simulate-self-test-failure %q: unknown self-test; one of %s", s, strings.Join(names, ", "))
 }
 
 func validatePolicyFlags(o *serverOptions) error {
