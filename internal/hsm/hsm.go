@@ -101,6 +101,7 @@ type HSM struct {
 
 	sessMu   sync.Mutex
 	sessions map[[32]byte]*Session
+	services []*Session // internal service sessions, ended at zeroization
 	pending  map[string]*pendingLogin
 	nextSess atomic.Uint64
 
@@ -301,6 +302,7 @@ const (
 	cmdTokenCreate   = "hsm.quorum.token_create"
 	cmdTokenDelete   = "hsm.quorum.token_delete"
 	cmdQuorumValue   = "hsm.quorum.set_value"
+	cmdServiceUser   = "hsm.user.create_service"
 )
 
 type applyFunc func(h *HSM, t time.Time, body json.RawMessage) (any, error)
@@ -325,6 +327,7 @@ var applyTable = map[string]applyFunc{
 	cmdTokenCreate:   applyTokenCreate,
 	cmdTokenDelete:   applyTokenDelete,
 	cmdQuorumValue:   applyQuorumValue,
+	cmdServiceUser:   applyServiceUser,
 }
 
 // Apply implements state.Part.

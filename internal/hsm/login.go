@@ -32,6 +32,9 @@ type Session struct {
 	keys map[uint64]*keyObject // session key objects
 }
 
+// Ended reports whether the session was logged out, expired or ended by zeroization.
+func (s *Session) Ended() bool { return s.ended.Load() }
+
 // Expires is when the session ends unless used again.
 func (s *Session) Expires() time.Time { return time.Unix(0, s.expires.Load()) }
 
@@ -413,6 +416,10 @@ func (h *HSM) dropUserSessions(name string) {
 func (h *HSM) dropAllSessions() {
 	h.sessMu.Lock()
 	all := h.sessions
+	for _, s := range h.services {
+		s.ended.Store(true)
+	}
+	h.services = nil
 	h.sessions = map[[32]byte]*Session{}
 	h.pending = map[string]*pendingLogin{}
 	h.sessMu.Unlock()

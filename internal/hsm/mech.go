@@ -516,6 +516,12 @@ func (h *HSM) unwrapPayload(uk *keyObject, ul *liveKey, req UnwrapRequest) ([]by
 			return nil, err
 		}
 		out, err = crypto.UnwrapPKCS5(ul.secret, req.Wrapped)
+	case WrapRSAPKCS:
+		priv, ok := ul.priv.(*rsa.PrivateKey)
+		if !ok {
+			return nil, invalid("unwrapping-key", "mechanism %s needs an RSA private unwrapping key", req.Mechanism)
+		}
+		out, err = unwrapRSAPKCS(priv, req.Wrapped)
 	case WrapRSAOAEP, WrapRSAAES:
 		priv, ok := ul.priv.(*rsa.PrivateKey)
 		if !ok {

@@ -200,6 +200,9 @@ func (h *HSM) checkDeletable(name, role, caller string) error {
 	if name == caller {
 		return &ConflictError{Reason: "you cannot delete the user you are logged in as"}
 	}
+	if strings.HasPrefix(name, ServiceUserPrefix) && u.PasswordHash == "" {
+		return &ConflictError{Reason: "user " + name + " is an internal service user of Coffer"}
+	}
 	if u.Role == RoleAdmin {
 		admins := 0
 		for _, o := range h.users {

@@ -1,0 +1,348 @@
+package kms
+
+import (
+	"context"
+	"errors"
+
+	"github.com/coffer-hsm/coffer/internal/hsm"
+)
+
+// EncryptInput is Encrypt's request.
+type EncryptInput struct {
+	KeyId               string            `json:"KeyId"`
+	Plaintext           []byte            `json:"Plaintext"`
+	EncryptionContext   map[string]string `json:"EncryptionContext"`
+	GrantTokens         []string          `json:"GrantTokens"`
+	EncryptionAlgorithm string            `json:"EncryptionAlgorithm"`
+	DryRun              bool              `json:"DryRun"`
+}
+
+// EncryptOutput is Encrypt's response.
+type EncryptOutput struct {
+	CiphertextBlob      []byte `json:"CiphertextBlob"`
+	KeyId               string `json:"KeyId"`
+	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
+}
+
+// keyForUse resolves a key for a cryptographic operation: it must be Enabled and have the
+// usage.
+func (s *Service) keyForUse(c Caller, keyID, usage string) (*keyRec, *material, error) {
+	k, m, err := s.resolve(c, keyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireEnabled(k); err != nil {
+		return nil, nil, err
+	}
+	if k.Usage != usage {
+		return nil, nil, kmsErr("InvalidKeyUsageException", "%s key usage is %s which is not valid for this operation.", k.arn(), k.Usage)
+	}
+	return k, m, nil
+}
+
+func checkPlaintext(pt []byte, max int) error {
+	if len(pt) < 1 || len(pt) > max {
+		return validation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and %d", max)
+	}
+	return nil
+}
+
+// Encrypt encrypts up to 4096 bytes with a symmetric key (or RSA-OAEP with an RSA key).
+func (s *Service) Encrypt(ctx context.Context, c Caller, in EncryptInput) (*EncryptOutput, error) {
+	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
+	if err != nil {
+		return nil, err
+	}
+	if k.Spec != SpecSymmetric {
+		return s.encryptRSA(ctx, c, k, m, in)
+	}
+	if in.EncryptionAlgorithm != "" && in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
+		return nil, kmsErr("InvalidKeyUsageException", "Symmetric keys only support the SYMMETRIC_DEFAULT encryption algorithm")
+	}
+	if err := checkPlaintext(in.Plaintext, 4096); err != nil {
+		return nil, err
+	}
+	if err := validateContext(in.EncryptionContext); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	blob, err := s.seal(ctx, k, m, in.Plaintext, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	s.recordUse(k, "Encrypt")
+	return &EncryptOutput{CiphertextBlob: blob, KeyId: k.arn(), EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}, nil
+}
+
+// seal encrypts plaintext under the key's current version inside the HSM.
+func (s *Service) seal(ctx context.Context, k *keyRec, m *material, pt []byte, ec map[string]string) ([]byte, error) {
+	sess, err := s.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := m.Versions[m.Current]
+	if len(v.Handles) == 0 {
+		return nil, invalidState("%s has no key material.", k.arn())
+	}
+	header := encodeHeader(k.ID, uint32(m.Current+1))
+	ct, err := s.cfg.HSM.EncryptAESGCM(sess, v.Handles[0], pt, blobAAD(header, ec), nil)
+	if err != nil {
+		return nil, s.hsmErr(k, err)
+	}
+	return append(header, ct...), nil
+}
+
+// hsmErr turns an HSM failure on a key's material into KMS's answer: material that is gone
+// (zeroized cluster, deleted object) makes the key unusable.
+func (s *Service) hsmErr(k *keyRec, err error) error {
+	var nf *hsm.NotFoundError
+	if errors.As(err, &nf) || errors.Is(err, hsm.ErrZeroized) || errors.Is(err, hsm.ErrNotInitialized) {
+		return invalidState("%s is unavailable: its key material is not in the HSM cluster (%v)", k.arn(), err)
+	}
+	return AsError(err)
+}
+
+// DecryptInput is Decrypt's request.
+type DecryptInput struct {
+	CiphertextBlob      []byte            `json:"CiphertextBlob"`
+	EncryptionContext   map[string]string `json:"EncryptionContext"`
+	GrantTokens         []string          `json:"GrantTokens"`
+	KeyId               string            `json:"KeyId"`
+	EncryptionAlgorithm string            `json:"EncryptionAlgorithm"`
+	DryRun              bool              `json:"DryRun"`
+}
+
+// DecryptOutput is Decrypt's response.
+type DecryptOutput struct {
+	KeyId               string `json:"KeyId"`
+	Plaintext           []byte `json:"Plaintext"`
+	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
+	KeyMaterialId       string `json:"KeyMaterialId,omitempty"`
+}
+
+// Decrypt decrypts a ciphertext. For symmetric ciphertexts the key is found from the blob;
+// a KeyId, when given, must name the same key.
+func (s *Service) Decrypt(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, error) {
+	if len(in.CiphertextBlob) < 1 || len(in.CiphertextBlob) > 6144 {
+		return nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+	}
+	if in.EncryptionAlgorithm != "" && in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
+		return s.decryptRSA(ctx, c, in)
+	}
+	pt, k, v, err := s.open(ctx, c, in.CiphertextBlob, in.EncryptionContext, in.KeyId, in.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	s.recordUse(k, "Decrypt")
+	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", KeyMaterialId: v.ID}, nil
+}
+
+// open decrypts a symmetric ciphertext blob.
+func (s *Service) open(ctx context.Context, c Caller, blob []byte, ec map[string]string, keyID string, dryRun bool) ([]byte, *keyRec, version, error) {
+	bh, err := parseBlob(blob)
+	if err != nil {
+		return nil, nil, version{}, err
+	}
+	k, m, err := s.resolve(c, bh.keyID)
+	if err != nil {
+		var ke *Error
+		if errors.As(err, &ke) && ke.Code == "NotFoundException" {
+			return nil, nil, version{}, kmsErr("InvalidCiphertextException", "The ciphertext refers to a key that does not exist in %s or was altered.", c.Region)
+		}
+		return nil, nil, version{}, err
+	}
+	if keyID != "" {
+		want, _, err := s.resolve(c, keyID)
+		if err != nil {
+			return nil, nil, version{}, err
+		}
+		if want.ID != k.ID {
+			return nil, nil, version{}, kmsErr("IncorrectKeyException", "The key ID in the request does not identify a KMS key that can perform this operation.")
+		}
+	}
+	if err := requireEnabled(k); err != nil {
+		return nil, nil, version{}, err
+	}
+	if k.Spec != SpecSymmetric || k.Usage != UsageEncrypt {
+		return nil, nil, version{}, kmsErr("InvalidCiphertextException", "The ciphertext was not made by a symmetric encryption key.")
+	}
+	if int(bh.version) > len(m.Versions) {
+		return nil, nil, version{}, kmsErr("InvalidCiphertextException", "The ciphertext refers to a key version that does not exist or was altered.")
+	}
+	v := m.Versions[bh.version-1]
+	if len(v.Handles) == 0 {
+		return nil, nil, version{}, invalidState("%s: the key material this ciphertext was made with was deleted.", k.arn())
+	}
+	if dryRun {
+		return nil, nil, version{}, errDryRun
+	}
+	sess, err := s.session(ctx)
+	if err != nil {
+		return nil, nil, version{}, AsError(err)
+	}
+	pt, err := s.cfg.HSM.DecryptAESGCM(sess, v.Handles[0], bh.payload, blobAAD(bh.header, ec), nil)
+	if err != nil {
+		var me *hsm.MechanismError
+		if errors.As(err, &me) {
+			return nil, nil, version{}, kmsErr("InvalidCiphertextException", "The ciphertext or the encryption context is not valid for this key.")
+		}
+		return nil, nil, version{}, s.hsmErr(k, err)
+	}
+	return pt, k, v, nil
+}
+
+// ReEncryptInput is ReEncrypt's request.
+type ReEncryptInput struct {
+	CiphertextBlob                 []byte            `json:"CiphertextBlob"`
+	SourceEncryptionContext        map[string]string `json:"SourceEncryptionContext"`
+	SourceKeyId                    string            `json:"SourceKeyId"`
+	DestinationKeyId               string            `json:"DestinationKeyId"`
+	DestinationEncryptionContext   map[string]string `json:"DestinationEncryptionContext"`
+	SourceEncryptionAlgorithm      string            `json:"SourceEncryptionAlgorithm"`
+	DestinationEncryptionAlgorithm string            `json:"DestinationEncryptionAlgorithm"`
+	GrantTokens                    []string          `json:"GrantTokens"`
+	DryRun                         bool              `json:"DryRun"`
+}
+
+// ReEncryptOutput is ReEncrypt's response.
+type ReEncryptOutput struct {
+	CiphertextBlob                 []byte `json:"CiphertextBlob"`
+	SourceKeyId                    string `json:"SourceKeyId"`
+	KeyId                          string `json:"KeyId"`
+	SourceEncryptionAlgorithm      string `json:"SourceEncryptionAlgorithm"`
+	DestinationEncryptionAlgorithm string `json:"DestinationEncryptionAlgorithm"`
+}
+
+// ReEncrypt decrypts a ciphertext and encrypts the plaintext under another key (or the
+// same key's current version) without the plaintext leaving the server.
+func (s *Service) ReEncrypt(ctx context.Context, c Caller, in ReEncryptInput) (*ReEncryptOutput, error) {
+	if in.DestinationKeyId == "" {
+		return nil, validation("1 validation error detected: Value null at 'destinationKeyId' failed to satisfy constraint: Member must not be null")
+	}
+	dec, err := s.Decrypt(ctx, c, DecryptInput{CiphertextBlob: in.CiphertextBlob, EncryptionContext: in.SourceEncryptionContext,
+		KeyId: in.SourceKeyId, EncryptionAlgorithm: in.SourceEncryptionAlgorithm, DryRun: false})
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dec.Plaintext)
+	enc, err := s.Encrypt(ctx, c, EncryptInput{KeyId: in.DestinationKeyId, Plaintext: dec.Plaintext,
+		EncryptionContext: in.DestinationEncryptionContext, EncryptionAlgorithm: in.DestinationEncryptionAlgorithm, DryRun: in.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	return &ReEncryptOutput{CiphertextBlob: enc.CiphertextBlob, SourceKeyId: dec.KeyId, KeyId: enc.KeyId,
+		SourceEncryptionAlgorithm: dec.EncryptionAlgorithm, DestinationEncryptionAlgorithm: enc.EncryptionAlgorithm}, nil
+}
+
+// GenerateDataKeyInput is GenerateDataKey's (and ...WithoutPlaintext's) request.
+type GenerateDataKeyInput struct {
+	KeyId             string            `json:"KeyId"`
+	EncryptionContext map[string]string `json:"EncryptionContext"`
+	NumberOfBytes     *int              `json:"NumberOfBytes"`
+	KeySpec           string            `json:"KeySpec"`
+	GrantTokens       []string          `json:"GrantTokens"`
+	DryRun            bool              `json:"DryRun"`
+}
+
+// GenerateDataKeyOutput is GenerateDataKey's response (no Plaintext for WithoutPlaintext).
+type GenerateDataKeyOutput struct {
+	CiphertextBlob []byte `json:"CiphertextBlob"`
+	Plaintext      []byte `json:"Plaintext,omitempty"`
+	KeyId          string `json:"KeyId"`
+	KeyMaterialId  string `json:"KeyMaterialId,omitempty"`
+}
+
+// GenerateDataKey returns a random data key in plaintext (unless withoutPlaintext) and
+// encrypted under a symmetric KMS key.
+func (s *Service) GenerateDataKey(ctx context.Context, c Caller, in GenerateDataKeyInput, withoutPlaintext bool) (*GenerateDataKeyOutput, error) {
+	var n int
+	switch {
+	case in.NumberOfBytes != nil && in.KeySpec != "":
+		return nil, validation("Please specify either number of bytes or key spec.")
+	case in.NumberOfBytes != nil:
+		n = *in.NumberOfBytes
+		if n < 1 || n > 1024 {
+			return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+		}
+	case in.KeySpec == "AES_256":
+		n = 32
+	case in.KeySpec == "AES_128":
+		n = 16
+	case in.KeySpec == "":
+		return nil, validation("Please specify either number of bytes or key spec.")
+	default:
+		return nil, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", in.KeySpec)
+	}
+	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
+	if err != nil {
+		return nil, err
+	}
+	if k.Spec != SpecSymmetric {
+		return nil, kmsErr("InvalidKeyUsageException", "%s is not a symmetric encryption key.", k.arn())
+	}
+	if err := validateContext(in.EncryptionContext); err != nil {
+		return nil, err
+	}
+	if in.DryRun {
+		return nil, errDryRun
+	}
+	sess, err := s.session(ctx)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	dk, err := s.cfg.HSM.Random(sess, n)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	blob, err := s.seal(ctx, k, m, dk, in.EncryptionContext)
+	if err != nil {
+		clear(dk)
+		return nil, err
+	}
+	op := "GenerateDataKey"
+	out := &GenerateDataKeyOutput{CiphertextBlob: blob, KeyId: k.arn(), KeyMaterialId: m.Versions[m.Current].ID}
+	if withoutPlaintext {
+		clear(dk)
+		op = "GenerateDataKeyWithoutPlaintext"
+	} else {
+		out.Plaintext = dk
+	}
+	s.recordUse(k, op)
+	return out, nil
+}
+
+// GenerateRandomInput is GenerateRandom's request.
+type GenerateRandomInput struct {
+	NumberOfBytes    *int   `json:"NumberOfBytes"`
+	CustomKeyStoreId string `json:"CustomKeyStoreId"`
+}
+
+// GenerateRandomOutput is GenerateRandom's response.
+type GenerateRandomOutput struct {
+	Plaintext []byte `json:"Plaintext"`
+}
+
+// GenerateRandom returns 1 to 1024 random bytes from the HSM.
+func (s *Service) GenerateRandom(ctx context.Context, c Caller, in GenerateRandomInput) (*GenerateRandomOutput, error) {
+	if in.NumberOfBytes == nil || *in.NumberOfBytes < 1 || *in.NumberOfBytes > 1024 {
+		v := 0
+		if in.NumberOfBytes != nil {
+			v = *in.NumberOfBytes
+		}
+		return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", v)
+	}
+	if in.CustomKeyStoreId != "" {
+		return nil, kmsErr("CustomKeyStoreNotFoundException", "Custom key store %s does not exist", in.CustomKeyStoreId)
+	}
+	sess, err := s.session(ctx)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	b, err := s.cfg.HSM.Random(sess, *in.NumberOfBytes)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	return &GenerateRandomOutput{Plaintext: b}, nil
+}

@@ -1,0 +1,206 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/seal"
+	"github.com/coffer-hsm/coffer/internal/state"
+)
+
+// testEnv is a one-node cluster: real HSM, real raft store, the KMS part, and an injectable clock.
+type testEnv struct {
+	t     testing.TB
+	dir   string
+	h     *hsm.HSM
+	k     *Service
+	store *state.Store
+	clock *fakeClock
+	ctx   context.Context
+	c     Caller
+}
+
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) Now() time.Time      { return f.t }
+func (f *fakeClock) Add(d time.Duration) { f.t = f.t.Add(d) }
+
+func newTestEnv(t testing.TB) *testEnv {
+	t.Helper()
+	e := &testEnv{t: t, dir: t.TempDir(), ctx: context.Background(), clock: &fakeClock{t: time.Now().UTC()},
+		c: Caller{Region: "us-east-1", Account: "111122223333", Principal: "arn:aws:iam::111122223333:root"}}
+	sealer, err := seal.NewNodeKeySealer(filepath.Join(e.dir, "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = hsm.New(hsm.Config{DomainKeyPath: filepath.Join(e.dir, "dk"), Sealer: sealer})
+	e.k = New(Config{HSM: e.h, Now: e.clock.Now})
+	e.store, err = state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(e.dir, "raft")}, e.h, e.k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.store.Close() })
+	e.h.Attach(e.store)
+	e.k.Attach(e.store)
+	if err := e.h.Initialize(e.ctx, hsm.DefaultPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.Activate(e.ctx, "admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *testEnv) createKey(in CreateKeyInput) KeyMetadata {
+	e.t.Helper()
+	out, err := e.k.CreateKey(e.ctx, e.c, in)
+	if err != nil {
+		e.t.Fatalf("CreateKey %+v: %v", in, err)
+	}
+	return out.KeyMetadata
+}
+
+func wantCode(t testing.TB, err error, code string) {
+	t.Helper()
+	var ke *Error
+	if !errors.As(err, &ke) || ke.Code != code {
+		t.Fatalf("got %v, want %s", err, code)
+	}
+}
+
+func TestSymmetricEncryptDecrypt(t *testing.T) {
+	e := newTestEnv(t)
+	md := e.createKey(CreateKeyInput{Description: "test"})
+	if md.KeyState != StateEnabled || md.KeySpec != SpecSymmetric || md.KeyUsage != UsageEncrypt || md.Arn != keyARN("us-east-1", "111122223333", md.KeyId) {
+		t.Fatalf("%+v", md)
+	}
+	ec := map[string]string{"purpose": "test", "team": "a"}
+	enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: []byte("secret"), EncryptionContext: ec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Order-independent context match, key found from the blob.
+	dec, err := e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"team": "a", "purpose": "test"}})
+	if err != nil || string(dec.Plaintext) != "secret" || dec.KeyId != md.Arn {
+		t.Fatalf("decrypt: %v %+v", err, dec)
+	}
+	_, err = e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"team": "b", "purpose": "test"}})
+	wantCode(t, err, "InvalidCiphertextException")
+	_, err = e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	wantCode(t, err, "InvalidCiphertextException")
+	// Every single corrupted byte is InvalidCiphertextException, never a panic or success.
+	for i := range enc.CiphertextBlob {
+		b := append([]byte(nil), enc.CiphertextBlob...)
+		b[i] ^= 0x20
+		_, err := e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: b, EncryptionContext: ec})
+		var ke *Error
+		if !errors.As(err, &ke) || (ke.Code != "InvalidCiphertextException" && ke.Code != "NotFoundException") {
+			t.Fatalf("byte %d: %v", i, err)
+		}
+	}
+	// Disabled key.
+	if err := e.k.DisableKey(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")})
+	wantCode(t, err, "DisabledException")
+	_, err = e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})
+	wantCode(t, err, "DisabledException")
+	if err := e.k.EnableKey(e.ctx, e.c, KeyIDInput{KeyId: md.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	// Plaintext limits.
+	_, err = e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: make([]byte, 4097)})
+	wantCode(t, err, "ValidationException")
+	// Another region does not see the key.
+	_, err = e.k.DescribeKey(e.ctx, Caller{Region: "eu-west-1", Account: e.c.Account}, KeyIDInput{KeyId: md.KeyId})
+	wantCode(t, err, "NotFoundException")
+}
+
+func TestCreateKeyValidation(t *testing.T) {
+	e := newTestEnv(t)
+	for _, tc := range []struct {
+		in   CreateKeyInput
+		code string
+	}{
+		{CreateKeyInput{KeySpec: "RSA_1024"}, "ValidationException"},
+		{CreateKeyInput{KeySpec: SpecSymmetric, KeyUsage: UsageSign}, "ValidationException"},
+		{CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageEncrypt}, "ValidationException"},
+		{CreateKeyInput{Origin: "CLOUDHSM"}, "ValidationException"},
+		{CreateKeyInput{KeySpec: "SM2"}, "UnsupportedOperationException"},
+		{CreateKeyInput{Policy: "{not json"}, "MalformedPolicyDocumentException"},
+		{CreateKeyInput{Tags: []Tag{{TagKey: "aws:x", TagValue: "y"}}}, "TagException"},
+	} {
+		_, err := e.k.CreateKey(e.ctx, e.c, tc.in)
+		wantCode(t, err, tc.code)
+	}
+	for spec, usage := range map[string]string{SpecRSA2048: UsageSign, SpecP256: UsageKeyAgreement, SpecSecp256k1: UsageSign,
+		SpecEd25519: UsageSign, SpecHMAC224: UsageMAC, SpecHMAC512: UsageMAC, SpecP521: UsageSign} {
+		md := e.createKey(CreateKeyInput{KeySpec: spec, KeyUsage: usage})
+		if md.KeySpec != spec || md.KeyUsage != usage {
+			t.Fatalf("%s: %+v", spec, md)
+		}
+	}
+}
+
+func TestGenerateDataKeyAndReEncrypt(t *testing.T) {
+	e := newTestEnv(t)
+	a := e.createKey(CreateKeyInput{})
+	b := e.createKey(CreateKeyInput{})
+	n := 64
+	dk, err := e.k.GenerateDataKey(e.ctx, e.c, GenerateDataKeyInput{KeyId: a.KeyId, NumberOfBytes: &n}, false)
+	if err != nil || len(dk.Plaintext) != 64 {
+		t.Fatal(err)
+	}
+	re, err := e.k.ReEncrypt(e.ctx, e.c, ReEncryptInput{CiphertextBlob: dk.CiphertextBlob, DestinationKeyId: b.KeyId})
+	if err != nil || re.SourceKeyId != a.Arn || re.KeyId != b.Arn {
+		t.Fatalf("%v %+v", err, re)
+	}
+	dec, err := e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: re.CiphertextBlob})
+	if err != nil || string(dec.Plaintext) != string(dk.Plaintext) {
+		t.Fatal(err)
+	}
+	_, err = e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: re.CiphertextBlob, KeyId: a.KeyId})
+	wantCode(t, err, "IncorrectKeyException")
+	wo, err := e.k.GenerateDataKey(e.ctx, e.c, GenerateDataKeyInput{KeyId: a.KeyId, KeySpec: "AES_128"}, true)
+	if err != nil || wo.Plaintext != nil {
+		t.Fatal(err)
+	}
+	_, err = e.k.GenerateDataKey(e.ctx, e.c, GenerateDataKeyInput{KeyId: a.KeyId}, false)
+	wantCode(t, err, "ValidationException")
+	big := 1025
+	_, err = e.k.GenerateRandom(e.ctx, e.c, GenerateRandomInput{NumberOfBytes: &big})
+	wantCode(t, err, "ValidationException")
+}
+
+func TestRSAEncryptDecrypt(t *testing.T) {
+	e := newTestEnv(t)
+	md := e.createKey(CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt})
+	enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: []byte("rsa"), EncryptionAlgorithm: "RSAES_OAEP_SHA_256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := e.k.Decrypt(e.ctx, e.c, DecryptInput{KeyId: md.KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: "RSAES_OAEP_SHA_256"})
+	if err != nil || string(dec.Plaintext) != "rsa" {
+		t.Fatal(err)
+	}
+	_, err = e.k.Decrypt(e.ctx, e.c, DecryptInput{KeyId: md.KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: "RSAES_OAEP_SHA_1"})
+	wantCode(t, err, "InvalidCiphertextException")
+	_, err = e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: make([]byte, 191), EncryptionAlgorithm: "RSAES_OAEP_SHA_256"})
+	wantCode(t, err, "ValidationException")
+}
+
+func FuzzParseBlob(f *testing.F) {
+	f.Add(append(encodeHeader("1234abcd-12ab-34cd-56ef-1234567890ab", 1), make([]byte, 40)...))
+	f.Add([]byte{1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bh, err := parseBlob(b)
+		if err == nil && (bh.version == 0 || len(bh.payload) < 28) {
+			t.Fatalf("accepted a malformed blob %x", b)
+		}
+	})
+}
