@@ -1,0 +1,5 @@
+package kms
+
+// asymmetricOps: Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret,
+// GenerateDataKeyPair(WithoutPlaintext).
+var asymmetricOps = map[string]Op{}

@@ -1,0 +1,4 @@
+package kms
+
+// metadataOps: aliases, tags, key policies, grants.
+var metadataOps = map[string]Op{}
