@@ -77,6 +77,13 @@ func parseArgon2id(encoded string) (*argonParams, error) {
 	if len(encoded) > 256 {
 		return nil, ErrPasswordHashFormat
 	}
+	// encoding/base64 skips '\r' and '\n' even in strict mode; a canonical PHC string has
+	// no whitespace or control characters at all.
+	for i := 0; i < len(encoded); i++ {
+		if encoded[i] <= ' ' || encoded[i] >= 0x7f {
+			return nil, ErrPasswordHashFormat
+		}
+	}
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return nil, ErrPasswordHashFormat
