@@ -108,6 +108,9 @@ func (h *HSM) CreateUser(ctx context.Context, s *Session, name, role, password s
 	if err != nil {
 		return err
 	}
+	if strings.HasPrefix(name, ServiceUserPrefix) {
+		return invalid("username", "names starting with %q are reserved for Coffer's internal service users", ServiceUserPrefix)
+	}
 	if err := validateRole(role); err != nil {
 		return err
 	}
