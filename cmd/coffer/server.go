@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-hsm/coffer/internal/crypto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
 	"github.com/coffer-hsm/coffer/internal/hsmapi"
+	"github.com/coffer-hsm/coffer/internal/kms"
 	"github.com/coffer-hsm/coffer/internal/seal"
 	"github.com/coffer-hsm/coffer/internal/state"
 )
@@ -42,6 +43,9 @@ type serverOptions struct {
 	logLevel        string
 	selfTestFailure string
 	passphraseFile  string
+	region          string
+	accountID       string
+	schedulerEvery  time.Duration
 }
 
 func newServerCmd() *cobra.Command {
@@ -82,6 +86,9 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.selfTestFailure, "simulate-self-test-failure", os.Getenv("COFFER_SIMULATE_SELF_TEST_FAILURE"),
 		"make the named power-on self-test fail (testing the failure path; see internal/crypto.SelfTestNames)")
 	f.StringVar(&o.passphraseFile, "seal-passphrase-file", "", "file holding the operator passphrase that seals the domain key (production)")
+	f.StringVar(&o.region, "region", "us-east-1", "default AWS region of this node (requests signed for other regions use those regions' namespaces)")
+	f.StringVar(&o.accountID, "account-id", "111122223333", "12-digit AWS account id used in ARNs")
+	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions and import expirations run")
 	return cmd
 }
 
@@ -98,6 +105,7 @@ type node struct {
 	log    *slog.Logger
 	nodeID string
 	hsm    *hsm.HSM
+	kms    *kms.Service
 	store  *state.Store
 	creds  *devCredentials
 	ready  chan struct{}
@@ -162,12 +170,14 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		Logger:        log,
 	})
 	n.hsm.SetSelfTestResult(selfTestErr)
-	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm)
+	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log})
+	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms)
 	if err != nil {
 		return fmt.Errorf("opening the replicated state: %w", err)
 	}
 	defer n.store.Close()
 	n.hsm.Attach(n.store)
+	n.kms.Attach(n.store)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = n.store.WaitLeader(wctx)
 	cancel()
@@ -182,6 +192,8 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 			return err
 		}
 	}
+
+	go n.kms.Run(ctx, o.schedulerEvery)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", n.health)
@@ -227,6 +239,9 @@ func validatePolicyFlags(o *serverOptions) error {
 	case hsm.PolicyLockout, hsm.PolicyZeroize:
 	default:
 		return fmt.Errorf("--login-failure-policy must be lockout or zeroize, got %q", o.policy)
+	}
+	if len(o.accountID) != 12 || strings.Trim(o.accountID, "0123456789") != "" {
+		return fmt.Errorf("--account-id must be 12 digits, got %q", o.accountID)
 	}
 	if o.lockout < 1 || o.lockout > 100 || o.zeroize < 1 || o.zeroize > 100 {
 		return errors.New("--lockout-threshold and --zeroize-threshold must be between 1 and 100")
