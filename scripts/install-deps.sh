@@ -4,6 +4,9 @@
 set -euo pipefail
 need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Debian's AWS CLI v2.9 (/usr/bin/aws) for the CLI compatibility tests; the newer v1 `aws`
+# comes with the machine image when present.
+[ -x /usr/bin/aws ] || need+=(awscli)
 if [ ${#need[@]} -eq 0 ]; then
   echo "deps: all present"
   exit 0

@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/crypto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
 	"github.com/coffer-hsm/coffer/internal/hsmapi"
@@ -43,7 +44,6 @@ type serverOptions struct {
 	logLevel        string
 	selfTestFailure string
 	passphraseFile  string
-	region          string
 	accountID       string
 	schedulerEvery  time.Duration
 }
@@ -86,7 +86,6 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.selfTestFailure, "simulate-self-test-failure", os.Getenv("COFFER_SIMULATE_SELF_TEST_FAILURE"),
 		"make the named power-on self-test fail (testing the failure path; see internal/crypto.SelfTestNames)")
 	f.StringVar(&o.passphraseFile, "seal-passphrase-file", "", "file holding the operator passphrase that seals the domain key (production)")
-	f.StringVar(&o.region, "region", "us-east-1", "default AWS region of this node (requests signed for other regions use those regions' namespaces)")
 	f.StringVar(&o.accountID, "account-id", "111122223333", "12-digit AWS account id used in ARNs")
 	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions and import expirations run")
 	return cmd
@@ -198,6 +197,14 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", n.health)
 	mux.Handle(hsmapi.PathPrefix, hsmapi.NewServer(n.hsm, hsmapi.ServerConfig{NodeID: n.nodeID, AllowInitialize: o.dev, Logger: log}))
+	akid, secret := os.Getenv("COFFER_ROOT_ACCESS_KEY_ID"), os.Getenv("COFFER_ROOT_SECRET_ACCESS_KEY")
+	if n.creds != nil {
+		akid, secret = n.creds.RootAccessKeyID, n.creds.RootSecretAccessKey
+	}
+	if akid == "" || secret == "" {
+		log.Warn("no root AWS credentials: set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY to use the AWS APIs")
+	}
+	mux.Handle("/", awsproto.NewRouter(&awsproto.Verifier{Credentials: rootCredentials(akid, secret, o.accountID)}, kmsJSONService(n.kms)))
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -412,6 +419,8 @@ type healthResponse struct {
 	SelfTest     string `json:"self_test"`
 	Zeroizations int    `json:"zeroizations,omitempty"`
 	Version      string `json:"version"`
+	// CPUSeconds is the process's user+system CPU time, for `coffer bench`'s server CPU per request.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 func (n *node) health(w http.ResponseWriter, r *http.Request) {
@@ -420,7 +429,7 @@ func (n *node) health(w http.ResponseWriter, r *http.Request) {
 	resp := healthResponse{
 		Status: "ok", NodeID: n.nodeID, Zone: n.opts.zone, ClusterState: hs.State, RaftRole: rs.Role,
 		RaftLeader: rs.LeaderID, AppliedIndex: rs.AppliedIndex, Unsealed: hs.Unsealed, SelfTest: hs.SelfTest,
-		Zeroizations: hs.Zeroizations, Version: version,
+		Zeroizations: hs.Zeroizations, Version: version, CPUSeconds: processCPUSeconds(),
 	}
 	status := http.StatusOK
 	if hs.SelfTest != "passed" {
@@ -430,4 +439,14 @@ func (n *node) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// processCPUSeconds returns this process's user+system CPU time.
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }

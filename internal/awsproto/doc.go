@@ -1,0 +1,72 @@
+// Package awsproto implements the server side of the AWS wire protocols Coffer
+// speaks, so that the AWS CLI (v1/botocore and v2) and the AWS SDKs work
+// against a Coffer node with --endpoint-url. It knows nothing of keys: it
+// authenticates requests, routes them to operations and writes AWS-shaped
+// answers.
+//
+// # Authentication (SigV4)
+//
+// [Verifier] checks AWS Signature Version 4 header authentication
+// (Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
+// Signature=...). Query-string (presigned) authentication and the Date header
+// are not supported: requests must carry X-Amz-Date and sign it, and must sign
+// host. The signature is recomputed with aws-sdk-go-v2's v4.Signer over a copy
+// of the request that holds only the headers the client signed, then compared
+// in constant time.
+//
+// Headers the SDK signer never signs (User-Agent, X-Amzn-Trace-Id, Expect,
+// Transfer-Encoding) are still verified when a client signed them: the copy
+// stores signed headers under their lower-case names, which the SDK's ignore
+// list (keyed by canonical names) does not match. Known limitation: a client
+// that signs "content-length: 0" (empty body) cannot be verified, because the
+// SDK signer only signs a positive content length; AWS SDKs and botocore never
+// do that for JSON protocols, whose bodies are at least "{}".
+//
+// X-Amz-Security-Token, when signed, is included in the recomputation (it is
+// handed to the signer as the session token). The principal is resolved from
+// the access key id alone; session-token (STS) resolution is a later hook on
+// [CredentialStore].
+//
+// Derived signing keys are cached by the SDK signer (one entry per
+// region/service per signer). The Verifier shards signers by access key and
+// replaces a shard's signer when it has seen too many distinct scopes, so
+// attacker-chosen regions cannot grow memory without bound; the cache is keyed
+// by a fingerprint of the secret so that a rotated secret takes effect at once.
+//
+// # Errors
+//
+// Every failure is an [*Error] carrying the HTTP status and the AWS error code
+// (MissingAuthenticationTokenException, IncompleteSignatureException,
+// InvalidSignatureException, UnrecognizedClientException,
+// UnknownOperationException, SerializationException...). Messages say what was
+// wrong; they never echo secrets, request bodies or signatures (the
+// Authorization header, when quoted, has its Signature redacted).
+//
+// # JSON protocol
+//
+// [Router] serves the AWS JSON 1.0/1.1 protocol for one or more
+// [JSONService]s: POST with X-Amz-Target: <TargetPrefix>.<Operation>. It reads
+// the body (at most MaxBodyBytes), authenticates (scope service must equal the
+// service's SigningName), dispatches through the service's explicit Operations
+// table and writes the handler's result with encoding/json, or
+// {"__type": Code, "message": Message} on error. The Router also requires
+// x-amz-target to be signed (every AWS SDK and botocore sign it), so a
+// captured request cannot be replayed as another operation. Every response carries
+// x-amzn-RequestId. Authentication happens before the operation is looked up,
+// so unauthenticated callers learn nothing about which operations exist.
+//
+// Handlers decode their input with [Decode], which ignores unknown fields (as
+// AWS does) and maps malformed input to SerializationException.
+//
+// Error mapping for handler errors: an error that is (or wraps) an [*Error] is
+// written as is; otherwise the service's MapError decides; a nil MapError or a
+// nil result gives 500 InternalFailure with a generic message (the underlying
+// error goes to Router.InternalError, never to the client). Handler panics are
+// recovered and answered the same way.
+//
+// # Observation
+//
+// Router.Observe, when set, is called once per request, accepted or refused,
+// with the decoded [Call] (as far as it got), the status and the error code
+// and message. It runs synchronously on the request goroutine; keep it cheap.
+package awsproto

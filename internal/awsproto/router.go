@@ -1,0 +1,312 @@
+package awsproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Call is one decoded AWS request handed to an operation.
+type Call struct {
+	Service   string // signing name, e.g. "kms"
+	Operation string
+	Principal Principal
+	Region    string // from the credential scope
+	RequestID string
+	SourceIP  string
+	UserAgent string
+	Body      []byte
+}
+
+// Handler runs one operation. The returned value is JSON-encoded as the
+// response (nil → {}); the error is mapped as described in the package doc.
+type Handler func(ctx context.Context, c *Call) (any, error)
+
+// JSONService is one AWS JSON-protocol service served by a Router.
+type JSONService struct {
+	TargetPrefix string             // X-Amz-Target prefix, e.g. "TrentService"
+	SigningName  string             // SigV4 scope service, e.g. "kms"
+	JSONVersion  string             // "1.0" or "1.1" (default): Content-Type application/x-amz-json-<v>
+	Operations   map[string]Handler // explicit dispatch table, by operation name
+	// MapError maps a handler's domain error to its AWS shape. It is not called
+	// for errors that are (or wrap) *Error. A nil func or a nil result gives
+	// 500 InternalFailure.
+	MapError func(error) *Error
+}
+
+// DefaultMaxBodyBytes is the default Router.MaxBodyBytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+// maxOperationLen caps the operation name recorded in a Call for an unknown
+// target.
+const maxOperationLen = 128
+
+// Router serves POST / for all registered JSON services: it picks the service
+// by the X-Amz-Target prefix, verifies SigV4 (scope service must equal the
+// service's SigningName), dispatches, and writes JSON or the error shape. It
+// sets x-amzn-RequestId (a UUID v4) on every response.
+type Router struct {
+	Verifier     *Verifier
+	MaxBodyBytes int64 // default DefaultMaxBodyBytes; larger bodies → 413
+
+	// Observe, when set, is called after every request, accepted or refused:
+	// status is the HTTP status written, errCode/errMsg are empty on success,
+	// resp is the handler's result (nil on error). c.Body is the request body
+	// as read (nil if it was not read). It must not retain c.Body or modify c.
+	Observe func(c *Call, status int, errCode, errMsg string, resp any)
+
+	// InternalError, when set, receives the underlying error (or recovered
+	// panic) whenever a 5xx answer is written. The client only sees a generic
+	// message.
+	InternalError func(c *Call, err error)
+
+	services map[string]*route
+}
+
+type route struct {
+	svc         *JSONService
+	contentType string
+}
+
+// NewRouter returns a Router for services. It panics on a nil Verifier, a
+// service without TargetPrefix or SigningName, an unknown JSONVersion or a
+// duplicate TargetPrefix: these are programming errors.
+func NewRouter(v *Verifier, services ...*JSONService) *Router {
+	if v == nil {
+		panic("awsproto: NewRouter with a nil Verifier")
+	}
+	rt := &Router{Verifier: v, services: make(map[string]*route, len(services))}
+	for _, s := range services {
+		if s == nil || s.TargetPrefix == "" || s.SigningName == "" {
+			panic("awsproto: JSONService needs a TargetPrefix and a SigningName")
+		}
+		if strings.Contains(s.TargetPrefix, ".") {
+			panic("awsproto: JSONService TargetPrefix " + strconv.Quote(s.TargetPrefix) + " contains a dot")
+		}
+		ct := "application/x-amz-json-1.1"
+		switch s.JSONVersion {
+		case "", "1.1":
+		case "1.0":
+			ct = "application/x-amz-json-1.0"
+		default:
+			panic("awsproto: JSONService " + s.TargetPrefix + ": unknown JSONVersion " + strconv.Quote(s.JSONVersion))
+		}
+		if _, dup := rt.services[s.TargetPrefix]; dup {
+			panic("awsproto: duplicate JSONService TargetPrefix " + s.TargetPrefix)
+		}
+		rt.services[s.TargetPrefix] = &route{svc: s, contentType: ct}
+	}
+	return rt
+}
+
+// ServeHTTP implements http.Handler.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := uuid.NewString()
+	w.Header().Set("x-amzn-RequestId", rid)
+	c := &Call{RequestID: rid, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent()}
+
+	// Content type for answers before the service is known: mirror the
+	// client's JSON version.
+	ct := "application/x-amz-json-1.1"
+	if r.Header.Get("Content-Type") == "application/x-amz-json-1.0" {
+		ct = "application/x-amz-json-1.0"
+	}
+
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		rt.fail(w, c, ct, Errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+			"Method %s is not allowed: AWS JSON protocol requests use POST", quote(r.Method)), nil)
+		return
+	}
+
+	target := r.Header.Get("X-Amz-Target")
+	prefix, op, hasDot := cutLast(target, '.')
+	rte := rt.services[prefix]
+	if hasDot && rte != nil {
+		c.Service = rte.svc.SigningName
+		ct = rte.contentType
+	} else {
+		rte = nil
+	}
+	c.Operation = quote(op)
+
+	body, berr := rt.readBody(w, r)
+	if berr != nil {
+		rt.fail(w, c, ct, berr, nil)
+		return
+	}
+	c.Body = body
+
+	expect := ""
+	if rte != nil {
+		expect = rte.svc.SigningName
+	}
+	p, scope, verr := rt.Verifier.verify(r, body, expect, true)
+	if verr != nil {
+		rt.fail(w, c, ct, verr, nil)
+		return
+	}
+	c.Principal, c.Region = p, scope.Region
+	if c.Service == "" {
+		c.Service = scope.Service
+	}
+
+	if rte == nil {
+		var e *Error
+		switch {
+		case target == "":
+			e = badRequest(CodeUnknownOperation, "Missing X-Amz-Target header: expected <TargetPrefix>.<Operation>")
+		case !hasDot:
+			e = badRequest(CodeUnknownOperation, "Malformed X-Amz-Target '%s': expected <TargetPrefix>.<Operation>", quote(target))
+		default:
+			e = badRequest(CodeUnknownOperation, "Unknown target prefix '%s' in X-Amz-Target", quote(prefix))
+		}
+		rt.fail(w, c, ct, e, nil)
+		return
+	}
+	h := rte.svc.Operations[op]
+	if h == nil {
+		rt.fail(w, c, ct, badRequest(CodeUnknownOperation, "Unknown operation '%s' for %s", quote(op), rte.svc.TargetPrefix), nil)
+		return
+	}
+
+	resp, err := rt.invoke(r.Context(), h, c)
+	if err != nil {
+		rt.fail(w, c, ct, rt.mapError(rte.svc, err), err)
+		return
+	}
+	out := []byte("{}")
+	if resp != nil {
+		b, merr := jsonMarshal(resp)
+		if merr != nil {
+			rt.fail(w, c, ct, errInternal, fmt.Errorf("awsproto: encoding the %s response: %w", op, merr))
+			return
+		}
+		if string(b) != "null" {
+			out = b
+		}
+	}
+	writeJSON(w, http.StatusOK, ct, out)
+	if rt.Observe != nil {
+		rt.Observe(c, http.StatusOK, "", "", resp)
+	}
+}
+
+func (rt *Router) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+	max := rt.MaxBodyBytes
+	if max <= 0 {
+		max = DefaultMaxBodyBytes
+	}
+	tooLarge := func() *Error {
+		return Errorf(http.StatusRequestEntityTooLarge, CodeRequestEntityTooLarge,
+			"The request body exceeds the maximum size of %d bytes", max)
+	}
+	if r.ContentLength > max {
+		return nil, tooLarge()
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return []byte{}, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+		return nil, badRequest(CodeSerialization, "The request body could not be read")
+	}
+	return body, nil
+}
+
+// invoke runs h, turning a panic into an error.
+func (rt *Router) invoke(ctx context.Context, h Handler, c *Call) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, &panicError{value: p}
+		}
+	}()
+	return h(ctx, c)
+}
+
+type panicError struct{ value any }
+
+func (p *panicError) Error() string { return fmt.Sprintf("awsproto: handler panic: %v", p.value) }
+
+func (rt *Router) mapError(s *JSONService, err error) *Error {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return errInternal
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if s.MapError != nil {
+		if e := s.MapError(err); e != nil {
+			return e
+		}
+	}
+	return errInternal
+}
+
+// fail writes e; cause, when e is a 5xx, goes to InternalError.
+func (rt *Router) fail(w http.ResponseWriter, c *Call, ct string, e *Error, cause error) {
+	status := e.Status
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	code := e.Code
+	if code == "" {
+		code = CodeInternalFailure
+	}
+	if status >= 500 && rt.InternalError != nil {
+		if cause == nil {
+			cause = e
+		}
+		rt.InternalError(c, cause)
+	}
+	b, err := jsonMarshal(errorBody{Type: code, Message: e.Message})
+	if err != nil { // cannot happen for two strings
+		b = []byte(`{"__type":"InternalFailure","message":""}`)
+	}
+	w.Header().Set("x-amzn-ErrorType", code)
+	writeJSON(w, status, ct, b)
+	if rt.Observe != nil {
+		rt.Observe(c, status, code, e.Message, nil)
+	}
+}
+
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, ct string, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{ct}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// cutLast splits s around the last sep.
+func cutLast(s string, sep byte) (before, after string, found bool) {
+	if i := strings.LastIndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
+func sourceIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}
