@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,6 +47,7 @@ type serverOptions struct {
 	passphraseFile  string
 	accountID       string
 	schedulerEvery  time.Duration
+	pprof           bool
 }
 
 func newServerCmd() *cobra.Command {
@@ -86,6 +88,7 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.selfTestFailure, "simulate-self-test-failure", os.Getenv("COFFER_SIMULATE_SELF_TEST_FAILURE"),
 		"make the named power-on self-test fail (testing the failure path; see internal/crypto.SelfTestNames)")
 	f.StringVar(&o.passphraseFile, "seal-passphrase-file", "", "file holding the operator passphrase that seals the domain key (production)")
+	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the listener (for profiling under coffer bench; loopback only)")
 	f.StringVar(&o.accountID, "account-id", "111122223333", "12-digit AWS account id used in ARNs")
 	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions and import expirations run")
 	return cmd
@@ -204,6 +207,12 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if akid == "" || secret == "" {
 		log.Warn("no root AWS credentials: set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY to use the AWS APIs")
 	}
+	if o.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/", awsproto.NewRouter(&awsproto.Verifier{Credentials: rootCredentials(akid, secret, o.accountID)}, kmsJSONService(n.kms)))
 
 	ln, err := net.Listen("tcp", o.listen)
@@ -246,6 +255,12 @@ func validatePolicyFlags(o *serverOptions) error {
 	case hsm.PolicyLockout, hsm.PolicyZeroize:
 	default:
 		return fmt.Errorf("--login-failure-policy must be lockout or zeroize, got %q", o.policy)
+	}
+	if o.pprof {
+		host, _, _ := net.SplitHostPort(o.listen)
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return errors.New("--pprof is only allowed on a loopback --listen address")
+		}
 	}
 	if len(o.accountID) != 12 || strings.Trim(o.accountID, "0123456789") != "" {
 		return fmt.Errorf("--account-id must be 12 digits, got %q", o.accountID)
