@@ -326,6 +326,10 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 		policy = DefaultPolicy(c.Account)
 	} else if err := ValidatePolicy(policy); err != nil {
 		return nil, err
+	} else if !in.BypassPolicyLockoutSafetyCheck {
+		if err := CheckPolicyLockout(policy, c.Account, c.Principal); err != nil {
+			return nil, err
+		}
 	}
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err

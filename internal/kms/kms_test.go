@@ -134,9 +134,15 @@ func TestCreateKeyValidation(t *testing.T) {
 		{CreateKeyInput{KeySpec: "SM2"}, "UnsupportedOperationException"},
 		{CreateKeyInput{Policy: "{not json"}, "MalformedPolicyDocumentException"},
 		{CreateKeyInput{Tags: []Tag{{TagKey: "aws:x", TagValue: "y"}}}, "TagException"},
+		// A policy that would lock everyone out of the key is refused unless bypassed.
+		{CreateKeyInput{Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/x"},"Action":"kms:Encrypt","Resource":"*"}]}`}, "MalformedPolicyDocumentException"},
 	} {
 		_, err := e.k.CreateKey(e.ctx, e.c, tc.in)
 		wantCode(t, err, tc.code)
+	}
+	if _, err := e.k.CreateKey(e.ctx, e.c, CreateKeyInput{BypassPolicyLockoutSafetyCheck: true,
+		Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/x"},"Action":"kms:Encrypt","Resource":"*"}]}`}); err != nil {
+		t.Fatalf("bypassed lockout check: %v", err)
 	}
 	for spec, usage := range map[string]string{SpecRSA2048: UsageSign, SpecP256: UsageKeyAgreement, SpecSecp256k1: UsageSign,
 		SpecEd25519: UsageSign, SpecHMAC224: UsageMAC, SpecHMAC512: UsageMAC, SpecP521: UsageSign} {
