@@ -103,6 +103,7 @@ type HSM struct {
 	sessions map[[32]byte]*Session
 	services []*Session // internal service sessions, ended at zeroization
 	pending  map[string]*pendingLogin
+	totpUsed map[string]usedCode // node-local replay guard for TOTP codes
 	nextSess atomic.Uint64
 
 	selfTestErr  error
@@ -125,7 +126,7 @@ func New(cfg Config) *HSM {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &HSM{cfg: cfg, events: cfg.Events, sessions: map[[32]byte]*Session{}, pending: map[string]*pendingLogin{}}
+	h := &HSM{cfg: cfg, events: cfg.Events, sessions: map[[32]byte]*Session{}, pending: map[string]*pendingLogin{}, totpUsed: map[string]usedCode{}}
 	if h.events == nil {
 		h.events = EventSinkFunc(func(Event) {})
 	}

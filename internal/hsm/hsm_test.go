@@ -899,6 +899,10 @@ func TestMFA(t *testing.T) {
 	if err != nil || res3.Session == nil {
 		t.Fatalf("totp login: %v", err)
 	}
+	// The same code does not log in twice (RFC 6238 §5.2).
+	if _, err := e.h.Login(e.ctx, LoginRequest{Username: "olga", Role: RoleCrypto, Password: "olga-password", TOTPCode: code}); !errors.Is(err, ErrLoginFailed) {
+		t.Fatalf("TOTP code replayed: %v", err)
+	}
 	// The TOTP secret is sealed in the state, never stored in the clear.
 	snap, _ := e.h.Snapshot()
 	if bytes.Contains(snap, secret) || bytes.Contains(snap, []byte(enr.Secret)) {

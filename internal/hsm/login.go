@@ -243,7 +243,24 @@ func (h *HSM) checkTOTP(u *user, code string) bool {
 		return false
 	}
 	defer clear(secret)
-	return crypto.VerifyTOTP(secret, code, h.now(), 1)
+	now := h.now()
+	if !crypto.VerifyTOTP(secret, code, now, 1) {
+		return false
+	}
+	// RFC 6238 §5.2: a code is accepted once. Codes are valid for up to three 30 s steps
+	// (skew 1), so remembering the last accepted code for 90 s is enough.
+	h.sessMu.Lock()
+	defer h.sessMu.Unlock()
+	if last, ok := h.totpUsed[u.Name]; ok && last.code == code && now.Before(last.until) {
+		return false
+	}
+	h.totpUsed[u.Name] = usedCode{code: code, until: now.Add(90 * time.Second)}
+	return true
+}
+
+type usedCode struct {
+	code  string
+	until time.Time
 }
 
 type loginCmd struct {
