@@ -228,11 +228,7 @@ func (s *Service) Verify(ctx context.Context, c Caller, in VerifyInput) (*Verify
 		return nil, AsError(err)
 	}
 	if err := s.cfg.HSM.Verify(sess, v.Handles[0], alg, in.Message, isDigest, in.Signature); err != nil {
-		var me *hsm.MechanismError
-		if errors.As(err, &me) {
-			return nil, kmsErr("KMSInvalidSignatureException", "The signature is not valid for this message, key and signing algorithm.")
-		}
-		return nil, s.hsmErr(k, err)
+		return nil, s.mechanismErr(k, err, "KMSInvalidSignatureException", "The signature is not valid for this message, key and signing algorithm.")
 	}
 	s.recordUse(k, "Verify")
 	return &VerifyOutput{KeyId: k.arn(), SignatureValid: true, SigningAlgorithm: in.SigningAlgorithm}, nil
@@ -401,11 +397,7 @@ func (s *Service) VerifyMac(ctx context.Context, c Caller, in VerifyMacInput) (*
 		return nil, AsError(err)
 	}
 	if err := s.cfg.HSM.VerifyMAC(sess, h, macAlgHash[in.MacAlgorithm], in.Message, in.Mac); err != nil {
-		var me *hsm.MechanismError
-		if errors.As(err, &me) {
-			return nil, kmsErr("KMSInvalidMacException", "The MAC is not valid for this message, key and MAC algorithm.")
-		}
-		return nil, s.hsmErr(k, err)
+		return nil, s.mechanismErr(k, err, "KMSInvalidMacException", "The MAC is not valid for this message, key and MAC algorithm.")
 	}
 	s.recordUse(k, "VerifyMac")
 	return &VerifyMacOutput{KeyId: k.arn(), MacValid: true, MacAlgorithm: in.MacAlgorithm}, nil

@@ -94,6 +94,17 @@ func (s *Service) seal(ctx context.Context, k *keyRec, m *material, pt []byte, e
 	return append(header, ct...), nil
 }
 
+// mechanismErr maps the failure of a cryptographic check inside the HSM (a signature, MAC
+// or ciphertext that does not verify) to the KMS exception code with msg; any other failure
+// goes through hsmErr.
+func (s *Service) mechanismErr(k *keyRec, err error, code, msg string) error {
+	var me *hsm.MechanismError
+	if errors.As(err, &me) {
+		return kmsErr(code, "%s", msg)
+	}
+	return s.hsmErr(k, err)
+}
+
 // hsmErr turns an HSM failure on a key's material into KMS's answer: material that is gone
 // (zeroized cluster, deleted object) makes the key unusable.
 func (s *Service) hsmErr(k *keyRec, err error) error {
@@ -184,11 +195,7 @@ func (s *Service) open(ctx context.Context, c Caller, blob []byte, ec map[string
 	}
 	pt, err := s.cfg.HSM.DecryptAESGCM(sess, v.Handles[0], bh.payload, blobAAD(bh.header, ec), nil)
 	if err != nil {
-		var me *hsm.MechanismError
-		if errors.As(err, &me) {
-			return nil, nil, version{}, kmsErr("InvalidCiphertextException", "The ciphertext or the encryption context is not valid for this key.")
-		}
-		return nil, nil, version{}, s.hsmErr(k, err)
+		return nil, nil, version{}, s.mechanismErr(k, err, "InvalidCiphertextException", "The ciphertext or the encryption context is not valid for this key.")
 	}
 	return pt, k, v, nil
 }

@@ -2,9 +2,6 @@ package kms
 
 import (
 	"context"
-	"errors"
-
-	"github.com/coffer-hsm/coffer/internal/hsm"
 )
 
 var oaepHash = map[string]string{"RSAES_OAEP_SHA_1": "sha1", "RSAES_OAEP_SHA_256": "sha256"}
@@ -72,11 +69,7 @@ func (s *Service) decryptRSA(ctx context.Context, c Caller, in DecryptInput) (*D
 	v := m.Versions[m.Current]
 	pt, err := s.cfg.HSM.DecryptRSAOAEP(sess, v.Handles[1], hash, in.CiphertextBlob, nil, nil)
 	if err != nil {
-		var me *hsm.MechanismError
-		if errors.As(err, &me) {
-			return nil, kmsErr("InvalidCiphertextException", "The ciphertext is not valid for this key and algorithm.")
-		}
-		return nil, s.hsmErr(k, err)
+		return nil, s.mechanismErr(k, err, "InvalidCiphertextException", "The ciphertext is not valid for this key and algorithm.")
 	}
 	s.recordUse(k, "Decrypt")
 	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
