@@ -33,6 +33,12 @@ func (e *Error) Error() string { return e.Message }
 // Call runs a command ("user/list", "key/generate-symmetric", ...) with req as its JSON
 // body and decodes the response's data into resp (which may be nil).
 func (c *Client) Call(ctx context.Context, command string, req, resp any) error {
+	return c.CallStream(ctx, command, req, resp, nil)
+}
+
+// CallStream is Call for commands that report progress: onProgress (when not nil)
+// receives each progress value the server sends before the answer.
+func (c *Client) CallStream(ctx context.Context, command string, req, resp any, onProgress func(json.RawMessage)) error {
 	if req == nil {
 		req = Empty{}
 	}
@@ -49,36 +55,68 @@ func (c *Client) Call(ctx context.Context, command string, req, resp any) error 
 	if c.Token != "" {
 		hr.Header.Set("Authorization", "Bearer "+c.Token)
 	}
+	if onProgress != nil {
+		hr.Header.Set("Accept", StreamContentType+", application/json")
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
+		if onProgress != nil {
+			hc = &http.Client{} // long-running: bounded by ctx
+		}
 	}
 	res, err := hc.Do(hr)
 	if err != nil {
 		return fmt.Errorf("cannot reach the Coffer server at %s: %w (is it running? set --endpoint or COFFER_ENDPOINT)", c.Endpoint, err)
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return err
-	}
 	var env struct {
 		ErrorCode int             `json:"error_code"`
 		ErrorType string          `json:"error_type"`
 		Data      json.RawMessage `json:"data"`
+		Status    int             `json:"status"`
+		Progress  json.RawMessage `json:"progress"`
+	}
+	var raw []byte
+	if strings.HasPrefix(res.Header.Get("Content-Type"), StreamContentType) {
+		dec := json.NewDecoder(io.LimitReader(res.Body, 64<<20))
+		for {
+			env.Progress = nil
+			if err := dec.Decode(&env); err != nil {
+				return fmt.Errorf("the server at %s ended its answer early: %w", c.Endpoint, err)
+			}
+			if env.Progress == nil {
+				break
+			}
+			if onProgress != nil {
+				onProgress(env.Progress)
+			}
+		}
+		if env.Status != 0 {
+			res.StatusCode = env.Status
+		}
+		return decodeEnvelope(env.ErrorCode, env.ErrorType, env.Data, res.StatusCode, resp)
+	}
+	raw, err = io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return fmt.Errorf("the server at %s did not answer with the native API (HTTP %d): %.200s", c.Endpoint, res.StatusCode, raw)
 	}
-	if env.ErrorCode != 0 || res.StatusCode >= 300 {
+	return decodeEnvelope(env.ErrorCode, env.ErrorType, env.Data, res.StatusCode, resp)
+}
+
+func decodeEnvelope(code int, typ string, data json.RawMessage, status int, resp any) error {
+	if code != 0 || status >= 300 {
 		var msg string
-		if json.Unmarshal(env.Data, &msg) != nil {
-			msg = string(env.Data)
+		if json.Unmarshal(data, &msg) != nil {
+			msg = string(data)
 		}
-		return &Error{Status: res.StatusCode, Type: env.ErrorType, Message: msg}
+		return &Error{Status: status, Type: typ, Message: msg}
 	}
 	if resp == nil {
 		return nil
 	}
-	return json.Unmarshal(env.Data, resp)
+	return json.Unmarshal(data, resp)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/coffer-hsm/coffer/internal/hsm"
@@ -21,7 +22,33 @@ type ServerConfig struct {
 	// AllowInitialize enables cluster/initialize (--dev servers).
 	AllowInitialize bool
 	Logger          *slog.Logger
+	// Extensions are commands served by other components through this API (e.g.
+	// "backup/create"), by command name. They may not replace built-in commands.
+	Extensions map[string]Extension
 }
+
+// Extension is a command of another component served through the native API.
+type Extension struct {
+	// Auth: the command needs a session (passed to Fn); Roles, when set, limits it to
+	// sessions of these roles.
+	Auth  bool
+	Roles []string
+	// Fn runs the command. progress reports headway; when the client asked for a stream
+	// (Accept: application/x-ndjson) every call is sent at once as a {"progress": ...}
+	// line, otherwise calls are dropped. Errors may implement StatusError to choose their
+	// HTTP status and type; others are mapped like HSM errors (ErrorStatus).
+	Fn func(ctx context.Context, sess *hsm.Session, body []byte, progress func(any)) (any, error)
+}
+
+// StatusError is an error that chooses its native API status and type.
+type StatusError interface {
+	error
+	NativeStatus() (status int, typ string)
+}
+
+// StreamContentType is the media type of streamed answers: one JSON object per line,
+// {"progress": ...} lines, then the Response envelope.
+const StreamContentType = "application/x-ndjson"
 
 // Server serves the native API.
 type Server struct {
@@ -131,6 +158,11 @@ func Commands() []string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, PathPrefix)
 	hd, ok := commands[name]
+	ext, isExt := s.cfg.Extensions[name]
+	if !ok && isExt {
+		s.serveExtension(w, r, name, ext)
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, "UnknownCommand", fmt.Sprintf("unknown command %q; see 'coffer hsm --help'", name))
 		return
@@ -161,7 +193,78 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Response{ErrorCode: 0, Data: data})
 }
 
+func (s *Server) serveExtension(w http.ResponseWriter, r *http.Request, name string, ext Extension) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Sprintf("request body larger than %d bytes", MaxRequestBytes))
+		return
+	}
+	var sess *hsm.Session
+	if ext.Auth {
+		token := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		if sess, err = s.h.Session(token); err != nil {
+			s.fail(w, name, err)
+			return
+		}
+		if len(ext.Roles) > 0 && !slices.Contains(ext.Roles, sess.Role) {
+			s.fail(w, name, &hsm.PermissionError{Op: name, Reason: "needs a session of role " + strings.Join(ext.Roles, " or ")})
+			return
+		}
+	}
+	stream := strings.Contains(r.Header.Get("Accept"), StreamContentType)
+	progress := func(any) {}
+	var enc *json.Encoder
+	if stream {
+		w.Header().Set("Content-Type", StreamContentType)
+		w.WriteHeader(http.StatusOK)
+		enc = json.NewEncoder(w)
+		rc := http.NewResponseController(w)
+		progress = func(v any) {
+			_ = enc.Encode(map[string]any{"progress": v})
+			_ = rc.Flush()
+		}
+	}
+	data, err := ext.Fn(r.Context(), sess, body, progress)
+	if !stream {
+		if err != nil {
+			s.fail(w, name, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, Response{ErrorCode: 0, Data: data})
+		return
+	}
+	if err != nil {
+		status, typ := s.status(name, err)
+		_ = enc.Encode(Response{ErrorCode: 1, ErrorType: typ, Data: err.Error(), Status: status})
+		return
+	}
+	_ = enc.Encode(Response{ErrorCode: 0, Data: data})
+}
+
+func (s *Server) status(cmd string, err error) (int, string) {
+	var se StatusError
+	if errors.As(err, &se) {
+		return se.NativeStatus()
+	}
+	status, typ := ErrorStatus(err)
+	if status == http.StatusInternalServerError {
+		s.cfg.Logger.Error("hsm api: internal error", "command", cmd, "err", err)
+	}
+	return status, typ
+}
+
 func (s *Server) fail(w http.ResponseWriter, cmd string, err error) {
+	var se StatusError
+	if errors.As(err, &se) {
+		status, typ := se.NativeStatus()
+		writeError(w, status, typ, err.Error())
+		return
+	}
 	status, typ := ErrorStatus(err)
 	if status == http.StatusInternalServerError {
 		s.cfg.Logger.Error("hsm api: internal error", "command", cmd, "err", err)

@@ -29,6 +29,9 @@ type Response struct {
 	ErrorCode int    `json:"error_code"`
 	ErrorType string `json:"error_type,omitempty"`
 	Data      any    `json:"data"`
+	// Status is the HTTP status of a failure in a streamed answer (whose HTTP status is
+	// 200 because progress was already sent).
+	Status int `json:"status,omitempty"`
 }
 
 // Empty is the request of commands without parameters.

@@ -195,6 +195,29 @@ func (f *fsm) restoreLocked(snap *Snapshot) error {
 	return nil
 }
 
+// snapshotParts encodes a snapshot holding only the named parts (nil for no
+// names). Unknown names are an error.
+func (f *fsm) snapshotParts(names []string) ([]byte, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	snap := Snapshot{Index: f.index, Parts: make(map[string][]byte, len(names))}
+	for _, n := range names {
+		p, ok := f.parts[n]
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownPart, n)
+		}
+		b, err := p.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot of part %q: %w", n, err)
+		}
+		snap.Parts[n] = b
+	}
+	return EncodeSnapshot(&snap)
+}
+
 // reset empties every part (used by Wipe).
 func (f *fsm) reset() error {
 	f.mu.Lock()

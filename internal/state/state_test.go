@@ -48,7 +48,11 @@ func newKV() *kvPart { return &kvPart{name: "kv", m: map[string]kvEntry{}} }
 func (p *kvPart) Name() string { return p.name }
 
 func (p *kvPart) Apply(index uint64, cmd Command) (any, error) {
-	switch cmd.Type {
+	typ := cmd.Type
+	if p.name != "kv" && typ == p.name+".set" {
+		typ = "kv.set" // a second kv-like part under another name
+	}
+	switch typ {
 	case "kv.set":
 		if cmd.Version != 1 {
 			return nil, fmt.Errorf("kv.set: unsupported version %d", cmd.Version)
@@ -361,6 +365,46 @@ func TestWipe(t *testing.T) {
 	}
 	if err := s.Wipe(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Wipe on closed store: %v", err)
+	}
+}
+
+func TestWipeKeepsNamedParts(t *testing.T) {
+	dir := t.TempDir()
+	kv, meta := newKV(), &kvPart{name: "meta", m: map[string]kvEntry{}}
+	s := openT(t, dir, kv, meta)
+	defer s.Close()
+	const marker = "ZEROIZE-ME-kept-test"
+	for i := range 5 {
+		set(t, s, fmt.Sprintf("secret%d", i), marker)
+		if _, err := s.Propose(context.Background(), "meta.set", 1, kvSetBody{K: fmt.Sprintf("m%d", i), V: "keep"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Wipe(context.Background(), "nope"); !errors.Is(err, ErrUnknownPart) {
+		t.Fatalf("Wipe keeping an unknown part: %v", err)
+	}
+	if err := s.Wipe(context.Background(), "meta"); err != nil {
+		t.Fatalf("Wipe: %v", err)
+	}
+	if n := countMarker(t, dir, marker); n != 0 {
+		t.Fatalf("wiped part's data found in %d files", n)
+	}
+	if got := kv.snapshotMap(); len(got) != 0 {
+		t.Fatalf("wiped part not empty: %v", got)
+	}
+	if got := meta.snapshotMap(); len(got) != 5 || got["m3"].V != "keep" {
+		t.Fatalf("kept part after wipe: %v", got)
+	}
+	set(t, s, "fresh", "1")
+	s.Close()
+	kv2, meta2 := newKV(), &kvPart{name: "meta", m: map[string]kvEntry{}}
+	s2 := openT(t, dir, kv2, meta2)
+	defer s2.Close()
+	if got := meta2.snapshotMap(); len(got) != 5 {
+		t.Fatalf("kept part after restart: %v", got)
+	}
+	if got := kv2.snapshotMap(); len(got) != 1 || got["fresh"].V != "1" {
+		t.Fatalf("wiped part after restart: %v", got)
 	}
 }
 

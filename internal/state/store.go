@@ -520,13 +520,24 @@ func (s *Store) Close() error {
 // either fail (raft shut down under them) or wait for the new cluster;
 // acknowledged commands proposed before Wipe are gone afterwards.
 //
+// Parts named in keep survive: their state is taken before the wipe and
+// written back through a raft user-restore into the fresh cluster (every other
+// part stays empty). Their old log entries are scrubbed like the rest. A crash
+// in the short window between the scrub and that restore loses the kept parts
+// too; that is the price of scrubbing everything the log held.
+//
 // If Wipe fails before the new cluster is started the Store is left closed
 // (ErrClosed); it can be retried by Open on the same Dir.
-func (s *Store) Wipe(ctx context.Context) error {
+func (s *Store) Wipe(ctx context.Context, keep ...string) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
+	}
+	kept, err := s.fsm.snapshotParts(keep)
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("state: wipe: %w", err)
 	}
 	var errs []error
 	if s.n != nil {
@@ -558,7 +569,16 @@ func (s *Store) Wipe(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, openLeaderTimeout)
 		defer cancel()
 	}
-	return s.WaitLeader(ctx)
+	if err := s.WaitLeader(ctx); err != nil {
+		return err
+	}
+	if kept == nil {
+		return nil
+	}
+	if err := s.RestoreFromData(kept); err != nil {
+		return fmt.Errorf("state: wipe: restoring the kept parts %v: %w", keep, err)
+	}
+	return nil
 }
 
 // zeroizeDir overwrites every regular file under dir with zeros, fsyncs and
