@@ -54,6 +54,8 @@ type hsmRun struct {
 	cmd      *cobra.Command
 	endpoint string
 	output   string
+	// progressOpen: a progress line without its newline is on stderr.
+	progressOpen bool
 }
 
 func newHSMCmd() *cobra.Command {
@@ -110,7 +112,7 @@ Exit status: 0 success, 1 error, 2 usage error.`,
 
 	root.AddCommand(
 		r.loginCmd(), r.logoutCmd(), r.clusterCmd(), r.userCmd(), r.quorumCmd(),
-		r.keyCmd(), r.cryptoCmd(), r.interactiveCmd(),
+		r.keyCmd(), r.cryptoCmd(), r.backupCmd(), r.interactiveCmd(),
 	)
 	return root
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
+	"github.com/coffer-hsm/coffer/internal/backup"
+	"github.com/coffer-hsm/coffer/internal/cloudhsm"
 	"github.com/coffer-hsm/coffer/internal/crypto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
 	"github.com/coffer-hsm/coffer/internal/hsmapi"
@@ -48,6 +50,10 @@ type serverOptions struct {
 	accountID       string
 	schedulerEvery  time.Duration
 	pprof           bool
+	region          string
+	subnets         []string
+	backupDir       string
+	backupEvery     time.Duration
 }
 
 func newServerCmd() *cobra.Command {
@@ -79,7 +85,11 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.dataDir, "data-dir", "./coffer-data", "directory for the node's state, sealed domain key and node key")
 	f.StringVar(&o.nodeID, "node-id", "", "stable node id (default: generated once and kept in <data-dir>/node-id)")
 	f.StringVar(&o.raftAddr, "raft-addr", "", "raft TCP address for multi-node clusters (empty: single node, no raft port)")
-	f.StringVar(&o.zone, "zone", "local-1a", "availability zone label of this node")
+	f.StringVar(&o.region, "region", "us-east-1", "region of the --dev cluster (clusters made through the CloudHSMv2 API live in the caller's region)")
+	f.StringVar(&o.zone, "zone", "", "availability zone of this node, e.g. us-east-1a (default: <region>a)")
+	f.StringArrayVar(&o.subnets, "subnet", nil, "a subnet the CloudHSMv2 API accepts, as subnet-<hex>=<zone> (repeatable)")
+	f.StringVar(&o.backupDir, "backup-dir", "", "directory holding backup archives (default <data-dir>/backups)")
+	f.DurationVar(&o.backupEvery, "backup-interval", 24*time.Hour, "age of a cluster's newest backup at which an automatic backup is taken")
 	f.StringVar(&o.policy, "login-failure-policy", hsm.PolicyLockout, "initial login failure policy: lockout or zeroize (applied when the cluster is initialized)")
 	f.IntVar(&o.lockout, "lockout-threshold", 5, "consecutive failed logins that lock a user (lockout policy)")
 	f.IntVar(&o.zeroize, "zeroize-threshold", 3, "consecutive failed admin logins that zeroize the cluster (zeroize policy)")
@@ -90,7 +100,7 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.passphraseFile, "seal-passphrase-file", "", "file holding the operator passphrase that seals the domain key (production)")
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the listener (for profiling under coffer bench; loopback only)")
 	f.StringVar(&o.accountID, "account-id", "111122223333", "12-digit AWS account id used in ARNs")
-	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions and import expirations run")
+	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions, import expirations, automatic backups and backup retention run")
 	return cmd
 }
 
@@ -103,15 +113,16 @@ type devCredentials struct {
 }
 
 type node struct {
-	opts   *serverOptions
-	log    *slog.Logger
-	nodeID string
-	hsm    *hsm.HSM
-	kms    *kms.Service
-	store  *state.Store
-	creds  *devCredentials
-	ready  chan struct{}
-	wipeMu sync.Mutex
+	opts     *serverOptions
+	log      *slog.Logger
+	nodeID   string
+	hsm      *hsm.HSM
+	kms      *kms.Service
+	cloudhsm *cloudhsm.Service
+	store    *state.Store
+	creds    *devCredentials
+	ready    chan struct{}
+	wipeMu   sync.Mutex
 }
 
 func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
@@ -139,6 +150,19 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
+	}
+	subnets, err := parseSubnets(o.subnets)
+	if err != nil {
+		return err
+	}
+	if o.zone == "" {
+		o.zone = o.region + "a"
+	}
+	if o.backupDir == "" {
+		o.backupDir = filepath.Join(o.dataDir, "backups")
+	}
+	if o.backupEvery < time.Second {
+		return fmt.Errorf("--backup-interval must be at least 1s, got %v", o.backupEvery)
 	}
 	n := &node{opts: o, log: log, ready: make(chan struct{})}
 	if n.nodeID, err = loadNodeID(o.dataDir, o.nodeID); err != nil {
@@ -172,14 +196,21 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		Logger:        log,
 	})
 	n.hsm.SetSelfTestResult(selfTestErr)
-	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log})
-	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms)
+	n.cloudhsm = cloudhsm.New(cloudhsm.Config{
+		HSM: n.hsm, Store: &backup.DirStore{Root: o.backupDir}, ShareDir: filepath.Join(o.dataDir, "backup-shares"),
+		NodeID: n.nodeID, Zone: o.zone, Subnets: subnets, Region: o.region, Account: o.accountID,
+		BackupInterval: o.backupEvery, Logger: log,
+		InitialPolicy: hsm.Policy{LoginFailurePolicy: o.policy, LockoutThreshold: o.lockout, ZeroizeThreshold: o.zeroize},
+	})
+	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log, Clusters: clusterDirectory{svc: n.cloudhsm, dev: o.dev}})
+	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm)
 	if err != nil {
 		return fmt.Errorf("opening the replicated state: %w", err)
 	}
 	defer n.store.Close()
 	n.hsm.Attach(n.store)
 	n.kms.Attach(n.store)
+	n.cloudhsm.Attach(n.store)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = n.store.WaitLeader(wctx)
 	cancel()
@@ -193,13 +224,17 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		if err := n.devInitialize(ctx, stdout); err != nil {
 			return err
 		}
+		if err := n.devCluster(ctx); err != nil {
+			return err
+		}
 	}
 
 	go n.kms.Run(ctx, o.schedulerEvery)
+	go n.cloudhsm.Run(ctx, o.schedulerEvery)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", n.health)
-	mux.Handle(hsmapi.PathPrefix, hsmapi.NewServer(n.hsm, hsmapi.ServerConfig{NodeID: n.nodeID, AllowInitialize: o.dev, Logger: log}))
+	mux.Handle(hsmapi.PathPrefix, hsmapi.NewServer(n.hsm, hsmapi.ServerConfig{NodeID: n.nodeID, AllowInitialize: o.dev, Logger: log, Extensions: n.backupExtensions()}))
 	akid, secret := os.Getenv("COFFER_ROOT_ACCESS_KEY_ID"), os.Getenv("COFFER_ROOT_SECRET_ACCESS_KEY")
 	if n.creds != nil {
 		akid, secret = n.creds.RootAccessKeyID, n.creds.RootSecretAccessKey
@@ -213,7 +248,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	mux.Handle("/", awsproto.NewRouter(&awsproto.Verifier{Credentials: rootCredentials(akid, secret, o.accountID)}, kmsJSONService(n.kms)))
+	mux.Handle("/", awsproto.NewRouter(&awsproto.Verifier{Credentials: rootCredentials(akid, secret, o.accountID)}, kmsJSONService(n.kms), cloudhsmJSONService(n.cloudhsm)))
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -364,6 +399,27 @@ func (n *node) devInitialize(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
+// devCluster records the --dev node's cluster (ACTIVE, one HSM: this node) and writes its
+// trust anchor to <data-dir>/dev-trust-anchor.pem for KMS custom key stores.
+func (n *node) devCluster(ctx context.Context) error {
+	id, err := n.cloudhsm.EnsureDevCluster(ctx)
+	if err != nil {
+		return fmt.Errorf("recording the dev cluster: %w", err)
+	}
+	ci, err := n.cloudhsm.ClusterInfo("", id)
+	if err != nil {
+		return fmt.Errorf("reading the dev cluster: %w", err)
+	}
+	if ci.TrustAnchor == "" {
+		return nil
+	}
+	path := filepath.Join(n.opts.dataDir, "dev-trust-anchor.pem")
+	if err := os.WriteFile(path, []byte(ci.TrustAnchor), 0o644); err != nil {
+		return fmt.Errorf("writing the dev trust anchor: %w", err)
+	}
+	return nil
+}
+
 func loadDevCredentials(dir string) (*devCredentials, bool, error) {
 	path := filepath.Join(dir, "dev-credentials")
 	if b, err := os.ReadFile(path); err == nil {
@@ -408,6 +464,22 @@ func randomString(n int, alphabet string) string {
 	return string(b)
 }
 
+// parseSubnets reads --subnet subnet-<hex>=<zone> values.
+func parseSubnets(vals []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		id, zone, ok := strings.Cut(v, "=")
+		if !ok || !strings.HasPrefix(id, "subnet-") || zone == "" {
+			return nil, fmt.Errorf("--subnet %q: want subnet-<hex>=<zone>, e.g. subnet-0a608d19e6c29c7a9=us-east-1a", v)
+		}
+		if prev, dup := out[id]; dup && prev != zone {
+			return nil, fmt.Errorf("--subnet %s is given twice, in %s and %s", id, prev, zone)
+		}
+		out[id] = zone
+	}
+	return out, nil
+}
+
 // wipe runs after a zeroization was applied: it scrubs the replicated log and snapshots
 // from disk and restarts the state as a fresh, uninitialized one-voter cluster.
 func (n *node) wipe() {
@@ -415,11 +487,14 @@ func (n *node) wipe() {
 	defer n.wipeMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := n.store.Wipe(ctx); err != nil {
+	// The HSM part (users, keys) is scrubbed; the KMS metadata and the CloudHSM control
+	// plane (clusters, backup records) are outside the HSM boundary and survive, as they
+	// do on AWS, so that a restore can bring the keys back under the same KMS key ids.
+	if err := n.store.Wipe(ctx, n.kms.Name(), n.cloudhsm.Name()); err != nil {
 		n.log.Error("zeroize: wiping the replicated state failed", "err", err)
 		return
 	}
-	n.log.Warn("cluster ZEROIZED: domain key erased, replicated state scrubbed; the cluster is uninitialized")
+	n.log.Warn("cluster ZEROIZED: domain key erased, HSM state scrubbed from the replicated log; the HSM is uninitialized")
 }
 
 type healthResponse struct {

@@ -329,6 +329,7 @@ var applyTable = map[string]applyFunc{
 	cmdTokenDelete:   applyTokenDelete,
 	cmdQuorumValue:   applyQuorumValue,
 	cmdServiceUser:   applyServiceUser,
+	cmdRestore:       applyRestore,
 }
 
 // Apply implements state.Part.

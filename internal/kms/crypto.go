@@ -31,7 +31,7 @@ func (s *Service) keyForUse(c Caller, keyID, usage string) (*keyRec, *material, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := requireEnabled(k); err != nil {
+	if err := s.requireUsable(k); err != nil {
 		return nil, nil, err
 	}
 	if k.Usage != usage {
@@ -76,18 +76,20 @@ func (s *Service) Encrypt(ctx context.Context, c Caller, in EncryptInput) (*Encr
 	return &EncryptOutput{CiphertextBlob: blob, KeyId: k.arn(), EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}, nil
 }
 
-// seal encrypts plaintext under the key's current version inside the HSM.
+// seal encrypts plaintext under the key's current version inside the HSM (in kmsuser's
+// session for a key of an AWS CloudHSM key store).
 func (s *Service) seal(ctx context.Context, k *keyRec, m *material, pt []byte, ec map[string]string) ([]byte, error) {
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, err
-	}
 	v := m.Versions[m.Current]
 	if len(v.Handles) == 0 {
 		return nil, invalidState("%s has no key material.", k.arn())
 	}
 	header := encodeHeader(k.ID, uint32(m.Current+1))
-	ct, err := s.cfg.HSM.EncryptAESGCM(sess, v.Handles[0], pt, blobAAD(header, ec), nil)
+	var ct []byte
+	err := s.withKeySession(ctx, k, func(sess *hsm.Session) error {
+		var err error
+		ct, err = s.cfg.HSM.EncryptAESGCM(sess, v.Handles[0], pt, blobAAD(header, ec), nil)
+		return err
+	})
 	if err != nil {
 		return nil, s.hsmErr(k, err)
 	}
@@ -106,8 +108,14 @@ func (s *Service) mechanismErr(k *keyRec, err error, code, msg string) error {
 }
 
 // hsmErr turns an HSM failure on a key's material into KMS's answer: material that is gone
-// (zeroized cluster, deleted object) makes the key unusable.
+// (zeroized or uninitialized cluster, deleted object) makes the key unusable,
+// KMSInvalidStateException as AsError answers for the cluster-wide cases. A KMS *Error
+// (e.g. from a custom key store that cannot be reached) passes through.
 func (s *Service) hsmErr(k *keyRec, err error) error {
+	var ke *Error
+	if errors.As(err, &ke) {
+		return ke
+	}
 	var nf *hsm.NotFoundError
 	if errors.As(err, &nf) || errors.Is(err, hsm.ErrZeroized) || errors.Is(err, hsm.ErrNotInitialized) {
 		return invalidState("%s is unavailable: its key material is not in the HSM cluster (%v)", k.arn(), err)
@@ -173,7 +181,7 @@ func (s *Service) open(ctx context.Context, c Caller, blob []byte, ec map[string
 			return nil, nil, version{}, kmsErr("IncorrectKeyException", "The key ID in the request does not identify a KMS key that can perform this operation.")
 		}
 	}
-	if err := requireEnabled(k); err != nil {
+	if err := s.requireUsable(k); err != nil {
 		return nil, nil, version{}, err
 	}
 	if k.Spec != SpecSymmetric || k.Usage != UsageEncrypt {
@@ -189,11 +197,12 @@ func (s *Service) open(ctx context.Context, c Caller, blob []byte, ec map[string
 	if dryRun {
 		return nil, nil, version{}, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, nil, version{}, AsError(err)
-	}
-	pt, err := s.cfg.HSM.DecryptAESGCM(sess, v.Handles[0], bh.payload, blobAAD(bh.header, ec), nil)
+	var pt []byte
+	err = s.withKeySession(ctx, k, func(sess *hsm.Session) error {
+		var err error
+		pt, err = s.cfg.HSM.DecryptAESGCM(sess, v.Handles[0], bh.payload, blobAAD(bh.header, ec), nil)
+		return err
+	})
 	if err != nil {
 		return nil, nil, version{}, s.mechanismErr(k, err, "InvalidCiphertextException", "The ciphertext or the encryption context is not valid for this key.")
 	}
@@ -340,11 +349,22 @@ func (s *Service) GenerateRandom(ctx context.Context, c Caller, in GenerateRando
 		}
 		return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", v)
 	}
+	var sess *hsm.Session
+	var err error
 	if in.CustomKeyStoreId != "" {
-		return nil, kmsErr("CustomKeyStoreNotFoundException", "Custom key store %s does not exist", in.CustomKeyStoreId)
-	}
-	sess, err := s.session(ctx)
-	if err != nil {
+		// Random bytes from the store's cluster, in kmsuser's session.
+		r, err := s.lookupStore(c, in.CustomKeyStoreId)
+		if err != nil {
+			return nil, err
+		}
+		if r.State != ConnConnected {
+			return nil, kmsErr("CustomKeyStoreInvalidStateException", "Custom key store %s is %s. GenerateRandom in an AWS CloudHSM key store needs it CONNECTED.", r.ID, r.State)
+		}
+		sess, err = s.storeSession(ctx, r.ID, "custom key store "+r.ID)
+		if err != nil {
+			return nil, err
+		}
+	} else if sess, err = s.session(ctx); err != nil {
 		return nil, AsError(err)
 	}
 	b, err := s.cfg.HSM.Random(sess, *in.NumberOfBytes)

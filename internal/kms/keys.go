@@ -174,6 +174,7 @@ type KeyMetadata struct {
 	ValidTo                     *Epoch                    `json:"ValidTo,omitempty"`
 	Origin                      string                    `json:"Origin"`
 	CustomKeyStoreId            string                    `json:"CustomKeyStoreId,omitempty"`
+	CloudHsmClusterId           string                    `json:"CloudHsmClusterId,omitempty"`
 	ExpirationModel             string                    `json:"ExpirationModel,omitempty"`
 	KeyManager                  string                    `json:"KeyManager"`
 	CustomerMasterKeySpec       string                    `json:"CustomerMasterKeySpec"`
@@ -208,15 +209,21 @@ type KeyMetadataOutput struct {
 
 func (s *Service) metadata(k *keyRec, m *material) KeyMetadata {
 	info := specs[k.Spec]
+	state := s.keyState(k)
 	md := KeyMetadata{
 		AWSAccountId: k.Account, KeyId: k.ID, Arn: k.arn(), CreationDate: epochPtr(k.Created),
-		Enabled: k.State == StateEnabled, Description: k.Description, KeyUsage: k.Usage, KeyState: k.State,
+		Enabled: state == StateEnabled, Description: k.Description, KeyUsage: k.Usage, KeyState: state,
 		DeletionDate: epochPtr(k.DeletionDate), ValidTo: epochPtr(k.ValidTo), Origin: k.Origin,
 		CustomKeyStoreId: k.CustomKeyStoreID, ExpirationModel: k.ExpirationModel, KeyManager: "CUSTOMER",
 		CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec, MultiRegion: k.MultiRegion,
 	}
 	if k.State == StatePendingDeletion {
 		md.PendingDeletionWindowInDays = k.PendingWindow
+	}
+	if k.CustomKeyStoreID != "" {
+		if r := s.storeByID(k.CustomKeyStoreID); r != nil {
+			md.CloudHsmClusterId = r.ClusterID
+		}
 	}
 	switch k.Usage {
 	case UsageEncrypt:
@@ -301,22 +308,23 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 	if origin == "" {
 		origin = OriginKMS
 	}
+	multi := in.MultiRegion != nil && *in.MultiRegion
+	var store *storeRec
 	switch origin {
 	case OriginKMS, OriginExternal:
+		if in.CustomKeyStoreId != "" {
+			return nil, validation("CustomKeyStoreId is valid only with Origin AWS_CLOUDHSM (a key in an AWS CloudHSM key store); Origin is %s.", origin)
+		}
 	case OriginCloudHSM:
 		if in.CustomKeyStoreId == "" {
-			return nil, validation("Origin AWS_CLOUDHSM requires a CustomKeyStoreId")
+			return nil, validation("Origin AWS_CLOUDHSM requires a CustomKeyStoreId: the AWS CloudHSM key store to create the key in.")
 		}
-		return nil, kmsErr("CustomKeyStoreNotFoundException", "Custom key store %s does not exist", in.CustomKeyStoreId)
 	case OriginExternalKS:
 		return nil, kmsErr("UnsupportedOperationException", "external key stores (EXTERNAL_KEY_STORE) are not supported by Coffer")
-	case "CLOUDHSM":
-		return nil, validation("1 validation error detected: Value 'CLOUDHSM' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [EXTERNAL_KEY_STORE, AWS_CLOUDHSM, AWS_KMS, EXTERNAL]; for keys in a CloudHSM key store use AWS_CLOUDHSM")
 	default:
-		return nil, validation("1 validation error detected: Value '%s' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [EXTERNAL_KEY_STORE, AWS_CLOUDHSM, AWS_KMS, EXTERNAL]", origin)
-	}
-	if in.CustomKeyStoreId != "" {
-		return nil, kmsErr("CustomKeyStoreNotFoundException", "Custom key store %s does not exist", in.CustomKeyStoreId)
+		// AWS's enum validation message; it names the valid values, e.g. AWS_CLOUDHSM for
+		// the common typo CLOUDHSM.
+		return nil, validation("1 validation error detected: Value '%s' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [EXTERNAL, AWS_CLOUDHSM, AWS_KMS, EXTERNAL_KEY_STORE]", origin)
 	}
 	if len(in.Description) > 8192 {
 		return nil, validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192")
@@ -334,7 +342,12 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	multi := in.MultiRegion != nil && *in.MultiRegion
+	if origin == OriginCloudHSM {
+		var err error
+		if store, err = s.cloudHSMKeyStore(ctx, c, in.CustomKeyStoreId, spec, usage, multi); err != nil {
+			return nil, err
+		}
+	}
 	id := uuid.NewString()
 	if multi {
 		b := make([]byte, 16)
@@ -346,6 +359,9 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 	now := s.now()
 	k := &keyRec{ID: id, Region: c.Region, Account: c.Account, Description: in.Description, Spec: spec, Usage: usage,
 		Origin: origin, State: StateEnabled, Created: now, Policy: policy, Tags: dedupeTags(in.Tags), MultiRegion: multi}
+	if store != nil {
+		k.CustomKeyStoreID = store.ID
+	}
 	m := &material{ID: id}
 	if multi {
 		m.PrimaryRegion = c.Region
@@ -358,24 +374,35 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 	} else {
 		v, err := s.newVersion(ctx, k)
 		if err != nil {
+			if k.CustomKeyStoreID != "" {
+				return nil, s.hsmErr(k, err)
+			}
 			return nil, err
 		}
 		m.Versions = []version{v}
 	}
 	if err := s.propose(ctx, cmdPutKey, putKeyCmd{Key: k, Material: m}); err != nil {
-		s.destroyVersions(ctx, m.Versions)
+		s.destroyVersions(ctx, k, m.Versions)
 		return nil, err
 	}
 	k.Revision = 1
 	return &KeyMetadataOutput{KeyMetadata: s.metadata(k, m)}, nil
 }
 
-// newVersion generates new key material for k inside the HSM.
+// newVersion generates new key material for k inside the HSM: owned by svc-kms, or for
+// a key of an AWS CloudHSM key store by kmsuser (in its session) and labeled with the key
+// id, as AWS KMS labels the key material it creates in a cluster.
 func (s *Service) newVersion(ctx context.Context, k *keyRec) (version, error) {
-	sess, err := s.session(ctx)
-	if err != nil {
-		return version{}, err
-	}
+	var v version
+	err := s.withKeySession(ctx, k, func(sess *hsm.Session) error {
+		var err error
+		v, err = s.newVersionIn(ctx, sess, k)
+		return err
+	})
+	return v, err
+}
+
+func (s *Service) newVersionIn(ctx context.Context, sess *hsm.Session, k *keyRec) (version, error) {
 	info := specs[k.Spec]
 	vid := make([]byte, 32)
 	if _, err := rand.Read(vid); err != nil {
@@ -383,6 +410,9 @@ func (s *Service) newVersion(ctx context.Context, k *keyRec) (version, error) {
 	}
 	v := version{ID: hex.EncodeToString(vid), Created: s.now()}
 	label := "kms:" + k.ID + ":" + v.ID[:16]
+	if k.CustomKeyStoreID != "" {
+		label = k.ID
+	}
 	f := false
 	t := true
 	switch info.hsmType {
@@ -421,22 +451,54 @@ func (s *Service) newVersion(ctx context.Context, k *keyRec) (version, error) {
 	return v, nil
 }
 
-// destroyVersions deletes the HSM key objects of versions (best effort: used to clean up
-// after a failed create, and by the deletion scheduler).
-func (s *Service) destroyVersions(ctx context.Context, vs []version) error {
-	sess, err := s.session(ctx)
+// destroyVersions deletes the HSM key objects of k's versions (best effort: used to clean
+// up after a failed create or rotation).
+func (s *Service) destroyVersions(ctx context.Context, k *keyRec, vs []version) error {
+	var first error
+	err := s.withKeySession(ctx, k, func(sess *hsm.Session) error {
+		for _, v := range vs {
+			for _, h := range v.Handles {
+				if err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil); err != nil && first == nil {
+					first = err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	var first error
-	for _, v := range vs {
-		for _, h := range v.Handles {
-			if err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil); err != nil && first == nil {
-				first = err
-			}
-		}
-	}
 	return first
+}
+
+// cloudHSMKeyStore checks that a key can be created in an AWS CloudHSM key store, in
+// AWS's order: the store exists, the key is a single-Region symmetric encryption key, the
+// store is CONNECTED, and its cluster has two active HSMs in two zones (one with --dev).
+func (s *Service) cloudHSMKeyStore(ctx context.Context, c Caller, id, spec, usage string, multi bool) (*storeRec, error) {
+	r, err := s.lookupStore(c, id)
+	if err != nil {
+		return nil, err
+	}
+	if spec != SpecSymmetric || usage != UsageEncrypt {
+		return nil, kmsErr("UnsupportedOperationException", "KMS keys in an AWS CloudHSM key store must be symmetric encryption keys (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT); got %s / %s.", spec, usage)
+	}
+	if multi {
+		return nil, kmsErr("UnsupportedOperationException", "Multi-Region keys cannot be created in a custom key store.")
+	}
+	if r.State != ConnConnected {
+		return nil, kmsErr("CustomKeyStoreInvalidStateException", "Custom key store %s is %s. Keys can be created only in a CONNECTED custom key store; connect it first (ConnectCustomKeyStore).", r.ID, r.State)
+	}
+	cl, err := s.lookupCluster(ctx, c.Region, r.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireClusterActive(cl); err != nil {
+		return nil, err
+	}
+	if err := requireClusterHSMs(cl); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // ---- Describe, List, Enable, Disable, UpdateKeyDescription ----

@@ -10,6 +10,10 @@
 // This package keeps metadata only: states, versions (by HSM key reference), aliases, grants,
 // tags and policies.
 //
+// The exception are keys of AWS CloudHSM key stores (custom key stores, customkeystore.go):
+// their material is owned by the cluster's "kmsuser" crypto user, and KMS uses it in a
+// session logged in as kmsuser with a password that only KMS knows, kept sealed by the HSM.
+//
 // # State
 //
 // The metadata is the "kms" part of the replicated state. Mutations are commands whose
@@ -53,6 +57,9 @@ type Config struct {
 	Now      func() time.Time // default time.Now
 	Rand     io.Reader        // default crypto/rand
 	Logger   *slog.Logger
+	// Clusters answers questions about CloudHSM clusters for AWS CloudHSM key stores (custom
+	// key stores). Nil means no CloudHSM API: every cluster is unknown.
+	Clusters ClusterDirectory
 }
 
 // Caller is who calls an operation, from the verified request.
@@ -73,8 +80,19 @@ type Service struct {
 	grants    map[string]*grantRec
 	imports   map[string]*importRec
 
+	// stMu guards stores. Lock order: mu before stMu; never take mu while holding stMu.
+	stMu   sync.RWMutex
+	stores map[string]*storeRec
+
 	sessMu sync.Mutex
 	sess   *hsm.Session
+
+	// conns are this node's kmsuser sessions of connected custom key stores (node-local,
+	// like every HSM session); attempts the connection attempts running on this node.
+	connMu       sync.Mutex
+	conns        map[string]*storeConn
+	attempts     map[string]bool
+	attemptsDone *sync.Cond // on connMu: an attempt ended
 
 	usage lastUsage
 }
@@ -92,7 +110,8 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg}
+	s := &Service{cfg: cfg, conns: map[string]*storeConn{}, attempts: map[string]bool{}}
+	s.attemptsDone = sync.NewCond(&s.connMu)
 	s.reset()
 	s.usage.m = map[string]usageRec{}
 	return s
@@ -107,6 +126,9 @@ func (s *Service) reset() {
 	s.aliases = map[string]*aliasRec{}
 	s.grants = map[string]*grantRec{}
 	s.imports = map[string]*importRec{}
+	s.stMu.Lock()
+	s.stores = map[string]*storeRec{}
+	s.stMu.Unlock()
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -118,8 +140,10 @@ func (s *Service) Name() string { return "kms" }
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	s.stMu.RLock()
+	defer s.stMu.RUnlock()
 	return json.Marshal(persisted{Format: snapshotFormat, Version: snapshotVersion, Keys: s.keys,
-		Materials: s.materials, Aliases: s.aliases, Grants: s.grants, Imports: s.imports})
+		Materials: s.materials, Aliases: s.aliases, Grants: s.grants, Imports: s.imports, Stores: s.stores})
 }
 
 // Restore implements state.Part.
@@ -151,6 +175,11 @@ func (s *Service) Restore(data []byte) error {
 	if p.Imports != nil {
 		s.imports = p.Imports
 	}
+	if p.Stores != nil {
+		s.stMu.Lock()
+		s.stores = p.Stores
+		s.stMu.Unlock()
+	}
 	return nil
 }
 
@@ -166,6 +195,8 @@ const (
 	cmdDeleteGrant  = "kms.grant.delete"
 	cmdPutImport    = "kms.import.put"
 	cmdDeleteImport = "kms.import.delete"
+	cmdPutStore     = "kms.store.put"
+	cmdDeleteStore  = "kms.store.delete"
 )
 
 // putKeyCmd creates (Expect 0, no existing record) or replaces a key record whose current
@@ -214,6 +245,8 @@ var applyTable = map[string]applyFunc{
 	cmdDeleteGrant:  applyDeleteGrant,
 	cmdPutImport:    applyPutImport,
 	cmdDeleteImport: applyDeleteImport,
+	cmdPutStore:     applyPutStore,
+	cmdDeleteStore:  applyDeleteStore,
 }
 
 // Apply implements state.Part.
@@ -242,6 +275,16 @@ func applyPutKey(s *Service, t time.Time, body json.RawMessage) (any, error) {
 	old := s.keys[idx]
 	if (old == nil && c.Expect != 0) || (old != nil && old.Revision != c.Expect) {
 		return nil, errConflict
+	}
+	if old == nil && c.Key.CustomKeyStoreID != "" {
+		// A key is created in a custom key store only while the store exists (it may
+		// have been deleted between CreateKey's checks and this command).
+		s.stMu.RLock()
+		st := s.stores[c.Key.CustomKeyStoreID]
+		s.stMu.RUnlock()
+		if st == nil {
+			return nil, kmsErr("CustomKeyStoreNotFoundException", "Custom key store %s does not exist", c.Key.CustomKeyStoreID)
+		}
 	}
 	if c.Material != nil {
 		om := s.materials[c.Material.ID]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,30 +23,40 @@ type testEnv struct {
 	clock *fakeClock
 	ctx   context.Context
 	c     Caller
+	opts  envOpts
 }
 
-type fakeClock struct{ t time.Time }
+// envOpts vary the test environment.
+type envOpts struct {
+	clusters   ClusterDirectory // Config.Clusters of the KMS service
+	hsmClock   bool             // the HSM uses the fake clock too (session expiry)
+	sessionTTL time.Duration    // the HSM's session TTL (default 1 h)
+}
 
-func (f *fakeClock) Now() time.Time      { return f.t }
-func (f *fakeClock) Add(d time.Duration) { f.t = f.t.Add(d) }
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func newTestEnv(t testing.TB) *testEnv {
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeClock) Add(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.t = f.t.Add(d)
+}
+
+func newTestEnv(t testing.TB) *testEnv { return newTestEnvOpts(t, envOpts{}) }
+
+func newTestEnvOpts(t testing.TB, o envOpts) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, dir: t.TempDir(), ctx: context.Background(), clock: &fakeClock{t: time.Now().UTC()},
+	e := &testEnv{t: t, dir: t.TempDir(), ctx: context.Background(), clock: &fakeClock{t: time.Now().UTC()}, opts: o,
 		c: Caller{Region: "us-east-1", Account: "111122223333", Principal: "arn:aws:iam::111122223333:root"}}
-	sealer, err := seal.NewNodeKeySealer(filepath.Join(e.dir, "node.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.h = hsm.New(hsm.Config{DomainKeyPath: filepath.Join(e.dir, "dk"), Sealer: sealer})
-	e.k = New(Config{HSM: e.h, Now: e.clock.Now})
-	e.store, err = state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(e.dir, "raft")}, e.h, e.k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.store.Close() })
-	e.h.Attach(e.store)
-	e.k.Attach(e.store)
+	e.open()
 	if err := e.h.Initialize(e.ctx, hsm.DefaultPolicy()); err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +64,43 @@ func newTestEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// open starts the node on e.dir: a new HSM, KMS service and state store, as a restart does.
+func (e *testEnv) open() {
+	t := e.t
+	t.Helper()
+	sealer, err := seal.NewNodeKeySealer(filepath.Join(e.dir, "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := hsm.Config{DomainKeyPath: filepath.Join(e.dir, "dk"), Sealer: sealer, SessionTTL: e.opts.sessionTTL}
+	if e.opts.hsmClock {
+		hc.Now = e.clock.Now
+	}
+	e.h = hsm.New(hc)
+	e.k = New(Config{HSM: e.h, Now: e.clock.Now, Clusters: e.opts.clusters})
+	store, err := state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(e.dir, "raft")}, e.h, e.k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = store
+	t.Cleanup(func() { store.Close() })
+	e.h.Attach(e.store)
+	e.k.Attach(e.store)
+	if err := e.h.Unseal(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restart stops the node and starts it again on the same directory.
+func (e *testEnv) restart() {
+	e.t.Helper()
+	e.k.WaitCustomKeyStoreConnections()
+	if err := e.store.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.open()
 }
 
 func (e *testEnv) createKey(in CreateKeyInput) KeyMetadata {

@@ -52,8 +52,8 @@ func isReplica(k *keyRec, m *material) bool {
 // exceptions: the key state first (Disabled: DisabledException, PendingDeletion,
 // PendingImport, Unavailable...: KMSInvalidStateException), then the key type
 // (UnsupportedOperationException).
-func requireRotatable(k *keyRec, m *material) error {
-	if err := requireEnabled(k); err != nil {
+func (s *Service) requireRotatable(k *keyRec, m *material) error {
+	if err := s.requireUsable(k); err != nil {
 		return err
 	}
 	return requireRotatableType(k, m)
@@ -65,7 +65,9 @@ func requireRotatableType(k *keyRec, m *material) error {
 		return kmsErr("UnsupportedOperationException", "%s is a %s key. Key rotation is supported only on symmetric encryption KMS keys.", k.arn(), k.Spec)
 	case k.Origin == OriginExternal:
 		return kmsErr("UnsupportedOperationException", "%s has imported key material (origin EXTERNAL). Automatic key rotation is not supported for KMS keys with imported key material.", k.arn())
-	case k.Origin != OriginKMS || k.CustomKeyStoreID != "":
+	case k.Origin != OriginKMS && k.Origin != OriginCloudHSM, k.Origin == OriginKMS && k.CustomKeyStoreID != "":
+		// Keys of AWS CloudHSM key stores rotate in Coffer (an extension: AWS KMS does not
+		// rotate keys in custom key stores); the new version is made in the cluster.
 		return kmsErr("UnsupportedOperationException", "%s is in a custom key store. Key rotation is not supported for KMS keys in a custom key store.", k.arn())
 	case isReplica(k, m):
 		return kmsErr("UnsupportedOperationException", "%s is a Multi-Region replica key. Rotation of Multi-Region keys is managed on the primary key in %s.", k.arn(), m.PrimaryRegion)
@@ -94,7 +96,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c Caller, in EnableKeyR
 		}
 	}
 	_, err := s.update(ctx, c, in.KeyId, func(k *keyRec, m *material) error {
-		if err := requireRotatable(k, m); err != nil {
+		if err := s.requireRotatable(k, m); err != nil {
 			return err
 		}
 		now := s.now()
@@ -122,7 +124,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c Caller, in EnableKeyR
 // DisableKeyRotation disables automatic rotation. Existing versions are kept.
 func (s *Service) DisableKeyRotation(ctx context.Context, c Caller, in KeyIDInput) error {
 	_, err := s.update(ctx, c, in.KeyId, func(k *keyRec, m *material) error {
-		if err := requireRotatable(k, m); err != nil {
+		if err := s.requireRotatable(k, m); err != nil {
 			return err
 		}
 		if !k.Rotation.Enabled {
@@ -166,7 +168,7 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c Caller, in KeyIDIn
 	}
 	out := &GetKeyRotationStatusOutput{KeyId: k.ID}
 	pending := k.State == StatePendingDeletion || k.State == StatePendingReplicaDeletion
-	if rot.Enabled && !pending && k.Origin == OriginKMS {
+	if rot.Enabled && !pending && (k.Origin == OriginKMS || k.Origin == OriginCloudHSM) {
 		out.KeyRotationEnabled = true
 		out.RotationPeriodInDays = rot.PeriodDays
 		out.NextRotationDate = epochPtr(rot.Next)
@@ -184,7 +186,7 @@ type RotateKeyOnDemandOutput struct {
 // automatic rotation schedule does not change.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c Caller, in KeyIDInput) (*RotateKeyOnDemandOutput, error) {
 	k, err := s.rotate(ctx, c, in.KeyId, rotationOnDemand, func(k *keyRec, m *material) error {
-		if err := requireRotatable(k, m); err != nil {
+		if err := s.requireRotatable(k, m); err != nil {
 			return err
 		}
 		n := 0
@@ -269,7 +271,7 @@ func (s *Service) discardVersion(ctx context.Context, k *keyRec, v version, comm
 		}
 		return
 	}
-	if err := s.destroyVersions(context.WithoutCancel(ctx), []version{v}); err != nil {
+	if err := s.destroyVersions(context.WithoutCancel(ctx), k, []version{v}); err != nil {
 		s.cfg.Logger.Warn("kms rotation: destroying an uncommitted version", "key", k.arn(), "handles", v.Handles, "err", err)
 	}
 }
@@ -327,7 +329,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, c Caller, in ListKeyRota
 	if k.Spec != SpecSymmetric {
 		return nil, kmsErr("UnsupportedOperationException", "%s is a %s key. Key rotation is supported only on symmetric encryption KMS keys.", k.arn(), k.Spec)
 	}
-	if k.Origin != OriginKMS && k.Origin != OriginExternal {
+	if k.Origin != OriginKMS && k.Origin != OriginExternal && k.Origin != OriginCloudHSM {
 		return nil, kmsErr("UnsupportedOperationException", "%s is in a custom key store. Key rotation is not supported for KMS keys in a custom key store.", k.arn())
 	}
 	rots := map[string]rotationRec{}
@@ -392,8 +394,8 @@ func (s *Service) tickRotations(ctx context.Context) error {
 			continue
 		}
 		m := s.materials[k.ID]
-		if m == nil || requireRotatableType(k, m) != nil {
-			continue
+		if m == nil || requireRotatableType(k, m) != nil || s.keyState(k) != StateEnabled {
+			continue // a key of a custom key store that is not connected rotates once it is
 		}
 		due = append(due, ref{k.Region, k.Account, k.ID})
 	}
@@ -406,7 +408,7 @@ func (s *Service) tickRotations(ctx context.Context) error {
 			if !k.Rotation.Enabled || k.Rotation.Next.IsZero() || k.Rotation.Next.After(s.now()) || k.State != StateEnabled {
 				return errNoChange
 			}
-			if requireRotatableType(k, m) != nil {
+			if requireRotatableType(k, m) != nil || s.keyState(k) != StateEnabled {
 				return errNoChange
 			}
 			return nil
@@ -599,7 +601,7 @@ func (s *Service) deleteKeyNow(ctx context.Context, region, account, id string) 
 		if len(others) == 0 {
 			// The last region: destroy the key material, then forget the key.
 			if m != nil {
-				if err := s.destroyMaterial(ctx, m.Versions); err != nil {
+				if err := s.destroyKeyMaterial(ctx, k, m.Versions); err != nil {
 					return err
 				}
 			}
@@ -643,6 +645,43 @@ func (s *Service) deleteKeyNow(ctx context.Context, region, account, id string) 
 		return nil
 	}
 	return kmsErr("KMSInternalException", "too many concurrent updates of key %s; retrying at the next tick", id)
+}
+
+// destroyKeyMaterial destroys the material of a key being deleted. The material of a key
+// in an AWS CloudHSM key store belongs to kmsuser: KMS deletes it when the store is
+// connected and otherwise, as AWS does, makes a best effort: it logs the orphaned key
+// handles (to delete in the cluster as kmsuser) and deletes the key anyway.
+func (s *Service) destroyKeyMaterial(ctx context.Context, k *keyRec, vs []version) error {
+	if k.CustomKeyStoreID == "" {
+		return s.destroyMaterial(ctx, vs)
+	}
+	var errs []error
+	err := s.withKeySession(ctx, k, func(sess *hsm.Session) error {
+		for _, v := range vs {
+			for _, h := range v.Handles {
+				err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil)
+				var nf *hsm.NotFoundError
+				if err != nil && !errors.As(err, &nf) {
+					errs = append(errs, fmt.Errorf("HSM key %s: %w", hsm.FormatKeyRef(h), err))
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = errors.Join(errs...)
+	}
+	if err != nil {
+		var handles []string
+		for _, v := range vs {
+			for _, h := range v.Handles {
+				handles = append(handles, hsm.FormatKeyRef(h))
+			}
+		}
+		s.cfg.Logger.Warn("kms: the key material of a deleted key in a custom key store could not be deleted from its cluster; delete it as kmsuser",
+			"key", k.arn(), "custom_key_store", k.CustomKeyStoreID, "owner", KMSUser, "handles", handles, "err", err)
+	}
+	return nil
 }
 
 // destroyMaterial deletes the HSM key objects of versions. Objects already gone count as

@@ -112,11 +112,12 @@ type rotationRec struct {
 type persisted struct {
 	Format    string                `json:"format"`
 	Version   int                   `json:"version"`
-	Keys      map[string]*keyRec    `json:"keys"`      // region/id
-	Materials map[string]*material  `json:"materials"` // id
-	Aliases   map[string]*aliasRec  `json:"aliases"`   // region/alias/name
-	Grants    map[string]*grantRec  `json:"grants"`    // grant id
-	Imports   map[string]*importRec `json:"imports"`   // import token id
+	Keys      map[string]*keyRec    `json:"keys"`             // region/id
+	Materials map[string]*material  `json:"materials"`        // id
+	Aliases   map[string]*aliasRec  `json:"aliases"`          // region/alias/name
+	Grants    map[string]*grantRec  `json:"grants"`           // grant id
+	Imports   map[string]*importRec `json:"imports"`          // import token id
+	Stores    map[string]*storeRec  `json:"stores,omitempty"` // custom key store id
 }
 
 const (
@@ -160,6 +161,64 @@ type importRec struct {
 	Handles []uint64  `json:"handles"` // the RSA wrapping key pair: [public, private]
 	Spec    string    `json:"spec"`
 	Expires time.Time `json:"expires"`
+}
+
+// Custom key store connection states and connection error codes: AWS KMS's names,
+// persisted as these strings. DISCONNECTING is never stored: Disconnect completes at once.
+const (
+	ConnConnected     = "CONNECTED"
+	ConnConnecting    = "CONNECTING"
+	ConnFailed        = "FAILED"
+	ConnDisconnected  = "DISCONNECTED"
+	ConnDisconnecting = "DISCONNECTING"
+
+	ErrCodeClusterNotFound  = "CLUSTER_NOT_FOUND"
+	ErrCodeInsufficientHSMs = "INSUFFICIENT_CLOUDHSM_HSMS"
+	ErrCodeInvalidCreds     = "INVALID_CREDENTIALS"
+	ErrCodeUserLockedOut    = "USER_LOCKED_OUT"
+	ErrCodeUserNotFound     = "USER_NOT_FOUND"
+	ErrCodeInternal         = "INTERNAL_ERROR"
+
+	StoreTypeCloudHSM = "AWS_CLOUDHSM"
+	StoreTypeExternal = "EXTERNAL_KEY_STORE"
+)
+
+// storeRec is an AWS CloudHSM key store. The kmsuser password is never stored in
+// plaintext: Password (and PendingPassword while a rotation is under way) are AES-GCM
+// ciphertexts made inside the HSM with SealKey, an AES key owned by the svc-kms service
+// user, with the store id in the additional data.
+type storeRec struct {
+	ID          string    `json:"id"`
+	Region      string    `json:"region"`
+	Account     string    `json:"account"`
+	Revision    uint64    `json:"revision"`
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	ClusterID   string    `json:"cluster_id"`
+	Lineage     string    `json:"lineage,omitempty"`
+	TrustAnchor string    `json:"trust_anchor"`
+	Created     time.Time `json:"created"`
+	State       string    `json:"state"`
+	ErrorCode   string    `json:"error_code,omitempty"`
+	// Attempt identifies the connection attempt under way (CONNECTING), AttemptStarted
+	// when it began: the scheduler takes over attempts that no goroutine finishes.
+	Attempt        string    `json:"attempt,omitempty"`
+	AttemptStarted time.Time `json:"attempt_started,omitzero"`
+	SealKey        uint64    `json:"seal_key"`
+	Password       []byte    `json:"password"`
+	// PendingPassword is the new kmsuser password of a rotation that may or may not have
+	// reached the HSM yet; logins fall back to it.
+	PendingPassword []byte `json:"pending_password,omitempty"`
+}
+
+func (r *storeRec) clone() *storeRec {
+	c := *r
+	c.Password = append([]byte(nil), r.Password...)
+	c.PendingPassword = append([]byte(nil), r.PendingPassword...)
+	if len(r.PendingPassword) == 0 {
+		c.PendingPassword = nil
+	}
+	return &c
 }
 
 func keyIndex(region, id string) string { return region + "/" + id }

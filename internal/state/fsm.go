@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -218,12 +219,15 @@ func (f *fsm) snapshotParts(names []string) ([]byte, error) {
 	return EncodeSnapshot(&snap)
 }
 
-// reset empties every part (used by Wipe).
-func (f *fsm) reset() error {
+// reset empties every part but those named in keep (used by Wipe).
+func (f *fsm) reset(keep []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var errs []error
 	for _, n := range f.names {
+		if slices.Contains(keep, n) {
+			continue
+		}
 		if err := f.parts[n].Restore(nil); err != nil {
 			errs = append(errs, fmt.Errorf("state: reset of part %q: %w", n, err))
 		}

@@ -105,6 +105,8 @@ type Store struct {
 	mu     sync.RWMutex // guards n and closed; held exclusively by Close and Wipe
 	n      *node        // nil when closed or after a failed Wipe
 	closed bool
+
+	gate sync.RWMutex // Propose holds it shared, Wipe exclusively
 }
 
 func newFSM(logger *slog.Logger, parts []Part) (*fsm, error) {
@@ -367,6 +369,10 @@ func deadlineOr(ctx context.Context, d time.Duration) time.Time {
 //
 // Command.Time is set to time.Now().UTC() on the proposer.
 func (s *Store) Propose(ctx context.Context, typ string, version int, body any) (any, error) {
+	// A Wipe runs alone: commands wait for it (see Wipe), so that none lands in the fresh
+	// log before the kept parts are written back, where the restore would drop it.
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	if _, ok := s.fsm.parts[partName(typ)]; !ok {
 		return nil, fmt.Errorf("%w %q (command %q)", ErrUnknownPart, partName(typ), typ)
 	}
@@ -520,15 +526,17 @@ func (s *Store) Close() error {
 // either fail (raft shut down under them) or wait for the new cluster;
 // acknowledged commands proposed before Wipe are gone afterwards.
 //
-// Parts named in keep survive: their state is taken before the wipe and
-// written back through a raft user-restore into the fresh cluster (every other
-// part stays empty). Their old log entries are scrubbed like the rest. A crash
+// Parts named in keep survive: they keep serving their state in memory, and it
+// is written back through a raft user-restore into the fresh cluster (every
+// other part stays empty). Propose calls wait until Wipe is done. Their old log entries are scrubbed like the rest. A crash
 // in the short window between the scrub and that restore loses the kept parts
 // too; that is the price of scrubbing everything the log held.
 //
 // If Wipe fails before the new cluster is started the Store is left closed
 // (ErrClosed); it can be retried by Open on the same Dir.
 func (s *Store) Wipe(ctx context.Context, keep ...string) error {
+	s.gate.Lock()
+	defer s.gate.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -549,7 +557,7 @@ func (s *Store) Wipe(ctx context.Context, keep ...string) error {
 	if err := zeroizeDir(s.cfg.Dir); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.fsm.reset(); err != nil {
+	if err := s.fsm.reset(keep); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

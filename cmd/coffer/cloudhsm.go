@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
+	"github.com/coffer-hsm/coffer/internal/backup"
+	"github.com/coffer-hsm/coffer/internal/cloudhsm"
+	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/hsmapi"
+	"github.com/coffer-hsm/coffer/internal/kms"
+)
+
+// cloudhsmJSONService exposes the CloudHSMv2 operation table as the BaldrApiService JSON 1.1
+// protocol (SigV4 service name "cloudhsm").
+func cloudhsmJSONService(svc *cloudhsm.Service) *awsproto.JSONService {
+	ops := map[string]awsproto.Handler{}
+	for name, op := range cloudhsm.Operations() {
+		ops[name] = func(ctx context.Context, c *awsproto.Call) (any, error) {
+			return op(svc, ctx, cloudhsm.Caller{Region: c.Region, Account: c.Principal.Account, Principal: c.Principal.ARN}, c.Body)
+		}
+	}
+	return &awsproto.JSONService{
+		TargetPrefix: "BaldrApiService",
+		SigningName:  "cloudhsm",
+		JSONVersion:  "1.1",
+		Operations:   ops,
+		MapError: func(err error) *awsproto.Error {
+			e := cloudhsm.AsError(err)
+			return &awsproto.Error{Status: e.Status, Code: e.Code, Message: e.Message}
+		},
+	}
+}
+
+// clusterDirectory lets KMS custom key stores see CloudHSM clusters.
+type clusterDirectory struct {
+	svc *cloudhsm.Service
+	dev bool
+}
+
+func (d clusterDirectory) LookupCluster(ctx context.Context, region, id string) (kms.CloudHsmCluster, bool, error) {
+	ci, err := d.svc.ClusterInfo(region, id)
+	if err != nil {
+		if e := cloudhsm.AsError(err); e.Code == cloudhsm.CodeNotFound || e.Code == cloudhsm.CodeInvalidRequest {
+			return kms.CloudHsmCluster{}, false, nil
+		}
+		return kms.CloudHsmCluster{}, false, err
+	}
+	return kms.CloudHsmCluster{ID: ci.ID, State: ci.State, TrustAnchor: ci.TrustAnchor, Lineage: ci.Lineage,
+		HsmZones: ci.HsmZones, Dev: ci.Dev || d.dev}, true, nil
+}
+
+// nativeError gives control-plane errors a status on the native API.
+type nativeError struct{ e *cloudhsm.Error }
+
+func (n nativeError) Error() string { return n.e.Message }
+func (n nativeError) NativeStatus() (int, string) {
+	return n.e.Status, strings.TrimPrefix(strings.TrimSuffix(n.e.Code, "Exception"), "CloudHsm")
+}
+
+// asNative maps a control-plane error for the native API; HSM errors keep their mapping.
+func asNative(err error) error {
+	var ce *cloudhsm.Error
+	if errors.As(err, &ce) {
+		return nativeError{ce}
+	}
+	return err
+}
+
+// Native API requests and answers of the backup commands (`coffer hsm backup ...`).
+type (
+	backupCreateRequest struct {
+		ClusterID string `json:"cluster_id,omitempty"`
+	}
+	custodianEntry struct {
+		Name         string `json:"name"`
+		PublicKeyPEM string `json:"public_key_pem"`
+		Fingerprint  string `json:"fingerprint,omitempty"`
+	}
+	custodiansRequest struct {
+		ClusterID  string           `json:"cluster_id,omitempty"`
+		Threshold  int              `json:"threshold"`
+		Custodians []custodianEntry `json:"custodians"`
+	}
+	custodiansAnswer struct {
+		ClusterID  string           `json:"cluster_id"`
+		Threshold  int              `json:"threshold"`
+		Custodians []custodianEntry `json:"custodians"`
+	}
+	custodianShareRequest struct {
+		BackupID    string `json:"backup_id"`
+		Fingerprint string `json:"fingerprint"`
+	}
+	restoreRequest struct {
+		ClusterID string   `json:"cluster_id"`
+		Shares    []string `json:"shares"` // encoded shares (backup.ParseShare's format), or base64 raw shares
+	}
+	progressEvent struct {
+		Phase string `json:"phase"`
+		Done  int64  `json:"done"`
+		Total int64  `json:"total"`
+	}
+)
+
+// localCluster is the live cluster this node provides an HSM for, or the id given.
+func (n *node) localCluster(id string) (string, error) {
+	if id != "" {
+		return id, nil
+	}
+	for _, m := range n.cloudhsm.Members() {
+		if m.NodeID == n.nodeID {
+			return m.ClusterID, nil
+		}
+	}
+	return "", nativeError{&cloudhsm.Error{Code: cloudhsm.CodeNotFound, Status: http.StatusNotFound,
+		Message: "this node provides no HSM of any cluster; create one (aws cloudhsmv2 create-hsm) or pass --cluster-id"}}
+}
+
+// progressFunc adapts native API progress to backup.Progress, at most every 100 ms.
+func progressFunc(phase string, send func(any)) backup.Progress {
+	var last time.Time
+	return func(done, total int64) {
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		send(progressEvent{Phase: phase, Done: done, Total: total})
+	}
+}
+
+// backupExtensions are the native API commands of the backup service.
+func (n *node) backupExtensions() map[string]hsmapi.Extension {
+	admins := []string{hsm.RoleAdmin}
+	return map[string]hsmapi.Extension{
+		"backup/create": {Auth: true, Roles: admins, Fn: func(ctx context.Context, sess *hsm.Session, body []byte, progress func(any)) (any, error) {
+			req, err := hsmapi.DecodeRequest[backupCreateRequest](body)
+			if err != nil {
+				return nil, err
+			}
+			id, err := n.localCluster(req.ClusterID)
+			if err != nil {
+				return nil, err
+			}
+			b, err := n.cloudhsm.CreateBackupWithProgress(ctx, id, "on demand by "+sess.User, progressFunc("backup", progress))
+			if err != nil {
+				return nil, asNative(err)
+			}
+			return b, nil
+		}},
+		"backup/custodians/set": {Auth: true, Roles: admins, Fn: func(ctx context.Context, sess *hsm.Session, body []byte, _ func(any)) (any, error) {
+			req, err := hsmapi.DecodeRequest[custodiansRequest](body)
+			if err != nil {
+				return nil, err
+			}
+			id, err := n.localCluster(req.ClusterID)
+			if err != nil {
+				return nil, err
+			}
+			keys := make([]backup.CustodianKey, len(req.Custodians))
+			for i, c := range req.Custodians {
+				keys[i] = backup.CustodianKey{Name: c.Name, PublicKeyPEM: c.PublicKeyPEM}
+			}
+			if err := n.cloudhsm.SetCustodians(ctx, id, req.Threshold, keys); err != nil {
+				return nil, asNative(err)
+			}
+			return n.custodians(id)
+		}},
+		"backup/custodians/list": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, _ func(any)) (any, error) {
+			req, err := hsmapi.DecodeRequest[backupCreateRequest](body)
+			if err != nil {
+				return nil, err
+			}
+			id, err := n.localCluster(req.ClusterID)
+			if err != nil {
+				return nil, err
+			}
+			return n.custodians(id)
+		}},
+		// The wrapped share is encrypted to the custodian's public key: not a secret, and
+		// a zeroized cluster has no sessions, so no login is needed.
+		"backup/custodian-share": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, _ func(any)) (any, error) {
+			req, err := hsmapi.DecodeRequest[custodianShareRequest](body)
+			if err != nil {
+				return nil, err
+			}
+			ws, err := n.cloudhsm.CustodianShare(ctx, req.BackupID, req.Fingerprint)
+			if err != nil {
+				return nil, asNative(err)
+			}
+			return ws, nil
+		}},
+		"backup/source": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, _ func(any)) (any, error) {
+			req, err := hsmapi.DecodeRequest[backupCreateRequest](body)
+			if err != nil {
+				return nil, err
+			}
+			id, err := n.localCluster(req.ClusterID)
+			if err != nil {
+				return nil, err
+			}
+			src, err := n.cloudhsm.SourceBackupID(id)
+			if err != nil {
+				return nil, asNative(err)
+			}
+			return map[string]string{"ClusterId": id, "SourceBackupId": src}, nil
+		}},
+		// Restore needs no session: the HSM is uninitialized, and the custodians' shares
+		// are the authority.
+		"backup/restore": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, progress func(any)) (any, error) {
+			req, err := hsmapi.DecodeRequest[restoreRequest](body)
+			if err != nil {
+				return nil, err
+			}
+			id, err := n.localCluster(req.ClusterID)
+			if err != nil {
+				return nil, err
+			}
+			shares := make([][]byte, 0, len(req.Shares))
+			defer func() {
+				for _, s := range shares {
+					clear(s)
+				}
+			}()
+			for i, s := range req.Shares {
+				sh, err := decodeShare(s)
+				if err != nil {
+					return nil, &hsm.ValidationError{Field: fmt.Sprintf("shares[%d]", i), Reason: err.Error()}
+				}
+				shares = append(shares, sh)
+			}
+			c, err := n.cloudhsm.RestoreCluster(ctx, cloudhsm.Caller{}, id, shares, progressFunc("restore", progress))
+			if err != nil {
+				return nil, asNative(err)
+			}
+			return c, nil
+		}},
+	}
+}
+
+var base64RE = regexp.MustCompile(`^[A-Za-z0-9+/]+={0,2}$`)
+
+// decodeShare accepts a share in the backup package's encoding, or raw base64.
+func decodeShare(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if sh, _, err := backup.ParseShare(s); err == nil {
+		return sh, nil
+	}
+	if base64RE.MatchString(s) {
+		if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) > 1 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not a backup share (the text written by 'coffer hsm backup share' or the --dev share file)")
+}
+
+func (n *node) custodians(clusterID string) (*custodiansAnswer, error) {
+	m, keys, err := n.cloudhsm.Custodians(clusterID)
+	if err != nil {
+		return nil, asNative(err)
+	}
+	out := &custodiansAnswer{ClusterID: clusterID, Threshold: m, Custodians: []custodianEntry{}}
+	for _, k := range keys {
+		e := custodianEntry{Name: k.Name, PublicKeyPEM: k.PublicKeyPEM}
+		if pub, err := backup.ParseCustodianKey(k.PublicKeyPEM); err == nil {
+			e.Fingerprint = backup.Fingerprint(pub)
+		}
+		out.Custodians = append(out.Custodians, e)
+	}
+	return out, nil
+}
