@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -162,5 +163,76 @@ func TestCloudHSMOperatorLifecycle(t *testing.T) {
 	cks.Env = bad.Env
 	if out, err := cks.CombinedOutput(); err == nil || !strings.Contains(string(out), "CloudHsmClusterInvalidConfigurationException") {
 		t.Fatalf("create-custom-key-store with one HSM: %v %s", err, out)
+	}
+}
+
+// TestCustomKeyStoreWithDebianCLI drives a custom key store through Debian's AWS CLI on a
+// --dev node: describe the cluster, create/connect/describe the store, a key in it,
+// encrypt/decrypt with fileb://, then disconnect and delete.
+func TestCustomKeyStoreWithDebianCLI(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	creds := s.creds()
+	var desc struct{ Clusters []clusterDesc }
+	awsCLI(t, s, creds, &desc, "cloudhsmv2", "describe-clusters")
+	if len(desc.Clusters) != 1 || desc.Clusters[0].State != "ACTIVE" {
+		t.Fatalf("dev cluster: %+v", desc.Clusters)
+	}
+	id := desc.Clusters[0].ClusterId
+	cl := s.cli()
+	cl.ok(nil, "login", "--username", "admin", "--role", "admin", "--password", creds.AdminPassword)
+	cl.ok(nil, "user", "create", "--username", "kmsuser", "--role", "crypto-user", "--password", "kmsuser-pw-1")
+	var cks struct{ CustomKeyStoreId string }
+	awsCLI(t, s, creds, &cks, "kms", "create-custom-key-store", "--custom-key-store-name", "debian-cli",
+		"--cloud-hsm-cluster-id", id, "--trust-anchor-certificate", "file://"+filepath.Join(s.dataDir, "dev-trust-anchor.pem"),
+		"--key-store-password", "kmsuser-pw-1")
+	awsCLI(t, s, creds, nil, "kms", "connect-custom-key-store", "--custom-key-store-id", cks.CustomKeyStoreId)
+	var stores struct {
+		CustomKeyStores []struct {
+			CustomKeyStoreId, CloudHsmClusterId, ConnectionState, ConnectionErrorCode string
+		}
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		awsCLI(t, s, creds, &stores, "kms", "describe-custom-key-stores", "--custom-key-store-id", cks.CustomKeyStoreId)
+		return stores.CustomKeyStores[0].ConnectionState != "CONNECTING"
+	})
+	if st := stores.CustomKeyStores[0]; st.ConnectionState != "CONNECTED" || st.CloudHsmClusterId != id {
+		t.Fatalf("store: %+v", st)
+	}
+	var key struct {
+		KeyMetadata struct{ KeyId, Origin, CustomKeyStoreId, CloudHsmClusterId, KeyState string }
+	}
+	awsCLI(t, s, creds, &key, "kms", "create-key", "--origin", "AWS_CLOUDHSM", "--custom-key-store-id", cks.CustomKeyStoreId)
+	if m := key.KeyMetadata; m.Origin != "AWS_CLOUDHSM" || m.CustomKeyStoreId != cks.CustomKeyStoreId || m.CloudHsmClusterId != id || m.KeyState != "Enabled" {
+		t.Fatalf("key: %+v", m)
+	}
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "msg.txt")
+	os.WriteFile(plain, []byte("kept in the cluster"), 0o600)
+	var enc struct{ CiphertextBlob string }
+	awsCLI(t, s, creds, &enc, "kms", "encrypt", "--key-id", key.KeyMetadata.KeyId, "--plaintext", "fileb://"+plain)
+	blob, err := base64.StdEncoding.DecodeString(enc.CiphertextBlob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encFile := filepath.Join(dir, "msg.enc")
+	os.WriteFile(encFile, blob, 0o600)
+	var dec struct{ Plaintext, KeyId string }
+	awsCLI(t, s, creds, &dec, "kms", "decrypt", "--ciphertext-blob", "fileb://"+encFile)
+	if p, _ := base64.StdEncoding.DecodeString(dec.Plaintext); string(p) != "kept in the cluster" {
+		t.Fatalf("decrypt: %+v", dec)
+	}
+	// A store with keys cannot be deleted; a disconnected store's keys are Unavailable.
+	awsCLI(t, s, creds, nil, "kms", "disconnect-custom-key-store", "--custom-key-store-id", cks.CustomKeyStoreId)
+	awsCLI(t, s, creds, &key, "kms", "describe-key", "--key-id", key.KeyMetadata.KeyId)
+	if key.KeyMetadata.KeyState != "Unavailable" {
+		t.Fatalf("key of a disconnected store: %+v", key.KeyMetadata)
+	}
+	del := exec.Command("/usr/bin/aws", "--endpoint-url", s.url, "--region", "us-east-1", "kms", "delete-custom-key-store", "--custom-key-store-id", cks.CustomKeyStoreId)
+	del.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey, "AWS_CONFIG_FILE=/dev/null")
+	if out, err := del.CombinedOutput(); err == nil || !strings.Contains(string(out), "CustomKeyStoreHasCMKsException") {
+		t.Fatalf("delete-custom-key-store with keys: %v %s", err, out)
 	}
 }

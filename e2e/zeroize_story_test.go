@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -250,4 +251,83 @@ func TestZeroizationWithoutBackup(t *testing.T) {
 	if err == nil {
 		t.Fatal("ciphertext of a zeroized key decrypts after restart")
 	}
+}
+
+// TestBackupCustodiansRestore: custodians' RSA keys receive the backup's domain key shares;
+// two of three restore the cluster after a zeroization, one alone does not.
+func TestBackupCustodiansRestore(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed")
+	}
+	s := startServer(t, "", nil, "--login-failure-policy", "zeroize")
+	creds := s.creds()
+	ch := s.cloudhsmClient()
+	cluster := devCluster(t, ch)
+	dir := t.TempDir()
+	for _, who := range []string{"alice", "bob", "carol"} {
+		for _, args := range [][]string{
+			{"genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", who + ".key"},
+			{"pkey", "-in", who + ".key", "-pubout", "-out", who + ".pub"},
+		} {
+			cmd := exec.Command("openssl", args...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("openssl %v: %v\n%s", args, err, out)
+			}
+		}
+	}
+	p := func(name string) string { return filepath.Join(dir, name) }
+	cl := s.cli()
+	cl.ok(nil, "login", "--username", "admin", "--role", "admin", "--password", creds.AdminPassword)
+	var cust struct {
+		Threshold  int
+		Custodians []struct{ Name, Fingerprint string }
+	}
+	cl.ok(&cust, "backup", "custodians", "set", "--threshold", "2",
+		"--custodian", "alice="+p("alice.pub"), "--custodian", "bob="+p("bob.pub"), "--custodian", "carol="+p("carol.pub"))
+	if cust.Threshold != 2 || len(cust.Custodians) != 3 || len(cust.Custodians[0].Fingerprint) != 64 {
+		t.Fatalf("custodians: %+v", cust)
+	}
+	cl.ok(nil, "user", "create", "--username", "dave", "--role", "crypto-user", "--password", "dave-password")
+	var b struct{ BackupId string }
+	cl.ok(&b, "backup", "create")
+	if _, err := os.Stat(filepath.Join(s.dataDir, "backup-shares", b.BackupId+".share")); !os.IsNotExist(err) {
+		t.Fatalf("a backup with custodians left an offline share: %v", err)
+	}
+	cl.ok(nil, "logout")
+	anon := &hsmapi.Client{Endpoint: s.url}
+	for range 3 {
+		_ = anon.Call(ctx, "login", map[string]string{"username": "admin", "role": "admin", "password": "not-the-password"}, nil)
+	}
+	waitFor(t, 20*time.Second, func() bool { h, _ := s.health(); return h.ClusterState == "UNINITIALIZED" })
+	if _, err := ch.DeleteHsm(ctx, &cloudhsmv2.DeleteHsmInput{ClusterId: cluster.ClusterId, HsmId: cluster.Hsms[0].HsmId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.DeleteCluster(ctx, &cloudhsmv2.DeleteClusterInput{ClusterId: cluster.ClusterId}); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := ch.CreateCluster(ctx, &cloudhsmv2.CreateClusterInput{HsmType: aws.String("hsm2m.medium"),
+		SourceBackupId: aws.String(b.BackupId), SubnetIds: []string{aws.ToString(cluster.Hsms[0].SubnetId)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID := *nc.Cluster.ClusterId
+	if _, err := ch.CreateHsm(ctx, &cloudhsmv2.CreateHsmInput{ClusterId: aws.String(newID), AvailabilityZone: cluster.Hsms[0].AvailabilityZone}); err != nil {
+		t.Fatal(err)
+	}
+	// Each custodian decrypts their share locally.
+	cl.ok(nil, "backup", "share", "--backup-id", b.BackupId, "--private-key", p("alice.key"), "--out", p("alice.share"))
+	if fi, err := os.Stat(p("alice.share")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("share file: %v %v", err, fi)
+	}
+	if msg := cl.fail("backup", "restore", "--cluster-id", newID, "--share-file", p("alice.share")); !strings.Contains(msg, "2 of its 3") {
+		t.Fatalf("restore with one share: %s", msg)
+	}
+	if h, _ := s.health(); h.ClusterState != "UNINITIALIZED" {
+		t.Fatalf("a refused restore changed the HSM: %+v", h)
+	}
+	// Two custodians: one share file, one private key used on the spot.
+	cl.ok(nil, "backup", "restore", "--cluster-id", newID, "--share-file", p("alice.share"), "--private-key", p("carol.key"))
+	waitFor(t, 20*time.Second, func() bool { h, _ := s.health(); return h.ClusterState == "ACTIVE" })
+	s.client("dave", "crypto-user", "dave-password")
 }

@@ -81,7 +81,7 @@ type (
 	}
 	custodianEntry struct {
 		Name         string `json:"name"`
-		PublicKeyPEM string `json:"public_key_pem"`
+		PublicKeyPEM string `json:"public_key_pem,omitempty"`
 		Fingerprint  string `json:"fingerprint,omitempty"`
 	}
 	custodiansRequest struct {
@@ -97,6 +97,10 @@ type (
 	custodianShareRequest struct {
 		BackupID    string `json:"backup_id"`
 		Fingerprint string `json:"fingerprint"`
+	}
+	custodianShareAnswer struct {
+		WrappedShare backup.WrappedShare `json:"wrapped_share"`
+		DomainKeyID  string              `json:"domain_key_id"`
 	}
 	restoreRequest struct {
 		ClusterID string   `json:"cluster_id"`
@@ -194,7 +198,11 @@ func (n *node) backupExtensions() map[string]hsmapi.Extension {
 			if err != nil {
 				return nil, asNative(err)
 			}
-			return ws, nil
+			dkID, err := n.cloudhsm.BackupDomainKeyID(req.BackupID)
+			if err != nil {
+				return nil, asNative(err)
+			}
+			return custodianShareAnswer{WrappedShare: ws, DomainKeyID: dkID}, nil
 		}},
 		"backup/source": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, _ func(any)) (any, error) {
 			req, err := hsmapi.DecodeRequest[backupCreateRequest](body)
@@ -267,7 +275,7 @@ func (n *node) custodians(clusterID string) (*custodiansAnswer, error) {
 	}
 	out := &custodiansAnswer{ClusterID: clusterID, Threshold: m, Custodians: []custodianEntry{}}
 	for _, k := range keys {
-		e := custodianEntry{Name: k.Name, PublicKeyPEM: k.PublicKeyPEM}
+		e := custodianEntry{Name: k.Name}
 		if pub, err := backup.ParseCustodianKey(k.PublicKeyPEM); err == nil {
 			e.Fingerprint = backup.Fingerprint(pub)
 		}

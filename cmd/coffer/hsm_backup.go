@@ -15,6 +15,7 @@ import (
 
 	"github.com/coffer-hsm/coffer/internal/backup"
 	"github.com/coffer-hsm/coffer/internal/hsmapi"
+	"github.com/coffer-hsm/coffer/internal/seal"
 )
 
 // `coffer hsm backup ...`: on-demand backups, backup custodians, and restoring a cluster
@@ -160,15 +161,16 @@ shares are the authority. Progress goes to stderr.`
 // custodianShare fetches the custodian's wrapped share of a backup and decrypts it locally.
 func (r *hsmRun) custodianShare(ctx context.Context, backupID string, priv *rsa.PrivateKey) (string, error) {
 	fp := backup.Fingerprint(&priv.PublicKey)
-	var ws backup.WrappedShare
-	if err := r.client("").Call(ctx, "backup/custodian-share", custodianShareRequest{BackupID: backupID, Fingerprint: fp}, &ws); err != nil {
+	var ans custodianShareAnswer
+	if err := r.client("").Call(ctx, "backup/custodian-share", custodianShareRequest{BackupID: backupID, Fingerprint: fp}, &ans); err != nil {
 		return "", err
 	}
-	sh, err := backup.DecryptShare(ws, priv)
+	sh, err := backup.DecryptShare(ans.WrappedShare, priv)
 	if err != nil {
-		return "", fmt.Errorf("decrypting the share of custodian %s: %w", ws.Custodian, err)
+		return "", fmt.Errorf("decrypting the share of custodian %s: %w", ans.WrappedShare.Custodian, err)
 	}
-	return string(sh), nil
+	defer clear(sh)
+	return seal.EncodeShare(sh, ans.DomainKeyID), nil
 }
 
 func readPrivateKey(path string) (*rsa.PrivateKey, error) {

@@ -100,3 +100,13 @@ func (s *Service) CustodianShare(ctx context.Context, backupID, fingerprint stri
 	}
 	return backup.WrappedShare{}, notFound("backup %s has no share for the custodian key %s (its custodians: %s)", b.ID, clip(fp), strings.Join(names, ", "))
 }
+
+// BackupDomainKeyID returns the id of the domain key a backup's shares recombine, so
+// that a custodian's decrypted share can be encoded with it (seal.EncodeShare).
+func (s *Service) BackupDomainKeyID(backupID string) (string, error) {
+	b, err := s.getBackup("", backupID)
+	if err != nil {
+		return "", err
+	}
+	return b.DomainKeyID, nil
+}
