@@ -330,4 +330,15 @@ func TestBackupCustodiansRestore(t *testing.T) {
 	cl.ok(nil, "backup", "restore", "--cluster-id", newID, "--share-file", p("alice.share"), "--private-key", p("carol.key"))
 	waitFor(t, 20*time.Second, func() bool { h, _ := s.health(); return h.ClusterState == "ACTIVE" })
 	s.client("dave", "crypto-user", "dave-password")
+	// The restore is durable: a restart brings back the same cluster, users and state.
+	s.stop()
+	s.restart()
+	if h, _ := s.health(); h.ClusterState != "ACTIVE" {
+		t.Fatalf("after restart: %+v", h)
+	}
+	s.client("dave", "crypto-user", "dave-password")
+	d, err := s.cloudhsmClient().DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{Filters: map[string][]string{"states": {"ACTIVE"}}})
+	if err != nil || len(d.Clusters) != 1 || *d.Clusters[0].ClusterId != newID {
+		t.Fatalf("clusters after restart: %v %+v", err, d)
+	}
 }

@@ -88,9 +88,12 @@ func asymCheckGrants(t []string) error {
 }
 
 // asymVersion returns the current version of an asymmetric key: Handles [public, private].
-func asymVersion(k *keyRec, m *material) (version, error) {
+func (s *Service) asymVersion(k *keyRec, m *material) (version, error) {
 	if len(m.Versions) == 0 || m.Current >= len(m.Versions) || len(m.Versions[m.Current].Handles) < 2 {
 		return version{}, invalidState("%s has no key material.", k.arn())
+	}
+	if err := s.materialAvailable(k, m); err != nil {
+		return version{}, err
 	}
 	return m.Versions[m.Current], nil
 }
@@ -182,7 +185,7 @@ func (s *Service) signRequest(c Caller, keyID string, msg []byte, msgType, alg s
 		}
 		isDigest = true
 	}
-	v, err := asymVersion(k, m)
+	v, err := s.asymVersion(k, m)
 	if err != nil {
 		return fail(err)
 	}
@@ -203,7 +206,11 @@ func (s *Service) Sign(ctx context.Context, c Caller, in SignInput) (*SignOutput
 	if err != nil {
 		return nil, AsError(err)
 	}
-	sig, err := s.cfg.HSM.Sign(sess, v.Handles[1], alg, in.Message, isDigest, nil)
+	hs, err := s.handles(k, &v)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := s.cfg.HSM.Sign(sess, hs[1], alg, in.Message, isDigest, nil)
 	if err != nil {
 		return nil, s.hsmErr(k, err)
 	}
@@ -227,7 +234,11 @@ func (s *Service) Verify(ctx context.Context, c Caller, in VerifyInput) (*Verify
 	if err != nil {
 		return nil, AsError(err)
 	}
-	if err := s.cfg.HSM.Verify(sess, v.Handles[0], alg, in.Message, isDigest, in.Signature); err != nil {
+	hs, err := s.handles(k, &v)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.HSM.Verify(sess, hs[0], alg, in.Message, isDigest, in.Signature); err != nil {
 		return nil, s.mechanismErr(k, err, "KMSInvalidSignatureException", "The signature is not valid for this message, key and signing algorithm.")
 	}
 	s.recordUse(k, "Verify")
@@ -269,7 +280,7 @@ func (s *Service) GetPublicKey(ctx context.Context, c Caller, in GetPublicKeyInp
 	if k.Spec == SpecSymmetric || k.Usage == UsageMAC {
 		return nil, kmsErr("UnsupportedOperationException", "%s is a %s key; GetPublicKey is only valid for asymmetric KMS keys.", k.arn(), k.Spec)
 	}
-	v, err := asymVersion(k, m)
+	v, err := s.asymVersion(k, m)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +288,11 @@ func (s *Service) GetPublicKey(ctx context.Context, c Caller, in GetPublicKeyInp
 	if err != nil {
 		return nil, AsError(err)
 	}
-	der, err := s.cfg.HSM.PublicKeyDER(sess, v.Handles[0])
+	hs, err := s.handles(k, &v)
+	if err != nil {
+		return nil, err
+	}
+	der, err := s.cfg.HSM.PublicKeyDER(sess, hs[0])
 	if err != nil {
 		return nil, s.hsmErr(k, err)
 	}
@@ -331,37 +346,37 @@ type VerifyMacOutput struct {
 }
 
 // macRequest validates GenerateMac's and VerifyMac's shared members and returns the key and
-// its secret's HSM handle.
-func (s *Service) macRequest(c Caller, keyID string, msg []byte, alg string, grants []string) (*keyRec, uint64, error) {
+// its current version (the secret: Handles[0]).
+func (s *Service) macRequest(c Caller, keyID string, msg []byte, alg string, grants []string) (*keyRec, *version, error) {
 	if err := asymCheckBlob("message", msg, 4096); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if keyID == "" {
-		return nil, 0, asymNull("keyId")
+		return nil, nil, asymNull("keyId")
 	}
 	if err := asymCheckEnum("macAlgorithm", alg, macAlgorithmEnum); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if err := asymCheckGrants(grants); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	k, m, err := s.keyForUse(c, keyID, UsageMAC)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	info := specs[k.Spec]
 	if !contains(info.mac, alg) {
-		return nil, 0, kmsErr("InvalidKeyUsageException", "MAC algorithm %s is not valid for %s (KeySpec %s). Valid MAC algorithms are: [%s]", alg, k.arn(), k.Spec, strings.Join(info.mac, ", "))
+		return nil, nil, kmsErr("InvalidKeyUsageException", "MAC algorithm %s is not valid for %s (KeySpec %s). Valid MAC algorithms are: [%s]", alg, k.arn(), k.Spec, strings.Join(info.mac, ", "))
 	}
 	if len(m.Versions) == 0 || m.Current >= len(m.Versions) || len(m.Versions[m.Current].Handles) == 0 {
-		return nil, 0, invalidState("%s has no key material.", k.arn())
+		return nil, nil, invalidState("%s has no key material.", k.arn())
 	}
-	return k, m.Versions[m.Current].Handles[0], nil
+	return k, &m.Versions[m.Current], nil
 }
 
 // GenerateMac computes an HMAC of a message with an HMAC key, inside the HSM.
 func (s *Service) GenerateMac(ctx context.Context, c Caller, in GenerateMacInput) (*GenerateMacOutput, error) {
-	k, h, err := s.macRequest(c, in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
+	k, v, err := s.macRequest(c, in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +387,11 @@ func (s *Service) GenerateMac(ctx context.Context, c Caller, in GenerateMacInput
 	if err != nil {
 		return nil, AsError(err)
 	}
-	mac, err := s.cfg.HSM.MAC(sess, h, macAlgHash[in.MacAlgorithm], in.Message, nil)
+	hs, err := s.handles(k, v)
+	if err != nil {
+		return nil, err
+	}
+	mac, err := s.cfg.HSM.MAC(sess, hs[0], macAlgHash[in.MacAlgorithm], in.Message, nil)
 	if err != nil {
 		return nil, s.hsmErr(k, err)
 	}
@@ -382,7 +401,7 @@ func (s *Service) GenerateMac(ctx context.Context, c Caller, in GenerateMacInput
 
 // VerifyMac checks an HMAC (in constant time, inside the HSM).
 func (s *Service) VerifyMac(ctx context.Context, c Caller, in VerifyMacInput) (*VerifyMacOutput, error) {
-	k, h, err := s.macRequest(c, in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
+	k, v, err := s.macRequest(c, in.KeyId, in.Message, in.MacAlgorithm, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +415,11 @@ func (s *Service) VerifyMac(ctx context.Context, c Caller, in VerifyMacInput) (*
 	if err != nil {
 		return nil, AsError(err)
 	}
-	if err := s.cfg.HSM.VerifyMAC(sess, h, macAlgHash[in.MacAlgorithm], in.Message, in.Mac); err != nil {
+	hs, err := s.handles(k, v)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.HSM.VerifyMAC(sess, hs[0], macAlgHash[in.MacAlgorithm], in.Message, in.Mac); err != nil {
 		return nil, s.mechanismErr(k, err, "KMSInvalidMacException", "The MAC is not valid for this message, key and MAC algorithm.")
 	}
 	s.recordUse(k, "VerifyMac")
@@ -471,7 +494,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c Caller, in DeriveSha
 	if in.Recipient != nil {
 		return nil, recipientUnsupported()
 	}
-	v, err := asymVersion(k, m)
+	v, err := s.asymVersion(k, m)
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +505,11 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c Caller, in DeriveSha
 	if err != nil {
 		return nil, AsError(err)
 	}
-	shared, err := s.cfg.HSM.ECDHSharedSecret(sess, v.Handles[1], in.PublicKey)
+	hs, err := s.handles(k, &v)
+	if err != nil {
+		return nil, err
+	}
+	shared, err := s.cfg.HSM.ECDHSharedSecret(sess, hs[1], in.PublicKey)
 	if err != nil {
 		var ve *hsm.ValidationError
 		if errors.As(err, &ve) {

@@ -24,8 +24,8 @@ type EncryptOutput struct {
 	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
 }
 
-// keyForUse resolves a key for a cryptographic operation: it must be Enabled and have the
-// usage.
+// keyForUse resolves a key for a cryptographic operation: it must be Enabled, have the
+// usage, and its current material must not belong to another HSM domain (domain.go).
 func (s *Service) keyForUse(c Caller, keyID, usage string) (*keyRec, *material, error) {
 	k, m, err := s.resolve(c, keyID)
 	if err != nil {
@@ -36,6 +36,9 @@ func (s *Service) keyForUse(c Caller, keyID, usage string) (*keyRec, *material, 
 	}
 	if k.Usage != usage {
 		return nil, nil, kmsErr("InvalidKeyUsageException", "%s key usage is %s which is not valid for this operation.", k.arn(), k.Usage)
+	}
+	if err := s.materialAvailable(k, m); err != nil {
+		return nil, nil, err
 	}
 	return k, m, nil
 }
@@ -79,15 +82,18 @@ func (s *Service) Encrypt(ctx context.Context, c Caller, in EncryptInput) (*Encr
 // seal encrypts plaintext under the key's current version inside the HSM (in kmsuser's
 // session for a key of an AWS CloudHSM key store).
 func (s *Service) seal(ctx context.Context, k *keyRec, m *material, pt []byte, ec map[string]string) ([]byte, error) {
-	v := m.Versions[m.Current]
+	v := &m.Versions[m.Current]
 	if len(v.Handles) == 0 {
 		return nil, invalidState("%s has no key material.", k.arn())
 	}
 	header := encodeHeader(k.ID, uint32(m.Current+1))
 	var ct []byte
 	err := s.withKeySession(ctx, k, func(sess *hsm.Session) error {
-		var err error
-		ct, err = s.cfg.HSM.EncryptAESGCM(sess, v.Handles[0], pt, blobAAD(header, ec), nil)
+		hs, err := s.handles(k, v)
+		if err != nil {
+			return err
+		}
+		ct, err = s.cfg.HSM.EncryptAESGCM(sess, hs[0], pt, blobAAD(header, ec), nil)
 		return err
 	})
 	if err != nil {
@@ -194,13 +200,19 @@ func (s *Service) open(ctx context.Context, c Caller, blob []byte, ec map[string
 	if len(v.Handles) == 0 {
 		return nil, nil, version{}, invalidState("%s: the key material this ciphertext was made with was deleted.", k.arn())
 	}
+	if err := s.versionAvailable(k, &v); err != nil {
+		return nil, nil, version{}, err
+	}
 	if dryRun {
 		return nil, nil, version{}, errDryRun
 	}
 	var pt []byte
 	err = s.withKeySession(ctx, k, func(sess *hsm.Session) error {
-		var err error
-		pt, err = s.cfg.HSM.DecryptAESGCM(sess, v.Handles[0], bh.payload, blobAAD(bh.header, ec), nil)
+		hs, err := s.handles(k, &v)
+		if err != nil {
+			return err
+		}
+		pt, err = s.cfg.HSM.DecryptAESGCM(sess, hs[0], bh.payload, blobAAD(bh.header, ec), nil)
 		return err
 	})
 	if err != nil {

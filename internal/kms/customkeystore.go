@@ -464,21 +464,21 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, c Caller, in CreateC
 	if err != nil {
 		return nil, err
 	}
-	sealKey, err := s.newSealKey(ctx, id)
+	sealKey, sealDom, err := s.newSealKey(ctx, id)
 	if err != nil {
 		return nil, AsError(err)
 	}
-	sealed, err := s.sealPassword(ctx, sealKey, id, in.KeyStorePassword)
+	sealed, err := s.sealPassword(ctx, sealKey, sealDom, id, in.KeyStorePassword)
 	if err != nil {
-		s.deleteSealKey(ctx, sealKey)
+		s.deleteSealKey(ctx, sealKey, sealDom)
 		return nil, AsError(err)
 	}
 	rec := &storeRec{ID: id, Region: c.Region, Account: c.Account, Name: in.CustomKeyStoreName, Type: StoreTypeCloudHSM,
 		ClusterID: cl.ID, Lineage: cl.Lineage, TrustAnchor: in.TrustAnchorCertificate, Created: s.now(),
-		State: ConnDisconnected, SealKey: sealKey, Password: sealed}
+		State: ConnDisconnected, SealKey: sealKey, SealKeyDomain: sealDom, Password: sealed}
 	if err := s.propose(ctx, cmdPutStore, putStoreCmd{Store: rec}); err != nil {
 		if definite(err) {
-			s.deleteSealKey(ctx, sealKey)
+			s.deleteSealKey(ctx, sealKey, sealDom)
 		} else if s.storeByID(id) == nil {
 			s.cfg.Logger.Warn("kms: custom key store creation outcome unknown; keeping its password sealing key",
 				"store", id, "seal_key", hsm.FormatKeyRef(sealKey), "err", err)
@@ -504,24 +504,31 @@ func (s *Service) newStoreID() (string, error) {
 	return "cks-" + hex.EncodeToString(b)[:17], nil
 }
 
-// newSealKey generates the AES key, owned by svc-kms, that seals the store's kmsuser password.
-func (s *Service) newSealKey(ctx context.Context, id string) (uint64, error) {
+// newSealKey generates the AES key, owned by svc-kms, that seals the store's kmsuser
+// password, and returns its handle and the HSM domain key id it was made under.
+func (s *Service) newSealKey(ctx context.Context, id string) (uint64, string, error) {
 	sess, err := s.session(ctx)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
+	dom := s.currentDomain() // in sess, before the object is made (domain.go)
 	f, t := false, true
 	ki, err := s.cfg.HSM.GenerateSymmetric(ctx, sess, hsm.GenerateSymmetricRequest{KeyType: hsm.TypeAES, KeyLengthBytes: 32,
 		Attributes: hsm.AttrSpec{Label: "kms:" + id + ":kmsuser-password", Extractable: &f, Encrypt: &t, Decrypt: &t}})
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return hsm.ParseKeyRef(ki.KeyReference)
+	ref, err := hsm.ParseKeyRef(ki.KeyReference)
+	return ref, dom, err
 }
 
-func (s *Service) deleteSealKey(ctx context.Context, ref uint64) {
+// deleteSealKey deletes a password sealing key, unless it went with another HSM domain.
+func (s *Service) deleteSealKey(ctx context.Context, ref uint64, dom string) {
 	sess, err := s.session(ctx)
 	if err == nil {
+		if otherDomain(dom, s.currentDomain()) {
+			return // the handle may name another object now
+		}
 		err = s.cfg.HSM.DeleteKey(context.WithoutCancel(ctx), sess, ref, nil)
 	}
 	var nf *hsm.NotFoundError
@@ -530,11 +537,20 @@ func (s *Service) deleteSealKey(ctx context.Context, ref uint64) {
 	}
 }
 
-// sealPassword encrypts a kmsuser password inside the HSM under the store's sealing key.
-func (s *Service) sealPassword(ctx context.Context, sealKey uint64, id, pw string) ([]byte, error) {
+// errSealKeyGone: a store's password sealing key was made under another HSM domain key
+// (the cluster was zeroized and initialized again); the sealed passwords are lost, and
+// UpdateCustomKeyStore with KeyStorePassword makes a new sealing key.
+var errSealKeyGone = errors.New("the key that sealed the " + KMSUser + " password is not in the HSM cluster (the cluster was zeroized); set the password again with UpdateCustomKeyStore")
+
+// sealPassword encrypts a kmsuser password inside the HSM under the store's sealing key
+// (made under domain key dom).
+func (s *Service) sealPassword(ctx context.Context, sealKey uint64, dom, id, pw string) ([]byte, error) {
 	sess, err := s.session(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if otherDomain(dom, s.currentDomain()) {
+		return nil, errSealKeyGone
 	}
 	return s.cfg.HSM.EncryptAESGCM(sess, sealKey, []byte(pw), []byte(passwordAAD+id), nil)
 }
@@ -544,6 +560,9 @@ func (s *Service) unsealPassword(ctx context.Context, r *storeRec, blob []byte) 
 	sess, err := s.session(ctx)
 	if err != nil {
 		return "", err
+	}
+	if otherDomain(r.SealKeyDomain, s.currentDomain()) {
+		return "", errSealKeyGone
 	}
 	pt, err := s.cfg.HSM.DecryptAESGCM(sess, r.SealKey, blob, []byte(passwordAAD+r.ID), nil)
 	if err != nil {
@@ -708,7 +727,7 @@ func (s *Service) runConnect(ctx context.Context, id, attempt string) {
 		fail(ErrCodeInternal, err)
 		return
 	}
-	sealed, err := s.sealPassword(ctx, r.SealKey, id, newPW)
+	sealed, err := s.sealPassword(ctx, r.SealKey, r.SealKeyDomain, id, newPW)
 	if err != nil {
 		logout()
 		fail(ErrCodeInternal, err)
@@ -839,8 +858,12 @@ func (s *Service) loginKMSUser(ctx context.Context, r *storeRec) (kmsuserLogin, 
 // coreCode maps an HSM failure to a ConnectionErrorCode: a zeroized or uninitialized HSM
 // has no usable HSM; anything else is an internal error.
 func coreCode(err error) string {
-	if errors.Is(err, hsm.ErrZeroized) || errors.Is(err, hsm.ErrNotInitialized) {
+	switch {
+	case errors.Is(err, hsm.ErrZeroized) || errors.Is(err, hsm.ErrNotInitialized):
 		return ErrCodeInsufficientHSMs
+	case errors.Is(err, errSealKeyGone):
+		// KMS no longer has a usable kmsuser password: the fix is a new one.
+		return ErrCodeInvalidCreds
 	}
 	return ErrCodeInternal
 }
@@ -1074,8 +1097,21 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c Caller, in UpdateC
 		}
 	}
 	var sealed []byte
+	var newSeal *storeRec // SealKey and SealKeyDomain of a new sealing key
 	if in.KeyStorePassword != "" {
-		if sealed, err = s.sealPassword(ctx, r.SealKey, r.ID, in.KeyStorePassword); err != nil {
+		sealed, err = s.sealPassword(ctx, r.SealKey, r.SealKeyDomain, r.ID, in.KeyStorePassword)
+		if errors.Is(err, errSealKeyGone) {
+			// The sealing key went with the cluster's old domain: make a new one.
+			newSeal = &storeRec{}
+			if newSeal.SealKey, newSeal.SealKeyDomain, err = s.newSealKey(ctx, r.ID); err != nil {
+				return struct{}{}, AsError(err)
+			}
+			if sealed, err = s.sealPassword(ctx, newSeal.SealKey, newSeal.SealKeyDomain, r.ID, in.KeyStorePassword); err != nil {
+				s.deleteSealKey(ctx, newSeal.SealKey, newSeal.SealKeyDomain)
+				return struct{}{}, AsError(err)
+			}
+		}
+		if err != nil {
 			return struct{}{}, AsError(err)
 		}
 	}
@@ -1096,11 +1132,20 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c Caller, in UpdateC
 		if sealed != nil {
 			nr.Password, nr.PendingPassword, changed = sealed, nil, true
 		}
+		if newSeal != nil {
+			if nr.SealKey != r.SealKey || nr.SealKeyDomain != r.SealKeyDomain {
+				return kmsErr("KMSInternalException", "the password sealing key of custom key store %s was replaced by a concurrent update; retry", nr.ID)
+			}
+			nr.SealKey, nr.SealKeyDomain = newSeal.SealKey, newSeal.SealKeyDomain
+		}
 		if !changed {
 			return errNoChange
 		}
 		return nil
 	})
+	if err != nil && newSeal != nil && definite(err) {
+		s.deleteSealKey(ctx, newSeal.SealKey, newSeal.SealKeyDomain)
+	}
 	return struct{}{}, err
 }
 
@@ -1133,7 +1178,7 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, c Caller, in CustomK
 			return struct{}{}, err
 		}
 		s.dropConn(r.ID)
-		s.deleteSealKey(ctx, r.SealKey)
+		s.deleteSealKey(ctx, r.SealKey, r.SealKeyDomain)
 		s.cfg.Logger.Info("kms: custom key store deleted", "store", r.ID, "cluster", r.ClusterID)
 		return struct{}{}, nil
 	}

@@ -636,7 +636,7 @@ func TestCustomKeyStoreSessionExpiryAndRestart(t *testing.T) {
 
 	// An interrupted rotation: the HSM has the pending password, the state still the old one.
 	r := e.k.storeByID(id)
-	wrong, err := e.k.sealPassword(e.ctx, r.SealKey, id, "not-the-password")
+	wrong, err := e.k.sealPassword(e.ctx, r.SealKey, r.SealKeyDomain, id, "not-the-password")
 	if err != nil {
 		t.Fatal(err)
 	}

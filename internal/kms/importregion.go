@@ -163,6 +163,7 @@ func (s *Service) GetParametersForImport(ctx context.Context, c Caller, in GetPa
 	if err != nil {
 		return nil, AsError(err)
 	}
+	dom := s.currentDomain() // in sess, before the objects are made (domain.go)
 	f, t := false, true
 	label := "kms-import:" + k.ID
 	kp, err := s.cfg.HSM.GenerateKeyPair(ctx, sess, hsm.GenerateKeyPairRequest{KeyType: hsm.TypeRSA,
@@ -175,7 +176,7 @@ func (s *Service) GetParametersForImport(ctx context.Context, c Caller, in GetPa
 	priv, _ := hsm.ParseKeyRef(kp.PrivateKey.KeyReference)
 	handles := []uint64{pub, priv}
 	fail := func(err error) (*GetParametersForImportOutput, error) {
-		s.destroyMaterial(ctx, []version{{Handles: handles}})
+		s.destroyMaterial(ctx, []version{{Handles: handles, Domain: dom}})
 		return nil, AsError(err)
 	}
 	der, err := s.cfg.HSM.PublicKeyDER(sess, pub)
@@ -188,7 +189,7 @@ func (s *Service) GetParametersForImport(ctx context.Context, c Caller, in GetPa
 	}
 	expires := s.now().Add(importParametersLifetime)
 	rec := importRec{Token: importTokenID(token), KeyID: k.ID, Region: k.Region, Handles: handles,
-		Spec: in.WrappingAlgorithm, Expires: expires}
+		Spec: in.WrappingAlgorithm, Expires: expires, Domain: dom}
 	if err := s.propose(ctx, cmdPutImport, rec); err != nil {
 		return fail(err)
 	}
@@ -305,12 +306,17 @@ func incorrectMaterial(format string, args ...any) *Error {
 
 // unwrapMaterial unwraps the encrypted key material inside the HSM into new non-extractable
 // objects of the KMS service user, checks that it fits the key's spec, and returns their
-// handles: [secret] or [public, private].
-func (s *Service) unwrapMaterial(ctx context.Context, sess *hsm.Session, k *keyRec, rec importRec, wrapped []byte) ([]uint64, error) {
+// handles: [secret] or [public, private]. dom is the current domain key id, read in sess.
+func (s *Service) unwrapMaterial(ctx context.Context, sess *hsm.Session, k *keyRec, rec importRec, wrapped []byte, dom string) ([]uint64, error) {
 	info := specs[k.Spec]
 	alg, ok := wrappingAlgorithms[rec.Spec]
 	if !ok {
 		return nil, kmsErr("InvalidImportTokenException", "The import token is not valid for %s.", k.arn())
+	}
+	if otherDomain(rec.Domain, dom) {
+		// The wrapping key went with the HSM domain it was made in: the handle may name
+		// another object now.
+		return nil, kmsErr("InvalidImportTokenException", "The wrapping key of the import token no longer exists (the HSM cluster was zeroized); call GetParametersForImport again.")
 	}
 	f, t := false, true
 	label := "kms:" + k.ID + ":imported"
@@ -349,7 +355,7 @@ func (s *Service) unwrapMaterial(ctx context.Context, sess *hsm.Session, k *keyR
 	priv, _ := hsm.ParseKeyRef(ki.KeyReference)
 	handles := []uint64{priv}
 	fail := func(err error) ([]uint64, error) {
-		s.destroyMaterial(ctx, []version{{Handles: handles}})
+		s.destroyMaterial(ctx, []version{{Handles: handles, Domain: dom}})
 		return nil, err
 	}
 	a := ki.Attributes
@@ -494,15 +500,19 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c Caller, in ImportKeyM
 	if err != nil {
 		return nil, AsError(err)
 	}
-	handles, err := s.unwrapMaterial(ctx, sess, k, rec, in.EncryptedKeyMaterial)
+	dom := s.currentDomain() // in sess, before the objects are made (domain.go)
+	handles, err := s.unwrapMaterial(ctx, sess, k, rec, in.EncryptedKeyMaterial, dom)
 	if err != nil {
 		return nil, err
 	}
-	discard := func() { s.destroyMaterial(ctx, []version{{Handles: handles}}) }
+	discard := func() { s.destroyMaterial(ctx, []version{{Handles: handles, Domain: dom}}) }
+	// gone: the version's objects went with another HSM domain (reimporting the same
+	// material after the cluster was zeroized and initialized again brings the key back).
+	gone := func(v *version) bool { return len(v.Handles) == 0 || otherDomain(v.Domain, dom) }
 	var id string
 	if cur != nil {
 		ok, err := s.materialMatches(sess, k, handles, cur.ID)
-		if err == nil && ok && len(cur.Handles) == len(handles) {
+		if err == nil && ok && !gone(cur) && len(cur.Handles) == len(handles) {
 			ok = s.sameCheckValue(sess, cur.Handles[len(cur.Handles)-1], handles[len(handles)-1])
 		}
 		if err != nil || !ok {
@@ -525,7 +535,7 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c Caller, in ImportKeyM
 		v := currentVersion(nm)
 		switch {
 		case v == nil:
-			nm.Versions = []version{{ID: id, Handles: handles, Created: s.now(), Imported: true}}
+			nm.Versions = []version{{ID: id, Handles: handles, Created: s.now(), Imported: true, Domain: dom}}
 			nm.Current = 0
 			keep = true
 		case v.ID != id:
@@ -534,12 +544,12 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c Caller, in ImportKeyM
 				return incorrectMaterial("The key material is not the key material previously imported into %s.", k.arn())
 			}
 			id = v.ID
-			keep = len(v.Handles) == 0
+			keep = gone(v)
 			if keep {
-				v.Handles, v.Imported = handles, true
+				v.Handles, v.Imported, v.Domain = handles, true, dom
 			}
-		case len(v.Handles) == 0:
-			v.Handles, v.Imported = handles, true
+		case gone(v):
+			v.Handles, v.Imported, v.Domain = handles, true, dom
 			keep = true
 		default:
 			keep = false // same material already present: only the expiration changes
@@ -566,7 +576,7 @@ func (s *Service) dropImportToken(ctx context.Context, rec importRec) error {
 	if err := s.propose(ctx, cmdDeleteImport, deleteByIDCmd{ID: rec.Token}); err != nil {
 		return err
 	}
-	return s.destroyMaterial(ctx, []version{{Handles: rec.Handles}})
+	return s.destroyMaterial(ctx, []version{{Handles: rec.Handles, Domain: rec.Domain}})
 }
 
 // syncMaterialState brings the other regions of a Multi-Region key in line with the
@@ -675,7 +685,7 @@ func (s *Service) deleteImported(ctx context.Context, region, account, id string
 		for i := range m.Versions {
 			if len(m.Versions[i].Handles) > 0 {
 				extra = append(extra, m.Versions[i])
-				m.Versions[i].Handles = nil
+				m.Versions[i].Handles, m.Versions[i].Domain = nil, ""
 			}
 		}
 		if v := currentVersion(m); v != nil {

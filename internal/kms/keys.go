@@ -408,7 +408,9 @@ func (s *Service) newVersionIn(ctx context.Context, sess *hsm.Session, k *keyRec
 	if _, err := rand.Read(vid); err != nil {
 		return version{}, err
 	}
-	v := version{ID: hex.EncodeToString(vid), Created: s.now()}
+	// The domain key id is read before the objects are made, in sess: if the domain
+	// changes meanwhile, sess ends and the HSM refuses to make them.
+	v := version{ID: hex.EncodeToString(vid), Created: s.now(), Domain: s.currentDomain()}
 	label := "kms:" + k.ID + ":" + v.ID[:16]
 	if k.CustomKeyStoreID != "" {
 		label = k.ID
@@ -456,11 +458,9 @@ func (s *Service) newVersionIn(ctx context.Context, sess *hsm.Session, k *keyRec
 func (s *Service) destroyVersions(ctx context.Context, k *keyRec, vs []version) error {
 	var first error
 	err := s.withKeySession(ctx, k, func(sess *hsm.Session) error {
-		for _, v := range vs {
-			for _, h := range v.Handles {
-				if err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil); err != nil && first == nil {
-					first = err
-				}
+		for _, h := range s.liveHandles(vs) {
+			if err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil); err != nil && first == nil {
+				first = err
 			}
 		}
 		return nil

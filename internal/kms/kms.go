@@ -36,6 +36,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/hsm"
@@ -86,6 +87,8 @@ type Service struct {
 
 	sessMu sync.Mutex
 	sess   *hsm.Session
+	// domain caches the HSM's current domain key id (domain.go).
+	domain atomic.Pointer[domainCache]
 
 	// conns are this node's kmsuser sessions of connected custom key stores (node-local,
 	// like every HSM session); attempts the connection attempts running on this node.
@@ -160,6 +163,8 @@ func (s *Service) Restore(data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reset()
+	// The HSM part may have been restored with another domain key, its sessions alive.
+	s.domain.Store(nil)
 	if p.Keys != nil {
 		s.keys = p.Keys
 	}
@@ -485,5 +490,6 @@ func (s *Service) session(ctx context.Context) (*hsm.Session, error) {
 		return nil, err
 	}
 	s.sess = sess
+	s.noteSession(sess)
 	return sess, nil
 }

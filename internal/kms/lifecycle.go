@@ -189,6 +189,9 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c Caller, in KeyIDInput
 		if err := s.requireRotatable(k, m); err != nil {
 			return err
 		}
+		if err := s.materialAvailable(k, m); err != nil {
+			return err // new material would make a key whose older material is gone look whole
+		}
 		n := 0
 		for _, r := range m.Rotations {
 			if r.Type == rotationOnDemand {
@@ -397,6 +400,9 @@ func (s *Service) tickRotations(ctx context.Context) error {
 		if m == nil || requireRotatableType(k, m) != nil || s.keyState(k) != StateEnabled {
 			continue // a key of a custom key store that is not connected rotates once it is
 		}
+		if s.materialAvailable(k, m) != nil {
+			continue // material of another HSM domain: the key rotates once it is restored
+		}
 		due = append(due, ref{k.Region, k.Account, k.ID})
 	}
 	s.mu.RUnlock()
@@ -408,7 +414,7 @@ func (s *Service) tickRotations(ctx context.Context) error {
 			if !k.Rotation.Enabled || k.Rotation.Next.IsZero() || k.Rotation.Next.After(s.now()) || k.State != StateEnabled {
 				return errNoChange
 			}
-			if requireRotatableType(k, m) != nil || s.keyState(k) != StateEnabled {
+			if requireRotatableType(k, m) != nil || s.keyState(k) != StateEnabled || s.materialAvailable(k, m) != nil {
 				return errNoChange
 			}
 			return nil
@@ -657,13 +663,11 @@ func (s *Service) destroyKeyMaterial(ctx context.Context, k *keyRec, vs []versio
 	}
 	var errs []error
 	err := s.withKeySession(ctx, k, func(sess *hsm.Session) error {
-		for _, v := range vs {
-			for _, h := range v.Handles {
-				err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil)
-				var nf *hsm.NotFoundError
-				if err != nil && !errors.As(err, &nf) {
-					errs = append(errs, fmt.Errorf("HSM key %s: %w", hsm.FormatKeyRef(h), err))
-				}
+		for _, h := range s.liveHandles(vs) {
+			err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil)
+			var nf *hsm.NotFoundError
+			if err != nil && !errors.As(err, &nf) {
+				errs = append(errs, fmt.Errorf("HSM key %s: %w", hsm.FormatKeyRef(h), err))
 			}
 		}
 		return nil
@@ -685,20 +689,19 @@ func (s *Service) destroyKeyMaterial(ctx context.Context, k *keyRec, vs []versio
 }
 
 // destroyMaterial deletes the HSM key objects of versions. Objects already gone count as
-// deleted, so an interrupted deletion can simply be run again.
+// deleted, so an interrupted deletion can simply be run again. Objects made under another
+// domain key went with that domain: their handles are left alone (liveHandles).
 func (s *Service) destroyMaterial(ctx context.Context, vs []version) error {
 	sess, err := s.session(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, v := range vs {
-		for _, h := range v.Handles {
-			err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil)
-			var nf *hsm.NotFoundError
-			if err != nil && !errors.As(err, &nf) {
-				errs = append(errs, fmt.Errorf("HSM key %s: %w", hsm.FormatKeyRef(h), err))
-			}
+	for _, h := range s.liveHandles(vs) {
+		err := s.cfg.HSM.DeleteKey(ctx, sess, h, nil)
+		var nf *hsm.NotFoundError
+		if err != nil && !errors.As(err, &nf) {
+			errs = append(errs, fmt.Errorf("HSM key %s: %w", hsm.FormatKeyRef(h), err))
 		}
 	}
 	return errors.Join(errs...)

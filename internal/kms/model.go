@@ -94,12 +94,15 @@ type material struct {
 
 // version is one generation of key material. Handles are HSM key references: [secret] for
 // symmetric and HMAC keys, [public, private] for asymmetric keys. Deleted versions (imported
-// material that expired or was deleted) keep their place with no handles.
+// material that expired or was deleted) keep their place with no handles. Domain is the
+// HSM domain key id the objects were made under (domain.go); "" in records of older
+// snapshots, which are used unchecked.
 type version struct {
 	ID       string    `json:"id"` // KeyMaterialId: 64 hex characters
 	Handles  []uint64  `json:"handles"`
 	Created  time.Time `json:"created"`
 	Imported bool      `json:"imported,omitempty"`
+	Domain   string    `json:"domain_key_id,omitempty"`
 }
 
 type rotationRec struct {
@@ -161,6 +164,7 @@ type importRec struct {
 	Handles []uint64  `json:"handles"` // the RSA wrapping key pair: [public, private]
 	Spec    string    `json:"spec"`
 	Expires time.Time `json:"expires"`
+	Domain  string    `json:"domain_key_id,omitempty"` // HSM domain key of Handles (domain.go)
 }
 
 // Custom key store connection states and connection error codes: AWS KMS's names,
@@ -205,6 +209,7 @@ type storeRec struct {
 	Attempt        string    `json:"attempt,omitempty"`
 	AttemptStarted time.Time `json:"attempt_started,omitzero"`
 	SealKey        uint64    `json:"seal_key"`
+	SealKeyDomain  string    `json:"seal_key_domain_key_id,omitempty"` // HSM domain key of SealKey (domain.go)
 	Password       []byte    `json:"password"`
 	// PendingPassword is the new kmsuser password of a rotation that may or may not have
 	// reached the HSM yet; logins fall back to it.

@@ -34,8 +34,11 @@ func (s *Service) encryptRSA(ctx context.Context, c Caller, k *keyRec, m *materi
 	if err != nil {
 		return nil, AsError(err)
 	}
-	v := m.Versions[m.Current]
-	ct, err := s.cfg.HSM.EncryptRSAOAEP(sess, v.Handles[0], hash, in.Plaintext, nil)
+	hs, err := s.handles(k, &m.Versions[m.Current])
+	if err != nil {
+		return nil, err
+	}
+	ct, err := s.cfg.HSM.EncryptRSAOAEP(sess, hs[0], hash, in.Plaintext, nil)
 	if err != nil {
 		return nil, s.hsmErr(k, err)
 	}
@@ -66,8 +69,11 @@ func (s *Service) decryptRSA(ctx context.Context, c Caller, in DecryptInput) (*D
 	if err != nil {
 		return nil, AsError(err)
 	}
-	v := m.Versions[m.Current]
-	pt, err := s.cfg.HSM.DecryptRSAOAEP(sess, v.Handles[1], hash, in.CiphertextBlob, nil, nil)
+	hs, err := s.handles(k, &m.Versions[m.Current])
+	if err != nil {
+		return nil, err
+	}
+	pt, err := s.cfg.HSM.DecryptRSAOAEP(sess, hs[1], hash, in.CiphertextBlob, nil, nil)
 	if err != nil {
 		return nil, s.mechanismErr(k, err, "InvalidCiphertextException", "The ciphertext is not valid for this key and algorithm.")
 	}
