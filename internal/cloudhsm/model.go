@@ -4,16 +4,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/backup"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
 )
 
 // Cluster, HSM and backup states, modes and HSM types: CloudHSM's names, persisted as these
@@ -289,30 +288,7 @@ type Backup struct {
 	Mode            string `json:"Mode,omitempty"`
 }
 
-// Epoch is a timestamp on the wire: seconds since the epoch as a number.
-type Epoch time.Time
+// Epoch is a timestamp on the wire (seconds since the epoch as a number).
+type Epoch = awsproto.Epoch
 
-// MarshalJSON encodes seconds with millisecond precision.
-func (e Epoch) MarshalJSON() ([]byte, error) {
-	t := time.Time(e)
-	return []byte(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', -1, 64)), nil
-}
-
-// UnmarshalJSON accepts a number of seconds.
-func (e *Epoch) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	sec, frac := math.Modf(f)
-	*e = Epoch(time.Unix(int64(sec), int64(frac*1e9)).UTC())
-	return nil
-}
-
-func epochPtr(t time.Time) *Epoch {
-	if t.IsZero() {
-		return nil
-	}
-	e := Epoch(t)
-	return &e
-}
+func epochPtr(t time.Time) *Epoch { return awsproto.EpochPtr(t) }

@@ -1,10 +1,9 @@
 package kms
 
 import (
-	"encoding/json"
-	"math"
-	"strconv"
 	"time"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
 )
 
 // Key states, specs, usages and origins: AWS KMS's names, persisted as these strings.
@@ -242,31 +241,7 @@ func (m *material) clone() *material {
 	return &c
 }
 
-// Epoch is a timestamp on the wire: AWS JSON protocols send seconds since the epoch as a
-// number.
-type Epoch time.Time
+// Epoch is a timestamp on the wire (seconds since the epoch as a number).
+type Epoch = awsproto.Epoch
 
-// MarshalJSON encodes seconds with millisecond precision.
-func (e Epoch) MarshalJSON() ([]byte, error) {
-	t := time.Time(e)
-	return []byte(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', -1, 64)), nil
-}
-
-// UnmarshalJSON accepts a number of seconds.
-func (e *Epoch) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	sec, frac := math.Modf(f)
-	*e = Epoch(time.Unix(int64(sec), int64(frac*1e9)).UTC())
-	return nil
-}
-
-func epochPtr(t time.Time) *Epoch {
-	if t.IsZero() {
-		return nil
-	}
-	e := Epoch(t)
-	return &e
-}
+func epochPtr(t time.Time) *Epoch { return awsproto.EpochPtr(t) }
