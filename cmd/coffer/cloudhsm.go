@@ -139,56 +139,83 @@ func progressFunc(phase string, send func(any)) backup.Progress {
 	}
 }
 
-// backupExtensions are the native API commands of the backup service.
+// clusterRequest is a request naming a cluster (empty: the cluster of this node).
+type clusterRequest interface{ cluster() string }
+
+func (r backupCreateRequest) cluster() string { return r.ClusterID }
+func (r custodiansRequest) cluster() string   { return r.ClusterID }
+func (r restoreRequest) cluster() string      { return r.ClusterID }
+
+// clusterCommand builds a native API extension whose request names a cluster: fn gets the
+// decoded request and the resolved cluster id; control-plane errors get their status.
+func clusterCommand[T clusterRequest](n *node, auth bool, fn func(ctx context.Context, sess *hsm.Session, req T, clusterID string, progress func(any)) (any, error)) hsmapi.Extension {
+	ext := hsmapi.Extension{Auth: auth, Fn: func(ctx context.Context, sess *hsm.Session, body []byte, progress func(any)) (any, error) {
+		req, err := hsmapi.DecodeRequest[T](body)
+		if err != nil {
+			return nil, err
+		}
+		id, err := n.localCluster(req.cluster())
+		if err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, sess, req, id, progress)
+		if err != nil {
+			return nil, asNative(err)
+		}
+		return out, nil
+	}}
+	if auth {
+		ext.Roles = []string{hsm.RoleAdmin}
+	}
+	return ext
+}
+
+// backupExtensions are the native API commands of the backup service. Taking backups and
+// naming custodians need an admin session; reading custodians, fetching a custodian's
+// (encrypted) share and restoring do not: a zeroized cluster has no sessions, and for a
+// restore the custodians' shares are the authority.
 func (n *node) backupExtensions() map[string]hsmapi.Extension {
-	admins := []string{hsm.RoleAdmin}
 	return map[string]hsmapi.Extension{
-		"backup/create": {Auth: true, Roles: admins, Fn: func(ctx context.Context, sess *hsm.Session, body []byte, progress func(any)) (any, error) {
-			req, err := hsmapi.DecodeRequest[backupCreateRequest](body)
-			if err != nil {
-				return nil, err
-			}
-			id, err := n.localCluster(req.ClusterID)
-			if err != nil {
-				return nil, err
-			}
-			b, err := n.cloudhsm.CreateBackupWithProgress(ctx, id, "on demand by "+sess.User, progressFunc("backup", progress))
-			if err != nil {
-				return nil, asNative(err)
-			}
-			return b, nil
-		}},
-		"backup/custodians/set": {Auth: true, Roles: admins, Fn: func(ctx context.Context, sess *hsm.Session, body []byte, _ func(any)) (any, error) {
-			req, err := hsmapi.DecodeRequest[custodiansRequest](body)
-			if err != nil {
-				return nil, err
-			}
-			id, err := n.localCluster(req.ClusterID)
-			if err != nil {
-				return nil, err
-			}
+		"backup/create": clusterCommand(n, true, func(ctx context.Context, sess *hsm.Session, _ backupCreateRequest, id string, progress func(any)) (any, error) {
+			return n.cloudhsm.CreateBackupWithProgress(ctx, id, "on demand by "+sess.User, progressFunc("backup", progress))
+		}),
+		"backup/custodians/set": clusterCommand(n, true, func(ctx context.Context, _ *hsm.Session, req custodiansRequest, id string, _ func(any)) (any, error) {
 			keys := make([]backup.CustodianKey, len(req.Custodians))
 			for i, c := range req.Custodians {
 				keys[i] = backup.CustodianKey{Name: c.Name, PublicKeyPEM: c.PublicKeyPEM}
 			}
 			if err := n.cloudhsm.SetCustodians(ctx, id, req.Threshold, keys); err != nil {
-				return nil, asNative(err)
-			}
-			return n.custodians(id)
-		}},
-		"backup/custodians/list": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, _ func(any)) (any, error) {
-			req, err := hsmapi.DecodeRequest[backupCreateRequest](body)
-			if err != nil {
-				return nil, err
-			}
-			id, err := n.localCluster(req.ClusterID)
-			if err != nil {
 				return nil, err
 			}
 			return n.custodians(id)
-		}},
-		// The wrapped share is encrypted to the custodian's public key: not a secret, and
-		// a zeroized cluster has no sessions, so no login is needed.
+		}),
+		"backup/custodians/list": clusterCommand(n, false, func(_ context.Context, _ *hsm.Session, _ backupCreateRequest, id string, _ func(any)) (any, error) {
+			return n.custodians(id)
+		}),
+		"backup/source": clusterCommand(n, false, func(_ context.Context, _ *hsm.Session, _ backupCreateRequest, id string, _ func(any)) (any, error) {
+			src, err := n.cloudhsm.SourceBackupID(id)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]string{"ClusterId": id, "SourceBackupId": src}, nil
+		}),
+		"backup/restore": clusterCommand(n, false, func(ctx context.Context, _ *hsm.Session, req restoreRequest, id string, progress func(any)) (any, error) {
+			shares := make([][]byte, 0, len(req.Shares))
+			defer func() {
+				for _, s := range shares {
+					clear(s)
+				}
+			}()
+			for i, s := range req.Shares {
+				sh, err := decodeShare(s)
+				if err != nil {
+					return nil, &hsm.ValidationError{Field: fmt.Sprintf("shares[%d]", i), Reason: err.Error()}
+				}
+				shares = append(shares, sh)
+			}
+			return n.cloudhsm.RestoreCluster(ctx, cloudhsm.Caller{}, id, shares, progressFunc("restore", progress))
+		}),
+		// The wrapped share is encrypted to the custodian's public key: not a secret.
 		"backup/custodian-share": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, _ func(any)) (any, error) {
 			req, err := hsmapi.DecodeRequest[custodianShareRequest](body)
 			if err != nil {
@@ -203,51 +230,6 @@ func (n *node) backupExtensions() map[string]hsmapi.Extension {
 				return nil, asNative(err)
 			}
 			return custodianShareAnswer{WrappedShare: ws, DomainKeyID: dkID}, nil
-		}},
-		"backup/source": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, _ func(any)) (any, error) {
-			req, err := hsmapi.DecodeRequest[backupCreateRequest](body)
-			if err != nil {
-				return nil, err
-			}
-			id, err := n.localCluster(req.ClusterID)
-			if err != nil {
-				return nil, err
-			}
-			src, err := n.cloudhsm.SourceBackupID(id)
-			if err != nil {
-				return nil, asNative(err)
-			}
-			return map[string]string{"ClusterId": id, "SourceBackupId": src}, nil
-		}},
-		// Restore needs no session: the HSM is uninitialized, and the custodians' shares
-		// are the authority.
-		"backup/restore": {Fn: func(ctx context.Context, _ *hsm.Session, body []byte, progress func(any)) (any, error) {
-			req, err := hsmapi.DecodeRequest[restoreRequest](body)
-			if err != nil {
-				return nil, err
-			}
-			id, err := n.localCluster(req.ClusterID)
-			if err != nil {
-				return nil, err
-			}
-			shares := make([][]byte, 0, len(req.Shares))
-			defer func() {
-				for _, s := range shares {
-					clear(s)
-				}
-			}()
-			for i, s := range req.Shares {
-				sh, err := decodeShare(s)
-				if err != nil {
-					return nil, &hsm.ValidationError{Field: fmt.Sprintf("shares[%d]", i), Reason: err.Error()}
-				}
-				shares = append(shares, sh)
-			}
-			c, err := n.cloudhsm.RestoreCluster(ctx, cloudhsm.Caller{}, id, shares, progressFunc("restore", progress))
-			if err != nil {
-				return nil, asNative(err)
-			}
-			return c, nil
 		}},
 	}
 }
@@ -271,7 +253,7 @@ func decodeShare(s string) ([]byte, error) {
 func (n *node) custodians(clusterID string) (*custodiansAnswer, error) {
 	m, keys, err := n.cloudhsm.Custodians(clusterID)
 	if err != nil {
-		return nil, asNative(err)
+		return nil, err
 	}
 	out := &custodiansAnswer{ClusterID: clusterID, Threshold: m, Custodians: []custodianEntry{}}
 	for _, k := range keys {
