@@ -22,10 +22,16 @@
 // SDK signer only signs a positive content length; AWS SDKs and botocore never
 // do that for JSON protocols, whose bodies are at least "{}".
 //
-// X-Amz-Security-Token, when signed, is included in the recomputation (it is
-// handed to the signer as the session token). The principal is resolved from
-// the access key id alone; session-token (STS) resolution is a later hook on
-// [CredentialStore].
+// Temporary credentials: the [CredentialStore] returns, with the key's
+// [Principal], the SessionToken the request must present. Such a request must
+// carry X-Amz-Security-Token equal to it (compared in constant time) and sign
+// it, and arrive before the Principal's Expires; a request with a token for a
+// long-term key (empty SessionToken) is refused. A wrong, missing or unsigned
+// token answers UnrecognizedClientException (query services:
+// InvalidClientTokenId), an expired one ExpiredTokenException (query:
+// ExpiredToken). The signed token is part of the signature recomputation. The
+// returned Principal has SessionToken cleared and Temporary set, so the token
+// never reaches handlers, Observe or logs.
 //
 // Derived signing keys are cached by the SDK signer (one entry per
 // region/service per signer). The Verifier shards signers by access key and
@@ -63,6 +69,29 @@
 // nil result gives 500 InternalFailure with a generic message (the underlying
 // error goes to Router.InternalError, never to the client). Handler panics are
 // recovered and answered the same way.
+//
+// # Query protocol
+//
+// [QueryService]s (IAM, STS), registered with [Router.AddQuery], are served by
+// the same Router: a request without X-Amz-Target whose Content-Type is
+// application/x-www-form-urlencoded (a GET, or a POST without Content-Type,
+// with a URL query string also qualifies) is verified first, then routed to
+// the query service whose SigningName is the credential scope's service.
+// Parameters come from the form body and the URL query string (a parameter
+// in both is refused). Action picks the operation (missing: 400
+// MissingAction); an unknown Action or a Version other than the service's
+// answers 400 InvalidAction "Could not find operation X for version Y", as
+// AWS does (a missing Version reads NO_VERSION_SPECIFIED). Handlers parse
+// Call.Body with [ParseQuery] (strict: 400 MalformedQueryString) and
+// [QueryList], [QueryTags], [QueryMap]. The result is encoded with
+// encoding/xml as <ActionResponse xmlns=ns><ActionResult>...</ActionResult>
+// <ResponseMetadata><RequestId>id</RequestId></ResponseMetadata>
+// </ActionResponse> (no ActionResult for a nil result), Content-Type
+// text/xml; errors as <ErrorResponse xmlns=ns><Error><Type>Sender|Receiver
+// </Type><Code/><Message/></Error><RequestId/></ErrorResponse>. SigV4
+// failures use IAM's and STS's codes: MissingAuthenticationToken (403),
+// IncompleteSignature (400), SignatureDoesNotMatch (403), InvalidClientTokenId
+// (403), ExpiredToken (400). Handler errors are mapped as for JSON services.
 //
 // # Observation
 //

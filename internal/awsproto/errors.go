@@ -16,10 +16,28 @@ const (
 	CodeInternalFailure            = "InternalFailure"
 	CodeRequestEntityTooLarge      = "RequestEntityTooLargeException"
 	CodeMethodNotAllowed           = "MethodNotAllowedException"
+	CodeExpiredTokenException      = "ExpiredTokenException"
+)
+
+// AWS error codes written for query-protocol services (IAM, STS). The
+// authentication codes are what IAM and STS answer instead of the JSON
+// protocols' *Exception codes.
+const (
+	CodeQueryMissingAuthenticationToken = "MissingAuthenticationToken" // 403
+	CodeQueryIncompleteSignature        = "IncompleteSignature"        // 400
+	CodeSignatureDoesNotMatch           = "SignatureDoesNotMatch"      // 403
+	CodeInvalidClientTokenID            = "InvalidClientTokenId"       // 403
+	CodeExpiredToken                    = "ExpiredToken"               // 400
+	CodeMissingAction                   = "MissingAction"              // 400
+	CodeInvalidAction                   = "InvalidAction"              // 400
+	CodeMalformedQueryString            = "MalformedQueryString"       // 400
+	CodeValidationError                 = "ValidationError"            // 400
 )
 
 // Error is an AWS-shaped error: written as {"__type": Code, "message": Message}
-// with HTTP status Status (and the header x-amzn-ErrorType: Code).
+// with HTTP status Status (and the header x-amzn-ErrorType: Code) by JSON
+// services, and as <ErrorResponse><Error><Type>Sender|Receiver</Type><Code>
+// <Message>... by query services (Type is Receiver for a 5xx Status).
 type Error struct {
 	Status  int
 	Code    string
@@ -46,6 +64,8 @@ var (
 		Message: "Missing Authentication Token"}
 	errUnknownKey = &Error{Status: http.StatusBadRequest, Code: CodeUnrecognizedClient,
 		Message: "The security token included in the request is invalid."}
+	errExpiredToken = &Error{Status: http.StatusBadRequest, Code: CodeExpiredTokenException,
+		Message: "The security token included in the request is expired"}
 	errSignatureMismatch = &Error{Status: http.StatusBadRequest, Code: CodeInvalidSignature,
 		Message: "The request signature we calculated does not match the signature you provided. " +
 			"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}

@@ -24,8 +24,26 @@ const (
 
 var testPrincipal = Principal{Account: testAccount, ARN: "arn:aws:iam::111122223333:root", Type: "Root"}
 
+// Temporary credentials: a live session and an expired one.
+const (
+	testTempAKID    = "ASIAIOSFODNN7EXAMPLE"
+	testTempSecret  = "tEmPsEcReT/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	testToken       = "FwoGZXIvYXdzEXAMPLE//TOKEN="
+	testExpiredAKID = "ASIAEXPIREDEXAMPLE00"
+)
+
+var testTempPrincipal = Principal{Account: testAccount, ARN: "arn:aws:sts::111122223333:assumed-role/app/sess",
+	Type: "AssumedRole", UserName: "app", SessionToken: testToken, Expires: time.Now().Add(time.Hour),
+	MFAAuthenticated: true, Tags: map[string]string{"team": "blue"}, RoleSessionName: "sess"}
+
 func testCreds() StaticCredentials {
-	return StaticCredentials{testAKID: {Secret: testSecret, Principal: testPrincipal}}
+	expired := testTempPrincipal
+	expired.Expires = time.Now().Add(-time.Second)
+	return StaticCredentials{
+		testAKID:        {Secret: testSecret, Principal: testPrincipal},
+		testTempAKID:    {Secret: testTempSecret, Principal: testTempPrincipal},
+		testExpiredAKID: {Secret: testTempSecret, Principal: expired},
+	}
 }
 
 var errDomain = errors.New("domain: key is disabled")

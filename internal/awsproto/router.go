@@ -22,7 +22,13 @@ type Call struct {
 	RequestID string
 	SourceIP  string
 	UserAgent string
-	Body      []byte
+	// SecureTransport: the request arrived over TLS at this server (a
+	// TLS-terminating proxy in front makes it false).
+	SecureTransport bool
+	// Body is the request body. For query services it is the form-encoded
+	// parameters: the body, followed by "&" and the URL query string when the
+	// request has one (parse it with ParseQuery).
+	Body []byte
 }
 
 // Handler runs one operation. The returned value is JSON-encoded as the
@@ -68,6 +74,7 @@ type Router struct {
 	InternalError func(c *Call, err error)
 
 	services map[string]*route
+	queries  map[string]*QueryService // by SigningName
 }
 
 type route struct {
@@ -110,7 +117,11 @@ func NewRouter(v *Verifier, services ...*JSONService) *Router {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := uuid.NewString()
 	w.Header().Set("x-amzn-RequestId", rid)
-	c := &Call{RequestID: rid, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent()}
+	c := &Call{RequestID: rid, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil}
+	if rt.isQuery(r) {
+		rt.serveQuery(w, r, c)
+		return
+	}
 
 	// Content type for answers before the service is known: mirror the
 	// client's JSON version.
@@ -179,7 +190,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	resp, err := rt.invoke(r.Context(), h, c)
 	if err != nil {
-		rt.fail(w, c, ct, rt.mapError(rte.svc, err), err)
+		rt.fail(w, c, ct, rt.mapError(rte.svc.MapError, err), err)
 		return
 	}
 	out := []byte("{}")
@@ -239,7 +250,7 @@ type panicError struct{ value any }
 
 func (p *panicError) Error() string { return fmt.Sprintf("awsproto: handler panic: %v", p.value) }
 
-func (rt *Router) mapError(s *JSONService, err error) *Error {
+func (rt *Router) mapError(mapErr func(error) *Error, err error) *Error {
 	var pe *panicError
 	if errors.As(err, &pe) {
 		return errInternal
@@ -248,8 +259,8 @@ func (rt *Router) mapError(s *JSONService, err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	if s.MapError != nil {
-		if e := s.MapError(err); e != nil {
+	if mapErr != nil {
+		if e := mapErr(err); e != nil {
 			return e
 		}
 	}
@@ -258,6 +269,21 @@ func (rt *Router) mapError(s *JSONService, err error) *Error {
 
 // fail writes e; cause, when e is a 5xx, goes to InternalError.
 func (rt *Router) fail(w http.ResponseWriter, c *Call, ct string, e *Error, cause error) {
+	status, code := rt.errorStatus(c, e, cause)
+	b, err := jsonMarshal(errorBody{Type: code, Message: e.Message})
+	if err != nil { // cannot happen for two strings
+		b = []byte(`{"__type":"InternalFailure","message":""}`)
+	}
+	w.Header().Set("x-amzn-ErrorType", code)
+	writeJSON(w, status, ct, b)
+	if rt.Observe != nil {
+		rt.Observe(c, status, code, e.Message, nil)
+	}
+}
+
+// errorStatus returns the status and code to write for e and reports a 5xx
+// to InternalError.
+func (rt *Router) errorStatus(c *Call, e *Error, cause error) (int, string) {
 	status := e.Status
 	if status < 400 || status > 599 {
 		status = http.StatusInternalServerError
@@ -272,15 +298,7 @@ func (rt *Router) fail(w http.ResponseWriter, c *Call, ct string, e *Error, caus
 		}
 		rt.InternalError(c, cause)
 	}
-	b, err := jsonMarshal(errorBody{Type: code, Message: e.Message})
-	if err != nil { // cannot happen for two strings
-		b = []byte(`{"__type":"InternalFailure","message":""}`)
-	}
-	w.Header().Set("x-amzn-ErrorType", code)
-	writeJSON(w, status, ct, b)
-	if rt.Observe != nil {
-		rt.Observe(c, status, code, e.Message, nil)
-	}
+	return status, code
 }
 
 type errorBody struct {
@@ -288,7 +306,9 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, ct string, b []byte) {
+func writeJSON(w http.ResponseWriter, status int, ct string, b []byte) { writeBody(w, status, ct, b) }
+
+func writeBody(w http.ResponseWriter, status int, ct string, b []byte) {
 	h := w.Header()
 	h["Content-Type"] = []string{ct}
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}

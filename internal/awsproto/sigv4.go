@@ -118,6 +118,24 @@ func (v *Verifier) verify(r *http.Request, body []byte, service string, signTarg
 		return Principal{}, Scope{}, errUnknownKey
 	}
 
+	// Temporary credentials: the request must present the key's session
+	// token, signed; long-term keys must not present one.
+	presented, hasToken := r.Header["X-Amz-Security-Token"]
+	if p.SessionToken == "" {
+		if hasToken {
+			return Principal{}, Scope{}, errUnknownKey
+		}
+	} else {
+		if !hasToken || len(presented) != 1 || !signs(a.SignedHeaders, "x-amz-security-token") ||
+			subtle.ConstantTimeCompare([]byte(presented[0]), []byte(p.SessionToken)) != 1 {
+			return Principal{}, Scope{}, errUnknownKey
+		}
+		if !p.Expires.IsZero() && !n.Before(p.Expires) {
+			return Principal{}, Scope{}, errExpiredToken
+		}
+		p.SessionToken, p.Temporary = "", true
+	}
+
 	sum := sha256.Sum256(body)
 	var hexSum [2 * sha256.Size]byte
 	hex.Encode(hexSum[:], sum[:])

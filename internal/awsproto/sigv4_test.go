@@ -43,16 +43,84 @@ func TestValidRequest(t *testing.T) {
 
 func TestSessionTokenSigned(t *testing.T) {
 	env := newEnv(t, nil)
-	req := newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{token: "FwoGZXIvYXdzEXAMPLETOKEN"})
+	temp := signOpts{akid: testTempAKID, secret: testTempSecret, token: testToken}
+	req := newSignedRequest(t, env.srv.URL, []byte(`{}`), temp)
 	if !strings.Contains(req.Header.Get("Authorization"), "x-amz-security-token") {
 		t.Fatal("signer did not sign the session token")
 	}
 	if a := do(t, req); a.status != 200 {
 		t.Fatalf("status %d: %s", a.status, a.body)
 	}
-	req = newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{token: "FwoGZXIvYXdzEXAMPLETOKEN"})
-	req.Header.Set("X-Amz-Security-Token", "other")
-	expectErr(t, do(t, req), 400, CodeInvalidSignature)
+}
+
+func TestTemporaryCredentialsJSON(t *testing.T) {
+	env := newEnv(t, nil)
+	var got Principal
+	env.router.Observe = func(c *Call, status int, _, _ string, _ any) {
+		if status == 200 {
+			got = c.Principal
+		}
+	}
+	temp := signOpts{akid: testTempAKID, secret: testTempSecret, token: testToken}
+	if a := do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), temp)); a.status != 200 {
+		t.Fatalf("status %d: %s", a.status, a.body)
+	}
+	if got.SessionToken != "" || !got.Temporary || got.Tags["team"] != "blue" || !got.MFAAuthenticated ||
+		got.UserName != "app" || got.RoleSessionName != "sess" || got.AccessKeyID != testTempAKID {
+		t.Fatalf("principal %+v", got)
+	}
+
+	invalid := "The security token included in the request is invalid."
+	cases := []struct {
+		name       string
+		req        func() *http.Request
+		code, want string
+	}{
+		{"wrong token (signed)", func() *http.Request {
+			o := temp
+			o.token = testToken + "x"
+			return newSignedRequest(t, env.srv.URL, []byte(`{}`), o)
+		}, CodeUnrecognizedClient, invalid},
+		{"token swapped after signing", func() *http.Request {
+			r := newSignedRequest(t, env.srv.URL, []byte(`{}`), temp)
+			r.Header.Set("X-Amz-Security-Token", "other")
+			return r
+		}, CodeUnrecognizedClient, invalid},
+		{"missing token", func() *http.Request {
+			o := temp
+			o.token = ""
+			return newSignedRequest(t, env.srv.URL, []byte(`{}`), o)
+		}, CodeUnrecognizedClient, invalid},
+		{"right token, not signed", func() *http.Request {
+			o := temp
+			o.token = ""
+			r := newSignedRequest(t, env.srv.URL, []byte(`{}`), o)
+			r.Header.Set("X-Amz-Security-Token", testToken)
+			return r
+		}, CodeUnrecognizedClient, invalid},
+		{"token on a long-term key", func() *http.Request {
+			return newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{token: testToken})
+		}, CodeUnrecognizedClient, invalid},
+		{"expired", func() *http.Request {
+			o := temp
+			o.akid = testExpiredAKID
+			return newSignedRequest(t, env.srv.URL, []byte(`{}`), o)
+		}, CodeExpiredTokenException, "The security token included in the request is expired"},
+		{"right token, wrong secret", func() *http.Request {
+			o := temp
+			o.secret = testSecret
+			return newSignedRequest(t, env.srv.URL, []byte(`{}`), o)
+		}, CodeInvalidSignature, "does not match"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := do(t, tc.req())
+			expectErr(t, a, 400, tc.code)
+			if !strings.Contains(a.Msg, tc.want) {
+				t.Errorf("message %q", a.Msg)
+			}
+		})
+	}
 }
 
 func TestSignatureFailures(t *testing.T) {
