@@ -12,14 +12,14 @@ import (
 // asymmetricOps: Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret,
 // GenerateDataKeyPair(WithoutPlaintext).
 var asymmetricOps = map[string]Op{
-	"Sign":                                op((*Service).Sign),
-	"Verify":                              op((*Service).Verify),
-	"GetPublicKey":                        op((*Service).GetPublicKey),
-	"GenerateMac":                         op((*Service).GenerateMac),
-	"VerifyMac":                           op((*Service).VerifyMac),
-	"DeriveSharedSecret":                  op((*Service).DeriveSharedSecret),
-	"GenerateDataKeyPair":                 op((*Service).GenerateDataKeyPair),
-	"GenerateDataKeyPairWithoutPlaintext": op((*Service).GenerateDataKeyPairWithoutPlaintext),
+	"Sign":                                op("Sign", (*Service).Sign),
+	"Verify":                              op("Verify", (*Service).Verify),
+	"GetPublicKey":                        op("GetPublicKey", (*Service).GetPublicKey),
+	"GenerateMac":                         op("GenerateMac", (*Service).GenerateMac),
+	"VerifyMac":                           op("VerifyMac", (*Service).VerifyMac),
+	"DeriveSharedSecret":                  op("DeriveSharedSecret", (*Service).DeriveSharedSecret),
+	"GenerateDataKeyPair":                 op("GenerateDataKeyPair", (*Service).GenerateDataKeyPair),
+	"GenerateDataKeyPairWithoutPlaintext": op("GenerateDataKeyPairWithoutPlaintext", (*Service).GenerateDataKeyPairWithoutPlaintext),
 }
 
 // The enums of the botocore model, in its order (for ValidationException messages).

@@ -67,12 +67,12 @@ const (
 
 // customKeyStoreOps are the six custom key store operations.
 var customKeyStoreOps = map[string]Op{
-	"CreateCustomKeyStore":     op((*Service).CreateCustomKeyStore),
-	"ConnectCustomKeyStore":    op((*Service).ConnectCustomKeyStore),
-	"DisconnectCustomKeyStore": op((*Service).DisconnectCustomKeyStore),
-	"UpdateCustomKeyStore":     op((*Service).UpdateCustomKeyStore),
-	"DeleteCustomKeyStore":     op((*Service).DeleteCustomKeyStore),
-	"DescribeCustomKeyStores":  op((*Service).DescribeCustomKeyStores),
+	"CreateCustomKeyStore":     op("CreateCustomKeyStore", (*Service).CreateCustomKeyStore),
+	"ConnectCustomKeyStore":    op("ConnectCustomKeyStore", (*Service).ConnectCustomKeyStore),
+	"DisconnectCustomKeyStore": op("DisconnectCustomKeyStore", (*Service).DisconnectCustomKeyStore),
+	"UpdateCustomKeyStore":     op("UpdateCustomKeyStore", (*Service).UpdateCustomKeyStore),
+	"DeleteCustomKeyStore":     op("DeleteCustomKeyStore", (*Service).DeleteCustomKeyStore),
+	"DescribeCustomKeyStores":  op("DescribeCustomKeyStores", (*Service).DescribeCustomKeyStores),
 }
 
 // ---- replicated commands ----

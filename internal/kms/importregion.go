@@ -18,11 +18,11 @@ import (
 
 // importRegionOps: import of key material, Multi-Region keys.
 var importRegionOps = map[string]Op{
-	"GetParametersForImport":    op((*Service).GetParametersForImport),
-	"ImportKeyMaterial":         op((*Service).ImportKeyMaterial),
-	"DeleteImportedKeyMaterial": op((*Service).DeleteImportedKeyMaterial),
-	"ReplicateKey":              op((*Service).ReplicateKey),
-	"UpdatePrimaryRegion":       opNoOutput((*Service).UpdatePrimaryRegion),
+	"GetParametersForImport":    op("GetParametersForImport", (*Service).GetParametersForImport),
+	"ImportKeyMaterial":         op("ImportKeyMaterial", (*Service).ImportKeyMaterial),
+	"DeleteImportedKeyMaterial": op("DeleteImportedKeyMaterial", (*Service).DeleteImportedKeyMaterial),
+	"ReplicateKey":              op("ReplicateKey", (*Service).ReplicateKey),
+	"UpdatePrimaryRegion":       opNoOutput("UpdatePrimaryRegion", (*Service).UpdatePrimaryRegion),
 }
 
 // AWS KMS's import parameters: a wrapping key and import token are valid 24 hours;
@@ -827,10 +827,8 @@ func (s *Service) ReplicateKey(ctx context.Context, c Caller, in ReplicateKeyInp
 		if err := ValidatePolicy(policy); err != nil {
 			return nil, err
 		}
-		if !in.BypassPolicyLockoutSafetyCheck {
-			if err := CheckPolicyLockout(policy, c.Account, c.Principal); err != nil {
-				return nil, err
-			}
+		if err := s.checkLockout(c, policy, keyARN(in.ReplicaRegion, c.Account, "*"), in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return nil, err
 		}
 	}
 	if err := validateTags(in.Tags); err != nil {

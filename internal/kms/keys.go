@@ -61,7 +61,7 @@ func contains(list []string, s string) bool {
 
 // ARN of a key.
 func keyARN(region, account, id string) string {
-	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", region, account, id)
+	return "arn:aws:kms:" + region + ":" + account + ":key/" + id
 }
 
 func aliasARN(region, account, name string) string {
@@ -334,10 +334,8 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 		policy = DefaultPolicy(c.Account)
 	} else if err := ValidatePolicy(policy); err != nil {
 		return nil, err
-	} else if !in.BypassPolicyLockoutSafetyCheck {
-		if err := CheckPolicyLockout(policy, c.Account, c.Principal); err != nil {
-			return nil, err
-		}
+	} else if err := s.checkLockout(c, policy, keyARN(c.Region, c.Account, "*"), in.BypassPolicyLockoutSafetyCheck); err != nil {
+		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err

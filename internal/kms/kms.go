@@ -61,13 +61,45 @@ type Config struct {
 	// Clusters answers questions about CloudHSM clusters for AWS CloudHSM key stores (custom
 	// key stores). Nil means no CloudHSM API: every cluster is unknown.
 	Clusters ClusterDirectory
+	// Enforce turns on KMS authorization (authz.go): key policies, identity policies
+	// and grants decide every operation of the dispatch table. False: every signed
+	// request is allowed, as the account root.
+	Enforce bool
+	// Identities gives the identity-based policies of IAM principals (see
+	// IdentityPolicies and CachedIdentityDocuments). Nil: principals other than the
+	// account root have no identity policies.
+	Identities IdentityPolicies
 }
 
-// Caller is who calls an operation, from the verified request.
+// Caller is who calls an operation, from the verified request. A Caller with only
+// Region, Account and Principal set is an IAM user (or, with the principal
+// arn:aws:iam::ACCOUNT:root or empty, the account root) with long-term credentials.
 type Caller struct {
 	Region    string
 	Account   string
-	Principal string // ARN
+	Principal string // ARN: arn:aws:iam::A:root, arn:aws:iam::A:user/U, arn:aws:sts::A:assumed-role/R/S
+
+	// PrincipalType is PrincipalRoot, PrincipalIAMUser, PrincipalAssumedRole or
+	// PrincipalFederatedUser; empty: derived from Principal.
+	PrincipalType string
+	// UserID is aws:userid: the user's unique ID (AIDA...), "AROA...:session" for a role
+	// session; empty for the root means the account ID.
+	UserID string
+	// UserName is aws:username (IAM users only); empty: the last part of the user ARN.
+	UserName string
+	// PrincipalTags are aws:PrincipalTag/<key> (the user's or role's tags, session tags).
+	PrincipalTags map[string]string
+	// TemporaryCredentials says the request was signed with STS credentials: only then
+	// is aws:MultiFactorAuthPresent in the request context (as AWS).
+	TemporaryCredentials bool
+	// MFAPresent and MFAAuthTime: the credentials were obtained with MFA at that time
+	// (aws:MultiFactorAuthPresent, aws:MultiFactorAuthAge).
+	MFAPresent  bool
+	MFAAuthTime time.Time
+	// SourceIP is aws:SourceIp (the client address, no port); SecureTransport is
+	// aws:SecureTransport (the request came over TLS).
+	SourceIP        string
+	SecureTransport bool
 }
 
 // Service is the KMS service of one node. It implements state.Part ("kms").
@@ -98,6 +130,11 @@ type Service struct {
 	attemptsDone *sync.Cond // on connMu: an attempt ended
 
 	usage lastUsage
+
+	// authz caches compiled key and grant policies (authz.go); grantGen counts grant
+	// changes (incremented under mu by the Apply of grants and key deletions).
+	authz    authzCache
+	grantGen atomic.Uint64
 }
 
 var _ state.Part = (*Service)(nil)
@@ -116,6 +153,7 @@ func New(cfg Config) *Service {
 	s := &Service{cfg: cfg, conns: map[string]*storeConn{}, attempts: map[string]bool{}}
 	s.attemptsDone = sync.NewCond(&s.connMu)
 	s.reset()
+	s.authz.init()
 	s.usage.m = map[string]usageRec{}
 	return s
 }
@@ -129,6 +167,7 @@ func (s *Service) reset() {
 	s.aliases = map[string]*aliasRec{}
 	s.grants = map[string]*grantRec{}
 	s.imports = map[string]*importRec{}
+	s.grantGen.Add(1)
 	s.stMu.Lock()
 	s.stores = map[string]*storeRec{}
 	s.stMu.Unlock()
@@ -332,6 +371,7 @@ func applyDeleteKey(s *Service, t time.Time, body json.RawMessage) (any, error) 
 			delete(s.grants, id)
 		}
 	}
+	s.grantGen.Add(1)
 	return nil, nil
 }
 
@@ -392,6 +432,7 @@ func applyPutGrant(s *Service, t time.Time, body json.RawMessage) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.grants[g.ID] = &g
+	s.grantGen.Add(1)
 	return nil, nil
 }
 
@@ -406,6 +447,7 @@ func applyDeleteGrant(s *Service, t time.Time, body json.RawMessage) (any, error
 		return nil, kmsErr("NotFoundException", "grant %s not found", c.ID)
 	}
 	delete(s.grants, c.ID)
+	s.grantGen.Add(1)
 	return nil, nil
 }
 

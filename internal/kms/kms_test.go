@@ -31,6 +31,8 @@ type envOpts struct {
 	clusters   ClusterDirectory // Config.Clusters of the KMS service
 	hsmClock   bool             // the HSM uses the fake clock too (session expiry)
 	sessionTTL time.Duration    // the HSM's session TTL (default 1 h)
+	enforce    bool             // Config.Enforce
+	identities IdentityPolicies // Config.Identities
 }
 
 type fakeClock struct {
@@ -79,7 +81,7 @@ func (e *testEnv) open() {
 		hc.Now = e.clock.Now
 	}
 	e.h = hsm.New(hc)
-	e.k = New(Config{HSM: e.h, Now: e.clock.Now, Clusters: e.opts.clusters})
+	e.k = New(Config{HSM: e.h, Now: e.clock.Now, Clusters: e.opts.clusters, Enforce: e.opts.enforce, Identities: e.opts.identities})
 	store, err := state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(e.dir, "raft")}, e.h, e.k)
 	if err != nil {
 		t.Fatal(err)

@@ -13,14 +13,14 @@ import (
 
 // lifecycleOps: rotation, deletion, GetKeyLastUsage.
 var lifecycleOps = map[string]Op{
-	"EnableKeyRotation":    opNoOutput((*Service).EnableKeyRotation),
-	"DisableKeyRotation":   opNoOutput((*Service).DisableKeyRotation),
-	"GetKeyRotationStatus": op((*Service).GetKeyRotationStatus),
-	"RotateKeyOnDemand":    op((*Service).RotateKeyOnDemand),
-	"ListKeyRotations":     op((*Service).ListKeyRotations),
-	"ScheduleKeyDeletion":  op((*Service).ScheduleKeyDeletion),
-	"CancelKeyDeletion":    op((*Service).CancelKeyDeletion),
-	"GetKeyLastUsage":      op((*Service).GetKeyLastUsage),
+	"EnableKeyRotation":    opNoOutput("EnableKeyRotation", (*Service).EnableKeyRotation),
+	"DisableKeyRotation":   opNoOutput("DisableKeyRotation", (*Service).DisableKeyRotation),
+	"GetKeyRotationStatus": op("GetKeyRotationStatus", (*Service).GetKeyRotationStatus),
+	"RotateKeyOnDemand":    op("RotateKeyOnDemand", (*Service).RotateKeyOnDemand),
+	"ListKeyRotations":     op("ListKeyRotations", (*Service).ListKeyRotations),
+	"ScheduleKeyDeletion":  op("ScheduleKeyDeletion", (*Service).ScheduleKeyDeletion),
+	"CancelKeyDeletion":    op("CancelKeyDeletion", (*Service).CancelKeyDeletion),
+	"GetKeyLastUsage":      op("GetKeyLastUsage", (*Service).GetKeyLastUsage),
 }
 
 // AWS KMS's documented ranges and defaults.

@@ -19,21 +19,21 @@ import (
 
 // metadataOps: aliases, tags, key policies, grants.
 var metadataOps = map[string]Op{
-	"CreateAlias":         opNoOutput((*Service).CreateAlias),
-	"UpdateAlias":         opNoOutput((*Service).UpdateAlias),
-	"DeleteAlias":         opNoOutput((*Service).DeleteAlias),
-	"ListAliases":         op((*Service).ListAliases),
-	"TagResource":         opNoOutput((*Service).TagResource),
-	"UntagResource":       opNoOutput((*Service).UntagResource),
-	"ListResourceTags":    op((*Service).ListResourceTags),
-	"GetKeyPolicy":        op((*Service).GetKeyPolicy),
-	"PutKeyPolicy":        opNoOutput((*Service).PutKeyPolicy),
-	"ListKeyPolicies":     op((*Service).ListKeyPolicies),
-	"CreateGrant":         op((*Service).CreateGrant),
-	"ListGrants":          op((*Service).ListGrants),
-	"ListRetirableGrants": op((*Service).ListRetirableGrants),
-	"RetireGrant":         opNoOutput((*Service).RetireGrant),
-	"RevokeGrant":         opNoOutput((*Service).RevokeGrant),
+	"CreateAlias":         opNoOutput("CreateAlias", (*Service).CreateAlias),
+	"UpdateAlias":         opNoOutput("UpdateAlias", (*Service).UpdateAlias),
+	"DeleteAlias":         opNoOutput("DeleteAlias", (*Service).DeleteAlias),
+	"ListAliases":         op("ListAliases", (*Service).ListAliases),
+	"TagResource":         opNoOutput("TagResource", (*Service).TagResource),
+	"UntagResource":       opNoOutput("UntagResource", (*Service).UntagResource),
+	"ListResourceTags":    op("ListResourceTags", (*Service).ListResourceTags),
+	"GetKeyPolicy":        op("GetKeyPolicy", (*Service).GetKeyPolicy),
+	"PutKeyPolicy":        opNoOutput("PutKeyPolicy", (*Service).PutKeyPolicy),
+	"ListKeyPolicies":     op("ListKeyPolicies", (*Service).ListKeyPolicies),
+	"CreateGrant":         op("CreateGrant", (*Service).CreateGrant),
+	"ListGrants":          op("ListGrants", (*Service).ListGrants),
+	"ListRetirableGrants": op("ListRetirableGrants", (*Service).ListRetirableGrants),
+	"RetireGrant":         opNoOutput("RetireGrant", (*Service).RetireGrant),
+	"RevokeGrant":         opNoOutput("RevokeGrant", (*Service).RevokeGrant),
 }
 
 // Quotas of AWS KMS.
@@ -551,7 +551,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, c Caller, in GetKeyPolicyInp
 }
 
 // PutKeyPolicy replaces a key's policy. Unless BypassPolicyLockoutSafetyCheck, the new
-// policy must let the caller change it again (CheckPolicyLockout). Policies are stored
+// policy must let the caller change it again (checkLockout). Policies are stored
 // here and enforced by the authorization layer.
 func (s *Service) PutKeyPolicy(ctx context.Context, c Caller, in PutKeyPolicyInput) error {
 	name, err := checkPolicyName(in.PolicyName)
@@ -568,10 +568,8 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c Caller, in PutKeyPolicyInp
 	if name != defaultPolicyName {
 		return policyNotFound(k, name)
 	}
-	if !in.BypassPolicyLockoutSafetyCheck {
-		if err := CheckPolicyLockout(in.Policy, c.Account, c.Principal); err != nil {
-			return err
-		}
+	if err := s.checkLockout(c, in.Policy, k.arn(), in.BypassPolicyLockoutSafetyCheck); err != nil {
+		return err
 	}
 	_, err = s.update(ctx, c, in.KeyId, func(k *keyRec, m *material) error {
 		if err := requireNotPendingDeletion(k); err != nil {

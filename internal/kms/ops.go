@@ -11,12 +11,18 @@ import (
 // value (JSON-encoded by the protocol layer) or an error (an *Error, or mapped by AsError).
 type Op func(s *Service, ctx context.Context, c Caller, body []byte) (any, error)
 
-// op adapts a typed operation method to an Op.
-func op[In any, Out any](fn func(*Service, context.Context, Caller, In) (Out, error)) Op {
+// op adapts a typed operation method to an Op. With Config.Enforce, the request is
+// authorized (authz.go) after it is decoded and before the operation runs.
+func op[In authInput, Out any](name string, fn func(*Service, context.Context, Caller, In) (Out, error)) Op {
 	return func(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
 		in, err := decodeInput[In](body)
 		if err != nil {
 			return nil, err
+		}
+		if s.cfg.Enforce {
+			if err := s.authorize(ctx, c, name, in); err != nil {
+				return nil, err
+			}
 		}
 		out, err := fn(s, ctx, c, in)
 		if err != nil {
@@ -27,11 +33,16 @@ func op[In any, Out any](fn func(*Service, context.Context, Caller, In) (Out, er
 }
 
 // opNoOutput adapts an operation that answers with an empty body.
-func opNoOutput[In any](fn func(*Service, context.Context, Caller, In) error) Op {
+func opNoOutput[In authInput](name string, fn func(*Service, context.Context, Caller, In) error) Op {
 	return func(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
 		in, err := decodeInput[In](body)
 		if err != nil {
 			return nil, err
+		}
+		if s.cfg.Enforce {
+			if err := s.authorize(ctx, c, name, in); err != nil {
+				return nil, err
+			}
 		}
 		return struct{}{}, fn(s, ctx, c, in)
 	}
@@ -56,18 +67,18 @@ func decodeInput[T any](body []byte) (T, error) {
 
 // coreOps are the operations of keys.go and crypto.go.
 var coreOps = map[string]Op{
-	"CreateKey":                       op((*Service).CreateKey),
-	"DescribeKey":                     op((*Service).DescribeKey),
-	"ListKeys":                        op((*Service).ListKeys),
-	"EnableKey":                       opNoOutput((*Service).EnableKey),
-	"DisableKey":                      opNoOutput((*Service).DisableKey),
-	"UpdateKeyDescription":            opNoOutput((*Service).UpdateKeyDescription),
-	"Encrypt":                         op((*Service).Encrypt),
-	"Decrypt":                         op((*Service).Decrypt),
-	"ReEncrypt":                       op((*Service).ReEncrypt),
-	"GenerateDataKey":                 op(generateDataKey(false)),
-	"GenerateDataKeyWithoutPlaintext": op(generateDataKey(true)),
-	"GenerateRandom":                  op((*Service).GenerateRandom),
+	"CreateKey":                       op("CreateKey", (*Service).CreateKey),
+	"DescribeKey":                     op("DescribeKey", (*Service).DescribeKey),
+	"ListKeys":                        op("ListKeys", (*Service).ListKeys),
+	"EnableKey":                       opNoOutput("EnableKey", (*Service).EnableKey),
+	"DisableKey":                      opNoOutput("DisableKey", (*Service).DisableKey),
+	"UpdateKeyDescription":            opNoOutput("UpdateKeyDescription", (*Service).UpdateKeyDescription),
+	"Encrypt":                         op("Encrypt", (*Service).Encrypt),
+	"Decrypt":                         op("Decrypt", (*Service).Decrypt),
+	"ReEncrypt":                       op("ReEncrypt", (*Service).ReEncrypt),
+	"GenerateDataKey":                 op("GenerateDataKey", generateDataKey(false)),
+	"GenerateDataKeyWithoutPlaintext": op("GenerateDataKeyWithoutPlaintext", generateDataKey(true)),
+	"GenerateRandom":                  op("GenerateRandom", (*Service).GenerateRandom),
 }
 
 func generateDataKey(without bool) func(*Service, context.Context, Caller, GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
