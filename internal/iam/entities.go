@@ -1,0 +1,531 @@
+package iam
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// User is IAM's User shape.
+type User struct {
+	Path       string `xml:"Path"`
+	UserName   string `xml:"UserName"`
+	UserId     string `xml:"UserId"`
+	Arn        string `xml:"Arn"`
+	CreateDate string `xml:"CreateDate"`
+	Tags       *Tags  `xml:"Tags,omitempty"`
+}
+
+// Role is IAM's Role shape.
+type Role struct {
+	Path                     string `xml:"Path"`
+	RoleName                 string `xml:"RoleName"`
+	RoleId                   string `xml:"RoleId"`
+	Arn                      string `xml:"Arn"`
+	CreateDate               string `xml:"CreateDate"`
+	AssumeRolePolicyDocument string `xml:"AssumeRolePolicyDocument,omitempty"`
+	Description              string `xml:"Description,omitempty"`
+	MaxSessionDuration       int    `xml:"MaxSessionDuration,omitempty"`
+	Tags                     *Tags  `xml:"Tags,omitempty"`
+}
+
+// Group is IAM's Group shape.
+type Group struct {
+	Path       string `xml:"Path"`
+	GroupName  string `xml:"GroupName"`
+	GroupId    string `xml:"GroupId"`
+	Arn        string `xml:"Arn"`
+	CreateDate string `xml:"CreateDate"`
+}
+
+const timeFormat = "2006-01-02T15:04:05Z"
+
+func userOf(e *entity, withTags bool) User {
+	u := User{Path: e.Path, UserName: e.Name, UserId: e.ID, Arn: e.arn(), CreateDate: e.Created.UTC().Format(timeFormat)}
+	if withTags {
+		u.Tags = tagList(e.Tags)
+	}
+	return u
+}
+
+func roleOf(e *entity, full bool) Role {
+	r := Role{Path: e.Path, RoleName: e.Name, RoleId: e.ID, Arn: e.arn(), CreateDate: e.Created.UTC().Format(timeFormat),
+		AssumeRolePolicyDocument: urlEncode(e.TrustPolicy), Description: e.Description, MaxSessionDuration: e.MaxSessionDuration}
+	if full {
+		r.Tags = tagList(e.Tags)
+	}
+	return r
+}
+
+func groupOf(e *entity) Group {
+	return Group{Path: e.Path, GroupName: e.Name, GroupId: e.ID, Arn: e.arn(), CreateDate: e.Created.UTC().Format(timeFormat)}
+}
+
+// getEntity returns a copy of an entity.
+func (s *Service) getEntity(kind, acct, name string) (*entity, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, err := s.entityLocked(kind, acct, name)
+	if err != nil {
+		return nil, err
+	}
+	return cloneEntity(e), nil
+}
+
+func cloneEntity(e *entity) *entity {
+	c := *e
+	c.Tags = slices.Clone(e.Tags)
+	c.Attached = slices.Clone(e.Attached)
+	c.Members = slices.Clone(e.Members)
+	if e.Inline != nil {
+		c.Inline = make(map[string]string, len(e.Inline))
+		for k, v := range e.Inline {
+			c.Inline[k] = v
+		}
+	}
+	return &c
+}
+
+// listEntities returns copies of an account's entities of a kind under a path prefix,
+// sorted by name.
+func (s *Service) listEntities(kind, acct, prefix string, keep func(*entity) bool) []*entity {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*entity
+	for _, e := range s.ents {
+		if e.Kind == kind && e.Account == acct && strings.HasPrefix(e.Path, prefix) && (keep == nil || keep(e)) {
+			out = append(out, cloneEntity(e))
+		}
+	}
+	slices.SortFunc(out, func(a, b *entity) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	return out
+}
+
+// callerUserName is the IAM user name of the caller (for operations whose UserName
+// defaults to the caller), or "".
+func callerUserName(c Caller) string {
+	if p, ok := parseARN(c.Principal.ARN); ok && p.Kind == "user" {
+		return p.Name
+	}
+	return ""
+}
+
+// ---- users ----
+
+type CreateUserInput struct {
+	UserName, Path, PermissionsBoundary string
+	Tags                                []Tag
+}
+
+type CreateUserOutput struct {
+	User User `xml:"User"`
+}
+
+func (s *Service) CreateUser(ctx context.Context, c Caller, in CreateUserInput) (*CreateUserOutput, error) {
+	if err := checkName("UserName", in.UserName, 64); err != nil {
+		return nil, err
+	}
+	if in.PermissionsBoundary != "" {
+		// A boundary restricts permissions: refused rather than silently ignored.
+		return nil, validation("Permissions boundaries are not supported by Coffer")
+	}
+	path, err := checkPath(in.Path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	id, err := s.newID("AIDA", 17)
+	if err != nil {
+		return nil, err
+	}
+	e := &entity{Kind: kindUser, Account: c.Account, Name: in.UserName, Path: path, ID: id, Created: second(s.now()), Tags: in.Tags}
+	if err := s.propose(ctx, cmdEntityCreate, e); err != nil {
+		return nil, err
+	}
+	return &CreateUserOutput{User: userOf(e, true)}, nil
+}
+
+type GetUserInput struct{ UserName string }
+
+type GetUserOutput struct {
+	User User `xml:"User"`
+}
+
+func (s *Service) GetUser(ctx context.Context, c Caller, in GetUserInput) (*GetUserOutput, error) {
+	name := in.UserName
+	if name == "" {
+		name = callerUserName(c)
+		if name == "" {
+			// The root user: AWS answers with the account's root identity.
+			return &GetUserOutput{User: User{Path: "/", UserId: c.Account, Arn: "arn:aws:iam::" + c.Account + ":root"}}, nil
+		}
+	}
+	e, err := s.getEntity(kindUser, c.Account, name)
+	if err != nil {
+		return nil, err
+	}
+	return &GetUserOutput{User: userOf(e, true)}, nil
+}
+
+type ListInput struct {
+	PathPrefix, Marker string
+	MaxItems           int
+}
+
+type ListUsersOutput struct {
+	Users       []User `xml:"Users>member"`
+	IsTruncated bool   `xml:"IsTruncated"`
+	Marker      string `xml:"Marker,omitempty"`
+}
+
+func (s *Service) ListUsers(ctx context.Context, c Caller, in ListInput) (*ListUsersOutput, error) {
+	if err := checkPathPrefix(in.PathPrefix); err != nil {
+		return nil, err
+	}
+	page, trunc, next, err := paginate(s.listEntities(kindUser, c.Account, in.PathPrefix, nil), in.Marker, in.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListUsersOutput{Users: []User{}, IsTruncated: trunc, Marker: next}
+	for _, e := range page {
+		out.Users = append(out.Users, userOf(e, false))
+	}
+	return out, nil
+}
+
+type UserNameInput struct{ UserName string }
+
+func (s *Service) DeleteUser(ctx context.Context, c Caller, in UserNameInput) error {
+	if err := checkName("UserName", in.UserName, 128); err != nil {
+		return err
+	}
+	return s.propose(ctx, cmdEntityDelete, ref{Kind: kindUser, Account: c.Account, Name: in.UserName})
+}
+
+// ---- roles ----
+
+type CreateRoleInput struct {
+	RoleName, Path, AssumeRolePolicyDocument, Description, PermissionsBoundary string
+	MaxSessionDuration                                                         int
+	Tags                                                                       []Tag
+}
+
+type CreateRoleOutput struct {
+	Role Role `xml:"Role"`
+}
+
+func (s *Service) CreateRole(ctx context.Context, c Caller, in CreateRoleInput) (*CreateRoleOutput, error) {
+	if err := checkName("RoleName", in.RoleName, 64); err != nil {
+		return nil, err
+	}
+	if in.PermissionsBoundary != "" {
+		// A boundary restricts permissions: refused rather than silently ignored.
+		return nil, validation("Permissions boundaries are not supported by Coffer")
+	}
+	path, err := checkPath(in.Path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if len(in.Description) > 1000 {
+		return nil, validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
+	}
+	if in.MaxSessionDuration == 0 {
+		in.MaxSessionDuration = defaultMaxSession
+	}
+	if in.MaxSessionDuration < 3600 || in.MaxSessionDuration > 43200 {
+		return nil, validation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600 and less than or equal to 43200", in.MaxSessionDuration)
+	}
+	if _, err := checkDocument(in.AssumeRolePolicyDocument, true, 2048); err != nil {
+		return nil, err
+	}
+	id, err := s.newID("AROA", 17)
+	if err != nil {
+		return nil, err
+	}
+	e := &entity{Kind: kindRole, Account: c.Account, Name: in.RoleName, Path: path, ID: id, Created: second(s.now()), Tags: in.Tags,
+		TrustPolicy: in.AssumeRolePolicyDocument, Description: in.Description, MaxSessionDuration: in.MaxSessionDuration}
+	if err := s.propose(ctx, cmdEntityCreate, e); err != nil {
+		return nil, err
+	}
+	return &CreateRoleOutput{Role: roleOf(e, true)}, nil
+}
+
+type RoleNameInput struct{ RoleName string }
+
+type GetRoleOutput struct {
+	Role Role `xml:"Role"`
+}
+
+func (s *Service) GetRole(ctx context.Context, c Caller, in RoleNameInput) (*GetRoleOutput, error) {
+	if err := checkName("RoleName", in.RoleName, 64); err != nil {
+		return nil, err
+	}
+	e, err := s.getEntity(kindRole, c.Account, in.RoleName)
+	if err != nil {
+		return nil, err
+	}
+	return &GetRoleOutput{Role: roleOf(e, true)}, nil
+}
+
+type ListRolesOutput struct {
+	Roles       []Role `xml:"Roles>member"`
+	IsTruncated bool   `xml:"IsTruncated"`
+	Marker      string `xml:"Marker,omitempty"`
+}
+
+func (s *Service) ListRoles(ctx context.Context, c Caller, in ListInput) (*ListRolesOutput, error) {
+	if err := checkPathPrefix(in.PathPrefix); err != nil {
+		return nil, err
+	}
+	page, trunc, next, err := paginate(s.listEntities(kindRole, c.Account, in.PathPrefix, nil), in.Marker, in.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListRolesOutput{Roles: []Role{}, IsTruncated: trunc, Marker: next}
+	for _, e := range page {
+		out.Roles = append(out.Roles, roleOf(e, false))
+	}
+	return out, nil
+}
+
+func (s *Service) DeleteRole(ctx context.Context, c Caller, in RoleNameInput) error {
+	if err := checkName("RoleName", in.RoleName, 64); err != nil {
+		return err
+	}
+	return s.propose(ctx, cmdEntityDelete, ref{Kind: kindRole, Account: c.Account, Name: in.RoleName})
+}
+
+// ---- groups ----
+
+type CreateGroupInput struct{ GroupName, Path string }
+
+type CreateGroupOutput struct {
+	Group Group `xml:"Group"`
+}
+
+func (s *Service) CreateGroup(ctx context.Context, c Caller, in CreateGroupInput) (*CreateGroupOutput, error) {
+	if err := checkName("GroupName", in.GroupName, 128); err != nil {
+		return nil, err
+	}
+	path, err := checkPath(in.Path)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.newID("AGPA", 17)
+	if err != nil {
+		return nil, err
+	}
+	e := &entity{Kind: kindGroup, Account: c.Account, Name: in.GroupName, Path: path, ID: id, Created: second(s.now())}
+	if err := s.propose(ctx, cmdEntityCreate, e); err != nil {
+		return nil, err
+	}
+	return &CreateGroupOutput{Group: groupOf(e)}, nil
+}
+
+type GetGroupInput struct {
+	GroupName, Marker string
+	MaxItems          int
+}
+
+type GetGroupOutput struct {
+	Group       Group  `xml:"Group"`
+	Users       []User `xml:"Users>member"`
+	IsTruncated bool   `xml:"IsTruncated"`
+	Marker      string `xml:"Marker,omitempty"`
+}
+
+func (s *Service) GetGroup(ctx context.Context, c Caller, in GetGroupInput) (*GetGroupOutput, error) {
+	if err := checkName("GroupName", in.GroupName, 128); err != nil {
+		return nil, err
+	}
+	g, err := s.getEntity(kindGroup, c.Account, in.GroupName)
+	if err != nil {
+		return nil, err
+	}
+	users := s.listEntities(kindUser, c.Account, "", func(u *entity) bool {
+		return slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, u.Name) })
+	})
+	page, trunc, next, err := paginate(users, in.Marker, in.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	out := &GetGroupOutput{Group: groupOf(g), Users: []User{}, IsTruncated: trunc, Marker: next}
+	for _, u := range page {
+		out.Users = append(out.Users, userOf(u, false))
+	}
+	return out, nil
+}
+
+type ListGroupsOutput struct {
+	Groups      []Group `xml:"Groups>member"`
+	IsTruncated bool    `xml:"IsTruncated"`
+	Marker      string  `xml:"Marker,omitempty"`
+}
+
+func (s *Service) ListGroups(ctx context.Context, c Caller, in ListInput) (*ListGroupsOutput, error) {
+	if err := checkPathPrefix(in.PathPrefix); err != nil {
+		return nil, err
+	}
+	return s.groupsPage(s.listEntities(kindGroup, c.Account, in.PathPrefix, nil), in.Marker, in.MaxItems)
+}
+
+func (s *Service) groupsPage(groups []*entity, marker string, maxItems int) (*ListGroupsOutput, error) {
+	page, trunc, next, err := paginate(groups, marker, maxItems)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListGroupsOutput{Groups: []Group{}, IsTruncated: trunc, Marker: next}
+	for _, g := range page {
+		out.Groups = append(out.Groups, groupOf(g))
+	}
+	return out, nil
+}
+
+type GroupNameInput struct{ GroupName string }
+
+func (s *Service) DeleteGroup(ctx context.Context, c Caller, in GroupNameInput) error {
+	if err := checkName("GroupName", in.GroupName, 128); err != nil {
+		return err
+	}
+	return s.propose(ctx, cmdEntityDelete, ref{Kind: kindGroup, Account: c.Account, Name: in.GroupName})
+}
+
+type GroupUserInput struct{ GroupName, UserName string }
+
+func (s *Service) AddUserToGroup(ctx context.Context, c Caller, in GroupUserInput) error {
+	return s.groupMember(ctx, c, in, true)
+}
+
+func (s *Service) RemoveUserFromGroup(ctx context.Context, c Caller, in GroupUserInput) error {
+	return s.groupMember(ctx, c, in, false)
+}
+
+func (s *Service) groupMember(ctx context.Context, c Caller, in GroupUserInput, add bool) error {
+	if err := checkName("GroupName", in.GroupName, 128); err != nil {
+		return err
+	}
+	if err := checkName("UserName", in.UserName, 128); err != nil {
+		return err
+	}
+	return s.propose(ctx, cmdGroupMember, memberCmd{Account: c.Account, Group: in.GroupName, User: in.UserName, Add: add})
+}
+
+type ListGroupsForUserInput struct {
+	UserName, Marker string
+	MaxItems         int
+}
+
+func (s *Service) ListGroupsForUser(ctx context.Context, c Caller, in ListGroupsForUserInput) (*ListGroupsOutput, error) {
+	if err := checkName("UserName", in.UserName, 128); err != nil {
+		return nil, err
+	}
+	if _, err := s.getEntity(kindUser, c.Account, in.UserName); err != nil {
+		return nil, err
+	}
+	groups := s.listEntities(kindGroup, c.Account, "", func(g *entity) bool {
+		return slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, in.UserName) })
+	})
+	return s.groupsPage(groups, in.Marker, in.MaxItems)
+}
+
+// ---- tags ----
+
+type TagUserInput struct {
+	UserName string
+	Tags     []Tag
+}
+
+type TagRoleInput struct {
+	RoleName string
+	Tags     []Tag
+}
+
+type UntagUserInput struct {
+	UserName string
+	TagKeys  []string
+}
+
+type UntagRoleInput struct {
+	RoleName string
+	TagKeys  []string
+}
+
+type ListTagsInput struct {
+	UserName, RoleName, Marker string
+	MaxItems                   int
+}
+
+type ListTagsOutput struct {
+	Tags        []Tag  `xml:"Tags>member"`
+	IsTruncated bool   `xml:"IsTruncated"`
+	Marker      string `xml:"Marker,omitempty"`
+}
+
+func (s *Service) tag(ctx context.Context, c Caller, kind, name string, set []Tag, remove []string) error {
+	if err := checkName(strings.ToUpper(kind[:1])+kind[1:]+"Name", name, 64); err != nil {
+		return err
+	}
+	if set != nil {
+		if len(set) == 0 {
+			return validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
+		}
+		if err := checkTags(set); err != nil {
+			return err
+		}
+	}
+	if remove != nil && len(remove) > maxTags {
+		return validation("1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", maxTags)
+	}
+	return s.propose(ctx, cmdEntityTags, tagsCmd{ref: ref{Kind: kind, Account: c.Account, Name: name}, Set: set, Remove: remove})
+}
+
+func (s *Service) TagUser(ctx context.Context, c Caller, in TagUserInput) error {
+	return s.tag(ctx, c, kindUser, in.UserName, nonNil(in.Tags), nil)
+}
+
+func (s *Service) TagRole(ctx context.Context, c Caller, in TagRoleInput) error {
+	return s.tag(ctx, c, kindRole, in.RoleName, nonNil(in.Tags), nil)
+}
+
+func (s *Service) UntagUser(ctx context.Context, c Caller, in UntagUserInput) error {
+	return s.tag(ctx, c, kindUser, in.UserName, nil, nonNil(in.TagKeys))
+}
+
+func (s *Service) UntagRole(ctx context.Context, c Caller, in UntagRoleInput) error {
+	return s.tag(ctx, c, kindRole, in.RoleName, nil, nonNil(in.TagKeys))
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+func (s *Service) listTags(c Caller, kind, name string, in ListTagsInput) (*ListTagsOutput, error) {
+	if err := checkName(strings.ToUpper(kind[:1])+kind[1:]+"Name", name, 64); err != nil {
+		return nil, err
+	}
+	e, err := s.getEntity(kind, c.Account, name)
+	if err != nil {
+		return nil, err
+	}
+	page, trunc, next, err := paginate(e.Tags, in.Marker, in.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	return &ListTagsOutput{Tags: nonNil(page), IsTruncated: trunc, Marker: next}, nil
+}
+
+func (s *Service) ListUserTags(ctx context.Context, c Caller, in ListTagsInput) (*ListTagsOutput, error) {
+	return s.listTags(c, kindUser, in.UserName, in)
+}
+
+func (s *Service) ListRoleTags(ctx context.Context, c Caller, in ListTagsInput) (*ListTagsOutput, error) {
+	return s.listTags(c, kindRole, in.RoleName, in)
+}

@@ -1,0 +1,345 @@
+package iam
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
+)
+
+// AccessKey is IAM's AccessKey shape (CreateAccessKey only: it holds the secret).
+type AccessKey struct {
+	UserName        string `xml:"UserName"`
+	AccessKeyId     string `xml:"AccessKeyId"`
+	Status          string `xml:"Status"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	CreateDate      string `xml:"CreateDate"`
+}
+
+// AccessKeyMetadata is IAM's AccessKeyMetadata shape.
+type AccessKeyMetadata struct {
+	UserName    string `xml:"UserName"`
+	AccessKeyId string `xml:"AccessKeyId"`
+	Status      string `xml:"Status"`
+	CreateDate  string `xml:"CreateDate"`
+}
+
+type CreateAccessKeyOutput struct {
+	AccessKey AccessKey `xml:"AccessKey"`
+}
+
+// keyUser is the user an access key operation applies to: UserName, or the calling user.
+func keyUser(c Caller, name string) (string, error) {
+	if name == "" {
+		name = callerUserName(c)
+		if name == "" {
+			return "", validation("Must specify userName when calling with non-User credentials")
+		}
+	}
+	return name, checkName("UserName", name, 128)
+}
+
+func (s *Service) CreateAccessKey(ctx context.Context, c Caller, in UserNameInput) (*CreateAccessKeyOutput, error) {
+	name, err := keyUser(c, in.UserName)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.getEntity(kindUser, c.Account, name)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.newID("AKIA", 16)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.newSecret()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.seal(id, []byte(secret))
+	if err != nil {
+		return nil, err
+	}
+	k := &accessKey{ID: id, Account: c.Account, UserName: u.Name, Secret: sealed, Status: "Active", Created: second(s.now())}
+	if err := s.propose(ctx, cmdKeyCreate, k); err != nil {
+		return nil, err
+	}
+	return &CreateAccessKeyOutput{AccessKey: AccessKey{UserName: u.Name, AccessKeyId: id, Status: "Active", SecretAccessKey: secret,
+		CreateDate: k.Created.Format(timeFormat)}}, nil
+}
+
+type ListAccessKeysInput struct {
+	UserName, Marker string
+	MaxItems         int
+}
+
+type ListAccessKeysOutput struct {
+	AccessKeyMetadata []AccessKeyMetadata `xml:"AccessKeyMetadata>member"`
+	IsTruncated       bool                `xml:"IsTruncated"`
+	Marker            string              `xml:"Marker,omitempty"`
+}
+
+func (s *Service) ListAccessKeys(ctx context.Context, c Caller, in ListAccessKeysInput) (*ListAccessKeysOutput, error) {
+	name, err := keyUser(c, in.UserName)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.getEntity(kindUser, c.Account, name); err != nil {
+		return nil, err
+	}
+	var list []AccessKeyMetadata
+	s.mu.RLock()
+	for _, k := range s.keys {
+		if k.Account == c.Account && strings.EqualFold(k.UserName, name) {
+			list = append(list, AccessKeyMetadata{UserName: k.UserName, AccessKeyId: k.ID, Status: k.Status, CreateDate: k.Created.UTC().Format(timeFormat)})
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(list, func(a, b AccessKeyMetadata) int {
+		if c := strings.Compare(a.CreateDate, b.CreateDate); c != 0 {
+			return c
+		}
+		return strings.Compare(a.AccessKeyId, b.AccessKeyId)
+	})
+	page, trunc, next, err := paginate(list, in.Marker, in.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	return &ListAccessKeysOutput{AccessKeyMetadata: nonNil(page), IsTruncated: trunc, Marker: next}, nil
+}
+
+type UpdateAccessKeyInput struct{ UserName, AccessKeyId, Status string }
+
+func checkAccessKeyID(id string) error {
+	if len(id) < 16 || len(id) > 128 {
+		return validation("1 validation error detected: Value '%s' at 'accessKeyId' failed to satisfy constraint: Member must have length greater than or equal to 16", id)
+	}
+	return nil
+}
+
+func (s *Service) UpdateAccessKey(ctx context.Context, c Caller, in UpdateAccessKeyInput) error {
+	name, err := keyUser(c, in.UserName)
+	if err != nil {
+		return err
+	}
+	if err := checkAccessKeyID(in.AccessKeyId); err != nil {
+		return err
+	}
+	if in.Status != "Active" && in.Status != "Inactive" {
+		return validation("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", in.Status)
+	}
+	return s.propose(ctx, cmdKeyUpdate, keyCmd{ID: in.AccessKeyId, Account: c.Account, UserName: name, Status: in.Status})
+}
+
+type DeleteAccessKeyInput struct{ UserName, AccessKeyId string }
+
+func (s *Service) DeleteAccessKey(ctx context.Context, c Caller, in DeleteAccessKeyInput) error {
+	name, err := keyUser(c, in.UserName)
+	if err != nil {
+		return err
+	}
+	if err := checkAccessKeyID(in.AccessKeyId); err != nil {
+		return err
+	}
+	return s.propose(ctx, cmdKeyDelete, keyCmd{ID: in.AccessKeyId, Account: c.Account, UserName: name})
+}
+
+// ---- credential resolution ----
+
+// Session describes the temporary credentials behind an access key (ASIA...), for the
+// request authenticator: the session token the request must carry, expiry, MFA context and
+// session tags.
+type Session struct {
+	Token       string
+	Expiration  time.Time
+	MFA         bool
+	MFAAuthTime time.Time
+	Tags        map[string]string
+	Principal   awsproto.Principal
+	UserID      string
+}
+
+// Lookup implements awsproto.CredentialStore: active long-term access keys of IAM users,
+// unexpired temporary credentials, then the configured Root store. For temporary
+// credentials the Principal carries the SessionToken the request must present, Expires,
+// the MFA context, session tags (over the role's or user's tags), SourceIdentity and
+// RoleSessionName.
+func (s *Service) Lookup(accessKeyID string) (string, awsproto.Principal, bool) {
+	s.mu.RLock()
+	var p awsproto.Principal
+	var sealed string
+	var expires time.Time
+	if k := s.keys[accessKeyID]; k != nil {
+		if k.Status != "Active" {
+			s.mu.RUnlock()
+			return "", awsproto.Principal{}, false
+		}
+		u := s.ents[entKey(kindUser, k.Account, k.UserName)]
+		path := "/"
+		if u != nil {
+			path = u.Path
+		}
+		p = awsproto.Principal{AccessKeyID: k.ID, Account: k.Account, ARN: userARN(k.Account, path, k.UserName), Type: "IAMUser",
+			UserName: k.UserName, Tags: tagMap(u, nil)}
+		sealed = k.Secret
+	} else if x := s.sessions[accessKeyID]; x != nil {
+		p = s.sessionPrincipalLocked(x)
+		sealed, expires = x.Secret, x.Expiration
+	}
+	s.mu.RUnlock()
+	if sealed == "" {
+		if s.cfg.Root != nil {
+			return s.cfg.Root.Lookup(accessKeyID)
+		}
+		return "", awsproto.Principal{}, false
+	}
+	if !expires.IsZero() && !s.now().Before(expires) {
+		return "", awsproto.Principal{}, false
+	}
+	secret, err := s.unseal(accessKeyID, sealed)
+	if err != nil {
+		s.cfg.Logger.Error("iam: cannot unseal secret access key", "access_key_id", accessKeyID, "err", err)
+		return "", awsproto.Principal{}, false
+	}
+	return string(secret), p, true
+}
+
+// tagMap merges an entity's tags and session tags (which win); nil when there are none.
+func tagMap(e *entity, session []Tag) map[string]string {
+	var out map[string]string
+	add := func(ts []Tag) {
+		for _, t := range ts {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[t.Key] = t.Value
+		}
+	}
+	if e != nil {
+		add(e.Tags)
+	}
+	add(session)
+	return out
+}
+
+// sessionPrincipalLocked is the principal of temporary credentials; s.mu held.
+func (s *Service) sessionPrincipalLocked(x *sessionRec) awsproto.Principal {
+	p := awsproto.Principal{AccessKeyID: x.AccessKeyID, Account: x.Account, ARN: x.ARN, Type: x.Type,
+		SessionToken: x.Token, Expires: x.Expiration, MFAAuthenticated: x.MFA, MFAAuthTime: x.MFAAuthTime,
+		SourceIdentity: x.SourceIdentity, RoleSessionName: x.Session}
+	switch {
+	case x.RoleName != "":
+		p.UserName = x.RoleName
+		p.Tags = tagMap(s.ents[entKey(kindRole, x.Account, x.RoleName)], x.Tags)
+	case x.UserName != "":
+		p.UserName = x.UserName
+		p.Tags = tagMap(s.ents[entKey(kindUser, x.Account, x.UserName)], x.Tags)
+	default:
+		p.Tags = tagMap(nil, x.Tags)
+	}
+	return p
+}
+
+// SessionInfo returns the context of unexpired temporary credentials.
+func (s *Service) SessionInfo(accessKeyID string) (Session, bool) {
+	s.mu.RLock()
+	x := s.sessions[accessKeyID]
+	s.mu.RUnlock()
+	if x == nil || !s.now().Before(x.Expiration) {
+		return Session{}, false
+	}
+	s.mu.RLock()
+	p := s.sessionPrincipalLocked(x)
+	s.mu.RUnlock()
+	out := Session{Token: x.Token, Expiration: x.Expiration, MFA: x.MFA, MFAAuthTime: x.MFAAuthTime,
+		Principal: p, UserID: x.UserID}
+	if len(x.Tags) > 0 {
+		out.Tags = map[string]string{}
+		for _, t := range x.Tags {
+			out.Tags[t.Key] = t.Value
+		}
+	}
+	return out, true
+}
+
+// IdentityPolicies returns the JSON documents of the identity-based policies of a principal:
+// for a user, its inline and attached managed policies (default versions) and those of its
+// groups; for a role or an assumed-role session, the role's inline and attached policies.
+// The root and unknown principals have none (the root is not subject to identity policies).
+func (s *Service) IdentityPolicies(principalARN string) ([]string, error) {
+	p, ok := parseARN(principalARN)
+	if !ok {
+		return nil, invalidInput("ARN %s is not valid.", principalARN)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var docs []string
+	add := func(e *entity) {
+		names := make([]string, 0, len(e.Inline))
+		for n := range e.Inline {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			docs = append(docs, e.Inline[n])
+		}
+		for _, arn := range e.Attached {
+			if m, err := s.managedLocked(e.Account, arn); err == nil {
+				docs = append(docs, m.defaultDoc())
+			}
+		}
+	}
+	switch p.Kind {
+	case "user":
+		u := s.ents[entKey(kindUser, p.Account, p.Name)]
+		if u == nil {
+			return nil, noSuch("The user with name %s cannot be found.", p.Name)
+		}
+		add(u)
+		var groups []*entity
+		for _, g := range s.ents {
+			if g.Kind == kindGroup && g.Account == p.Account && slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, u.Name) }) {
+				groups = append(groups, g)
+			}
+		}
+		slices.SortFunc(groups, func(a, b *entity) int { return strings.Compare(a.Name, b.Name) })
+		for _, g := range groups {
+			add(g)
+		}
+	case "role", "assumed-role":
+		r := s.ents[entKey(kindRole, p.Account, p.Name)]
+		if r == nil {
+			return nil, noSuch("The role with name %s cannot be found.", p.Name)
+		}
+		add(r)
+	}
+	return docs, nil
+}
+
+// PrincipalTags returns the tags of the user or role behind a principal ARN (for an
+// assumed-role session, the role's; session tags come with SessionInfo and override them).
+func (s *Service) PrincipalTags(principalARN string) map[string]string {
+	p, ok := parseARN(principalARN)
+	if !ok {
+		return nil
+	}
+	kind := kindUser
+	if p.Kind == "role" || p.Kind == "assumed-role" {
+		kind = kindRole
+	} else if p.Kind != "user" {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.ents[entKey(kind, p.Account, p.Name)]
+	if e == nil || len(e.Tags) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(e.Tags))
+	for _, t := range e.Tags {
+		out[t.Key] = t.Value
+	}
+	return out
+}

@@ -1,0 +1,355 @@
+package iam
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/iam/policy"
+)
+
+// Credentials is STS's Credentials shape.
+type Credentials struct {
+	AccessKeyId     string `xml:"AccessKeyId"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	SessionToken    string `xml:"SessionToken"`
+	Expiration      string `xml:"Expiration"`
+}
+
+// GetCallerIdentityOutput is in the element order of AWS's documented sample response.
+type GetCallerIdentityOutput struct {
+	Arn     string `xml:"Arn"`
+	UserId  string `xml:"UserId"`
+	Account string `xml:"Account"`
+}
+
+type GetCallerIdentityInput struct{}
+
+// GetCallerIdentity needs no permission.
+func (s *Service) GetCallerIdentity(ctx context.Context, c Caller, _ GetCallerIdentityInput) (*GetCallerIdentityOutput, error) {
+	out := &GetCallerIdentityOutput{Arn: c.Principal.ARN, Account: c.Account, UserId: c.Account}
+	if x, ok := s.SessionInfo(c.Principal.AccessKeyID); ok {
+		out.UserId = x.UserID
+		return out, nil
+	}
+	if p, ok := parseARN(c.Principal.ARN); ok && p.Kind == "user" {
+		if u, err := s.getEntity(kindUser, p.Account, p.Name); err == nil {
+			out.UserId = u.ID
+		}
+	}
+	return out, nil
+}
+
+// callerSession is the session record of the caller's credentials, if temporary.
+func (s *Service) callerSession(c Caller) *sessionRec {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if x := s.sessions[c.Principal.AccessKeyID]; x != nil {
+		cp := *x
+		return &cp
+	}
+	return nil
+}
+
+func (s *Service) newSession(ctx context.Context, base sessionRec, dur time.Duration, mfaSerial string, mfaStep int64) (*Credentials, *sessionRec, error) {
+	id, err := s.newID("ASIA", 16)
+	if err != nil {
+		return nil, nil, err
+	}
+	secret, err := s.newSecret()
+	if err != nil {
+		return nil, nil, err
+	}
+	tok := make([]byte, 144)
+	if _, err := io.ReadFull(s.cfg.Rand, tok); err != nil {
+		return nil, nil, err
+	}
+	sealed, err := s.seal(id, []byte(secret))
+	if err != nil {
+		return nil, nil, err
+	}
+	x := base
+	now := second(s.now())
+	x.AccessKeyID, x.Secret, x.Token, x.Created, x.Expiration = id, sealed, base64.StdEncoding.EncodeToString(tok), now, now.Add(dur)
+	if err := s.propose(ctx, cmdSessionCreate, sessionCmd{Session: &x, MFASerial: mfaSerial, MFACounter: mfaStep}); err != nil {
+		return nil, nil, err
+	}
+	return &Credentials{AccessKeyId: id, SecretAccessKey: secret, SessionToken: x.Token, Expiration: x.Expiration.Format(timeFormat)}, &x, nil
+}
+
+// mfaPair validates SerialNumber/TokenCode given together and verifies the code for the
+// calling user. It returns the serial and step to consume ("" when no MFA was given).
+func (s *Service) mfaPair(c Caller, serial, code string) (string, int64, error) {
+	if serial == "" && code == "" {
+		return "", 0, nil
+	}
+	if serial == "" || code == "" {
+		return "", 0, validation("SerialNumber and TokenCode must be specified together")
+	}
+	st, err := s.verifyMFA(c.Account, callerUserName(c), serial, code)
+	if err != nil {
+		return "", 0, err
+	}
+	return serial, st, nil
+}
+
+type GetSessionTokenInput struct {
+	DurationSeconds         *int
+	SerialNumber, TokenCode string
+}
+
+type GetSessionTokenOutput struct {
+	Credentials Credentials `xml:"Credentials"`
+}
+
+// GetSessionToken returns temporary credentials of the calling user (or root), MFA
+// authenticated when SerialNumber and TokenCode are given.
+func (s *Service) GetSessionToken(ctx context.Context, c Caller, in GetSessionTokenInput) (*GetSessionTokenOutput, error) {
+	p, ok := parseARN(c.Principal.ARN)
+	if !ok || (p.Kind != "user" && p.Kind != "root") {
+		return nil, iamErr("AccessDenied", "Cannot call GetSessionToken with session credentials")
+	}
+	if s.callerSession(c) != nil {
+		return nil, iamErr("AccessDenied", "Cannot call GetSessionToken with session credentials")
+	}
+	dur, maxDur := 43200, 129600
+	if p.Kind == "root" {
+		dur, maxDur = 3600, 3600
+	}
+	if in.DurationSeconds != nil {
+		dur = *in.DurationSeconds
+		if dur < 900 || dur > maxDur {
+			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to %d", dur, maxDur)
+		}
+	}
+	serial, step, err := s.mfaPair(c, in.SerialNumber, in.TokenCode)
+	if err != nil {
+		return nil, err
+	}
+	base := sessionRec{Account: c.Account, ARN: c.Principal.ARN, Type: c.Principal.Type, UserID: c.Account}
+	if p.Kind == "user" {
+		u, err := s.getEntity(kindUser, p.Account, p.Name)
+		if err != nil {
+			return nil, iamErr("AccessDenied", "The calling user no longer exists.")
+		}
+		base.Type, base.UserName, base.UserID = "IAMUser", u.Name, u.ID
+	}
+	if serial != "" {
+		base.MFA, base.MFAAuthTime = true, second(s.now())
+	}
+	creds, _, err := s.newSession(ctx, base, time.Duration(dur)*time.Second, serial, step)
+	if err != nil {
+		return nil, err
+	}
+	return &GetSessionTokenOutput{Credentials: *creds}, nil
+}
+
+type AssumeRoleInput struct {
+	RoleArn, RoleSessionName, Policy, ExternalId, SerialNumber, TokenCode, SourceIdentity string
+	DurationSeconds                                                                       *int
+	Tags                                                                                  []Tag
+	TransitiveTagKeys, PolicyArns                                                         []string
+}
+
+type AssumedRoleUser struct {
+	AssumedRoleId string `xml:"AssumedRoleId"`
+	Arn           string `xml:"Arn"`
+}
+
+type AssumeRoleOutput struct {
+	Credentials      Credentials     `xml:"Credentials"`
+	AssumedRoleUser  AssumedRoleUser `xml:"AssumedRoleUser"`
+	PackedPolicySize *int            `xml:"PackedPolicySize,omitempty"`
+	SourceIdentity   string          `xml:"SourceIdentity,omitempty"`
+}
+
+var sessionNameOK = nameRE
+
+// AssumeRole returns temporary credentials of a role whose trust policy allows the caller.
+func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) (*AssumeRoleOutput, error) {
+	if len(in.RoleArn) < 20 || len(in.RoleArn) > 2048 {
+		return nil, validation("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", in.RoleArn)
+	}
+	if len(in.RoleSessionName) < 2 || len(in.RoleSessionName) > 64 || !sessionNameOK.MatchString(in.RoleSessionName) {
+		return nil, validation("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64", in.RoleSessionName)
+	}
+	if in.Policy != "" || len(in.PolicyArns) > 0 {
+		// Session policies would have to restrict the session; Coffer does not apply them,
+		// so it refuses them rather than grant more than asked.
+		return nil, validation("Session policies (Policy, PolicyArns) are not supported by Coffer")
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if len(in.SourceIdentity) > 64 {
+		return nil, validation("1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint: Member must have length less than or equal to 64")
+	}
+	rp, ok := parseARN(in.RoleArn)
+	if !ok || rp.Service != "iam" || rp.Kind != "role" {
+		return nil, validation("%s is invalid", in.RoleArn)
+	}
+	cp, ok := parseARN(c.Principal.ARN)
+	if !ok {
+		return nil, iamErr("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.Principal.ARN, in.RoleArn)
+	}
+	if cp.Kind == "root" {
+		return nil, iamErr("AccessDenied", "Roles may not be assumed by root accounts.")
+	}
+	role, err := s.getEntity(kindRole, rp.Account, rp.Name)
+	if err != nil || role.arn() != in.RoleArn {
+		return nil, iamErr("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.Principal.ARN, in.RoleArn)
+	}
+	callerSess := s.callerSession(c)
+	maxDur := role.MaxSessionDuration
+	if cp.Kind == "assumed-role" {
+		maxDur = 3600 // role chaining
+	}
+	dur := 3600
+	if in.DurationSeconds != nil {
+		dur = *in.DurationSeconds
+		if dur < 900 || dur > maxDur {
+			if dur >= 900 && dur <= 43200 {
+				return nil, validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+			}
+			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 43200", dur)
+		}
+	}
+	serial, step, err := s.mfaPair(c, in.SerialNumber, in.TokenCode)
+	if err != nil {
+		return nil, err
+	}
+	mfa, mfaTime := false, time.Time{}
+	switch {
+	case serial != "":
+		mfa, mfaTime = true, second(s.now())
+	case callerSess != nil && callerSess.MFA:
+		mfa, mfaTime = true, callerSess.MFAAuthTime
+	}
+	if err := s.checkTrust(c, cp, role, in, callerSess, mfa, mfaTime); err != nil {
+		return nil, err
+	}
+	arn := "arn:aws:sts::" + role.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName
+	base := sessionRec{Account: role.Account, ARN: arn, Type: "AssumedRole", UserID: role.ID + ":" + in.RoleSessionName,
+		RoleName: role.Name, Session: in.RoleSessionName, MFA: mfa, MFAAuthTime: mfaTime, Tags: in.Tags, SourceIdentity: in.SourceIdentity}
+	creds, _, err := s.newSession(ctx, base, time.Duration(dur)*time.Second, serial, step)
+	if err != nil {
+		return nil, err
+	}
+	out := &AssumeRoleOutput{Credentials: *creds, AssumedRoleUser: AssumedRoleUser{AssumedRoleId: base.UserID, Arn: arn}, SourceIdentity: in.SourceIdentity}
+	if len(in.Tags) > 0 {
+		size := 0
+		for _, t := range in.Tags {
+			size += len(t.Key) + len(t.Value) + 8
+		}
+		pct := min(100, max(1, size*100/2048))
+		out.PackedPolicySize = &pct
+	}
+	return out, nil
+}
+
+// checkTrust evaluates the role's trust policy for sts:AssumeRole (and sts:TagSession when
+// session tags are passed). A statement naming the caller allows it by itself; one naming
+// only the caller's account (root) allows it if, in addition, the caller's identity
+// policies allow the action on the role (AWS's rule for same-account trust).
+func (s *Service) checkTrust(c Caller, cp parsedARN, role *entity, in AssumeRoleInput, callerSess *sessionRec, mfa bool, mfaTime time.Time) error {
+	trust, err := parseTrust(role.TrustPolicy)
+	if err != nil {
+		return iamErr("AccessDenied", "the trust policy of role %s is not valid: %v", role.Name, err)
+	}
+	tags := s.PrincipalTags(c.Principal.ARN)
+	if callerSess != nil && len(callerSess.Tags) > 0 {
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		for _, t := range callerSess.Tags {
+			tags[t.Key] = t.Value
+		}
+	}
+	ctxKeys := map[string][]string{
+		"aws:MultiFactorAuthPresent": {strconv.FormatBool(mfa)},
+		"sts:RoleSessionName":        {in.RoleSessionName},
+		"aws:CurrentTime":            {s.now().Format(time.RFC3339)},
+		"aws:EpochTime":              {strconv.FormatInt(s.now().Unix(), 10)},
+	}
+	if mfa {
+		ctxKeys["aws:MultiFactorAuthAge"] = []string{strconv.FormatInt(int64(s.now().Sub(mfaTime)/time.Second), 10)}
+	}
+	if in.ExternalId != "" {
+		ctxKeys["sts:ExternalId"] = []string{in.ExternalId}
+	}
+	if in.SourceIdentity != "" {
+		ctxKeys["sts:SourceIdentity"] = []string{in.SourceIdentity}
+	}
+	if len(in.Tags) > 0 {
+		var keys []string
+		for _, t := range in.Tags {
+			ctxKeys["aws:RequestTag/"+t.Key] = []string{t.Value}
+			keys = append(keys, t.Key)
+		}
+		ctxKeys["aws:TagKeys"] = keys
+	}
+	userName := ""
+	if cp.Kind == "user" {
+		userName = cp.Name
+	}
+	actions := []string{"sts:AssumeRole"}
+	if len(in.Tags) > 0 {
+		actions = append(actions, "sts:TagSession")
+	}
+	var identity []*policy.Policy
+	identityLoaded := false
+	for _, action := range actions {
+		req := &policy.Request{Principal: policy.Principal{ARN: c.Principal.ARN, Account: c.Account, Tags: tags, Username: userName},
+			Action: action, Resource: role.arn(), Context: ctxKeys}
+		d := policy.Decide(req, nil, []*policy.Policy{trust})
+		if d.Allowed {
+			continue
+		}
+		denied := iamErr("AccessDenied", "User: %s is not authorized to perform: %s on resource: %s", c.Principal.ARN, action, role.arn())
+		if d.Reason == policy.ExplicitDeny || c.Account != role.Account {
+			return denied
+		}
+		root := *req
+		root.Principal.ARN = "arn:aws:iam::" + c.Account + ":root"
+		if !policy.Decide(&root, nil, []*policy.Policy{trust}).Allowed {
+			return denied
+		}
+		if !identityLoaded {
+			docs, err := s.IdentityPolicies(c.Principal.ARN)
+			if err != nil {
+				return denied
+			}
+			for _, doc := range docs {
+				if p, err := policy.Parse([]byte(doc)); err == nil {
+					identity = append(identity, p)
+				}
+			}
+			identityLoaded = true
+		}
+		if !policy.Decide(req, identity, nil).Allowed {
+			return denied
+		}
+	}
+	return nil
+}
+
+// PurgeExpiredSessions removes the temporary credentials that expired (Lookup already
+// ignores them); the lead may call it periodically on the leader.
+func (s *Service) PurgeExpiredSessions(ctx context.Context) error {
+	s.mu.RLock()
+	expired := false
+	now := s.now()
+	for _, x := range s.sessions {
+		if !x.Expiration.After(now) {
+			expired = true
+			break
+		}
+	}
+	s.mu.RUnlock()
+	if !expired {
+		return nil
+	}
+	return s.propose(ctx, cmdSessionsExpire, expireCmd{Before: now})
+}
