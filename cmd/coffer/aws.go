@@ -12,7 +12,7 @@ func kmsJSONService(svc *kms.Service) *awsproto.JSONService {
 	ops := map[string]awsproto.Handler{}
 	for name, op := range kms.Operations() {
 		ops[name] = func(ctx context.Context, c *awsproto.Call) (any, error) {
-			return op(svc, ctx, kms.Caller{Region: c.Region, Account: c.Principal.Account, Principal: c.Principal.ARN}, c.Body)
+			return op(svc, ctx, kmsCaller(c), c.Body)
 		}
 	}
 	return &awsproto.JSONService{

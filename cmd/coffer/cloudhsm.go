@@ -20,12 +20,14 @@ import (
 
 // cloudhsmJSONService exposes the CloudHSMv2 operation table as the BaldrApiService JSON 1.1
 // protocol (SigV4 service name "cloudhsm").
-func cloudhsmJSONService(svc *cloudhsm.Service) *awsproto.JSONService {
+// Every operation is authorized with the caller's identity policies (cloudhsm:<Op>).
+func cloudhsmJSONService(svc *cloudhsm.Service, a *identityAuthorizer) *awsproto.JSONService {
 	ops := map[string]awsproto.Handler{}
 	for name, op := range cloudhsm.Operations() {
-		ops[name] = func(ctx context.Context, c *awsproto.Call) (any, error) {
+		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
 			return op(svc, ctx, cloudhsm.Caller{Region: c.Region, Account: c.Principal.Account, Principal: c.Principal.ARN}, c.Body)
 		}
+		ops[name] = a.guard("cloudhsm", name, cloudhsm.CodeAccessDenied, http.StatusBadRequest, h)
 	}
 	return &awsproto.JSONService{
 		TargetPrefix: "BaldrApiService",

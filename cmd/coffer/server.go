@@ -28,6 +28,7 @@ import (
 	"github.com/coffer-hsm/coffer/internal/crypto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
 	"github.com/coffer-hsm/coffer/internal/hsmapi"
+	"github.com/coffer-hsm/coffer/internal/iam"
 	"github.com/coffer-hsm/coffer/internal/kms"
 	"github.com/coffer-hsm/coffer/internal/seal"
 	"github.com/coffer-hsm/coffer/internal/state"
@@ -119,10 +120,14 @@ type node struct {
 	hsm      *hsm.HSM
 	kms      *kms.Service
 	cloudhsm *cloudhsm.Service
+	iam      *iam.Service
+	authz    *identityAuthorizer
 	store    *state.Store
 	creds    *devCredentials
-	ready    chan struct{}
-	wipeMu   sync.Mutex
+	// credsFresh: the dev credentials were made at this start (printed once).
+	credsFresh bool
+	ready      chan struct{}
+	wipeMu     sync.Mutex
 }
 
 func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
@@ -202,8 +207,29 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		BackupInterval: o.backupEvery, Logger: log,
 		InitialPolicy: hsm.Policy{LoginFailurePolicy: o.policy, LockoutThreshold: o.lockout, ZeroizeThreshold: o.zeroize},
 	})
-	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log, Clusters: clusterDirectory{svc: n.cloudhsm, dev: o.dev}})
-	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm)
+	if o.dev {
+		// The root credentials are needed before the state opens (IAM falls back to them).
+		if n.creds, n.credsFresh, err = loadDevCredentials(o.dataDir); err != nil {
+			return err
+		}
+	}
+	akid, secret := os.Getenv("COFFER_ROOT_ACCESS_KEY_ID"), os.Getenv("COFFER_ROOT_SECRET_ACCESS_KEY")
+	if n.creds != nil {
+		akid, secret = n.creds.RootAccessKeyID, n.creds.RootSecretAccessKey
+	}
+	secretsKey, err := iamSecretsKey(filepath.Join(o.dataDir, "iam-secrets.sealed"), sealer)
+	if err != nil {
+		return err
+	}
+	n.iam, err = iam.New(iam.Config{Root: rootCredentials(akid, secret, o.accountID), SecretsKey: secretsKey, Logger: log})
+	clear(secretsKey)
+	if err != nil {
+		return err
+	}
+	n.authz = &identityAuthorizer{iam: n.iam, now: time.Now}
+	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log, Clusters: clusterDirectory{svc: n.cloudhsm, dev: o.dev},
+		Enforce: true, Identities: kms.CachedIdentityDocuments(n.iam.IdentityPolicies)})
+	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm, n.iam)
 	if err != nil {
 		return fmt.Errorf("opening the replicated state: %w", err)
 	}
@@ -211,6 +237,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	n.hsm.Attach(n.store)
 	n.kms.Attach(n.store)
 	n.cloudhsm.Attach(n.store)
+	n.iam.Attach(n.store)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = n.store.WaitLeader(wctx)
 	cancel()
@@ -231,14 +258,11 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 
 	go n.kms.Run(ctx, o.schedulerEvery)
 	go n.cloudhsm.Run(ctx, o.schedulerEvery)
+	go n.purgeSessions(ctx, o.schedulerEvery)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", n.health)
 	mux.Handle(hsmapi.PathPrefix, hsmapi.NewServer(n.hsm, hsmapi.ServerConfig{NodeID: n.nodeID, AllowInitialize: o.dev, Logger: log, Extensions: n.backupExtensions()}))
-	akid, secret := os.Getenv("COFFER_ROOT_ACCESS_KEY_ID"), os.Getenv("COFFER_ROOT_SECRET_ACCESS_KEY")
-	if n.creds != nil {
-		akid, secret = n.creds.RootAccessKeyID, n.creds.RootSecretAccessKey
-	}
 	if akid == "" || secret == "" {
 		log.Warn("no root AWS credentials: set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY to use the AWS APIs")
 	}
@@ -248,7 +272,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	mux.Handle("/", awsproto.NewRouter(&awsproto.Verifier{Credentials: rootCredentials(akid, secret, o.accountID)}, kmsJSONService(n.kms), cloudhsmJSONService(n.cloudhsm)))
+	mux.Handle("/", awsproto.NewRouter(&awsproto.Verifier{Credentials: n.iam},
+		kmsJSONService(n.kms), cloudhsmJSONService(n.cloudhsm, n.authz)).
+		AddQuery(iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz)))
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -372,11 +398,7 @@ func (n *node) sealer() (seal.Sealer, error) {
 // devInitialize initializes and activates an uninitialized --dev cluster with the dev
 // credentials, printing them once when they are new.
 func (n *node) devInitialize(ctx context.Context, stdout io.Writer) error {
-	creds, fresh, err := loadDevCredentials(n.opts.dataDir)
-	if err != nil {
-		return err
-	}
-	n.creds = creds
+	creds, fresh := n.creds, n.credsFresh
 	st := n.hsm.Status().State
 	if st == hsm.StateUninitialized {
 		p := hsm.Policy{LoginFailurePolicy: n.opts.policy, LockoutThreshold: n.opts.lockout, ZeroizeThreshold: n.opts.zeroize}
@@ -464,6 +486,22 @@ func randomString(n int, alphabet string) string {
 	return string(b)
 }
 
+// purgeSessions removes expired STS credentials from the state every interval.
+func (n *node) purgeSessions(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := n.iam.PurgeExpiredSessions(ctx); err != nil && !state.IsNotLeader(err) {
+				n.log.Warn("iam: purging expired sessions", "err", err)
+			}
+		}
+	}
+}
+
 // parseSubnets reads --subnet subnet-<hex>=<zone> values.
 func parseSubnets(vals []string) (map[string]string, error) {
 	out := map[string]string{}
@@ -490,7 +528,7 @@ func (n *node) wipe() {
 	// The HSM part (users, keys) is scrubbed; the KMS metadata and the CloudHSM control
 	// plane (clusters, backup records) are outside the HSM boundary and survive, as they
 	// do on AWS, so that a restore can bring the keys back under the same KMS key ids.
-	if err := n.store.Wipe(ctx, n.kms.Name(), n.cloudhsm.Name()); err != nil {
+	if err := n.store.Wipe(ctx, n.kms.Name(), n.cloudhsm.Name(), n.iam.Name()); err != nil {
 		n.log.Error("zeroize: wiping the replicated state failed", "err", err)
 		return
 	}

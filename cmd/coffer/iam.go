@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
+	"github.com/coffer-hsm/coffer/internal/iam"
+	"github.com/coffer-hsm/coffer/internal/iam/policy"
+	"github.com/coffer-hsm/coffer/internal/kms"
+	"github.com/coffer-hsm/coffer/internal/seal"
+)
+
+// iamSecretsKey loads (or makes, at first start) the key that encrypts IAM secrets (secret
+// access keys, MFA seeds) in the replicated state. It is sealed like the domain key, but
+// separately: IAM lives outside the HSM boundary and survives a zeroization, as on AWS.
+func iamSecretsKey(path string, sealer seal.Sealer) ([]byte, error) {
+	k, err := seal.Load(path, sealer)
+	if errors.Is(err, os.ErrNotExist) {
+		if k, err = seal.Generate(nil); err != nil {
+			return nil, err
+		}
+		if err := seal.Save(path, sealer, k); err != nil {
+			return nil, fmt.Errorf("saving the IAM secrets key: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("unsealing the IAM secrets key %s: %w", path, err)
+	}
+	return k.Bytes(), nil
+}
+
+// identityAuthorizer decides requests to the APIs other than KMS (IAM, STS, CloudHSMv2)
+// with the caller's identity-based policies, as AWS does for them: the root may do
+// everything, anyone else needs an Allow and no Deny.
+type identityAuthorizer struct {
+	iam *iam.Service
+	now func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]*policy.Policy // parsed documents by content
+}
+
+func (a *identityAuthorizer) parsed(docs []string) ([]*policy.Policy, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cache == nil || len(a.cache) > 4096 {
+		a.cache = map[string]*policy.Policy{}
+	}
+	out := make([]*policy.Policy, 0, len(docs))
+	for _, d := range docs {
+		p, ok := a.cache[d]
+		if !ok {
+			var err error
+			if p, err = policy.Parse([]byte(d)); err != nil {
+				return nil, err
+			}
+			a.cache[d] = p
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// requestFor builds the policy request of a call: principal and the global condition keys.
+func requestFor(c *awsproto.Call, action, resource string, now time.Time) *policy.Request {
+	p := c.Principal
+	ctx := map[string][]string{
+		"aws:PrincipalArn":     {p.ARN},
+		"aws:PrincipalAccount": {p.Account},
+		"aws:PrincipalType":    {p.Type},
+		"aws:SourceIp":         {c.SourceIP},
+		"aws:CurrentTime":      {now.UTC().Format(time.RFC3339)},
+		"aws:EpochTime":        {strconv.FormatInt(now.Unix(), 10)},
+		"aws:SecureTransport":  {strconv.FormatBool(c.SecureTransport)},
+		"aws:RequestedRegion":  {c.Region},
+	}
+	if p.Temporary {
+		ctx["aws:MultiFactorAuthPresent"] = []string{strconv.FormatBool(p.MFAAuthenticated)}
+		if p.MFAAuthenticated && !p.MFAAuthTime.IsZero() {
+			ctx["aws:MultiFactorAuthAge"] = []string{strconv.FormatInt(int64(now.Sub(p.MFAAuthTime)/time.Second), 10)}
+		}
+	}
+	for k, v := range p.Tags {
+		ctx["aws:PrincipalTag/"+k] = []string{v}
+	}
+	return &policy.Request{
+		Principal: policy.Principal{ARN: p.ARN, Account: p.Account, Type: p.Type, Tags: p.Tags, Username: p.UserName},
+		Action:    action, Resource: resource, Context: ctx,
+	}
+}
+
+// denied is AWS's AccessDenied for an identity-policy decision.
+func deniedMessage(c *awsproto.Call, action, resource string, d policy.Decision) string {
+	why := "because no identity-based policy allows the " + action + " action"
+	if d.Reason == policy.ExplicitDeny {
+		why = "with an explicit deny in an identity-based policy"
+	}
+	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", c.Principal.ARN, action, resource, why)
+}
+
+// authorize decides action on resource for the call; nil means allowed.
+func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string) (bool, string, error) {
+	if c.Principal.Type == "Root" {
+		return true, "", nil
+	}
+	docs, err := a.iam.IdentityPolicies(c.Principal.ARN)
+	if err != nil {
+		return false, "", err
+	}
+	pols, err := a.parsed(docs)
+	if err != nil {
+		return false, "", err
+	}
+	d := policy.Decide(requestFor(c, action, resource, a.now()), pols, nil)
+	if d.Allowed {
+		return true, "", nil
+	}
+	return false, deniedMessage(c, action, resource, d), nil
+}
+
+// guard wraps a handler of service prefix (iam, sts, cloudhsm) with the identity decision;
+// denied answers use code with the given HTTP status.
+func (a *identityAuthorizer) guard(prefix, op, code string, status int, h awsproto.Handler) awsproto.Handler {
+	action := prefix + ":" + op
+	return func(ctx context.Context, c *awsproto.Call) (any, error) {
+		ok, msg, err := a.authorize(c, action, "*")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &awsproto.Error{Status: status, Code: code, Message: msg}
+		}
+		return h(ctx, c)
+	}
+}
+
+// stsOpen are the STS actions that need no identity permission, as on AWS:
+// GetCallerIdentity and GetSessionToken always work, and AssumeRole is decided by the
+// role's trust policy together with the caller's identity policies (inside the operation).
+var stsOpen = map[string]bool{"GetCallerIdentity": true, "GetSessionToken": true, "AssumeRole": true}
+
+func iamCaller(c *awsproto.Call) iam.Caller {
+	return iam.Caller{Region: c.Region, Account: c.Principal.Account, Principal: c.Principal}
+}
+
+// iamQueryService exposes IAM (query protocol, SigV4 service "iam").
+func iamQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QueryService {
+	ops := map[string]awsproto.Handler{}
+	for name, op := range iam.Operations() {
+		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
+			return op(svc, ctx, iamCaller(c), c.Body)
+		}
+		ops[name] = a.guard("iam", name, "AccessDenied", http.StatusForbidden, h)
+	}
+	return &awsproto.QueryService{SigningName: "iam", Version: "2010-05-08",
+		XMLNamespace: "https://iam.amazonaws.com/doc/2010-05-08/", Operations: ops, MapError: iam.MapError}
+}
+
+// stsQueryService exposes STS (query protocol, SigV4 service "sts").
+func stsQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QueryService {
+	ops := map[string]awsproto.Handler{}
+	for name, op := range iam.STSOperations() {
+		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
+			return op(svc, ctx, iamCaller(c), c.Body)
+		}
+		if !stsOpen[name] {
+			h = a.guard("sts", name, "AccessDenied", http.StatusForbidden, h)
+		}
+		ops[name] = h
+	}
+	return &awsproto.QueryService{SigningName: "sts", Version: "2011-06-15",
+		XMLNamespace: "https://sts.amazonaws.com/doc/2011-06-15/", Operations: ops, MapError: iam.MapError}
+}
+
+// kmsCaller carries the verified identity into KMS's authorization.
+func kmsCaller(c *awsproto.Call) kms.Caller {
+	p := c.Principal
+	return kms.Caller{Region: c.Region, Account: p.Account, Principal: p.ARN, PrincipalType: p.Type,
+		UserName: p.UserName, PrincipalTags: p.Tags, TemporaryCredentials: p.Temporary,
+		MFAPresent: p.MFAAuthenticated, MFAAuthTime: p.MFAAuthTime, SourceIP: c.SourceIP, SecureTransport: c.SecureTransport}
+}
