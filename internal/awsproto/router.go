@@ -68,6 +68,13 @@ type Router struct {
 	// as read (nil if it was not read). It must not retain c.Body or modify c.
 	Observe func(c *Call, status int, errCode, errMsg string, resp any)
 
+	// Record, when set, is called for every request, accepted or refused, BEFORE its
+	// answer is written (Observe is called after): the answer waits for it. It is the
+	// durable audit hook: when it fails for a request that succeeded, the client gets a
+	// 500 InternalFailure instead of the answer (the operation itself has happened),
+	// so that no acknowledged request lacks its record. Same arguments as Observe.
+	Record func(c *Call, status int, errCode, errMsg string, resp any) error
+
 	// InternalError, when set, receives the underlying error (or recovered
 	// panic) whenever a 5xx answer is written. The client only sees a generic
 	// message.
@@ -204,6 +211,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = b
 		}
 	}
+	if rt.Record != nil {
+		if err := rt.Record(c, http.StatusOK, "", "", resp); err != nil {
+			rt.fail(w, c, ct, errInternal, fmt.Errorf("awsproto: recording %s: %w", op, err))
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, ct, out)
 	if rt.Observe != nil {
 		rt.Observe(c, http.StatusOK, "", "", resp)
@@ -273,6 +286,11 @@ func (rt *Router) fail(w http.ResponseWriter, c *Call, ct string, e *Error, caus
 	b, err := jsonMarshal(errorBody{Type: code, Message: e.Message})
 	if err != nil { // cannot happen for two strings
 		b = []byte(`{"__type":"InternalFailure","message":""}`)
+	}
+	if rt.Record != nil {
+		if err := rt.Record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
+			rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
+		}
 	}
 	w.Header().Set("x-amzn-ErrorType", code)
 	writeJSON(w, status, ct, b)

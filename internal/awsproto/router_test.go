@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -159,6 +160,46 @@ func TestObserve(t *testing.T) {
 	}
 	if o := got[1]; o.status != 400 || o.code != CodeInvalidSignature || o.c.Principal.AccessKeyID != "" || o.c.Principal.ARN != "" || o.c.Operation != "Echo" {
 		t.Errorf("refused: %+v", o)
+	}
+}
+
+// TestRecordBeforeAnswer: Record runs before the answer is written, and an accepted
+// request whose record fails is answered 500 instead of with its result.
+func TestRecordBeforeAnswer(t *testing.T) {
+	env := newEnv(t, nil)
+	var mu sync.Mutex
+	var recorded []string
+	fail := false
+	env.router.Record = func(c *Call, status int, code, msg string, resp any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		recorded = append(recorded, fmt.Sprintf("%s %d %s", c.Operation, status, code))
+		if fail {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	answered := false
+	env.router.Observe = func(*Call, int, string, string, any) {
+		mu.Lock()
+		defer mu.Unlock()
+		answered = true
+		if len(recorded) == 0 {
+			t.Error("Observe (after the answer) ran before Record")
+		}
+	}
+	if a := do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{})); a.status != 200 {
+		t.Fatalf("accepted: %d %s", a.status, a.body)
+	}
+	expectErr(t, do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{secret: "wrong"})), 400, CodeInvalidSignature)
+	mu.Lock()
+	fail = true
+	mu.Unlock()
+	expectErr(t, do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{})), 500, CodeInternalFailure)
+	mu.Lock()
+	defer mu.Unlock()
+	if !answered || len(recorded) < 3 || recorded[0] != "Echo 200 " || recorded[1] != "Echo 400 "+CodeInvalidSignature {
+		t.Fatalf("records: %q", recorded)
 	}
 }
 
