@@ -1,0 +1,475 @@
+package cloudwatch
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Alarm states.
+const (
+	StateOK               = "OK"
+	StateAlarm            = "ALARM"
+	StateInsufficientData = "INSUFFICIENT_DATA"
+)
+
+// Tag is a resource tag.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// alarmRec is a metric alarm as persisted (and returned by DescribeAlarms: MetricAlarm).
+type alarmRec struct {
+	AlarmName                          string      `json:"name"`
+	AlarmArn                           string      `json:"arn"`
+	AlarmDescription                   string      `json:"description,omitempty"`
+	AlarmConfigurationUpdatedTimestamp time.Time   `json:"config_updated"`
+	ActionsEnabled                     bool        `json:"actions_enabled"`
+	OKActions                          []string    `json:"ok_actions,omitempty"`
+	AlarmActions                       []string    `json:"alarm_actions,omitempty"`
+	InsufficientDataActions            []string    `json:"insufficient_data_actions,omitempty"`
+	MetricName                         string      `json:"metric_name"`
+	Namespace                          string      `json:"namespace"`
+	Statistic                          string      `json:"statistic,omitempty"`
+	ExtendedStatistic                  string      `json:"extended_statistic,omitempty"`
+	Dimensions                         []Dimension `json:"dimensions,omitempty"`
+	Period                             int         `json:"period"`
+	Unit                               string      `json:"unit,omitempty"`
+	EvaluationPeriods                  int         `json:"evaluation_periods"`
+	DatapointsToAlarm                  int         `json:"datapoints_to_alarm,omitempty"`
+	Threshold                          float64     `json:"threshold"`
+	ComparisonOperator                 string      `json:"comparison_operator"`
+	TreatMissingData                   string      `json:"treat_missing_data,omitempty"`
+	Tags                               []Tag       `json:"tags,omitempty"`
+
+	StateValue                 string    `json:"state"`
+	StateReason                string    `json:"state_reason"`
+	StateReasonData            string    `json:"state_reason_data,omitempty"`
+	StateUpdatedTimestamp      time.Time `json:"state_updated"`
+	StateTransitionedTimestamp time.Time `json:"state_transitioned"`
+	StateRevision              uint64    `json:"state_revision"`
+}
+
+// MetricAlarm is an alarm as DescribeAlarms returns it.
+type MetricAlarm struct {
+	AlarmName                          string
+	AlarmArn                           string
+	AlarmDescription                   string
+	AlarmConfigurationUpdatedTimestamp time.Time
+	ActionsEnabled                     bool
+	OKActions                          []string
+	AlarmActions                       []string
+	InsufficientDataActions            []string
+	StateValue                         string
+	StateReason                        string
+	StateReasonData                    string
+	StateUpdatedTimestamp              time.Time
+	StateTransitionedTimestamp         time.Time
+	MetricName                         string
+	Namespace                          string
+	Statistic                          string
+	ExtendedStatistic                  string
+	Dimensions                         []Dimension
+	Period                             int
+	Unit                               string
+	EvaluationPeriods                  int
+	DatapointsToAlarm                  int
+	Threshold                          float64
+	ComparisonOperator                 string
+	TreatMissingData                   string
+}
+
+func (a *alarmRec) public() MetricAlarm {
+	return MetricAlarm{AlarmName: a.AlarmName, AlarmArn: a.AlarmArn, AlarmDescription: a.AlarmDescription,
+		AlarmConfigurationUpdatedTimestamp: a.AlarmConfigurationUpdatedTimestamp, ActionsEnabled: a.ActionsEnabled,
+		OKActions: clone(a.OKActions), AlarmActions: clone(a.AlarmActions), InsufficientDataActions: clone(a.InsufficientDataActions),
+		StateValue: a.StateValue, StateReason: a.StateReason, StateReasonData: a.StateReasonData,
+		StateUpdatedTimestamp: a.StateUpdatedTimestamp, StateTransitionedTimestamp: a.StateTransitionedTimestamp,
+		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
+		Dimensions: clone(a.Dimensions), Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods,
+		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator,
+		TreatMissingData: a.TreatMissingData}
+}
+
+func clone[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append([]T(nil), s...)
+}
+
+// HistoryItem is one alarm history entry (DescribeAlarmHistory's AlarmHistoryItem).
+// HistoryData is AWS's JSON.
+type HistoryItem struct {
+	AlarmName       string    `json:"alarm_name"`
+	AlarmType       string    `json:"alarm_type"` // MetricAlarm
+	Timestamp       time.Time `json:"timestamp"`
+	HistoryItemType string    `json:"type"` // ConfigurationUpdate, StateUpdate, Action
+	HistorySummary  string    `json:"summary"`
+	HistoryData     string    `json:"data"`
+}
+
+// PutMetricAlarmInput is PutMetricAlarm's input. ActionsEnabled nil means true.
+type PutMetricAlarmInput struct {
+	AlarmName               string
+	AlarmDescription        string
+	ActionsEnabled          *bool
+	OKActions               []string
+	AlarmActions            []string
+	InsufficientDataActions []string
+	MetricName              string
+	Namespace               string
+	Statistic               string
+	ExtendedStatistic       string
+	Dimensions              []Dimension
+	Period                  int
+	Unit                    string
+	EvaluationPeriods       int
+	DatapointsToAlarm       int
+	Threshold               *float64
+	ComparisonOperator      string
+	TreatMissingData        string
+	Tags                    []Tag
+	// Metrics, ThresholdMetricId, EvaluateLowSampleCountPercentile: not supported.
+	Metrics           []MetricDataQuery
+	ThresholdMetricID string
+}
+
+var comparisonOps = map[string]string{
+	"GreaterThanOrEqualToThreshold": "greater than or equal to",
+	"GreaterThanThreshold":          "greater than",
+	"LessThanThreshold":             "less than",
+	"LessThanOrEqualToThreshold":    "less than or equal to",
+}
+
+func (s *Service) alarmARN(name string) string {
+	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", s.cfg.Region, s.cfg.AccountID, name)
+}
+
+func checkActions(field string, acts []string) error {
+	if len(acts) > 5 {
+		return invalid("The collection %s must not have a size greater than 5.", field)
+	}
+	for _, a := range acts {
+		if !strings.HasPrefix(a, "arn:aws:sns:") || strings.Count(a, ":") != 5 {
+			return invalid("Invalid arn syntax for %s: %s (only SNS topic ARNs are supported).", field, a)
+		}
+	}
+	return nil
+}
+
+// PutMetricAlarm creates or replaces an alarm (an update keeps its state).
+func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) error {
+	switch {
+	case in.AlarmName == "":
+		return missing("AlarmName")
+	case len(in.AlarmName) > 255:
+		return invalid("The parameter AlarmName must be at most 255 characters.")
+	case len(in.AlarmDescription) > 1024:
+		return invalid("The parameter AlarmDescription must be at most 1024 characters.")
+	case len(in.Metrics) > 0 || in.ThresholdMetricID != "":
+		return invalid("Metric math and anomaly detection alarms are not supported.")
+	case in.MetricName == "":
+		return missing("MetricName")
+	case in.EvaluationPeriods < 1:
+		return invalid("The parameter EvaluationPeriods must be at least 1.")
+	case in.ComparisonOperator == "":
+		return missing("ComparisonOperator")
+	case in.Threshold == nil:
+		return missing("Threshold")
+	}
+	if err := checkNamespace(in.Namespace, false); err != nil {
+		return err
+	}
+	if _, ok := comparisonOps[in.ComparisonOperator]; !ok {
+		return invalid("The value %s for parameter ComparisonOperator is not supported (anomaly detection is not).", in.ComparisonOperator)
+	}
+	if (in.Statistic == "") == (in.ExtendedStatistic == "") {
+		return cwErr("InvalidParameterCombination", "Exactly one of Statistic or ExtendedStatistic must be specified.")
+	}
+	if in.Statistic != "" && !statNames[in.Statistic] {
+		return invalid("The value %s for parameter Statistic is not a valid statistic.", in.Statistic)
+	}
+	if in.ExtendedStatistic != "" {
+		if _, ok := parsePercentile(in.ExtendedStatistic); !ok {
+			return invalid("The value %s for parameter ExtendedStatistic is not a valid percentile.", in.ExtendedStatistic)
+		}
+	}
+	if in.Period != 10 && in.Period != 20 && in.Period != 30 && (in.Period <= 0 || in.Period%60 != 0) {
+		return invalid("The parameter Period must be 10, 20, 30 or a multiple of 60.")
+	}
+	if in.Period*in.EvaluationPeriods > 7*86400 {
+		return invalid("The product of EvaluationPeriods and Period must not exceed 7 days.")
+	}
+	dta := in.DatapointsToAlarm
+	if dta == 0 {
+		dta = in.EvaluationPeriods
+	}
+	if dta < 1 || dta > in.EvaluationPeriods {
+		return invalid("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
+	}
+	switch in.TreatMissingData {
+	case "", "breaching", "notBreaching", "ignore", "missing":
+	default:
+		return invalid("The value %s for parameter TreatMissingData is invalid (breaching, notBreaching, ignore or missing).", in.TreatMissingData)
+	}
+	if in.Unit != "" && !units[in.Unit] {
+		return invalid("The value %s for parameter Unit is not a valid unit.", in.Unit)
+	}
+	if err := checkDims(in.Dimensions, 30); err != nil {
+		return err
+	}
+	for f, acts := range map[string][]string{"OKActions": in.OKActions, "AlarmActions": in.AlarmActions, "InsufficientDataActions": in.InsufficientDataActions} {
+		if err := checkActions(f, acts); err != nil {
+			return err
+		}
+	}
+	if err := checkValue(*in.Threshold); err != nil {
+		return err
+	}
+	if len(in.Tags) > 50 {
+		return invalid("Too many tags.")
+	}
+	now := s.now()
+	a := &alarmRec{AlarmName: in.AlarmName, AlarmArn: s.alarmARN(in.AlarmName), AlarmDescription: in.AlarmDescription,
+		AlarmConfigurationUpdatedTimestamp: now, ActionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
+		OKActions: clone(in.OKActions), AlarmActions: clone(in.AlarmActions), InsufficientDataActions: clone(in.InsufficientDataActions),
+		MetricName: in.MetricName, Namespace: in.Namespace, Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic,
+		Dimensions: normDims(in.Dimensions), Period: in.Period, Unit: in.Unit, EvaluationPeriods: in.EvaluationPeriods,
+		DatapointsToAlarm: in.DatapointsToAlarm, Threshold: *in.Threshold, ComparisonOperator: in.ComparisonOperator,
+		TreatMissingData: in.TreatMissingData, Tags: clone(in.Tags),
+		StateValue: StateInsufficientData, StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
+	s.mu.RLock()
+	exists := s.alarms[in.AlarmName] != nil
+	s.mu.RUnlock()
+	verb, cfgType := "created", "Create"
+	if exists {
+		verb, cfgType = "updated", "Update"
+	}
+	data, _ := json.Marshal(map[string]any{"version": "1.0", "type": cfgType, "createdAlarm": a.public()})
+	if exists {
+		data, _ = json.Marshal(map[string]any{"version": "1.0", "type": cfgType, "updatedAlarm": a.public()})
+	}
+	h := HistoryItem{AlarmName: in.AlarmName, AlarmType: "MetricAlarm", Timestamp: now, HistoryItemType: "ConfigurationUpdate",
+		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: string(data)}
+	_, err := s.propose(ctx, cmdPutAlarm, putAlarmCmd{Alarm: a, History: h})
+	return err
+}
+
+// DescribeAlarmsInput is DescribeAlarms' input (metric alarms only).
+type DescribeAlarmsInput struct {
+	AlarmNames      []string
+	AlarmNamePrefix string
+	StateValue      string
+	ActionPrefix    string
+	MaxRecords      int // 1-100, default 50
+	NextToken       string
+}
+
+// DescribeAlarms lists alarms by name.
+func (s *Service) DescribeAlarms(ctx context.Context, in DescribeAlarmsInput) ([]MetricAlarm, string, error) {
+	if len(in.AlarmNames) > 100 {
+		return nil, "", invalid("The collection AlarmNames must not have a size greater than 100.")
+	}
+	if len(in.AlarmNames) > 0 && in.AlarmNamePrefix != "" {
+		return nil, "", cwErr("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix are mutually exclusive.")
+	}
+	switch in.StateValue {
+	case "", StateOK, StateAlarm, StateInsufficientData:
+	default:
+		return nil, "", invalid("The value %s for parameter StateValue is invalid.", in.StateValue)
+	}
+	max := in.MaxRecords
+	if max == 0 {
+		max = 50
+	}
+	if max < 1 || max > 100 {
+		return nil, "", invalid("The parameter MaxRecords must be between 1 and 100.")
+	}
+	after, err := decodeToken(in.NextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	names := map[string]bool{}
+	for _, n := range in.AlarmNames {
+		names[n] = true
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []MetricAlarm
+	for _, n := range sortedKeys(s.alarms) {
+		a := s.alarms[n]
+		if (after != "" && n <= after) || (len(names) > 0 && !names[n]) || !strings.HasPrefix(n, in.AlarmNamePrefix) ||
+			(in.StateValue != "" && a.StateValue != in.StateValue) || (in.ActionPrefix != "" && !hasActionPrefix(a, in.ActionPrefix)) {
+			continue
+		}
+		if len(out) == max {
+			return out, encodeToken(out[len(out)-1].AlarmName), nil
+		}
+		out = append(out, a.public())
+	}
+	return out, "", nil
+}
+
+func hasActionPrefix(a *alarmRec, p string) bool {
+	for _, l := range [][]string{a.OKActions, a.AlarmActions, a.InsufficientDataActions} {
+		for _, x := range l {
+			if strings.HasPrefix(x, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func encodeToken(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeToken(t string) (string, error) {
+	if t == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil || len(b) == 0 {
+		return "", cwErr("InvalidNextToken", "The NextToken is invalid.")
+	}
+	return string(b), nil
+}
+
+// DescribeAlarmHistoryInput is DescribeAlarmHistory's input.
+type DescribeAlarmHistoryInput struct {
+	AlarmName       string
+	HistoryItemType string
+	StartDate       time.Time
+	EndDate         time.Time
+	MaxRecords      int    // 1-100, default 100
+	ScanBy          string // TimestampDescending (default) or TimestampAscending
+	NextToken       string
+}
+
+// DescribeAlarmHistory returns history items (the last 100 per alarm are kept).
+func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHistoryInput) ([]HistoryItem, string, error) {
+	switch in.HistoryItemType {
+	case "", "ConfigurationUpdate", "StateUpdate", "Action":
+	default:
+		return nil, "", invalid("The value %s for parameter HistoryItemType is invalid.", in.HistoryItemType)
+	}
+	max := in.MaxRecords
+	if max == 0 {
+		max = 100
+	}
+	if max < 1 || max > 100 {
+		return nil, "", invalid("The parameter MaxRecords must be between 1 and 100.")
+	}
+	skip := 0
+	if in.NextToken != "" {
+		t, err := decodeToken(in.NextToken)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := fmt.Sscanf(t, "%d", &skip); err != nil || skip < 0 {
+			return nil, "", cwErr("InvalidNextToken", "The NextToken is invalid.")
+		}
+	}
+	s.mu.RLock()
+	var all []HistoryItem
+	for _, n := range sortedKeys(s.history) {
+		if in.AlarmName != "" && n != in.AlarmName {
+			continue
+		}
+		for _, h := range s.history[n] {
+			if (in.HistoryItemType != "" && h.HistoryItemType != in.HistoryItemType) ||
+				(!in.StartDate.IsZero() && h.Timestamp.Before(in.StartDate)) || (!in.EndDate.IsZero() && h.Timestamp.After(in.EndDate)) {
+				continue
+			}
+			all = append(all, h)
+		}
+	}
+	s.mu.RUnlock()
+	desc := in.ScanBy != "TimestampAscending"
+	sortStable(all, func(a, b HistoryItem) bool { return a.Timestamp.Before(b.Timestamp) })
+	if desc {
+		for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+			all[i], all[j] = all[j], all[i]
+		}
+	}
+	if skip > len(all) {
+		skip = len(all)
+	}
+	all = all[skip:]
+	if len(all) > max {
+		return all[:max], encodeToken(fmt.Sprint(skip + max)), nil
+	}
+	return all, "", nil
+}
+
+// DeleteAlarms deletes alarms (all or none: ResourceNotFound when one does not exist).
+func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return missing("AlarmNames")
+	}
+	if len(names) > 100 {
+		return invalid("The collection AlarmNames must not have a size greater than 100.")
+	}
+	_, err := s.propose(ctx, cmdDeleteAlarms, deleteAlarmsCmd{Names: names})
+	return err
+}
+
+// EnableAlarmActions enables the actions of the named alarms (unknown names are ignored).
+func (s *Service) EnableAlarmActions(ctx context.Context, names []string) error {
+	return s.setActions(ctx, names, true)
+}
+
+// DisableAlarmActions disables the actions of the named alarms.
+func (s *Service) DisableAlarmActions(ctx context.Context, names []string) error {
+	return s.setActions(ctx, names, false)
+}
+
+func (s *Service) setActions(ctx context.Context, names []string, on bool) error {
+	if len(names) == 0 {
+		return missing("AlarmNames")
+	}
+	if len(names) > 100 {
+		return invalid("The collection AlarmNames must not have a size greater than 100.")
+	}
+	_, err := s.propose(ctx, cmdSetActions, setActionsCmd{Names: names, Enabled: on})
+	return err
+}
+
+// SetAlarmState sets an alarm's state until its next evaluation, as AWS does: the
+// transition is recorded and its actions are executed (when enabled).
+func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, reasonData string) error {
+	if name == "" {
+		return missing("AlarmName")
+	}
+	switch stateValue {
+	case StateOK, StateAlarm, StateInsufficientData:
+	default:
+		return invalid("The value %s for parameter StateValue is invalid.", stateValue)
+	}
+	if reason == "" {
+		return missing("StateReason")
+	}
+	if len(reason) > 1023 {
+		return invalid("The parameter StateReason must be at most 1023 characters.")
+	}
+	if reasonData != "" && !json.Valid([]byte(reasonData)) {
+		return cwErr("InvalidFormat", "StateReasonData is not valid JSON.")
+	}
+	s.evalMu.Lock()
+	defer s.evalMu.Unlock()
+	s.mu.RLock()
+	a := s.alarms[name]
+	var cp alarmRec
+	if a != nil {
+		cp = *a
+	}
+	s.mu.RUnlock()
+	if a == nil {
+		return cwErr("ResourceNotFound", "Alarm %s does not exist.", name)
+	}
+	return s.transitionLocked(ctx, &cp, stateValue, reason, reasonData, s.now())
+}

@@ -1,0 +1,373 @@
+// Package cloudwatch is Coffer's Amazon CloudWatch: a metric store, metric alarms and
+// their evaluator. It holds the core logic only; the AWS query/JSON protocol layer lives
+// elsewhere.
+//
+// # Metrics (node-local)
+//
+// Datapoints are kept in memory, per metric (Namespace, MetricName, sorted Dimensions),
+// in a bounded buffer (MaxPointsPerMetric, Retention). They are NOT replicated: each
+// node keeps the metrics it produced or received, and they are lost on restart. This is
+// acceptable for Coffer's own operational metrics (KMS KeyUsageCount, CloudHSM
+// HsmUnhealthy, FailedLoginCount...), which describe the node that emits them.
+//
+// # Alarms (replicated)
+//
+// Alarm definitions, their state and their history are the "cloudwatch" part of the
+// replicated state (internal/state). Every node sees every alarm; an alarm is evaluated
+// on the node that evaluates it (Evaluate, EvaluateNow, or Put of a datapoint of its
+// metric) against that node's metrics. State changes are proposed with the alarm's
+// state revision, so that two concurrent evaluations cannot both record a transition.
+//
+// # Evaluation
+//
+// An alarm looks at its last EvaluationPeriods periods, aligned on multiples of Period
+// (Unix time), the most recent one being the period that contains "now" (partial): a
+// datapoint is acted upon as soon as it arrives, which is what the security alarms
+// (FailedLoginCount) need. M out of N: ALARM when at least DatapointsToAlarm of the N
+// periods breach; TreatMissingData decides how empty periods count (see evaluate.go).
+// Expressions (metric math, anomaly detection) are not supported.
+//
+// Put, PutMetricData+EvaluateNow, Evaluate and SetAlarmState propose commands: they must
+// never be called from a state.Part's Apply (that would deadlock raft), and on a
+// follower they fail with state.ErrNotLeader when a transition has to be recorded (the
+// caller must forward, or run evaluations on the leader).
+package cloudwatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/state"
+)
+
+// Proposer commits commands to the replicated state (*state.Store).
+type Proposer interface {
+	Propose(ctx context.Context, typ string, version int, body any) (any, error)
+}
+
+// Notifier delivers alarm notifications to an alarm action (an SNS topic ARN).
+// internal/sns provides one (sns.Service.CloudWatchNotifier).
+type Notifier interface {
+	Notify(ctx context.Context, topicARN string, alarm AlarmNotification) error
+}
+
+// Config configures the CloudWatch service.
+type Config struct {
+	Proposer  Proposer
+	Notifier  Notifier // nil: actions are not executed
+	Region    string   // default us-east-1
+	AccountID string   // default 000000000000
+	Now       func() time.Time
+	Logger    *slog.Logger
+
+	// Retention of datapoints (default 15 days) and the maximum number of datapoints
+	// kept per metric (default 21600, 15 days at one per minute).
+	Retention          time.Duration
+	MaxPointsPerMetric int
+	// EvalInterval is the period of Run's evaluation loop (default 10 s).
+	EvalInterval time.Duration
+	// NotifyTimeout bounds one Notify call (default 15 s).
+	NotifyTimeout time.Duration
+}
+
+// Error is a CloudWatch error: Code is the AWS error code (InvalidParameterValue,
+// MissingParameter, ResourceNotFound...), Status its HTTP status.
+type Error struct {
+	Code    string
+	Message string
+	Status  int
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func cwErr(code, format string, args ...any) *Error {
+	st := http.StatusBadRequest
+	switch code {
+	case "ResourceNotFound":
+		st = http.StatusNotFound
+	case "InternalServiceError":
+		st = http.StatusInternalServerError
+	}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Status: st}
+}
+
+func invalid(format string, args ...any) *Error {
+	return cwErr("InvalidParameterValue", format, args...)
+}
+
+func missing(name string) *Error {
+	return cwErr("MissingParameter", "The parameter %s is required.", name)
+}
+
+// Service is the CloudWatch service of one node. It implements state.Part ("cloudwatch").
+type Service struct {
+	cfg Config
+
+	mu      sync.RWMutex // alarms, history
+	alarms  map[string]*alarmRec
+	history map[string][]HistoryItem
+
+	mmu     sync.RWMutex // metrics
+	metrics map[string]*series
+
+	evalMu sync.Mutex // serialises evaluations on this node
+}
+
+var _ state.Part = (*Service)(nil)
+
+// New returns the service with no alarms and no metrics.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 15 * 24 * time.Hour
+	}
+	if cfg.MaxPointsPerMetric <= 0 {
+		cfg.MaxPointsPerMetric = 21600
+	}
+	if cfg.EvalInterval <= 0 {
+		cfg.EvalInterval = 10 * time.Second
+	}
+	if cfg.NotifyTimeout <= 0 {
+		cfg.NotifyTimeout = 15 * time.Second
+	}
+	return &Service{cfg: cfg, alarms: map[string]*alarmRec{}, history: map[string][]HistoryItem{}, metrics: map[string]*series{}}
+}
+
+// Attach sets the proposer (the state store is opened after the parts are created).
+func (s *Service) Attach(p Proposer) { s.cfg.Proposer = p }
+
+// SetNotifier sets the notifier for alarm actions.
+func (s *Service) SetNotifier(n Notifier) { s.evalMu.Lock(); s.cfg.Notifier = n; s.evalMu.Unlock() }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Run evaluates every alarm each EvalInterval until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.EvalInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Evaluate(ctx, s.now()); err != nil {
+				s.cfg.Logger.Warn("cloudwatch: evaluation", "err", err)
+			}
+		}
+	}
+}
+
+// ---- state.Part ----
+
+const (
+	snapshotFormat  = "coffer-cloudwatch"
+	snapshotVersion = 1
+	maxHistory      = 100 // per alarm
+)
+
+type persisted struct {
+	Format  string                   `json:"format"`
+	Version int                      `json:"version"`
+	Alarms  map[string]*alarmRec     `json:"alarms"`
+	History map[string][]HistoryItem `json:"history"`
+}
+
+// Name implements state.Part.
+func (s *Service) Name() string { return "cloudwatch" }
+
+// Snapshot implements state.Part.
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return json.Marshal(persisted{Format: snapshotFormat, Version: snapshotVersion, Alarms: s.alarms, History: s.history})
+}
+
+// Restore implements state.Part.
+func (s *Service) Restore(data []byte) error {
+	var p persisted
+	if data != nil {
+		if err := json.Unmarshal(data, &p); err != nil {
+			return fmt.Errorf("cloudwatch: restore: %w", err)
+		}
+		if p.Format != snapshotFormat || p.Version != snapshotVersion {
+			return fmt.Errorf("cloudwatch: restore: unsupported snapshot %q version %d", p.Format, p.Version)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.alarms = map[string]*alarmRec{}
+	s.history = map[string][]HistoryItem{}
+	if p.Alarms != nil {
+		s.alarms = p.Alarms
+	}
+	if p.History != nil {
+		s.history = p.History
+	}
+	return nil
+}
+
+const (
+	cmdPutAlarm     = "cloudwatch.alarm.put"
+	cmdDeleteAlarms = "cloudwatch.alarm.delete"
+	cmdSetState     = "cloudwatch.alarm.state"
+	cmdSetActions   = "cloudwatch.alarm.actions"
+)
+
+type putAlarmCmd struct {
+	Alarm   *alarmRec   `json:"alarm"`
+	History HistoryItem `json:"history"`
+}
+
+type deleteAlarmsCmd struct {
+	Names []string `json:"names"`
+}
+
+type setStateCmd struct {
+	Name       string      `json:"name"`
+	Expect     uint64      `json:"expect"` // state revision
+	State      string      `json:"state"`
+	Reason     string      `json:"reason"`
+	ReasonData string      `json:"reason_data,omitempty"`
+	Time       time.Time   `json:"time"`
+	History    HistoryItem `json:"history"`
+}
+
+type setActionsCmd struct {
+	Names   []string `json:"names"`
+	Enabled bool     `json:"enabled"`
+}
+
+// errConflict: the alarm's state changed between evaluation and proposal.
+var errConflict = cwErr("ConcurrentModification", "alarm state changed concurrently")
+
+// Apply implements state.Part.
+func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
+	if cmd.Version != 1 {
+		return nil, fmt.Errorf("cloudwatch: unknown command %s v%d", cmd.Type, cmd.Version)
+	}
+	switch cmd.Type {
+	case cmdPutAlarm:
+		c, err := decode[putAlarmCmd](cmd.Body)
+		if err != nil || c.Alarm == nil {
+			return nil, fmt.Errorf("cloudwatch: bad %s: %v", cmd.Type, err)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		a := *c.Alarm
+		if old := s.alarms[a.AlarmName]; old != nil {
+			// An update keeps the alarm's state.
+			a.StateValue, a.StateReason, a.StateReasonData = old.StateValue, old.StateReason, old.StateReasonData
+			a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.StateRevision = old.StateUpdatedTimestamp, old.StateTransitionedTimestamp, old.StateRevision
+		}
+		s.alarms[a.AlarmName] = &a
+		s.addHistoryLocked(c.History)
+		return nil, nil
+	case cmdDeleteAlarms:
+		c, err := decode[deleteAlarmsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, n := range c.Names {
+			if s.alarms[n] == nil {
+				return nil, cwErr("ResourceNotFound", "Alarm %s does not exist.", n)
+			}
+		}
+		for _, n := range c.Names {
+			delete(s.alarms, n)
+			delete(s.history, n)
+		}
+		return nil, nil
+	case cmdSetState:
+		c, err := decode[setStateCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		a := s.alarms[c.Name]
+		if a == nil {
+			return nil, cwErr("ResourceNotFound", "Alarm %s does not exist.", c.Name)
+		}
+		if a.StateRevision != c.Expect {
+			return nil, errConflict
+		}
+		n := *a
+		old := n.StateValue
+		n.StateValue, n.StateReason, n.StateReasonData = c.State, c.Reason, c.ReasonData
+		n.StateUpdatedTimestamp = c.Time
+		if old != c.State {
+			n.StateTransitionedTimestamp = c.Time
+		}
+		n.StateRevision++
+		s.alarms[c.Name] = &n
+		if c.History.AlarmName != "" {
+			s.addHistoryLocked(c.History)
+		}
+		return n, nil
+	case cmdSetActions:
+		c, err := decode[setActionsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, name := range c.Names {
+			if a := s.alarms[name]; a != nil {
+				n := *a
+				n.ActionsEnabled = c.Enabled
+				s.alarms[name] = &n
+			}
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("cloudwatch: unknown command %s v%d", cmd.Type, cmd.Version)
+}
+
+func (s *Service) addHistoryLocked(h HistoryItem) {
+	l := append(s.history[h.AlarmName], h)
+	if len(l) > maxHistory {
+		l = append([]HistoryItem(nil), l[len(l)-maxHistory:]...)
+	}
+	s.history[h.AlarmName] = l
+}
+
+func decode[T any](body json.RawMessage) (T, error) {
+	var v T
+	err := json.Unmarshal(body, &v)
+	return v, err
+}
+
+func (s *Service) propose(ctx context.Context, typ string, body any) (any, error) {
+	if s.cfg.Proposer == nil {
+		return nil, cwErr("InternalServiceError", "cloudwatch: no state store")
+	}
+	return s.cfg.Proposer.Propose(ctx, typ, 1, body)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

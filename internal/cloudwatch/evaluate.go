@@ -1,0 +1,370 @@
+package cloudwatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AlarmNotification is AWS's alarm notification (the JSON message CloudWatch publishes
+// to SNS topics).
+type AlarmNotification struct {
+	AlarmName                          string   `json:"AlarmName"`
+	AlarmDescription                   *string  `json:"AlarmDescription"`
+	AWSAccountID                       string   `json:"AWSAccountId"`
+	AlarmConfigurationUpdatedTimestamp string   `json:"AlarmConfigurationUpdatedTimestamp"`
+	NewStateValue                      string   `json:"NewStateValue"`
+	NewStateReason                     string   `json:"NewStateReason"`
+	StateChangeTime                    string   `json:"StateChangeTime"`
+	Region                             string   `json:"Region"`
+	AlarmArn                           string   `json:"AlarmArn"`
+	OldStateValue                      string   `json:"OldStateValue"`
+	OKActions                          []string `json:"OKActions"`
+	AlarmActions                       []string `json:"AlarmActions"`
+	InsufficientDataActions            []string `json:"InsufficientDataActions"`
+	Trigger                            Trigger  `json:"Trigger"`
+}
+
+// Trigger describes the alarm's metric in an AlarmNotification.
+type Trigger struct {
+	MetricName                       string             `json:"MetricName"`
+	Namespace                        string             `json:"Namespace"`
+	StatisticType                    string             `json:"StatisticType"` // Statistic or ExtendedStatistic
+	Statistic                        string             `json:"Statistic,omitempty"`
+	ExtendedStatistic                string             `json:"ExtendedStatistic,omitempty"`
+	Unit                             *string            `json:"Unit"`
+	Dimensions                       []TriggerDimension `json:"Dimensions"`
+	Period                           int                `json:"Period"`
+	EvaluationPeriods                int                `json:"EvaluationPeriods"`
+	DatapointsToAlarm                int                `json:"DatapointsToAlarm"`
+	ComparisonOperator               string             `json:"ComparisonOperator"`
+	Threshold                        float64            `json:"Threshold"`
+	TreatMissingData                 string             `json:"TreatMissingData"`
+	EvaluateLowSampleCountPercentile string             `json:"EvaluateLowSampleCountPercentile"`
+}
+
+// TriggerDimension is a dimension as AWS writes it in notifications (lower-case keys).
+type TriggerDimension struct {
+	Value string `json:"value"`
+	Name  string `json:"name"`
+}
+
+// Subject is the SNS subject CloudWatch uses for the notification.
+func (n AlarmNotification) Subject() string {
+	s := []rune(fmt.Sprintf("%s: \"%s\" in %s", n.NewStateValue, n.AlarmName, n.Region))
+	for i, r := range s {
+		if r < 0x20 || r > 0x7e {
+			s[i] = '?'
+		}
+	}
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return string(s)
+}
+
+var regionNames = map[string]string{
+	"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)", "us-west-1": "US West (N. California)",
+	"us-west-2": "US West (Oregon)", "eu-west-1": "EU (Ireland)", "eu-west-2": "EU (London)", "eu-west-3": "EU (Paris)",
+	"eu-central-1": "EU (Frankfurt)", "ap-northeast-1": "Asia Pacific (Tokyo)", "ap-southeast-1": "Asia Pacific (Singapore)",
+	"ap-southeast-2": "Asia Pacific (Sydney)",
+}
+
+const awsTime = "2006-01-02T15:04:05.000-0700"
+
+// Evaluate evaluates every alarm at now.
+func (s *Service) Evaluate(ctx context.Context, now time.Time) error {
+	s.evalMu.Lock()
+	defer s.evalMu.Unlock()
+	var errs []error
+	for _, a := range s.alarmsWhere(func(*alarmRec) bool { return true }) {
+		errs = append(errs, s.evaluateLocked(ctx, a, now.UTC()))
+	}
+	return errors.Join(errs...)
+}
+
+// EvaluateNow evaluates one alarm immediately (ResourceNotFound if it does not exist).
+func (s *Service) EvaluateNow(ctx context.Context, name string) error {
+	s.evalMu.Lock()
+	defer s.evalMu.Unlock()
+	l := s.alarmsWhere(func(a *alarmRec) bool { return a.AlarmName == name })
+	if len(l) == 0 {
+		return cwErr("ResourceNotFound", "Alarm %s does not exist.", name)
+	}
+	return s.evaluateLocked(ctx, l[0], s.now())
+}
+
+// evaluateMetric evaluates the alarms on the metric with this key.
+func (s *Service) evaluateMetric(ctx context.Context, key string, now time.Time) error {
+	s.evalMu.Lock()
+	defer s.evalMu.Unlock()
+	var errs []error
+	for _, a := range s.alarmsWhere(func(a *alarmRec) bool { return metricKey(a.Namespace, a.MetricName, a.Dimensions) == key }) {
+		errs = append(errs, s.evaluateLocked(ctx, a, now))
+	}
+	return errors.Join(errs...)
+}
+
+// alarmsWhere returns copies of the matching alarms, by name.
+func (s *Service) alarmsWhere(f func(*alarmRec) bool) []*alarmRec {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*alarmRec
+	for _, n := range sortedKeys(s.alarms) {
+		if a := s.alarms[n]; f(a) {
+			cp := *a
+			out = append(out, &cp)
+		}
+	}
+	return out
+}
+
+func (a *alarmRec) breaches(v float64) bool {
+	switch a.ComparisonOperator {
+	case "GreaterThanOrEqualToThreshold":
+		return v >= a.Threshold
+	case "GreaterThanThreshold":
+		return v > a.Threshold
+	case "LessThanThreshold":
+		return v < a.Threshold
+	case "LessThanOrEqualToThreshold":
+		return v <= a.Threshold
+	}
+	return false
+}
+
+func (a *alarmRec) stat() string {
+	if a.ExtendedStatistic != "" {
+		return a.ExtendedStatistic
+	}
+	return a.Statistic
+}
+
+type evalPoint struct {
+	t time.Time
+	n float64
+	v float64
+}
+
+// decide applies "M out of N" with TreatMissingData. points are the periods that have
+// data (oldest first), among n periods. It returns the new state (or "" to keep the
+// current one) and whether the decision was due to missing data only.
+//
+//   - breaching / notBreaching: missing periods count as breaching / not breaching.
+//   - missing: all missing -> INSUFFICIENT_DATA; with fewer datapoints than
+//     DatapointsToAlarm, the alarm goes to ALARM if all of them breach (AWS evaluates
+//     the data it has), else OK.
+//   - ignore: all missing -> the state is kept; with fewer datapoints than
+//     DatapointsToAlarm the state is kept too, else M out of the present ones.
+func decide(a *alarmRec, breaching, present, n int) string {
+	m := a.DatapointsToAlarm
+	if m == 0 {
+		m = a.EvaluationPeriods
+	}
+	miss := n - present
+	switch a.TreatMissingData {
+	case "breaching":
+		breaching += miss
+	case "notBreaching":
+	case "ignore":
+		if present == 0 || (present < m && breaching < present) {
+			return ""
+		}
+		if present < m {
+			m = present
+		}
+	default: // missing
+		if present == 0 {
+			return StateInsufficientData
+		}
+		if present < m {
+			m = present
+		}
+	}
+	if breaching >= m {
+		return StateAlarm
+	}
+	return StateOK
+}
+
+func fmtNum(v float64) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if !strings.Contains(s, ".") && !math.IsInf(v, 0) {
+		s += ".0"
+	}
+	return s
+}
+
+func (s *Service) evaluateLocked(ctx context.Context, a *alarmRec, now time.Time) error {
+	period := time.Duration(a.Period) * time.Second
+	n := a.EvaluationPeriods
+	end := alignDown(now, period).Add(period)
+	start := end.Add(-time.Duration(n) * period)
+	var pts []evalPoint
+	for _, g := range s.aggregate(metricKey(a.Namespace, a.MetricName, a.Dimensions), start, end, period, a.Unit) {
+		if v, ok := g.stat(a.stat()); ok {
+			pts = append(pts, evalPoint{t: g.start, n: g.n, v: v})
+		}
+	}
+	breaching := 0
+	for _, p := range pts {
+		if a.breaches(p.v) {
+			breaching++
+		}
+	}
+	newState := decide(a, breaching, len(pts), n)
+	if newState == "" {
+		return nil
+	}
+	m := a.DatapointsToAlarm
+	if m == 0 {
+		m = n
+	}
+	// Reason, as AWS words it.
+	var reason string
+	recent := make([]string, 0, len(pts))
+	recentVals := make([]float64, 0, len(pts))
+	evaluated := make([]map[string]any, 0, len(pts))
+	for i := len(pts) - 1; i >= 0; i-- {
+		p := pts[i]
+		recent = append(recent, fmt.Sprintf("%s (%s)", fmtNum(p.v), p.t.Format("02/01/06 15:04:05")))
+		recentVals = append(recentVals, p.v)
+		evaluated = append(evaluated, map[string]any{"timestamp": p.t.Format(awsTime), "sampleCount": p.n, "value": p.v})
+	}
+	op := comparisonOps[a.ComparisonOperator]
+	switch {
+	case len(pts) == 0 && newState == StateInsufficientData:
+		reason = fmt.Sprintf("Insufficient Data: %d datapoints were unknown.", n)
+	case len(pts) == 0:
+		reason = fmt.Sprintf("no datapoints were received for %d periods and %d missing datapoints were treated as [%s].", n, n, treatWord(a.TreatMissingData))
+	case newState == StateAlarm:
+		reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] were %s the threshold (%s) (minimum %d datapoints for OK -> ALARM transition).",
+			breaching, n, strings.Join(recent, ", "), op, fmtNum(a.Threshold), m)
+	default:
+		reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] were not %s the threshold (%s) (minimum %d datapoints for ALARM -> OK transition).",
+			len(pts)-breaching, n, strings.Join(recent, ", "), op, fmtNum(a.Threshold), m)
+	}
+	rd := map[string]any{"version": "1.0", "queryDate": now.Format(awsTime), "startDate": start.Format(awsTime),
+		"statistic": a.stat(), "period": a.Period, "recentDatapoints": recentVals, "threshold": a.Threshold, "evaluatedDatapoints": evaluated}
+	if a.Unit != "" {
+		rd["unit"] = a.Unit
+	}
+	rdJSON, _ := json.Marshal(rd)
+	if newState == a.StateValue {
+		return nil // no transition: nothing recorded (AWS does not log re-evaluations)
+	}
+	return s.transitionLocked(ctx, a, newState, reason, string(rdJSON), now)
+}
+
+func treatWord(t string) string {
+	if t == "breaching" {
+		return "Breaching"
+	}
+	return "NonBreaching"
+}
+
+// transitionLocked records a's new state (with history) and runs its actions.
+func (s *Service) transitionLocked(ctx context.Context, a *alarmRec, newState, reason, reasonData string, now time.Time) error {
+	old := a.StateValue
+	hd := map[string]any{"version": "1.0",
+		"oldState": stateJSON(old, a.StateReason, a.StateReasonData),
+		"newState": stateJSON(newState, reason, reasonData)}
+	hdJSON, _ := json.Marshal(hd)
+	h := HistoryItem{AlarmName: a.AlarmName, AlarmType: "MetricAlarm", Timestamp: now, HistoryItemType: "StateUpdate",
+		HistorySummary: fmt.Sprintf("Alarm updated from %s to %s", old, newState), HistoryData: string(hdJSON)}
+	_, err := s.propose(ctx, cmdSetState, setStateCmd{Name: a.AlarmName, Expect: a.StateRevision, State: newState, Reason: reason, ReasonData: reasonData, Time: now, History: h})
+	if err != nil {
+		if errors.Is(err, errConflict) {
+			return nil // someone else recorded a transition; the next evaluation decides again
+		}
+		return err
+	}
+	if old == newState || !a.ActionsEnabled || s.cfg.Notifier == nil {
+		return nil
+	}
+	var acts []string
+	switch newState {
+	case StateAlarm:
+		acts = a.AlarmActions
+	case StateOK:
+		acts = a.OKActions
+	default:
+		acts = a.InsufficientDataActions
+	}
+	if len(acts) == 0 {
+		return nil
+	}
+	note := s.notification(a, old, newState, reason, now)
+	var errs []error
+	for _, arn := range acts {
+		nctx, cancel := context.WithTimeout(ctx, s.cfg.NotifyTimeout)
+		err := s.cfg.Notifier.Notify(nctx, arn, note)
+		cancel()
+		if err != nil {
+			s.cfg.Logger.Warn("cloudwatch: alarm action failed", "alarm", a.AlarmName, "action", arn, "err", err)
+			errs = append(errs, fmt.Errorf("cloudwatch: alarm %s action %s: %w", a.AlarmName, arn, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func stateJSON(v, reason, data string) map[string]any {
+	m := map[string]any{"stateValue": v, "stateReason": reason}
+	if data != "" && json.Valid([]byte(data)) {
+		m["stateReasonData"] = json.RawMessage(data)
+	}
+	return m
+}
+
+func (s *Service) notification(a *alarmRec, old, newState, reason string, now time.Time) AlarmNotification {
+	region := regionNames[s.cfg.Region]
+	if region == "" {
+		region = s.cfg.Region
+	}
+	var desc *string
+	if a.AlarmDescription != "" {
+		d := a.AlarmDescription
+		desc = &d
+	}
+	tr := Trigger{MetricName: a.MetricName, Namespace: a.Namespace, StatisticType: "Statistic", Statistic: strings.ToUpper(a.Statistic),
+		Dimensions: []TriggerDimension{}, Period: a.Period, EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm,
+		ComparisonOperator: a.ComparisonOperator, Threshold: a.Threshold, TreatMissingData: a.TreatMissingData}
+	if tr.DatapointsToAlarm == 0 {
+		tr.DatapointsToAlarm = a.EvaluationPeriods
+	}
+	if tr.TreatMissingData == "" {
+		tr.TreatMissingData = "missing"
+	}
+	if a.ExtendedStatistic != "" {
+		tr.StatisticType, tr.Statistic, tr.ExtendedStatistic = "ExtendedStatistic", "", a.ExtendedStatistic
+	}
+	if a.Unit != "" {
+		u := a.Unit
+		tr.Unit = &u
+	}
+	for _, d := range a.Dimensions {
+		tr.Dimensions = append(tr.Dimensions, TriggerDimension{Value: d.Value, Name: d.Name})
+	}
+	return AlarmNotification{AlarmName: a.AlarmName, AlarmDescription: desc, AWSAccountID: s.cfg.AccountID,
+		AlarmConfigurationUpdatedTimestamp: a.AlarmConfigurationUpdatedTimestamp.UTC().Format(awsTime),
+		NewStateValue:                      newState, NewStateReason: reason, StateChangeTime: now.UTC().Format(awsTime), Region: region,
+		AlarmArn: a.AlarmArn, OldStateValue: old, OKActions: nonNil(a.OKActions), AlarmActions: nonNil(a.AlarmActions),
+		InsufficientDataActions: nonNil(a.InsufficientDataActions), Trigger: tr}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return clone(s)
+}
+
+func sortStable[T any](s []T, less func(a, b T) bool) {
+	sort.SliceStable(s, func(i, j int) bool { return less(s[i], s[j]) })
+}

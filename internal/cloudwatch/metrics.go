@@ -1,0 +1,682 @@
+package cloudwatch
+
+import (
+	"context"
+	"encoding/base64"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dimension is a name/value pair of a metric's identity.
+type Dimension struct {
+	Name  string
+	Value string
+}
+
+// DimensionFilter filters ListMetrics by dimension name and, optionally, value.
+type DimensionFilter struct {
+	Name  string
+	Value string // "" matches any value
+}
+
+// Metric identifies a metric.
+type Metric struct {
+	Namespace  string
+	MetricName string
+	Dimensions []Dimension
+}
+
+// StatisticSet is a pre-aggregated set of values.
+type StatisticSet struct {
+	SampleCount float64
+	Sum         float64
+	Minimum     float64
+	Maximum     float64
+}
+
+// MetricDatum is one element of PutMetricData's MetricData.
+type MetricDatum struct {
+	MetricName        string
+	Dimensions        []Dimension
+	Timestamp         time.Time // zero: now
+	Value             *float64
+	StatisticValues   *StatisticSet
+	Values            []float64
+	Counts            []float64
+	Unit              string
+	StorageResolution int // 1 or 60 (default)
+}
+
+// point is one stored datapoint (a single value is a set of one sample).
+type point struct {
+	t      time.Time
+	n      float64
+	sum    float64
+	min    float64
+	max    float64
+	unit   string
+	values []float64 // raw values when known (for percentiles)
+}
+
+type series struct {
+	m      Metric
+	points []point // sorted by t
+}
+
+var units = map[string]bool{}
+
+func init() {
+	for _, u := range strings.Split("Seconds Microseconds Milliseconds Bytes Kilobytes Megabytes Gigabytes Terabytes Bits Kilobits Megabits Gigabits Terabits Percent Count Bytes/Second Kilobytes/Second Megabytes/Second Gigabytes/Second Terabytes/Second Bits/Second Kilobits/Second Megabits/Second Gigabits/Second Terabits/Second Count/Second None", " ") {
+		units[u] = true
+	}
+}
+
+func normDims(d []Dimension) []Dimension {
+	out := append([]Dimension(nil), d...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func metricKey(ns, name string, dims []Dimension) string {
+	var b strings.Builder
+	b.WriteString(ns)
+	b.WriteByte(0)
+	b.WriteString(name)
+	for _, d := range normDims(dims) {
+		b.WriteByte(0)
+		b.WriteString(d.Name)
+		b.WriteByte('=')
+		b.WriteString(d.Value)
+	}
+	return b.String()
+}
+
+// Put records one datapoint of one of Coffer's own metrics (no user validation: any
+// namespace, including AWS/...), then immediately evaluates the alarms on that metric,
+// so that their actions have been notified when Put returns. ts zero means now.
+func (s *Service) Put(ns, name string, dims []Dimension, ts time.Time, value float64, unit string) error {
+	if ts.IsZero() {
+		ts = s.now()
+	}
+	s.store(Metric{Namespace: ns, MetricName: name, Dimensions: dims}, point{t: ts.UTC(), n: 1, sum: value, min: value, max: value, unit: unit, values: []float64{value}})
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout+10*time.Second)
+	defer cancel()
+	return s.evaluateMetric(ctx, metricKey(ns, name, dims), s.now())
+}
+
+func (s *Service) store(m Metric, p point) {
+	m.Dimensions = normDims(m.Dimensions)
+	k := metricKey(m.Namespace, m.MetricName, m.Dimensions)
+	s.mmu.Lock()
+	defer s.mmu.Unlock()
+	se := s.metrics[k]
+	if se == nil {
+		se = &series{m: m}
+		s.metrics[k] = se
+	}
+	i := sort.Search(len(se.points), func(i int) bool { return se.points[i].t.After(p.t) })
+	se.points = append(se.points, point{})
+	copy(se.points[i+1:], se.points[i:])
+	se.points[i] = p
+	// Retention and count bound (trimmed in batches to amortise the copy).
+	cut := 0
+	limit := s.now().Add(-s.cfg.Retention)
+	for cut < len(se.points) && se.points[cut].t.Before(limit) {
+		cut++
+	}
+	if over := len(se.points) - s.cfg.MaxPointsPerMetric; over > cut {
+		cut = over
+	}
+	if cut > 0 && (cut >= 64 || len(se.points) > s.cfg.MaxPointsPerMetric) {
+		se.points = append(se.points[:0:0], se.points[cut:]...)
+	}
+}
+
+func checkValue(v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return invalid("The value %v is not a valid number.", v)
+	}
+	if a := math.Abs(v); a != 0 && (a > math.Pow(2, 360) || a < math.Pow(2, -260)) {
+		return invalid("The value %v is out of range (must be between 2^-260 and 2^360 in magnitude).", v)
+	}
+	return nil
+}
+
+func checkDims(dims []Dimension, max int) error {
+	if len(dims) > max {
+		return invalid("The collection Dimensions must not have a size greater than %d.", max)
+	}
+	seen := map[string]bool{}
+	for _, d := range dims {
+		if d.Name == "" || len(d.Name) > 255 {
+			return invalid("Dimension name must be 1 to 255 characters.")
+		}
+		if d.Value == "" || len(d.Value) > 1024 {
+			return invalid("Dimension value must be 1 to 1024 characters.")
+		}
+		if seen[d.Name] {
+			return invalid("No two dimensions may have the same name (%s).", d.Name)
+		}
+		seen[d.Name] = true
+	}
+	return nil
+}
+
+func checkNamespace(ns string, user bool) error {
+	if ns == "" {
+		return missing("Namespace")
+	}
+	if len(ns) > 255 {
+		return invalid("The parameter Namespace must be at most 255 characters.")
+	}
+	if user && strings.HasPrefix(ns, "AWS/") {
+		return invalid("The value AWS/ for parameter Namespace is invalid.")
+	}
+	return nil
+}
+
+// PutMetricData stores user datapoints with AWS's validation. It does not trigger
+// immediate alarm evaluation (Run/Evaluate does), except through EvaluateNow.
+func (s *Service) PutMetricData(ctx context.Context, namespace string, data []MetricDatum) error {
+	if err := checkNamespace(namespace, true); err != nil {
+		return err
+	}
+	if len(data) == 0 {
+		return missing("MetricData")
+	}
+	if len(data) > 1000 {
+		return invalid("The collection MetricData must not have a size greater than 1000.")
+	}
+	now := s.now()
+	type item struct {
+		m Metric
+		p []point
+	}
+	var items []item
+	for i, d := range data {
+		if d.MetricName == "" || len(d.MetricName) > 255 {
+			return invalid("The parameter MetricData.member.%d.MetricName must be 1 to 255 characters.", i+1)
+		}
+		if err := checkDims(d.Dimensions, 30); err != nil {
+			return err
+		}
+		if d.Unit != "" && !units[d.Unit] {
+			return invalid("The value %s for parameter MetricData.member.%d.Unit is not a valid unit.", d.Unit, i+1)
+		}
+		if d.StorageResolution != 0 && d.StorageResolution != 1 && d.StorageResolution != 60 {
+			return invalid("The value %d for parameter MetricData.member.%d.StorageResolution is invalid (1 or 60).", d.StorageResolution, i+1)
+		}
+		ts := d.Timestamp.UTC()
+		if d.Timestamp.IsZero() {
+			ts = now
+		}
+		if ts.Before(now.Add(-14 * 24 * time.Hour)) {
+			return invalid("The parameter MetricData.member.%d.Timestamp must specify a time no more than two weeks in the past.", i+1)
+		}
+		if ts.After(now.Add(2 * time.Hour)) {
+			return invalid("The parameter MetricData.member.%d.Timestamp must specify a time no more than two hours in the future.", i+1)
+		}
+		set := 0
+		for _, b := range []bool{d.Value != nil, d.StatisticValues != nil, len(d.Values) > 0} {
+			if b {
+				set++
+			}
+		}
+		if set == 0 {
+			return cwErr("MissingParameter", "The parameter MetricData.member.%d.Value, StatisticValues or Values is required.", i+1)
+		}
+		if set > 1 {
+			return cwErr("InvalidParameterCombination", "The parameters MetricData.member.%d.Value, StatisticValues and Values are mutually exclusive.", i+1)
+		}
+		it := item{m: Metric{Namespace: namespace, MetricName: d.MetricName, Dimensions: d.Dimensions}}
+		switch {
+		case d.Value != nil:
+			if err := checkValue(*d.Value); err != nil {
+				return err
+			}
+			v := *d.Value
+			it.p = append(it.p, point{t: ts, n: 1, sum: v, min: v, max: v, unit: d.Unit, values: []float64{v}})
+		case d.StatisticValues != nil:
+			sv := d.StatisticValues
+			for _, v := range []float64{sv.SampleCount, sv.Sum, sv.Minimum, sv.Maximum} {
+				if err := checkValue(v); err != nil {
+					return err
+				}
+			}
+			if sv.SampleCount <= 0 || sv.Minimum > sv.Maximum {
+				return invalid("The parameter MetricData.member.%d.StatisticValues is inconsistent.", i+1)
+			}
+			it.p = append(it.p, point{t: ts, n: sv.SampleCount, sum: sv.Sum, min: sv.Minimum, max: sv.Maximum, unit: d.Unit})
+		default:
+			if len(d.Values) > 150 {
+				return invalid("The collection MetricData.member.%d.Values must not have a size greater than 150.", i+1)
+			}
+			if len(d.Counts) != 0 && len(d.Counts) != len(d.Values) {
+				return cwErr("InvalidParameterCombination", "The parameters MetricData.member.%d.Values and Counts must be of the same size.", i+1)
+			}
+			for j, v := range d.Values {
+				if err := checkValue(v); err != nil {
+					return err
+				}
+				c := 1.0
+				if len(d.Counts) > 0 {
+					c = d.Counts[j]
+				}
+				if c <= 0 {
+					return invalid("Counts must be positive.")
+				}
+				p := point{t: ts, n: c, sum: v * c, min: v, max: v, unit: d.Unit}
+				if c == 1 {
+					p.values = []float64{v}
+				}
+				it.p = append(it.p, p)
+			}
+		}
+		items = append(items, it)
+	}
+	for _, it := range items {
+		for _, p := range it.p {
+			s.store(it.m, p)
+		}
+	}
+	return nil
+}
+
+// ---- aggregation ----
+
+// Datapoint is one aggregated period of GetMetricStatistics.
+type Datapoint struct {
+	Timestamp          time.Time
+	SampleCount        *float64
+	Average            *float64
+	Sum                *float64
+	Minimum            *float64
+	Maximum            *float64
+	Unit               string
+	ExtendedStatistics map[string]float64
+}
+
+type agg struct {
+	start         time.Time
+	n, sum        float64
+	min, max      float64
+	unit          string
+	values        []float64
+	rawComplete   bool
+	hasPoints     bool
+	unitsConflict bool
+}
+
+func (a *agg) add(p point) {
+	if !a.hasPoints {
+		a.min, a.max, a.unit, a.rawComplete = p.min, p.max, p.unit, true
+	} else if p.unit != a.unit {
+		a.unitsConflict = true
+	}
+	a.hasPoints = true
+	a.n += p.n
+	a.sum += p.sum
+	a.min = math.Min(a.min, p.min)
+	a.max = math.Max(a.max, p.max)
+	if p.values == nil {
+		a.rawComplete = false
+	}
+	a.values = append(a.values, p.values...)
+}
+
+func (a *agg) stat(name string) (float64, bool) {
+	switch name {
+	case "SampleCount":
+		return a.n, true
+	case "Sum":
+		return a.sum, true
+	case "Average":
+		return a.sum / a.n, true
+	case "Minimum":
+		return a.min, true
+	case "Maximum":
+		return a.max, true
+	}
+	if p, ok := parsePercentile(name); ok && len(a.values) > 0 {
+		v := append([]float64(nil), a.values...)
+		sort.Float64s(v)
+		i := int(math.Ceil(p/100*float64(len(v)))) - 1
+		if i < 0 {
+			i = 0
+		}
+		return v[i], true
+	}
+	return 0, false
+}
+
+// parsePercentile parses "p99", "p99.9" (p0 to p100).
+func parsePercentile(s string) (float64, bool) {
+	if len(s) < 2 || s[0] != 'p' {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s[1:], 64)
+	if err != nil || f < 0 || f > 100 || strings.ContainsAny(s[1:], "eE+-") {
+		return 0, false
+	}
+	return f, true
+}
+
+var statNames = map[string]bool{"SampleCount": true, "Average": true, "Sum": true, "Minimum": true, "Maximum": true}
+
+// aggregate buckets the metric's points in [start, end) by period (aligned on the Unix
+// epoch), keeping only points of the given unit when unit != "".
+func (s *Service) aggregate(key string, start, end time.Time, period time.Duration, unit string) []*agg {
+	s.mmu.RLock()
+	defer s.mmu.RUnlock()
+	se := s.metrics[key]
+	if se == nil {
+		return nil
+	}
+	var out []*agg
+	i := sort.Search(len(se.points), func(i int) bool { return !se.points[i].t.Before(start) })
+	for ; i < len(se.points) && se.points[i].t.Before(end); i++ {
+		p := se.points[i]
+		if unit != "" && p.unit != unit {
+			continue
+		}
+		b := alignDown(p.t, period)
+		if len(out) == 0 || !out[len(out)-1].start.Equal(b) {
+			out = append(out, &agg{start: b})
+		}
+		out[len(out)-1].add(p)
+	}
+	return out
+}
+
+func alignDown(t time.Time, period time.Duration) time.Time {
+	return time.Unix(0, t.UnixNano()-t.UnixNano()%int64(period)).UTC()
+}
+
+func checkPeriod(p int, highRes bool) error {
+	if p <= 0 {
+		return invalid("The parameter Period must be greater than 0.")
+	}
+	if p%60 == 0 || (highRes && (p == 1 || p == 5 || p == 10 || p == 20 || p == 30)) {
+		return nil
+	}
+	return invalid("The parameter Period must be a multiple of 60 (or 1, 5, 10, 20 or 30 for high-resolution metrics).")
+}
+
+// GetMetricStatisticsInput is GetMetricStatistics' input.
+type GetMetricStatisticsInput struct {
+	Namespace          string
+	MetricName         string
+	Dimensions         []Dimension
+	StartTime          time.Time
+	EndTime            time.Time
+	Period             int
+	Statistics         []string
+	ExtendedStatistics []string
+	Unit               string
+}
+
+// GetMetricStatistics aggregates one metric.
+func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatisticsInput) (label string, dps []Datapoint, err error) {
+	if err := checkNamespace(in.Namespace, false); err != nil {
+		return "", nil, err
+	}
+	if in.MetricName == "" {
+		return "", nil, missing("MetricName")
+	}
+	if in.StartTime.IsZero() {
+		return "", nil, missing("StartTime")
+	}
+	if in.EndTime.IsZero() {
+		return "", nil, missing("EndTime")
+	}
+	if !in.StartTime.Before(in.EndTime) {
+		return "", nil, invalid("The parameter StartTime must be less than the parameter EndTime.")
+	}
+	if err := checkPeriod(in.Period, true); err != nil {
+		return "", nil, err
+	}
+	if err := checkDims(in.Dimensions, 30); err != nil {
+		return "", nil, err
+	}
+	if len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0 {
+		return "", nil, missing("Statistics or ExtendedStatistics")
+	}
+	if len(in.Statistics) > 5 || len(in.ExtendedStatistics) > 10 {
+		return "", nil, invalid("Too many statistics.")
+	}
+	for _, st := range in.Statistics {
+		if !statNames[st] {
+			return "", nil, invalid("The value %s for parameter Statistics is not a valid statistic.", st)
+		}
+	}
+	for _, st := range in.ExtendedStatistics {
+		if _, ok := parsePercentile(st); !ok {
+			return "", nil, invalid("The value %s for parameter ExtendedStatistics is not a valid percentile.", st)
+		}
+	}
+	if in.Unit != "" && !units[in.Unit] {
+		return "", nil, invalid("The value %s for parameter Unit is not a valid unit.", in.Unit)
+	}
+	period := time.Duration(in.Period) * time.Second
+	if in.EndTime.Sub(in.StartTime)/period > 1440 {
+		return "", nil, cwErr("InvalidParameterCombination", "You have requested up to %d datapoints, which exceeds the limit of 1440.", in.EndTime.Sub(in.StartTime)/period)
+	}
+	for _, a := range s.aggregate(metricKey(in.Namespace, in.MetricName, in.Dimensions), in.StartTime, in.EndTime, period, in.Unit) {
+		dp := Datapoint{Timestamp: a.start, Unit: a.unit}
+		if a.unit == "" || a.unitsConflict {
+			dp.Unit = "None"
+		}
+		for _, st := range in.Statistics {
+			v, _ := a.stat(st)
+			switch st {
+			case "SampleCount":
+				dp.SampleCount = &v
+			case "Sum":
+				dp.Sum = &v
+			case "Average":
+				dp.Average = &v
+			case "Minimum":
+				dp.Minimum = &v
+			case "Maximum":
+				dp.Maximum = &v
+			}
+		}
+		for _, st := range in.ExtendedStatistics {
+			if v, ok := a.stat(st); ok {
+				if dp.ExtendedStatistics == nil {
+					dp.ExtendedStatistics = map[string]float64{}
+				}
+				dp.ExtendedStatistics[st] = v
+			}
+		}
+		dps = append(dps, dp)
+	}
+	return in.MetricName, dps, nil
+}
+
+// MetricStat is a GetMetricData query on one metric.
+type MetricStat struct {
+	Metric Metric
+	Period int
+	Stat   string
+	Unit   string
+}
+
+// MetricDataQuery is one GetMetricData query. Only MetricStat is supported; Expression
+// (metric math) is rejected.
+type MetricDataQuery struct {
+	ID         string
+	MetricStat *MetricStat
+	Expression string
+	Label      string
+	ReturnData *bool
+}
+
+// MetricDataResult is one GetMetricData result.
+type MetricDataResult struct {
+	ID         string
+	Label      string
+	Timestamps []time.Time
+	Values     []float64
+	StatusCode string
+}
+
+// GetMetricDataInput is GetMetricData's input.
+type GetMetricDataInput struct {
+	Queries       []MetricDataQuery
+	StartTime     time.Time
+	EndTime       time.Time
+	ScanBy        string // TimestampDescending (default) or TimestampAscending
+	MaxDatapoints int    // default 100800
+}
+
+// GetMetricData evaluates MetricStat queries. NextToken is never returned: every result
+// is Complete or truncated at MaxDatapoints (PartialData).
+func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]MetricDataResult, error) {
+	if len(in.Queries) == 0 {
+		return nil, missing("MetricDataQueries")
+	}
+	if len(in.Queries) > 500 {
+		return nil, invalid("The collection MetricDataQueries must not have a size greater than 500.")
+	}
+	if !in.StartTime.Before(in.EndTime) {
+		return nil, invalid("The parameter StartTime must be less than the parameter EndTime.")
+	}
+	switch in.ScanBy {
+	case "", "TimestampDescending", "TimestampAscending":
+	default:
+		return nil, invalid("The value %s for parameter ScanBy is invalid.", in.ScanBy)
+	}
+	maxDP := in.MaxDatapoints
+	if maxDP <= 0 {
+		maxDP = 100800
+	}
+	ids := map[string]bool{}
+	for _, q := range in.Queries {
+		if q.ID == "" {
+			return nil, missing("MetricDataQueries.member.Id")
+		}
+		if ids[q.ID] {
+			return nil, invalid("The value %s for parameter MetricDataQueries.member.Id is duplicated.", q.ID)
+		}
+		ids[q.ID] = true
+		if q.Expression != "" {
+			return nil, invalid("Metric math expressions are not supported (query %s).", q.ID)
+		}
+		if q.MetricStat == nil {
+			return nil, missing("MetricDataQueries.member.MetricStat")
+		}
+		ms := q.MetricStat
+		if err := checkNamespace(ms.Metric.Namespace, false); err != nil {
+			return nil, err
+		}
+		if ms.Metric.MetricName == "" {
+			return nil, missing("MetricStat.Metric.MetricName")
+		}
+		if err := checkPeriod(ms.Period, true); err != nil {
+			return nil, err
+		}
+		if _, ok := parsePercentile(ms.Stat); !ok && !statNames[ms.Stat] {
+			return nil, invalid("The value %s for parameter MetricStat.Stat is not a valid statistic.", ms.Stat)
+		}
+	}
+	var out []MetricDataResult
+	total := 0
+	for _, q := range in.Queries {
+		if q.ReturnData != nil && !*q.ReturnData {
+			continue
+		}
+		ms := q.MetricStat
+		r := MetricDataResult{ID: q.ID, Label: q.Label, StatusCode: "Complete"}
+		if r.Label == "" {
+			r.Label = ms.Metric.MetricName
+		}
+		aggs := s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), in.StartTime, in.EndTime, time.Duration(ms.Period)*time.Second, ms.Unit)
+		if in.ScanBy != "TimestampAscending" {
+			for i, j := 0, len(aggs)-1; i < j; i, j = i+1, j-1 {
+				aggs[i], aggs[j] = aggs[j], aggs[i]
+			}
+		}
+		for _, a := range aggs {
+			v, ok := a.stat(ms.Stat)
+			if !ok {
+				continue
+			}
+			if total >= maxDP {
+				r.StatusCode = "PartialData"
+				break
+			}
+			total++
+			r.Timestamps = append(r.Timestamps, a.start)
+			r.Values = append(r.Values, v)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// ListMetricsInput is ListMetrics' input.
+type ListMetricsInput struct {
+	Namespace  string
+	MetricName string
+	Dimensions []DimensionFilter
+	NextToken  string
+}
+
+const listMetricsPage = 500
+
+// ListMetrics lists the metrics that have datapoints on this node, 500 per page.
+func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metric, string, error) {
+	if len(in.Dimensions) > 10 {
+		return nil, "", invalid("The collection Dimensions must not have a size greater than 10.")
+	}
+	after := ""
+	if in.NextToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+		if err != nil || len(b) == 0 {
+			return nil, "", cwErr("InvalidNextToken", "The NextToken is invalid.")
+		}
+		after = string(b)
+	}
+	s.mmu.RLock()
+	defer s.mmu.RUnlock()
+	keys := sortedKeys(s.metrics)
+	var out []Metric
+	next := ""
+	for _, k := range keys {
+		if after != "" && k <= after {
+			continue
+		}
+		m := s.metrics[k].m
+		if (in.Namespace != "" && m.Namespace != in.Namespace) || (in.MetricName != "" && m.MetricName != in.MetricName) || !matchDims(m.Dimensions, in.Dimensions) {
+			continue
+		}
+		if len(out) == listMetricsPage {
+			next = base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1].key()))
+			break
+		}
+		out = append(out, Metric{Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: append([]Dimension(nil), m.Dimensions...)})
+	}
+	return out, next, nil
+}
+
+func (m Metric) key() string { return metricKey(m.Namespace, m.MetricName, m.Dimensions) }
+
+func matchDims(have []Dimension, f []DimensionFilter) bool {
+	for _, x := range f {
+		ok := false
+		for _, d := range have {
+			if d.Name == x.Name && (x.Value == "" || d.Value == x.Value) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

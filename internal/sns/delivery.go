@@ -1,0 +1,293 @@
+package sns
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/cloudwatch"
+)
+
+// Message types.
+const (
+	TypeNotification             = "Notification"
+	TypeSubscriptionConfirmation = "SubscriptionConfirmation"
+)
+
+const tsFormat = "2006-01-02T15:04:05.000Z"
+
+type messageAttr struct {
+	Type  string `json:"Type"`
+	Value string `json:"Value"`
+}
+
+// Message is the JSON document SNS POSTs to HTTP/S endpoints.
+type Message struct {
+	Type              string                 `json:"Type"`
+	MessageID         string                 `json:"MessageId"`
+	Token             string                 `json:"Token,omitempty"`
+	TopicArn          string                 `json:"TopicArn"`
+	Subject           string                 `json:"Subject,omitempty"`
+	Message           string                 `json:"Message"`
+	SubscribeURL      string                 `json:"SubscribeURL,omitempty"`
+	Timestamp         string                 `json:"Timestamp"`
+	SignatureVersion  string                 `json:"SignatureVersion"`
+	Signature         string                 `json:"Signature"`
+	SigningCertURL    string                 `json:"SigningCertURL"`
+	UnsubscribeURL    string                 `json:"UnsubscribeURL,omitempty"`
+	MessageAttributes map[string]messageAttr `json:"MessageAttributes,omitempty"`
+}
+
+// StringToSign is SNS's canonical string for SignatureVersion 1.
+func (m *Message) StringToSign() string {
+	var b strings.Builder
+	add := func(k, v string) { b.WriteString(k + "\n" + v + "\n") }
+	add("Message", m.Message)
+	add("MessageId", m.MessageID)
+	if m.Type == TypeNotification {
+		if m.Subject != "" {
+			add("Subject", m.Subject)
+		}
+	} else {
+		add("SubscribeURL", m.SubscribeURL)
+	}
+	add("Timestamp", m.Timestamp)
+	if m.Type != TypeNotification {
+		add("Token", m.Token)
+	}
+	add("TopicArn", m.TopicArn)
+	add("Type", m.Type)
+	return b.String()
+}
+
+// VerifyMessage checks a message's SignatureVersion 1 signature with pub.
+func VerifyMessage(m *Message, pub *rsa.PublicKey) error {
+	if m.SignatureVersion != "1" {
+		return fmt.Errorf("sns: unsupported SignatureVersion %q", m.SignatureVersion)
+	}
+	sig, err := base64.StdEncoding.DecodeString(m.Signature)
+	if err != nil {
+		return err
+	}
+	h := sha1.Sum([]byte(m.StringToSign()))
+	return rsa.VerifyPKCS1v15(pub, crypto.SHA1, h[:], sig)
+}
+
+func (s *Service) sign(m *Message) error {
+	h := sha1.Sum([]byte(m.StringToSign()))
+	sig, err := rsa.SignPKCS1v15(nil, s.cfg.SigningKey, crypto.SHA1, h[:])
+	if err != nil {
+		return snsErr("InternalError", "sns: signing: %v", err)
+	}
+	m.SignatureVersion, m.Signature, m.SigningCertURL = "1", base64.StdEncoding.EncodeToString(sig), s.cfg.SigningCertURL
+	return nil
+}
+
+// SigningCertificatePEM returns a self-signed certificate of the signing key, to be
+// served at SigningCertURL.
+func (s *Service) SigningCertificatePEM() []byte {
+	s.certOnce.Do(func() {
+		now := s.now()
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: "sns." + s.cfg.Region + ".coffer"},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &s.cfg.SigningKey.PublicKey, s.cfg.SigningKey)
+		if err != nil {
+			s.cfg.Logger.Error("sns: signing certificate", "err", err)
+			return
+		}
+		s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	})
+	return s.certPEM
+}
+
+// deliveryRec is a pending delivery of one message to one subscription.
+type deliveryRec struct {
+	ID              string    `json:"id"`
+	Node            string    `json:"node"`
+	SubscriptionArn string    `json:"subscription_arn"`
+	TopicArn        string    `json:"topic_arn"`
+	Endpoint        string    `json:"endpoint"`
+	Type            string    `json:"type"`
+	MessageID       string    `json:"message_id"`
+	Body            string    `json:"body"` // the signed JSON message
+	Created         time.Time `json:"created"`
+}
+
+func (s *Service) newDelivery(sub *subRec, m *Message, now time.Time) (*deliveryRec, error) {
+	if err := s.sign(m); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, snsErr("InternalError", "sns: %v", err)
+	}
+	id, err := s.newID()
+	if err != nil {
+		return nil, err
+	}
+	return &deliveryRec{ID: id, Node: s.cfg.NodeID, SubscriptionArn: sub.Arn, TopicArn: sub.TopicArn, Endpoint: sub.Endpoint,
+		Type: m.Type, MessageID: m.MessageID, Body: string(body), Created: now}, nil
+}
+
+// flight is a running delivery; first is closed after its first attempt.
+type flight struct {
+	first chan struct{}
+}
+
+// start runs d's delivery in the background unless it is already running (nil then).
+func (s *Service) start(d *deliveryRec) *flight {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.inflight[d.ID] != nil || s.ctx.Err() != nil {
+		return nil
+	}
+	f := &flight{first: make(chan struct{})}
+	s.inflight[d.ID] = f
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.run(d, f)
+		s.wmu.Lock()
+		delete(s.inflight, d.ID)
+		s.wmu.Unlock()
+	}()
+	return f
+}
+
+// Resume restarts this node's pending deliveries (after a restart). It returns how many
+// were started.
+func (s *Service) Resume() int {
+	s.mu.RLock()
+	var ds []*deliveryRec
+	for _, k := range sortedKeys(s.deliveries) {
+		if d := s.deliveries[k]; d.Node == s.cfg.NodeID {
+			cp := *d
+			ds = append(ds, &cp)
+		}
+	}
+	s.mu.RUnlock()
+	n := 0
+	for _, d := range ds {
+		if s.start(d) != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// PendingDeliveries returns the number of recorded, unfinished deliveries.
+func (s *Service) PendingDeliveries() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.deliveries)
+}
+
+var errPermanent = errors.New("sns: permanent delivery failure")
+
+func (s *Service) run(d *deliveryRec, f *flight) {
+	firstDone := false
+	signal := func() {
+		if !firstDone {
+			firstDone = true
+			close(f.first)
+		}
+	}
+	defer signal()
+	delay := s.cfg.Retry.MinDelay
+	for attempt := 0; ; attempt++ {
+		err := s.attempt(d)
+		signal()
+		if err == nil {
+			break
+		}
+		if s.ctx.Err() != nil {
+			return // stopping: the delivery stays recorded and resumes after a restart
+		}
+		if errors.Is(err, errPermanent) || attempt >= s.cfg.Retry.Retries {
+			s.cfg.Logger.Warn("sns: delivery failed, giving up", "endpoint", d.Endpoint, "message", d.MessageID, "attempts", attempt+1, "err", err)
+			break
+		}
+		s.cfg.Logger.Info("sns: delivery failed, will retry", "endpoint", d.Endpoint, "message", d.MessageID, "attempt", attempt+1, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(delay*2, s.cfg.Retry.MaxDelay)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.propose(ctx, cmdDoneDelivery, doneDeliveryCmd{IDs: []string{d.ID}}); err != nil && s.ctx.Err() == nil {
+		s.cfg.Logger.Warn("sns: recording delivery completion", "id", d.ID, "err", err)
+	}
+}
+
+func (s *Service) attempt(d *deliveryRec) error {
+	// Still subscribed? (Unsubscribe removes the delivery record.)
+	s.mu.RLock()
+	_, ok := s.deliveries[d.ID]
+	s.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Endpoint, bytes.NewReader([]byte(d.Body)))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errPermanent, err)
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=UTF-8")
+	req.Header.Set("User-Agent", "Amazon Simple Notification Service Agent")
+	req.Header.Set("x-amz-sns-message-type", d.Type)
+	req.Header.Set("x-amz-sns-message-id", d.MessageID)
+	req.Header.Set("x-amz-sns-topic-arn", d.TopicArn)
+	if d.Type == TypeNotification {
+		req.Header.Set("x-amz-sns-subscription-arn", d.SubscriptionArn)
+	}
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return fmt.Errorf("sns: endpoint answered %d", resp.StatusCode)
+	default:
+		return fmt.Errorf("%w: endpoint answered %d", errPermanent, resp.StatusCode)
+	}
+}
+
+// CloudWatchNotifier returns the cloudwatch.Notifier that publishes alarm notifications
+// to SNS topics (as CloudWatch does), waiting for the first delivery attempts.
+func (s *Service) CloudWatchNotifier() cloudwatch.Notifier { return notifier{s} }
+
+type notifier struct{ s *Service }
+
+func (n notifier) Notify(ctx context.Context, topicARN string, a cloudwatch.AlarmNotification) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	_, err = n.s.PublishAndWait(ctx, PublishInput{TopicArn: topicARN, Message: string(b), Subject: a.Subject()})
+	return err
+}

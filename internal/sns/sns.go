@@ -1,0 +1,426 @@
+// Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
+// topics, HTTP/HTTPS subscriptions with SNS's confirmation flow, Publish, and durable
+// HTTP delivery with retries and SNS message signatures (SignatureVersion 1).
+//
+// # State
+//
+// Topics, subscriptions and pending deliveries are the "sns" part of the replicated
+// state (internal/state). A delivery is recorded (with its final, signed JSON body)
+// before it is attempted and removed once it succeeded or was given up, so that a
+// node that restarts resumes the deliveries it had not finished (Resume). Each delivery
+// belongs to the node that published it; deliveries of a node that never comes back stay
+// pending (a takeover by another node is not implemented). Attempt counts are not
+// replicated: a resumed delivery starts a new retry sequence.
+//
+// # Delivery policy
+//
+// SNS's default HTTP/S delivery policy is 3 retries, 20 s apart (linear backoff,
+// minDelayTarget = maxDelayTarget = 20). Coffer retries RetryPolicy.Retries times with
+// an exponential backoff from MinDelay to MaxDelay (defaults 3, 20 s, 20 s: the same
+// schedule). A 2xx answer is a success; 429, 5xx and transport errors are retried;
+// other statuses are permanent failures. Redirects are not followed.
+package sns
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/state"
+)
+
+// Proposer commits commands to the replicated state (*state.Store).
+type Proposer interface {
+	Propose(ctx context.Context, typ string, version int, body any) (any, error)
+}
+
+// RetryPolicy is the HTTP delivery retry policy.
+type RetryPolicy struct {
+	Retries  int           // retries after the first attempt (default 3)
+	MinDelay time.Duration // first delay (default 20 s)
+	MaxDelay time.Duration // cap (default 20 s)
+}
+
+// Config configures the SNS service.
+type Config struct {
+	Proposer  Proposer
+	Region    string // default us-east-1
+	AccountID string // default 000000000000
+	NodeID    string // owner of the deliveries this node publishes (default "local")
+	// BaseURL is the SNS endpoint as clients see it (SubscribeURL, UnsubscribeURL),
+	// e.g. "https://coffer.example:8443/". Default "http://localhost/".
+	BaseURL string
+	// SigningKey signs messages (nil: a fresh RSA-2048 key per process). SigningCertURL
+	// is where the certificate of that key (SigningCertificatePEM) is served.
+	SigningKey     *rsa.PrivateKey
+	SigningCertURL string
+
+	HTTPClient     *http.Client // default: no redirects, AttemptTimeout per request
+	AttemptTimeout time.Duration
+	Retry          RetryPolicy
+	Now            func() time.Time
+	Rand           io.Reader
+	Logger         *slog.Logger
+}
+
+// Error is an SNS error: Code is the AWS error code (InvalidParameter, NotFound...).
+type Error struct {
+	Code    string
+	Message string
+	Status  int
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func snsErr(code, format string, args ...any) *Error {
+	st := http.StatusBadRequest
+	switch code {
+	case "NotFound":
+		st = http.StatusNotFound
+	case "InternalError":
+		st = http.StatusInternalServerError
+	case "AuthorizationError":
+		st = http.StatusForbidden
+	}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Status: st}
+}
+
+func invalid(format string, args ...any) *Error { return snsErr("InvalidParameter", format, args...) }
+
+// Service is the SNS service of one node. It implements state.Part ("sns").
+type Service struct {
+	cfg Config
+
+	mu         sync.RWMutex
+	topics     map[string]*topicRec
+	subs       map[string]*subRec
+	deliveries map[string]*deliveryRec
+
+	certOnce sync.Once
+	certPEM  []byte
+
+	wmu      sync.Mutex
+	inflight map[string]*flight
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+var _ state.Part = (*Service)(nil)
+
+// New returns the service with empty state.
+func New(cfg Config) (*Service, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = "local"
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://localhost/"
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 15 * time.Second
+	}
+	if cfg.Retry.Retries == 0 {
+		cfg.Retry.Retries = 3
+	}
+	if cfg.Retry.Retries < 0 {
+		cfg.Retry.Retries = 0
+	}
+	if cfg.Retry.MinDelay <= 0 {
+		cfg.Retry.MinDelay = 20 * time.Second
+	}
+	if cfg.Retry.MaxDelay < cfg.Retry.MinDelay {
+		cfg.Retry.MaxDelay = cfg.Retry.MinDelay
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if cfg.SigningKey == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("sns: signing key: %w", err)
+		}
+		cfg.SigningKey = k
+	}
+	s := &Service{cfg: cfg, inflight: map[string]*flight{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.reset()
+	return s, nil
+}
+
+func (s *Service) reset() {
+	s.topics = map[string]*topicRec{}
+	s.subs = map[string]*subRec{}
+	s.deliveries = map[string]*deliveryRec{}
+}
+
+// Attach sets the proposer (the state store is opened after the parts are created).
+func (s *Service) Attach(p Proposer) { s.cfg.Proposer = p }
+
+// Close stops the delivery workers (pending deliveries stay recorded) and waits for them.
+// Call it before closing the state store.
+func (s *Service) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// ---- state.Part ----
+
+const (
+	snapshotFormat  = "coffer-sns"
+	snapshotVersion = 1
+)
+
+type persisted struct {
+	Format     string                  `json:"format"`
+	Version    int                     `json:"version"`
+	Topics     map[string]*topicRec    `json:"topics"`
+	Subs       map[string]*subRec      `json:"subscriptions"`
+	Deliveries map[string]*deliveryRec `json:"deliveries"`
+}
+
+// Name implements state.Part.
+func (s *Service) Name() string { return "sns" }
+
+// Snapshot implements state.Part.
+func (s *Service) Snapshot() ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return json.Marshal(persisted{Format: snapshotFormat, Version: snapshotVersion, Topics: s.topics, Subs: s.subs, Deliveries: s.deliveries})
+}
+
+// Restore implements state.Part.
+func (s *Service) Restore(data []byte) error {
+	var p persisted
+	if data != nil {
+		if err := json.Unmarshal(data, &p); err != nil {
+			return fmt.Errorf("sns: restore: %w", err)
+		}
+		if p.Format != snapshotFormat || p.Version != snapshotVersion {
+			return fmt.Errorf("sns: restore: unsupported snapshot %q version %d", p.Format, p.Version)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reset()
+	if p.Topics != nil {
+		s.topics = p.Topics
+	}
+	if p.Subs != nil {
+		s.subs = p.Subs
+	}
+	if p.Deliveries != nil {
+		s.deliveries = p.Deliveries
+	}
+	return nil
+}
+
+const (
+	cmdCreateTopic  = "sns.topic.create"
+	cmdDeleteTopic  = "sns.topic.delete"
+	cmdPutSub       = "sns.subscription.put"
+	cmdConfirmSub   = "sns.subscription.confirm"
+	cmdDeleteSub    = "sns.subscription.delete"
+	cmdPutDelivery  = "sns.delivery.put"
+	cmdDoneDelivery = "sns.delivery.done"
+)
+
+type createTopicCmd struct {
+	Topic *topicRec `json:"topic"`
+}
+
+type arnCmd struct {
+	Arn string `json:"arn"`
+}
+
+type putSubCmd struct {
+	Sub          *subRec      `json:"subscription"`
+	Confirmation *deliveryRec `json:"confirmation"`
+}
+
+type confirmSubCmd struct {
+	TopicArn string    `json:"topic_arn"`
+	Token    string    `json:"token"`
+	Now      time.Time `json:"now"` // proposer's clock, for the token's expiry
+}
+
+type putDeliveryCmd struct {
+	Deliveries []*deliveryRec `json:"deliveries"`
+}
+
+type doneDeliveryCmd struct {
+	IDs []string `json:"ids"`
+}
+
+// tokenTTL: SNS confirmation tokens are valid for 3 days.
+const tokenTTL = 72 * time.Hour
+
+// Apply implements state.Part.
+func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
+	if cmd.Version != 1 {
+		return nil, fmt.Errorf("sns: unknown command %s v%d", cmd.Type, cmd.Version)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch cmd.Type {
+	case cmdCreateTopic:
+		c, err := decode[createTopicCmd](cmd.Body)
+		if err != nil || c.Topic == nil {
+			return nil, fmt.Errorf("sns: bad %s: %v", cmd.Type, err)
+		}
+		if old := s.topics[c.Topic.Arn]; old != nil {
+			if old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "" {
+				return nil, invalid("Invalid parameter: Attributes Reason: Topic already exists with different attributes")
+			}
+			return old.Arn, nil
+		}
+		t := *c.Topic
+		s.topics[t.Arn] = &t
+		return t.Arn, nil
+	case cmdDeleteTopic:
+		c, err := decode[arnCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		delete(s.topics, c.Arn)
+		for k, sub := range s.subs {
+			if sub.TopicArn == c.Arn {
+				delete(s.subs, k)
+			}
+		}
+		for k, d := range s.deliveries {
+			if d.TopicArn == c.Arn {
+				delete(s.deliveries, k)
+			}
+		}
+		return nil, nil
+	case cmdPutSub:
+		c, err := decode[putSubCmd](cmd.Body)
+		if err != nil || c.Sub == nil {
+			return nil, fmt.Errorf("sns: bad %s: %v", cmd.Type, err)
+		}
+		if s.topics[c.Sub.TopicArn] == nil {
+			return nil, snsErr("NotFound", "Topic does not exist")
+		}
+		sub := *c.Sub
+		s.subs[sub.Arn] = &sub
+		if c.Confirmation != nil {
+			d := *c.Confirmation
+			s.deliveries[d.ID] = &d
+		}
+		return nil, nil
+	case cmdConfirmSub:
+		c, err := decode[confirmSubCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		if s.topics[c.TopicArn] == nil {
+			return nil, snsErr("NotFound", "Topic does not exist")
+		}
+		for _, k := range sortedKeys(s.subs) {
+			sub := s.subs[k]
+			if sub.TopicArn != c.TopicArn || sub.Token != c.Token {
+				continue
+			}
+			if sub.Confirmed {
+				return sub.Arn, nil
+			}
+			now := c.Now
+			if now.IsZero() {
+				now = cmd.Time
+			}
+			if now.After(sub.TokenIssued.Add(tokenTTL)) {
+				return nil, invalid("Invalid token")
+			}
+			n := *sub
+			n.Confirmed = true
+			s.subs[k] = &n
+			return n.Arn, nil
+		}
+		return nil, invalid("Invalid token")
+	case cmdDeleteSub:
+		c, err := decode[arnCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		if s.subs[c.Arn] == nil {
+			return nil, snsErr("NotFound", "Subscription does not exist")
+		}
+		delete(s.subs, c.Arn)
+		for k, d := range s.deliveries {
+			if d.SubscriptionArn == c.Arn {
+				delete(s.deliveries, k)
+			}
+		}
+		return nil, nil
+	case cmdPutDelivery:
+		c, err := decode[putDeliveryCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range c.Deliveries {
+			if s.subs[d.SubscriptionArn] == nil {
+				continue // unsubscribed meanwhile
+			}
+			cp := *d
+			s.deliveries[d.ID] = &cp
+		}
+		return nil, nil
+	case cmdDoneDelivery:
+		c, err := decode[doneDeliveryCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range c.IDs {
+			delete(s.deliveries, id)
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("sns: unknown command %s v%d", cmd.Type, cmd.Version)
+}
+
+func decode[T any](body json.RawMessage) (T, error) {
+	var v T
+	err := json.Unmarshal(body, &v)
+	return v, err
+}
+
+func (s *Service) propose(ctx context.Context, typ string, body any) (any, error) {
+	if s.cfg.Proposer == nil {
+		return nil, snsErr("InternalError", "sns: no state store")
+	}
+	return s.cfg.Proposer.Propose(ctx, typ, 1, body)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

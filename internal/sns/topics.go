@@ -1,0 +1,482 @@
+package sns
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+)
+
+type topicRec struct {
+	Arn         string            `json:"arn"`
+	Name        string            `json:"name"`
+	DisplayName string            `json:"display_name,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	Created     time.Time         `json:"created"`
+}
+
+type subRec struct {
+	Arn         string    `json:"arn"`
+	TopicArn    string    `json:"topic_arn"`
+	Protocol    string    `json:"protocol"`
+	Endpoint    string    `json:"endpoint"`
+	Owner       string    `json:"owner"`
+	Confirmed   bool      `json:"confirmed"`
+	Token       string    `json:"token"`
+	TokenIssued time.Time `json:"token_issued"`
+}
+
+// Subscription is a ListSubscriptions entry. SubscriptionArn is "PendingConfirmation"
+// until the subscription is confirmed.
+type Subscription struct {
+	SubscriptionArn string
+	Owner           string
+	Protocol        string
+	Endpoint        string
+	TopicArn        string
+}
+
+var topicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+func (s *Service) topicARN(name string) string {
+	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", s.cfg.Region, s.cfg.AccountID, name)
+}
+
+func (s *Service) newID() (string, error) {
+	u, err := uuid.NewRandomFromReader(s.cfg.Rand)
+	if err != nil {
+		return "", snsErr("InternalError", "sns: random: %v", err)
+	}
+	return u.String(), nil
+}
+
+// CreateTopic creates a standard topic, or returns the existing topic of that name.
+// Supported attributes: DisplayName. FIFO topics are not supported.
+func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string]string, tags map[string]string) (string, error) {
+	if !topicName.MatchString(name) {
+		if strings.HasSuffix(name, ".fifo") {
+			return "", invalid("Invalid parameter: FIFO topics are not supported")
+		}
+		return "", invalid("Invalid parameter: Topic Name")
+	}
+	t := &topicRec{Arn: s.topicARN(name), Name: name, Tags: tags, Created: s.now()}
+	for k, v := range attrs {
+		switch k {
+		case "DisplayName":
+			if len(v) > 100 {
+				return "", invalid("Invalid parameter: DisplayName")
+			}
+			t.DisplayName = v
+		case "FifoTopic":
+			if v == "true" {
+				return "", invalid("Invalid parameter: FIFO topics are not supported")
+			}
+		default:
+			return "", invalid("Invalid parameter: Attributes Reason: Unsupported attribute %s", k)
+		}
+	}
+	if len(tags) > 50 {
+		return "", snsErr("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
+	}
+	r, err := s.propose(ctx, cmdCreateTopic, createTopicCmd{Topic: t})
+	if err != nil {
+		return "", err
+	}
+	arn, _ := r.(string)
+	return arn, nil
+}
+
+// DeleteTopic deletes a topic and its subscriptions (no error if it does not exist).
+func (s *Service) DeleteTopic(ctx context.Context, arn string) error {
+	if err := s.checkARN(arn, "TopicArn"); err != nil {
+		return err
+	}
+	_, err := s.propose(ctx, cmdDeleteTopic, arnCmd{Arn: arn})
+	return err
+}
+
+func (s *Service) checkARN(arn, field string) error {
+	if arn == "" {
+		return invalid("Invalid parameter: %s", field)
+	}
+	if !strings.HasPrefix(arn, "arn:aws:sns:") || strings.Count(arn, ":") < 5 {
+		return invalid("Invalid parameter: %s Reason: An ARN must have the format arn:aws:sns:region:account:name", field)
+	}
+	return nil
+}
+
+func pageToken(t string) (string, error) {
+	if t == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil || len(b) == 0 {
+		return "", invalid("Invalid parameter: NextToken")
+	}
+	return string(b), nil
+}
+
+const pageSize = 100
+
+// ListTopics lists topic ARNs, 100 per page.
+func (s *Service) ListTopics(ctx context.Context, nextToken string) ([]string, string, error) {
+	after, err := pageToken(nextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for _, k := range sortedKeys(s.topics) {
+		if k <= after {
+			continue
+		}
+		if len(out) == pageSize {
+			return out, base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1])), nil
+		}
+		out = append(out, k)
+	}
+	return out, "", nil
+}
+
+// GetTopicAttributes returns TopicArn, Owner, DisplayName, SubscriptionsConfirmed,
+// SubscriptionsPending, SubscriptionsDeleted and EffectiveDeliveryPolicy.
+func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[string]string, error) {
+	if err := s.checkARN(arn, "TopicArn"); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t := s.topics[arn]
+	if t == nil {
+		return nil, snsErr("NotFound", "Topic does not exist")
+	}
+	conf, pend := 0, 0
+	for _, sub := range s.subs {
+		if sub.TopicArn == arn {
+			if sub.Confirmed {
+				conf++
+			} else {
+				pend++
+			}
+		}
+	}
+	r := s.cfg.Retry
+	policy := fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}`,
+		int(r.MinDelay/time.Second), int(r.MaxDelay/time.Second), r.Retries)
+	return map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName,
+		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": "0",
+		"EffectiveDeliveryPolicy": policy}, nil
+}
+
+// SubscribeOutput is Subscribe's result: "pending confirmation" unless the subscription
+// was already confirmed or ReturnSubscriptionArn was set.
+type SubscribeOutput struct {
+	SubscriptionArn string
+}
+
+// Subscribe subscribes an http or https endpoint. The subscription is pending until
+// the endpoint confirms it: a SubscriptionConfirmation message (Token, SubscribeURL) is
+// delivered to it. Subscribing the same endpoint again returns the confirmed
+// subscription, or sends a new confirmation for a pending one.
+func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint string, returnArn bool) (SubscribeOutput, error) {
+	if err := s.checkARN(topicArn, "TopicArn"); err != nil {
+		return SubscribeOutput{}, err
+	}
+	if protocol != "http" && protocol != "https" {
+		return SubscribeOutput{}, invalid("Invalid parameter: Amazon SNS does not support this protocol string: %s (only http and https are supported)", protocol)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != protocol || u.Host == "" || u.User != nil {
+		return SubscribeOutput{}, invalid("Invalid parameter: Endpoint must match the specified protocol")
+	}
+	s.mu.RLock()
+	t := s.topics[topicArn]
+	var existing *subRec
+	for _, k := range sortedKeys(s.subs) {
+		if sub := s.subs[k]; sub.TopicArn == topicArn && sub.Protocol == protocol && sub.Endpoint == endpoint {
+			cp := *sub
+			existing = &cp
+		}
+	}
+	s.mu.RUnlock()
+	if t == nil {
+		return SubscribeOutput{}, snsErr("NotFound", "Topic does not exist")
+	}
+	if existing != nil && existing.Confirmed {
+		return SubscribeOutput{SubscriptionArn: existing.Arn}, nil
+	}
+	now := s.now()
+	sub := existing
+	if sub == nil {
+		id, err := s.newID()
+		if err != nil {
+			return SubscribeOutput{}, err
+		}
+		sub = &subRec{Arn: topicArn + ":" + id, TopicArn: topicArn, Protocol: protocol, Endpoint: endpoint, Owner: s.cfg.AccountID}
+	}
+	tok := make([]byte, 64)
+	if _, err := io.ReadFull(s.cfg.Rand, tok); err != nil {
+		return SubscribeOutput{}, snsErr("InternalError", "sns: random: %v", err)
+	}
+	sub.Token, sub.TokenIssued = hex.EncodeToString(tok), now
+	msgID, err := s.newID()
+	if err != nil {
+		return SubscribeOutput{}, err
+	}
+	m := &Message{Type: TypeSubscriptionConfirmation, MessageID: msgID, Token: sub.Token, TopicArn: topicArn,
+		Message:      fmt.Sprintf("You have chosen to subscribe to the topic %s.\nTo confirm the subscription, visit the SubscribeURL included in this message.", topicArn),
+		SubscribeURL: s.actionURL(url.Values{"Action": {"ConfirmSubscription"}, "TopicArn": {topicArn}, "Token": {sub.Token}}),
+		Timestamp:    now.Format(tsFormat)}
+	d, err := s.newDelivery(sub, m, now)
+	if err != nil {
+		return SubscribeOutput{}, err
+	}
+	if _, err := s.propose(ctx, cmdPutSub, putSubCmd{Sub: sub, Confirmation: d}); err != nil {
+		return SubscribeOutput{}, err
+	}
+	s.start(d)
+	if returnArn {
+		return SubscribeOutput{SubscriptionArn: sub.Arn}, nil
+	}
+	return SubscribeOutput{SubscriptionArn: "pending confirmation"}, nil
+}
+
+func (s *Service) actionURL(q url.Values) string {
+	u := s.cfg.BaseURL
+	if !strings.HasSuffix(u, "/") {
+		u += "/"
+	}
+	return u + "?" + q.Encode()
+}
+
+// ConfirmSubscription confirms a pending subscription with the token of its
+// SubscriptionConfirmation message (valid 3 days) and returns its ARN.
+func (s *Service) ConfirmSubscription(ctx context.Context, topicArn, token string) (string, error) {
+	if err := s.checkARN(topicArn, "TopicArn"); err != nil {
+		return "", err
+	}
+	if token == "" {
+		return "", invalid("Invalid parameter: Token")
+	}
+	r, err := s.propose(ctx, cmdConfirmSub, confirmSubCmd{TopicArn: topicArn, Token: token, Now: s.now()})
+	if err != nil {
+		return "", err
+	}
+	arn, _ := r.(string)
+	return arn, nil
+}
+
+// Unsubscribe deletes a subscription and its pending deliveries.
+func (s *Service) Unsubscribe(ctx context.Context, subArn string) error {
+	if err := s.checkARN(subArn, "SubscriptionArn"); err != nil {
+		return err
+	}
+	_, err := s.propose(ctx, cmdDeleteSub, arnCmd{Arn: subArn})
+	return err
+}
+
+// ListSubscriptions lists all subscriptions, 100 per page.
+func (s *Service) ListSubscriptions(ctx context.Context, nextToken string) ([]Subscription, string, error) {
+	return s.listSubs("", nextToken)
+}
+
+// ListSubscriptionsByTopic lists a topic's subscriptions, 100 per page.
+func (s *Service) ListSubscriptionsByTopic(ctx context.Context, topicArn, nextToken string) ([]Subscription, string, error) {
+	if err := s.checkARN(topicArn, "TopicArn"); err != nil {
+		return nil, "", err
+	}
+	s.mu.RLock()
+	ok := s.topics[topicArn] != nil
+	s.mu.RUnlock()
+	if !ok {
+		return nil, "", snsErr("NotFound", "Topic does not exist")
+	}
+	return s.listSubs(topicArn, nextToken)
+}
+
+func (s *Service) listSubs(topic, nextToken string) ([]Subscription, string, error) {
+	after, err := pageToken(nextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Subscription
+	last := ""
+	for _, k := range sortedKeys(s.subs) {
+		sub := s.subs[k]
+		if k <= after || (topic != "" && sub.TopicArn != topic) {
+			continue
+		}
+		if len(out) == pageSize {
+			return out, base64.RawURLEncoding.EncodeToString([]byte(last)), nil
+		}
+		arn := sub.Arn
+		if !sub.Confirmed {
+			arn = "PendingConfirmation"
+		}
+		out = append(out, Subscription{SubscriptionArn: arn, Owner: sub.Owner, Protocol: sub.Protocol, Endpoint: sub.Endpoint, TopicArn: sub.TopicArn})
+		last = k
+	}
+	return out, "", nil
+}
+
+// MessageAttributeValue is a Publish message attribute (DataType String, Number or
+// Binary).
+type MessageAttributeValue struct {
+	DataType    string
+	StringValue string
+	BinaryValue []byte
+}
+
+// PublishInput is Publish's input (TopicArn only; no TargetArn/PhoneNumber).
+type PublishInput struct {
+	TopicArn          string
+	Message           string
+	Subject           string
+	MessageAttributes map[string]MessageAttributeValue
+}
+
+const maxMessage = 256 * 1024
+
+func checkPublish(in PublishInput) error {
+	if in.Message == "" {
+		return invalid("Invalid parameter: Empty message")
+	}
+	if len(in.Message) > maxMessage {
+		return invalid("Invalid parameter: Message too long")
+	}
+	if len(in.Subject) > 100 {
+		return invalid("Invalid parameter: Subject")
+	}
+	for _, r := range in.Subject {
+		if r > unicode.MaxASCII || r == '\n' || r == '\r' || !unicode.IsPrint(r) {
+			return invalid("Invalid parameter: Subject")
+		}
+	}
+	if len(in.MessageAttributes) > 10 {
+		return invalid("Invalid parameter: MessageAttributes: too many attributes")
+	}
+	for k, v := range in.MessageAttributes {
+		if k == "" || len(k) > 256 || strings.HasPrefix(strings.ToLower(k), "aws.") || strings.HasPrefix(strings.ToLower(k), "amazon.") {
+			return invalid("Invalid parameter: MessageAttributes: invalid name %q", k)
+		}
+		base, _, _ := strings.Cut(v.DataType, ".")
+		switch base {
+		case "String", "Number":
+			if v.StringValue == "" {
+				return invalid("Invalid parameter: MessageAttributes: %s must have a StringValue", k)
+			}
+			if base == "Number" {
+				if _, err := strconv.ParseFloat(v.StringValue, 64); err != nil {
+					return invalid("Invalid parameter: MessageAttributes: %s is not a number", k)
+				}
+			}
+		case "Binary":
+			if len(v.BinaryValue) == 0 {
+				return invalid("Invalid parameter: MessageAttributes: %s must have a BinaryValue", k)
+			}
+		default:
+			return invalid("Invalid parameter: MessageAttributes: %s has an invalid DataType", k)
+		}
+	}
+	return nil
+}
+
+// Publish publishes a message to a topic's confirmed subscriptions and returns its
+// MessageId. Deliveries are recorded, then attempted in the background.
+func (s *Service) Publish(ctx context.Context, in PublishInput) (string, error) {
+	id, _, err := s.publish(ctx, in)
+	return id, err
+}
+
+// PublishAndWait is Publish, but waits (within ctx) for the first delivery attempt to
+// every subscriber to finish; retries continue in the background. It is what alarm
+// notifications use, so that the subscriber has been told when the alarm returns.
+func (s *Service) PublishAndWait(ctx context.Context, in PublishInput) (string, error) {
+	id, fl, err := s.publish(ctx, in)
+	if err != nil {
+		return id, err
+	}
+	for _, f := range fl {
+		select {
+		case <-f.first:
+		case <-ctx.Done():
+			return id, ctx.Err()
+		}
+	}
+	return id, nil
+}
+
+func (s *Service) publish(ctx context.Context, in PublishInput) (string, []*flight, error) {
+	if err := s.checkARN(in.TopicArn, "TopicArn"); err != nil {
+		return "", nil, err
+	}
+	if err := checkPublish(in); err != nil {
+		return "", nil, err
+	}
+	s.mu.RLock()
+	t := s.topics[in.TopicArn]
+	var subs []subRec
+	for _, k := range sortedKeys(s.subs) {
+		if sub := s.subs[k]; sub.TopicArn == in.TopicArn && sub.Confirmed {
+			subs = append(subs, *sub)
+		}
+	}
+	s.mu.RUnlock()
+	if t == nil {
+		return "", nil, snsErr("NotFound", "Topic does not exist")
+	}
+	msgID, err := s.newID()
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.now()
+	var attrs map[string]messageAttr
+	if len(in.MessageAttributes) > 0 {
+		attrs = map[string]messageAttr{}
+		for k, v := range in.MessageAttributes {
+			base, _, _ := strings.Cut(v.DataType, ".")
+			a := messageAttr{Type: v.DataType, Value: v.StringValue}
+			if base == "Binary" {
+				a.Value = base64.StdEncoding.EncodeToString(v.BinaryValue)
+			}
+			attrs[k] = a
+		}
+	}
+	var ds []*deliveryRec
+	for i := range subs {
+		sub := &subs[i]
+		m := &Message{Type: TypeNotification, MessageID: msgID, TopicArn: in.TopicArn, Subject: in.Subject, Message: in.Message,
+			Timestamp: now.Format(tsFormat), MessageAttributes: attrs,
+			UnsubscribeURL: s.actionURL(url.Values{"Action": {"Unsubscribe"}, "SubscriptionArn": {sub.Arn}})}
+		d, err := s.newDelivery(sub, m, now)
+		if err != nil {
+			return "", nil, err
+		}
+		ds = append(ds, d)
+	}
+	if len(ds) == 0 {
+		return msgID, nil, nil
+	}
+	if _, err := s.propose(ctx, cmdPutDelivery, putDeliveryCmd{Deliveries: ds}); err != nil {
+		return "", nil, err
+	}
+	var fl []*flight
+	for _, d := range ds {
+		if f := s.start(d); f != nil {
+			fl = append(fl, f)
+		}
+	}
+	return msgID, fl, nil
+}
