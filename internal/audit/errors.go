@@ -1,0 +1,30 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+)
+
+// CloudTrail exception names returned by Lookup, for a JSON service to map
+// (all are HTTP 400).
+const (
+	CodeInvalidLookupAttributes = "InvalidLookupAttributesException"
+	CodeInvalidTimeRange        = "InvalidTimeRangeException"
+	CodeInvalidMaxResults       = "InvalidMaxResultsException"
+	CodeInvalidNextToken        = "InvalidNextTokenException"
+)
+
+// Error is a LookupEvents input error with CloudTrail's exception name.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("audit: journal is closed")

@@ -1,0 +1,610 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for Options.
+const (
+	DefaultRetention       = 90 * 24 * time.Hour
+	DefaultSegmentBytes    = 64 << 20
+	DefaultSegmentDuration = time.Hour
+	DefaultMaxBatch        = 1024
+	DefaultCommitDelay     = 2 * time.Millisecond
+)
+
+// Options configures a Journal. The zero value gives the defaults.
+type Options struct {
+	Retention       time.Duration // Prune deletes segments whose newest event is older (default 90 days)
+	SegmentBytes    int64         // roll to a new segment beyond this size (default 64 MiB)
+	SegmentDuration time.Duration // roll to a new segment after this long (default 1 hour)
+	MaxBatch        int           // most events in one write+fsync (default 1024)
+
+	// CommitDelay is the least time between the starts of two commits
+	// (write+fsync): a commit waits for more events until CommitDelay after
+	// the previous one started (never when idle longer than that, nor when
+	// recent waits gathered nothing). It trades up to CommitDelay of latency
+	// for fewer fsyncs, whose CPU cost dominates at high rates. Default 2ms;
+	// negative disables.
+	CommitDelay time.Duration
+	// NoPreallocate disables pre-zeroed segment files. By default the next
+	// segment is created and zero-filled to SegmentBytes in the background,
+	// so that a commit's fdatasync does not have to journal a size change
+	// (about half the cost on ext4). Readers stop at the last newline; the
+	// zero tail is truncated when the segment is closed or recovered.
+	NoPreallocate bool
+
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Sync makes a segment's written data durable (default fdatasync).
+	// Tests and benchmarks inject it to count fsyncs.
+	Sync func(*os.File) error
+}
+
+const segPrefix, segSuffix = "audit-", ".jsonl"
+
+// segment is one journal file: audit-<seq>-<unix start>.jsonl.
+type segment struct {
+	seq     uint64
+	start   time.Time
+	path    string
+	size    int64
+	newest  int64 // unix seconds of the newest event in it (start if none)
+	entries int
+}
+
+func segName(seq uint64, start time.Time) string {
+	return fmt.Sprintf("%s%010d-%d%s", segPrefix, seq, start.Unix(), segSuffix)
+}
+
+func parseSegName(name string) (seq uint64, start time.Time, ok bool) {
+	if !strings.HasPrefix(name, segPrefix) || !strings.HasSuffix(name, segSuffix) {
+		return 0, time.Time{}, false
+	}
+	mid := strings.TrimSuffix(strings.TrimPrefix(name, segPrefix), segSuffix)
+	a, b, found := strings.Cut(mid, "-")
+	if !found {
+		return 0, time.Time{}, false
+	}
+	s, err1 := strconv.ParseUint(a, 10, 64)
+	u, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, time.Time{}, false
+	}
+	return s, time.Unix(u, 0).UTC(), true
+}
+
+// Journal is a durable, append-only audit trail of newline-delimited JSON
+// CloudTrail records in segment files, with an in-memory index for Lookup.
+// It is safe for concurrent use.
+type Journal struct {
+	dir  string
+	opts Options
+
+	closeMu sync.RWMutex // held (R) while sending to reqs; (W) by Close
+	closed  bool
+	reqs    chan *appendReq
+	done    chan struct{} // committer exited
+
+	// Committer-owned.
+	active *os.File
+	buf    []byte
+	broken error            // sticky write/fsync failure
+	spare  chan spareResult // the next pre-zeroed segment, being prepared
+
+	mu         sync.RWMutex // guards the fields below
+	segs       []*segment   // oldest first; the last is the active one
+	index      []entry      // sorted by (t, seq)
+	nextSeq    uint64
+	seqCounter uint64
+	badLines   int
+
+	tokenKey [32]byte
+}
+
+type appendReq struct {
+	line []byte
+	ent  entry
+	done chan error
+}
+
+// Open opens (creating it 0700 if needed) the journal in dir, recovers it
+// (a torn last line is truncated away) and rebuilds the index. Appends go to
+// a new segment.
+func Open(dir string, opts Options) (*Journal, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	if opts.SegmentDuration <= 0 {
+		opts.SegmentDuration = DefaultSegmentDuration
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sync == nil {
+		opts.Sync = fdatasync
+	}
+	if opts.CommitDelay == 0 {
+		opts.CommitDelay = DefaultCommitDelay
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	j := &Journal{
+		dir:  dir,
+		opts: opts,
+		reqs: make(chan *appendReq, opts.MaxBatch),
+		done: make(chan struct{}),
+	}
+	if _, err := rand.Read(j.tokenKey[:]); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if err := j.recover(); err != nil {
+		return nil, err
+	}
+	if !opts.NoPreallocate {
+		j.spare = make(chan spareResult, 1)
+		j.spare <- j.prepareSpare()
+	}
+	if err := j.roll(); err != nil {
+		return nil, err
+	}
+	go j.commitLoop()
+	return j, nil
+}
+
+// recover reads every segment, truncates torn tails and builds the index.
+func (j *Journal) recover() error {
+	des, err := os.ReadDir(j.dir)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	for _, de := range des {
+		if de.Name() == spareName {
+			os.Remove(filepath.Join(j.dir, spareName))
+			continue
+		}
+		seq, start, ok := parseSegName(de.Name())
+		if !ok || !de.Type().IsRegular() {
+			continue
+		}
+		j.segs = append(j.segs, &segment{seq: seq, start: start, path: filepath.Join(j.dir, de.Name()), newest: start.Unix()})
+	}
+	sort.Slice(j.segs, func(a, b int) bool { return j.segs[a].seq < j.segs[b].seq })
+	for _, s := range j.segs {
+		data, err := os.ReadFile(s.path)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		end, bad := scanSegment(data, func(off int64, line []byte, e *Event) {
+			ent := entryOf(e)
+			ent.seg, ent.off, ent.n = s.seq, off, int32(len(line))
+			j.insert(s, ent)
+		})
+		j.badLines += bad
+		s.size = end
+		if end < int64(len(data)) {
+			if err := truncateSync(s.path, end); err != nil {
+				return err
+			}
+		}
+		if s.seq >= j.nextSeq {
+			j.nextSeq = s.seq + 1
+		}
+	}
+	return nil
+}
+
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("audit: recover: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("audit: recover: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("audit: recover: %w", err)
+	}
+	return nil
+}
+
+// scanSegment parses newline-delimited records in data, calling fn for each
+// valid one with its offset and bytes (without the newline). It returns the
+// length of the part ending with the last newline (anything after is a torn
+// tail) and the number of terminated lines that were not valid records.
+func scanSegment(data []byte, fn func(off int64, line []byte, e *Event)) (end int64, bad int) {
+	off := 0
+	for off < len(data) {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			break // torn tail
+		}
+		line := data[off : off+i]
+		var e Event
+		if len(line) > 0 && json.Unmarshal(line, &e) == nil && e.EventID != "" && !e.EventTime.IsZero() {
+			if fn != nil {
+				fn(int64(off), line, &e)
+			}
+		} else {
+			bad++
+		}
+		off += i + 1
+	}
+	return int64(off), bad
+}
+
+// roll closes the active segment (if any; truncating its zero tail) and
+// starts a new one, durably (the directory is fsynced). Caller: Open, or the
+// committer.
+func (j *Journal) roll() error {
+	now := j.opts.Now().UTC()
+	j.mu.Lock()
+	seq := j.nextSeq
+	j.mu.Unlock()
+	s := &segment{seq: seq, start: now, path: filepath.Join(j.dir, segName(seq, now)), newest: now.Unix()}
+	var f *os.File
+	if j.spare != nil {
+		if r := <-j.spare; r.err == nil {
+			if err := os.Rename(filepath.Join(j.dir, spareName), s.path); err == nil {
+				f = r.f
+			} else {
+				r.f.Close()
+			}
+		}
+		j.spare = nil
+	}
+	if f == nil {
+		var err error
+		f, err = os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	if err := syncDir(j.dir); err != nil {
+		f.Close()
+		os.Remove(s.path)
+		return err
+	}
+	if j.active != nil {
+		j.mu.RLock()
+		old := j.segs[len(j.segs)-1]
+		j.mu.RUnlock()
+		// Drop the zero tail; on failure recovery does it.
+		if j.active.Truncate(old.size) == nil {
+			j.opts.Sync(j.active)
+		}
+		j.active.Close()
+	}
+	j.active = f
+	j.mu.Lock()
+	j.nextSeq = seq + 1
+	j.segs = append(j.segs, s)
+	j.mu.Unlock()
+	if !j.opts.NoPreallocate {
+		j.spare = make(chan spareResult, 1)
+		go func(c chan spareResult) { c <- j.prepareSpare() }(j.spare)
+	}
+	return nil
+}
+
+const spareName = "audit-next.tmp"
+
+type spareResult struct {
+	f   *os.File
+	err error
+}
+
+// prepareSpare creates the next segment file zero-filled to SegmentBytes
+// and fsynced, under a temporary name (removed on Open if left over).
+func (j *Journal) prepareSpare() spareResult {
+	path := filepath.Join(j.dir, spareName)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return spareResult{err: err}
+	}
+	zeros := make([]byte, 1<<20)
+	for left := j.opts.SegmentBytes; left > 0 && err == nil; {
+		n := min(left, int64(len(zeros)))
+		_, err = f.Write(zeros[:n])
+		left -= n
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return spareResult{err: err}
+	}
+	return spareResult{f: f}
+}
+
+func fdatasync(f *os.File) error {
+	for {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("audit: sync dir: %w", err)
+	}
+	return nil
+}
+
+// Append records e and returns once it is on stable storage (written and
+// fsynced): a nil error means the event is durable. Empty EventID,
+// EventTime, EventVersion, EventType and EventCategory are filled in (e is
+// updated); EventTime is normalized to UTC whole seconds. If ctx ends first,
+// Append returns its error and the event may or may not be recorded.
+func (j *Journal) Append(ctx context.Context, e *Event) error {
+	e.normalize(j.opts.Now())
+	line, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("audit: encode event: %w", err)
+	}
+	r := &appendReq{line: append(line, '\n'), ent: entryOf(e), done: make(chan error, 1)}
+	j.closeMu.RLock()
+	if j.closed {
+		j.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case j.reqs <- r:
+	case <-ctx.Done():
+		j.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	j.closeMu.RUnlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop is the group committer: it takes every queued request (up to
+// MaxBatch) and writes and fsyncs them together. Requests arriving while a
+// fsync runs queue for the next batch.
+func (j *Journal) commitLoop() {
+	defer close(j.done)
+	batch := make([]*appendReq, 0, j.opts.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var lastStart time.Time
+	var misses, skipLinger int
+	for {
+		r, ok := <-j.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+		closed := false
+	drain:
+		for len(batch) < j.opts.MaxBatch {
+			select {
+			case r, ok := <-j.reqs:
+				if !ok {
+					closed = true
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		// Busy: wait until CommitDelay after the previous commit started,
+		// so that at most one fsync per CommitDelay is issued, unless
+		// waiting has recently been useless (a lone synchronous client):
+		// after two lingers that gathered nothing, skip it for a while.
+		now := time.Now()
+		if d := j.opts.CommitDelay; d > 0 && !closed && len(batch) < j.opts.MaxBatch && skipLinger == 0 {
+			if wait := lastStart.Add(d).Sub(now); wait > 0 {
+				before := len(batch)
+				timer.Reset(wait)
+			linger:
+				for len(batch) < j.opts.MaxBatch {
+					select {
+					case r, ok := <-j.reqs:
+						if !ok {
+							closed = true
+							break linger
+						}
+						batch = append(batch, r)
+					case <-timer.C:
+						break linger
+					}
+				}
+				timer.Stop()
+				if len(batch) > before {
+					misses = 0
+				} else if misses++; misses >= 2 {
+					misses, skipLinger = 0, 1000
+				}
+				now = time.Now()
+			}
+		} else if skipLinger > 0 {
+			skipLinger--
+		}
+		lastStart = now
+		err := j.commit(batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+		clear(batch)
+		if closed {
+			return
+		}
+	}
+}
+
+func (j *Journal) commit(batch []*appendReq) error {
+	if j.broken != nil {
+		return j.broken
+	}
+	n := 0
+	for _, r := range batch {
+		n += len(r.line)
+	}
+	j.mu.RLock()
+	s := j.segs[len(j.segs)-1]
+	j.mu.RUnlock()
+	now := j.opts.Now()
+	if s.size > 0 && (s.size+int64(n) > j.opts.SegmentBytes || now.Sub(s.start) >= j.opts.SegmentDuration) {
+		if err := j.roll(); err != nil {
+			return err // the old segment is still fine; retry on the next batch
+		}
+		j.mu.RLock()
+		s = j.segs[len(j.segs)-1]
+		j.mu.RUnlock()
+	}
+	buf := j.buf[:0]
+	for _, r := range batch {
+		buf = append(buf, r.line...)
+	}
+	j.buf = buf
+	if _, err := j.active.WriteAt(buf, s.size); err != nil {
+		j.broken = fmt.Errorf("audit: write: %w", err)
+		return j.broken
+	}
+	if err := j.opts.Sync(j.active); err != nil {
+		// After a failed fsync the page cache state is unknown: stop.
+		j.broken = fmt.Errorf("audit: fsync: %w", err)
+		return j.broken
+	}
+	j.mu.Lock()
+	off := s.size
+	for _, r := range batch {
+		ent := r.ent
+		ent.seg, ent.off, ent.n = s.seq, off, int32(len(r.line)-1)
+		off += int64(len(r.line))
+		j.insert(s, ent)
+	}
+	s.size = off
+	j.mu.Unlock()
+	return nil
+}
+
+// Close stops accepting appends, waits for queued ones to be committed and
+// closes the active segment.
+func (j *Journal) Close() error {
+	j.closeMu.Lock()
+	if j.closed {
+		j.closeMu.Unlock()
+		return nil
+	}
+	j.closed = true
+	close(j.reqs)
+	j.closeMu.Unlock()
+	<-j.done
+	if j.spare != nil {
+		if r := <-j.spare; r.f != nil {
+			r.f.Close()
+		}
+		os.Remove(filepath.Join(j.dir, spareName))
+		j.spare = nil
+	}
+	var err error
+	if j.active != nil {
+		j.mu.RLock()
+		size := j.segs[len(j.segs)-1].size
+		j.mu.RUnlock()
+		if j.broken == nil && j.active.Truncate(size) == nil {
+			j.opts.Sync(j.active)
+		}
+		err = j.active.Close()
+	}
+	return err
+}
+
+// Prune deletes the segments whose newest event is older than
+// now - Options.Retention (never the active segment) and drops their events
+// from the index. It returns the number of segments deleted.
+func (j *Journal) Prune(now time.Time) (int, error) {
+	cutoff := now.Add(-j.opts.Retention).Unix()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var keep []*segment
+	gone := map[uint64]bool{}
+	var firstErr error
+	for i, s := range j.segs {
+		if i < len(j.segs)-1 && s.newest < cutoff {
+			if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("audit: prune: %w", err)
+				}
+				keep = append(keep, s)
+				continue
+			}
+			gone[s.seq] = true
+			continue
+		}
+		keep = append(keep, s)
+	}
+	j.segs = keep
+	if len(gone) > 0 {
+		idx := j.index[:0]
+		for _, e := range j.index {
+			if !gone[e.seg] {
+				idx = append(idx, e)
+			}
+		}
+		clear(j.index[len(idx):])
+		j.index = idx
+	}
+	return len(gone), firstErr
+}
+
+// Stats describes the journal.
+type Stats struct {
+	Segments int
+	Events   int
+	BadLines int // terminated lines found invalid (and skipped) on open
+}
+
+// Stats returns current counts.
+func (j *Journal) Stats() Stats {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	return Stats{Segments: len(j.segs), Events: len(j.index), BadLines: j.badLines}
+}
+
+// waitSpare blocks until the background spare segment (if any) is ready.
+// For benchmarks: call only while no roll can run.
+func (j *Journal) waitSpare() {
+	if j.spare != nil {
+		r := <-j.spare
+		j.spare <- r
+	}
+}
