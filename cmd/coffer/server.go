@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-hsm/coffer/internal/audit"
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/backup"
 	"github.com/coffer-hsm/coffer/internal/cloudhsm"
@@ -55,6 +56,7 @@ type serverOptions struct {
 	subnets         []string
 	backupDir       string
 	backupEvery     time.Duration
+	audit           bool
 }
 
 func newServerCmd() *cobra.Command {
@@ -90,6 +92,7 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.zone, "zone", "", "availability zone of this node, e.g. us-east-1a (default: <region>a)")
 	f.StringArrayVar(&o.subnets, "subnet", nil, "a subnet the CloudHSMv2 API accepts, as subnet-<hex>=<zone> (repeatable)")
 	f.StringVar(&o.backupDir, "backup-dir", "", "directory holding backup archives (default <data-dir>/backups)")
+	f.BoolVar(&o.audit, "audit", true, "record every API request and HSM event in the durable CloudTrail journal (<data-dir>/audit) before answering; --audit=false only for measuring its cost")
 	f.DurationVar(&o.backupEvery, "backup-interval", 24*time.Hour, "age of a cluster's newest backup at which an automatic backup is taken")
 	f.StringVar(&o.policy, "login-failure-policy", hsm.PolicyLockout, "initial login failure policy: lockout or zeroize (applied when the cluster is initialized)")
 	f.IntVar(&o.lockout, "lockout-threshold", 5, "consecutive failed logins that lock a user (lockout policy)")
@@ -121,6 +124,7 @@ type node struct {
 	kms      *kms.Service
 	cloudhsm *cloudhsm.Service
 	iam      *iam.Service
+	rec      *recorder // nil with --audit=false
 	authz    *identityAuthorizer
 	store    *state.Store
 	creds    *devCredentials
@@ -192,13 +196,28 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.audit {
+		j, err := audit.Open(filepath.Join(o.dataDir, "audit"), audit.Options{})
+		if err != nil {
+			return fmt.Errorf("opening the audit journal: %w", err)
+		}
+		defer j.Close()
+		n.rec = &recorder{j: j, region: o.region, account: o.accountID}
+	}
 	n.hsm = hsm.New(hsm.Config{
 		DomainKeyPath: filepath.Join(o.dataDir, "domain-key.sealed"),
 		Sealer:        sealer,
-		Events:        hsm.EventSinkFunc(func(e hsm.Event) { logEvent(log, e) }),
-		SessionTTL:    o.sessionTTL,
-		OnZeroize:     n.wipe,
-		Logger:        log,
+		Events: hsm.EventSinkFunc(func(e hsm.Event) {
+			logEvent(log, e)
+			if n.rec != nil {
+				if err := n.rec.hsmEvent(e); err != nil {
+					log.Error("audit: recording an HSM event failed", "opcode", e.Opcode, "err", err)
+				}
+			}
+		}),
+		SessionTTL: o.sessionTTL,
+		OnZeroize:  n.wipe,
+		Logger:     log,
 	})
 	n.hsm.SetSelfTestResult(selfTestErr)
 	n.cloudhsm = cloudhsm.New(cloudhsm.Config{
@@ -272,9 +291,19 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	mux.Handle("/", awsproto.NewRouter(&awsproto.Verifier{Credentials: n.iam},
-		kmsJSONService(n.kms), cloudhsmJSONService(n.cloudhsm, n.authz)).
-		AddQuery(iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz)))
+	services := []*awsproto.JSONService{kmsJSONService(n.kms), cloudhsmJSONService(n.cloudhsm, n.authz)}
+	if n.rec != nil {
+		services = append(services, cloudTrailJSONService(n.rec.j, n.authz))
+	}
+	router := awsproto.NewRouter(&awsproto.Verifier{Credentials: n.iam}, services...).
+		AddQuery(iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz))
+	if n.rec != nil {
+		router.Record = n.rec.record
+	}
+	router.InternalError = func(c *awsproto.Call, err error) {
+		log.Error("aws api: internal error", "service", c.Service, "operation", c.Operation, "err", err)
+	}
+	mux.Handle("/", router)
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -497,6 +526,11 @@ func (n *node) purgeSessions(ctx context.Context, every time.Duration) {
 		case <-t.C:
 			if err := n.iam.PurgeExpiredSessions(ctx); err != nil && !state.IsNotLeader(err) {
 				n.log.Warn("iam: purging expired sessions", "err", err)
+			}
+			if n.rec != nil {
+				if _, err := n.rec.j.Prune(time.Now()); err != nil {
+					n.log.Warn("audit: pruning expired journal segments", "err", err)
+				}
 			}
 		}
 	}

@@ -101,9 +101,9 @@ func NewRouter(v *Verifier, services ...*JSONService) *Router {
 		if s == nil || s.TargetPrefix == "" || s.SigningName == "" {
 			panic("awsproto: JSONService needs a TargetPrefix and a SigningName")
 		}
-		if strings.Contains(s.TargetPrefix, ".") {
-			panic("awsproto: JSONService TargetPrefix " + strconv.Quote(s.TargetPrefix) + " contains a dot")
-		}
+		// A prefix may contain dots (CloudTrail's is
+		// com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101): the operation is what
+		// follows the last dot of X-Amz-Target.
 		ct := "application/x-amz-json-1.1"
 		switch s.JSONVersion {
 		case "", "1.1":

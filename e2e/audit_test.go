@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+type trailEvent struct {
+	EventID, EventName, EventSource, RequestID, ErrorCode string
+	ReadOnly                                              bool
+	RequestParameters                                     map[string]any
+	UserIdentity                                          struct{ Type, Arn, AccessKeyID string }
+}
+
+// lookupAll pages through lookup-events for an attribute with Debian's AWS CLI (which
+// follows NextToken itself).
+func lookupAll(t *testing.T, s *server, key, value string) []trailEvent {
+	t.Helper()
+	dc := s.creds()
+	var out struct {
+		Events []struct {
+			EventId, EventName, CloudTrailEvent string
+		}
+	}
+	awsOK(t, s, awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}, &out,
+		"cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey="+key+",AttributeValue="+value)
+	var evs []trailEvent
+	for _, e := range out.Events {
+		var raw struct {
+			EventID           string         `json:"eventID"`
+			EventName         string         `json:"eventName"`
+			EventSource       string         `json:"eventSource"`
+			RequestID         string         `json:"requestID"`
+			ErrorCode         string         `json:"errorCode"`
+			ReadOnly          bool           `json:"readOnly"`
+			RequestParameters map[string]any `json:"requestParameters"`
+			UserIdentity      struct {
+				Type        string `json:"type"`
+				Arn         string `json:"arn"`
+				AccessKeyID string `json:"accessKeyId"`
+			} `json:"userIdentity"`
+		}
+		if err := json.Unmarshal([]byte(e.CloudTrailEvent), &raw); err != nil {
+			t.Fatalf("CloudTrailEvent: %v\n%s", err, e.CloudTrailEvent)
+		}
+		if raw.EventID != e.EventId || raw.EventName != e.EventName {
+			t.Fatalf("summary and record differ: %+v vs %s", e, e.CloudTrailEvent)
+		}
+		evs = append(evs, trailEvent{EventID: raw.EventID, EventName: raw.EventName, EventSource: raw.EventSource,
+			RequestID: raw.RequestID, ErrorCode: raw.ErrorCode, ReadOnly: raw.ReadOnly, RequestParameters: raw.RequestParameters,
+			UserIdentity: struct{ Type, Arn, AccessKeyID string }{raw.UserIdentity.Type, raw.UserIdentity.Arn, raw.UserIdentity.AccessKeyID}})
+	}
+	return evs
+}
+
+// TestTrailRecordsRequests: every request, accepted or refused, is in the trail, with the
+// encryption context and without plaintext; `aws cloudtrail lookup-events` works verbatim.
+func TestTrailRecordsRequests(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	k := s.kmsClient()
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := "PLAINTEXT-MUST-NOT-BE-LOGGED"
+	enc, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte(secret),
+		EncryptionContext: map[string]string{"purpose": "audit-test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"purpose": "audit-test"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"purpose": "wrong"}})
+	wantAPIError(t, err, "InvalidCiphertextException")
+
+	evs := lookupAll(t, s, "EventName", "Decrypt")
+	if len(evs) != 2 {
+		t.Fatalf("Decrypt events: %+v", evs)
+	}
+	// Newest first: the refused one.
+	if evs[0].ErrorCode != "InvalidCiphertextException" || evs[1].ErrorCode != "" || evs[0].EventSource != "kms.amazonaws.com" || !evs[1].ReadOnly {
+		t.Fatalf("Decrypt events: %+v", evs)
+	}
+	if ec, _ := evs[1].RequestParameters["encryptionContext"].(map[string]any); ec["purpose"] != "audit-test" {
+		t.Fatalf("encryption context not recorded: %+v", evs[1].RequestParameters)
+	}
+	if evs[1].UserIdentity.Type != "Root" || evs[1].UserIdentity.AccessKeyID != s.creds().RootAccessKeyID {
+		t.Fatalf("identity: %+v", evs[1].UserIdentity)
+	}
+	// No plaintext anywhere in the audit directory.
+	all := readDir(t, s.dataDir)
+	if strings.Contains(string(all), secret) {
+		t.Fatal("plaintext found in the data dir")
+	}
+	// HSM logins are in the trail too, with CloudHSM's opcodes.
+	c := s.cli()
+	c.run("", "login", "--username", "admin", "--role", "admin", "--password", "wrong-password")
+	if evs := lookupAll(t, s, "EventName", "CN_LOGIN"); len(evs) == 0 || evs[0].EventSource != "cloudhsm.amazonaws.com" {
+		t.Fatalf("HSM login events: %+v", evs)
+	}
+}
+
+// TestTrailKill9UnderLoad: every request acknowledged before a kill -9 has its event.
+func TestTrailKill9UnderLoad(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	k := s.kmsClient()
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var n atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(5 * time.Second)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && n.Load() < 400 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var rid string
+				_, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("x")},
+					func(o *kms.Options) {
+						o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+							return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("rid", func(ctx2 context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+								out, md, err := next.HandleDeserialize(ctx2, in)
+								if r, ok := out.RawResponse.(*smithyhttp.Response); ok {
+									rid = r.Header.Get("x-amzn-RequestId")
+								}
+								return out, md, err
+							}), middleware.After)
+						})
+					})
+				if err == nil && rid != "" {
+					mu.Lock()
+					acked[rid] = true
+					mu.Unlock()
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	for n.Load() < 150 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.kill9()
+	close(stop)
+	wg.Wait()
+	if len(acked) < 50 {
+		t.Fatalf("only %d requests acknowledged before the kill", len(acked))
+	}
+	s.restart()
+	found := map[string]bool{}
+	for _, e := range lookupAll(t, s, "EventName", "Encrypt") {
+		found[e.RequestID] = true
+	}
+	missing := 0
+	for rid := range acked {
+		if !found[rid] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged Encrypt requests have no event after kill -9", missing, len(acked))
+	}
+	_ = aws.String
+}
