@@ -1,0 +1,467 @@
+package sns
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
+)
+
+// Query-protocol layer (API version 2010-03-31, XML namespace
+// http://sns.amazonaws.com/doc/2010-03-31/). Parameters are named as in botocore's sns
+// model: maps are Name.entry.N.key / .value (Attributes) or Name.entry.N.Name /
+// .Value.* (MessageAttributes), lists Name.member.N (Tags.member.N.Key / .Value).
+// Unknown parameters are ignored, as AWS does; known parameters the core does not
+// implement (FIFO, per-protocol messages, subscription attributes...) are refused with
+// InvalidParameter rather than silently ignored.
+
+// Caller is the verified identity of a request. SNS is single-account: the service's
+// topics all belong to Config.AccountID, and a caller of another account gets
+// AuthorizationError (an empty Account is not checked). Region is not checked (the
+// topics' ARNs carry Config.Region).
+type Caller struct {
+	Region  string
+	Account string
+}
+
+// Op is one SNS API operation: it decodes its form-encoded query-protocol request body
+// and returns the result value (an XML-tagged struct encoded as the content of
+// <{Action}Result>), nil for operations without a result element (DeleteTopic,
+// Unsubscribe), or an error (an *Error, an *awsproto.Error, or mapped by MapError).
+type Op func(s *Service, ctx context.Context, c Caller, body []byte) (any, error)
+
+var snsOps = map[string]Op{
+	"CreateTopic":              opCreateTopic,
+	"ListTopics":               opListTopics,
+	"DeleteTopic":              opDeleteTopic,
+	"GetTopicAttributes":       opGetTopicAttributes,
+	"Subscribe":                opSubscribe,
+	"ConfirmSubscription":      opConfirmSubscription,
+	"ListSubscriptions":        opListSubscriptions,
+	"ListSubscriptionsByTopic": opListSubscriptionsByTopic,
+	"Unsubscribe":              opUnsubscribe,
+	"Publish":                  opPublish,
+}
+
+// Operations is the dispatch table of the SNS API (query protocol, version 2010-03-31).
+func Operations() map[string]Op { return maps.Clone(snsOps) }
+
+// MapError maps any error of the service to the protocol layer's error
+// (awsproto.QueryService.MapError): an *Error keeps its code and status, an
+// *awsproto.Error is returned as is, anything else is 500 InternalError.
+func MapError(err error) *awsproto.Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &awsproto.Error{Status: e.Status, Code: e.Code, Message: e.Message}
+	}
+	var ae *awsproto.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalError", Message: "Request timed out"}
+	}
+	return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalError", Message: "Internal error"}
+}
+
+// ---- results ----
+
+// CreateTopicResult is the content of <CreateTopicResult>.
+type CreateTopicResult struct {
+	TopicArn string `xml:"TopicArn"`
+}
+
+// TopicMember is one <Topics><member>.
+type TopicMember struct {
+	TopicArn string `xml:"TopicArn"`
+}
+
+// TopicList is <Topics> (always present, as on AWS, so that SDKs see an empty list).
+type TopicList struct {
+	Member []TopicMember `xml:"member"`
+}
+
+// ListTopicsResult is the content of <ListTopicsResult>.
+type ListTopicsResult struct {
+	Topics    TopicList `xml:"Topics"`
+	NextToken string    `xml:"NextToken,omitempty"`
+}
+
+// AttributeEntry is one <entry><key/><value/></entry> of a map.
+type AttributeEntry struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+// AttributeMap is a map element (<Attributes>): its entries, sorted by key.
+type AttributeMap struct {
+	Entry []AttributeEntry `xml:"entry"`
+}
+
+// GetTopicAttributesResult is the content of <GetTopicAttributesResult>.
+type GetTopicAttributesResult struct {
+	Attributes AttributeMap `xml:"Attributes"`
+}
+
+// SubscribeResult is the content of <SubscribeResult>.
+type SubscribeResult struct {
+	SubscriptionArn string `xml:"SubscriptionArn"`
+}
+
+// ConfirmSubscriptionResult is the content of <ConfirmSubscriptionResult>.
+type ConfirmSubscriptionResult struct {
+	SubscriptionArn string `xml:"SubscriptionArn"`
+}
+
+// SubscriptionMember is one <Subscriptions><member>.
+type SubscriptionMember struct {
+	SubscriptionArn string `xml:"SubscriptionArn"`
+	Owner           string `xml:"Owner"`
+	Protocol        string `xml:"Protocol"`
+	Endpoint        string `xml:"Endpoint"`
+	TopicArn        string `xml:"TopicArn"`
+}
+
+// SubscriptionList is <Subscriptions> (always present).
+type SubscriptionList struct {
+	Member []SubscriptionMember `xml:"member"`
+}
+
+// ListSubscriptionsResult is the content of <ListSubscriptionsResult> and
+// <ListSubscriptionsByTopicResult>.
+type ListSubscriptionsResult struct {
+	Subscriptions SubscriptionList `xml:"Subscriptions"`
+	NextToken     string           `xml:"NextToken,omitempty"`
+}
+
+// PublishResult is the content of <PublishResult>.
+type PublishResult struct {
+	MessageId string `xml:"MessageId"`
+}
+
+// ---- decoding helpers ----
+
+// params parses the body strictly (awsproto.ParseQuery) and checks the caller's account.
+func (s *Service) params(c Caller, body []byte) (url.Values, error) {
+	if c.Account != "" && c.Account != s.cfg.AccountID {
+		return nil, snsErr("AuthorizationError", "User of account %s is not authorized to access SNS resources of account %s", c.Account, s.cfg.AccountID)
+	}
+	return awsproto.ParseQuery(body)
+}
+
+// asInvalid turns a parameter-parsing error (ValidationError) into SNS's InvalidParameter.
+func asInvalid(err error) error {
+	var ae *awsproto.Error
+	if errors.As(err, &ae) && ae.Status < 500 {
+		return invalid("Invalid parameter: %s", ae.Message)
+	}
+	return err
+}
+
+func boolParam(v url.Values, name string) (bool, error) {
+	switch s := strings.ToLower(v.Get(name)); s {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, invalid("Invalid parameter: %s", name)
+	}
+}
+
+func refuseIfSet(v url.Values, reason string, names ...string) error {
+	for _, n := range names {
+		if v.Get(n) != "" {
+			return invalid("Invalid parameter: %s Reason: %s", n, reason)
+		}
+	}
+	return nil
+}
+
+func hasPrefixParam(v url.Values, prefix string) bool {
+	for k := range v {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// messageAttributes decodes MessageAttributes.entry.N.Name / .Value.DataType /
+// .Value.StringValue / .Value.BinaryValue (base64), N = 1, 2, ... contiguous.
+func messageAttributes(v url.Values) (map[string]MessageAttributeValue, error) {
+	var out map[string]MessageAttributeValue
+	for i := 1; ; i++ {
+		e := "MessageAttributes.entry." + strconv.Itoa(i)
+		name, hasName := v[e+".Name"]
+		if !hasName && !hasPrefixParam(v, e+".") {
+			return out, nil
+		}
+		if !hasName || name[0] == "" {
+			return nil, invalid("Invalid parameter: MessageAttributes: entry %d has no Name", i)
+		}
+		a := MessageAttributeValue{DataType: v.Get(e + ".Value.DataType"), StringValue: v.Get(e + ".Value.StringValue")}
+		if a.DataType == "" {
+			return nil, invalid("Invalid parameter: MessageAttributes: the message attribute '%s' must contain a non-empty message attribute type", name[0])
+		}
+		if b := v.Get(e + ".Value.BinaryValue"); b != "" {
+			raw, err := base64.StdEncoding.DecodeString(b)
+			if err != nil {
+				return nil, invalid("Invalid parameter: MessageAttributes: the BinaryValue of '%s' is not valid base64", name[0])
+			}
+			a.BinaryValue = raw
+		}
+		if out == nil {
+			out = map[string]MessageAttributeValue{}
+		}
+		if _, dup := out[name[0]]; dup {
+			return nil, invalid("Invalid parameter: MessageAttributes: duplicate name '%s'", name[0])
+		}
+		out[name[0]] = a
+	}
+}
+
+// ---- operations ----
+
+func opCreateTopic(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseIfSet(v, "Data protection policies are not supported", "DataProtectionPolicy"); err != nil {
+		return nil, err
+	}
+	attrs, err := awsproto.QueryMap(v, "Attributes")
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	tagList, err := awsproto.QueryTags(v, "Tags")
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	var tags map[string]string
+	for _, t := range tagList {
+		if t.Key == "" || len(t.Key) > 128 || len(t.Value) > 256 {
+			return nil, invalid("Invalid parameter: Tags Reason: invalid tag key or value")
+		}
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		if _, dup := tags[t.Key]; dup {
+			return nil, invalid("Invalid parameter: Tags Reason: duplicate tag key %s", t.Key)
+		}
+		tags[t.Key] = t.Value
+	}
+	arn, err := s.CreateTopic(ctx, v.Get("Name"), attrs, tags)
+	if err != nil {
+		return nil, err
+	}
+	return &CreateTopicResult{TopicArn: arn}, nil
+}
+
+func opListTopics(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	arns, next, err := s.ListTopics(ctx, v.Get("NextToken"))
+	if err != nil {
+		return nil, err
+	}
+	out := &ListTopicsResult{NextToken: next}
+	for _, a := range arns {
+		out.Topics.Member = append(out.Topics.Member, TopicMember{TopicArn: a})
+	}
+	return out, nil
+}
+
+func opDeleteTopic(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.DeleteTopic(ctx, v.Get("TopicArn"))
+}
+
+func opGetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := s.GetTopicAttributes(ctx, v.Get("TopicArn"))
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := &GetTopicAttributesResult{}
+	for _, k := range keys {
+		out.Attributes.Entry = append(out.Attributes.Entry, AttributeEntry{Key: k, Value: attrs[k]})
+	}
+	return out, nil
+}
+
+func opSubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := awsproto.QueryMap(v, "Attributes")
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	for k := range attrs {
+		return nil, invalid("Invalid parameter: Attributes Reason: Unsupported subscription attribute %s", k)
+	}
+	ret, err := boolParam(v, "ReturnSubscriptionArn")
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.Subscribe(ctx, v.Get("TopicArn"), v.Get("Protocol"), v.Get("Endpoint"), ret)
+	if err != nil {
+		return nil, err
+	}
+	return &SubscribeResult{SubscriptionArn: out.SubscriptionArn}, nil
+}
+
+func opConfirmSubscription(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := boolParam(v, "AuthenticateOnUnsubscribe")
+	if err != nil {
+		return nil, err
+	}
+	if auth {
+		// Not recorded by the core: accepting it would leave the unauthenticated
+		// UnsubscribeURL working, which the caller asked to forbid.
+		return nil, invalid("Invalid parameter: AuthenticateOnUnsubscribe Reason: authenticated-only unsubscription is not supported")
+	}
+	arn, err := s.ConfirmSubscription(ctx, v.Get("TopicArn"), v.Get("Token"))
+	if err != nil {
+		return nil, err
+	}
+	return &ConfirmSubscriptionResult{SubscriptionArn: arn}, nil
+}
+
+func subscriptionsResult(subs []Subscription, next string) *ListSubscriptionsResult {
+	out := &ListSubscriptionsResult{NextToken: next}
+	for _, sub := range subs {
+		out.Subscriptions.Member = append(out.Subscriptions.Member, SubscriptionMember(sub))
+	}
+	return out
+}
+
+func opListSubscriptions(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	subs, next, err := s.ListSubscriptions(ctx, v.Get("NextToken"))
+	if err != nil {
+		return nil, err
+	}
+	return subscriptionsResult(subs, next), nil
+}
+
+func opListSubscriptionsByTopic(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	subs, next, err := s.ListSubscriptionsByTopic(ctx, v.Get("TopicArn"), v.Get("NextToken"))
+	if err != nil {
+		return nil, err
+	}
+	return subscriptionsResult(subs, next), nil
+}
+
+func opUnsubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.Unsubscribe(ctx, v.Get("SubscriptionArn"))
+}
+
+func opPublish(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseIfSet(v, "Only TopicArn is supported", "TargetArn", "PhoneNumber"); err != nil {
+		return nil, err
+	}
+	if err := refuseIfSet(v, "The request includes a FIFO parameter, but the topic is not a FIFO topic", "MessageGroupId", "MessageDeduplicationId"); err != nil {
+		return nil, err
+	}
+	msg := v.Get("Message")
+	switch v.Get("MessageStructure") {
+	case "":
+	case "json":
+		if msg, err = jsonStructuredMessage(msg); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, invalid("Invalid parameter: MessageStructure")
+	}
+	attrs, err := messageAttributes(v)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.Publish(ctx, PublishInput{TopicArn: v.Get("TopicArn"), Message: msg, Subject: v.Get("Subject"), MessageAttributes: attrs})
+	if err != nil {
+		return nil, err
+	}
+	return &PublishResult{MessageId: id}, nil
+}
+
+// jsonStructuredMessage returns the message of MessageStructure=json: the "default"
+// member. The core publishes one message to all (HTTP/S) subscribers, so an "http" or
+// "https" member differing from "default" is refused rather than ignored.
+func jsonStructuredMessage(msg string) (string, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(msg), &m); err != nil {
+		return "", invalid("Invalid parameter: Message Structure - JSON message body failed to parse")
+	}
+	str := func(k string) (string, bool, error) {
+		raw, ok := m[k]
+		if !ok {
+			return "", false, nil
+		}
+		s, isStr := raw.(string)
+		if !isStr {
+			return "", false, invalid("Invalid parameter: Message Structure - the %s member must be a string", k)
+		}
+		return s, true, nil
+	}
+	def, ok, err := str("default")
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", invalid("Invalid parameter: Message Structure - No default entry in JSON message body")
+	}
+	for _, p := range []string{"http", "https"} {
+		s, ok, err := str(p)
+		if err != nil {
+			return "", err
+		}
+		if ok && s != def {
+			return "", invalid("Invalid parameter: Message Structure - a %s message different from the default one is not supported", p)
+		}
+	}
+	return def, nil
+}
