@@ -26,12 +26,14 @@ import (
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/backup"
 	"github.com/coffer-hsm/coffer/internal/cloudhsm"
+	"github.com/coffer-hsm/coffer/internal/cloudwatch"
 	"github.com/coffer-hsm/coffer/internal/crypto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
 	"github.com/coffer-hsm/coffer/internal/hsmapi"
 	"github.com/coffer-hsm/coffer/internal/iam"
 	"github.com/coffer-hsm/coffer/internal/kms"
 	"github.com/coffer-hsm/coffer/internal/seal"
+	"github.com/coffer-hsm/coffer/internal/sns"
 	"github.com/coffer-hsm/coffer/internal/state"
 )
 
@@ -125,6 +127,8 @@ type node struct {
 	cloudhsm *cloudhsm.Service
 	iam      *iam.Service
 	rec      *recorder // nil with --audit=false
+	cw       *cloudwatch.Service
+	sns      *sns.Service
 	authz    *identityAuthorizer
 	store    *state.Store
 	creds    *devCredentials
@@ -209,6 +213,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		Sealer:        sealer,
 		Events: hsm.EventSinkFunc(func(e hsm.Event) {
 			logEvent(log, e)
+			n.hsmMetrics(e)
 			if n.rec != nil {
 				if err := n.rec.hsmEvent(e); err != nil {
 					log.Error("audit: recording an HSM event failed", "opcode", e.Opcode, "err", err)
@@ -246,9 +251,23 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return err
 	}
 	n.authz = &identityAuthorizer{iam: n.iam, now: time.Now}
+	// The listener comes first: SNS puts this node's URL in its messages.
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String() + "/"
+	n.cw = cloudwatch.New(cloudwatch.Config{Region: o.region, AccountID: o.accountID, Logger: log})
+	n.sns, err = sns.New(sns.Config{Region: o.region, AccountID: o.accountID, NodeID: n.nodeID,
+		BaseURL: base, SigningCertURL: base + "sns/SimpleNotificationService.pem", Logger: log})
+	if err != nil {
+		return err
+	}
+	n.cw.SetNotifier(n.sns.CloudWatchNotifier())
 	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log, Clusters: clusterDirectory{svc: n.cloudhsm, dev: o.dev},
 		Enforce: true, Identities: kms.CachedIdentityDocuments(n.iam.IdentityPolicies)})
-	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm, n.iam)
+	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm, n.iam, n.cw, n.sns)
 	if err != nil {
 		return fmt.Errorf("opening the replicated state: %w", err)
 	}
@@ -257,6 +276,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	n.kms.Attach(n.store)
 	n.cloudhsm.Attach(n.store)
 	n.iam.Attach(n.store)
+	n.cw.Attach(n.store)
+	n.sns.Attach(n.store)
+	defer n.sns.Close() // before the store closes (deferred earlier, runs later)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = n.store.WaitLeader(wctx)
 	cancel()
@@ -278,6 +300,10 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	go n.kms.Run(ctx, o.schedulerEvery)
 	go n.cloudhsm.Run(ctx, o.schedulerEvery)
 	go n.purgeSessions(ctx, o.schedulerEvery)
+	go n.cw.Run(ctx)
+	if k := n.sns.Resume(); k > 0 {
+		log.Info("sns: resumed pending deliveries", "count", k)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", n.health)
@@ -296,19 +322,23 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		services = append(services, cloudTrailJSONService(n.rec.j, n.authz))
 	}
 	router := awsproto.NewRouter(&awsproto.Verifier{Credentials: n.iam}, services...).
-		AddQuery(iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz))
+		AddQuery(iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz),
+			cloudwatchQueryService(n.cw, n.authz), snsQueryService(n.sns, n.authz))
 	if n.rec != nil {
 		router.Record = n.rec.record
 	}
 	router.InternalError = func(c *awsproto.Call, err error) {
 		log.Error("aws api: internal error", "service", c.Service, "operation", c.Operation, "err", err)
 	}
-	mux.Handle("/", router)
+	links := n.sns.HTTPHandler()
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.sns.IsLinkRequest(r) { // unsigned SNS links: SubscribeURL, UnsubscribeURL, certificate
+			links.ServeHTTP(w, r)
+			return
+		}
+		router.ServeHTTP(w, r)
+	}))
 
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

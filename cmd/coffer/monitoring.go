@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
+	"github.com/coffer-hsm/coffer/internal/cloudwatch"
+	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/sns"
+)
+
+// cloudwatchQueryService exposes CloudWatch (query protocol, SigV4 service "monitoring").
+func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *awsproto.QueryService {
+	ops := map[string]awsproto.Handler{}
+	for name, op := range cloudwatch.Operations() {
+		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
+			return op(svc, ctx, cloudwatch.Caller{Region: c.Region, Account: c.Principal.Account}, c.Body)
+		}
+		ops[name] = a.guard("cloudwatch", name, "AccessDenied", http.StatusForbidden, h)
+	}
+	return &awsproto.QueryService{SigningName: cloudwatch.SigningName, Version: cloudwatch.Version,
+		XMLNamespace: cloudwatch.XMLNamespace, Operations: ops, MapError: cloudwatch.MapError}
+}
+
+// snsQueryService exposes SNS (query protocol, SigV4 service "sns").
+func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QueryService {
+	ops := map[string]awsproto.Handler{}
+	for name, op := range sns.Operations() {
+		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
+			return op(svc, ctx, sns.Caller{Region: c.Region, Account: c.Principal.Account}, c.Body)
+		}
+		ops[name] = a.guard("sns", name, "AuthorizationError", http.StatusForbidden, h)
+	}
+	return &awsproto.QueryService{SigningName: "sns", Version: "2010-03-31",
+		XMLNamespace: sns.XMLNamespace, Operations: ops, MapError: sns.MapError}
+}
+
+// hsmMetrics publishes the AWS/CloudHSM metrics derived from HSM events: FailedLoginCount
+// per user (dimension UserName) and for the whole cluster (no dimension). It runs in the
+// caller of the failed login, after the failure was committed and before it is answered,
+// so an alarm on the metric is evaluated — and its SNS actions delivered — before the
+// client can make another attempt.
+func (n *node) hsmMetrics(e hsm.Event) {
+	if e.Opcode != hsm.OpLogin || e.Result != hsm.ResultLoginFailure || n.cw == nil {
+		return
+	}
+	now := time.Now()
+	for _, dims := range [][]cloudwatch.Dimension{nil, {{Name: "UserName", Value: e.User}}} {
+		if err := n.cw.Put("AWS/CloudHSM", "FailedLoginCount", dims, now, 1, "Count"); err != nil {
+			n.log.Warn("cloudwatch: FailedLoginCount", "err", err)
+		}
+	}
+}
