@@ -230,14 +230,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 	return fn(s, cmd.Time, cmd.Body)
 }
 
-func decode[T any](body json.RawMessage) (T, error) {
-	var v T
-	err := json.Unmarshal(body, &v)
-	return v, err
-}
-
 func applyPutCluster(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[putClusterCmd](body)
+	c, err := state.DecodeBody[putClusterCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +271,7 @@ func applyPutCluster(s *Service, t time.Time, body json.RawMessage) (any, error)
 }
 
 func applyPutBackup(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[putBackupCmd](body)
+	c, err := state.DecodeBody[putBackupCmd](body)
 	if err != nil {
 		return nil, err
 	}

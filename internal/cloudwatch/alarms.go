@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -301,7 +303,7 @@ func (s *Service) DescribeAlarms(ctx context.Context, in DescribeAlarmsInput) ([
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []MetricAlarm
-	for _, n := range sortedKeys(s.alarms) {
+	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
 		a := s.alarms[n]
 		if (after != "" && n <= after) || (len(names) > 0 && !names[n]) || !strings.HasPrefix(n, in.AlarmNamePrefix) ||
 			(in.StateValue != "" && a.StateValue != in.StateValue) || (in.ActionPrefix != "" && !hasActionPrefix(a, in.ActionPrefix)) {
@@ -376,7 +378,7 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 	}
 	s.mu.RLock()
 	var all []HistoryItem
-	for _, n := range sortedKeys(s.history) {
+	for _, n := range slices.Sorted(maps.Keys(s.history)) {
 		if in.AlarmName != "" && n != in.AlarmName {
 			continue
 		}

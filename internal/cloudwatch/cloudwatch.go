@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 
@@ -264,7 +263,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 	}
 	switch cmd.Type {
 	case cmdPutAlarm:
-		c, err := decode[putAlarmCmd](cmd.Body)
+		c, err := state.DecodeBody[putAlarmCmd](cmd.Body)
 		if err != nil || c.Alarm == nil {
 			return nil, fmt.Errorf("cloudwatch: bad %s: %v", cmd.Type, err)
 		}
@@ -280,7 +279,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		s.addHistoryLocked(c.History)
 		return nil, nil
 	case cmdDeleteAlarms:
-		c, err := decode[deleteAlarmsCmd](cmd.Body)
+		c, err := state.DecodeBody[deleteAlarmsCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -297,7 +296,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		return nil, nil
 	case cmdSetState:
-		c, err := decode[setStateCmd](cmd.Body)
+		c, err := state.DecodeBody[setStateCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +323,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		return n, nil
 	case cmdSetActions:
-		c, err := decode[setActionsCmd](cmd.Body)
+		c, err := state.DecodeBody[setActionsCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -350,24 +349,9 @@ func (s *Service) addHistoryLocked(h HistoryItem) {
 	s.history[h.AlarmName] = l
 }
 
-func decode[T any](body json.RawMessage) (T, error) {
-	var v T
-	err := json.Unmarshal(body, &v)
-	return v, err
-}
-
 func (s *Service) propose(ctx context.Context, typ string, body any) (any, error) {
 	if s.cfg.Proposer == nil {
 		return nil, cwErr("InternalServiceError", "cloudwatch: no state store")
 	}
 	return s.cfg.Proposer.Propose(ctx, typ, 1, body)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,7 +118,7 @@ func (s *Service) alarmsWhere(f func(*alarmRec) bool) []*alarmRec {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*alarmRec
-	for _, n := range sortedKeys(s.alarms) {
+	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
 		if a := s.alarms[n]; f(a) {
 			cp := *a
 			out = append(out, &cp)

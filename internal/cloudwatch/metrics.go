@@ -3,7 +3,9 @@ package cloudwatch
 import (
 	"context"
 	"encoding/base64"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -643,7 +645,7 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 	}
 	s.mmu.RLock()
 	defer s.mmu.RUnlock()
-	keys := sortedKeys(s.metrics)
+	keys := slices.Sorted(maps.Keys(s.metrics))
 	var out []Metric
 	next := ""
 	for _, k := range keys {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coffer-hsm/coffer/internal/state"
 )
 
 // Tag is an IAM tag.
@@ -270,7 +272,7 @@ func (s *Service) entityLocked(kind, acct, name string) (*entity, error) {
 }
 
 func applyEntityCreate(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	e, err := decodeCmd[*entity](body)
+	e, err := state.DecodeBody[*entity](body)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +288,7 @@ func applyEntityCreate(s *Service, t time.Time, body json.RawMessage) (any, erro
 }
 
 func applyEntityDelete(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	r, err := decodeCmd[ref](body)
+	r, err := state.DecodeBody[ref](body)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +332,7 @@ func applyEntityDelete(s *Service, t time.Time, body json.RawMessage) (any, erro
 }
 
 func applyEntityTags(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[tagsCmd](body)
+	c, err := state.DecodeBody[tagsCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +360,7 @@ func applyEntityTags(s *Service, t time.Time, body json.RawMessage) (any, error)
 }
 
 func applyInlinePut(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	r, err := decodeCmd[ref](body)
+	r, err := state.DecodeBody[ref](body)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +376,7 @@ func applyInlinePut(s *Service, t time.Time, body json.RawMessage) (any, error) 
 }
 
 func applyInlineDelete(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	r, err := decodeCmd[ref](body)
+	r, err := state.DecodeBody[ref](body)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +401,7 @@ func (s *Service) policyExistsLocked(arn string) bool {
 }
 
 func applyAttach(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	r, err := decodeCmd[ref](body)
+	r, err := state.DecodeBody[ref](body)
 	if err != nil {
 		return nil, err
 	}
@@ -421,7 +423,7 @@ func applyAttach(s *Service, t time.Time, body json.RawMessage) (any, error) {
 }
 
 func applyDetach(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	r, err := decodeCmd[ref](body)
+	r, err := state.DecodeBody[ref](body)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +440,7 @@ func applyDetach(s *Service, t time.Time, body json.RawMessage) (any, error) {
 }
 
 func applyGroupMember(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[memberCmd](body)
+	c, err := state.DecodeBody[memberCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -475,7 +477,7 @@ func applyGroupMember(s *Service, t time.Time, body json.RawMessage) (any, error
 }
 
 func applyPolicyCreate(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	p, err := decodeCmd[*policyRec](body)
+	p, err := state.DecodeBody[*policyRec](body)
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +516,7 @@ func (s *Service) localPolicyLocked(arn string) (*policyRec, error) {
 }
 
 func applyPolicyDelete(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	r, err := decodeCmd[ref](body)
+	r, err := state.DecodeBody[ref](body)
 	if err != nil {
 		return nil, err
 	}
@@ -533,7 +535,7 @@ func applyPolicyDelete(s *Service, t time.Time, body json.RawMessage) (any, erro
 }
 
 func applyPolicyVersion(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[policyVersionCmd](body)
+	c, err := state.DecodeBody[policyVersionCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -556,7 +558,7 @@ func applyPolicyVersion(s *Service, t time.Time, body json.RawMessage) (any, err
 }
 
 func applyPolicyDeleteVersion(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[policyVersionCmd](body)
+	c, err := state.DecodeBody[policyVersionCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -575,7 +577,7 @@ func applyPolicyDeleteVersion(s *Service, t time.Time, body json.RawMessage) (an
 }
 
 func applyPolicyDefault(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[policyVersionCmd](body)
+	c, err := state.DecodeBody[policyVersionCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -592,7 +594,7 @@ func applyPolicyDefault(s *Service, t time.Time, body json.RawMessage) (any, err
 }
 
 func applyKeyCreate(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	k, err := decodeCmd[*accessKey](body)
+	k, err := state.DecodeBody[*accessKey](body)
 	if err != nil {
 		return nil, err
 	}
@@ -627,7 +629,7 @@ func (s *Service) keyLocked(c keyCmd) (*accessKey, error) {
 }
 
 func applyKeyUpdate(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[keyCmd](body)
+	c, err := state.DecodeBody[keyCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -640,7 +642,7 @@ func applyKeyUpdate(s *Service, t time.Time, body json.RawMessage) (any, error) 
 }
 
 func applyKeyDelete(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[keyCmd](body)
+	c, err := state.DecodeBody[keyCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -652,7 +654,7 @@ func applyKeyDelete(s *Service, t time.Time, body json.RawMessage) (any, error) 
 }
 
 func applyMFACreate(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	d, err := decodeCmd[*mfaDevice](body)
+	d, err := state.DecodeBody[*mfaDevice](body)
 	if err != nil {
 		return nil, err
 	}
@@ -675,7 +677,7 @@ func (s *Service) deviceLocked(c mfaCmd) (*mfaDevice, error) {
 }
 
 func applyMFAEnable(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[mfaCmd](body)
+	c, err := state.DecodeBody[mfaCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -707,7 +709,7 @@ func applyMFAEnable(s *Service, t time.Time, body json.RawMessage) (any, error) 
 }
 
 func applyMFADeactivate(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[mfaCmd](body)
+	c, err := state.DecodeBody[mfaCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -723,7 +725,7 @@ func applyMFADeactivate(s *Service, t time.Time, body json.RawMessage) (any, err
 }
 
 func applyMFADelete(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[mfaCmd](body)
+	c, err := state.DecodeBody[mfaCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -739,7 +741,7 @@ func applyMFADelete(s *Service, t time.Time, body json.RawMessage) (any, error) 
 }
 
 func applySessionCreate(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[sessionCmd](body)
+	c, err := state.DecodeBody[sessionCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -767,7 +769,7 @@ func applySessionCreate(s *Service, t time.Time, body json.RawMessage) (any, err
 }
 
 func applySessionsExpire(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decodeCmd[expireCmd](body)
+	c, err := state.DecodeBody[expireCmd](body)
 	if err != nil {
 		return nil, err
 	}

@@ -170,12 +170,6 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 	return fn(s, cmd.Time.UTC(), cmd.Body)
 }
 
-func decodeCmd[T any](body json.RawMessage) (T, error) {
-	var v T
-	err := json.Unmarshal(body, &v)
-	return v, err
-}
-
 func (s *Service) propose(ctx context.Context, typ string, body any) error {
 	_, err := s.proposeResult(ctx, typ, body)
 	return err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/state"
 )
 
 // AWS CloudHSM key stores (custom key stores of type AWS_CLOUDHSM).
@@ -91,7 +92,7 @@ type deleteStoreCmd struct {
 // the one-store-per-cluster rule are checked here too, so concurrent requests cannot both
 // pass them.
 func applyPutStore(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[putStoreCmd](body)
+	c, err := state.DecodeBody[putStoreCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func applyPutStore(s *Service, t time.Time, body json.RawMessage) (any, error) {
 
 // applyDeleteStore deletes a store that has no KMS keys.
 func applyDeleteStore(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[deleteStoreCmd](body)
+	c, err := state.DecodeBody[deleteStoreCmd](body)
 	if err != nil {
 		return nil, err
 	}

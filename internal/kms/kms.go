@@ -302,14 +302,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 	return fn(s, cmd.Time, cmd.Body)
 }
 
-func decode[T any](body json.RawMessage) (T, error) {
-	var v T
-	err := json.Unmarshal(body, &v)
-	return v, err
-}
-
 func applyPutKey(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[putKeyCmd](body)
+	c, err := state.DecodeBody[putKeyCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +340,7 @@ func applyPutKey(s *Service, t time.Time, body json.RawMessage) (any, error) {
 }
 
 func applyDeleteKey(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[deleteKeyCmd](body)
+	c, err := state.DecodeBody[deleteKeyCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +370,7 @@ func applyDeleteKey(s *Service, t time.Time, body json.RawMessage) (any, error) 
 }
 
 func applyPutMaterial(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[putMaterialCmd](body)
+	c, err := state.DecodeBody[putMaterialCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -394,7 +388,7 @@ func applyPutMaterial(s *Service, t time.Time, body json.RawMessage) (any, error
 func aliasIndex(region, name string) string { return region + "/" + name }
 
 func applyPutAlias(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[putAliasCmd](body)
+	c, err := state.DecodeBody[putAliasCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +408,7 @@ func applyPutAlias(s *Service, t time.Time, body json.RawMessage) (any, error) {
 }
 
 func applyDeleteAlias(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[deleteByIDCmd](body)
+	c, err := state.DecodeBody[deleteByIDCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +419,7 @@ func applyDeleteAlias(s *Service, t time.Time, body json.RawMessage) (any, error
 }
 
 func applyPutGrant(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	g, err := decode[grantRec](body)
+	g, err := state.DecodeBody[grantRec](body)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +431,7 @@ func applyPutGrant(s *Service, t time.Time, body json.RawMessage) (any, error) {
 }
 
 func applyDeleteGrant(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[deleteByIDCmd](body)
+	c, err := state.DecodeBody[deleteByIDCmd](body)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +446,7 @@ func applyDeleteGrant(s *Service, t time.Time, body json.RawMessage) (any, error
 }
 
 func applyPutImport(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	r, err := decode[importRec](body)
+	r, err := state.DecodeBody[importRec](body)
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +457,7 @@ func applyPutImport(s *Service, t time.Time, body json.RawMessage) (any, error) 
 }
 
 func applyDeleteImport(s *Service, t time.Time, body json.RawMessage) (any, error) {
-	c, err := decode[deleteByIDCmd](body)
+	c, err := state.DecodeBody[deleteByIDCmd](body)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,7 +176,7 @@ func (s *Service) start(d *deliveryRec) *flight {
 func (s *Service) Resume() int {
 	s.mu.RLock()
 	var ds []*deliveryRec
-	for _, k := range sortedKeys(s.deliveries) {
+	for _, k := range slices.Sorted(maps.Keys(s.deliveries)) {
 		if d := s.deliveries[k]; d.Node == s.cfg.NodeID {
 			cp := *d
 			ds = append(ds, &cp)

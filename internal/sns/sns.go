@@ -29,8 +29,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -288,7 +289,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 	defer s.mu.Unlock()
 	switch cmd.Type {
 	case cmdCreateTopic:
-		c, err := decode[createTopicCmd](cmd.Body)
+		c, err := state.DecodeBody[createTopicCmd](cmd.Body)
 		if err != nil || c.Topic == nil {
 			return nil, fmt.Errorf("sns: bad %s: %v", cmd.Type, err)
 		}
@@ -302,7 +303,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		s.topics[t.Arn] = &t
 		return t.Arn, nil
 	case cmdDeleteTopic:
-		c, err := decode[arnCmd](cmd.Body)
+		c, err := state.DecodeBody[arnCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -319,7 +320,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		return nil, nil
 	case cmdPutSub:
-		c, err := decode[putSubCmd](cmd.Body)
+		c, err := state.DecodeBody[putSubCmd](cmd.Body)
 		if err != nil || c.Sub == nil {
 			return nil, fmt.Errorf("sns: bad %s: %v", cmd.Type, err)
 		}
@@ -334,14 +335,14 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		return nil, nil
 	case cmdConfirmSub:
-		c, err := decode[confirmSubCmd](cmd.Body)
+		c, err := state.DecodeBody[confirmSubCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
 		if s.topics[c.TopicArn] == nil {
 			return nil, snsErr("NotFound", "Topic does not exist")
 		}
-		for _, k := range sortedKeys(s.subs) {
+		for _, k := range slices.Sorted(maps.Keys(s.subs)) {
 			sub := s.subs[k]
 			if sub.TopicArn != c.TopicArn || sub.Token != c.Token {
 				continue
@@ -363,7 +364,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		return nil, invalid("Invalid token")
 	case cmdDeleteSub:
-		c, err := decode[arnCmd](cmd.Body)
+		c, err := state.DecodeBody[arnCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -378,7 +379,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		return nil, nil
 	case cmdPutDelivery:
-		c, err := decode[putDeliveryCmd](cmd.Body)
+		c, err := state.DecodeBody[putDeliveryCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -391,7 +392,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		return nil, nil
 	case cmdDoneDelivery:
-		c, err := decode[doneDeliveryCmd](cmd.Body)
+		c, err := state.DecodeBody[doneDeliveryCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -403,24 +404,9 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 	return nil, fmt.Errorf("sns: unknown command %s v%d", cmd.Type, cmd.Version)
 }
 
-func decode[T any](body json.RawMessage) (T, error) {
-	var v T
-	err := json.Unmarshal(body, &v)
-	return v, err
-}
-
 func (s *Service) propose(ctx context.Context, typ string, body any) (any, error) {
 	if s.cfg.Proposer == nil {
 		return nil, snsErr("InternalError", "sns: no state store")
 	}
 	return s.cfg.Proposer.Propose(ctx, typ, 1, body)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,7 +138,7 @@ func (s *Service) ListTopics(ctx context.Context, nextToken string) ([]string, s
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
-	for _, k := range sortedKeys(s.topics) {
+	for _, k := range slices.Sorted(maps.Keys(s.topics)) {
 		if k <= after {
 			continue
 		}
@@ -202,7 +204,7 @@ func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint st
 	s.mu.RLock()
 	t := s.topics[topicArn]
 	var existing *subRec
-	for _, k := range sortedKeys(s.subs) {
+	for _, k := range slices.Sorted(maps.Keys(s.subs)) {
 		if sub := s.subs[k]; sub.TopicArn == topicArn && sub.Protocol == protocol && sub.Endpoint == endpoint {
 			cp := *sub
 			existing = &cp
@@ -313,7 +315,7 @@ func (s *Service) listSubs(topic, nextToken string) ([]Subscription, string, err
 	defer s.mu.RUnlock()
 	var out []Subscription
 	last := ""
-	for _, k := range sortedKeys(s.subs) {
+	for _, k := range slices.Sorted(maps.Keys(s.subs)) {
 		sub := s.subs[k]
 		if k <= after || (topic != "" && sub.TopicArn != topic) {
 			continue
@@ -428,7 +430,7 @@ func (s *Service) publish(ctx context.Context, in PublishInput) (string, []*flig
 	s.mu.RLock()
 	t := s.topics[in.TopicArn]
 	var subs []subRec
-	for _, k := range sortedKeys(s.subs) {
+	for _, k := range slices.Sorted(maps.Keys(s.subs)) {
 		if sub := s.subs[k]; sub.TopicArn == in.TopicArn && sub.Confirmed {
 			subs = append(subs, *sub)
 		}

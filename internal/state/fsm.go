@@ -24,6 +24,14 @@ type Command struct {
 	Body    json.RawMessage `json:"body"`
 }
 
+// DecodeBody decodes a command's body into T: the Apply side of the JSON body that
+// Propose encoded.
+func DecodeBody[T any](body json.RawMessage) (T, error) {
+	var v T
+	err := json.Unmarshal(body, &v)
+	return v, err
+}
+
 // Part is one domain's slice of the replicated state (e.g. "hsm", later "kms").
 // See the package documentation for the full threading, determinism and error
 // contract.
