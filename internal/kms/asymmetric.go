@@ -202,11 +202,7 @@ func (s *Service) Sign(ctx context.Context, c Caller, in SignInput) (*SignOutput
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, &v)
+	sess, hs, err := s.material(ctx, k, &v)
 	if err != nil {
 		return nil, err
 	}
@@ -230,11 +226,7 @@ func (s *Service) Verify(ctx context.Context, c Caller, in VerifyInput) (*Verify
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, &v)
+	sess, hs, err := s.material(ctx, k, &v)
 	if err != nil {
 		return nil, err
 	}
@@ -284,11 +276,7 @@ func (s *Service) GetPublicKey(ctx context.Context, c Caller, in GetPublicKeyInp
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, &v)
+	sess, hs, err := s.material(ctx, k, &v)
 	if err != nil {
 		return nil, err
 	}
@@ -383,11 +371,7 @@ func (s *Service) GenerateMac(ctx context.Context, c Caller, in GenerateMacInput
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, v)
+	sess, hs, err := s.material(ctx, k, v)
 	if err != nil {
 		return nil, err
 	}
@@ -411,11 +395,7 @@ func (s *Service) VerifyMac(ctx context.Context, c Caller, in VerifyMacInput) (*
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, v)
+	sess, hs, err := s.material(ctx, k, v)
 	if err != nil {
 		return nil, err
 	}
@@ -501,11 +481,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c Caller, in DeriveSha
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, &v)
+	sess, hs, err := s.material(ctx, k, &v)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package kms
 
 import (
+	"context"
+
 	"github.com/coffer-hsm/coffer/internal/hsm"
 )
 
@@ -69,6 +71,21 @@ func unavailableMaterial(k *keyRec, recorded, cur string) *Error {
 		return invalidState("%s is unavailable: its key material is not in the HSM cluster (the cluster was zeroized; the material belonged to domain key %s).", k.arn(), recorded)
 	}
 	return invalidState("%s is unavailable: its key material is not in the HSM cluster (it was made under domain key %s; the cluster was zeroized and now uses domain key %s). Restore the cluster from a backup of domain key %s to use it again.", k.arn(), recorded, cur, recorded)
+}
+
+// material is the service session and the HSM handles of a key version, for an
+// operation on its material: session errors are mapped for the caller, and handles
+// refuses material from another domain key.
+func (s *Service) material(ctx context.Context, k *keyRec, v *version) (*hsm.Session, []uint64, error) {
+	sess, err := s.session(ctx)
+	if err != nil {
+		return nil, nil, AsError(err)
+	}
+	hs, err := s.handles(k, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, hs, nil
 }
 
 // handles returns the HSM key references of version v of k for an HSM operation, or

@@ -30,11 +30,7 @@ func (s *Service) encryptRSA(ctx context.Context, c Caller, k *keyRec, m *materi
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, &m.Versions[m.Current])
+	sess, hs, err := s.material(ctx, k, &m.Versions[m.Current])
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +61,7 @@ func (s *Service) decryptRSA(ctx context.Context, c Caller, in DecryptInput) (*D
 	if in.DryRun {
 		return nil, errDryRun
 	}
-	sess, err := s.session(ctx)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	hs, err := s.handles(k, &m.Versions[m.Current])
+	sess, hs, err := s.material(ctx, k, &m.Versions[m.Current])
 	if err != nil {
 		return nil, err
 	}
