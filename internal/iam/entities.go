@@ -110,6 +110,26 @@ func callerUserName(c Caller) string {
 	return ""
 }
 
+// checkNewPrincipal validates what CreateUser and CreateRole share: the name (in field),
+// path, permissions boundary and tags. It returns the path to use.
+func checkNewPrincipal(field, name, path, boundary string, tags []Tag) (string, error) {
+	if err := checkName(field, name, 64); err != nil {
+		return "", err
+	}
+	if boundary != "" {
+		// A boundary restricts permissions: refused rather than silently ignored.
+		return "", validation("Permissions boundaries are not supported by Coffer")
+	}
+	path, err := checkPath(path)
+	if err != nil {
+		return "", err
+	}
+	if err := checkTags(tags); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
 // ---- users ----
 
 type CreateUserInput struct {
@@ -122,18 +142,8 @@ type CreateUserOutput struct {
 }
 
 func (s *Service) CreateUser(ctx context.Context, c Caller, in CreateUserInput) (*CreateUserOutput, error) {
-	if err := checkName("UserName", in.UserName, 64); err != nil {
-		return nil, err
-	}
-	if in.PermissionsBoundary != "" {
-		// A boundary restricts permissions: refused rather than silently ignored.
-		return nil, validation("Permissions boundaries are not supported by Coffer")
-	}
-	path, err := checkPath(in.Path)
+	path, err := checkNewPrincipal("UserName", in.UserName, in.Path, in.PermissionsBoundary, in.Tags)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
 	id, err := s.newID("AIDA", 17)
@@ -217,18 +227,8 @@ type CreateRoleOutput struct {
 }
 
 func (s *Service) CreateRole(ctx context.Context, c Caller, in CreateRoleInput) (*CreateRoleOutput, error) {
-	if err := checkName("RoleName", in.RoleName, 64); err != nil {
-		return nil, err
-	}
-	if in.PermissionsBoundary != "" {
-		// A boundary restricts permissions: refused rather than silently ignored.
-		return nil, validation("Permissions boundaries are not supported by Coffer")
-	}
-	path, err := checkPath(in.Path)
+	path, err := checkNewPrincipal("RoleName", in.RoleName, in.Path, in.PermissionsBoundary, in.Tags)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
 	if len(in.Description) > 1000 {
