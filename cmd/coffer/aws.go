@@ -7,14 +7,27 @@ import (
 	"github.com/coffer-hsm/coffer/internal/kms"
 )
 
+// handlers adapts a service's operation table to protocol handlers: each operation gets
+// the caller built from the verified call, and wrap (when not nil) decorates it, e.g.
+// with an authorization check.
+func handlers[S, C any, O ~func(*S, context.Context, C, []byte) (any, error)](svc *S, ops map[string]O,
+	caller func(*awsproto.Call) C, wrap func(name string, h awsproto.Handler) awsproto.Handler) map[string]awsproto.Handler {
+	out := make(map[string]awsproto.Handler, len(ops))
+	for name, op := range ops {
+		var h awsproto.Handler = func(ctx context.Context, c *awsproto.Call) (any, error) {
+			return op(svc, ctx, caller(c), c.Body)
+		}
+		if wrap != nil {
+			h = wrap(name, h)
+		}
+		out[name] = h
+	}
+	return out
+}
+
 // kmsJSONService exposes the KMS operation table as the TrentService JSON 1.1 protocol.
 func kmsJSONService(svc *kms.Service) *awsproto.JSONService {
-	ops := map[string]awsproto.Handler{}
-	for name, op := range kms.Operations() {
-		ops[name] = func(ctx context.Context, c *awsproto.Call) (any, error) {
-			return op(svc, ctx, kmsCaller(c), c.Body)
-		}
-	}
+	ops := handlers(svc, kms.Operations(), kmsCaller, nil)
 	return &awsproto.JSONService{
 		TargetPrefix: "TrentService",
 		SigningName:  "kms",

@@ -22,13 +22,9 @@ import (
 // protocol (SigV4 service name "cloudhsm").
 // Every operation is authorized with the caller's identity policies (cloudhsm:<Op>).
 func cloudhsmJSONService(svc *cloudhsm.Service, a *identityAuthorizer) *awsproto.JSONService {
-	ops := map[string]awsproto.Handler{}
-	for name, op := range cloudhsm.Operations() {
-		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
-			return op(svc, ctx, cloudhsm.Caller{Region: c.Region, Account: c.Principal.Account, Principal: c.Principal.ARN}, c.Body)
-		}
-		ops[name] = a.guard("cloudhsm", name, cloudhsm.CodeAccessDenied, http.StatusBadRequest, h)
-	}
+	ops := handlers(svc, cloudhsm.Operations(), func(c *awsproto.Call) cloudhsm.Caller {
+		return cloudhsm.Caller{Region: c.Region, Account: c.Principal.Account, Principal: c.Principal.ARN}
+	}, a.guardAll("cloudhsm", cloudhsm.CodeAccessDenied, http.StatusBadRequest))
 	return &awsproto.JSONService{
 		TargetPrefix: "BaldrApiService",
 		SigningName:  "cloudhsm",

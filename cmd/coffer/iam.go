@@ -140,6 +140,11 @@ func (a *identityAuthorizer) guard(prefix, op, code string, status int, h awspro
 	}
 }
 
+// guardAll is guard for every operation of a service (a wrap for handlers).
+func (a *identityAuthorizer) guardAll(prefix, code string, status int) func(string, awsproto.Handler) awsproto.Handler {
+	return func(op string, h awsproto.Handler) awsproto.Handler { return a.guard(prefix, op, code, status, h) }
+}
+
 // stsOpen are the STS actions that need no identity permission, as on AWS:
 // GetCallerIdentity and GetSessionToken always work, and AssumeRole is decided by the
 // role's trust policy together with the caller's identity policies (inside the operation).
@@ -151,29 +156,20 @@ func iamCaller(c *awsproto.Call) iam.Caller {
 
 // iamQueryService exposes IAM (query protocol, SigV4 service "iam").
 func iamQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QueryService {
-	ops := map[string]awsproto.Handler{}
-	for name, op := range iam.Operations() {
-		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
-			return op(svc, ctx, iamCaller(c), c.Body)
-		}
-		ops[name] = a.guard("iam", name, "AccessDenied", http.StatusForbidden, h)
-	}
+	ops := handlers(svc, iam.Operations(), iamCaller, a.guardAll("iam", "AccessDenied", http.StatusForbidden))
 	return &awsproto.QueryService{SigningName: "iam", Version: "2010-05-08",
 		XMLNamespace: "https://iam.amazonaws.com/doc/2010-05-08/", Operations: ops, MapError: iam.MapError}
 }
 
 // stsQueryService exposes STS (query protocol, SigV4 service "sts").
 func stsQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QueryService {
-	ops := map[string]awsproto.Handler{}
-	for name, op := range iam.STSOperations() {
-		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
-			return op(svc, ctx, iamCaller(c), c.Body)
+	guard := a.guardAll("sts", "AccessDenied", http.StatusForbidden)
+	ops := handlers(svc, iam.STSOperations(), iamCaller, func(name string, h awsproto.Handler) awsproto.Handler {
+		if stsOpen[name] {
+			return h
 		}
-		if !stsOpen[name] {
-			h = a.guard("sts", name, "AccessDenied", http.StatusForbidden, h)
-		}
-		ops[name] = h
-	}
+		return guard(name, h)
+	})
 	return &awsproto.QueryService{SigningName: "sts", Version: "2011-06-15",
 		XMLNamespace: "https://sts.amazonaws.com/doc/2011-06-15/", Operations: ops, MapError: iam.MapError}
 }

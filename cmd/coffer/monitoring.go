@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -13,26 +12,18 @@ import (
 
 // cloudwatchQueryService exposes CloudWatch (query protocol, SigV4 service "monitoring").
 func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *awsproto.QueryService {
-	ops := map[string]awsproto.Handler{}
-	for name, op := range cloudwatch.Operations() {
-		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
-			return op(svc, ctx, cloudwatch.Caller{Region: c.Region, Account: c.Principal.Account}, c.Body)
-		}
-		ops[name] = a.guard("cloudwatch", name, "AccessDenied", http.StatusForbidden, h)
-	}
+	ops := handlers(svc, cloudwatch.Operations(), func(c *awsproto.Call) cloudwatch.Caller {
+		return cloudwatch.Caller{Region: c.Region, Account: c.Principal.Account}
+	}, a.guardAll("cloudwatch", "AccessDenied", http.StatusForbidden))
 	return &awsproto.QueryService{SigningName: cloudwatch.SigningName, Version: cloudwatch.Version,
 		XMLNamespace: cloudwatch.XMLNamespace, Operations: ops, MapError: cloudwatch.MapError}
 }
 
 // snsQueryService exposes SNS (query protocol, SigV4 service "sns").
 func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QueryService {
-	ops := map[string]awsproto.Handler{}
-	for name, op := range sns.Operations() {
-		h := func(ctx context.Context, c *awsproto.Call) (any, error) {
-			return op(svc, ctx, sns.Caller{Region: c.Region, Account: c.Principal.Account}, c.Body)
-		}
-		ops[name] = a.guard("sns", name, "AuthorizationError", http.StatusForbidden, h)
-	}
+	ops := handlers(svc, sns.Operations(), func(c *awsproto.Call) sns.Caller {
+		return sns.Caller{Region: c.Region, Account: c.Principal.Account}
+	}, a.guardAll("sns", "AuthorizationError", http.StatusForbidden))
 	return &awsproto.QueryService{SigningName: "sns", Version: "2010-03-31",
 		XMLNamespace: sns.XMLNamespace, Operations: ops, MapError: sns.MapError}
 }
