@@ -370,16 +370,25 @@ func TestSecretRotation(t *testing.T) {
 func TestSignerPoolBounded(t *testing.T) {
 	v := &Verifier{Credentials: testCreds()}
 	body := []byte(`{}`)
-	for i := 0; i < 3*maxShardScopes; i++ {
+	for i := 0; i < 3*maxShardKeys; i++ {
 		region := fmt.Sprintf("xx-test-%d", i)
 		r := newSignedRequest(t, "http://kms.example", body, signOpts{region: region})
 		if _, s, err := v.Verify(r, body); err != nil || s.Region != region {
 			t.Fatalf("region %s: %v %+v", region, err, s)
 		}
+		// The SDK path, for requests the fast path does not cover.
+		if _, _, _, ok := fastAndSDK(t, v, r, body, testSecret); !ok {
+			t.Fatalf("region %s: sdk path failed", region)
+		}
 	}
 	for i := range v.signers.shards {
 		if n := len(v.signers.shards[i].scopes); n > maxShardScopes {
-			t.Fatalf("shard %d holds %d scopes", i, n)
+			t.Fatalf("signer shard %d holds %d scopes", i, n)
+		}
+	}
+	for i := range v.signingKeys.shards {
+		if n := len(v.signingKeys.shards[i].m); n > maxShardKeys {
+			t.Fatalf("key shard %d holds %d keys", i, n)
 		}
 	}
 }
