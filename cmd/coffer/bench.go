@@ -44,7 +44,7 @@ const (
 	benchSign            = "sign"
 )
 
-var benchAllOps = []string{benchEncrypt, benchDecrypt, benchGenerateDataKey, benchSign}
+var benchAllOps = []string{benchFloor, benchEncrypt, benchDecrypt, benchGenerateDataKey, benchSign}
 
 // Bounds of the bench flags: a load test of this machine, not a soak test.
 const (
@@ -104,6 +104,11 @@ In the same run it measures the raw primitive in-process with the Go standard li
 one goroutine, for about a second each: AES-256-GCM encrypt of --payload-bytes (the baseline
 of encrypt, decrypt and generate-data-key) and ECDSA P-256 SHA-256 sign (the baseline of
 sign). RATIO is server CPU per request divided by the raw primitive's time per operation.
+
+The http-floor op measures, in the same run, a bare Go HTTP server in a child process that
+answers the same aws-sdk-go-v2 Encrypt calls with a fixed response: no SigV4, no crypto, no
+audit. Its server CPU per request is what any Go HTTP server pays on this machine; the
+difference to the encrypt row is what Coffer adds.
 
 The endpoint must be a loopback address: load tests only target this machine. The tool and
 the server share the machine's CPUs, so req/s at high concurrency is bounded by both.
@@ -356,8 +361,11 @@ const (
 )
 
 func baselineFor(op string) string {
-	if op == benchSign {
+	switch op {
+	case benchSign:
 		return baselineECDSA
+	case benchFloor:
+		return ""
 	}
 	return baselineAESGCM
 }
@@ -410,6 +418,24 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 	if _, err := rand.Read(b.payload); err != nil {
 		return err
 	}
+	if b.needs(benchFloor) {
+		f, err := startFloor(ctx)
+		if err != nil {
+			return err
+		}
+		defer f.stop()
+		b.floor = f.endpoint
+		b.progress("started the HTTP floor server (pid %d) at %s", f.cmd.Process.Pid, f.endpoint)
+		b.floorKMS = kms.New(kms.Options{
+			Region:       p.region,
+			BaseEndpoint: aws.String(f.endpoint.String()),
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Source: "coffer bench"}, nil
+			}),
+			RetryMaxAttempts: 1,
+			HTTPClient:       b.http,
+		})
+	}
 	b.kms = kms.New(kms.Options{
 		Region:       p.region,
 		BaseEndpoint: aws.String(p.endpoint.String()),
@@ -420,7 +446,7 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 		HTTPClient:       b.http,
 	})
 
-	if _, ok, err := b.serverCPU(ctx); err != nil {
+	if _, ok, err := b.serverCPU(ctx, p.endpoint); err != nil {
 		return err
 	} else if !ok {
 		fmt.Fprintln(stderr, "bench: warning: the server's /health has no cpu_seconds (older server?); server CPU per request is not reported")
@@ -485,6 +511,8 @@ type bencher struct {
 	stderr     io.Writer
 	http       *http.Client
 	kms        *kms.Client
+	floor      *url.URL    // the HTTP floor server, when measured
+	floorKMS   *kms.Client // a KMS client of the floor server
 	payload    []byte
 	symKey     string
 	signKey    string
@@ -497,8 +525,8 @@ func (b *bencher) progress(format string, args ...any) {
 }
 
 // serverCPU reads cpu_seconds from the node's GET /health; ok is false when the field is absent.
-func (b *bencher) serverCPU(ctx context.Context) (cpu float64, ok bool, err error) {
-	u := url.URL{Scheme: b.plan.endpoint.Scheme, Host: b.plan.endpoint.Host, Path: "/health"}
+func (b *bencher) serverCPU(ctx context.Context, endpoint *url.URL) (cpu float64, ok bool, err error) {
+	u := url.URL{Scheme: endpoint.Scheme, Host: endpoint.Host, Path: "/health"}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return 0, false, err
@@ -573,6 +601,11 @@ func (b *bencher) cleanup() {
 // request returns the function one worker calls for op.
 func (b *bencher) request(op string) func(context.Context) error {
 	switch op {
+	case benchFloor:
+		return func(ctx context.Context) error {
+			_, err := b.floorKMS.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(b.symKey), Plaintext: b.payload})
+			return err
+		}
 	case benchEncrypt:
 		return func(ctx context.Context) error {
 			_, err := b.kms.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(b.symKey), Plaintext: b.payload})
@@ -652,7 +685,11 @@ func (b *bencher) runCell(ctx context.Context, op string, c int) benchCell {
 	// Warm up with the cell's concurrency so its connections exist before measuring.
 	drive(ctx, c, max(benchWarmup, 2*c), time.Time{}, do)
 
-	cpuBefore, cpuOK, err := b.serverCPU(ctx)
+	endpoint := p.endpoint
+	if op == benchFloor {
+		endpoint = b.floor
+	}
+	cpuBefore, cpuOK, err := b.serverCPU(ctx, endpoint)
 	if err != nil {
 		cell.FirstError = err.Error()
 		b.progress("%s c=%d: %v", op, c, err)
@@ -663,7 +700,7 @@ func (b *bencher) runCell(ctx context.Context, op string, c int) benchCell {
 	results := drive(ctx, c, p.maxRequests, start.Add(p.duration), do)
 	elapsed := time.Since(start)
 	clientAfter := processCPUSeconds()
-	cpuAfter, cpuOK2, err := b.serverCPU(context.WithoutCancel(ctx))
+	cpuAfter, cpuOK2, err := b.serverCPU(context.WithoutCancel(ctx), endpoint)
 	cpuOK = cpuOK && cpuOK2 && err == nil
 
 	var all []time.Duration
@@ -724,9 +761,10 @@ func (b *bencher) baselines() []benchBaseline {
 	var out []benchBaseline
 	needAES, needEC := false, false
 	for _, op := range b.plan.ops {
-		if baselineFor(op) == baselineAESGCM {
+		switch baselineFor(op) {
+		case baselineAESGCM:
 			needAES = true
-		} else {
+		case baselineECDSA:
 			needEC = true
 		}
 	}
@@ -822,6 +860,8 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 	fmt.Fprintln(w, "\nRAW-µs/OP: the baseline of the op (aes-256-gcm-encrypt for encrypt, decrypt, generate-data-key;")
 	fmt.Fprintln(w, "ecdsa-p256-sha256-sign for sign); RATIO = SERVER-CPU-µs/REQ / RAW-µs/OP. Server CPU includes")
 	fmt.Fprintln(w, "HTTP, SigV4 verification, JSON and everything else the server process did meanwhile.")
+	fmt.Fprintln(w, "http-floor: a bare Go HTTP server (child process) answering the same Encrypt calls with a fixed")
+	fmt.Fprintln(w, "response; encrypt minus http-floor is what Coffer adds to what any Go HTTP server pays here.")
 	var errs []benchCell
 	for _, c := range r.Cells {
 		if c.FirstError != "" {

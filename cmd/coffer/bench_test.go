@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
 func TestBenchPercentile(t *testing.T) {
@@ -79,7 +83,7 @@ func TestBenchLoopbackDialer(t *testing.T) {
 }
 
 func validBenchOptions() *benchOptions {
-	return &benchOptions{endpoint: "http://127.0.0.1:8990", region: "us-east-1", ops: "encrypt,decrypt,generate-data-key,sign",
+	return &benchOptions{endpoint: "http://127.0.0.1:8990", region: "us-east-1", ops: "http-floor,encrypt,decrypt,generate-data-key,sign",
 		concurrency: "1,4,16", duration: 5 * time.Second, maxRequests: 20000, payloadBytes: 32, output: "table"}
 }
 
@@ -254,4 +258,50 @@ func TestBenchDriveInterrupt(t *testing.T) {
 			t.Fatalf("requests cut short by an interrupt counted as errors: %+v", r)
 		}
 	}
+}
+
+// The floor server answers the SDK's Encrypt and reports its own CPU time.
+func TestBenchFloorServer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	out := &lineWriter{ch: make(chan string, 1)}
+	done := make(chan error, 1)
+	go func() { done <- serveFloor(ctx, out, pr) }()
+	addr := strings.TrimPrefix(<-out.ch, "listening ")
+	u, err := loopbackEndpoint(strings.TrimSpace(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bencher{http: loopbackHTTPClient(2)}
+	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(u.String()), HTTPClient: b.http,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}, nil
+		})})
+	res, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("k"), Plaintext: []byte("x")})
+	if err != nil || len(res.CiphertextBlob) == 0 {
+		t.Fatalf("Encrypt against the floor: %v", err)
+	}
+	if cpu, ok, err := b.serverCPU(ctx, u); err != nil || !ok || cpu <= 0 {
+		t.Fatalf("floor cpu_seconds: %v %v %v", cpu, ok, err)
+	}
+	pw.Close() // the bench went away: the floor server stops
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("floor server did not stop when its parent's pipe closed")
+	}
+}
+
+type lineWriter struct{ ch chan string }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	select {
+	case w.ch <- string(p):
+	default:
+	}
+	return len(p), nil
 }
