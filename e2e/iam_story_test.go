@@ -144,6 +144,21 @@ func TestLeastPrivilegeStory(t *testing.T) {
 	code3 := crypto.TOTP(seed, time.Now().Add(30*time.Second), 6, 30*time.Second, sha1.New)
 	withMFA := tempCreds(t, s, bob, "sts", "get-session-token", "--serial-number", dev.VirtualMFADevice.SerialNumber, "--token-code", code3)
 	awsOK(t, s, withMFA, nil, "kms", "disable-key", "--key-id", mk.KeyMetadata.KeyId)
+	// The trail records the MFA calls with the device's serial number but never a code.
+	for _, name := range []string{"EnableMFADevice", "GetSessionToken"} {
+		evs := lookupAll(t, s, "EventName", name)
+		if len(evs) == 0 {
+			t.Fatalf("no %s event in the trail", name)
+		}
+		for _, e := range evs {
+			b, _ := json.Marshal(e.RequestParameters)
+			for _, code := range []string{code1, code2, code3} {
+				if strings.Contains(string(b), code) {
+					t.Fatalf("%s event records an MFA code: %s", name, b)
+				}
+			}
+		}
+	}
 
 	// 3. Separation of duties: a key administrator cannot use the key, a key user cannot
 	// administer it.

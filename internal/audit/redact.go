@@ -28,10 +28,15 @@ var deniedExact = map[string]bool{
 	"ciphertextforrecipient":   true,
 	"hsmpassword":              true,
 	"pin":                      true,
+	"webidentitytoken":         true,
+	"samlassertion":            true,
 }
 
 // deniedSubstrings drop any key containing them (lower case).
-var deniedSubstrings = []string{"password", "secretaccesskey", "sessiontoken", "plaintext", "privatekey"}
+// One-time MFA codes (IAM's AuthenticationCode1/2, STS's TokenCode) are
+// secrets too: within their window they authenticate.
+var deniedSubstrings = []string{"password", "secretaccesskey", "sessiontoken", "plaintext", "privatekey",
+	"authenticationcode", "tokencode"}
 
 // preserved are map-valued parameters whose contents are data, not
 // structure: their keys are never redacted (encryption context is logged).

@@ -78,3 +78,22 @@ func TestRedactGeneric(t *testing.T) {
 		t.Error("Denied")
 	}
 }
+
+// One-time MFA codes authenticate within their window: they are not recorded,
+// the device's serial number is.
+func TestRedactMFACodes(t *testing.T) {
+	in := map[string]any{
+		"UserName": "bob", "SerialNumber": "arn:aws:iam::111122223333:mfa/bob",
+		"AuthenticationCode1": "123456", "AuthenticationCode2": "654321", "TokenCode": "777777",
+		"WebIdentityToken": "eyJ", "SAMLAssertion": "PHNhbWw",
+	}
+	b, _ := json.Marshal(Redact(in))
+	for _, bad := range []string{"123456", "654321", "777777", "eyJ", "PHNhbWw"} {
+		if strings.Contains(string(b), bad) {
+			t.Errorf("%s leaked: %s", bad, b)
+		}
+	}
+	if !strings.Contains(string(b), "mfa/bob") || !strings.Contains(string(b), "bob") {
+		t.Errorf("serial number or user dropped: %s", b)
+	}
+}
