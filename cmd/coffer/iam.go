@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
@@ -42,29 +41,7 @@ type identityAuthorizer struct {
 	iam *iam.Service
 	now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*policy.Policy // parsed documents by content
-}
-
-func (a *identityAuthorizer) parsed(docs []string) ([]*policy.Policy, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cache == nil || len(a.cache) > 4096 {
-		a.cache = map[string]*policy.Policy{}
-	}
-	out := make([]*policy.Policy, 0, len(docs))
-	for _, d := range docs {
-		p, ok := a.cache[d]
-		if !ok {
-			var err error
-			if p, err = policy.Parse([]byte(d)); err != nil {
-				return nil, err
-			}
-			a.cache[d] = p
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	cache policy.Cache // parsed documents by content; a broken one fails the request
 }
 
 // requestFor builds the policy request of a call: principal and the global condition keys.
@@ -113,7 +90,7 @@ func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string
 	if err != nil {
 		return false, "", err
 	}
-	pols, err := a.parsed(docs)
+	pols, err := a.cache.Parse(docs)
 	if err != nil {
 		return false, "", err
 	}

@@ -54,46 +54,25 @@ type IdentityPolicies interface {
 type IdentityDocumentsFunc func(principalARN string) ([]string, error)
 
 // CachedIdentityDocuments adapts a source of policy documents to IdentityPolicies: each
-// document is parsed once and cached by its content (the map's hash of the document; at
-// most 4096 documents, the cache is emptied when full). A document that does not parse
-// is skipped.
+// document is parsed once and cached by its content (policy.Cache). A document that does
+// not parse fails the request (KMSInternalException) rather than being skipped: had it
+// been a Deny, skipping it would allow what it forbids.
 func CachedIdentityDocuments(fn IdentityDocumentsFunc) IdentityPolicies {
-	return &docCache{fn: fn, m: map[string]*policy.Policy{}}
+	return &docCache{fn: fn}
 }
 
 type docCache struct {
-	fn IdentityDocumentsFunc
-	mu sync.RWMutex
-	m  map[string]*policy.Policy
+	fn    IdentityDocumentsFunc
+	cache policy.Cache
 }
 
+// IdentityPolicies fails (closed) when a document does not parse.
 func (d *docCache) IdentityPolicies(arn string) ([]*policy.Policy, error) {
 	docs, err := d.fn(arn)
 	if err != nil || len(docs) == 0 {
 		return nil, err
 	}
-	out := make([]*policy.Policy, 0, len(docs))
-	for _, doc := range docs {
-		d.mu.RLock()
-		p, ok := d.m[doc]
-		d.mu.RUnlock()
-		if !ok {
-			p, err = policy.Parse([]byte(doc))
-			if err != nil {
-				p = nil
-			}
-			d.mu.Lock()
-			if len(d.m) >= 4096 {
-				clear(d.m)
-			}
-			d.m[doc] = p
-			d.mu.Unlock()
-		}
-		if p != nil {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return d.cache.Parse(docs)
 }
 
 // ---- what a request needs ----

@@ -135,6 +135,21 @@ func TestAuthzIdentityPolicyNeedsDelegation(t *testing.T) {
 	e.denied(bob, "ListKeys", ListInput{})
 }
 
+// An identity policy that does not parse fails the request instead of being
+// skipped: skipping a broken Deny would allow what it forbids.
+func TestAuthzBrokenIdentityPolicyFailsClosed(t *testing.T) {
+	e, ids := newAuthzEnv(t)
+	alice := user("alice")
+	k := e.authzKey(e.c, CreateKeyInput{})
+	ids.set(alice.Principal, idPolicy(`{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}`),
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"kms:Encrypt"`)
+	_, err := e.encryptAs(alice, k.KeyId, nil)
+	var ke *Error
+	if !errors.As(err, &ke) || ke.Code != "KMSInternalException" {
+		t.Fatalf("Encrypt with a broken identity policy: %v, want KMSInternalException", err)
+	}
+}
+
 func TestAuthzExplicitDenyInKeyPolicy(t *testing.T) {
 	e, ids := newAuthzEnv(t)
 	alice := user("alice")
