@@ -180,7 +180,9 @@ func TestKeyUsageAlarm(t *testing.T) {
 		encrypt()
 	}
 	state := func() string {
-		var desc struct{ MetricAlarms []struct{ StateValue, StateReason string } }
+		var desc struct {
+			MetricAlarms []struct{ StateValue, StateReason string }
+		}
 		awsOK(t, s, root, &desc, "cloudwatch", "describe-alarms", "--alarm-names", "key-usage")
 		if len(desc.MetricAlarms) != 1 {
 			t.Fatalf("describe-alarms: %+v", desc)
@@ -222,7 +224,9 @@ func TestHSMGaugesPublished(t *testing.T) {
 	createCryptoUser(t, s, "gauge-user") // one more user: HsmUsersAvailable moves
 	stat := func(name string, dims ...string) (float64, bool) {
 		now := time.Now().UTC()
-		var out struct{ Datapoints []struct{ Maximum, Minimum float64 } }
+		var out struct {
+			Datapoints []struct{ Maximum, Minimum float64 }
+		}
 		awsOK(t, s, root, &out, append([]string{"cloudwatch", "get-metric-statistics", "--namespace", "AWS/CloudHSM", "--metric-name", name,
 			"--start-time", now.Add(-2 * time.Minute).Format(time.RFC3339), "--end-time", now.Add(time.Minute).Format(time.RFC3339),
 			"--period", "60", "--statistics", "Maximum", "Minimum", "--dimensions"}, dims...)...)

@@ -160,6 +160,17 @@ func BenchmarkEncryptKeyUsage(b *testing.B) {
 		u := newKeyUsage()
 		run(b, u.add, u)
 	})
+	// The design not taken: one CloudWatch Put (store + alarm evaluation under the
+	// evaluation lock) per use, on the request path.
+	b.Run("cloudwatch-put-per-use", func(b *testing.B) {
+		var cw *cloudwatch.Service
+		hook := func(_, keyID, op string) {
+			_ = cw.Put("AWS/KMS", "KeyUsageCount", []cloudwatch.Dimension{{Name: "KeyId", Value: keyID}, {Name: "Operation", Value: op}}, time.Time{}, 1, "Count")
+			_ = cw.Put("AWS/KMS", "KeyUsageCount", []cloudwatch.Dimension{{Name: "KeyId", Value: keyID}}, time.Time{}, 1, "Count")
+		}
+		cw = cloudwatch.New(cloudwatch.Config{AccountID: "111122223333", MaxPointsPerMetric: 1000})
+		run(b, hook, nil)
+	})
 }
 
 // BenchmarkKeyUsageAdd is the hook alone, from parallel goroutines.
@@ -172,4 +183,3 @@ func BenchmarkKeyUsageAdd(b *testing.B) {
 		}
 	})
 }
-
