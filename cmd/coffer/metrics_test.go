@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +185,36 @@ func BenchmarkKeyUsageAdd(b *testing.B) {
 			u.add("us-east-1", "1234abcd-12ab-34cd-56ef-1234567890ab", "Encrypt")
 		}
 	})
+}
+
+// TestMetricsHandlerLoopbackOnly: without --metrics-public, GET /metrics on the main
+// listener answers loopback clients only.
+func TestMetricsHandlerLoopbackOnly(t *testing.T) {
+	n := &node{opts: &serverOptions{region: "us-east-1"}, nodeID: "node-test",
+		hsm: hsm.New(hsm.Config{DomainKeyPath: filepath.Join(t.TempDir(), "dk")})}
+	m := newNodeMetrics(n)
+	m.usage.add("us-east-1", "k1", "Encrypt")
+	for _, c := range []struct {
+		public bool
+		remote string
+		want   int
+	}{
+		{false, "127.0.0.1:5000", http.StatusOK},
+		{false, "[::1]:5000", http.StatusOK},
+		{false, "10.0.0.7:5000", http.StatusForbidden},
+		{false, "192.168.1.2:5000", http.StatusForbidden},
+		{true, "10.0.0.7:5000", http.StatusOK},
+	} {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		r.RemoteAddr = c.remote
+		w := httptest.NewRecorder()
+		m.handler(c.public).ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("public=%v from %s: %d, want %d", c.public, c.remote, w.Code, c.want)
+		}
+		if w.Code == http.StatusOK && (!strings.Contains(w.Body.String(), `coffer_kms_key_usage_total{key_id="k1",operation="Encrypt",region="us-east-1"} 1`) ||
+			!strings.Contains(w.Body.String(), "coffer_hsm_unhealthy 1")) { // uninitialized HSM
+			t.Errorf("body:\n%s", w.Body.String())
+		}
+	}
 }
