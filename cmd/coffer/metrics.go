@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -41,6 +42,13 @@ func (o *metricsOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.public, "metrics-public", false, "serve GET /metrics (Prometheus) on --listen to every client; by default only loopback clients may scrape it there")
 	f.StringVar(&o.listen, "metrics-listen", "", "also serve GET /metrics (Prometheus, unauthenticated) on this address, e.g. 10.0.0.5:9990")
 	f.DurationVar(&o.interval, "metrics-interval", time.Minute, "how often the AWS/CloudHSM gauges (HsmUnhealthy, HsmSessionCount...) are published to CloudWatch")
+}
+
+func (o *metricsOptions) validate() error {
+	if o.interval < time.Second {
+		return fmt.Errorf("--metrics-interval must be at least 1s, got %v", o.interval)
+	}
+	return nil
 }
 
 // usageFlushEvery is how often counted key uses are published to CloudWatch (reads and

@@ -395,6 +395,9 @@ func validatePolicyFlags(o *serverOptions) error {
 			return errors.New("--pprof is only allowed on a loopback --listen address")
 		}
 	}
+	if err := o.metrics.validate(); err != nil {
+		return err
+	}
 	if len(o.accountID) != 12 || strings.Trim(o.accountID, "0123456789") != "" {
 		return fmt.Errorf("--account-id must be 12 digits, got %q", o.accountID)
 	}
