@@ -59,6 +59,7 @@ type serverOptions struct {
 	backupDir       string
 	backupEvery     time.Duration
 	audit           bool
+	metrics         metricsOptions
 }
 
 func newServerCmd() *cobra.Command {
@@ -107,6 +108,7 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the listener (for profiling under coffer bench; loopback only)")
 	f.StringVar(&o.accountID, "account-id", "111122223333", "12-digit AWS account id used in ARNs")
 	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions, import expirations, automatic backups and backup retention run")
+	o.metrics.addFlags(f)
 	return cmd
 }
 
@@ -129,6 +131,7 @@ type node struct {
 	rec      *recorder // nil with --audit=false
 	cw       *cloudwatch.Service
 	sns      *sns.Service
+	metrics  *nodeMetrics
 	authz    *identityAuthorizer
 	store    *state.Store
 	creds    *devCredentials
@@ -178,6 +181,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return fmt.Errorf("--backup-interval must be at least 1s, got %v", o.backupEvery)
 	}
 	n := &node{opts: o, log: log, ready: make(chan struct{})}
+	n.metrics = newNodeMetrics(n)
 	if n.nodeID, err = loadNodeID(o.dataDir, o.nodeID); err != nil {
 		return err
 	}
@@ -214,6 +218,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		Events: hsm.EventSinkFunc(func(e hsm.Event) {
 			logEvent(log, e)
 			n.hsmMetrics(e)
+			n.metrics.hsmEvent(e)
 			if n.rec != nil {
 				if err := n.rec.hsmEvent(e); err != nil {
 					log.Error("audit: recording an HSM event failed", "opcode", e.Opcode, "err", err)
@@ -265,8 +270,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return err
 	}
 	n.cw.SetNotifier(n.sns.CloudWatchNotifier())
+	n.cw.SetCollector(n.metrics.flushUsage)
 	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log, Clusters: clusterDirectory{svc: n.cloudhsm, dev: o.dev},
-		Enforce: true, Identities: kms.CachedIdentityDocuments(n.iam.IdentityPolicies)})
+		Enforce: true, Identities: kms.CachedIdentityDocuments(n.iam.IdentityPolicies), OnKeyUse: n.metrics.usage.add})
 	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm, n.iam, n.cw, n.sns)
 	if err != nil {
 		return fmt.Errorf("opening the replicated state: %w", err)
@@ -301,6 +307,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	go n.cloudhsm.Run(ctx, o.schedulerEvery)
 	go n.purgeSessions(ctx, o.schedulerEvery)
 	go n.cw.Run(ctx)
+	go n.metrics.run(ctx, o.metrics.interval)
 	if k := n.sns.Resume(); k > 0 {
 		log.Info("sns: resumed pending deliveries", "count", k)
 	}
@@ -321,9 +328,15 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if n.rec != nil {
 		services = append(services, cloudTrailJSONService(n.rec.j, n.authz))
 	}
-	router := awsproto.NewRouter(&awsproto.Verifier{Credentials: n.iam}, services...).
-		AddQuery(iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz),
-			cloudwatchQueryService(n.cw, n.authz), snsQueryService(n.sns, n.authz))
+	queries := []*awsproto.QueryService{iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz),
+		cloudwatchQueryService(n.cw, n.authz), snsQueryService(n.sns, n.authz)}
+	router := awsproto.NewRouter(&awsproto.Verifier{Credentials: n.iam}, services...).AddQuery(queries...)
+	n.metrics.services(services, queries)
+	router.Observe = n.metrics.observe
+	mux.Handle("GET /metrics", n.metrics.handler(o.metrics.public))
+	if err := n.metrics.serve(ctx, o.metrics.listen); err != nil {
+		return fmt.Errorf("--metrics-listen: %w", err)
+	}
 	if n.rec != nil {
 		router.Record = n.rec.record
 	}
@@ -381,6 +394,9 @@ func validatePolicyFlags(o *serverOptions) error {
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			return errors.New("--pprof is only allowed on a loopback --listen address")
 		}
+	}
+	if err := o.metrics.validate(); err != nil {
+		return err
 	}
 	if len(o.accountID) != 12 || strings.Trim(o.accountID, "0123456789") != "" {
 		return fmt.Errorf("--account-id must be 12 digits, got %q", o.accountID)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -25,6 +26,8 @@ type Call struct {
 	// SecureTransport: the request arrived over TLS at this server (a
 	// TLS-terminating proxy in front makes it false).
 	SecureTransport bool
+	// Received is when the server began to handle the request (for latency metrics).
+	Received time.Time
 	// Body is the request body. For query services it is the form-encoded
 	// parameters: the body, followed by "&" and the URL query string when the
 	// request has one (parse it with ParseQuery).
@@ -124,7 +127,7 @@ func NewRouter(v *Verifier, services ...*JSONService) *Router {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := uuid.NewString()
 	w.Header().Set("x-amzn-RequestId", rid)
-	c := &Call{RequestID: rid, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil}
+	c := &Call{RequestID: rid, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: time.Now()}
 	if rt.isQuery(r) {
 		rt.serveQuery(w, r, c)
 		return

@@ -147,12 +147,18 @@ func TestObserve(t *testing.T) {
 		defer mu.Unlock()
 		got = append(got, obs{*c, status, code, resp})
 	}
+	before := time.Now()
 	ok := do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{}))
 	do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{secret: "wrong"}))
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 2 {
 		t.Fatalf("%d observations", len(got))
+	}
+	for _, o := range got { // Received is set, for latency metrics
+		if o.c.Received.Before(before) || o.c.Received.After(time.Now()) {
+			t.Errorf("Received %v", o.c.Received)
+		}
 	}
 	if o := got[0]; o.status != 200 || o.code != "" || o.c.Operation != "Echo" || o.c.Service != "kms" ||
 		o.c.Principal.AccessKeyID != testAKID || o.c.RequestID != ok.header.Get("x-amzn-RequestId") || o.resp == nil || o.c.SourceIP != "127.0.0.1" {

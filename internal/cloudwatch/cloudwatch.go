@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/state"
@@ -116,6 +117,8 @@ type Service struct {
 	metrics map[string]*series
 
 	evalMu sync.Mutex // serialises evaluations on this node
+
+	collector atomic.Pointer[func()] // SetCollector
 }
 
 var _ state.Part = (*Service)(nil)

@@ -82,6 +82,7 @@ const awsTime = "2006-01-02T15:04:05.000-0700"
 
 // Evaluate evaluates every alarm at now.
 func (s *Service) Evaluate(ctx context.Context, now time.Time) error {
+	s.collect()
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
 	var errs []error

@@ -109,6 +109,59 @@ func (s *Service) Put(ns, name string, dims []Dimension, ts time.Time, value flo
 	return s.evaluateMetric(ctx, metricKey(ns, name, dims), s.now())
 }
 
+// PutAggregate records a pre-aggregated datapoint of one of Coffer's own metrics (no
+// user validation, like Put): set summarises the samples of [ts, ts+1s) or so, e.g.
+// SampleCount = Sum = 42, Minimum = Maximum = 1 for 42 events counted in memory. It is
+// merged into the metric's datapoint of the same minute (standard resolution, as AWS
+// publishes its own metrics), so a metric fed every second keeps one datapoint per
+// minute and its full retention. The alarms on the metric are then evaluated, as Put
+// does. Percentiles are not available for such datapoints.
+func (s *Service) PutAggregate(ns, name string, dims []Dimension, ts time.Time, set StatisticSet, unit string) error {
+	if ts.IsZero() {
+		ts = s.now()
+	}
+	if set.SampleCount <= 0 {
+		return nil
+	}
+	p := point{t: alignDown(ts.UTC(), time.Minute), n: set.SampleCount, sum: set.Sum, min: set.Minimum, max: set.Maximum, unit: unit}
+	m := Metric{Namespace: ns, MetricName: name, Dimensions: normDims(dims)}
+	k := metricKey(ns, name, m.Dimensions)
+	s.mmu.Lock()
+	se := s.metrics[k]
+	if se != nil && len(se.points) > 0 {
+		if last := &se.points[len(se.points)-1]; last.t.Equal(p.t) && last.unit == unit && last.values == nil {
+			last.n += p.n
+			last.sum += p.sum
+			last.min = math.Min(last.min, p.min)
+			last.max = math.Max(last.max, p.max)
+			s.mmu.Unlock()
+			return s.evaluateAfterPut(k)
+		}
+	}
+	s.mmu.Unlock()
+	s.store(m, p)
+	return s.evaluateAfterPut(k)
+}
+
+func (s *Service) evaluateAfterPut(key string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout+10*time.Second)
+	defer cancel()
+	return s.evaluateMetric(ctx, key, s.now())
+}
+
+// SetCollector sets a function that publishes the datapoints a producer holds in memory
+// (Coffer's own counters). It is called before every read of the metrics
+// (GetMetricStatistics, GetMetricData, ListMetrics) and every periodic evaluation, so
+// that they see every event counted so far. It may call Put and PutAggregate.
+func (s *Service) SetCollector(f func()) { s.collector.Store(&f) }
+
+// collect runs the collector, if any. Callers must not hold evalMu or mmu.
+func (s *Service) collect() {
+	if f := s.collector.Load(); f != nil && *f != nil {
+		(*f)()
+	}
+}
+
 func (s *Service) store(m Metric, p point) {
 	m.Dimensions = normDims(m.Dimensions)
 	k := metricKey(m.Namespace, m.MetricName, m.Dimensions)
@@ -422,6 +475,7 @@ type GetMetricStatisticsInput struct {
 
 // GetMetricStatistics aggregates one metric.
 func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatisticsInput) (label string, dps []Datapoint, err error) {
+	s.collect()
 	if err := checkNamespace(in.Namespace, false); err != nil {
 		return "", nil, err
 	}
@@ -538,6 +592,7 @@ type GetMetricDataInput struct {
 // GetMetricData evaluates MetricStat queries. NextToken is never returned: every result
 // is Complete or truncated at MaxDatapoints (PartialData).
 func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]MetricDataResult, error) {
+	s.collect()
 	if len(in.Queries) == 0 {
 		return nil, missing("MetricDataQueries")
 	}
@@ -632,6 +687,7 @@ const listMetricsPage = 500
 
 // ListMetrics lists the metrics that have datapoints on this node, 500 per page.
 func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metric, string, error) {
+	s.collect()
 	if len(in.Dimensions) > 10 {
 		return nil, "", invalid("The collection Dimensions must not have a size greater than 10.")
 	}

@@ -691,4 +691,7 @@ func (s *Service) recordUse(k *keyRec, op string) {
 	s.usage.mu.Lock()
 	s.usage.m[keyIndex(k.Region, k.ID)] = usageRec{Time: s.now(), Operation: op}
 	s.usage.mu.Unlock()
+	if f := s.cfg.OnKeyUse; f != nil {
+		f(k.Region, k.ID, op)
+	}
 }

@@ -69,6 +69,11 @@ type Config struct {
 	// IdentityPolicies and CachedIdentityDocuments). Nil: principals other than the
 	// account root have no identity policies.
 	Identities IdentityPolicies
+	// OnKeyUse, when set, is called after every successful cryptographic operation with
+	// the key's region, key id and the operation (Encrypt, Decrypt, GenerateDataKey...),
+	// in the caller's goroutine on the request path: it must be cheap and must not block
+	// (count in memory, publish elsewhere).
+	OnKeyUse func(region, keyID, op string)
 }
 
 // Caller is who calls an operation, from the verified request. A Caller with only

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,4 +260,40 @@ func FuzzParseBlob(f *testing.F) {
 			t.Fatalf("accepted a malformed blob %x", b)
 		}
 	})
+}
+
+// TestOnKeyUse: the hook sees every successful cryptographic operation, with the key's
+// region, id and the operation, and no failed one.
+func TestOnKeyUse(t *testing.T) {
+	e := newTestEnv(t)
+	var mu sync.Mutex
+	var got []string
+	e.k.cfg.OnKeyUse = func(region, keyID, op string) {
+		mu.Lock()
+		got = append(got, region+" "+keyID+" "+op)
+		mu.Unlock()
+	}
+	md := e.createKey(CreateKeyInput{})
+	enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.Decrypt(e.ctx, e.c, DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.GenerateDataKey(e.ctx, e.c, GenerateDataKeyInput{KeyId: md.KeyId, KeySpec: "AES_256"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.k.DisableKey(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")}); err == nil {
+		t.Fatal("Encrypt with a disabled key succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"us-east-1 " + md.KeyId + " Encrypt", "us-east-1 " + md.KeyId + " Decrypt", "us-east-1 " + md.KeyId + " GenerateDataKeyWithoutPlaintext"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
