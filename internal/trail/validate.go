@@ -231,9 +231,6 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 		progress = func(string, ...any) {}
 	}
 	rep := &Report{TrailARN: t.ARN(), Start: in.Start.UTC().Truncate(time.Second), End: in.End.UTC().Truncate(time.Second), Findings: []Finding{}}
-	if len(in.PublicKeys) == 0 {
-		return nil, fmt.Errorf("no public keys found between %s and %s", awsTime(in.Start), awsTime(in.End))
-	}
 	digests, err := listDigests(in.Root, t, region, in.Start, in.End)
 	if err != nil {
 		return nil, err
