@@ -259,7 +259,9 @@ func TestTrailLogFileValidation(t *testing.T) {
 	if missing.Key == "" || deleted.Key == "" {
 		t.Fatalf("not enough digests to tamper with: %+v", rep)
 	}
-	path := func(f trailFinding) string { return filepath.Join(s.dataDir, "trails", f.Bucket, filepath.FromSlash(f.Key)) }
+	path := func(f trailFinding) string {
+		return filepath.Join(s.dataDir, "trails", f.Bucket, filepath.FromSlash(f.Key))
+	}
 	var zb bytes.Buffer
 	zw := gzip.NewWriter(&zb)
 	zw.Write([]byte(`{"Records":[]}`))

@@ -126,8 +126,8 @@ func trailHandlers(svc *trail.Service, a *identityAuthorizer) map[string]awsprot
 
 type trailValidateOptions struct {
 	endpoint, region, accessKeyID, secretKey, dataDir, trailDir string
-	trailARN, start, end, output                               string
-	verbose                                                    bool
+	trailARN, start, end, output                                string
+	verbose                                                     bool
 }
 
 func newTrailCmd() *cobra.Command {
