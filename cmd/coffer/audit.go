@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,10 +15,14 @@ import (
 	"github.com/coffer-hsm/coffer/internal/audit"
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/trail"
 )
 
 // CloudTrail's JSON 1.1 target prefix and SigV4 service.
 const cloudTrailPrefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
+
+// cloudTrailShortPrefix is the target prefix of CloudTrail's newer service model.
+const cloudTrailShortPrefix = "CloudTrail_20131101"
 
 // recorder turns verified AWS requests and HSM events into CloudTrail records in the
 // durable journal. A request is answered only after its record is on disk
@@ -150,8 +155,9 @@ type lookupEventsInput struct {
 	NextToken        string                  `json:"NextToken"`
 }
 
-// cloudTrailJSONService serves LookupEvents (authorized as cloudtrail:LookupEvents).
-func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer) *awsproto.JSONService {
+// cloudTrailJSONService serves LookupEvents (authorized as cloudtrail:LookupEvents) and
+// the other given operations (the trails').
+func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer, more map[string]awsproto.Handler) *awsproto.JSONService {
 	lookup := func(ctx context.Context, c *awsproto.Call) (any, error) {
 		in, err := awsproto.Decode[lookupEventsInput](c.Body)
 		if err != nil {
@@ -179,19 +185,21 @@ func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer) *awsproto.JS
 		}
 		return j.LookupEvents(li)
 	}
+	ops := map[string]awsproto.Handler{
+		"LookupEvents": a.guard("cloudtrail", "LookupEvents", "AccessDeniedException", http.StatusBadRequest, lookup),
+	}
+	maps.Copy(ops, more)
 	return &awsproto.JSONService{
 		TargetPrefix: cloudTrailPrefix,
 		SigningName:  "cloudtrail",
 		JSONVersion:  "1.1",
-		Operations: map[string]awsproto.Handler{
-			"LookupEvents": a.guard("cloudtrail", "LookupEvents", "AccessDeniedException", http.StatusBadRequest, lookup),
-		},
+		Operations:   ops,
 		MapError: func(err error) *awsproto.Error {
 			var e *audit.Error
 			if errors.As(err, &e) {
 				return &awsproto.Error{Status: http.StatusBadRequest, Code: e.Code, Message: e.Message}
 			}
-			return nil
+			return trail.MapError(err)
 		},
 	}
 }

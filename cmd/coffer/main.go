@@ -37,7 +37,7 @@ Use the HSM:                coffer hsm login --username admin --role admin`,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServerCmd(), newHSMCmd(), newBenchCmd(), newBenchFloorCmd())
+	root.AddCommand(newServerCmd(), newHSMCmd(), newBenchCmd(), newBenchFloorCmd(), newTrailCmd())
 	return root
 }
 

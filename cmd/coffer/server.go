@@ -35,31 +35,35 @@ import (
 	"github.com/coffer-hsm/coffer/internal/seal"
 	"github.com/coffer-hsm/coffer/internal/sns"
 	"github.com/coffer-hsm/coffer/internal/state"
+	"github.com/coffer-hsm/coffer/internal/trail"
 )
 
 type serverOptions struct {
-	dev             bool
-	listen          string
-	dataDir         string
-	nodeID          string
-	raftAddr        string
-	zone            string
-	policy          string
-	lockout         int
-	zeroize         int
-	sessionTTL      time.Duration
-	logLevel        string
-	selfTestFailure string
-	passphraseFile  string
-	accountID       string
-	schedulerEvery  time.Duration
-	pprof           bool
-	region          string
-	subnets         []string
-	backupDir       string
-	backupEvery     time.Duration
-	audit           bool
-	metrics         metricsOptions
+	dev              bool
+	listen           string
+	dataDir          string
+	nodeID           string
+	raftAddr         string
+	zone             string
+	policy           string
+	lockout          int
+	zeroize          int
+	sessionTTL       time.Duration
+	logLevel         string
+	selfTestFailure  string
+	passphraseFile   string
+	accountID        string
+	schedulerEvery   time.Duration
+	pprof            bool
+	region           string
+	subnets          []string
+	backupDir        string
+	backupEvery      time.Duration
+	audit            bool
+	trailDir         string
+	trailLogEvery    time.Duration
+	trailDigestEvery time.Duration
+	metrics          metricsOptions
 }
 
 func newServerCmd() *cobra.Command {
@@ -107,6 +111,11 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.passphraseFile, "seal-passphrase-file", "", "file holding the operator passphrase that seals the domain key (production)")
 	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the listener (for profiling under coffer bench; loopback only)")
 	f.StringVar(&o.accountID, "account-id", "111122223333", "12-digit AWS account id used in ARNs")
+	f.StringVar(&o.trailDir, "trail-dir", "", "directory CloudTrail trails deliver to: a trail's S3BucketName is a directory in it (default <data-dir>/trails)")
+	f.DurationVar(&o.trailLogEvery, "trail-delivery-interval", 5*time.Minute, "how often trails deliver new events as log files")
+	f.DurationVar(&o.trailDigestEvery, "trail-digest-interval", time.Hour, "how often trails with log file validation write a signed digest file")
+	_ = f.MarkHidden("trail-delivery-interval")
+	_ = f.MarkHidden("trail-digest-interval")
 	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions, import expirations, automatic backups and backup retention run")
 	o.metrics.addFlags(f)
 	return cmd
@@ -132,6 +141,7 @@ type node struct {
 	cw       *cloudwatch.Service
 	sns      *sns.Service
 	metrics  *nodeMetrics
+	trail    *trail.Service
 	authz    *identityAuthorizer
 	store    *state.Store
 	creds    *devCredentials
@@ -176,6 +186,12 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	}
 	if o.backupDir == "" {
 		o.backupDir = filepath.Join(o.dataDir, "backups")
+	}
+	if o.trailDir == "" {
+		o.trailDir = filepath.Join(o.dataDir, "trails")
+	}
+	if o.trailLogEvery < time.Second || o.trailDigestEvery < time.Second {
+		return errors.New("--trail-delivery-interval and --trail-digest-interval must be at least 1s")
 	}
 	if o.backupEvery < time.Second {
 		return fmt.Errorf("--backup-interval must be at least 1s, got %v", o.backupEvery)
@@ -271,9 +287,10 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	}
 	n.cw.SetNotifier(n.sns.CloudWatchNotifier())
 	n.cw.SetCollector(n.metrics.flushUsage)
+	n.trail = trail.New(trail.Config{Region: o.region, AccountID: o.accountID, Logger: log})
 	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log, Clusters: clusterDirectory{svc: n.cloudhsm, dev: o.dev},
 		Enforce: true, Identities: kms.CachedIdentityDocuments(n.iam.IdentityPolicies), OnKeyUse: n.metrics.usage.add})
-	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm, n.iam, n.cw, n.sns)
+	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm, n.iam, n.cw, n.sns, n.trail)
 	if err != nil {
 		return fmt.Errorf("opening the replicated state: %w", err)
 	}
@@ -284,6 +301,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	n.iam.Attach(n.store)
 	n.cw.Attach(n.store)
 	n.sns.Attach(n.store)
+	n.trail.Attach(n.store)
 	defer n.sns.Close() // before the store closes (deferred earlier, runs later)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = n.store.WaitLeader(wctx)
@@ -308,6 +326,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	go n.purgeSessions(ctx, o.schedulerEvery)
 	go n.cw.Run(ctx)
 	go n.metrics.run(ctx, o.metrics.interval)
+	if err := n.startTrails(ctx, sealer); err != nil {
+		return err
+	}
 	if k := n.sns.Resume(); k > 0 {
 		log.Info("sns: resumed pending deliveries", "count", k)
 	}
@@ -326,7 +347,10 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	}
 	services := []*awsproto.JSONService{kmsJSONService(n.kms), cloudhsmJSONService(n.cloudhsm, n.authz)}
 	if n.rec != nil {
-		services = append(services, cloudTrailJSONService(n.rec.j, n.authz))
+		ct := cloudTrailJSONService(n.rec.j, n.authz, trailHandlers(n.trail, n.authz))
+		ct2 := *ct // newer SDKs (aws-sdk-go-v2 cloudtrail >= 1.50) send the short target prefix
+		ct2.TargetPrefix = cloudTrailShortPrefix
+		services = append(services, ct, &ct2)
 	}
 	queries := []*awsproto.QueryService{iamQueryService(n.iam, n.authz), stsQueryService(n.iam, n.authz),
 		cloudwatchQueryService(n.cw, n.authz), snsQueryService(n.sns, n.authz)}
@@ -608,7 +632,7 @@ func (n *node) wipe() {
 	// The HSM part (users, keys) is scrubbed; the KMS metadata and the CloudHSM control
 	// plane (clusters, backup records) are outside the HSM boundary and survive, as they
 	// do on AWS, so that a restore can bring the keys back under the same KMS key ids.
-	if err := n.store.Wipe(ctx, n.kms.Name(), n.cloudhsm.Name(), n.iam.Name()); err != nil {
+	if err := n.store.Wipe(ctx, n.kms.Name(), n.cloudhsm.Name(), n.iam.Name(), n.trail.Name()); err != nil {
 		n.log.Error("zeroize: wiping the replicated state failed", "err", err)
 		return
 	}

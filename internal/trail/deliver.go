@@ -1,0 +1,436 @@
+package trail
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/audit"
+)
+
+// Journal is the audit journal a deliverer reads (*audit.Journal).
+type Journal interface {
+	ReadSince(pos audit.Position, max int) ([]audit.Record, audit.Position, error)
+	PositionAt(t time.Time) audit.Position
+}
+
+// DelivererConfig configures delivery.
+type DelivererConfig struct {
+	Service  *Service
+	Journal  Journal
+	Root     string // the trail root directory: a trail's bucket is Root/<S3BucketName>
+	StateDir string // where this node keeps its delivery positions and digest chains
+	Signer   *Signer
+	// LogInterval is how often new events are delivered as log files (default 5 min);
+	// DigestInterval how often digest files are written (default 1 hour).
+	LogInterval    time.Duration
+	DigestInterval time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Deliverer writes trails' log and digest files on this node. Its position in the
+// journal and each digest chain's head are kept in StateDir/delivery.json, written
+// (atomically) after the files they describe, so that a restart neither loses events nor
+// breaks a chain (a crash between the two can deliver some events twice, as CloudTrail's
+// at-least-once delivery may).
+type Deliverer struct {
+	cfg DelivererConfig
+
+	mu     sync.Mutex
+	states map[string]*deliveryState
+	loaded bool
+}
+
+type deliveryState struct {
+	Created     time.Time         `json:"created"` // the trail's, to tell a re-created trail apart
+	Initialized bool              `json:"initialized"`
+	Cursor      audit.Position    `json:"cursor"`
+	Delivered   time.Time         `json:"delivered,omitzero"`
+	Attempted   time.Time         `json:"attempted,omitzero"`
+	Error       string            `json:"error,omitempty"`
+	Digested    time.Time         `json:"digested,omitzero"`
+	DigestError string            `json:"digest_error,omitempty"`
+	Chains      map[string]*chain `json:"chains"` // by region
+}
+
+type chain struct {
+	LastEnd    time.Time `json:"last_end,omitzero"`
+	PrevBucket string    `json:"prev_bucket,omitempty"`
+	PrevObject string    `json:"prev_object,omitempty"`
+	PrevHash   string    `json:"prev_hash,omitempty"`
+	PrevSig    string    `json:"prev_sig,omitempty"`
+	Pending    []LogFile `json:"pending,omitempty"`
+}
+
+// NewDeliverer returns a deliverer; it registers itself as the service's status source.
+func NewDeliverer(cfg DelivererConfig) *Deliverer {
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = 5 * time.Minute
+	}
+	if cfg.DigestInterval <= 0 {
+		cfg.DigestInterval = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Deliverer{cfg: cfg, states: map[string]*deliveryState{}}
+	cfg.Service.SetStatusSource(d.Status)
+	return d
+}
+
+func (d *Deliverer) statePath() string { return filepath.Join(d.cfg.StateDir, "delivery.json") }
+
+func (d *Deliverer) load() error {
+	if d.loaded {
+		return nil
+	}
+	b, err := os.ReadFile(d.statePath())
+	if err == nil {
+		if err := json.Unmarshal(b, &d.states); err != nil {
+			return fmt.Errorf("trail: %s is corrupt: %w", d.statePath(), err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if d.states == nil {
+		d.states = map[string]*deliveryState{}
+	}
+	d.loaded = true
+	return nil
+}
+
+func (d *Deliverer) save() error {
+	b, err := json.Marshal(d.states)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	return writeFileSync(d.statePath(), b, 0o600)
+}
+
+// Status is the trail's delivery status on this node.
+func (d *Deliverer) Status(arn string) DeliveryStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.states[arn]
+	if st == nil {
+		return DeliveryStatus{}
+	}
+	return DeliveryStatus{LatestDeliveryTime: st.Delivered, LatestDeliveryAttemptTime: st.Attempted, LatestDeliveryError: st.Error,
+		LatestDigestDeliveryTime: st.Digested, LatestDigestDeliveryError: st.DigestError}
+}
+
+// Run delivers every LogInterval until ctx ends.
+func (d *Deliverer) Run(ctx context.Context) {
+	t := time.NewTicker(d.cfg.LogInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.Tick(ctx); err != nil {
+				d.cfg.Logger.Warn("cloudtrail: delivery", "err", err)
+			}
+		}
+	}
+}
+
+// Tick delivers the new events of every trail and writes the digests that are due.
+func (d *Deliverer) Tick(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.load(); err != nil {
+		return err
+	}
+	now := d.cfg.Now().UTC().Truncate(time.Second)
+	trails := d.cfg.Service.Trails()
+	live := map[string]bool{}
+	var errs []error
+	for i := range trails {
+		t := &trails[i]
+		arn := t.ARN()
+		live[arn] = true
+		st := d.states[arn]
+		if st == nil || !st.Created.Equal(t.Created) {
+			st = &deliveryState{Created: t.Created, Chains: map[string]*chain{}}
+			d.states[arn] = st
+		}
+		if !st.Initialized {
+			if t.StartLoggingTime.IsZero() {
+				continue // never logged
+			}
+			st.Cursor = d.cfg.Journal.PositionAt(t.StartLoggingTime)
+			st.Initialized = true
+		}
+		if err := d.deliverLogs(ctx, t, st, now); err != nil {
+			st.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", arn, err))
+		}
+		if t.LogFileValidationEnabled {
+			if err := d.deliverDigests(ctx, t, st, now); err != nil {
+				st.DigestError = err.Error()
+				errs = append(errs, fmt.Errorf("%s: digest: %w", arn, err))
+			}
+		}
+		if err := d.save(); err != nil {
+			return err
+		}
+	}
+	for arn := range d.states {
+		if !live[arn] {
+			delete(d.states, arn)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// logged reports whether an event at t falls in the trail's logging time.
+func logged(t *Trail, at time.Time) bool {
+	start := t.StartLoggingTime.Truncate(time.Second)
+	if t.IsLogging {
+		return !at.Before(start)
+	}
+	return !start.IsZero() && !at.Before(start) && !at.After(t.StopLoggingTime)
+}
+
+func (t *Trail) wants(r *audit.Record) (string, bool) {
+	region := r.Region
+	if region == "" {
+		region = t.HomeRegion
+	}
+	if !t.IsMultiRegionTrail && region != t.HomeRegion {
+		return "", false
+	}
+	if !t.IncludeGlobalServiceEvents && (r.Source == audit.SourceIAM || r.Source == audit.SourceSTS) {
+		return "", false
+	}
+	return region, logged(t, r.EventTime)
+}
+
+const batchRecords = 2000
+
+func (d *Deliverer) deliverLogs(ctx context.Context, t *Trail, st *deliveryState, now time.Time) error {
+	for range 50 { // at most 100k records a tick
+		recs, next, err := d.cfg.Journal.ReadSince(st.Cursor, batchRecords)
+		if err != nil {
+			return err
+		}
+		groups := map[string][]audit.Record{}
+		for i := range recs {
+			if region, ok := t.wants(&recs[i]); ok {
+				groups[region] = append(groups[region], recs[i])
+			}
+		}
+		if len(groups) > 0 {
+			st.Attempted = now
+		}
+		for _, region := range slices.Sorted(maps.Keys(groups)) {
+			lf, err := d.writeLog(ctx, t, region, groups[region], now)
+			if err != nil {
+				return err
+			}
+			c := st.Chains[region]
+			if c == nil {
+				c = &chain{}
+				st.Chains[region] = c
+			}
+			c.Pending = append(c.Pending, *lf)
+			st.Delivered, st.Error = now, ""
+		}
+		st.Cursor = next
+		if len(recs) < batchRecords {
+			return nil
+		}
+		if err := d.save(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const randAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func randomName(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = randAlphabet[int(b[i])%len(randAlphabet)]
+	}
+	return string(b)
+}
+
+// objectKey joins a trail's key prefix and a key.
+func objectKey(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "/" + key
+}
+
+// LogKey is the object key of a log file.
+func LogKey(t *Trail, region string, at time.Time, random string) string {
+	return objectKey(t.S3KeyPrefix, path.Join("AWSLogs", t.Account, "CloudTrail", region, at.Format("2006/01/02"),
+		fmt.Sprintf("%s_CloudTrail_%s_%s_%s.json.gz", t.Account, region, at.Format("20060102T1504Z"), random)))
+}
+
+// DigestKey is the object key of a digest file ending at end.
+func DigestKey(t *Trail, region string, end time.Time) string {
+	return objectKey(t.S3KeyPrefix, path.Join("AWSLogs", t.Account, "CloudTrail-Digest", region, end.Format("2006/01/02"),
+		fmt.Sprintf("%s_CloudTrail-Digest_%s_%s_%s_%s.json.gz", t.Account, region, t.Name, t.HomeRegion, end.Format("20060102T150405Z"))))
+}
+
+// ObjectPath is the file of an object key in a bucket under the trail root.
+func ObjectPath(root, bucket, key string) string {
+	return filepath.Join(root, bucket, filepath.FromSlash(key))
+}
+
+func (d *Deliverer) encCtx(t *Trail) map[string]string {
+	return map[string]string{EncryptionContextKey: t.ARN()}
+}
+
+// put writes an object: gzipped, and envelope-encrypted when the trail has a KMS key.
+func (d *Deliverer) put(ctx context.Context, t *Trail, key string, inflated []byte) error {
+	data := gzipBytes(inflated)
+	if t.KmsKeyId != "" {
+		if d.cfg.Service.cfg.Keys == nil {
+			return errors.New("the trail's KMS key is not available")
+		}
+		var err error
+		if data, err = Seal(ctx, d.cfg.Service.cfg.Keys, t.KmsKeyId, d.encCtx(t), data); err != nil {
+			return fmt.Errorf("encrypting with %s: %w", t.KmsKeyId, err)
+		}
+	}
+	p := ObjectPath(d.cfg.Root, t.S3BucketName, key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return writeFileSync(p, data, 0o600)
+}
+
+func (d *Deliverer) writeLog(ctx context.Context, t *Trail, region string, recs []audit.Record, now time.Time) (*LogFile, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"Records":[`)
+	oldest, newest := recs[0].EventTime, recs[0].EventTime
+	for i, r := range recs {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(r.Line)
+		if r.EventTime.Before(oldest) {
+			oldest = r.EventTime
+		}
+		if r.EventTime.After(newest) {
+			newest = r.EventTime
+		}
+	}
+	buf.WriteString("]}")
+	key := LogKey(t, region, now, randomName(16))
+	if err := d.put(ctx, t, key, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(buf.Bytes())
+	return &LogFile{S3Bucket: t.S3BucketName, S3Object: key, HashValue: hex.EncodeToString(h[:]), HashAlgorithm: HashAlgorithm,
+		NewestEventTime: awsTime(newest), OldestEventTime: awsTime(oldest)}, nil
+}
+
+func (d *Deliverer) deliverDigests(ctx context.Context, t *Trail, st *deliveryState, now time.Time) error {
+	regions := []string{t.HomeRegion}
+	for r := range st.Chains {
+		if r != t.HomeRegion {
+			regions = append(regions, r)
+		}
+	}
+	slices.Sort(regions[1:])
+	for _, region := range regions {
+		c := st.Chains[region]
+		if c == nil {
+			c = &chain{}
+			st.Chains[region] = c
+		}
+		if c.LastEnd.IsZero() {
+			c.LastEnd = t.StartLoggingTime.UTC().Truncate(time.Second)
+		}
+		if now.Sub(c.LastEnd) < d.cfg.DigestInterval || !t.IsLogging && len(c.Pending) == 0 {
+			continue
+		}
+		if err := d.writeDigest(ctx, t, region, c, now); err != nil {
+			return err
+		}
+		st.Digested, st.DigestError = now, ""
+	}
+	return nil
+}
+
+func (d *Deliverer) writeDigest(ctx context.Context, t *Trail, region string, c *chain, now time.Time) error {
+	if d.cfg.Signer == nil {
+		return errors.New("no digest signing key")
+	}
+	priv, pub, _, err := d.cfg.Signer.Key(t.HomeRegion, now)
+	if err != nil {
+		return err
+	}
+	if err := d.cfg.Service.RegisterPublicKey(ctx, pub); err != nil {
+		return fmt.Errorf("registering the digest public key: %w", err)
+	}
+	key := DigestKey(t, region, now)
+	dg := &Digest{AWSAccountID: t.Account, DigestStartTime: awsTime(c.LastEnd), DigestEndTime: awsTime(now),
+		DigestS3Bucket: t.S3BucketName, DigestS3Object: key, DigestPublicKeyFingerprint: pub.Fingerprint,
+		DigestSignatureAlgorithm: SignatureAlgorithm, LogFiles: c.Pending}
+	if dg.LogFiles == nil {
+		dg.LogFiles = []LogFile{}
+	}
+	for _, lf := range c.Pending {
+		if dg.OldestEventTime == nil || lf.OldestEventTime < *dg.OldestEventTime {
+			v := lf.OldestEventTime
+			dg.OldestEventTime = &v
+		}
+		if dg.NewestEventTime == nil || lf.NewestEventTime > *dg.NewestEventTime {
+			v := lf.NewestEventTime
+			dg.NewestEventTime = &v
+		}
+	}
+	if c.PrevObject != "" {
+		alg := HashAlgorithm
+		dg.PreviousDigestS3Bucket, dg.PreviousDigestS3Object = &c.PrevBucket, &c.PrevObject
+		dg.PreviousDigestHashValue, dg.PreviousDigestHashAlgorithm, dg.PreviousDigestSignature = &c.PrevHash, &alg, &c.PrevSig
+	}
+	inflated, err := json.Marshal(dg)
+	if err != nil {
+		return err
+	}
+	sig, err := Sign(priv, dg, inflated)
+	if err != nil {
+		return err
+	}
+	if err := d.put(ctx, t, key, inflated); err != nil {
+		return err
+	}
+	sb, _ := json.Marshal(Signature{Signature: sig, SignatureAlgorithm: SignatureAlgorithm})
+	if err := writeFileSync(ObjectPath(d.cfg.Root, t.S3BucketName, key)+SigSuffix, sb, 0o600); err != nil {
+		return err
+	}
+	h := sha256.Sum256(inflated)
+	c.PrevBucket, c.PrevObject, c.PrevHash, c.PrevSig = t.S3BucketName, key, hex.EncodeToString(h[:]), sig
+	c.LastEnd, c.Pending = now, nil
+	return nil
+}

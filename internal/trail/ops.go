@@ -1,0 +1,455 @@
+package trail
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
+)
+
+// Op is one CloudTrail operation of the JSON 1.1 protocol.
+type Op func(s *Service, ctx context.Context, c Caller, body []byte) (any, error)
+
+var ops = map[string]Op{
+	"CreateTrail":    (*Service).opCreateTrail,
+	"UpdateTrail":    (*Service).opUpdateTrail,
+	"GetTrail":       (*Service).opGetTrail,
+	"DescribeTrails": (*Service).opDescribeTrails,
+	"ListTrails":     (*Service).opListTrails,
+	"DeleteTrail":    (*Service).opDeleteTrail,
+	"StartLogging":   (*Service).opStartLogging,
+	"StopLogging":    (*Service).opStopLogging,
+	"GetTrailStatus": (*Service).opGetTrailStatus,
+	"ListPublicKeys": (*Service).opListPublicKeys,
+}
+
+// Operations is the dispatch table of the trail operations, by name.
+func Operations() map[string]Op { return maps.Clone(ops) }
+
+// MapError maps the service's errors to the protocol's (all CloudTrail errors are 400).
+func MapError(err error) *awsproto.Error {
+	var ae *awsproto.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Code == "InternalFailure" {
+			return &awsproto.Error{Status: http.StatusInternalServerError, Code: e.Code, Message: e.Message}
+		}
+		return &awsproto.Error{Status: Status, Code: e.Code, Message: e.Message}
+	}
+	return nil
+}
+
+// trailInput is CreateTrail's and UpdateTrail's request.
+type trailInput struct {
+	Name                       string  `json:"Name"`
+	S3BucketName               *string `json:"S3BucketName"`
+	S3KeyPrefix                *string `json:"S3KeyPrefix"`
+	SnsTopicName               *string `json:"SnsTopicName"`
+	IncludeGlobalServiceEvents *bool   `json:"IncludeGlobalServiceEvents"`
+	IsMultiRegionTrail         *bool   `json:"IsMultiRegionTrail"`
+	EnableLogFileValidation    *bool   `json:"EnableLogFileValidation"`
+	CloudWatchLogsLogGroupArn  *string `json:"CloudWatchLogsLogGroupArn"`
+	CloudWatchLogsRoleArn      *string `json:"CloudWatchLogsRoleArn"`
+	KmsKeyId                   *string `json:"KmsKeyId"`
+	IsOrganizationTrail        *bool   `json:"IsOrganizationTrail"`
+	TagsList                   []Tag   `json:"TagsList"`
+}
+
+// trailOutput is CreateTrail's and UpdateTrail's response, and the Trail shape.
+type trailOutput struct {
+	Name                       string `json:"Name"`
+	S3BucketName               string `json:"S3BucketName"`
+	S3KeyPrefix                string `json:"S3KeyPrefix,omitempty"`
+	SnsTopicName               string `json:"SnsTopicName,omitempty"`
+	SnsTopicARN                string `json:"SnsTopicARN,omitempty"`
+	IncludeGlobalServiceEvents bool   `json:"IncludeGlobalServiceEvents"`
+	IsMultiRegionTrail         bool   `json:"IsMultiRegionTrail"`
+	HomeRegion                 string `json:"HomeRegion,omitempty"`
+	TrailARN                   string `json:"TrailARN"`
+	LogFileValidationEnabled   bool   `json:"LogFileValidationEnabled"`
+	KmsKeyId                   string `json:"KmsKeyId,omitempty"`
+	HasCustomEventSelectors    *bool  `json:"HasCustomEventSelectors,omitempty"`
+	HasInsightSelectors        *bool  `json:"HasInsightSelectors,omitempty"`
+	IsOrganizationTrail        bool   `json:"IsOrganizationTrail"`
+}
+
+func outputOf(t *Trail, full bool) *trailOutput {
+	o := &trailOutput{Name: t.Name, S3BucketName: t.S3BucketName, S3KeyPrefix: t.S3KeyPrefix, SnsTopicName: t.SnsTopicName,
+		IncludeGlobalServiceEvents: t.IncludeGlobalServiceEvents, IsMultiRegionTrail: t.IsMultiRegionTrail,
+		TrailARN: t.ARN(), LogFileValidationEnabled: t.LogFileValidationEnabled, KmsKeyId: t.KmsKeyId}
+	if t.SnsTopicName != "" {
+		o.SnsTopicARN = "arn:aws:sns:" + t.HomeRegion + ":" + t.Account + ":" + t.SnsTopicName
+	}
+	if full {
+		f := false
+		o.HomeRegion, o.HasCustomEventSelectors, o.HasInsightSelectors = t.HomeRegion, &f, &f
+	}
+	return o
+}
+
+// apply validates in onto t (a new trail or a copy of the existing one).
+func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
+	if in.S3BucketName != nil {
+		if !ValidBucketName(*in.S3BucketName) {
+			return errorf("InvalidS3BucketNameException", "Bucket name is not valid: %s", *in.S3BucketName)
+		}
+		t.S3BucketName = *in.S3BucketName
+	}
+	if in.S3KeyPrefix != nil {
+		p := strings.TrimSuffix(*in.S3KeyPrefix, "/")
+		if !ValidKeyPrefix(p) {
+			return errorf("InvalidS3PrefixException", "The S3 key prefix is not valid: %s", *in.S3KeyPrefix)
+		}
+		t.S3KeyPrefix = p
+	}
+	if in.SnsTopicName != nil {
+		t.SnsTopicName = *in.SnsTopicName
+	}
+	if in.IncludeGlobalServiceEvents != nil {
+		t.IncludeGlobalServiceEvents = *in.IncludeGlobalServiceEvents
+	}
+	if in.IsMultiRegionTrail != nil {
+		t.IsMultiRegionTrail = *in.IsMultiRegionTrail
+	}
+	if t.IsMultiRegionTrail && !t.IncludeGlobalServiceEvents {
+		return errorf("InvalidParameterCombinationException", "Multi-Region trail must include global service events.")
+	}
+	if in.EnableLogFileValidation != nil {
+		t.LogFileValidationEnabled = *in.EnableLogFileValidation
+	}
+	if in.IsOrganizationTrail != nil && *in.IsOrganizationTrail {
+		return errorf("OrganizationsNotInUseException", "This account is not a member of an organization.")
+	}
+	if in.CloudWatchLogsLogGroupArn != nil && *in.CloudWatchLogsLogGroupArn != "" || in.CloudWatchLogsRoleArn != nil && *in.CloudWatchLogsRoleArn != "" {
+		return errorf("CloudWatchLogsDeliveryUnavailableException", "Coffer does not deliver trails to CloudWatch Logs.")
+	}
+	if in.KmsKeyId != nil {
+		id := *in.KmsKeyId
+		switch {
+		case id == "":
+			t.KmsKeyId = ""
+		case s.cfg.Keys == nil:
+			return errorf("KmsException", "No KMS is available for trail encryption.")
+		default:
+			if len(id) > 2048 || strings.ContainsAny(id, " \t\n") {
+				return errorf("InvalidKmsKeyIdException", "KMS key ID is not valid: %s", id)
+			}
+			arn, err := s.cfg.Keys.Check(ctx, id, map[string]string{EncryptionContextKey: t.ARN()})
+			if err != nil {
+				return err
+			}
+			t.KmsKeyId = arn
+		}
+	}
+	if len(in.TagsList) > 50 {
+		return errorf("TagsLimitExceededException", "The number of tags exceeds the limit of 50.")
+	}
+	for _, tag := range in.TagsList {
+		if tag.Key == "" || len(tag.Key) > 128 || len(tag.Value) > 256 {
+			return errorf("InvalidTagParameterException", "Tag keys must be 1-128 characters and values at most 256.")
+		}
+	}
+	if in.TagsList != nil {
+		t.Tags = in.TagsList
+	}
+	return nil
+}
+
+// EncryptionContextKey is the encryption context key of a trail's data keys; its value
+// is the trail ARN.
+const EncryptionContextKey = "aws:cloudtrail:arn"
+
+func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[trailInput](body)
+	if err != nil {
+		return nil, err
+	}
+	if in.Name == "" {
+		return nil, errorf("InvalidTrailNameException", "Trail name or ARN can not be empty.")
+	}
+	if !ValidTrailName(in.Name) {
+		return nil, invalidName(in.Name)
+	}
+	if in.S3BucketName == nil || *in.S3BucketName == "" {
+		return nil, errorf("InvalidS3BucketNameException", "S3 bucket name is required.")
+	}
+	t := &Trail{Name: in.Name, Account: c.account(s), HomeRegion: c.region(s), IncludeGlobalServiceEvents: true}
+	if _, err := s.resolve(Caller{Region: t.HomeRegion, Account: t.Account}, t.ARN()); err == nil {
+		return nil, errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
+	}
+	s.mu.RLock()
+	n := 0
+	for _, o := range s.trails {
+		if o.Account == t.Account && o.HomeRegion == t.HomeRegion {
+			n++
+		}
+	}
+	s.mu.RUnlock()
+	if n >= 5 {
+		return nil, errorf("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", t.Account, t.HomeRegion)
+	}
+	if err := s.apply(ctx, t, &in); err != nil {
+		return nil, err
+	}
+	res, err := s.propose(ctx, cmdPut, putCmd{Trail: *t, Create: true})
+	if err != nil {
+		return nil, err
+	}
+	return outputOf(res.(*Trail), false), nil
+}
+
+func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[trailInput](body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.resolve(c, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if t.HomeRegion != c.region(s) {
+		return nil, errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
+	}
+	if in.S3BucketName != nil && *in.S3BucketName == "" {
+		return nil, errorf("InvalidS3BucketNameException", "S3 bucket name is required.")
+	}
+	if err := s.apply(ctx, t, &in); err != nil {
+		return nil, err
+	}
+	res, err := s.propose(ctx, cmdPut, putCmd{Trail: *t})
+	if err != nil {
+		return nil, err
+	}
+	return outputOf(res.(*Trail), false), nil
+}
+
+type nameInput struct {
+	Name string `json:"Name"`
+}
+
+func (s *Service) named(c Caller, body []byte) (*Trail, error) {
+	in, err := awsproto.Decode[nameInput](body)
+	if err != nil {
+		return nil, err
+	}
+	return s.resolve(c, in.Name)
+}
+
+func (s *Service) opGetTrail(ctx context.Context, c Caller, body []byte) (any, error) {
+	t, err := s.named(c, body)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Trail": outputOf(t, true)}, nil
+}
+
+func (s *Service) opDescribeTrails(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		TrailNameList       []string `json:"trailNameList"`
+		IncludeShadowTrails *bool    `json:"includeShadowTrails"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	shadows := in.IncludeShadowTrails == nil || *in.IncludeShadowTrails
+	list := []*trailOutput{}
+	if len(in.TrailNameList) == 0 {
+		for _, t := range s.Trails() {
+			if t.Account != c.account(s) || t.HomeRegion != c.region(s) && !(shadows && t.IsMultiRegionTrail) {
+				continue
+			}
+			list = append(list, outputOf(&t, true))
+		}
+		return map[string]any{"trailList": list}, nil
+	}
+	for _, name := range in.TrailNameList {
+		t, err := s.resolve(c, name)
+		var e *Error
+		if errors.As(err, &e) && e.Code == "TrailNotFoundException" {
+			continue // unknown names are left out, as on AWS
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.HomeRegion != c.region(s) && !shadows {
+			continue
+		}
+		list = append(list, outputOf(t, true))
+	}
+	return map[string]any{"trailList": list}, nil
+}
+
+func (s *Service) opListTrails(ctx context.Context, c Caller, body []byte) (any, error) {
+	type info struct {
+		TrailARN, Name, HomeRegion string
+	}
+	out := []info{}
+	for _, t := range s.Trails() {
+		if t.Account == c.account(s) && (t.HomeRegion == c.region(s) || t.IsMultiRegionTrail) {
+			out = append(out, info{t.ARN(), t.Name, t.HomeRegion})
+		}
+	}
+	return map[string]any{"Trails": out}, nil
+}
+
+func (s *Service) homeNamed(c Caller, body []byte) (*Trail, error) {
+	t, err := s.named(c, body)
+	if err != nil {
+		return nil, err
+	}
+	if t.HomeRegion != c.region(s) {
+		return nil, errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
+	}
+	return t, nil
+}
+
+func (s *Service) opDeleteTrail(ctx context.Context, c Caller, body []byte) (any, error) {
+	t, err := s.homeNamed(c, body)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.propose(ctx, cmdDelete, arnCmd{ARN: t.ARN()})
+	return nil, err
+}
+
+func (s *Service) logging(ctx context.Context, c Caller, body []byte, on bool) (any, error) {
+	t, err := s.homeNamed(c, body)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.propose(ctx, cmdLogging, arnCmd{ARN: t.ARN(), Logging: on})
+	return nil, err
+}
+
+func (s *Service) opStartLogging(ctx context.Context, c Caller, body []byte) (any, error) {
+	return s.logging(ctx, c, body, true)
+}
+
+func (s *Service) opStopLogging(ctx context.Context, c Caller, body []byte) (any, error) {
+	return s.logging(ctx, c, body, false)
+}
+
+// DeliveryStatus is the node's delivery record of a trail (GetTrailStatus).
+type DeliveryStatus struct {
+	LatestDeliveryTime        time.Time
+	LatestDeliveryAttemptTime time.Time
+	LatestDeliveryError       string
+	LatestDigestDeliveryTime  time.Time
+	LatestDigestDeliveryError string
+}
+
+// SetStatusSource sets where GetTrailStatus reads delivery times from.
+func (s *Service) SetStatusSource(f func(arn string) DeliveryStatus) {
+	s.statusMu.Lock()
+	s.statusFn = f
+	s.statusMu.Unlock()
+}
+
+func (s *Service) status(arn string) DeliveryStatus {
+	s.statusMu.RLock()
+	defer s.statusMu.RUnlock()
+	if s.statusFn == nil {
+		return DeliveryStatus{}
+	}
+	return s.statusFn(arn)
+}
+
+func awsTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func (s *Service) opGetTrailStatus(ctx context.Context, c Caller, body []byte) (any, error) {
+	t, err := s.named(c, body)
+	if err != nil {
+		return nil, err
+	}
+	st := s.status(t.ARN())
+	out := map[string]any{"IsLogging": t.IsLogging}
+	put := func(k string, v time.Time) {
+		if !v.IsZero() {
+			out[k] = awsproto.Epoch(v)
+		}
+	}
+	put("StartLoggingTime", t.StartLoggingTime)
+	put("StopLoggingTime", t.StopLoggingTime)
+	put("LatestDeliveryTime", st.LatestDeliveryTime)
+	put("LatestDigestDeliveryTime", st.LatestDigestDeliveryTime)
+	if st.LatestDeliveryError != "" {
+		out["LatestDeliveryError"] = st.LatestDeliveryError
+	}
+	if st.LatestDigestDeliveryError != "" {
+		out["LatestDigestDeliveryError"] = st.LatestDigestDeliveryError
+	}
+	if v := awsTime(t.StartLoggingTime); v != "" {
+		out["TimeLoggingStarted"] = v
+	}
+	if v := awsTime(t.StopLoggingTime); v != "" {
+		out["TimeLoggingStopped"] = v
+	}
+	if v := awsTime(st.LatestDeliveryAttemptTime); v != "" {
+		out["LatestDeliveryAttemptTime"] = v
+		ok := ""
+		if st.LatestDeliveryError == "" {
+			ok = awsTime(st.LatestDeliveryTime)
+		}
+		out["LatestDeliveryAttemptSucceeded"] = ok
+	}
+	out["LatestNotificationAttemptTime"], out["LatestNotificationAttemptSucceeded"] = "", ""
+	return out, nil
+}
+
+func (s *Service) opListPublicKeys(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		StartTime *awsproto.Epoch `json:"StartTime"`
+		EndTime   *awsproto.Epoch `json:"EndTime"`
+		NextToken string          `json:"NextToken"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if in.NextToken != "" {
+		return nil, errorf("InvalidTokenException", "Invalid NextToken.")
+	}
+	now := s.cfg.Now()
+	start, end := now, now
+	if in.EndTime != nil {
+		end = time.Time(*in.EndTime)
+	}
+	if in.StartTime != nil {
+		start = time.Time(*in.StartTime)
+	} else if in.EndTime != nil {
+		start = end
+	}
+	if end.Before(start) {
+		return nil, errorf("InvalidTimeRangeException", "Start time must be before end time.")
+	}
+	type pk struct {
+		Value             []byte         `json:"Value"`
+		ValidityStartTime awsproto.Epoch `json:"ValidityStartTime"`
+		ValidityEndTime   awsproto.Epoch `json:"ValidityEndTime"`
+		Fingerprint       string         `json:"Fingerprint"`
+	}
+	list := []pk{}
+	for _, k := range s.PublicKeys() {
+		// Coffer's signing keys do not rotate: each is valid from its creation on.
+		if k.Region != c.region(s) || k.ValidityStart.After(end.Add(time.Hour)) {
+			continue
+		}
+		list = append(list, pk{Value: k.Value, ValidityStartTime: awsproto.Epoch(k.ValidityStart),
+			ValidityEndTime: awsproto.Epoch(now.Add(validityAhead).Truncate(time.Second)), Fingerprint: k.Fingerprint})
+	}
+	return map[string]any{"PublicKeyList": list}, nil
+}
+
+// validityAhead is how far ahead ListPublicKeys reports a key as valid.
+const validityAhead = 24 * time.Hour

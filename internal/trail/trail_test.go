@@ -1,0 +1,406 @@
+package trail
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/audit"
+	"github.com/coffer-hsm/coffer/internal/state"
+)
+
+// applier proposes by applying directly (the unit under test is the part, not raft).
+type applier struct {
+	mu  sync.Mutex
+	svc *Service
+	idx uint64
+	now func() time.Time
+}
+
+func (a *applier) Propose(ctx context.Context, typ string, version int, body any) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	a.idx++
+	return a.svc.Apply(a.idx, state.Command{Type: typ, Version: version, Time: a.now().UTC(), Body: b})
+}
+
+// fakeKMS wraps data keys with one AES key and checks the encryption context.
+type fakeKMS struct {
+	master []byte
+}
+
+func (k *fakeKMS) Check(ctx context.Context, id string, ec map[string]string) (string, error) {
+	if id != "alias/trail" {
+		return "", errorf("KmsKeyNotFoundException", "KMS key %s not found", id)
+	}
+	return "arn:aws:kms:us-east-1:111122223333:key/k1", nil
+}
+
+func (k *fakeKMS) aead() cipher.AEAD {
+	b, _ := aes.NewCipher(k.master)
+	g, _ := cipher.NewGCM(b)
+	return g
+}
+
+func (k *fakeKMS) GenerateDataKey(ctx context.Context, id string, ec map[string]string) ([]byte, []byte, error) {
+	dk := make([]byte, 32)
+	rand.Read(dk)
+	nonce := make([]byte, 12)
+	rand.Read(nonce)
+	return dk, k.aead().Seal(nonce, nonce, dk, []byte(ec[EncryptionContextKey])), nil
+}
+
+func (k *fakeKMS) Decrypt(ctx context.Context, blob []byte, ec map[string]string) ([]byte, error) {
+	if len(blob) < 12 {
+		return nil, errors.New("bad blob")
+	}
+	return k.aead().Open(nil, blob[:12], blob[12:], []byte(ec[EncryptionContextKey]))
+}
+
+type fixture struct {
+	t       *testing.T
+	svc     *Service
+	j       *audit.Journal
+	d       *Deliverer
+	root    string
+	now     time.Time
+	keys    *fakeKMS
+	caller  Caller
+	trailID string
+}
+
+func newFixture(t *testing.T) *fixture {
+	dir := t.TempDir()
+	f := &fixture{t: t, root: filepath.Join(dir, "trails"), now: time.Now().UTC().Truncate(time.Second), caller: Caller{Region: "us-east-1", Account: "111122223333"}}
+	clock := func() time.Time { return f.now }
+	f.keys = &fakeKMS{master: bytes.Repeat([]byte{7}, 32)}
+	f.svc = New(Config{Region: "us-east-1", AccountID: "111122223333", Now: clock, Keys: f.keys})
+	f.svc.Attach(&applier{svc: f.svc, now: clock})
+	j, err := audit.Open(filepath.Join(dir, "audit"), audit.Options{NoPreallocate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	f.j = j
+	wrap := bytes.Repeat([]byte{9}, 32)
+	signer, err := NewSigner(filepath.Join(dir, "keys"), wrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d = NewDeliverer(DelivererConfig{Service: f.svc, Journal: j, Root: f.root, StateDir: filepath.Join(dir, "state"), Signer: signer,
+		LogInterval: time.Minute, DigestInterval: 10 * time.Minute, Now: clock})
+	return f
+}
+
+func (f *fixture) op(name string, body string) (any, error) {
+	return ops[name](f.svc, context.Background(), f.caller, []byte(body))
+}
+
+func (f *fixture) mustOp(name, body string) any {
+	f.t.Helper()
+	out, err := f.op(name, body)
+	if err != nil {
+		f.t.Fatalf("%s: %v", name, err)
+	}
+	return out
+}
+
+func (f *fixture) event(name string) {
+	f.t.Helper()
+	e := &audit.Event{EventSource: audit.SourceKMS, EventName: name, AWSRegion: "us-east-1", EventTime: f.now,
+		UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}}
+	if err := f.j.Append(context.Background(), e); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) tick() {
+	f.t.Helper()
+	if err := f.d.Tick(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) validate(start time.Time) *Report {
+	f.t.Helper()
+	tr, err := f.svc.resolve(f.caller, "trail-1")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	pks := map[string][]byte{}
+	for _, k := range f.svc.PublicKeys() {
+		pks[k.Fingerprint] = k.Value
+	}
+	rep, err := Validate(context.Background(), &ValidateInput{Root: f.root, Trail: tr, Start: start, End: f.now, PublicKeys: pks, Keys: f.keys})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rep
+}
+
+func findings(r *Report, status string) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Status == status {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// run makes events and ticks through n digest periods, one log file per minute.
+func (f *fixture) run(periods int) {
+	for p := 0; p < periods; p++ {
+		for m := 0; m < 10; m++ {
+			f.now = f.now.Add(time.Minute)
+			if m%3 == 0 {
+				f.event("Encrypt")
+			}
+			f.tick()
+		}
+	}
+}
+
+func TestDigestChainAndValidation(t *testing.T) {
+	for _, encrypted := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "kms"}[encrypted], func(t *testing.T) {
+			f := newFixture(t)
+			start := f.now
+			body := `{"Name":"trail-1","S3BucketName":"bucket-1","S3KeyPrefix":"pre/fix","EnableLogFileValidation":true}`
+			if encrypted {
+				body = `{"Name":"trail-1","S3BucketName":"bucket-1","S3KeyPrefix":"pre/fix","EnableLogFileValidation":true,"KmsKeyId":"alias/trail"}`
+			}
+			f.mustOp("CreateTrail", body)
+			f.event("before-logging") // not delivered
+			f.now = f.now.Add(time.Second)
+			f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+			f.run(4)
+
+			rep := f.validate(start)
+			if !rep.OK() || rep.ValidDigests != 4 || rep.ValidLogs < 8 {
+				t.Fatalf("fresh trail: %s", rep.Text(true))
+			}
+			// Every delivered record is there once, and the one before logging is not.
+			logs := findings(rep, StatusValid)
+			names := map[string]int{}
+			for _, lf := range logs {
+				if lf.File != "log" {
+					continue
+				}
+				raw, err := os.ReadFile(ObjectPath(f.root, lf.Bucket, lf.Key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if encrypted {
+					if IsEnvelope(raw) == false {
+						t.Fatalf("%s is not encrypted", lf.Key)
+					}
+					if _, err := Gunzip(raw); err == nil {
+						t.Fatalf("%s reads as plain gzip", lf.Key)
+					}
+				}
+				in, err := readObject(context.Background(), &ValidateInput{Root: f.root, Trail: mustTrail(t, f), Keys: f.keys}, lf.Bucket, lf.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var doc struct{ Records []audit.Event }
+				if err := json.Unmarshal(in, &doc); err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range doc.Records {
+					names[e.EventName]++
+				}
+			}
+			if names["before-logging"] != 0 || names["Encrypt"] != 16 {
+				t.Fatalf("delivered records: %v", names)
+			}
+
+			// Tamper with one log file, delete another, delete a digest in the middle.
+			var logKeys []Finding
+			for _, lf := range logs {
+				if lf.File == "log" {
+					logKeys = append(logKeys, lf)
+				}
+			}
+			modified, deleted := logKeys[len(logKeys)-1], logKeys[0]
+			p := ObjectPath(f.root, modified.Bucket, modified.Key)
+			if encrypted {
+				raw, _ := os.ReadFile(p)
+				raw[len(raw)-1] ^= 1
+				os.WriteFile(p, raw, 0o600)
+			} else {
+				os.WriteFile(p, gzipBytes([]byte(`{"Records":[]}`)), 0o600)
+			}
+			if err := os.Remove(ObjectPath(f.root, deleted.Bucket, deleted.Key)); err != nil {
+				t.Fatal(err)
+			}
+			var digests []Finding
+			for _, d := range findings(rep, StatusValid) {
+				if d.File == "digest" {
+					digests = append(digests, d) // newest first
+				}
+			}
+			missing := digests[1]
+			if err := os.Remove(ObjectPath(f.root, missing.Bucket, missing.Key)); err != nil {
+				t.Fatal(err)
+			}
+			rep = f.validate(start)
+			if rep.OK() || !rep.ChainBroken {
+				t.Fatalf("tampered trail reported OK:\n%s", rep.Text(true))
+			}
+			text := rep.Text(false)
+			for _, want := range []string{
+				"Log file\ts3://" + modified.Bucket + "/" + modified.Key + "\tINVALID:",
+				"Log file\ts3://" + deleted.Bucket + "/" + deleted.Key + "\tINVALID: not found (deleted)",
+				"Digest file\ts3://" + missing.Bucket + "/" + missing.Key + "\tINVALID: not found (missing)",
+				"3/4 digest files valid, 1/4 digest files INVALID",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("report lacks %q:\n%s", want, text)
+				}
+			}
+			if got := findings(rep, StatusModified); len(got) != 1 || got[0].Key != modified.Key {
+				t.Errorf("modified: %+v", got)
+			}
+		})
+	}
+}
+
+func mustTrail(t *testing.T, f *fixture) *Trail {
+	tr, err := f.svc.resolve(f.caller, "trail-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestForgedDigestRejected(t *testing.T) {
+	f := newFixture(t)
+	start := f.now
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.run(2)
+	rep := f.validate(start)
+	if !rep.OK() || rep.ValidDigests != 2 {
+		t.Fatalf("%s", rep.Text(true))
+	}
+	// Rewrite the newest digest to drop its log files: the signature no longer matches.
+	d := findings(rep, StatusValid)[0]
+	p := ObjectPath(f.root, d.Bucket, d.Key)
+	raw, _ := os.ReadFile(p)
+	in, _ := Gunzip(raw)
+	var dg Digest
+	json.Unmarshal(in, &dg)
+	dg.LogFiles = []LogFile{}
+	b, _ := json.Marshal(dg)
+	os.WriteFile(p, gzipBytes(b), 0o600)
+	rep = f.validate(start)
+	if rep.OK() || !strings.Contains(rep.Text(false), "INVALID: signature verification failed") {
+		t.Fatalf("forged digest accepted:\n%s", rep.Text(true))
+	}
+}
+
+func TestDigestWithoutLogsAndRestart(t *testing.T) {
+	f := newFixture(t)
+	start := f.now
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	// An hour with no events still gets a digest.
+	f.now = f.now.Add(11 * time.Minute)
+	f.tick()
+	// A new deliverer (a restart) continues from the saved position and chain.
+	f.event("Encrypt")
+	f.d = NewDeliverer(f.d.cfg)
+	f.now = f.now.Add(11 * time.Minute)
+	f.tick()
+	rep := f.validate(start)
+	if !rep.OK() || rep.ValidDigests != 2 || rep.ValidLogs != 1 {
+		t.Fatalf("%s", rep.Text(true))
+	}
+	st := f.svc.status(mustTrail(t, f).ARN())
+	if st.LatestDigestDeliveryTime.IsZero() || st.LatestDeliveryTime.IsZero() {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestTrailOperations(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct{ body, code string }{
+		{`{"Name":"ab","S3BucketName":"bucket-1"}`, "InvalidTrailNameException"},
+		{`{"Name":"a--b","S3BucketName":"bucket-1"}`, "InvalidTrailNameException"},
+		{`{"Name":"192.168.5.4","S3BucketName":"bucket-1"}`, "InvalidTrailNameException"},
+		{`{"Name":"-abc","S3BucketName":"bucket-1"}`, "InvalidTrailNameException"},
+		{`{"Name":"good","S3BucketName":"Bad_Bucket"}`, "InvalidS3BucketNameException"},
+		{`{"Name":"good","S3BucketName":"bucket-1","S3KeyPrefix":"../x"}`, "InvalidS3PrefixException"},
+		{`{"Name":"good","S3BucketName":"bucket-1","KmsKeyId":"alias/none"}`, "KmsKeyNotFoundException"},
+		{`{"Name":"good","S3BucketName":"bucket-1","IsMultiRegionTrail":true,"IncludeGlobalServiceEvents":false}`, "InvalidParameterCombinationException"},
+	} {
+		_, err := f.op("CreateTrail", tc.body)
+		if e := MapError(err); e == nil || e.Code != tc.code || e.Status != 400 {
+			t.Errorf("CreateTrail %s: %v, want %s", tc.body, err, tc.code)
+		}
+	}
+	f.mustOp("CreateTrail", `{"Name":"good","S3BucketName":"bucket-1"}`)
+	if _, err := f.op("CreateTrail", `{"Name":"good","S3BucketName":"bucket-1"}`); MapError(err).Code != "TrailAlreadyExistsException" {
+		t.Errorf("duplicate: %v", err)
+	}
+	out := f.mustOp("UpdateTrail", `{"Name":"good","EnableLogFileValidation":true,"KmsKeyId":"alias/trail"}`).(*trailOutput)
+	if !out.LogFileValidationEnabled || out.KmsKeyId != "arn:aws:kms:us-east-1:111122223333:key/k1" || out.S3BucketName != "bucket-1" {
+		t.Errorf("update: %+v", out)
+	}
+	got := f.mustOp("GetTrail", `{"Name":"arn:aws:cloudtrail:us-east-1:111122223333:trail/good"}`).(map[string]any)["Trail"].(*trailOutput)
+	if got.HomeRegion != "us-east-1" || got.TrailARN != "arn:aws:cloudtrail:us-east-1:111122223333:trail/good" {
+		t.Errorf("get: %+v", got)
+	}
+	for _, op := range []string{"GetTrail", "StartLogging", "GetTrailStatus", "DeleteTrail"} {
+		if _, err := f.op(op, `{"Name":"nope"}`); MapError(err).Code != "TrailNotFoundException" {
+			t.Errorf("%s of an unknown trail: %v", op, err)
+		}
+	}
+	if _, err := f.op("GetTrail", `{"Name":"arn:aws:cloudtrail:us-east-1:1:trail/x"}`); MapError(err).Code != "CloudTrailARNInvalidException" {
+		t.Errorf("bad ARN: %v", err)
+	}
+	f.mustOp("StartLogging", `{"Name":"good"}`)
+	st := f.mustOp("GetTrailStatus", `{"Name":"good"}`).(map[string]any)
+	if st["IsLogging"] != true || st["StartLoggingTime"] == nil {
+		t.Errorf("status %v", st)
+	}
+	f.mustOp("StopLogging", `{"Name":"good"}`)
+	if st := f.mustOp("GetTrailStatus", `{"Name":"good"}`).(map[string]any); st["IsLogging"] != false || st["StopLoggingTime"] == nil {
+		t.Errorf("status after stop %v", st)
+	}
+	// The state survives a snapshot and restore.
+	snap, err := f.svc.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := New(Config{})
+	if err := other.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if tr := other.Trails(); len(tr) != 1 || !tr[0].LogFileValidationEnabled || tr[0].StopLoggingTime.IsZero() {
+		t.Fatalf("restored %+v", tr)
+	}
+	list := f.mustOp("DescribeTrails", `{}`).(map[string]any)["trailList"].([]*trailOutput)
+	if len(list) != 1 {
+		t.Errorf("describe: %v", list)
+	}
+	f.mustOp("DeleteTrail", `{"Name":"good"}`)
+	if list := f.mustOp("DescribeTrails", `{"trailNameList":["good"]}`).(map[string]any)["trailList"].([]*trailOutput); len(list) != 0 {
+		t.Errorf("describe after delete: %v", list)
+	}
+}
