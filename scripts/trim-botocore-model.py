@@ -38,6 +38,8 @@ def main():
         if "output" in op:
             o["output"] = dict(ref(op["output"]), **{k: op["output"][k] for k in ("resultWrapper",) if k in op["output"]})
             todo.append(op["output"]["shape"])
+        if op.get("errors"):
+            o["errors"] = [ref(e) for e in op["errors"]]
         out["operations"][name] = o
     while todo:
         name = todo.pop()

@@ -231,7 +231,7 @@ func (rt *Router) failCompat(w http.ResponseWriter, c *Call, m *Model, codec com
 	}
 	typ := code
 	if m != nil {
-		typ = m.errorTypeOf(code)
+		typ = m.errorTypeOf(c.Operation, code)
 	}
 	b, err := codec.encode(map[string]any{"__type": typ, "message": e.Message})
 	if err != nil { // cannot happen for two strings

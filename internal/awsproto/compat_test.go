@@ -26,7 +26,7 @@ const widgetModel = `{
  "metadata": {"apiVersion": "2020-01-01", "targetPrefix": "WidgetService20200101", "awsQueryCompatible": {}},
  "operations": {
   "GetWidget": {"name": "GetWidget", "input": {"shape": "GetWidgetInput"},
-   "output": {"shape": "GetWidgetOutput", "resultWrapper": "GetWidgetResult"}},
+   "output": {"shape": "GetWidgetOutput", "resultWrapper": "GetWidgetResult"}, "errors": [{"shape": "WidgetNotFoundException"}]},
   "DeleteWidget": {"name": "DeleteWidget", "input": {"shape": "DeleteWidgetInput"}}
  },
  "shapes": {
@@ -50,6 +50,8 @@ const widgetModel = `{
   "String": {"type": "string"}, "Int": {"type": "integer"}, "Double": {"type": "double"},
   "Bool": {"type": "boolean"}, "Time": {"type": "timestamp"}, "Blob": {"type": "blob"},
   "WidgetNotFoundException": {"type": "structure", "members": {"message": {"shape": "String"}},
+   "error": {"code": "WidgetNotFound", "httpStatusCode": 404, "senderFault": true}, "exception": true},
+  "GadgetMissing": {"type": "structure", "members": {"message": {"shape": "String"}},
    "error": {"code": "WidgetNotFound", "httpStatusCode": 404, "senderFault": true}, "exception": true}
  }
 }`
@@ -463,14 +465,17 @@ func TestParseModelErrors(t *testing.T) {
 		`{"metadata":{"apiVersion":"1","targetPrefix":"T"},"shapes":{"M":{"type":"map","key":{"shape":"S"}},"S":{"type":"string"}}}`,
 		`{"metadata":{"apiVersion":"1","targetPrefix":"T"},"shapes":{"U":{"type":"document"}}}`,
 		`{"metadata":{"apiVersion":"1","targetPrefix":"T"},"operations":{"A":{"input":{"shape":"S"}}},"shapes":{"S":{"type":"string"}}}`,
+		`{"metadata":{"apiVersion":"1","targetPrefix":"T"},"operations":{"A":{"errors":[{"shape":"E"}]}}}`,
 	} {
 		if _, err := ParseModel([]byte(bad)); err == nil {
 			t.Errorf("ParseModel(%s) accepted", bad)
 		}
 	}
 	m := MustParseModel([]byte(widgetModel))
-	if !m.HasOperation("GetWidget") || m.HasOperation("NotModeled") || m.errorTypeOf("WidgetNotFound") != "WidgetNotFoundException" ||
-		m.errorTypeOf("Other") != "Other" {
+	// Two error shapes share the code WidgetNotFound: the operation's own wins, else the
+	// first by name.
+	if !m.HasOperation("GetWidget") || m.HasOperation("NotModeled") || m.errorTypeOf("GetWidget", "WidgetNotFound") != "WidgetNotFoundException" ||
+		m.errorTypeOf("DeleteWidget", "WidgetNotFound") != "GadgetMissing" || m.errorTypeOf("GetWidget", "Other") != "Other" {
 		t.Fatal("model lookups")
 	}
 	defer func() {

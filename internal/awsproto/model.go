@@ -3,6 +3,8 @@ package awsproto
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // Model is the part of a botocore service model (service-2.json) that the
@@ -18,11 +20,12 @@ type Model struct {
 	ops    map[string]*modelOp
 	shapes map[string]*shape
 	// errorType maps a query error code to the error shape name written as
-	// __type (the shape name when no error shape has the code).
+	// __type when the operation lists no error shape with that code.
 	errorType map[string]string
 }
 
 type modelOp struct {
+	errors        []string // the operation's error shapes, by name
 	input         *shapeRef // nil: no input members
 	output        *shapeRef // nil: no output (Unit)
 	resultWrapper string
@@ -85,6 +88,7 @@ func ParseModel(b []byte) (*Model, error) {
 				shapeRef
 				ResultWrapper string `json:"resultWrapper"`
 			} `json:"output"`
+			Errors []shapeRef `json:"errors"`
 		} `json:"operations"`
 		Shapes map[string]json.RawMessage `json:"shapes"`
 	}
@@ -137,16 +141,27 @@ func ParseModel(b []byte) (*Model, error) {
 		default:
 			return nil, fmt.Errorf("awsproto: model: shape %s has the unsupported type %q", name, s.Type)
 		}
-		if s.Exception {
-			code := name
-			if s.Error != nil && s.Error.Code != "" {
-				code = s.Error.Code
-			}
+	}
+	// Several error shapes may share a query code (CloudWatch's ResourceNotFound and
+	// DashboardNotFoundError): the shape named like the code wins, else the first name.
+	for _, name := range slices.Sorted(maps.Keys(m.shapes)) {
+		s := m.shapes[name]
+		if !s.Exception {
+			continue
+		}
+		code := s.errorCode(name)
+		if prev, dup := m.errorType[code]; !dup || (prev != code && name == code) {
 			m.errorType[code] = name
 		}
 	}
 	for name, o := range raw.Operations {
 		op := &modelOp{input: o.Input}
+		for _, e := range o.Errors {
+			if m.shapes[e.Shape] == nil {
+				return nil, fmt.Errorf("awsproto: model: %s refers to the unknown error shape %q", name, e.Shape)
+			}
+			op.errors = append(op.errors, e.Shape)
+		}
 		if err := resolve(name+" input", op.input); err != nil {
 			return nil, err
 		}
@@ -179,8 +194,25 @@ func MustParseModel(b []byte) *Model {
 // HasOperation reports whether the model defines the operation.
 func (m *Model) HasOperation(name string) bool { return m.ops[name] != nil }
 
-// errorTypeOf is the __type written for a query error code.
-func (m *Model) errorTypeOf(code string) string {
+// errorCode is the query error code of the error shape name.
+func (s *shape) errorCode(name string) string {
+	if s.Error != nil && s.Error.Code != "" {
+		return s.Error.Code
+	}
+	return name
+}
+
+// errorTypeOf is the __type written for a query error code of the operation:
+// the operation's error shape with that code, else any error shape with it,
+// else the code itself.
+func (m *Model) errorTypeOf(op, code string) string {
+	if o := m.ops[op]; o != nil {
+		for _, name := range o.errors {
+			if m.shapes[name].errorCode(name) == code {
+				return name
+			}
+		}
+	}
 	if t, ok := m.errorType[code]; ok {
 		return t
 	}
