@@ -25,7 +25,7 @@ type Model struct {
 }
 
 type modelOp struct {
-	errors        []string // the operation's error shapes, by name
+	errors        []string  // the operation's error shapes, by name
 	input         *shapeRef // nil: no input members
 	output        *shapeRef // nil: no output (Unit)
 	resultWrapper string
