@@ -429,6 +429,22 @@ func TestCloudWatchProtocols(t *testing.T) {
 		}
 	}
 
+	// IAM identity policies apply to every protocol: a user without a policy is denied.
+	user, _ := newIAMUser(t, s, awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}, "cw-nobody")
+	udc := devCreds{RootAccessKeyID: user.AccessKeyID, RootSecretAccessKey: user.SecretAccessKey}
+	sdkUser := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: user.AccessKeyID, SecretAccessKey: user.SecretAccessKey, Source: "e2e"}, nil
+		})})
+	// A new key may take a moment to reach the verifier's view.
+	waitFor(t, 10*time.Second, func() bool {
+		_, err := sdkUser.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
+		return apiCode(err) == "AccessDenied"
+	})
+	if _, err := (&cliClient{bin: v1, endpoint: s.url, creds: udc}).describeAlarms("x"); errCode(err) != "AccessDenied" {
+		t.Errorf("JSON 1.0 client without a policy: %v, want AccessDenied", err)
+	}
+
 	// The JSON and CBOR calls are in the trail as CloudWatch's, with their parameters
 	// and errors, as the query calls are.
 	for _, tag := range []string{"query", "json", "cbor"} {
