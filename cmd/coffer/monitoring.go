@@ -10,13 +10,16 @@ import (
 	"github.com/coffer-hsm/coffer/internal/sns"
 )
 
-// cloudwatchQueryService exposes CloudWatch (query protocol, SigV4 service "monitoring").
+// cloudwatchQueryService exposes CloudWatch (SigV4 service "monitoring") over the query
+// protocol and, through its model, AWS JSON 1.0 (awsQueryCompatible) and Smithy RPC v2
+// CBOR: one operation table for every client (awscli 2.9, botocore, aws-sdk-go-v2).
 func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *awsproto.QueryService {
 	ops := handlers(svc, cloudwatch.Operations(), func(c *awsproto.Call) cloudwatch.Caller {
 		return cloudwatch.Caller{Region: c.Region, Account: c.Principal.Account}
 	}, a.guardAll("cloudwatch", "AccessDenied", http.StatusForbidden))
 	return &awsproto.QueryService{SigningName: cloudwatch.SigningName, Version: cloudwatch.Version,
-		XMLNamespace: cloudwatch.XMLNamespace, Operations: ops, MapError: cloudwatch.MapError}
+		XMLNamespace: cloudwatch.XMLNamespace, Operations: ops, MapError: cloudwatch.MapError,
+		Model: cloudwatch.Model()}
 }
 
 // snsQueryService exposes SNS (query protocol, SigV4 service "sns").

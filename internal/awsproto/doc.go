@@ -93,6 +93,25 @@
 // IncompleteSignature (400), SignatureDoesNotMatch (403), InvalidClientTokenId
 // (403), ExpiredToken (400). Handler errors are mapped as for JSON services.
 //
+// # Query-compatible protocols (AWS JSON 1.0 and Smithy RPC v2 CBOR)
+//
+// A [QueryService] with a [Model] (a botocore model, see [ParseModel]) is also
+// served over the protocols of an awsQueryCompatible service: AWS JSON 1.0
+// (X-Amz-Target: <targetPrefix>.<Action>) and Smithy RPC v2 CBOR (POST
+// /service/<targetPrefix>/operation/<Action>, answers with smithy-protocol:
+// rpc-v2-cbor). The request is verified (scope service = SigningName; a JSON
+// request must sign X-Amz-Target), gunzipped when Content-Encoding: gzip,
+// decoded, and transcoded by the operation's input shape into the query form
+// (Call.Body, with Action and Version) that the same Operations handler parses;
+// its result, encoded as the query protocol's XML, is read back by the output
+// shape into JSON (timestamps: epoch seconds) or CBOR (tag 1). Errors are
+// {"__type": <error shape>, "message"} (CBOR: the same map) with
+// x-amzn-query-error: <query code>;Sender|Receiver, and the query protocol's
+// status and codes (SigV4 failures as for query services). An operation that
+// is not in both the model and Operations answers 400 UnknownOperationException;
+// a member of the wrong type 400 SerializationException. Record and Observe see
+// the query code and the transcoded form, as for a query request.
+//
 // # Observation
 //
 // Router.Observe, when set, is called once per request, accepted or refused,

@@ -27,6 +27,13 @@ type QueryService struct {
 	Operations map[string]Handler
 	// MapError is as for JSONService.MapError.
 	MapError func(error) *Error
+	// Model, when set, also serves the service over the protocols of an
+	// awsQueryCompatible service (AWS JSON 1.0 with X-Amz-Target
+	// <TargetPrefix>.<Action>, and Smithy RPC v2 CBOR at
+	// /service/<TargetPrefix>/operation/<Action>): their requests are
+	// transcoded to the query form by the model, so the same Operations serve
+	// them (see the package documentation). Its APIVersion must be Version.
+	Model *Model
 }
 
 // AddQuery registers query-protocol services and returns rt. It panics on a
@@ -51,6 +58,18 @@ func (rt *Router) AddQuery(services ...*QueryService) *Router {
 			panic("awsproto: duplicate QueryService SigningName " + s.SigningName)
 		}
 		rt.queries[s.SigningName] = s
+		if s.Model != nil {
+			if s.Model.APIVersion != s.Version {
+				panic("awsproto: QueryService " + s.SigningName + ": the Model's apiVersion is not the service's Version")
+			}
+			if rt.compat == nil {
+				rt.compat = make(map[string]*QueryService)
+			}
+			if _, dup := rt.compat[s.Model.TargetPrefix]; dup || rt.services[s.Model.TargetPrefix] != nil {
+				panic("awsproto: duplicate Model targetPrefix " + s.Model.TargetPrefix)
+			}
+			rt.compat[s.Model.TargetPrefix] = s
+		}
 	}
 	return rt
 }

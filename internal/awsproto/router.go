@@ -85,6 +85,7 @@ type Router struct {
 
 	services map[string]*route
 	queries  map[string]*QueryService // by SigningName
+	compat   map[string]*QueryService // query services with a Model, by Model.TargetPrefix
 }
 
 type route struct {
@@ -128,6 +129,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := uuid.NewString()
 	w.Header().Set("x-amzn-RequestId", rid)
 	c := &Call{RequestID: rid, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: time.Now()}
+	if svc, op, codec, ok := rt.compatRoute(r); ok {
+		rt.serveCompat(w, r, c, svc, op, codec)
+		return
+	}
 	if rt.isQuery(r) {
 		rt.serveQuery(w, r, c)
 		return
