@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/coffer-hsm/coffer/internal/audit"
 	"github.com/coffer-hsm/coffer/internal/awsproto"
@@ -55,12 +53,10 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 	if e.EventSource == "" {
 		e.EventSource = "unknown"
 	}
-	params := requestParams(c)
-	e.RequestParameters = audit.Params(params)
-	if c.Service == "kms" {
-		if id, _ := params["keyId"].(string); id != "" {
-			e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: kmsKeyARN(id, c.Region, c.Principal.Account)}}
-		}
+	var keyID string
+	e.RequestParameters, keyID = requestParams(c)
+	if c.Service == "kms" && keyID != "" {
+		e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: kmsKeyARN(keyID, c.Region, c.Principal.Account)}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -87,45 +83,40 @@ func identityOf(p awsproto.Principal) audit.UserIdentity {
 
 // requestParams decodes the request for its record, without secrets, plaintext or
 // ciphertext, with CloudTrail's lowerCamel parameter names.
-func requestParams(c *awsproto.Call) map[string]any {
+func requestParams(c *awsproto.Call) (params json.RawMessage, kmsKeyID string) {
+	if len(c.Body) == 0 {
+		return nil, ""
+	}
+	if c.Body[0] == '{' {
+		p, top, ok := audit.RequestParametersJSON(c.Body, c.Service == "kms")
+		if !ok {
+			return nil, ""
+		}
+		if raw, found := top["KeyId"]; found {
+			json.Unmarshal(raw, &kmsKeyID)
+		}
+		return p, kmsKeyID
+	}
+	v, err := url.ParseQuery(string(c.Body))
+	if err != nil {
+		return nil, ""
+	}
 	m := map[string]any{}
-	if len(c.Body) > 0 && c.Body[0] == '{' {
-		if json.Unmarshal(c.Body, &m) != nil {
-			return nil
+	for k, vals := range v {
+		if k == "Action" || k == "Version" || len(vals) == 0 {
+			continue
 		}
-	} else if len(c.Body) > 0 {
-		v, err := url.ParseQuery(string(c.Body))
-		if err != nil {
-			return nil
-		}
-		for k, vals := range v {
-			if k == "Action" || k == "Version" || len(vals) == 0 {
-				continue
-			}
-			m[k] = vals[0]
-		}
+		m[k] = vals[0]
 	}
-	if c.Service == "kms" {
-		m = audit.RedactKMS(c.Operation, m)
-	} else {
-		m = audit.Redact(m)
-	}
+	m = audit.Redact(m)
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		out[lowerFirst(k)] = v
+		out[audit.LowerFirst(k)] = v
 	}
 	if len(out) == 0 {
-		return nil
+		return nil, ""
 	}
-	return out
-}
-
-func lowerFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	if r == utf8.RuneError || unicode.IsLower(r) {
-		return s
-	}
-	return string(unicode.ToLower(r)) + s[n:]
+	return audit.Params(out), ""
 }
 
 // kmsKeyARN names the key a request refers to (aliases stay as given).

@@ -64,10 +64,14 @@ type serverOptions struct {
 	trailLogEvery    time.Duration
 	trailDigestEvery time.Duration
 	metrics          metricsOptions
+
+	onServing func(http.Handler) // in-process benchmarks: the node's handler, once it serves
 }
 
-func newServerCmd() *cobra.Command {
-	o := &serverOptions{}
+func newServerCmd() *cobra.Command { return serverCmd(&serverOptions{}) }
+
+// serverCmd is the server command filling o from its flags.
+func serverCmd(o *serverOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Coffer node",
@@ -376,6 +380,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		router.ServeHTTP(w, r)
 	}))
 
+	if o.onServing != nil {
+		o.onServing(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -369,7 +369,7 @@ func syncDir(dir string) error {
 // Append returns its error and the event may or may not be recorded.
 func (j *Journal) Append(ctx context.Context, e *Event) error {
 	e.normalize(j.opts.Now())
-	line, err := json.Marshal(e)
+	line, err := appendEvent(make([]byte, 0, 1024), e)
 	if err != nil {
 		return fmt.Errorf("audit: encode event: %w", err)
 	}

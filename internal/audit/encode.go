@@ -1,0 +1,188 @@
+package audit
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// appendEvent appends e's JSON encoding, byte for byte what json.Marshal
+// writes for it, without reflection: the journal encodes one event per
+// request on the request's goroutine. FuzzAppendEvent compares the two.
+func appendEvent(b []byte, e *Event) ([]byte, error) {
+	if y := e.EventTime.Year(); y < 0 || y > 9999 {
+		m, err := json.Marshal(e) // json reports the out-of-range time
+		return append(b, m...), err
+	}
+	b = append(b, `{"eventVersion":`...)
+	b = appendString(b, e.EventVersion)
+	b = append(b, `,"userIdentity":`...)
+	var err error
+	if b, err = appendIdentity(b, &e.UserIdentity); err != nil {
+		return b, err
+	}
+	b = append(b, `,"eventTime":"`...)
+	b = e.EventTime.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","eventSource":`...)
+	b = appendString(b, e.EventSource)
+	b = append(b, `,"eventName":`...)
+	b = appendString(b, e.EventName)
+	b = append(b, `,"awsRegion":`...)
+	b = appendString(b, e.AWSRegion)
+	b = appendOmit(b, `,"sourceIPAddress":`, e.SourceIPAddress)
+	b = appendOmit(b, `,"userAgent":`, e.UserAgent)
+	b = appendOmit(b, `,"errorCode":`, e.ErrorCode)
+	b = appendOmit(b, `,"errorMessage":`, e.ErrorMessage)
+	b = append(b, `,"requestParameters":`...)
+	if b, err = appendRaw(b, e.RequestParameters); err != nil {
+		return b, err
+	}
+	b = append(b, `,"responseElements":`...)
+	if b, err = appendRaw(b, e.ResponseElements); err != nil {
+		return b, err
+	}
+	if len(e.ServiceEventDetails) > 0 {
+		b = append(b, `,"serviceEventDetails":`...)
+		if b, err = appendRaw(b, e.ServiceEventDetails); err != nil {
+			return b, err
+		}
+	}
+	b = appendOmit(b, `,"requestID":`, e.RequestID)
+	b = append(b, `,"eventID":`...)
+	b = appendString(b, e.EventID)
+	b = append(b, `,"readOnly":`...)
+	b = strconv.AppendBool(b, e.ReadOnly)
+	if len(e.Resources) > 0 {
+		b = append(b, `,"resources":[`...)
+		for i := range e.Resources {
+			r := &e.Resources[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			if r.AccountID != "" {
+				b = append(b, `"accountId":`...)
+				b = appendString(b, r.AccountID)
+				b = append(b, ',')
+			}
+			b = append(b, `"type":`...)
+			b = appendString(b, r.Type)
+			b = append(b, `,"ARN":`...)
+			b = appendString(b, r.ARN)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"eventType":`...)
+	b = appendString(b, e.EventType)
+	b = append(b, `,"managementEvent":`...)
+	b = strconv.AppendBool(b, e.ManagementEvent)
+	b = appendOmit(b, `,"recipientAccountId":`, e.RecipientAccountID)
+	b = append(b, `,"eventCategory":`...)
+	b = appendString(b, e.EventCategory)
+	return append(b, '}'), nil
+}
+
+func appendIdentity(b []byte, u *UserIdentity) ([]byte, error) {
+	start := len(b)
+	b = append(b, '{')
+	b = appendOmit(b, `,"type":`, u.Type)
+	b = appendOmit(b, `,"principalId":`, u.PrincipalID)
+	b = appendOmit(b, `,"arn":`, u.ARN)
+	b = appendOmit(b, `,"accountId":`, u.AccountID)
+	b = appendOmit(b, `,"accessKeyId":`, u.AccessKeyID)
+	b = appendOmit(b, `,"userName":`, u.UserName)
+	b = appendOmit(b, `,"invokedBy":`, u.InvokedBy)
+	if u.SessionContext != nil {
+		m, err := json.Marshal(u.SessionContext)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `,"sessionContext":`...)
+		b = append(b, m...)
+	}
+	if len(b) > start+1 {
+		b = append(b[:start+1], b[start+2:]...) // drop the first member's comma
+	}
+	return append(b, '}'), nil
+}
+
+// appendOmit appends member (with its leading comma) and s unless s is empty.
+func appendOmit(b []byte, member, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = append(b, member...)
+	return appendString(b, s)
+}
+
+// appendRaw appends a json.RawMessage as json.Marshal does: null when empty,
+// else compacted with HTML characters escaped (and an error when invalid).
+func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 {
+		return append(b, "null"...), nil
+	}
+	m, err := json.Marshal(raw)
+	if err != nil {
+		return b, err
+	}
+	return append(b, m...), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString is encoding/json's string encoding with HTML escaping (as
+// json.Marshal does): quotes and backslashes escaped, control characters as
+// \n, \r, \t, \b, \f or \u00XX, <, > and & as \u003c..., invalid UTF-8 as
+// \ufffd, U+2028 and U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,113 @@
+package audit
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// slowParams is the reference: decode everything, redact, rename, encode.
+func slowParams(body []byte, kms bool) (json.RawMessage, bool) {
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return nil, false
+	}
+	if kms {
+		m = RedactKMS("Encrypt", m)
+	} else {
+		m = Redact(m)
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		out[LowerFirst(k)] = v
+	}
+	if len(out) == 0 {
+		return nil, true
+	}
+	return Params(out), true
+}
+
+func sameJSON(t *testing.T, a, b json.RawMessage) bool {
+	t.Helper()
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("%v: %s", err, a)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func TestRequestParametersJSON(t *testing.T) {
+	body := []byte(`{"KeyId":"alias/a", "Plaintext":"c2VjcmV0",
+		"EncryptionContext":{"Password":"kept: context is data","dept":"x"},
+		"GrantTokens":["t1"], "Recipient":{"AttestationDocument":"ZG9j","KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"},
+		"Nested":[{"SecretAccessKey":"s","ok":1}]}`)
+	p, top, ok := RequestParametersJSON(body, true)
+	if !ok || string(top["KeyId"]) != `"alias/a"` {
+		t.Fatalf("%v %s", ok, top["KeyId"])
+	}
+	want := `{"encryptionContext":{"Password":"kept: context is data","dept":"x"},"grantTokens":["t1"],"keyId":"alias/a",` +
+		`"nested":[{"ok":1}],"recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"}}`
+	if string(p) != want {
+		t.Fatalf("got  %s\nwant %s", p, want)
+	}
+	ref, _ := slowParams(body, true)
+	if !sameJSON(t, p, ref) {
+		t.Fatalf("differs from decode-redact-encode:\n%s\n%s", p, ref)
+	}
+	for _, bad := range []string{``, `[]`, `null`, `{`, `"x"`} {
+		if _, _, ok := RequestParametersJSON([]byte(bad), true); ok {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if p, _, ok := RequestParametersJSON([]byte(`{"Plaintext":"eA=="}`), true); !ok || p != nil {
+		t.Errorf("only secrets: %s %v", p, ok)
+	}
+	// Line-oriented journal: whitespace in a member never survives.
+	if p, _, _ := RequestParametersJSON([]byte("{\"A\":[1,\n2]}"), false); strings.ContainsAny(string(p), "\n ") {
+		t.Errorf("not compact: %q", p)
+	}
+}
+
+func FuzzRequestParametersJSON(f *testing.F) {
+	f.Add([]byte(`{"KeyId":"k","Plaintext":"eA==","EncryptionContext":{"a":"b"}}`), true)
+	f.Add([]byte(`{"UserName":"u","Password":"p","Tags":[{"Key":"SessionToken","Value":"v"}]}`), false)
+	f.Add([]byte(`{"A":{"B":{"privateKey":"x","c":[1,2,{"Mac":"m"}]}},"Message":"m"}`), true)
+	f.Add([]byte(`{"KeyId":"a","keyId":"b"}`), false)
+	f.Fuzz(func(t *testing.T, body []byte, kms bool) {
+		p, _, ok := RequestParametersJSON(body, kms)
+		ref, refOK := slowParams(body, kms)
+		if refOK && !ok {
+			t.Fatalf("refused what the reference accepts: %q", body)
+		}
+		if !refOK { // e.g. 1e400 does not decode into float64 but is a JSON number
+			if ok && p != nil && !json.Valid(p) {
+				t.Fatalf("invalid JSON %q", p)
+			}
+			return
+		}
+		if p != nil && !json.Valid(p) {
+			t.Fatalf("invalid JSON %q", p)
+		}
+		// Two members that differ only in their first letter's case are one
+		// member in either; which value wins may differ.
+		var top map[string]json.RawMessage
+		json.Unmarshal(body, &top)
+		names := map[string]bool{}
+		for k := range top {
+			if names[LowerFirst(k)] {
+				return
+			}
+			names[LowerFirst(k)] = true
+		}
+		if !sameJSON(t, p, ref) {
+			t.Fatalf("body %q:\n got %s\nwant %s", body, p, ref)
+		}
+	})
+}
