@@ -108,7 +108,7 @@ type Journal struct {
 
 	mu         sync.RWMutex // guards the fields below
 	segs       []*segment   // oldest first; the last is the active one
-	index      []entry      // sorted by (t, seq)
+	index      index        // sorted by (t, seq)
 	nextSeq    uint64
 	seqCounter uint64
 	badLines   int
@@ -118,7 +118,7 @@ type Journal struct {
 
 type appendReq struct {
 	line []byte
-	ent  entry
+	ent  newEntry
 	done chan error
 }
 
@@ -199,7 +199,7 @@ func (j *Journal) recover() error {
 		end, bad := scanSegment(data, func(off int64, line []byte, e *Event) {
 			ent := entryOf(e)
 			ent.seg, ent.off, ent.n = s.seq, off, int32(len(line))
-			j.insert(s, ent)
+			j.insert(s, &ent)
 		})
 		j.badLines += bad
 		s.size = end
@@ -506,7 +506,7 @@ func (j *Journal) commit(batch []*appendReq) error {
 	j.mu.Lock()
 	off := s.size
 	for _, r := range batch {
-		ent := r.ent
+		ent := &r.ent
 		ent.seg, ent.off, ent.n = s.seq, off, int32(len(r.line)-1)
 		off += int64(len(r.line))
 		j.insert(s, ent)
@@ -574,14 +574,7 @@ func (j *Journal) Prune(now time.Time) (int, error) {
 	}
 	j.segs = keep
 	if len(gone) > 0 {
-		idx := j.index[:0]
-		for _, e := range j.index {
-			if !gone[e.seg] {
-				idx = append(idx, e)
-			}
-		}
-		clear(j.index[len(idx):])
-		j.index = idx
+		j.index.filter(func(e *entry) bool { return !gone[e.seg] })
 	}
 	return len(gone), firstErr
 }
@@ -597,7 +590,7 @@ type Stats struct {
 func (j *Journal) Stats() Stats {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	return Stats{Segments: len(j.segs), Events: len(j.index), BadLines: j.badLines}
+	return Stats{Segments: len(j.segs), Events: j.index.len(), BadLines: j.badLines}
 }
 
 // waitSpare blocks until the background spare segment (if any) is ready.

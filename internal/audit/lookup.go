@@ -13,27 +13,8 @@ import (
 	"time"
 )
 
-// entry is the in-memory index record of one event: its lookup attributes
-// and where its line is.
-type entry struct {
-	t        int64  // eventTime, unix seconds
-	seq      uint64 // index insertion order; ties on t are ordered by it
-	seg      uint64
-	off      int64
-	n        int32
-	readOnly bool
-	id       string
-	name     string
-	source   string
-	user     string
-	akid     string
-	res      []resRef
-}
-
-type resRef struct{ typ, name string }
-
-func entryOf(e *Event) entry {
-	ent := entry{
+func entryOf(e *Event) newEntry {
+	ent := newEntry{
 		t:        e.EventTime.Unix(),
 		readOnly: e.ReadOnly,
 		id:       e.EventID,
@@ -48,23 +29,10 @@ func entryOf(e *Event) entry {
 	return ent
 }
 
-// insert adds ent to the index, keeping it sorted by (t, seq). Events arrive
-// almost in time order, so the position is found from the end. Caller holds
-// j.mu (or is Open).
-func (j *Journal) insert(s *segment, ent entry) {
+// insert adds ent to the index. Caller holds j.mu (or is Open).
+func (j *Journal) insert(s *segment, ent *newEntry) {
 	j.seqCounter++
-	ent.seq = j.seqCounter
-	i := len(j.index)
-	for i > 0 && j.index[i-1].t > ent.t {
-		i--
-		if len(j.index)-i > 64 { // far out of order: binary search
-			i = sort.Search(len(j.index), func(k int) bool { return j.index[k].t > ent.t })
-			break
-		}
-	}
-	j.index = append(j.index, entry{})
-	copy(j.index[i+1:], j.index[i:])
-	j.index[i] = ent
+	j.index.add(ent, j.seqCounter)
 	if ent.t > s.newest {
 		s.newest = ent.t
 	}
@@ -108,8 +76,7 @@ const MaxLookupResults = 50
 // with the same attributes and time range, and only for this Journal (it
 // does not survive a restart).
 func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
-	match, err := matcher(in.Attributes)
-	if err != nil {
+	if err := validAttributes(in.Attributes); err != nil {
 		return nil, "", err
 	}
 	if in.MaxResults < 0 || in.MaxResults > MaxLookupResults {
@@ -145,14 +112,16 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	i := sort.Search(len(j.index), func(k int) bool {
-		e := &j.index[k]
+	match := j.matcher(in.Attributes)
+	x := &j.index
+	i := sort.Search(x.len(), func(k int) bool {
+		e := x.at(k)
 		return e.t > ct || (e.t == ct && e.seq >= cseq)
 	})
 	var picked []*entry
 	more := false
 	for i--; i >= 0; i-- {
-		e := &j.index[i]
+		e := x.at(i)
 		if e.t < lo {
 			break
 		}
@@ -177,50 +146,75 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 	return events, next, nil
 }
 
-func matcher(attrs []LookupAttribute) (func(*entry) bool, error) {
+// validAttributes checks LookupAttributes as CloudTrail does.
+func validAttributes(attrs []LookupAttribute) error {
 	if len(attrs) == 0 {
-		return func(*entry) bool { return true }, nil
+		return nil
 	}
 	if len(attrs) > 1 {
-		return nil, errorf(CodeInvalidLookupAttributes, "You can specify at most one lookup attribute")
+		return errorf(CodeInvalidLookupAttributes, "You can specify at most one lookup attribute")
 	}
-	v := attrs[0].Value
-	if len(v) < 1 || len(v) > 2000 {
-		return nil, errorf(CodeInvalidLookupAttributes, "AttributeValue must be 1 to 2000 characters long")
+	if v := attrs[0].Value; len(v) < 1 || len(v) > 2000 {
+		return errorf(CodeInvalidLookupAttributes, "AttributeValue must be 1 to 2000 characters long")
 	}
 	switch attrs[0].Key {
-	case AttrEventID:
-		return func(e *entry) bool { return e.id == v }, nil
+	case AttrEventID, AttrEventName, AttrReadOnly, AttrUsername, AttrEventSource, AttrAccessKeyID, AttrResourceType, AttrResourceName:
+		return nil
+	}
+	return errorf(CodeInvalidLookupAttributes, "Unknown AttributeKey %q: use EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource or AccessKeyId", attrs[0].Key)
+}
+
+// matcher is the filter of valid attrs over the index. Caller holds j.mu (R).
+func (j *Journal) matcher(attrs []LookupAttribute) func(*entry) bool {
+	if len(attrs) == 0 {
+		return func(*entry) bool { return true }
+	}
+	none := func(*entry) bool { return false }
+	x := &j.index
+	v := attrs[0].Value
+	if attrs[0].Key == AttrEventID {
+		id, ok := x.findEventID(v)
+		if !ok {
+			return none
+		}
+		return func(e *entry) bool { return e.id == id }
+	}
+	if attrs[0].Key == AttrReadOnly {
+		return func(e *entry) bool { return strconv.FormatBool(e.readOnly) == v }
+	}
+	s, ok := x.syms.find(v)
+	if !ok {
+		return none
+	}
+	switch attrs[0].Key {
 	case AttrEventName:
-		return func(e *entry) bool { return e.name == v }, nil
-	case AttrReadOnly:
-		return func(e *entry) bool { return strconv.FormatBool(e.readOnly) == v }, nil
+		return func(e *entry) bool { return e.name == s }
 	case AttrUsername:
-		return func(e *entry) bool { return e.user == v }, nil
+		return func(e *entry) bool { return e.user == s }
 	case AttrEventSource:
-		return func(e *entry) bool { return e.source == v }, nil
+		return func(e *entry) bool { return e.source == s }
 	case AttrAccessKeyID:
-		return func(e *entry) bool { return e.akid == v }, nil
+		return func(e *entry) bool { return e.akid == s }
 	case AttrResourceType:
 		return func(e *entry) bool {
-			for _, r := range e.res {
-				if r.typ == v {
+			for _, r := range x.resources(e) {
+				if r.typ == s {
 					return true
 				}
 			}
 			return false
-		}, nil
+		}
 	case AttrResourceName:
 		return func(e *entry) bool {
-			for _, r := range e.res {
-				if r.name == v {
+			for _, r := range x.resources(e) {
+				if r.name == s {
 					return true
 				}
 			}
 			return false
-		}, nil
+		}
 	}
-	return nil, errorf(CodeInvalidLookupAttributes, "Unknown AttributeKey %q: use EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource or AccessKeyId", attrs[0].Key)
+	return none
 }
 
 // readEntries reads and decodes the lines of picked. Caller holds j.mu (R),

@@ -1,0 +1,185 @@
+package audit
+
+import (
+	"sort"
+
+	"github.com/google/uuid"
+)
+
+// The in-memory index holds one entry per event for Lookup. Entries hold no
+// pointers: strings are interned as symbols and event ids kept as 16-byte
+// UUIDs, so the garbage collector never scans the index, however many events
+// it holds; and it is stored in fixed-size chunks, so growing it never copies
+// it. At 90 days of retention it is the largest thing in the heap.
+
+// newEntry is an event's lookup attributes as Append sees them (outside the
+// journal's lock); insert turns it into an entry.
+type newEntry struct {
+	t        int64
+	seg      uint64
+	off      int64
+	n        int32
+	readOnly bool
+	id       string
+	name     string
+	source   string
+	user     string
+	akid     string
+	res      []resRef
+}
+
+type resRef struct{ typ, name string }
+
+// sym is an interned string; 0 is "".
+type sym uint32
+
+type symbols struct {
+	ids  map[string]sym
+	strs []string
+}
+
+func (s *symbols) intern(v string) sym {
+	if v == "" {
+		return 0
+	}
+	if id, ok := s.ids[v]; ok {
+		return id
+	}
+	if s.ids == nil {
+		s.ids = map[string]sym{}
+		s.strs = []string{""}
+	}
+	id := sym(len(s.strs))
+	s.strs = append(s.strs, v)
+	s.ids[v] = id
+	return id
+}
+
+// find is the symbol of v, or false when no event has v.
+func (s *symbols) find(v string) (sym, bool) {
+	if v == "" {
+		return 0, true
+	}
+	id, ok := s.ids[v]
+	return id, ok
+}
+
+// entry is the index record of one event: its lookup attributes and where
+// its line is. No pointers.
+type entry struct {
+	t        int64  // eventTime, unix seconds
+	seq      uint64 // index insertion order; ties on t are ordered by it
+	seg      uint64
+	off      int64
+	n        int32
+	readOnly bool
+	nres     uint16
+	id       eventID
+	name     sym
+	source   sym
+	user     sym
+	akid     sym
+	res      uint32 // first of nres resource refs in index.res
+}
+
+// eventID is an EventID: a canonical UUID in u, or (an id in another form)
+// its symbol in s.
+type eventID struct {
+	u uuid.UUID
+	s sym
+}
+
+type resSym struct{ typ, name sym }
+
+const chunkSize = 4096
+
+// index is the entries sorted by (t, seq), in chunks of chunkSize.
+type index struct {
+	chunks [][]entry // all full except the last
+	n      int
+	syms   symbols
+	res    []resSym
+}
+
+func (x *index) len() int { return x.n }
+
+func (x *index) at(i int) *entry { return &x.chunks[i/chunkSize][i%chunkSize] }
+
+func (x *index) push(e entry) {
+	if x.n%chunkSize == 0 {
+		x.chunks = append(x.chunks, make([]entry, 0, chunkSize))
+	}
+	last := len(x.chunks) - 1
+	x.chunks[last] = append(x.chunks[last], e)
+	x.n++
+}
+
+func (x *index) eventID(v string) eventID {
+	if len(v) == 36 {
+		if u, err := uuid.Parse(v); err == nil && u.String() == v {
+			return eventID{u: u}
+		}
+	}
+	return eventID{s: x.syms.intern(v)}
+}
+
+// findEventID is the eventID of v, or false when no event has it.
+func (x *index) findEventID(v string) (eventID, bool) {
+	if len(v) == 36 {
+		if u, err := uuid.Parse(v); err == nil && u.String() == v {
+			return eventID{u: u}, true
+		}
+	}
+	s, ok := x.syms.find(v)
+	return eventID{s: s}, ok && s != 0
+}
+
+// add inserts ne (numbered seq) keeping (t, seq) order. Events arrive almost
+// in time order, so the position is found from the end.
+func (x *index) add(ne *newEntry, seq uint64) {
+	e := entry{t: ne.t, seq: seq, seg: ne.seg, off: ne.off, n: ne.n, readOnly: ne.readOnly,
+		id: x.eventID(ne.id), name: x.syms.intern(ne.name), source: x.syms.intern(ne.source),
+		user: x.syms.intern(ne.user), akid: x.syms.intern(ne.akid)}
+	if len(ne.res) > 0 {
+		e.res, e.nres = uint32(len(x.res)), uint16(min(len(ne.res), 1<<16-1))
+		for _, r := range ne.res[:e.nres] {
+			x.res = append(x.res, resSym{x.syms.intern(r.typ), x.syms.intern(r.name)})
+		}
+	}
+	i := x.n
+	for i > 0 && x.at(i-1).t > e.t {
+		i--
+		if x.n-i > 64 { // far out of order: binary search
+			i = sort.Search(x.n, func(k int) bool { return x.at(k).t > e.t })
+			break
+		}
+	}
+	x.push(e)
+	for k := x.n - 1; k > i; k-- {
+		*x.at(k) = *x.at(k - 1)
+	}
+	*x.at(i) = e
+}
+
+// resources are e's resource refs.
+func (x *index) resources(e *entry) []resSym { return x.res[e.res : e.res+uint32(e.nres)] }
+
+// filter keeps the entries keep accepts, in order, and compacts the resource refs.
+func (x *index) filter(keep func(*entry) bool) {
+	old, oldRes := x.chunks, x.res
+	x.chunks, x.n, x.res = nil, 0, nil
+	for _, c := range old {
+		for i := range c {
+			e := c[i]
+			if !keep(&e) {
+				continue
+			}
+			if e.nres > 0 {
+				start := uint32(len(x.res))
+				x.res = append(x.res, oldRes[e.res:e.res+uint32(e.nres)]...)
+				e.res = start
+			}
+			x.push(e)
+		}
+	}
+}

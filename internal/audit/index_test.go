@@ -1,0 +1,92 @@
+package audit
+
+import (
+	"math/rand"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// The index must stay invisible to the garbage collector: no pointers in an entry.
+func TestIndexEntryHasNoPointers(t *testing.T) {
+	var walk func(reflect.Type) bool
+	walk = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+			return false
+		case reflect.Struct:
+			for i := 0; i < ty.NumField(); i++ {
+				if !walk(ty.Field(i).Type) {
+					t.Errorf("entry field %s (%s) holds a pointer", ty.Field(i).Name, ty.Field(i).Type)
+					return false
+				}
+			}
+		case reflect.Array:
+			return walk(ty.Elem())
+		}
+		return true
+	}
+	walk(reflect.TypeOf(entry{}))
+}
+
+// Out-of-order arrivals end up in (t, seq) order across chunk boundaries, and
+// every attribute reads back.
+func TestIndexOrderAndAttributes(t *testing.T) {
+	var x index
+	r := rand.New(rand.NewSource(1))
+	type ref struct {
+		t   int64
+		seq uint64
+		id  string
+	}
+	var want []ref
+	for i := 0; i < 3*chunkSize+17; i++ {
+		ts := int64(i/3) - int64(r.Intn(4)) // mostly ordered, a little late
+		if i%1000 == 999 {
+			ts = int64(r.Intn(i / 3)) // far out of order
+		}
+		id := uuid.NewString()
+		if i%7 == 0 {
+			id = strings.ToUpper(id) // not canonical: kept as a symbol, matched exactly
+		}
+		x.add(&newEntry{t: ts, id: id, name: "Encrypt", user: "u" + string(rune('a'+i%3)),
+			res: []resRef{{"AWS::KMS::Key", "arn:k" + string(rune('0'+i%5))}}}, uint64(i+1))
+		want = append(want, ref{ts, uint64(i + 1), id})
+	}
+	sort.SliceStable(want, func(a, b int) bool { return want[a].t < want[b].t })
+	if x.len() != len(want) {
+		t.Fatalf("len %d", x.len())
+	}
+	for i, w := range want {
+		e := x.at(i)
+		if e.t != w.t || e.seq != w.seq {
+			t.Fatalf("position %d: (%d,%d), want (%d,%d)", i, e.t, e.seq, w.t, w.seq)
+		}
+		id, ok := x.findEventID(w.id)
+		if !ok || id != e.id {
+			t.Fatalf("event id %s not found at its entry", w.id)
+		}
+		if rs := x.resources(e); len(rs) != 1 || x.syms.strs[rs[0].typ] != "AWS::KMS::Key" {
+			t.Fatalf("resources of %d: %v", i, rs)
+		}
+	}
+	if _, ok := x.findEventID(strings.ToLower(want[0].id) + "x"); ok {
+		t.Error("unknown id found")
+	}
+	// Filtering keeps the order and the resources.
+	x.filter(func(e *entry) bool { return e.seq%2 == 0 })
+	prev := int64(-1 << 62)
+	for i := 0; i < x.len(); i++ {
+		e := x.at(i)
+		if e.seq%2 != 0 || e.t < prev || len(x.resources(e)) != 1 {
+			t.Fatalf("after filter, position %d: %+v", i, *e)
+		}
+		prev = e.t
+	}
+	if len(x.res) != x.len() {
+		t.Fatalf("resource refs not compacted: %d for %d entries", len(x.res), x.len())
+	}
+}
