@@ -18,7 +18,7 @@ import (
 // copied as it is. top holds the body's top-level members as sent. ok is false
 // when the body is not a JSON object.
 func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top map[string]json.RawMessage, ok bool) {
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+	if top, ok = topMembers(body); !ok {
 		return nil, nil, false
 	}
 	var drop map[string]bool
@@ -67,16 +67,19 @@ func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top m
 		if i > 0 {
 			out = append(out, ',')
 		}
-		name, _ := json.Marshal(m.name)
-		out = append(out, name...)
+		out = appendString(out, m.name)
 		out = append(out, ':')
-		var buf bytes.Buffer
-		if json.Compact(&buf, m.val) != nil {
-			return nil, top, false
-		}
-		out = append(out, buf.Bytes()...)
+		out = append(out, m.val...)
 	}
 	out = append(out, '}')
+	// Values are as sent: drop their white space (the journal is one event per line).
+	if bytes.ContainsAny(out, " \t\r\n") {
+		var buf bytes.Buffer
+		if json.Compact(&buf, out) != nil {
+			return nil, top, false
+		}
+		out = buf.Bytes()
+	}
 	return out, top, true
 }
 
@@ -88,4 +91,91 @@ func LowerFirst(s string) string {
 		return s
 	}
 	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// topMembers splits a JSON object into its members (the last of duplicate
+// names wins, as json.Unmarshal does); values are sub-slices of body. ok is
+// false when body is not a valid JSON object.
+func topMembers(body []byte) (map[string]json.RawMessage, bool) {
+	if !json.Valid(body) {
+		return nil, false
+	}
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, false
+	}
+	top := make(map[string]json.RawMessage, 8)
+	i = skipSpace(body, i+1)
+	if body[i] == '}' {
+		return top, true
+	}
+	for {
+		// body is valid: a string key, ':', a value, then ',' or '}'.
+		end := stringEnd(body, i)
+		key := string(body[i+1 : end-1])
+		if bytes.IndexByte(body[i:end], '\\') >= 0 {
+			if json.Unmarshal(body[i:end], &key) != nil {
+				return nil, false
+			}
+		}
+		i = skipSpace(body, end)
+		i = skipSpace(body, i+1) // past ':'
+		vend := valueEnd(body, i)
+		top[key] = body[i:vend:vend]
+		i = skipSpace(body, vend)
+		if body[i] == '}' {
+			return top, true
+		}
+		i = skipSpace(body, i+1) // past ','
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// valueEnd is the index just past the (valid) value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+	}
+	return i
 }
