@@ -33,8 +33,11 @@ fuzz:
 e2e:
 	$(GO) test -count=1 -timeout 15m ./e2e/...
 
+# Go benchmarks of the hot paths, each next to its baseline (see docs/performance.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/hsm/ ./internal/crypto/
+	$(GO) test -run '^$$' -bench 'Verify|Marshal' -benchtime 20000x ./internal/awsproto/ ./internal/audit/
+	$(GO) test -run '^$$' -bench 'Node' -benchtime 20000x ./cmd/coffer/
 
 clean:
 	rm -rf bin
