@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/coffer-hsm/coffer/internal/audit"
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/kms"
 	"github.com/coffer-hsm/coffer/internal/trail"
 )
 
@@ -92,8 +94,20 @@ func requestParams(c *awsproto.Call) (params json.RawMessage, kmsKeyID string) {
 		if !ok {
 			return nil, ""
 		}
+		if raw, found := top["CiphertextBlob"]; found && c.Service == "kms" {
+			// Decrypt and ReEncrypt name their key in the blob (unauthenticated
+			// until decrypted, but the trail should show which key was tried).
+			var blob []byte
+			if json.Unmarshal(raw, &blob) == nil {
+				kmsKeyID, _ = kms.CiphertextKeyID(blob)
+			}
+		}
 		if raw, found := top["KeyId"]; found {
-			json.Unmarshal(raw, &kmsKeyID)
+			if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+				kmsKeyID = string(raw[1 : n-1]) // the usual case: no escapes
+			} else {
+				json.Unmarshal(raw, &kmsKeyID)
+			}
 		}
 		return p, kmsKeyID
 	}

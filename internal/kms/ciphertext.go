@@ -105,3 +105,14 @@ func validateContext(ec map[string]string) error {
 	}
 	return nil
 }
+
+// CiphertextKeyID is the key id a ciphertext blob names (unauthenticated: the
+// blob may be forged), for the audit trail's resources; false when b is not
+// a Coffer KMS ciphertext.
+func CiphertextKeyID(b []byte) (string, bool) {
+	h, err := parseBlob(b)
+	if err != nil {
+		return "", false
+	}
+	return h.keyID, true
+}
