@@ -403,7 +403,9 @@ func (s *Service) resolve(c Caller, name string) (*Trail, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if t := s.trails[arn]; t != nil {
+	// A trail ARN of another account is unknown to the caller, as on AWS (no
+	// organization trails): the ARN must not reach another account's trail.
+	if t := s.trails[arn]; t != nil && t.Account == c.account(s) {
 		out := *t
 		return &out, nil
 	}

@@ -404,3 +404,24 @@ func TestTrailOperations(t *testing.T) {
 		t.Errorf("describe after delete: %v", list)
 	}
 }
+
+// A trail ARN of another account must not reach that account's trail.
+func TestTrailARNOfAnotherAccount(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"theirs","S3BucketName":"bucket-1"}`)
+	arn := `{"Name":"arn:aws:cloudtrail:us-east-1:111122223333:trail/theirs"}`
+	f.caller = Caller{Region: "us-east-1", Account: "444455556666"}
+	for _, op := range []string{"GetTrail", "GetTrailStatus", "StartLogging", "StopLogging", "DeleteTrail", "UpdateTrail"} {
+		if _, err := f.op(op, arn); MapError(err) == nil || MapError(err).Code != "TrailNotFoundException" {
+			t.Errorf("%s of another account's trail ARN: %v, want TrailNotFoundException", op, err)
+		}
+	}
+	if list := f.mustOp("DescribeTrails", `{"trailNameList":["arn:aws:cloudtrail:us-east-1:111122223333:trail/theirs"]}`).(map[string]any)["trailList"].([]*trailOutput); len(list) != 0 {
+		t.Errorf("DescribeTrails lists another account's trail: %+v", list)
+	}
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	if len(f.svc.Trails()) != 1 {
+		t.Fatal("the trail is gone")
+	}
+	f.mustOp("GetTrail", arn)
+}
