@@ -22,6 +22,7 @@ type Record struct {
 	EventTime time.Time
 	Region    string
 	Source    string // eventSource
+	Account   string // recipientAccountId ("" for a request that was not authenticated)
 }
 
 // ReadSince returns up to max committed records after pos, in commit order, and the
@@ -69,11 +70,12 @@ func (j *Journal) ReadSince(pos Position, max int) ([]Record, Position, error) {
 				EventTime time.Time `json:"eventTime"`
 				Region    string    `json:"awsRegion"`
 				Source    string    `json:"eventSource"`
+				Account   string    `json:"recipientAccountId"`
 			}
 			if json.Unmarshal(line, &e) != nil || e.EventID == "" || e.EventTime.IsZero() {
 				continue
 			}
-			out = append(out, Record{Line: append(json.RawMessage(nil), line...), EventTime: e.EventTime.UTC(), Region: e.Region, Source: e.Source})
+			out = append(out, Record{Line: append(json.RawMessage(nil), line...), EventTime: e.EventTime.UTC(), Region: e.Region, Source: e.Source, Account: e.Account})
 		}
 		pos = Position{Seg: v.seq, Off: start + end}
 		if len(out) >= max {

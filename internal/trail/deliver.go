@@ -213,10 +213,24 @@ func logged(t *Trail, at time.Time) bool {
 	return !start.IsZero() && !at.Before(start) && !at.After(t.StopLoggingTime)
 }
 
-func (t *Trail) wants(r *audit.Record) (string, bool) {
+// wants reports whether the trail takes the record, and the region it is delivered under.
+// A trail takes only its own account's events, as on AWS; a record without a recipient
+// account (a request that failed authentication, an event of the node) belongs to
+// nodeAccount, the node's own account.
+func (t *Trail) wants(r *audit.Record, nodeAccount string) (string, bool) {
+	account := r.Account
+	if account == "" {
+		account = nodeAccount
+	}
+	if account != t.Account {
+		return "", false
+	}
 	region := r.Region
 	if region == "" {
 		region = t.HomeRegion
+	}
+	if !validRegion(region) { // the region becomes a path segment
+		return "", false
 	}
 	if !t.IsMultiRegionTrail && region != t.HomeRegion {
 		return "", false
@@ -237,7 +251,7 @@ func (d *Deliverer) deliverLogs(ctx context.Context, t *Trail, st *deliveryState
 		}
 		groups := map[string][]audit.Record{}
 		for i := range recs {
-			if region, ok := t.wants(&recs[i]); ok {
+			if region, ok := t.wants(&recs[i], d.cfg.Service.cfg.AccountID); ok {
 				groups[region] = append(groups[region], recs[i])
 			}
 		}

@@ -425,3 +425,67 @@ func TestTrailARNOfAnotherAccount(t *testing.T) {
 	}
 	f.mustOp("GetTrail", arn)
 }
+
+// deliveredEvents counts the event names in every log file of a bucket (not digests).
+func deliveredEvents(t *testing.T, f *fixture, bucket string) map[string]int {
+	t.Helper()
+	names := map[string]int{}
+	base := filepath.Join(f.root, bucket)
+	filepath.WalkDir(base, func(p string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() || !strings.HasSuffix(p, ".json.gz") || strings.Contains(p, "CloudTrail-Digest") {
+			return nil
+		}
+		rel, _ := filepath.Rel(base, p)
+		in, err := readObject(context.Background(), &ValidateInput{Root: f.root, Trail: mustTrail(t, f), Keys: f.keys}, bucket, filepath.ToSlash(rel))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		var doc struct{ Records []audit.Event }
+		if err := json.Unmarshal(in, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range doc.Records {
+			names[e.EventName]++
+		}
+		return nil
+	})
+	return names
+}
+
+// A trail takes its own account's events only (and the node's unauthenticated ones when
+// it is the node's account).
+func TestTrailTakesOnlyItsAccountsEvents(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.caller = Caller{Region: "us-east-1", Account: "444455556666"}
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-2"}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	f.now = f.now.Add(time.Second)
+	for _, e := range []*audit.Event{
+		{EventName: "Mine", UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}},
+		{EventName: "Theirs", UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "444455556666"}},
+		{EventName: "Anonymous"},
+		{EventName: "BadRegion", AWSRegion: "..", UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}},
+	} {
+		e.EventSource, e.EventTime = audit.SourceKMS, f.now
+		if e.AWSRegion == "" {
+			e.AWSRegion = "us-east-1"
+		}
+		if err := f.j.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.now = f.now.Add(time.Minute)
+	f.tick()
+	if got := deliveredEvents(t, f, "bucket-1"); got["Mine"] != 1 || got["Anonymous"] != 1 || got["Theirs"] != 0 || got["BadRegion"] != 0 {
+		t.Errorf("account 111122223333's trail got %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "bucket-1", "AWSLogs", "111122223333", f.now.Format("2006"))); err == nil {
+		t.Error("an event's region escaped its directory")
+	}
+	if got := deliveredEvents(t, f, "bucket-2"); got["Theirs"] != 1 || got["Mine"] != 0 || got["Anonymous"] != 0 {
+		t.Errorf("account 444455556666's trail got %v", got)
+	}
+}
