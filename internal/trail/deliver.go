@@ -207,10 +207,15 @@ func (d *Deliverer) Tick(ctx context.Context) error {
 // logged reports whether an event at t falls in the trail's logging time.
 func logged(t *Trail, at time.Time) bool {
 	start := t.StartLoggingTime.Truncate(time.Second)
-	if t.IsLogging {
-		return !at.Before(start)
+	if t.IsLogging && !at.Before(start) || !t.IsLogging && !start.IsZero() && !at.Before(start) && !at.After(t.StopLoggingTime) {
+		return true
 	}
-	return !start.IsZero() && !at.Before(start) && !at.After(t.StopLoggingTime)
+	for _, p := range t.Earlier {
+		if !at.Before(p.Start.Truncate(time.Second)) && !at.After(p.Stop) {
+			return true
+		}
+	}
+	return false
 }
 
 // wants reports whether the trail takes the record, and the region it is delivered under.

@@ -489,3 +489,26 @@ func TestTrailTakesOnlyItsAccountsEvents(t *testing.T) {
 		t.Errorf("account 444455556666's trail got %v", got)
 	}
 }
+
+// StopLogging and StartLogging within one delivery interval keep the events logged
+// before the stop, and leave out those between the stop and the start.
+func TestStopStartWithinOneInterval(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1"}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("First")
+	f.now = f.now.Add(time.Second)
+	f.mustOp("StopLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("WhileStopped")
+	f.now = f.now.Add(time.Second)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("Second")
+	f.now = f.now.Add(time.Minute)
+	f.tick()
+	if got := deliveredEvents(t, f, "bucket-1"); got["First"] != 1 || got["Second"] != 1 || got["WhileStopped"] != 0 {
+		t.Fatalf("delivered %v", got)
+	}
+}
