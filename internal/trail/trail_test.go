@@ -512,3 +512,106 @@ func TestStopStartWithinOneInterval(t *testing.T) {
 		t.Fatalf("delivered %v", got)
 	}
 }
+
+// crashTick runs a tick that dies (like kill -9) at stage, then restarts the deliverer.
+func (f *fixture) crashTick(stage string) {
+	f.t.Helper()
+	crashed := false
+	f.d.crashHook = func(s string) {
+		if s == stage {
+			crashed = true
+			panic("crash")
+		}
+	}
+	func() {
+		defer func() { recover() }()
+		f.d.Tick(context.Background())
+	}()
+	if !crashed {
+		f.t.Fatalf("no crash at %s", stage)
+	}
+	f.d = NewDeliverer(f.d.cfg)
+}
+
+// trailFiles counts the log and digest files of a bucket.
+func trailFiles(t *testing.T, f *fixture, bucket string) (logs, digests int) {
+	filepath.WalkDir(filepath.Join(f.root, bucket), func(p string, de os.DirEntry, err error) error {
+		switch {
+		case err != nil || de.IsDir() || !strings.HasSuffix(p, ".json.gz"):
+		case strings.Contains(p, "CloudTrail-Digest"):
+			digests++
+		default:
+			logs++
+		}
+		return nil
+	})
+	return logs, digests
+}
+
+// A crash between writing files and saving the delivery position delivers every event
+// exactly once, in exactly one digest, and keeps the chain valid.
+func TestCrashBetweenWriteAndSave(t *testing.T) {
+	for _, stage := range []string{"log-written", "log-partial", "digest-written", "digest-partial"} {
+		t.Run(stage, func(t *testing.T) {
+			f := newFixture(t)
+			start := f.now
+			f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true,"IsMultiRegionTrail":true}`)
+			f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+			f.run(1)
+			f.now = f.now.Add(time.Second)
+			f.event("Crash")
+			e := &audit.Event{EventSource: audit.SourceKMS, EventName: "Crash", AWSRegion: "eu-west-1", EventTime: f.now,
+				UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}}
+			if err := f.j.Append(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(stage, "digest") {
+				f.now = f.now.Add(10 * time.Minute) // the tick also writes a digest
+			} else {
+				f.now = f.now.Add(time.Minute)
+			}
+			f.crashTick(stage)
+			f.run(2)
+			f.now = f.now.Add(11 * time.Minute) // a digest of everything pending
+			f.tick()
+			names := deliveredEvents(t, f, "bucket-1")
+			if names["Crash"] != 2 || names["Encrypt"] != 12 {
+				t.Fatalf("delivered %v", names)
+			}
+			rep := f.validate(start)
+			logs, digests := trailFiles(t, f, "bucket-1")
+			euDigests := 0
+			filepath.WalkDir(filepath.Join(f.root, "bucket-1"), func(p string, de os.DirEntry, err error) error {
+				if err == nil && strings.HasSuffix(p, ".json.gz") && strings.Contains(p, "/CloudTrail-Digest/eu-west-1/") {
+					euDigests++
+				}
+				return nil
+			})
+			if !rep.OK() || rep.ValidDigests < 3 || digests-euDigests != rep.ValidDigests {
+				t.Fatalf("%d home-region digest files:\n%s", digests-euDigests, rep.Text(true))
+			}
+			inDigests := map[string]int{}
+			for _, fd := range rep.Findings {
+				if fd.File == "log" {
+					inDigests[fd.Key]++
+				}
+			}
+			for k, n := range inDigests {
+				if n != 1 {
+					t.Errorf("%s is in %d digests", k, n)
+				}
+			}
+			// Every home-region log file is in a digest (eu-west-1's have their own chain).
+			euLogs := 0
+			filepath.WalkDir(filepath.Join(f.root, "bucket-1"), func(p string, de os.DirEntry, err error) error {
+				if err == nil && !de.IsDir() && strings.Contains(p, "/CloudTrail/eu-west-1/") {
+					euLogs++
+				}
+				return nil
+			})
+			if logs-euLogs != len(inDigests) {
+				t.Errorf("%d home-region log files, %d in digests", logs-euLogs, len(inDigests))
+			}
+		})
+	}
+}
