@@ -312,6 +312,12 @@ func (d *Deliverer) Tick(ctx context.Context) error {
 				st.DigestError = err.Error()
 				errs = append(errs, fmt.Errorf("%s: digest: %w", arn, err))
 			}
+		} else {
+			// As on AWS, log files delivered while validation is off are in no digest, and
+			// turning it on again starts new chains (no previous digest).
+			for _, c := range st.Chains {
+				*c = chain{LastEnd: now}
+			}
 		}
 		if err := d.save(); err != nil {
 			return err

@@ -615,3 +615,28 @@ func TestCrashBetweenWriteAndSave(t *testing.T) {
 		})
 	}
 }
+
+// Log files delivered while validation is off are in no digest (nor kept pending), and
+// turning it on again starts a new chain, as on AWS.
+func TestValidationOffAndOn(t *testing.T) {
+	f := newFixture(t)
+	start := f.now
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.run(1)
+	f.mustOp("UpdateTrail", `{"Name":"trail-1","EnableLogFileValidation":false}`)
+	f.run(3)
+	arn := mustTrail(t, f).ARN()
+	if c := f.d.states[arn].Chains["us-east-1"]; len(c.Pending) != 0 || c.PrevObject != "" {
+		t.Fatalf("validation off keeps %d pending log files, chain head %q", len(c.Pending), c.PrevObject)
+	}
+	f.mustOp("UpdateTrail", `{"Name":"trail-1","EnableLogFileValidation":true}`)
+	f.run(2)
+	rep := f.validate(start)
+	if !rep.OK() || rep.ValidDigests != 3 || len(rep.Gaps) != 1 {
+		t.Fatalf("%s", rep.Text(true))
+	}
+	if rep.ValidLogs != 4+8 { // 4 files in the first period, 8 after turning validation on
+		t.Errorf("%d log files validated, want 12:\n%s", rep.ValidLogs, rep.Text(true))
+	}
+}
