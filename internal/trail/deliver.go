@@ -157,12 +157,11 @@ func (d *Deliverer) load() error {
 }
 
 func (d *Deliverer) objectExists(bucket, key string) bool {
-	_, err := os.Stat(ObjectPath(d.cfg.Root, bucket, key))
-	return err == nil
+	return statObject(d.cfg.Root, bucket, key)
 }
 
 func (d *Deliverer) removeObject(bucket, key string) {
-	if err := os.Remove(ObjectPath(d.cfg.Root, bucket, key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeObjectFile(d.cfg.Root, bucket, key); err != nil {
 		d.cfg.Logger.Warn("cloudtrail: removing an unfinished file", "bucket", bucket, "key", key, "err", err)
 	}
 }
@@ -478,11 +477,7 @@ func (d *Deliverer) put(ctx context.Context, t *Trail, key string, inflated []by
 			return fmt.Errorf("encrypting with %s: %w", t.KmsKeyId, err)
 		}
 	}
-	p := ObjectPath(d.cfg.Root, t.S3BucketName, key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	return writeFileSync(p, data, 0o600)
+	return writeObject(d.cfg.Root, t.S3BucketName, key, data)
 }
 
 // logFile makes a log file of recs: its digest entry and its uncompressed content.
@@ -595,7 +590,7 @@ func (d *Deliverer) writeDigest(ctx context.Context, t *Trail, st *deliveryState
 	}
 	d.crash("digest-partial")
 	sb, _ := json.Marshal(Signature{Signature: sig, SignatureAlgorithm: SignatureAlgorithm})
-	if err := writeFileSync(ObjectPath(d.cfg.Root, t.S3BucketName, key)+SigSuffix, sb, 0o600); err != nil {
+	if err := writeObject(d.cfg.Root, t.S3BucketName, key+SigSuffix, sb); err != nil {
 		undo()
 		return err
 	}

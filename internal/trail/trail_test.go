@@ -640,3 +640,43 @@ func TestValidationOffAndOn(t *testing.T) {
 		t.Errorf("%d log files validated, want 12:\n%s", rep.ValidLogs, rep.Text(true))
 	}
 }
+
+// A symbolic link in a trail's directory that leads out of the trail root is not followed:
+// delivery fails (and says so in GetTrailStatus) without writing outside.
+func TestSymlinkOutOfTrailRoot(t *testing.T) {
+	f := newFixture(t)
+	outside := t.TempDir()
+	if err := os.MkdirAll(f.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(f.root, "bucket-1")); err != nil {
+		t.Fatal(err)
+	}
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("Encrypt")
+	f.now = f.now.Add(11 * time.Minute)
+	if err := f.d.Tick(context.Background()); err == nil {
+		t.Error("delivery through a symlink out of the root succeeded")
+	}
+	n := 0
+	filepath.WalkDir(outside, func(p string, de os.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			n++
+		}
+		return nil
+	})
+	if n != 0 {
+		t.Fatalf("%d files written outside the trail root", n)
+	}
+	st := f.mustOp("GetTrailStatus", `{"Name":"trail-1"}`).(map[string]any)
+	if st["LatestDeliveryError"] == nil {
+		t.Errorf("no delivery error: %v", st)
+	}
+	// Reading follows no link out of the root either.
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("x"), 0o600)
+	if _, err := readObjectFile(f.root, "bucket-1", "secret"); err == nil {
+		t.Error("read through a symlink out of the root")
+	}
+}
