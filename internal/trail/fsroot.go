@@ -157,4 +157,3 @@ func walkObjects(rootDir, bucket, dir string, fn func(key string)) error {
 		return nil
 	})
 }
-
