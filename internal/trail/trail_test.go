@@ -6,6 +6,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -679,4 +681,88 @@ func TestSymlinkOutOfTrailRoot(t *testing.T) {
 	if _, err := readObjectFile(f.root, "bucket-1", "secret"); err == nil {
 		t.Error("read through a symlink out of the root")
 	}
+}
+
+// signDigest writes a digest signed with the trail's real signing key.
+func (f *fixture) signDigest(dg *Digest) {
+	f.t.Helper()
+	priv, pub, _, err := f.d.cfg.Signer.Key("us-east-1", f.now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	dg.DigestPublicKeyFingerprint, dg.DigestSignatureAlgorithm = pub.Fingerprint, SignatureAlgorithm
+	b, _ := json.Marshal(dg)
+	sig, err := Sign(priv, dg, b)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := writeObject(f.root, dg.DigestS3Bucket, dg.DigestS3Object, gzipBytes(b)); err != nil {
+		f.t.Fatal(err)
+	}
+	sb, _ := json.Marshal(Signature{Signature: sig, SignatureAlgorithm: SignatureAlgorithm})
+	if err := writeObject(f.root, dg.DigestS3Bucket, dg.DigestS3Object+SigSuffix, sb); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// Validly signed digests whose times do not follow the chain (ranges that overlap or go
+// backwards, an end time that is not the one in the name) are INVALID.
+func TestDigestTimesFollowTheChain(t *testing.T) {
+	f := newFixture(t)
+	start := f.now
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.run(2)
+	rep := f.validate(start)
+	if !rep.OK() || rep.ValidDigests != 2 {
+		t.Fatalf("%s", rep.Text(true))
+	}
+	newest := findings(rep, StatusValid)[0]
+	raw, _ := readObjectFile(f.root, newest.Bucket, newest.Key)
+	in, _ := Gunzip(raw)
+	prev, _ := ParseDigest(in)
+	sb, _ := readObjectFile(f.root, newest.Bucket, newest.Key+SigSuffix)
+	var sig Signature
+	json.Unmarshal(sb, &sig)
+	tr := mustTrail(t, f)
+	for name, times := range map[string][2]string{
+		"overlapping":   {prev.DigestStartTime, ""},                                             // starts before the previous one ends
+		"backwards":     {awsTime(f.now.Add(5 * time.Minute)), awsTime(f.now.Add(time.Minute))}, // ends before it starts
+		"renamed":       {prev.DigestEndTime, awsTime(f.now.Add(9 * time.Minute))},              // end time not the name's
+		"valid (check)": {prev.DigestEndTime, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := newFixture(t)
+			*g = *f
+			g.t = t
+			end := f.now.Add(10 * time.Minute)
+			key := DigestKey(tr, "us-east-1", end)
+			h := sha256Hex(in)
+			alg := HashAlgorithm
+			dg := &Digest{AWSAccountID: tr.Account, DigestStartTime: times[0], DigestEndTime: awsTime(end), DigestS3Bucket: "bucket-1",
+				DigestS3Object: key, LogFiles: []LogFile{}, PreviousDigestS3Bucket: &newest.Bucket, PreviousDigestS3Object: &newest.Key,
+				PreviousDigestHashValue: &h, PreviousDigestHashAlgorithm: &alg, PreviousDigestSignature: &sig.Signature}
+			if times[1] != "" {
+				dg.DigestEndTime = times[1]
+			}
+			g.signDigest(dg)
+			defer removeObjectFile(f.root, "bucket-1", key)
+			g.now = end
+			rep := g.validate(start)
+			if name == "valid (check)" {
+				if !rep.OK() || rep.ValidDigests != 3 {
+					t.Fatalf("%s", rep.Text(true))
+				}
+				return
+			}
+			if rep.OK() || !strings.Contains(rep.Text(false), "do not follow the chain") {
+				t.Fatalf("accepted:\n%s", rep.Text(true))
+			}
+		})
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

@@ -234,6 +234,7 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 		}
 	}
 	var expectSig, expectHash string // what the digest walked from says about this one
+	var expectEnd time.Time          // the start of the digest walked from
 	for key != "" && !rep.Start.After(lastStart) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -247,7 +248,17 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 					Message: "INVALID: does not match the previous digest hash and signature recorded in the next digest"}
 			}
 		}
-		expectSig, expectHash = "", ""
+		if f == nil {
+			// Times only go forward along a chain: this digest ends where the one walked
+			// from starts, after its own start, at the time in its name.
+			ds, _ := time.Parse(time.RFC3339, ld.d.DigestStartTime)
+			de, _ := time.Parse(time.RFC3339, ld.d.DigestEndTime)
+			if !ds.Before(de) || !expectEnd.IsZero() && !de.Equal(expectEnd) || digestKeyDate(key) != de.UTC().Format("20060102T150405Z") {
+				f = &Finding{File: "digest", Bucket: bucket, Key: key, Status: StatusInvalid,
+					Message: "INVALID: its digestStartTime and digestEndTime do not follow the chain"}
+			}
+		}
+		expectSig, expectHash, expectEnd = "", "", time.Time{}
 		if f != nil {
 			rep.InvalidDigests++
 			rep.ChainBroken = true
@@ -289,6 +300,7 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 		if d.PreviousDigestSignature != nil && d.PreviousDigestHashValue != nil {
 			expectSig, expectHash = *d.PreviousDigestSignature, *d.PreviousDigestHashValue
 		}
+		expectEnd = ds
 		// Drop listed digests at or after the one the chain leads to.
 		for len(digests) > 0 && digestKeyDate(digests[len(digests)-1]) >= digestKeyDate(key) {
 			digests = digests[:len(digests)-1]
