@@ -251,6 +251,9 @@ func (d *Deliverer) save() error {
 func (d *Deliverer) Status(arn string) DeliveryStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.load(); err != nil { // after a restart, before the first tick
+		return DeliveryStatus{LatestDeliveryError: "delivery state unreadable"}
+	}
 	st := d.states[arn]
 	if st == nil {
 		return DeliveryStatus{}

@@ -766,3 +766,18 @@ func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// After a restart GetTrailStatus reports the saved delivery times before the first tick.
+func TestStatusAfterRestart(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1"}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("Encrypt")
+	f.now = f.now.Add(time.Minute)
+	f.tick()
+	f.d = NewDeliverer(f.d.cfg)
+	if st := f.mustOp("GetTrailStatus", `{"Name":"trail-1"}`).(map[string]any); st["LatestDeliveryTime"] == nil {
+		t.Fatalf("status after restart: %v", st)
+	}
+}
