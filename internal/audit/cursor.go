@@ -22,6 +22,7 @@ type Record struct {
 	EventTime time.Time
 	Region    string
 	Source    string // eventSource
+	Account   string // recipientAccountId ("" for a request that was not authenticated)
 }
 
 // ReadSince returns up to max committed records after pos, in commit order, and the
@@ -52,29 +53,44 @@ func (j *Journal) ReadSince(pos Position, max int) ([]Record, Position, error) {
 			pos = Position{Seg: v.seq, Off: v.size}
 			continue
 		}
-		data, err := readRange(v.path, start, v.size)
-		if err != nil {
-			return out, pos, err
-		}
-		end := int64(0)
-		for end < int64(len(data)) && len(out) < max {
-			i := indexNL(data[end:])
-			if i < 0 {
-				break
+		// Read the segment in chunks (a chunk grows only for a line longer than it), so
+		// that a call reads about what it returns, not the rest of a 64 MiB segment.
+		off, chunk := start, int64(readChunk)
+		for off < v.size && len(out) < max {
+			data, err := readRangeFn(v.path, off, min(off+chunk, v.size))
+			if err != nil {
+				return out, pos, err
 			}
-			line := data[end : end+int64(i)]
-			end += int64(i) + 1
-			var e struct {
-				EventID   string    `json:"eventID"`
-				EventTime time.Time `json:"eventTime"`
-				Region    string    `json:"awsRegion"`
-				Source    string    `json:"eventSource"`
+			end := int64(0)
+			for end < int64(len(data)) && len(out) < max {
+				i := indexNL(data[end:])
+				if i < 0 {
+					break
+				}
+				line := data[end : end+int64(i)]
+				end += int64(i) + 1
+				var e struct {
+					EventID   string    `json:"eventID"`
+					EventTime time.Time `json:"eventTime"`
+					Region    string    `json:"awsRegion"`
+					Source    string    `json:"eventSource"`
+					Account   string    `json:"recipientAccountId"`
+				}
+				if json.Unmarshal(line, &e) != nil || e.EventID == "" || e.EventTime.IsZero() {
+					continue
+				}
+				out = append(out, Record{Line: append(json.RawMessage(nil), line...), EventTime: e.EventTime.UTC(), Region: e.Region, Source: e.Source, Account: e.Account})
 			}
-			if json.Unmarshal(line, &e) != nil || e.EventID == "" || e.EventTime.IsZero() {
+			if end == 0 {
+				if off+int64(len(data)) >= v.size {
+					break // a torn tail without a newline
+				}
+				chunk *= 2 // a line longer than the chunk
 				continue
 			}
-			out = append(out, Record{Line: append(json.RawMessage(nil), line...), EventTime: e.EventTime.UTC(), Region: e.Region, Source: e.Source})
+			off += end
 		}
+		end := off - start
 		pos = Position{Seg: v.seq, Off: start + end}
 		if len(out) >= max {
 			break
@@ -82,6 +98,11 @@ func (j *Journal) ReadSince(pos Position, max int) ([]Record, Position, error) {
 	}
 	return out, pos, nil
 }
+
+// readChunk is how much of a segment ReadSince reads at a time.
+var readChunk = 1 << 20
+
+var readRangeFn = readRange // tests count what is read
 
 func indexNL(b []byte) int {
 	for i, c := range b {

@@ -43,16 +43,20 @@ type DelivererConfig struct {
 }
 
 // Deliverer writes trails' log and digest files on this node. Its position in the
-// journal and each digest chain's head are kept in StateDir/delivery.json, written
-// (atomically) after the files they describe, so that a restart neither loses events nor
-// breaks a chain (a crash between the two can deliver some events twice, as CloudTrail's
-// at-least-once delivery may).
+// journal and each digest chain's head are kept in StateDir/delivery.json. Files are
+// written under an intent: the files about to be written (and the position after them)
+// are saved first, then the files, then the new position. After a crash, a load finds the
+// intent and completes it when every file of it is on disk, else removes the ones that
+// are and delivers those events again, so that each event is delivered exactly once and
+// every digest is the head of its chain.
 type Deliverer struct {
 	cfg DelivererConfig
 
 	mu     sync.Mutex
 	states map[string]*deliveryState
 	loaded bool
+
+	crashHook func(stage string) // tests: simulates a crash at a stage
 }
 
 type deliveryState struct {
@@ -65,6 +69,30 @@ type deliveryState struct {
 	Digested    time.Time         `json:"digested,omitzero"`
 	DigestError string            `json:"digest_error,omitempty"`
 	Chains      map[string]*chain `json:"chains"` // by region
+
+	LogIntent    *logIntent    `json:"log_intent,omitempty"`
+	DigestIntent *digestIntent `json:"digest_intent,omitempty"`
+}
+
+// logIntent is a batch of log files being written and the journal position after it.
+type logIntent struct {
+	Next  audit.Position `json:"next"`
+	Files []regionLog    `json:"files"`
+}
+
+type regionLog struct {
+	Region string `json:"region"`
+	LogFile
+}
+
+// digestIntent is a digest being written: the chain head it becomes.
+type digestIntent struct {
+	Region string    `json:"region"`
+	End    time.Time `json:"end"`
+	Bucket string    `json:"bucket"`
+	Object string    `json:"object"`
+	Hash   string    `json:"hash"`
+	Sig    string    `json:"sig"`
 }
 
 type chain struct {
@@ -112,8 +140,100 @@ func (d *Deliverer) load() error {
 	if d.states == nil {
 		d.states = map[string]*deliveryState{}
 	}
+	recovered := false
+	for _, st := range d.states {
+		if st.LogIntent != nil || st.DigestIntent != nil {
+			d.recoverIntents(st)
+			recovered = true
+		}
+	}
+	if recovered {
+		if err := d.save(); err != nil {
+			return err
+		}
+	}
 	d.loaded = true
 	return nil
+}
+
+func (d *Deliverer) objectExists(bucket, key string) bool {
+	return statObject(d.cfg.Root, bucket, key)
+}
+
+func (d *Deliverer) removeObject(bucket, key string) {
+	if err := removeObjectFile(d.cfg.Root, bucket, key); err != nil {
+		d.cfg.Logger.Warn("cloudtrail: removing an unfinished file", "bucket", bucket, "key", key, "err", err)
+	}
+}
+
+// recoverIntents completes or undoes the writes a crash interrupted.
+func (d *Deliverer) recoverIntents(st *deliveryState) {
+	if in := st.LogIntent; in != nil {
+		all := true
+		for _, f := range in.Files {
+			all = all && d.objectExists(f.S3Bucket, f.S3Object)
+		}
+		if all {
+			d.commitLogs(st)
+		} else {
+			d.undoLogs(st)
+		}
+	}
+	if in := st.DigestIntent; in != nil {
+		if d.objectExists(in.Bucket, in.Object) && d.objectExists(in.Bucket, in.Object+SigSuffix) {
+			d.commitDigest(st)
+		} else {
+			d.removeObject(in.Bucket, in.Object)
+			d.removeObject(in.Bucket, in.Object+SigSuffix)
+			st.DigestIntent = nil
+		}
+	}
+}
+
+func (st *deliveryState) chain(region string) *chain {
+	c := st.Chains[region]
+	if c == nil {
+		if st.Chains == nil {
+			st.Chains = map[string]*chain{}
+		}
+		c = &chain{}
+		st.Chains[region] = c
+	}
+	return c
+}
+
+// commitLogs makes the log intent's files pending in their chains and moves the position.
+func (d *Deliverer) commitLogs(st *deliveryState) {
+	in := st.LogIntent
+	for _, f := range in.Files {
+		c := st.chain(f.Region)
+		c.Pending = append(c.Pending, f.LogFile)
+	}
+	st.Cursor, st.LogIntent = in.Next, nil
+}
+
+// undoLogs removes the files of the log intent that were written (the events are
+// delivered again from the unchanged position).
+func (d *Deliverer) undoLogs(st *deliveryState) {
+	for _, f := range st.LogIntent.Files {
+		d.removeObject(f.S3Bucket, f.S3Object)
+	}
+	st.LogIntent = nil
+}
+
+// commitDigest makes the digest intent the head of its chain.
+func (d *Deliverer) commitDigest(st *deliveryState) {
+	in := st.DigestIntent
+	c := st.chain(in.Region)
+	c.PrevBucket, c.PrevObject, c.PrevHash, c.PrevSig = in.Bucket, in.Object, in.Hash, in.Sig
+	c.LastEnd, c.Pending = in.End, nil
+	st.DigestIntent = nil
+}
+
+func (d *Deliverer) crash(stage string) {
+	if d.crashHook != nil {
+		d.crashHook(stage)
+	}
 }
 
 func (d *Deliverer) save() error {
@@ -131,6 +251,9 @@ func (d *Deliverer) save() error {
 func (d *Deliverer) Status(arn string) DeliveryStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.load(); err != nil { // after a restart, before the first tick
+		return DeliveryStatus{LatestDeliveryError: "delivery state unreadable"}
+	}
 	st := d.states[arn]
 	if st == nil {
 		return DeliveryStatus{}
@@ -191,6 +314,12 @@ func (d *Deliverer) Tick(ctx context.Context) error {
 				st.DigestError = err.Error()
 				errs = append(errs, fmt.Errorf("%s: digest: %w", arn, err))
 			}
+		} else {
+			// As on AWS, log files delivered while validation is off are in no digest, and
+			// turning it on again starts new chains (no previous digest).
+			for _, c := range st.Chains {
+				*c = chain{LastEnd: now}
+			}
 		}
 		if err := d.save(); err != nil {
 			return err
@@ -207,16 +336,35 @@ func (d *Deliverer) Tick(ctx context.Context) error {
 // logged reports whether an event at t falls in the trail's logging time.
 func logged(t *Trail, at time.Time) bool {
 	start := t.StartLoggingTime.Truncate(time.Second)
-	if t.IsLogging {
-		return !at.Before(start)
+	if t.IsLogging && !at.Before(start) || !t.IsLogging && !start.IsZero() && !at.Before(start) && !at.After(t.StopLoggingTime) {
+		return true
 	}
-	return !start.IsZero() && !at.Before(start) && !at.After(t.StopLoggingTime)
+	for _, p := range t.Earlier {
+		if !at.Before(p.Start.Truncate(time.Second)) && !at.After(p.Stop) {
+			return true
+		}
+	}
+	return false
 }
 
-func (t *Trail) wants(r *audit.Record) (string, bool) {
+// wants reports whether the trail takes the record, and the region it is delivered under.
+// A trail takes only its own account's events, as on AWS; a record without a recipient
+// account (a request that failed authentication, an event of the node) belongs to
+// nodeAccount, the node's own account.
+func (t *Trail) wants(r *audit.Record, nodeAccount string) (string, bool) {
+	account := r.Account
+	if account == "" {
+		account = nodeAccount
+	}
+	if account != t.Account {
+		return "", false
+	}
 	region := r.Region
 	if region == "" {
 		region = t.HomeRegion
+	}
+	if !validRegion(region) { // the region becomes a path segment
+		return "", false
 	}
 	if !t.IsMultiRegionTrail && region != t.HomeRegion {
 		return "", false
@@ -237,32 +385,44 @@ func (d *Deliverer) deliverLogs(ctx context.Context, t *Trail, st *deliveryState
 		}
 		groups := map[string][]audit.Record{}
 		for i := range recs {
-			if region, ok := t.wants(&recs[i]); ok {
+			if region, ok := t.wants(&recs[i], d.cfg.Service.cfg.AccountID); ok {
 				groups[region] = append(groups[region], recs[i])
 			}
 		}
-		if len(groups) > 0 {
+		if len(groups) == 0 {
+			st.Cursor = next
+		} else {
 			st.Attempted = now
-		}
-		for _, region := range slices.Sorted(maps.Keys(groups)) {
-			lf, err := d.writeLog(ctx, t, region, groups[region], now)
-			if err != nil {
+			intent := &logIntent{Next: next}
+			var contents [][]byte
+			for _, region := range slices.Sorted(maps.Keys(groups)) {
+				lf, content := logFile(t, region, groups[region], now)
+				intent.Files = append(intent.Files, regionLog{Region: region, LogFile: *lf})
+				contents = append(contents, content)
+			}
+			st.LogIntent = intent
+			if err := d.save(); err != nil {
+				st.LogIntent = nil
 				return err
 			}
-			c := st.Chains[region]
-			if c == nil {
-				c = &chain{}
-				st.Chains[region] = c
+			for i, f := range intent.Files {
+				if i > 0 {
+					d.crash("log-partial")
+				}
+				if err := d.put(ctx, t, f.S3Object, contents[i]); err != nil {
+					d.undoLogs(st)
+					return err
+				}
 			}
-			c.Pending = append(c.Pending, *lf)
+			d.crash("log-written")
+			d.commitLogs(st)
 			st.Delivered, st.Error = now, ""
-		}
-		st.Cursor = next
-		if len(recs) < batchRecords {
-			return nil
 		}
 		if err := d.save(); err != nil {
 			return err
+		}
+		if len(recs) < batchRecords {
+			return nil
 		}
 	}
 	return nil
@@ -320,14 +480,11 @@ func (d *Deliverer) put(ctx context.Context, t *Trail, key string, inflated []by
 			return fmt.Errorf("encrypting with %s: %w", t.KmsKeyId, err)
 		}
 	}
-	p := ObjectPath(d.cfg.Root, t.S3BucketName, key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	return writeFileSync(p, data, 0o600)
+	return writeObject(d.cfg.Root, t.S3BucketName, key, data)
 }
 
-func (d *Deliverer) writeLog(ctx context.Context, t *Trail, region string, recs []audit.Record, now time.Time) (*LogFile, error) {
+// logFile makes a log file of recs: its digest entry and its uncompressed content.
+func logFile(t *Trail, region string, recs []audit.Record, now time.Time) (*LogFile, []byte) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"Records":[`)
 	oldest, newest := recs[0].EventTime, recs[0].EventTime
@@ -345,12 +502,9 @@ func (d *Deliverer) writeLog(ctx context.Context, t *Trail, region string, recs 
 	}
 	buf.WriteString("]}")
 	key := LogKey(t, region, now, randomName(16))
-	if err := d.put(ctx, t, key, buf.Bytes()); err != nil {
-		return nil, err
-	}
 	h := sha256.Sum256(buf.Bytes())
 	return &LogFile{S3Bucket: t.S3BucketName, S3Object: key, HashValue: hex.EncodeToString(h[:]), HashAlgorithm: HashAlgorithm,
-		NewestEventTime: awsTime(newest), OldestEventTime: awsTime(oldest)}, nil
+		NewestEventTime: awsTime(newest), OldestEventTime: awsTime(oldest)}, buf.Bytes()
 }
 
 func (d *Deliverer) deliverDigests(ctx context.Context, t *Trail, st *deliveryState, now time.Time) error {
@@ -373,7 +527,7 @@ func (d *Deliverer) deliverDigests(ctx context.Context, t *Trail, st *deliverySt
 		if now.Sub(c.LastEnd) < d.cfg.DigestInterval || !t.IsLogging && len(c.Pending) == 0 {
 			continue
 		}
-		if err := d.writeDigest(ctx, t, region, c, now); err != nil {
+		if err := d.writeDigest(ctx, t, st, region, c, now); err != nil {
 			return err
 		}
 		st.Digested, st.DigestError = now, ""
@@ -381,7 +535,7 @@ func (d *Deliverer) deliverDigests(ctx context.Context, t *Trail, st *deliverySt
 	return nil
 }
 
-func (d *Deliverer) writeDigest(ctx context.Context, t *Trail, region string, c *chain, now time.Time) error {
+func (d *Deliverer) writeDigest(ctx context.Context, t *Trail, st *deliveryState, region string, c *chain, now time.Time) error {
 	if d.cfg.Signer == nil {
 		return errors.New("no digest signing key")
 	}
@@ -422,15 +576,28 @@ func (d *Deliverer) writeDigest(ctx context.Context, t *Trail, region string, c 
 	if err != nil {
 		return err
 	}
-	if err := d.put(ctx, t, key, inflated); err != nil {
-		return err
-	}
-	sb, _ := json.Marshal(Signature{Signature: sig, SignatureAlgorithm: SignatureAlgorithm})
-	if err := writeFileSync(ObjectPath(d.cfg.Root, t.S3BucketName, key)+SigSuffix, sb, 0o600); err != nil {
-		return err
-	}
 	h := sha256.Sum256(inflated)
-	c.PrevBucket, c.PrevObject, c.PrevHash, c.PrevSig = t.S3BucketName, key, hex.EncodeToString(h[:]), sig
-	c.LastEnd, c.Pending = now, nil
-	return nil
+	st.DigestIntent = &digestIntent{Region: region, End: now, Bucket: t.S3BucketName, Object: key, Hash: hex.EncodeToString(h[:]), Sig: sig}
+	if err := d.save(); err != nil {
+		st.DigestIntent = nil
+		return err
+	}
+	undo := func() {
+		d.removeObject(t.S3BucketName, key)
+		d.removeObject(t.S3BucketName, key+SigSuffix)
+		st.DigestIntent = nil
+	}
+	if err := d.put(ctx, t, key, inflated); err != nil {
+		undo()
+		return err
+	}
+	d.crash("digest-partial")
+	sb, _ := json.Marshal(Signature{Signature: sig, SignatureAlgorithm: SignatureAlgorithm})
+	if err := writeObject(d.cfg.Root, t.S3BucketName, key+SigSuffix, sb); err != nil {
+		undo()
+		return err
+	}
+	d.crash("digest-written")
+	d.commitDigest(st)
+	return d.save()
 }

@@ -81,8 +81,21 @@ type Trail struct {
 	IsLogging                  bool      `json:"logging"`
 	StartLoggingTime           time.Time `json:"start_logging,omitzero"`
 	StopLoggingTime            time.Time `json:"stop_logging,omitzero"`
-	Created                    time.Time `json:"created"`
+	// Earlier are the logging periods before the last StartLogging (at most
+	// maxEarlierPeriods, newest last): a StopLogging and StartLogging within one delivery
+	// interval must not drop the events logged before the stop that are not delivered yet.
+	Earlier []Period  `json:"earlier,omitempty"`
+	Created time.Time `json:"created"`
 }
+
+// Period is a closed logging period.
+type Period struct {
+	Start time.Time `json:"start"`
+	Stop  time.Time `json:"stop"`
+}
+
+// maxEarlierPeriods bounds Trail.Earlier.
+const maxEarlierPeriods = 32
 
 // Tag is a trail tag.
 type Tag struct {
@@ -249,7 +262,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		case c.Create:
 			t.Created = cmd.Time
 		default: // an update keeps the logging state
-			t.Created, t.IsLogging, t.StartLoggingTime, t.StopLoggingTime = old.Created, old.IsLogging, old.StartLoggingTime, old.StopLoggingTime
+			t.Created, t.IsLogging, t.StartLoggingTime, t.StopLoggingTime, t.Earlier = old.Created, old.IsLogging, old.StartLoggingTime, old.StopLoggingTime, old.Earlier
 		}
 		s.trails[t.ARN()] = &t
 		out := t
@@ -269,6 +282,12 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		n := *t
 		if c.Logging && !n.IsLogging {
+			if !n.StartLoggingTime.IsZero() {
+				n.Earlier = append(slices.Clone(n.Earlier), Period{Start: n.StartLoggingTime, Stop: n.StopLoggingTime})
+				if len(n.Earlier) > maxEarlierPeriods {
+					n.Earlier = n.Earlier[len(n.Earlier)-maxEarlierPeriods:]
+				}
+			}
 			n.IsLogging, n.StartLoggingTime = true, cmd.Time
 		} else if !c.Logging && n.IsLogging {
 			n.IsLogging, n.StopLoggingTime = false, cmd.Time
@@ -403,7 +422,9 @@ func (s *Service) resolve(c Caller, name string) (*Trail, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if t := s.trails[arn]; t != nil {
+	// A trail ARN of another account is unknown to the caller, as on AWS (no
+	// organization trails): the ARN must not reach another account's trail.
+	if t := s.trails[arn]; t != nil && t.Account == c.account(s) {
 		out := *t
 		return &out, nil
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -402,5 +404,380 @@ func TestTrailOperations(t *testing.T) {
 	f.mustOp("DeleteTrail", `{"Name":"good"}`)
 	if list := f.mustOp("DescribeTrails", `{"trailNameList":["good"]}`).(map[string]any)["trailList"].([]*trailOutput); len(list) != 0 {
 		t.Errorf("describe after delete: %v", list)
+	}
+}
+
+// A trail ARN of another account must not reach that account's trail.
+func TestTrailARNOfAnotherAccount(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"theirs","S3BucketName":"bucket-1"}`)
+	arn := `{"Name":"arn:aws:cloudtrail:us-east-1:111122223333:trail/theirs"}`
+	f.caller = Caller{Region: "us-east-1", Account: "444455556666"}
+	for _, op := range []string{"GetTrail", "GetTrailStatus", "StartLogging", "StopLogging", "DeleteTrail", "UpdateTrail"} {
+		if _, err := f.op(op, arn); MapError(err) == nil || MapError(err).Code != "TrailNotFoundException" {
+			t.Errorf("%s of another account's trail ARN: %v, want TrailNotFoundException", op, err)
+		}
+	}
+	if list := f.mustOp("DescribeTrails", `{"trailNameList":["arn:aws:cloudtrail:us-east-1:111122223333:trail/theirs"]}`).(map[string]any)["trailList"].([]*trailOutput); len(list) != 0 {
+		t.Errorf("DescribeTrails lists another account's trail: %+v", list)
+	}
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	if len(f.svc.Trails()) != 1 {
+		t.Fatal("the trail is gone")
+	}
+	f.mustOp("GetTrail", arn)
+}
+
+// deliveredEvents counts the event names in every log file of a bucket (not digests).
+func deliveredEvents(t *testing.T, f *fixture, bucket string) map[string]int {
+	t.Helper()
+	names := map[string]int{}
+	base := filepath.Join(f.root, bucket)
+	filepath.WalkDir(base, func(p string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() || !strings.HasSuffix(p, ".json.gz") || strings.Contains(p, "CloudTrail-Digest") {
+			return nil
+		}
+		rel, _ := filepath.Rel(base, p)
+		in, err := readObject(context.Background(), &ValidateInput{Root: f.root, Trail: mustTrail(t, f), Keys: f.keys}, bucket, filepath.ToSlash(rel))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		var doc struct{ Records []audit.Event }
+		if err := json.Unmarshal(in, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range doc.Records {
+			names[e.EventName]++
+		}
+		return nil
+	})
+	return names
+}
+
+// A trail takes its own account's events only (and the node's unauthenticated ones when
+// it is the node's account).
+func TestTrailTakesOnlyItsAccountsEvents(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.caller = Caller{Region: "us-east-1", Account: "444455556666"}
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-2"}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	f.now = f.now.Add(time.Second)
+	for _, e := range []*audit.Event{
+		{EventName: "Mine", UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}},
+		{EventName: "Theirs", UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "444455556666"}},
+		{EventName: "Anonymous"},
+		{EventName: "BadRegion", AWSRegion: "..", UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}},
+	} {
+		e.EventSource, e.EventTime = audit.SourceKMS, f.now
+		if e.AWSRegion == "" {
+			e.AWSRegion = "us-east-1"
+		}
+		if err := f.j.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.now = f.now.Add(time.Minute)
+	f.tick()
+	if got := deliveredEvents(t, f, "bucket-1"); got["Mine"] != 1 || got["Anonymous"] != 1 || got["Theirs"] != 0 || got["BadRegion"] != 0 {
+		t.Errorf("account 111122223333's trail got %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "bucket-1", "AWSLogs", "111122223333", f.now.Format("2006"))); err == nil {
+		t.Error("an event's region escaped its directory")
+	}
+	if got := deliveredEvents(t, f, "bucket-2"); got["Theirs"] != 1 || got["Mine"] != 0 || got["Anonymous"] != 0 {
+		t.Errorf("account 444455556666's trail got %v", got)
+	}
+}
+
+// StopLogging and StartLogging within one delivery interval keep the events logged
+// before the stop, and leave out those between the stop and the start.
+func TestStopStartWithinOneInterval(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1"}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("First")
+	f.now = f.now.Add(time.Second)
+	f.mustOp("StopLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("WhileStopped")
+	f.now = f.now.Add(time.Second)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("Second")
+	f.now = f.now.Add(time.Minute)
+	f.tick()
+	if got := deliveredEvents(t, f, "bucket-1"); got["First"] != 1 || got["Second"] != 1 || got["WhileStopped"] != 0 {
+		t.Fatalf("delivered %v", got)
+	}
+}
+
+// crashTick runs a tick that dies (like kill -9) at stage, then restarts the deliverer.
+func (f *fixture) crashTick(stage string) {
+	f.t.Helper()
+	crashed := false
+	f.d.crashHook = func(s string) {
+		if s == stage {
+			crashed = true
+			panic("crash")
+		}
+	}
+	func() {
+		defer func() { recover() }()
+		f.d.Tick(context.Background())
+	}()
+	if !crashed {
+		f.t.Fatalf("no crash at %s", stage)
+	}
+	f.d = NewDeliverer(f.d.cfg)
+}
+
+// trailFiles counts the log and digest files of a bucket.
+func trailFiles(t *testing.T, f *fixture, bucket string) (logs, digests int) {
+	filepath.WalkDir(filepath.Join(f.root, bucket), func(p string, de os.DirEntry, err error) error {
+		switch {
+		case err != nil || de.IsDir() || !strings.HasSuffix(p, ".json.gz"):
+		case strings.Contains(p, "CloudTrail-Digest"):
+			digests++
+		default:
+			logs++
+		}
+		return nil
+	})
+	return logs, digests
+}
+
+// A crash between writing files and saving the delivery position delivers every event
+// exactly once, in exactly one digest, and keeps the chain valid.
+func TestCrashBetweenWriteAndSave(t *testing.T) {
+	for _, stage := range []string{"log-written", "log-partial", "digest-written", "digest-partial"} {
+		t.Run(stage, func(t *testing.T) {
+			f := newFixture(t)
+			start := f.now
+			f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true,"IsMultiRegionTrail":true}`)
+			f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+			f.run(1)
+			f.now = f.now.Add(time.Second)
+			f.event("Crash")
+			e := &audit.Event{EventSource: audit.SourceKMS, EventName: "Crash", AWSRegion: "eu-west-1", EventTime: f.now,
+				UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}}
+			if err := f.j.Append(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(stage, "digest") {
+				f.now = f.now.Add(10 * time.Minute) // the tick also writes a digest
+			} else {
+				f.now = f.now.Add(time.Minute)
+			}
+			f.crashTick(stage)
+			f.run(2)
+			f.now = f.now.Add(11 * time.Minute) // a digest of everything pending
+			f.tick()
+			names := deliveredEvents(t, f, "bucket-1")
+			if names["Crash"] != 2 || names["Encrypt"] != 12 {
+				t.Fatalf("delivered %v", names)
+			}
+			rep := f.validate(start)
+			logs, digests := trailFiles(t, f, "bucket-1")
+			euDigests := 0
+			filepath.WalkDir(filepath.Join(f.root, "bucket-1"), func(p string, de os.DirEntry, err error) error {
+				if err == nil && strings.HasSuffix(p, ".json.gz") && strings.Contains(p, "/CloudTrail-Digest/eu-west-1/") {
+					euDigests++
+				}
+				return nil
+			})
+			if !rep.OK() || rep.ValidDigests < 3 || digests-euDigests != rep.ValidDigests {
+				t.Fatalf("%d home-region digest files:\n%s", digests-euDigests, rep.Text(true))
+			}
+			inDigests := map[string]int{}
+			for _, fd := range rep.Findings {
+				if fd.File == "log" {
+					inDigests[fd.Key]++
+				}
+			}
+			for k, n := range inDigests {
+				if n != 1 {
+					t.Errorf("%s is in %d digests", k, n)
+				}
+			}
+			// Every home-region log file is in a digest (eu-west-1's have their own chain).
+			euLogs := 0
+			filepath.WalkDir(filepath.Join(f.root, "bucket-1"), func(p string, de os.DirEntry, err error) error {
+				if err == nil && !de.IsDir() && strings.Contains(p, "/CloudTrail/eu-west-1/") {
+					euLogs++
+				}
+				return nil
+			})
+			if logs-euLogs != len(inDigests) {
+				t.Errorf("%d home-region log files, %d in digests", logs-euLogs, len(inDigests))
+			}
+		})
+	}
+}
+
+// Log files delivered while validation is off are in no digest (nor kept pending), and
+// turning it on again starts a new chain, as on AWS.
+func TestValidationOffAndOn(t *testing.T) {
+	f := newFixture(t)
+	start := f.now
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.run(1)
+	f.mustOp("UpdateTrail", `{"Name":"trail-1","EnableLogFileValidation":false}`)
+	f.run(3)
+	arn := mustTrail(t, f).ARN()
+	if c := f.d.states[arn].Chains["us-east-1"]; len(c.Pending) != 0 || c.PrevObject != "" {
+		t.Fatalf("validation off keeps %d pending log files, chain head %q", len(c.Pending), c.PrevObject)
+	}
+	f.mustOp("UpdateTrail", `{"Name":"trail-1","EnableLogFileValidation":true}`)
+	f.run(2)
+	rep := f.validate(start)
+	if !rep.OK() || rep.ValidDigests != 3 || len(rep.Gaps) != 1 {
+		t.Fatalf("%s", rep.Text(true))
+	}
+	if rep.ValidLogs != 4+8 { // 4 files in the first period, 8 after turning validation on
+		t.Errorf("%d log files validated, want 12:\n%s", rep.ValidLogs, rep.Text(true))
+	}
+}
+
+// A symbolic link in a trail's directory that leads out of the trail root is not followed:
+// delivery fails (and says so in GetTrailStatus) without writing outside.
+func TestSymlinkOutOfTrailRoot(t *testing.T) {
+	f := newFixture(t)
+	outside := t.TempDir()
+	if err := os.MkdirAll(f.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(f.root, "bucket-1")); err != nil {
+		t.Fatal(err)
+	}
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("Encrypt")
+	f.now = f.now.Add(11 * time.Minute)
+	if err := f.d.Tick(context.Background()); err == nil {
+		t.Error("delivery through a symlink out of the root succeeded")
+	}
+	n := 0
+	filepath.WalkDir(outside, func(p string, de os.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			n++
+		}
+		return nil
+	})
+	if n != 0 {
+		t.Fatalf("%d files written outside the trail root", n)
+	}
+	st := f.mustOp("GetTrailStatus", `{"Name":"trail-1"}`).(map[string]any)
+	if st["LatestDeliveryError"] == nil {
+		t.Errorf("no delivery error: %v", st)
+	}
+	// Reading follows no link out of the root either.
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("x"), 0o600)
+	if _, err := readObjectFile(f.root, "bucket-1", "secret"); err == nil {
+		t.Error("read through a symlink out of the root")
+	}
+}
+
+// signDigest writes a digest signed with the trail's real signing key.
+func (f *fixture) signDigest(dg *Digest) {
+	f.t.Helper()
+	priv, pub, _, err := f.d.cfg.Signer.Key("us-east-1", f.now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	dg.DigestPublicKeyFingerprint, dg.DigestSignatureAlgorithm = pub.Fingerprint, SignatureAlgorithm
+	b, _ := json.Marshal(dg)
+	sig, err := Sign(priv, dg, b)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := writeObject(f.root, dg.DigestS3Bucket, dg.DigestS3Object, gzipBytes(b)); err != nil {
+		f.t.Fatal(err)
+	}
+	sb, _ := json.Marshal(Signature{Signature: sig, SignatureAlgorithm: SignatureAlgorithm})
+	if err := writeObject(f.root, dg.DigestS3Bucket, dg.DigestS3Object+SigSuffix, sb); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// Validly signed digests whose times do not follow the chain (ranges that overlap or go
+// backwards, an end time that is not the one in the name) are INVALID.
+func TestDigestTimesFollowTheChain(t *testing.T) {
+	f := newFixture(t)
+	start := f.now
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.run(2)
+	rep := f.validate(start)
+	if !rep.OK() || rep.ValidDigests != 2 {
+		t.Fatalf("%s", rep.Text(true))
+	}
+	newest := findings(rep, StatusValid)[0]
+	raw, _ := readObjectFile(f.root, newest.Bucket, newest.Key)
+	in, _ := Gunzip(raw)
+	prev, _ := ParseDigest(in)
+	sb, _ := readObjectFile(f.root, newest.Bucket, newest.Key+SigSuffix)
+	var sig Signature
+	json.Unmarshal(sb, &sig)
+	tr := mustTrail(t, f)
+	for name, times := range map[string][2]string{
+		"overlapping":   {prev.DigestStartTime, ""},                                             // starts before the previous one ends
+		"backwards":     {awsTime(f.now.Add(5 * time.Minute)), awsTime(f.now.Add(time.Minute))}, // ends before it starts
+		"renamed":       {prev.DigestEndTime, awsTime(f.now.Add(9 * time.Minute))},              // end time not the name's
+		"valid (check)": {prev.DigestEndTime, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := newFixture(t)
+			*g = *f
+			g.t = t
+			end := f.now.Add(10 * time.Minute)
+			key := DigestKey(tr, "us-east-1", end)
+			h := sha256Hex(in)
+			alg := HashAlgorithm
+			dg := &Digest{AWSAccountID: tr.Account, DigestStartTime: times[0], DigestEndTime: awsTime(end), DigestS3Bucket: "bucket-1",
+				DigestS3Object: key, LogFiles: []LogFile{}, PreviousDigestS3Bucket: &newest.Bucket, PreviousDigestS3Object: &newest.Key,
+				PreviousDigestHashValue: &h, PreviousDigestHashAlgorithm: &alg, PreviousDigestSignature: &sig.Signature}
+			if times[1] != "" {
+				dg.DigestEndTime = times[1]
+			}
+			g.signDigest(dg)
+			defer removeObjectFile(f.root, "bucket-1", key)
+			g.now = end
+			rep := g.validate(start)
+			if name == "valid (check)" {
+				if !rep.OK() || rep.ValidDigests != 3 {
+					t.Fatalf("%s", rep.Text(true))
+				}
+				return
+			}
+			if rep.OK() || !strings.Contains(rep.Text(false), "do not follow the chain") {
+				t.Fatalf("accepted:\n%s", rep.Text(true))
+			}
+		})
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// After a restart GetTrailStatus reports the saved delivery times before the first tick.
+func TestStatusAfterRestart(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1"}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("Encrypt")
+	f.now = f.now.Add(time.Minute)
+	f.tick()
+	f.d = NewDeliverer(f.d.cfg)
+	if st := f.mustOp("GetTrailStatus", `{"Name":"trail-1"}`).(map[string]any); st["LatestDeliveryTime"] == nil {
+		t.Fatalf("status after restart: %v", st)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -129,30 +127,14 @@ func digestKeyDate(key string) string {
 func listDigests(root string, t *Trail, region string, start, end time.Time) ([]string, error) {
 	dir := objectKey(t.S3KeyPrefix, "AWSLogs/"+t.Account+"/CloudTrail-Digest/"+region)
 	re := regexp.MustCompile("^" + regexp.QuoteMeta(dir) + `/\d+/\d+/\d+/` + regexp.QuoteMeta(t.Account+"_CloudTrail-Digest_"+region+"_"+t.Name+"_"+t.HomeRegion+"_") + `.+\.json\.gz$`)
-	base := filepath.Join(root, t.S3BucketName)
 	lo, hi := start.UTC().Format("20060102T150405Z"), end.UTC().Add(time.Hour).Format("20060102T150405Z")
 	var keys []string
-	err := filepath.WalkDir(filepath.Join(base, filepath.FromSlash(dir)), func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if de.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil {
-			return nil
-		}
-		key := filepath.ToSlash(rel)
+	err := walkObjects(root, t.S3BucketName, dir, func(key string) {
 		if re.MatchString(key) {
 			if d := digestKeyDate(key); d >= lo && d <= hi {
 				keys = append(keys, key)
 			}
 		}
-		return nil
 	})
 	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(digestKeyDate(a), digestKeyDate(b)) })
 	return keys, err
@@ -168,10 +150,7 @@ var errNotFound = errors.New("not found")
 
 // readObject reads an object's file, decrypting and decompressing it.
 func readObject(ctx context.Context, in *ValidateInput, bucket, key string) ([]byte, error) {
-	if !ValidBucketName(bucket) || !ValidKeyPrefix(key) {
-		return nil, errors.New("not a valid object name")
-	}
-	data, err := os.ReadFile(ObjectPath(in.Root, bucket, key))
+	data, err := readObjectFile(in.Root, bucket, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNotFound
 	}
@@ -207,7 +186,7 @@ func (in *ValidateInput) loadDigest(ctx context.Context, bucket, key string) (*l
 	if !ok {
 		return nil, bad(StatusInvalid, fmt.Sprintf("public key not found in region %s for fingerprint %s", in.Trail.HomeRegion, d.DigestPublicKeyFingerprint))
 	}
-	sb, err := os.ReadFile(ObjectPath(in.Root, bucket, key) + SigSuffix)
+	sb, err := readObjectFile(in.Root, bucket, key+SigSuffix)
 	var sig Signature
 	if err != nil || json.Unmarshal(sb, &sig) != nil || sig.Signature == "" || sig.SignatureAlgorithm != SignatureAlgorithm {
 		return nil, bad(StatusInvalid, "signature verification failed")
@@ -255,6 +234,7 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 		}
 	}
 	var expectSig, expectHash string // what the digest walked from says about this one
+	var expectEnd time.Time          // the start of the digest walked from
 	for key != "" && !rep.Start.After(lastStart) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -268,7 +248,17 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 					Message: "INVALID: does not match the previous digest hash and signature recorded in the next digest"}
 			}
 		}
-		expectSig, expectHash = "", ""
+		if f == nil {
+			// Times only go forward along a chain: this digest ends where the one walked
+			// from starts, after its own start, at the time in its name.
+			ds, _ := time.Parse(time.RFC3339, ld.d.DigestStartTime)
+			de, _ := time.Parse(time.RFC3339, ld.d.DigestEndTime)
+			if !ds.Before(de) || !expectEnd.IsZero() && !de.Equal(expectEnd) || digestKeyDate(key) != de.UTC().Format("20060102T150405Z") {
+				f = &Finding{File: "digest", Bucket: bucket, Key: key, Status: StatusInvalid,
+					Message: "INVALID: its digestStartTime and digestEndTime do not follow the chain"}
+			}
+		}
+		expectSig, expectHash, expectEnd = "", "", time.Time{}
 		if f != nil {
 			rep.InvalidDigests++
 			rep.ChainBroken = true
@@ -310,6 +300,7 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 		if d.PreviousDigestSignature != nil && d.PreviousDigestHashValue != nil {
 			expectSig, expectHash = *d.PreviousDigestSignature, *d.PreviousDigestHashValue
 		}
+		expectEnd = ds
 		// Drop listed digests at or after the one the chain leads to.
 		for len(digests) > 0 && digestKeyDate(digests[len(digests)-1]) >= digestKeyDate(key) {
 			digests = digests[:len(digests)-1]
