@@ -74,6 +74,15 @@ type Config struct {
 	EvalInterval time.Duration
 	// NotifyTimeout bounds one Notify call (default 15 s).
 	NotifyTimeout time.Duration
+
+	// Dir, when set, is the directory where Open keeps this node's datapoints (see
+	// "Metrics"); New ignores it. The log is appended every FlushInterval (default 1 s),
+	// fsynced every SyncInterval (default 5 s), and rewritten when it has grown by more
+	// than CompactMinBytes (default 4 MiB) and more than its size after the last rewrite.
+	Dir             string
+	FlushInterval   time.Duration
+	SyncInterval    time.Duration
+	CompactMinBytes int64
 }
 
 // Error is a CloudWatch error: Code is the AWS error code (InvalidParameterValue,
@@ -115,6 +124,7 @@ type Service struct {
 
 	mmu     sync.RWMutex // metrics
 	metrics map[string]*series
+	disk    *disk // the datapoint log (Open with Dir), nil in memory only
 
 	evalMu sync.Mutex // serialises evaluations on this node
 
@@ -148,6 +158,15 @@ func New(cfg Config) *Service {
 	}
 	if cfg.NotifyTimeout <= 0 {
 		cfg.NotifyTimeout = 15 * time.Second
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 5 * time.Second
+	}
+	if cfg.CompactMinBytes <= 0 {
+		cfg.CompactMinBytes = 4 << 20
 	}
 	return &Service{cfg: cfg, alarms: map[string]*alarmRec{}, history: map[string][]HistoryItem{}, metrics: map[string]*series{}}
 }
