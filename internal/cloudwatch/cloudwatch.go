@@ -5,10 +5,19 @@
 // # Metrics (node-local)
 //
 // Datapoints are kept in memory, per metric (Namespace, MetricName, sorted Dimensions),
-// in a bounded buffer (MaxPointsPerMetric, Retention). They are NOT replicated: each
-// node keeps the metrics it produced or received, and they are lost on restart. This is
-// acceptable for Coffer's own operational metrics (KMS KeyUsageCount, CloudHSM
-// HsmUnhealthy, FailedLoginCount...), which describe the node that emits them.
+// in a bounded buffer (MaxPointsPerMetric, Retention; reads ignore expired datapoints).
+// They are NOT replicated: each node keeps the metrics it produced or received. This is
+// right for Coffer's own operational metrics (KMS KeyUsageCount, CloudHSM HsmUnhealthy,
+// FailedLoginCount...), which describe the node that emits them.
+//
+// With Config.Dir (Open), they also survive a restart: every store is queued (an append
+// to a slice under the metrics lock) for a background flusher that appends it to a JSON
+// lines log every FlushInterval (1 s) and fsyncs every SyncInterval (5 s), so a crash
+// loses at most the last second (process crash) or the last few seconds (power loss),
+// and a clean Close nothing. At start the log is replayed (a torn last line and corrupt
+// lines are skipped and counted), expired datapoints are dropped, and the log is
+// rewritten with the live datapoints only, as it is whenever it has grown by more than
+// CompactMinBytes and more than its rewritten size (store.go).
 //
 // # Alarms (replicated)
 //

@@ -730,7 +730,7 @@ type ListMetricsInput struct {
 
 const listMetricsPage = 500
 
-// ListMetrics lists the metrics that have datapoints on this node, 500 per page.
+// ListMetrics lists the metrics that have unexpired datapoints on this node, 500 per page.
 func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metric, string, error) {
 	s.collect()
 	if len(in.Dimensions) > 10 {

@@ -92,6 +92,7 @@ type disk struct {
 
 	pending  []pendingOp
 	overflow bool
+	stopped  bool // closed: nothing more is queued
 	loaded   int
 	bad      int
 }
@@ -242,7 +243,7 @@ func (s *Service) Close() error {
 		err = cerr
 	}
 	s.mmu.Lock()
-	d.pending = nil
+	d.pending, d.stopped = nil, true
 	s.mmu.Unlock()
 	return err
 }
@@ -386,7 +387,7 @@ func syncDir(dir string) error {
 // logLocked queues the operation for the datapoint log. Callers hold mmu.
 func (s *Service) logLocked(se *series, p point, agg bool) {
 	d := s.disk
-	if d == nil {
+	if d == nil || d.stopped {
 		return
 	}
 	if len(d.pending) >= maxPending {
