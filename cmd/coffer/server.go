@@ -283,7 +283,12 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	}
 	defer ln.Close()
 	base := "http://" + ln.Addr().String() + "/"
-	n.cw = cloudwatch.New(cloudwatch.Config{Region: o.region, AccountID: o.accountID, Logger: log})
+	// Datapoints are kept per node in <data-dir>/metrics (not replicated; see docs/metrics.md).
+	n.cw, err = cloudwatch.Open(cloudwatch.Config{Region: o.region, AccountID: o.accountID, Logger: log, Dir: filepath.Join(o.dataDir, "metrics")})
+	if err != nil {
+		return fmt.Errorf("opening the metrics store: %w", err)
+	}
+	defer n.cw.Close()
 	n.sns, err = sns.New(sns.Config{Region: o.region, AccountID: o.accountID, NodeID: n.nodeID,
 		BaseURL: base, SigningCertURL: base + "sns/SimpleNotificationService.pem", Logger: log})
 	if err != nil {
@@ -398,6 +403,10 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
+	n.metrics.flushUsage() // the last second of key usage, then the datapoint log
+	if err := n.cw.Close(); err != nil {
+		log.Warn("cloudwatch: closing the datapoint log", "err", err)
+	}
 	n.wipeMu.Lock() // let a running wipe finish before closing the store
 	defer n.wipeMu.Unlock()
 	return n.store.Close()

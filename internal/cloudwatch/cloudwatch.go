@@ -5,10 +5,19 @@
 // # Metrics (node-local)
 //
 // Datapoints are kept in memory, per metric (Namespace, MetricName, sorted Dimensions),
-// in a bounded buffer (MaxPointsPerMetric, Retention). They are NOT replicated: each
-// node keeps the metrics it produced or received, and they are lost on restart. This is
-// acceptable for Coffer's own operational metrics (KMS KeyUsageCount, CloudHSM
-// HsmUnhealthy, FailedLoginCount...), which describe the node that emits them.
+// in a bounded buffer (MaxPointsPerMetric, Retention; reads ignore expired datapoints).
+// They are NOT replicated: each node keeps the metrics it produced or received. This is
+// right for Coffer's own operational metrics (KMS KeyUsageCount, CloudHSM HsmUnhealthy,
+// FailedLoginCount...), which describe the node that emits them.
+//
+// With Config.Dir (Open), they also survive a restart: every store is queued (an append
+// to a slice under the metrics lock) for a background flusher that appends it to a JSON
+// lines log every FlushInterval (1 s) and fsyncs every SyncInterval (5 s), so a crash
+// loses at most the last second (process crash) or the last few seconds (power loss),
+// and a clean Close nothing. At start the log is replayed (a torn last line and corrupt
+// lines are skipped and counted), expired datapoints are dropped, and the log is
+// rewritten with the live datapoints only, as it is whenever it has grown by more than
+// CompactMinBytes and more than its rewritten size (store.go).
 //
 // # Alarms (replicated)
 //
@@ -74,6 +83,15 @@ type Config struct {
 	EvalInterval time.Duration
 	// NotifyTimeout bounds one Notify call (default 15 s).
 	NotifyTimeout time.Duration
+
+	// Dir, when set, is the directory where Open keeps this node's datapoints (see
+	// "Metrics"); New ignores it. The log is appended every FlushInterval (default 1 s),
+	// fsynced every SyncInterval (default 5 s), and rewritten when it has grown by more
+	// than CompactMinBytes (default 4 MiB) and more than its size after the last rewrite.
+	Dir             string
+	FlushInterval   time.Duration
+	SyncInterval    time.Duration
+	CompactMinBytes int64
 }
 
 // Error is a CloudWatch error: Code is the AWS error code (InvalidParameterValue,
@@ -115,6 +133,7 @@ type Service struct {
 
 	mmu     sync.RWMutex // metrics
 	metrics map[string]*series
+	disk    *disk // the datapoint log (Open with Dir), nil in memory only
 
 	evalMu sync.Mutex // serialises evaluations on this node
 
@@ -148,6 +167,15 @@ func New(cfg Config) *Service {
 	}
 	if cfg.NotifyTimeout <= 0 {
 		cfg.NotifyTimeout = 15 * time.Second
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 5 * time.Second
+	}
+	if cfg.CompactMinBytes <= 0 {
+		cfg.CompactMinBytes = 4 << 20
 	}
 	return &Service{cfg: cfg, alarms: map[string]*alarmRec{}, history: map[string][]HistoryItem{}, metrics: map[string]*series{}}
 }

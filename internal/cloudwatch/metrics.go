@@ -127,20 +127,26 @@ func (s *Service) PutAggregate(ns, name string, dims []Dimension, ts time.Time, 
 	m := Metric{Namespace: ns, MetricName: name, Dimensions: normDims(dims)}
 	k := metricKey(ns, name, m.Dimensions)
 	s.mmu.Lock()
-	se := s.metrics[k]
-	if se != nil && len(se.points) > 0 {
-		if last := &se.points[len(se.points)-1]; last.t.Equal(p.t) && last.unit == unit && last.values == nil {
+	se := s.seriesLocked(k, m)
+	s.aggregateLocked(se, p)
+	s.logLocked(se, p, true)
+	s.mmu.Unlock()
+	return s.evaluateAfterPut(k)
+}
+
+// aggregateLocked merges p into the series' last datapoint when it is an aggregate of
+// the same minute and unit, and inserts it otherwise. Callers hold mmu.
+func (s *Service) aggregateLocked(se *series, p point) {
+	if n := len(se.points); n > 0 {
+		if last := &se.points[n-1]; last.t.Equal(p.t) && last.unit == p.unit && last.values == nil {
 			last.n += p.n
 			last.sum += p.sum
 			last.min = math.Min(last.min, p.min)
 			last.max = math.Max(last.max, p.max)
-			s.mmu.Unlock()
-			return s.evaluateAfterPut(k)
+			return
 		}
 	}
-	s.mmu.Unlock()
-	s.store(m, p)
-	return s.evaluateAfterPut(k)
+	s.insertLocked(se, p)
 }
 
 func (s *Service) evaluateAfterPut(key string) error {
@@ -167,18 +173,33 @@ func (s *Service) store(m Metric, p point) {
 	k := metricKey(m.Namespace, m.MetricName, m.Dimensions)
 	s.mmu.Lock()
 	defer s.mmu.Unlock()
+	se := s.seriesLocked(k, m)
+	s.insertLocked(se, p)
+	s.logLocked(se, p, false)
+}
+
+// seriesLocked returns the series of key k, created for m (whose dimensions are
+// sorted) when there is none. Callers hold mmu.
+func (s *Service) seriesLocked(k string, m Metric) *series {
 	se := s.metrics[k]
 	if se == nil {
 		se = &series{m: m}
 		s.metrics[k] = se
 	}
+	return se
+}
+
+// insertLocked inserts p in time order (after the points of the same time) and applies
+// the retention and count bounds. Callers hold mmu.
+func (s *Service) insertLocked(se *series, p point) {
 	i := sort.Search(len(se.points), func(i int) bool { return se.points[i].t.After(p.t) })
 	se.points = append(se.points, point{})
 	copy(se.points[i+1:], se.points[i:])
 	se.points[i] = p
-	// Retention and count bound (trimmed in batches to amortise the copy).
+	// Retention and count bound (trimmed in batches to amortise the copy; reads ignore
+	// the expired points that are still there).
 	cut := 0
-	limit := s.now().Add(-s.cfg.Retention)
+	limit := s.retentionLimit()
 	for cut < len(se.points) && se.points[cut].t.Before(limit) {
 		cut++
 	}
@@ -187,6 +208,27 @@ func (s *Service) store(m Metric, p point) {
 	}
 	if cut > 0 && (cut >= 64 || len(se.points) > s.cfg.MaxPointsPerMetric) {
 		se.points = append(se.points[:0:0], se.points[cut:]...)
+	}
+}
+
+// retentionLimit is the time before which datapoints have expired.
+func (s *Service) retentionLimit() time.Time { return s.now().Add(-s.cfg.Retention) }
+
+// pruneLocked drops every expired point and the series left without points (the strict
+// form of insertLocked's lazy trimming). Callers hold mmu for writing.
+func (s *Service) pruneLocked() {
+	limit := s.retentionLimit()
+	for k, se := range s.metrics {
+		cut := sort.Search(len(se.points), func(i int) bool { return !se.points[i].t.Before(limit) })
+		if over := len(se.points) - s.cfg.MaxPointsPerMetric; over > cut {
+			cut = over
+		}
+		switch {
+		case cut == len(se.points):
+			delete(s.metrics, k)
+		case cut > 0:
+			se.points = append(se.points[:0:0], se.points[cut:]...)
+		}
 	}
 }
 
@@ -429,6 +471,9 @@ func (s *Service) aggregate(key string, start, end time.Time, period time.Durati
 	se := s.metrics[key]
 	if se == nil {
 		return nil
+	}
+	if limit := s.retentionLimit(); start.Before(limit) {
+		start = limit // expired points may still be in memory until trimmed
 	}
 	var out []*agg
 	i := sort.Search(len(se.points), func(i int) bool { return !se.points[i].t.Before(start) })
@@ -685,7 +730,7 @@ type ListMetricsInput struct {
 
 const listMetricsPage = 500
 
-// ListMetrics lists the metrics that have datapoints on this node, 500 per page.
+// ListMetrics lists the metrics that have unexpired datapoints on this node, 500 per page.
 func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metric, string, error) {
 	s.collect()
 	if len(in.Dimensions) > 10 {
@@ -702,13 +747,18 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 	s.mmu.RLock()
 	defer s.mmu.RUnlock()
 	keys := slices.Sorted(maps.Keys(s.metrics))
+	limit := s.retentionLimit()
 	var out []Metric
 	next := ""
 	for _, k := range keys {
 		if after != "" && k <= after {
 			continue
 		}
-		m := s.metrics[k].m
+		se := s.metrics[k]
+		if len(se.points) == 0 || se.points[len(se.points)-1].t.Before(limit) {
+			continue // no datapoint left in the retention period
+		}
+		m := se.m
 		if (in.Namespace != "" && m.Namespace != in.Namespace) || (in.MetricName != "" && m.MetricName != in.MetricName) || !matchDims(m.Dimensions, in.Dimensions) {
 			continue
 		}
