@@ -196,8 +196,9 @@ func (s *Service) insertLocked(se *series, p point) {
 	se.points = append(se.points, point{})
 	copy(se.points[i+1:], se.points[i:])
 	se.points[i] = p
-	// Retention and count bound (trimmed in batches to amortise the copy; reads ignore
-	// the expired points that are still there).
+	// Retention and count bound. Dropping the oldest points re-slices (O(1)); the
+	// array's dead front is freed when append next reallocates, which copies only the
+	// live points, so trimming costs amortised O(1) per insert even at the count bound.
 	cut := 0
 	limit := s.retentionLimit()
 	for cut < len(se.points) && se.points[cut].t.Before(limit) {
@@ -206,8 +207,9 @@ func (s *Service) insertLocked(se *series, p point) {
 	if over := len(se.points) - s.cfg.MaxPointsPerMetric; over > cut {
 		cut = over
 	}
-	if cut > 0 && (cut >= 64 || len(se.points) > s.cfg.MaxPointsPerMetric) {
-		se.points = append(se.points[:0:0], se.points[cut:]...)
+	if cut > 0 {
+		clear(se.points[:cut]) // drop references (time.Location) held by the dead front
+		se.points = se.points[cut:]
 	}
 }
 

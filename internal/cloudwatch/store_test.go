@@ -512,8 +512,8 @@ func BenchmarkPut(b *testing.B) {
 			b.Run("PutMetricData", func(b *testing.B) {
 				b.ReportAllocs()
 				ctx := context.Background()
-				// 256 metrics, so that none reaches MaxPointsPerMetric (where every insert
-				// copies the whole series) in a run of a few seconds.
+				// 256 metrics, so that none reaches MaxPointsPerMetric in a run of a few
+				// seconds (BenchmarkPutAtCap measures that case).
 				var ds [][]MetricDatum
 				for i := range 256 {
 					ds = append(ds, []MetricDatum{{MetricName: fmt.Sprint("Latency", i), Dimensions: dims, Value: f(3), Unit: "Milliseconds"}})
@@ -527,5 +527,27 @@ func BenchmarkPut(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkPutAtCap: one metric already holding MaxPointsPerMetric points; each
+// new point drops the oldest. Must not copy the whole series per insert.
+func BenchmarkPutAtCap(b *testing.B) {
+	s := New(Config{})
+	base := time.Now().Add(-time.Hour)
+	v := 1.0
+	put := func(i int) {
+		if err := s.Put("Custom/Bench", "Load", nil, base.Add(time.Duration(i)*time.Millisecond), v, "Count"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < s.cfg.MaxPointsPerMetric; i++ {
+		put(i)
+	}
+	b.ReportAllocs()
+	i := s.cfg.MaxPointsPerMetric
+	for b.Loop() {
+		put(i)
+		i++
 	}
 }
