@@ -342,6 +342,13 @@ func TestPrometheusMetrics(t *testing.T) {
 	if v := value(fams, "coffer_raft_leader", nil); v != 1 {
 		t.Errorf("coffer_raft_leader %v", v)
 	}
+	// The HSM gauges published at start are datapoints in the node's log.
+	if v := value(fams, "coffer_cloudwatch_datapoints", nil); v < 1 {
+		t.Errorf("coffer_cloudwatch_datapoints %v", v)
+	}
+	if v := value(fams, "coffer_cloudwatch_log_write_errors_total", nil); v != 0 {
+		t.Errorf("coffer_cloudwatch_log_write_errors_total %v", v)
+	}
 
 	k := s.kmsClient()
 	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{})

@@ -225,13 +225,19 @@ var (
 	descAuditEvents  = prometheus.NewDesc("coffer_audit_journal_events", "Events in the audit journal (CloudTrail).", nil, nil)
 	descAuditSegs    = prometheus.NewDesc("coffer_audit_journal_segments", "Segment files of the audit journal.", nil, nil)
 	descAuditBad     = prometheus.NewDesc("coffer_audit_journal_bad_lines", "Invalid journal lines skipped when the journal was opened.", nil, nil)
+	descCWPoints     = prometheus.NewDesc("coffer_cloudwatch_datapoints", "CloudWatch datapoints held by this node.", nil, nil)
+	descCWBytes      = prometheus.NewDesc("coffer_cloudwatch_log_bytes", "Size of this node's CloudWatch datapoint log.", nil, nil)
+	descCWBad        = prometheus.NewDesc("coffer_cloudwatch_log_bad_lines", "Invalid datapoint log lines skipped when the log was loaded.", nil, nil)
+	descCWWriteErrs  = prometheus.NewDesc("coffer_cloudwatch_log_write_errors_total", "Failed writes of the CloudWatch datapoint log (datapoints stay in memory and are rewritten).", nil, nil)
+	descCWCompacts   = prometheus.NewDesc("coffer_cloudwatch_log_compactions_total", "Rewrites of the CloudWatch datapoint log.", nil, nil)
 	descBuild        = prometheus.NewDesc("coffer_build_info", "Coffer's version and node id.", []string{"version", "node_id"}, nil)
 )
 
 // Describe implements prometheus.Collector (the values read at scrape time).
 func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descKeyUsage, descHsmUnhealthy, descHsmState, descHsmSessions, descHsmUsers, descHsmUsersAv,
-		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad, descBuild} {
+		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad,
+		descCWPoints, descCWBytes, descCWBad, descCWWriteErrs, descCWCompacts, descBuild} {
 		ch <- d
 	}
 }
@@ -268,6 +274,14 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descAuditEvents, float64(as.Events))
 		gauge(descAuditSegs, float64(as.Segments))
 		gauge(descAuditBad, float64(as.BadLines))
+	}
+	if m.n.cw != nil {
+		cs := m.n.cw.StoreStats()
+		gauge(descCWPoints, float64(cs.Points))
+		gauge(descCWBytes, float64(cs.Bytes))
+		gauge(descCWBad, float64(cs.BadLines))
+		ch <- prometheus.MustNewConstMetric(descCWWriteErrs, prometheus.CounterValue, float64(cs.WriteErrors))
+		ch <- prometheus.MustNewConstMetric(descCWCompacts, prometheus.CounterValue, float64(cs.Compactions))
 	}
 	gauge(descBuild, 1, version, m.n.nodeID)
 }
