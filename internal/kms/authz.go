@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/iam/policy"
@@ -336,22 +337,59 @@ func (c *Caller) principal() policy.Principal {
 }
 
 // callerContext fills the global condition keys of the caller and the request.
+// Condition-key values shared by every request (the evaluator only reads them).
+var (
+	ctxAccount       = []string{"Account"}
+	ctxUser          = []string{"User"}
+	ctxAssumedRole   = []string{"AssumedRole"}
+	ctxFederatedUser = []string{"FederatedUser"}
+	ctxTrue          = []string{"true"}
+	ctxFalse         = []string{"false"}
+)
+
+func ctxBool(b bool) []string {
+	if b {
+		return ctxTrue
+	}
+	return ctxFalse
+}
+
+// clockKeys are aws:CurrentTime and aws:EpochTime for one second, shared by the
+// requests of that second.
+type clockKeys struct {
+	sec            int64
+	current, epoch []string
+}
+
+var clockCache atomic.Pointer[clockKeys]
+
+func clockContext(now time.Time) *clockKeys {
+	sec := now.Unix()
+	if k := clockCache.Load(); k != nil && k.sec == sec {
+		return k
+	}
+	k := &clockKeys{sec: sec, current: []string{now.UTC().Format(time.RFC3339)}, epoch: []string{strconv.FormatInt(sec, 10)}}
+	clockCache.Store(k)
+	return k
+}
+
 func (s *Service) callerContext(c *Caller, m map[string][]string) {
 	now := s.now()
 	switch c.principalType() {
 	case PrincipalRoot:
-		m["aws:PrincipalType"] = []string{"Account"}
+		m["aws:PrincipalType"] = ctxAccount
 	case PrincipalIAMUser:
-		m["aws:PrincipalType"] = []string{"User"}
+		m["aws:PrincipalType"] = ctxUser
 	case PrincipalAssumedRole:
-		m["aws:PrincipalType"] = []string{"AssumedRole"}
+		m["aws:PrincipalType"] = ctxAssumedRole
 	case PrincipalFederatedUser:
-		m["aws:PrincipalType"] = []string{"FederatedUser"}
+		m["aws:PrincipalType"] = ctxFederatedUser
 	}
-	m["aws:CurrentTime"] = []string{now.Format(time.RFC3339)}
-	m["aws:EpochTime"] = []string{strconv.FormatInt(now.Unix(), 10)}
-	m["aws:SecureTransport"] = []string{strconv.FormatBool(c.SecureTransport)}
-	m["aws:PrincipalIsAWSService"] = []string{"false"}
+	ck := clockContext(now)
+	m["aws:CurrentTime"] = ck.current
+	m["aws:EpochTime"] = ck.epoch
+	m["aws:SecureTransport"] = ctxBool(c.SecureTransport)
+	m["aws:PrincipalIsAWSService"] = ctxFalse
 	if c.Region != "" {
 		m["aws:RequestedRegion"] = []string{c.Region}
 	}
@@ -359,7 +397,7 @@ func (s *Service) callerContext(c *Caller, m map[string][]string) {
 		m["aws:SourceIp"] = []string{c.SourceIP}
 	}
 	if c.TemporaryCredentials {
-		m["aws:MultiFactorAuthPresent"] = []string{strconv.FormatBool(c.MFAPresent)}
+		m["aws:MultiFactorAuthPresent"] = ctxBool(c.MFAPresent)
 		if c.MFAPresent && !c.MFAAuthTime.IsZero() {
 			m["aws:MultiFactorAuthAge"] = []string{strconv.FormatInt(int64(now.Sub(c.MFAAuthTime)/time.Second), 10)}
 		}
