@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -306,12 +307,12 @@ func (d *Deliverer) Tick(ctx context.Context) error {
 			st.Initialized = true
 		}
 		if err := d.deliverLogs(ctx, t, st, now); err != nil {
-			st.Error = err.Error()
+			st.Error = deliveryErrorCode(err)
 			errs = append(errs, fmt.Errorf("%s: %w", arn, err))
 		}
 		if t.LogFileValidationEnabled {
 			if err := d.deliverDigests(ctx, t, st, now); err != nil {
-				st.DigestError = err.Error()
+				st.DigestError = deliveryErrorCode(err)
 				errs = append(errs, fmt.Errorf("%s: digest: %w", arn, err))
 			}
 		} else {
@@ -473,11 +474,11 @@ func (d *Deliverer) put(ctx context.Context, t *Trail, key string, inflated []by
 	data := gzipBytes(inflated)
 	if t.KmsKeyId != "" {
 		if d.cfg.Service.cfg.Keys == nil {
-			return errors.New("the trail's KMS key is not available")
+			return kmsFailure{errors.New("the trail's KMS key is not available")}
 		}
 		var err error
 		if data, err = Seal(ctx, d.cfg.Service.cfg.Keys, t.KmsKeyId, d.encCtx(t), data); err != nil {
-			return fmt.Errorf("encrypting with %s: %w", t.KmsKeyId, err)
+			return kmsFailure{fmt.Errorf("encrypting with %s: %w", t.KmsKeyId, err)}
 		}
 	}
 	return writeObject(d.cfg.Root, t.S3BucketName, key, data)
@@ -600,4 +601,26 @@ func (d *Deliverer) writeDigest(ctx context.Context, t *Trail, st *deliveryState
 	d.crash("digest-written")
 	d.commitDigest(st)
 	return d.save()
+}
+
+// kmsFailure marks a delivery error of the trail's KMS key.
+type kmsFailure struct{ err error }
+
+func (k kmsFailure) Error() string { return k.err.Error() }
+func (k kmsFailure) Unwrap() error { return k.err }
+
+// deliveryErrorCode is what GetTrailStatus reports for a failed delivery: an
+// error code in the manner of CloudTrail's S3 and KMS codes, never the
+// server's paths or error text (those go to the server's log).
+func deliveryErrorCode(err error) string {
+	var kf kmsFailure
+	switch {
+	case errors.As(err, &kf):
+		return "InsufficientEncryptionPolicy"
+	case errors.Is(err, fs.ErrPermission):
+		return "AccessDenied"
+	case errors.Is(err, fs.ErrNotExist):
+		return "NoSuchBucket"
+	}
+	return "InternalError"
 }

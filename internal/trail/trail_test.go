@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -673,8 +675,8 @@ func TestSymlinkOutOfTrailRoot(t *testing.T) {
 		t.Fatalf("%d files written outside the trail root", n)
 	}
 	st := f.mustOp("GetTrailStatus", `{"Name":"trail-1"}`).(map[string]any)
-	if st["LatestDeliveryError"] == nil {
-		t.Errorf("no delivery error: %v", st)
+	if e, _ := st["LatestDeliveryError"].(string); e == "" || strings.Contains(e, "/") {
+		t.Errorf("delivery error %q: want a code, without the server's paths", e)
 	}
 	// Reading follows no link out of the root either.
 	os.WriteFile(filepath.Join(outside, "secret"), []byte("x"), 0o600)
@@ -779,5 +781,18 @@ func TestStatusAfterRestart(t *testing.T) {
 	f.d = NewDeliverer(f.d.cfg)
 	if st := f.mustOp("GetTrailStatus", `{"Name":"trail-1"}`).(map[string]any); st["LatestDeliveryTime"] == nil {
 		t.Fatalf("status after restart: %v", st)
+	}
+}
+
+func TestDeliveryErrorCode(t *testing.T) {
+	for err, want := range map[error]string{
+		kmsFailure{errors.New("DisabledException: key disabled")}:                                   "InsufficientEncryptionPolicy",
+		fmt.Errorf("writing: %w", &fs.PathError{Op: "open", Path: "/srv/x", Err: fs.ErrPermission}): "AccessDenied",
+		fmt.Errorf("reading: %w", &fs.PathError{Op: "open", Path: "/srv/y", Err: fs.ErrNotExist}):   "NoSuchBucket",
+		errors.New("disk on fire at /srv/z"):                                                        "InternalError",
+	} {
+		if got := deliveryErrorCode(err); got != want {
+			t.Errorf("%v: %s, want %s", err, got, want)
+		}
 	}
 }
