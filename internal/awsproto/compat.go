@@ -71,6 +71,11 @@ func (rt *Router) serveCompat(w http.ResponseWriter, r *http.Request, c *Call, s
 			"Method %s is not allowed: %s requests use POST", quote(r.Method), codec.name()), nil)
 		return
 	}
+	if _, isCBOR := codec.(cborCodec); isCBOR && !strings.EqualFold(strings.TrimSpace(r.Header.Get("smithy-protocol")), "rpc-v2-cbor") {
+		rt.failCompat(w, c, m, codec, badRequest(CodeSerialization,
+			"RPC v2 CBOR requests carry the header 'smithy-protocol: rpc-v2-cbor'; got '%s'", quote(r.Header.Get("smithy-protocol"))), nil)
+		return
+	}
 	body, berr := rt.readBody(w, r)
 	if berr != nil {
 		rt.failCompat(w, c, m, codec, berr, nil)

@@ -419,6 +419,12 @@ func TestCompatErrors(t *testing.T) {
 	req.URL.Path = "/service/Nope/operation/GetWidget"
 	req.Header.Del("Authorization")
 	expectCompatErr(t, doCompat(t, req, true), 403, CodeQueryMissingAuthenticationToken, CodeQueryMissingAuthenticationToken)
+	// CBOR without the smithy-protocol header is refused (Smithy RPC v2 requires it).
+	req = compatRequest(t, e.srv.URL, "GetWidget", []byte{0xa0}, true, signOpts{})
+	req.Header.Del("Smithy-Protocol")
+	if a := doCompat(t, req, true); a.status != 400 || !strings.Contains(string(a.body), "smithy-protocol") {
+		t.Errorf("CBOR without smithy-protocol: %d %q", a.status, a.body)
+	}
 	get, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/service/WidgetService20200101/operation/GetWidget", nil)
 	a := doCompat(t, get, true)
 	expectCompatErr(t, a, 405, CodeMethodNotAllowed, CodeMethodNotAllowed)
