@@ -57,6 +57,11 @@ type Deliverer struct {
 	states map[string]*deliveryState
 	loaded bool
 
+	// status is what GetTrailStatus reads, published at the end of each tick, so
+	// that it never waits for a running tick (KMS calls, fsyncs). nil until loaded.
+	statusMu sync.Mutex
+	status   map[string]DeliveryStatus
+
 	crashHook func(stage string) // tests: simulates a crash at a stage
 }
 
@@ -248,19 +253,40 @@ func (d *Deliverer) save() error {
 	return writeFileSync(d.statePath(), b, 0o600)
 }
 
-// Status is the trail's delivery status on this node.
+// Status is the trail's delivery status on this node, as of the last tick.
 func (d *Deliverer) Status(arn string) DeliveryStatus {
+	d.statusMu.Lock()
+	if d.status != nil {
+		st := d.status[arn]
+		d.statusMu.Unlock()
+		return st
+	}
+	d.statusMu.Unlock()
+	// After a restart, before the first tick: load the saved state.
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.load(); err != nil { // after a restart, before the first tick
-		return DeliveryStatus{LatestDeliveryError: "delivery state unreadable"}
+	err := d.load()
+	if err == nil {
+		d.publishStatus()
 	}
-	st := d.states[arn]
-	if st == nil {
-		return DeliveryStatus{}
+	d.mu.Unlock()
+	if err != nil {
+		return DeliveryStatus{LatestDeliveryError: "InternalError"}
 	}
-	return DeliveryStatus{LatestDeliveryTime: st.Delivered, LatestDeliveryAttemptTime: st.Attempted, LatestDeliveryError: st.Error,
-		LatestDigestDeliveryTime: st.Digested, LatestDigestDeliveryError: st.DigestError}
+	d.statusMu.Lock()
+	defer d.statusMu.Unlock()
+	return d.status[arn]
+}
+
+// publishStatus copies the delivery states for Status. Callers hold d.mu.
+func (d *Deliverer) publishStatus() {
+	m := make(map[string]DeliveryStatus, len(d.states))
+	for arn, st := range d.states {
+		m[arn] = DeliveryStatus{LatestDeliveryTime: st.Delivered, LatestDeliveryAttemptTime: st.Attempted, LatestDeliveryError: st.Error,
+			LatestDigestDeliveryTime: st.Digested, LatestDigestDeliveryError: st.DigestError}
+	}
+	d.statusMu.Lock()
+	d.status = m
+	d.statusMu.Unlock()
 }
 
 // Run delivers every LogInterval until ctx ends.
@@ -286,6 +312,7 @@ func (d *Deliverer) Tick(ctx context.Context) error {
 	if err := d.load(); err != nil {
 		return err
 	}
+	defer d.publishStatus() // runs before the unlock
 	now := d.cfg.Now().UTC().Truncate(time.Second)
 	trails := d.cfg.Service.Trails()
 	live := map[string]bool{}

@@ -796,3 +796,36 @@ func TestDeliveryErrorCode(t *testing.T) {
 		}
 	}
 }
+
+// GetTrailStatus answers while a tick is delivering (it reads the last tick's status).
+func TestStatusDoesNotWaitForATick(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1"}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.now = f.now.Add(time.Second)
+	f.event("Encrypt")
+	f.now = f.now.Add(11 * time.Minute)
+	f.d.Tick(context.Background()) // status published
+	f.event("Decrypt")
+	f.now = f.now.Add(11 * time.Minute)
+	inTick, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.d.crashHook = func(string) {
+		once.Do(func() { close(inTick); <-release })
+	}
+	done := make(chan struct{})
+	go func() { f.d.Tick(context.Background()); close(done) }()
+	<-inTick
+	got := make(chan map[string]any, 1)
+	go func() { got <- f.mustOp("GetTrailStatus", `{"Name":"trail-1"}`).(map[string]any) }()
+	select {
+	case st := <-got:
+		if st["LatestDeliveryTime"] == nil {
+			t.Errorf("status without the last delivery: %v", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("GetTrailStatus waited for the running tick")
+	}
+	close(release)
+	<-done
+}
