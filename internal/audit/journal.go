@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 // Defaults for Options.
@@ -282,10 +284,10 @@ func (j *Journal) roll() error {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}
-	if err := syncDir(j.dir); err != nil {
+	if err := fsutil.SyncDir(j.dir); err != nil {
 		f.Close()
 		os.Remove(s.path)
-		return err
+		return fmt.Errorf("audit: sync dir: %w", err)
 	}
 	if j.active != nil {
 		j.mu.RLock()
@@ -348,18 +350,6 @@ func fdatasync(f *os.File) error {
 			return err
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("audit: sync dir: %w", err)
-	}
-	return nil
 }
 
 // Append records e and returns once it is on stable storage (written and

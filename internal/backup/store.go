@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 // Store holds backup archives outside the cluster state, by region and
@@ -138,7 +140,7 @@ func (s *DirStore) Put(ctx context.Context, region, id string, r io.Reader) (err
 	if err := os.Remove(tmp.Name()); err != nil {
 		return fmt.Errorf("backup: store: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("backup: store: %w", err)
 	}
 	return nil
@@ -152,7 +154,7 @@ func (s *DirStore) mkdir(dir string) error {
 		return err
 	}
 	// Make the new directory entries durable.
-	if err := syncDir(filepath.Dir(dir)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dir)); err != nil {
 		return err
 	}
 	return nil
@@ -190,7 +192,7 @@ func (s *DirStore) Delete(ctx context.Context, region, id string) error {
 		}
 		return fmt.Errorf("backup: store: %w", err)
 	}
-	if err := syncDir(filepath.Join(s.Root, region)); err != nil {
+	if err := fsutil.SyncDir(filepath.Join(s.Root, region)); err != nil {
 		return fmt.Errorf("backup: store: %w", err)
 	}
 	return nil
@@ -217,15 +219,6 @@ func (s *DirStore) List(ctx context.Context, region string) ([]string, error) {
 	}
 	sort.Strings(ids)
 	return ids, nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 type ctxReader struct {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/backup"
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 	"github.com/coffer-hsm/coffer/internal/hsm"
 	"github.com/coffer-hsm/coffer/internal/state"
 )
@@ -248,10 +249,7 @@ func writeSecretFile(path string, data []byte) (err error) {
 	if err := os.Link(tmp.Name(), path); err != nil {
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	fsutil.SyncDir(dir) // best effort: the file is complete either way
 	return nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 // The datapoint log: each node keeps its datapoints in <Dir>/points-<seq>.log, a JSON
@@ -352,7 +354,7 @@ func (s *Service) compactLocked() error {
 		err = os.Rename(tmp, name)
 	}
 	if err == nil {
-		err = syncDir(d.dir)
+		err = fsutil.SyncDir(d.dir)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -373,15 +375,6 @@ func (s *Service) compactLocked() error {
 	d.broken, d.unsynced, d.lastSync = false, false, time.Now()
 	d.compacts++
 	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // logLocked queues the operation for the datapoint log. Callers hold mmu.

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 // Sealed domain key file format (JSON, one object, no unknown fields):
@@ -108,52 +110,10 @@ func Save(path string, s Sealer, d *DomainKey) error {
 	if err != nil {
 		return pathErr(op, path, nil, err)
 	}
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := fsutil.WriteFile(path, data); err != nil {
 		return pathErr(op, path, nil, err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // Load reads the sealed domain key file at path and unseals it with s.
@@ -247,7 +207,7 @@ func Erase(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return pathErr(op, path, nil, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(path)); err != nil {
 		return pathErr(op, path, nil, err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/crypto/scrypt"
+
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 // Sealer protects the domain key at rest on one node.
@@ -113,7 +115,7 @@ func createNodeKey(path string) ([]byte, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = fsutil.SyncDir(dir)
 	}
 	if err != nil {
 		clear(b)

@@ -20,6 +20,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 const (
@@ -615,7 +617,7 @@ func zeroizeDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		errs = append(errs, err)
 	}
-	syncDir(filepath.Dir(dir))
+	fsutil.SyncDir(filepath.Dir(dir)) // best effort
 	return errors.Join(errs...)
 }
 
@@ -650,13 +652,6 @@ func zeroizeFile(path string) error {
 		return fmt.Errorf("zeroize %s: %w", path, err)
 	}
 	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 var _ io.Closer = (*Store)(nil)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/audit"
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 // Journal is the audit journal a deliverer reads (*audit.Journal).
@@ -250,7 +251,7 @@ func (d *Deliverer) save() error {
 	if err := os.MkdirAll(d.cfg.StateDir, 0o700); err != nil {
 		return err
 	}
-	return writeFileSync(d.statePath(), b, 0o600)
+	return fsutil.WriteFile(d.statePath(), b)
 }
 
 // Status is the trail's delivery status on this node, as of the last tick.

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 	"github.com/coffer-hsm/coffer/internal/seal"
 )
 
@@ -201,7 +202,7 @@ func (s *Signer) Key(region string, now time.Time) (priv *rsa.PrivateKey, pub Pu
 		if err := os.MkdirAll(s.dir, 0o700); err != nil {
 			return nil, PublicKey{}, false, err
 		}
-		if err := writeFileSync(path, data, 0o600); err != nil {
+		if err := fsutil.WriteFile(path, data); err != nil {
 			return nil, PublicKey{}, false, err
 		}
 		fresh = true
@@ -245,39 +246,4 @@ func validRegion(r string) bool {
 		}
 	}
 	return true
-}
-
-// writeFileSync writes a file atomically (temporary file, fsync, rename, directory fsync).
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/coffer-hsm/coffer/internal/fsutil"
 )
 
 // Every file of a trail is read and written through an os.Root opened on the trail root
@@ -52,32 +54,7 @@ func writeObject(rootDir, bucket, key string, data []byte) error {
 	if err := r.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp := path.Join(dir, ".tmp-"+randomName(16))
-	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer r.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := r.Rename(tmp, name); err != nil {
-		return err
-	}
-	d, err := r.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFileIn(r, name, data)
 }
 
 // readObjectFile reads an object's file under the trail root.
