@@ -25,37 +25,7 @@ func TestFailedAdminLoginAlarm(t *testing.T) {
 	dc := s.creds()
 	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
 
-	var mu sync.Mutex
-	var notes []map[string]any
-	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			http.Error(w, "bad json", 400)
-			return
-		}
-		if m["Type"] == "SubscriptionConfirmation" {
-			// A real subscriber visits SubscribeURL.
-			if res, err := http.Get(m["SubscribeURL"].(string)); err == nil {
-				res.Body.Close()
-			}
-		}
-		mu.Lock()
-		notes = append(notes, m)
-		mu.Unlock()
-	}))
-	defer sub.Close()
-
-	var topic struct{ TopicArn string }
-	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", "hsm-alarms")
-	awsOK(t, s, root, nil, "sns", "subscribe", "--topic-arn", topic.TopicArn, "--protocol", "http", "--notification-endpoint", sub.URL)
-	waitFor(t, 20*time.Second, func() bool {
-		var subs struct {
-			Subscriptions []struct{ SubscriptionArn string }
-		}
-		awsOK(t, s, root, &subs, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
-		return len(subs.Subscriptions) == 1 && strings.HasPrefix(subs.Subscriptions[0].SubscriptionArn, "arn:aws:sns:")
-	})
+	topicArn, alarmNote := httpSubscriber(t, s, root, "hsm-alarms")
 
 	// Both failures must land in the same 60 s period.
 	if sec := time.Now().Second(); sec > 50 {
@@ -64,7 +34,7 @@ func TestFailedAdminLoginAlarm(t *testing.T) {
 	awsOK(t, s, root, nil, "cloudwatch", "put-metric-alarm", "--alarm-name", "failed-admin-logins",
 		"--namespace", "AWS/CloudHSM", "--metric-name", "FailedLoginCount", "--statistic", "Sum", "--period", "60",
 		"--threshold", "2", "--comparison-operator", "GreaterThanOrEqualToThreshold", "--evaluation-periods", "1",
-		"--treat-missing-data", "notBreaching", "--alarm-actions", topic.TopicArn)
+		"--treat-missing-data", "notBreaching", "--alarm-actions", topicArn)
 
 	anon := &hsmapi.Client{Endpoint: s.url}
 	for range 2 {
@@ -72,23 +42,8 @@ func TestFailedAdminLoginAlarm(t *testing.T) {
 	}
 	// No waiting: the second failed login is answered only after the alarm was evaluated
 	// and its notification delivered, so the notification is here before any third try.
-	var alarm map[string]any
-	found := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, n := range notes {
-			if n["Type"] != "Notification" {
-				continue
-			}
-			var a map[string]any
-			if json.Unmarshal([]byte(n["Message"].(string)), &a) == nil && a["NewStateValue"] == "ALARM" {
-				alarm = a
-				return true
-			}
-		}
-		return false
-	}
-	if !found() {
+	alarm := alarmNote()
+	if alarm == nil {
 		t.Fatal("the ALARM notification had not arrived when the second failed login was answered")
 	}
 	if alarm["AlarmName"] != "failed-admin-logins" {
@@ -105,4 +60,52 @@ func TestFailedAdminLoginAlarm(t *testing.T) {
 	if len(desc.MetricAlarms) != 1 || desc.MetricAlarms[0].StateValue != "ALARM" {
 		t.Fatalf("describe-alarms: %+v", desc)
 	}
+}
+
+// httpSubscriber creates an SNS topic with Debian's AWS CLI and subscribes an HTTP
+// endpoint on loopback to it, which confirms through SubscribeURL as a real subscriber
+// does. alarmNote returns the first ALARM notification received (its Message), or nil.
+func httpSubscriber(t *testing.T, s *server, root awsCreds, topicName string) (topicArn string, alarmNote func() map[string]any) {
+	t.Helper()
+	var mu sync.Mutex
+	var notes []map[string]any
+	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			http.Error(w, "bad json", 400)
+			return
+		}
+		if m["Type"] == "SubscriptionConfirmation" {
+			if res, err := http.Get(m["SubscribeURL"].(string)); err == nil {
+				res.Body.Close()
+			}
+		}
+		mu.Lock()
+		notes = append(notes, m)
+		mu.Unlock()
+	}))
+	t.Cleanup(sub.Close)
+	alarmNote = func() map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range notes {
+			var a map[string]any
+			if n["Type"] == "Notification" && json.Unmarshal([]byte(n["Message"].(string)), &a) == nil && a["NewStateValue"] == "ALARM" {
+				return a
+			}
+		}
+		return nil
+	}
+	var topic struct{ TopicArn string }
+	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", topicName)
+	awsOK(t, s, root, nil, "sns", "subscribe", "--topic-arn", topic.TopicArn, "--protocol", "http", "--notification-endpoint", sub.URL)
+	waitFor(t, 20*time.Second, func() bool {
+		var subs struct {
+			Subscriptions []struct{ SubscriptionArn string }
+		}
+		awsOK(t, s, root, &subs, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
+		return len(subs.Subscriptions) == 1 && strings.HasPrefix(subs.Subscriptions[0].SubscriptionArn, "arn:aws:sns:")
+	})
+	return topic.TopicArn, alarmNote
 }

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,47 +111,7 @@ func TestKeyUsageAlarm(t *testing.T) {
 	dc := s.creds()
 	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
 
-	var mu sync.Mutex
-	var notes []map[string]any
-	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			http.Error(w, "bad json", 400)
-			return
-		}
-		if m["Type"] == "SubscriptionConfirmation" {
-			if res, err := http.Get(m["SubscribeURL"].(string)); err == nil {
-				res.Body.Close()
-			}
-		}
-		mu.Lock()
-		notes = append(notes, m)
-		mu.Unlock()
-	}))
-	defer sub.Close()
-	alarmNote := func() map[string]any {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, n := range notes {
-			var a map[string]any
-			if n["Type"] == "Notification" && json.Unmarshal([]byte(n["Message"].(string)), &a) == nil && a["NewStateValue"] == "ALARM" {
-				return a
-			}
-		}
-		return nil
-	}
-
-	var topic struct{ TopicArn string }
-	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", "key-usage")
-	awsOK(t, s, root, nil, "sns", "subscribe", "--topic-arn", topic.TopicArn, "--protocol", "http", "--notification-endpoint", sub.URL)
-	waitFor(t, 20*time.Second, func() bool {
-		var subs struct {
-			Subscriptions []struct{ SubscriptionArn string }
-		}
-		awsOK(t, s, root, &subs, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
-		return len(subs.Subscriptions) == 1 && strings.HasPrefix(subs.Subscriptions[0].SubscriptionArn, "arn:aws:sns:")
-	})
+	topicArn, alarmNote := httpSubscriber(t, s, root, "key-usage")
 
 	k := s.kmsClient()
 	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{})
@@ -169,7 +126,7 @@ func TestKeyUsageAlarm(t *testing.T) {
 	awsOK(t, s, root, nil, "cloudwatch", "put-metric-alarm", "--alarm-name", "key-usage",
 		"--metric-name", "KeyUsageCount", "--namespace", "AWS/KMS", "--statistic", "Sum", "--period", "300",
 		"--threshold", "100", "--comparison-operator", "GreaterThanOrEqualToThreshold", "--evaluation-periods", "1",
-		"--dimensions", "Name=KeyId,Value="+id, "--alarm-actions", topic.TopicArn)
+		"--dimensions", "Name=KeyId,Value="+id, "--alarm-actions", topicArn)
 	encrypt := func() {
 		t.Helper()
 		if _, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: &id, Plaintext: []byte("x")}); err != nil {
