@@ -16,20 +16,22 @@ import (
 	"github.com/coffer-hsm/coffer/internal/seal"
 )
 
-// iamSecretsKey loads (or makes, at first start) the key that encrypts IAM secrets (secret
-// access keys, MFA seeds) in the replicated state. It is sealed like the domain key, but
-// separately: IAM lives outside the HSM boundary and survives a zeroization, as on AWS.
-func iamSecretsKey(path string, sealer seal.Sealer) ([]byte, error) {
+// sealedKey loads (or makes, at first start) a 256-bit key sealed like the domain key,
+// but in its own file: the key that encrypts IAM secrets (secret access keys, MFA seeds)
+// in the replicated state, or the one that encrypts the CloudTrail digest signing keys.
+// Both live outside the HSM boundary and survive a zeroization, as on AWS. what names the
+// key in errors.
+func sealedKey(path string, sealer seal.Sealer, what string) ([]byte, error) {
 	k, err := seal.Load(path, sealer)
 	if errors.Is(err, os.ErrNotExist) {
 		if k, err = seal.Generate(nil); err != nil {
 			return nil, err
 		}
 		if err := seal.Save(path, sealer, k); err != nil {
-			return nil, fmt.Errorf("saving the IAM secrets key: %w", err)
+			return nil, fmt.Errorf("saving the %s: %w", what, err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("unsealing the IAM secrets key %s: %w", path, err)
+		return nil, fmt.Errorf("unsealing the %s %s: %w", what, path, err)
 	}
 	return k.Bytes(), nil
 }

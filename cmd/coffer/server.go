@@ -266,7 +266,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if n.creds != nil {
 		akid, secret = n.creds.RootAccessKeyID, n.creds.RootSecretAccessKey
 	}
-	secretsKey, err := iamSecretsKey(filepath.Join(o.dataDir, "iam-secrets.sealed"), sealer)
+	secretsKey, err := sealedKey(filepath.Join(o.dataDir, "iam-secrets.sealed"), sealer, "IAM secrets key")
 	if err != nil {
 		return err
 	}

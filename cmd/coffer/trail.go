@@ -74,22 +74,6 @@ func (k *trailKeys) Decrypt(ctx context.Context, blob []byte, ec map[string]stri
 	return out.Plaintext, nil
 }
 
-// trailSigningWrapKey loads (or makes) the sealed key that encrypts the digest signing keys.
-func trailSigningWrapKey(path string, sealer seal.Sealer) ([]byte, error) {
-	k, err := seal.Load(path, sealer)
-	if errors.Is(err, os.ErrNotExist) {
-		if k, err = seal.Generate(nil); err != nil {
-			return nil, err
-		}
-		if err := seal.Save(path, sealer, k); err != nil {
-			return nil, fmt.Errorf("saving the CloudTrail signing key: %w", err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("unsealing the CloudTrail signing key %s: %w", path, err)
-	}
-	return k.Bytes(), nil
-}
-
 // startTrails wires trail delivery: encryption with the node's KMS, the digest signer and
 // the deliverer reading the audit journal.
 func (n *node) startTrails(ctx context.Context, sealer seal.Sealer) error {
@@ -98,7 +82,7 @@ func (n *node) startTrails(ctx context.Context, sealer seal.Sealer) error {
 	if n.rec == nil {
 		return nil // no journal, nothing to deliver
 	}
-	wrap, err := trailSigningWrapKey(filepath.Join(o.dataDir, "cloudtrail-signing.sealed"), sealer)
+	wrap, err := sealedKey(filepath.Join(o.dataDir, "cloudtrail-signing.sealed"), sealer, "CloudTrail signing key")
 	if err != nil {
 		return err
 	}
