@@ -38,99 +38,77 @@ func openRoot(dir string, create bool) (*os.Root, error) {
 	return os.OpenRoot(dir)
 }
 
+// inRoot runs fn on the object's slash-separated name in the trail root, opened (and
+// made, with create) for the call. A missing root is fs.ErrNotExist.
+func inRoot(rootDir, bucket, key string, create bool, fn func(r *os.Root, name string) error) error {
+	name, err := objectName(bucket, key)
+	if err != nil {
+		return err
+	}
+	r, err := openRoot(rootDir, create)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return fn(r, name)
+}
+
 // writeObject writes an object atomically (temporary file, fsync, rename, directory
 // fsync), mode 0600, in directories made 0700, all confined to the trail root.
 func writeObject(rootDir, bucket, key string, data []byte) error {
-	name, err := objectName(bucket, key)
-	if err != nil {
-		return err
-	}
-	r, err := openRoot(rootDir, true)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	dir := path.Dir(name)
-	if err := r.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	return fsutil.WriteFileIn(r, name, data)
+	return inRoot(rootDir, bucket, key, true, func(r *os.Root, name string) error {
+		if err := r.MkdirAll(path.Dir(name), 0o700); err != nil {
+			return err
+		}
+		return fsutil.WriteFileIn(r, name, data)
+	})
 }
 
 // readObjectFile reads an object's file under the trail root.
-func readObjectFile(rootDir, bucket, key string) ([]byte, error) {
-	name, err := objectName(bucket, key)
-	if err != nil {
-		return nil, err
-	}
-	r, err := openRoot(rootDir, false)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return r.ReadFile(name)
+func readObjectFile(rootDir, bucket, key string) (data []byte, err error) {
+	err = inRoot(rootDir, bucket, key, false, func(r *os.Root, name string) error {
+		data, err = r.ReadFile(name)
+		return err
+	})
+	return data, err
 }
 
 // statObject reports whether an object's file exists under the trail root.
 func statObject(rootDir, bucket, key string) bool {
-	name, err := objectName(bucket, key)
-	if err != nil {
-		return false
-	}
-	r, err := openRoot(rootDir, false)
-	if err != nil {
-		return false
-	}
-	defer r.Close()
-	_, err = r.Stat(name)
-	return err == nil
+	return inRoot(rootDir, bucket, key, false, func(r *os.Root, name string) error {
+		_, err := r.Stat(name)
+		return err
+	}) == nil
 }
 
 // removeObjectFile removes an object's file under the trail root (a missing file is no error).
 func removeObjectFile(rootDir, bucket, key string) error {
-	name, err := objectName(bucket, key)
-	if err != nil {
-		return err
-	}
-	r, err := openRoot(rootDir, false)
+	err := inRoot(rootDir, bucket, key, false, func(r *os.Root, name string) error { return r.Remove(name) })
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if err := r.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return err
 }
 
 // walkObjects calls fn with the key of every file under bucket/dir (a missing directory
 // is empty), confined to the trail root.
 func walkObjects(rootDir, bucket, dir string, fn func(key string)) error {
-	name, err := objectName(bucket, dir)
-	if err != nil {
-		return err
-	}
-	r, err := openRoot(rootDir, false)
+	err := inRoot(rootDir, bucket, dir, false, func(r *os.Root, name string) error {
+		return fs.WalkDir(r.FS(), name, func(p string, de fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // gone meanwhile, or a missing directory: nothing there
+			}
+			if err != nil {
+				return err
+			}
+			if !de.IsDir() {
+				fn(strings.TrimPrefix(p, bucket+"/"))
+			}
+			return nil
+		})
+	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return fs.WalkDir(r.FS(), name, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !de.IsDir() {
-			fn(strings.TrimPrefix(p, bucket+"/"))
-		}
-		return nil
-	})
+	return err
 }
