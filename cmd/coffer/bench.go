@@ -418,6 +418,18 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 	if _, err := rand.Read(b.payload); err != nil {
 		return err
 	}
+	// One client setup for the node and the floor server: no retries (an error is counted).
+	kmsClient := func(endpoint *url.URL) *kms.Client {
+		return kms.New(kms.Options{
+			Region:       p.region,
+			BaseEndpoint: aws.String(endpoint.String()),
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Source: "coffer bench"}, nil
+			}),
+			RetryMaxAttempts: 1,
+			HTTPClient:       b.http,
+		})
+	}
 	if b.needs(benchFloor) {
 		f, err := startFloor(ctx)
 		if err != nil {
@@ -426,25 +438,9 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 		defer f.stop()
 		b.floor = f.endpoint
 		b.progress("started the HTTP floor server (pid %d) at %s", f.cmd.Process.Pid, f.endpoint)
-		b.floorKMS = kms.New(kms.Options{
-			Region:       p.region,
-			BaseEndpoint: aws.String(f.endpoint.String()),
-			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Source: "coffer bench"}, nil
-			}),
-			RetryMaxAttempts: 1,
-			HTTPClient:       b.http,
-		})
+		b.floorKMS = kmsClient(f.endpoint)
 	}
-	b.kms = kms.New(kms.Options{
-		Region:       p.region,
-		BaseEndpoint: aws.String(p.endpoint.String()),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Source: "coffer bench"}, nil
-		}),
-		RetryMaxAttempts: 1,
-		HTTPClient:       b.http,
-	})
+	b.kms = kmsClient(p.endpoint)
 
 	if _, ok, err := b.serverCPU(ctx, p.endpoint); err != nil {
 		return err
