@@ -114,21 +114,27 @@ func (x *index) push(e entry) {
 	x.n++
 }
 
+// canonicalUUID parses v when it is a UUID in its canonical (lower-case, dashed) form:
+// only then does the UUID stand for the string exactly.
+func canonicalUUID(v string) (uuid.UUID, bool) {
+	if len(v) != 36 {
+		return uuid.UUID{}, false
+	}
+	u, err := uuid.Parse(v)
+	return u, err == nil && u.String() == v
+}
+
 func (x *index) eventID(v string) eventID {
-	if len(v) == 36 {
-		if u, err := uuid.Parse(v); err == nil && u.String() == v {
-			return eventID{u: u}
-		}
+	if u, ok := canonicalUUID(v); ok {
+		return eventID{u: u}
 	}
 	return eventID{s: x.syms.intern(v)}
 }
 
 // findEventID is the eventID of v, or false when no event has it.
 func (x *index) findEventID(v string) (eventID, bool) {
-	if len(v) == 36 {
-		if u, err := uuid.Parse(v); err == nil && u.String() == v {
-			return eventID{u: u}, true
-		}
+	if u, ok := canonicalUUID(v); ok {
+		return eventID{u: u}, true
 	}
 	s, ok := x.syms.find(v)
 	return eventID{s: s}, ok && s != 0
