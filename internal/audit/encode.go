@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/coffer-hsm/coffer/internal/jsonx"
 )
 
 // appendEvent appends e's JSON encoding, byte for byte what json.Marshal
@@ -16,7 +17,7 @@ func appendEvent(b []byte, e *Event) ([]byte, error) {
 		return append(b, m...), err
 	}
 	b = append(b, `{"eventVersion":`...)
-	b = appendString(b, e.EventVersion)
+	b = jsonx.AppendString(b, e.EventVersion)
 	b = append(b, `,"userIdentity":`...)
 	var err error
 	if b, err = appendIdentity(b, &e.UserIdentity); err != nil {
@@ -25,11 +26,11 @@ func appendEvent(b []byte, e *Event) ([]byte, error) {
 	b = append(b, `,"eventTime":"`...)
 	b = e.EventTime.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","eventSource":`...)
-	b = appendString(b, e.EventSource)
+	b = jsonx.AppendString(b, e.EventSource)
 	b = append(b, `,"eventName":`...)
-	b = appendString(b, e.EventName)
+	b = jsonx.AppendString(b, e.EventName)
 	b = append(b, `,"awsRegion":`...)
-	b = appendString(b, e.AWSRegion)
+	b = jsonx.AppendString(b, e.AWSRegion)
 	b = appendOmit(b, `,"sourceIPAddress":`, e.SourceIPAddress)
 	b = appendOmit(b, `,"userAgent":`, e.UserAgent)
 	b = appendOmit(b, `,"errorCode":`, e.ErrorCode)
@@ -50,7 +51,7 @@ func appendEvent(b []byte, e *Event) ([]byte, error) {
 	}
 	b = appendOmit(b, `,"requestID":`, e.RequestID)
 	b = append(b, `,"eventID":`...)
-	b = appendString(b, e.EventID)
+	b = jsonx.AppendString(b, e.EventID)
 	b = append(b, `,"readOnly":`...)
 	b = strconv.AppendBool(b, e.ReadOnly)
 	if len(e.Resources) > 0 {
@@ -63,24 +64,24 @@ func appendEvent(b []byte, e *Event) ([]byte, error) {
 			b = append(b, '{')
 			if r.AccountID != "" {
 				b = append(b, `"accountId":`...)
-				b = appendString(b, r.AccountID)
+				b = jsonx.AppendString(b, r.AccountID)
 				b = append(b, ',')
 			}
 			b = append(b, `"type":`...)
-			b = appendString(b, r.Type)
+			b = jsonx.AppendString(b, r.Type)
 			b = append(b, `,"ARN":`...)
-			b = appendString(b, r.ARN)
+			b = jsonx.AppendString(b, r.ARN)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"eventType":`...)
-	b = appendString(b, e.EventType)
+	b = jsonx.AppendString(b, e.EventType)
 	b = append(b, `,"managementEvent":`...)
 	b = strconv.AppendBool(b, e.ManagementEvent)
 	b = appendOmit(b, `,"recipientAccountId":`, e.RecipientAccountID)
 	b = append(b, `,"eventCategory":`...)
-	b = appendString(b, e.EventCategory)
+	b = jsonx.AppendString(b, e.EventCategory)
 	return append(b, '}'), nil
 }
 
@@ -114,7 +115,7 @@ func appendOmit(b []byte, member, s string) []byte {
 		return b
 	}
 	b = append(b, member...)
-	return appendString(b, s)
+	return jsonx.AppendString(b, s)
 }
 
 // appendRaw appends a json.RawMessage as json.Marshal does: null when empty,
@@ -128,61 +129,4 @@ func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
 		return b, err
 	}
 	return append(b, m...), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString is encoding/json's string encoding with HTML escaping (as
-// json.Marshal does): quotes and backslashes escaped, control characters as
-// \n, \r, \t, \b, \f or \u00XX, <, > and & as \u003c..., invalid UTF-8 as
-// \ufffd, U+2028 and U+2029 escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/coffer-hsm/coffer/internal/jsonx"
 )
 
 // RequestParametersJSON turns a JSON request body (an object) into CloudTrail
@@ -67,7 +69,7 @@ func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top m
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendString(out, m.name)
+		out = jsonx.AppendString(out, m.name)
 		out = append(out, ':')
 		out = append(out, m.val...)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/fsutil"
+	"github.com/coffer-hsm/coffer/internal/jsonx"
 )
 
 // The datapoint log: each node keeps its datapoints in <Dir>/points-<seq>.log, a JSON
@@ -427,9 +428,9 @@ func appendDef(b []byte, id uint64, m Metric) []byte {
 	b = append(b, `{"m":`...)
 	b = strconv.AppendUint(b, id, 10)
 	b = append(b, `,"ns":`...)
-	b = appendString(b, m.Namespace)
+	b = jsonx.AppendString(b, m.Namespace)
 	b = append(b, `,"name":`...)
-	b = appendString(b, m.MetricName)
+	b = jsonx.AppendString(b, m.MetricName)
 	if len(m.Dimensions) > 0 {
 		b = append(b, `,"dims":[`...)
 		for i, dm := range m.Dimensions {
@@ -437,9 +438,9 @@ func appendDef(b []byte, id uint64, m Metric) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"Name":`...)
-			b = appendString(b, dm.Name)
+			b = jsonx.AppendString(b, dm.Name)
 			b = append(b, `,"Value":`...)
-			b = appendString(b, dm.Value)
+			b = jsonx.AppendString(b, dm.Value)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -462,7 +463,7 @@ func appendPoint(b []byte, id uint64, p point, agg bool) []byte {
 	b = appendFloat(b, p.max)
 	if p.unit != "" {
 		b = append(b, `,"u":`...)
-		b = appendString(b, p.unit)
+		b = jsonx.AppendString(b, p.unit)
 	}
 	if p.values != nil {
 		b = append(b, `,"v":[`...)
@@ -490,19 +491,6 @@ func appendFloat(b []byte, f float64) []byte {
 		return append(b, `"NaN"`...)
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
-}
-
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s) // cannot fail for a string
-			return append(b, j...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // ---- decoding ----
