@@ -93,18 +93,29 @@ func parseSegName(name string) (seq uint64, start time.Time, ok bool) {
 // Journal is a durable, append-only audit trail of newline-delimited JSON
 // CloudTrail records in segment files, with an in-memory index for Lookup.
 // It is safe for concurrent use.
+//
+// Group commit: Append encodes its record, copies it into the filling group
+// under a mutex and waits for that group's done channel. The committer takes
+// the whole filling group (installing an empty one), writes it with one
+// write and one fdatasync, and closes done, which wakes every waiter of the
+// group at once. Appenders never wake the committer except to start a
+// commit, and the committer never wakes appenders one by one.
 type Journal struct {
 	dir  string
 	opts Options
 
-	closeMu sync.RWMutex // held (R) while sending to reqs; (W) by Close
+	gmu     sync.Mutex // guards the fields below it
 	closed  bool
-	reqs    chan *appendReq
+	filling *group        // the group Appends join
+	room    chan struct{} // closed when the filling group is taken (for Appends finding it full)
+	kick    chan struct{} // cap 1: the filling group became non-empty or full
+	closing chan struct{} // closed by Close: commit what is left and exit
 	done    chan struct{} // committer exited
 
 	// Committer-owned.
 	active *os.File
-	buf    []byte
+	buf    []byte           // the previous group's buffer, reused
+	ents   []newEntry       // the previous group's entries, reused
 	broken error            // sticky write/fsync failure
 	spare  chan spareResult // the next pre-zeroed segment, being prepared
 
@@ -118,10 +129,13 @@ type Journal struct {
 	tokenKey [32]byte
 }
 
-type appendReq struct {
-	line []byte
-	ent  newEntry
-	done chan error
+// group is the events of one write+fsync: their lines back to back in buf,
+// each entry's off relative to buf and n its length without the newline.
+type group struct {
+	buf  []byte
+	ents []newEntry
+	done chan struct{} // closed once committed (or failed: err)
+	err  error
 }
 
 // Open opens (creating it 0700 if needed) the journal in dir, recovers it
@@ -153,10 +167,13 @@ func Open(dir string, opts Options) (*Journal, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	j := &Journal{
-		dir:  dir,
-		opts: opts,
-		reqs: make(chan *appendReq, opts.MaxBatch),
-		done: make(chan struct{}),
+		dir:     dir,
+		opts:    opts,
+		filling: &group{done: make(chan struct{})},
+		room:    make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if _, err := rand.Read(j.tokenKey[:]); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -359,85 +376,115 @@ func fdatasync(f *os.File) error {
 // Append returns its error and the event may or may not be recorded.
 func (j *Journal) Append(ctx context.Context, e *Event) error {
 	e.normalize(j.opts.Now())
-	line, err := appendEvent(make([]byte, 0, 1024), e)
+	lb := linePool.Get().(*[]byte)
+	defer linePool.Put(lb)
+	line, err := appendEvent((*lb)[:0], e)
 	if err != nil {
 		return fmt.Errorf("audit: encode event: %w", err)
 	}
-	r := &appendReq{line: append(line, '\n'), ent: entryOf(e), done: make(chan error, 1)}
-	j.closeMu.RLock()
-	if j.closed {
-		j.closeMu.RUnlock()
-		return ErrClosed
-	}
-	select {
-	case j.reqs <- r:
-	case <-ctx.Done():
-		j.closeMu.RUnlock()
-		return ctx.Err()
-	}
-	j.closeMu.RUnlock()
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	line = append(line, '\n')
+	*lb = line
+	ent := entryOf(e)
+	ent.n = int32(len(line) - 1)
+	for {
+		j.gmu.Lock()
+		if j.closed {
+			j.gmu.Unlock()
+			return ErrClosed
+		}
+		g := j.filling
+		if len(g.ents) < j.opts.MaxBatch {
+			ent.off = int64(len(g.buf))
+			g.buf = append(g.buf, line...)
+			g.ents = append(g.ents, ent)
+			n := len(g.ents)
+			j.gmu.Unlock()
+			if n == 1 || n == j.opts.MaxBatch {
+				select {
+				case j.kick <- struct{}{}:
+				default:
+				}
+			}
+			select {
+			case <-g.done:
+				return g.err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		room := j.room
+		j.gmu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
-// commitLoop is the group committer: it takes every queued request (up to
-// MaxBatch) and writes and fsyncs them together. Requests arriving while a
-// fsync runs queue for the next batch.
+// linePool holds encoding buffers: a record is copied into its group, so
+// the buffer it was encoded in is free again once Append has queued it.
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// take swaps the filling group for an empty one (reusing the previous
+// group's buffer) and returns it, or nil if it is empty.
+func (j *Journal) take() *group {
+	j.gmu.Lock()
+	defer j.gmu.Unlock()
+	g := j.filling
+	if len(g.ents) == 0 {
+		return nil
+	}
+	j.filling = &group{buf: j.buf[:0], ents: j.ents[:0], done: make(chan struct{})}
+	j.buf, j.ents = nil, nil
+	close(j.room)
+	j.room = make(chan struct{})
+	return g
+}
+
+func (j *Journal) pending() int {
+	j.gmu.Lock()
+	defer j.gmu.Unlock()
+	return len(j.filling.ents)
+}
+
+// commitLoop is the group committer: woken when the filling group becomes
+// non-empty, it takes the whole group and writes and fsyncs it. Events
+// arriving meanwhile fill the next group.
 func (j *Journal) commitLoop() {
 	defer close(j.done)
-	batch := make([]*appendReq, 0, j.opts.MaxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var lastStart time.Time
 	var misses, skipLinger int
+	closing := false
 	for {
-		r, ok := <-j.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-		closed := false
-	drain:
-		for len(batch) < j.opts.MaxBatch {
+		if !closing {
 			select {
-			case r, ok := <-j.reqs:
-				if !ok {
-					closed = true
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
+			case <-j.kick:
+			case <-j.closing:
+				closing = true
 			}
 		}
 		// Busy: wait until CommitDelay after the previous commit started,
 		// so that at most one fsync per CommitDelay is issued, unless
 		// waiting has recently been useless (a lone synchronous client):
 		// after two lingers that gathered nothing, skip it for a while.
+		// Appends joining meanwhile do not wake the committer (only a full
+		// group does).
 		now := time.Now()
-		if d := j.opts.CommitDelay; d > 0 && !closed && len(batch) < j.opts.MaxBatch && skipLinger == 0 {
+		if d := j.opts.CommitDelay; d > 0 && !closing && skipLinger == 0 {
 			if wait := lastStart.Add(d).Sub(now); wait > 0 {
-				before := len(batch)
+				before := j.pending()
 				timer.Reset(wait)
-			linger:
-				for len(batch) < j.opts.MaxBatch {
-					select {
-					case r, ok := <-j.reqs:
-						if !ok {
-							closed = true
-							break linger
-						}
-						batch = append(batch, r)
-					case <-timer.C:
-						break linger
-					}
+				select {
+				case <-timer.C:
+				case <-j.kick: // full
+				case <-j.closing:
+					closing = true
 				}
 				timer.Stop()
-				if len(batch) > before {
+				if j.pending() > before {
 					misses = 0
 				} else if misses++; misses >= 2 {
 					misses, skipLinger = 0, 1000
@@ -447,26 +494,26 @@ func (j *Journal) commitLoop() {
 		} else if skipLinger > 0 {
 			skipLinger--
 		}
+		g := j.take()
+		if g == nil {
+			if closing {
+				return
+			}
+			continue
+		}
 		lastStart = now
-		err := j.commit(batch)
-		for _, r := range batch {
-			r.done <- err
-		}
-		clear(batch)
-		if closed {
-			return
-		}
+		g.err = j.commit(g)
+		clear(g.ents) // drop their strings
+		j.buf, j.ents = g.buf, g.ents
+		close(g.done)
 	}
 }
 
-func (j *Journal) commit(batch []*appendReq) error {
+func (j *Journal) commit(g *group) error {
 	if j.broken != nil {
 		return j.broken
 	}
-	n := 0
-	for _, r := range batch {
-		n += len(r.line)
-	}
+	n := len(g.buf)
 	j.mu.RLock()
 	s := j.segs[len(j.segs)-1]
 	j.mu.RUnlock()
@@ -479,12 +526,7 @@ func (j *Journal) commit(batch []*appendReq) error {
 		s = j.segs[len(j.segs)-1]
 		j.mu.RUnlock()
 	}
-	buf := j.buf[:0]
-	for _, r := range batch {
-		buf = append(buf, r.line...)
-	}
-	j.buf = buf
-	if _, err := j.active.WriteAt(buf, s.size); err != nil {
+	if _, err := j.active.WriteAt(g.buf, s.size); err != nil {
 		j.broken = fmt.Errorf("audit: write: %w", err)
 		return j.broken
 	}
@@ -494,14 +536,13 @@ func (j *Journal) commit(batch []*appendReq) error {
 		return j.broken
 	}
 	j.mu.Lock()
-	off := s.size
-	for _, r := range batch {
-		ent := &r.ent
-		ent.seg, ent.off, ent.n = s.seq, off, int32(len(r.line)-1)
-		off += int64(len(r.line))
+	base := s.size
+	for i := range g.ents {
+		ent := &g.ents[i]
+		ent.seg, ent.off = s.seq, base+ent.off
 		j.insert(s, ent)
 	}
-	s.size = off
+	s.size = base + int64(n)
 	j.mu.Unlock()
 	return nil
 }
@@ -509,14 +550,14 @@ func (j *Journal) commit(batch []*appendReq) error {
 // Close stops accepting appends, waits for queued ones to be committed and
 // closes the active segment.
 func (j *Journal) Close() error {
-	j.closeMu.Lock()
+	j.gmu.Lock()
 	if j.closed {
-		j.closeMu.Unlock()
+		j.gmu.Unlock()
 		return nil
 	}
 	j.closed = true
-	close(j.reqs)
-	j.closeMu.Unlock()
+	close(j.closing)
+	j.gmu.Unlock()
 	<-j.done
 	if j.spare != nil {
 		if r := <-j.spare; r.f != nil {
