@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -229,5 +231,63 @@ func BenchmarkOpenLoad(b *testing.B) {
 				b.ReportMetric(float64(lat.Load())/1e3/float64(b.N), "µs-latency")
 			})
 		}
+	}
+}
+
+// BenchmarkOpen is a restart over 100,000 events (about 100 MB of journal in
+// 4 MiB segments): with the segments' index files (only their headers are
+// read) and, side by side, rebuilding them from the JSON (as a journal whose
+// index files were lost, or every restart before there were any). heap-MiB
+// is the live heap with the journal open.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	j, err := Open(dir, Options{SegmentBytes: 4 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 64; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100000/64; i++ {
+				if err := j.Append(context.Background(), benchEvent()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	j.Close()
+	idxs, _ := filepath.Glob(filepath.Join(dir, "*"+idxSuffix))
+	for _, mode := range []string{"index-files", "rescan"} {
+		b.Run(mode, func(b *testing.B) {
+			var heap uint64
+			for i := 0; i < b.N; i++ {
+				if mode == "rescan" {
+					b.StopTimer()
+					for _, p := range idxs {
+						os.Remove(p)
+					}
+					b.StartTimer()
+				}
+				j, err := Open(dir, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				heap = ms.HeapAlloc
+				if j.Stats().Events < 99000 {
+					b.Fatalf("%+v", j.Stats())
+				}
+				j.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+		})
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"github.com/google/uuid"
 )
 
-// The in-memory index holds one entry per event for Lookup. Entries hold no
-// pointers: strings are interned as symbols and event ids kept as 16-byte
-// UUIDs, so the garbage collector never scans the index, however many events
-// it holds; and it is stored in fixed-size chunks, so growing it never copies
-// it. At 90 days of retention it is the largest thing in the heap.
+// Each segment has an index with one entry per event for Lookup: the active
+// segment's is in memory and grows as events commit; a closed segment's is
+// written next to it (idxfile.go) and read back only while lookups need it,
+// so memory does not grow with retention. Entries hold no pointers: strings
+// are interned as symbols (per index) and event ids kept as 16-byte UUIDs,
+// so the garbage collector never scans an index; and an index is stored in
+// fixed-size chunks, so growing it never copies it.
 
 // newEntry is an event's lookup attributes as Append sees them (outside the
 // journal's lock); insert turns it into an entry.
@@ -65,12 +67,12 @@ func (s *symbols) find(v string) (sym, bool) {
 }
 
 // entry is the index record of one event: its lookup attributes and where
-// its line is. No pointers.
+// its line is. No pointers. Events are ordered by (t, seg, off): time, then
+// commit order.
 type entry struct {
-	t        int64  // eventTime, unix seconds
-	seq      uint64 // index insertion order; ties on t are ordered by it
+	t        int64 // eventTime, unix seconds
 	seg      uint64
-	off      int64
+	off      int64 // of its line in the segment
 	n        int32
 	readOnly bool
 	nres     uint16
@@ -93,7 +95,7 @@ type resSym struct{ typ, name sym }
 
 const chunkSize = 4096
 
-// index is the entries sorted by (t, seq), in chunks of chunkSize.
+// index is one segment's entries sorted by (t, off), in chunks of chunkSize.
 type index struct {
 	chunks [][]entry // all full except the last
 	n      int
@@ -106,12 +108,21 @@ func (x *index) len() int { return x.n }
 func (x *index) at(i int) *entry { return &x.chunks[i/chunkSize][i%chunkSize] }
 
 func (x *index) push(e entry) {
-	if x.n%chunkSize == 0 {
-		x.chunks = append(x.chunks, make([]entry, 0, chunkSize))
+	last := x.n / chunkSize
+	if last == len(x.chunks) {
+		// A first chunk starts small (an index may hold a few events) and
+		// grows by append; the later ones are whole.
+		x.chunks = append(x.chunks, make([]entry, 0, min(chunkSize, max(64, x.n))))
 	}
-	last := len(x.chunks) - 1
 	x.chunks[last] = append(x.chunks[last], e)
 	x.n++
+}
+
+// reserve makes room for n entries in all (for an index read back whole).
+func (x *index) reserve(n int) {
+	for k := 0; k < n; k += chunkSize {
+		x.chunks = append(x.chunks, make([]entry, 0, min(chunkSize, n-k)))
+	}
 }
 
 // canonicalUUID parses v when it is a UUID in its canonical (lower-case, dashed) form:
@@ -140,10 +151,11 @@ func (x *index) findEventID(v string) (eventID, bool) {
 	return eventID{s: s}, ok && s != 0
 }
 
-// add inserts ne (numbered seq) keeping (t, seq) order. Events arrive almost
-// in time order, so the position is found from the end.
-func (x *index) add(ne *newEntry, seq uint64) {
-	e := entry{t: ne.t, seq: seq, seg: ne.seg, off: ne.off, n: ne.n, readOnly: ne.readOnly,
+// add inserts ne keeping (t, off) order; ne comes after every entry added
+// before it (commit order). Events arrive almost in time order, so the
+// position is found from the end.
+func (x *index) add(ne *newEntry) {
+	e := entry{t: ne.t, seg: ne.seg, off: ne.off, n: ne.n, readOnly: ne.readOnly,
 		id: x.eventID(ne.id), name: x.syms.intern(ne.name), source: x.syms.intern(ne.source),
 		user: x.syms.intern(ne.user), akid: x.syms.intern(ne.akid)}
 	if len(ne.res) > 0 {
@@ -169,23 +181,3 @@ func (x *index) add(ne *newEntry, seq uint64) {
 
 // resources are e's resource refs.
 func (x *index) resources(e *entry) []resSym { return x.res[e.res : e.res+uint32(e.nres)] }
-
-// filter keeps the entries keep accepts, in order, and compacts the resource refs.
-func (x *index) filter(keep func(*entry) bool) {
-	old, oldRes := x.chunks, x.res
-	x.chunks, x.n, x.res = nil, 0, nil
-	for _, c := range old {
-		for i := range c {
-			e := c[i]
-			if !keep(&e) {
-				continue
-			}
-			if e.nres > 0 {
-				start := uint32(len(x.res))
-				x.res = append(x.res, oldRes[e.res:e.res+uint32(e.nres)]...)
-				e.res = start
-			}
-			x.push(e)
-		}
-	}
-}

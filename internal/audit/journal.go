@@ -59,14 +59,19 @@ type Options struct {
 
 const segPrefix, segSuffix = "audit-", ".jsonl"
 
-// segment is one journal file: audit-<seq>-<unix start>.jsonl.
+// segment is one journal file: audit-<seq>-<unix start>.jsonl, with its
+// index file audit-<seq>-<unix start>.idx once closed.
 type segment struct {
 	seq     uint64
 	start   time.Time
 	path    string
 	size    int64
+	oldest  int64 // unix seconds of the oldest event in it (if entries > 0)
 	newest  int64 // unix seconds of the newest event in it (start if none)
 	entries int
+	// idx is the index in memory: always for the active segment, and for a
+	// closed one until its index file is written. Guarded by Journal.mu.
+	idx *index
 }
 
 func segName(seq uint64, start time.Time) string {
@@ -119,12 +124,15 @@ type Journal struct {
 	broken error            // sticky write/fsync failure
 	spare  chan spareResult // the next pre-zeroed segment, being prepared
 
-	mu         sync.RWMutex // guards the fields below
-	segs       []*segment   // oldest first; the last is the active one
-	index      index        // sorted by (t, seq)
-	nextSeq    uint64
-	seqCounter uint64
-	badLines   int
+	mu       sync.RWMutex // guards the fields below
+	segs     []*segment   // oldest first; the last is the active one
+	nextSeq  uint64
+	badLines int
+
+	pruneMu sync.RWMutex   // held (R) by lookups, (W) by Prune: files stay while read
+	idxWG   sync.WaitGroup // index files being written in the background
+	cacheMu sync.Mutex
+	cache   []*segIndex // closed segments' indexes read back, least recently used first
 
 	tokenKey [32]byte
 }
@@ -192,46 +200,83 @@ func Open(dir string, opts Options) (*Journal, error) {
 	return j, nil
 }
 
-// recover reads every segment, truncates torn tails and builds the index.
+// recover finds the segments. A segment with a valid index file is known
+// from its header alone; any other (the one a crash left, or one whose index
+// file is missing or stale) is read, its torn tail truncated, and its index
+// file written.
 func (j *Journal) recover() error {
 	des, err := os.ReadDir(j.dir)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	for _, de := range des {
-		if de.Name() == spareName {
-			os.Remove(filepath.Join(j.dir, spareName))
+		name := de.Name()
+		if name == spareName || (strings.HasPrefix(name, "."+segPrefix) && strings.Contains(name, ".tmp-")) {
+			os.Remove(filepath.Join(j.dir, name)) // a spare or an index file's temporary
 			continue
 		}
-		seq, start, ok := parseSegName(de.Name())
+		if strings.HasPrefix(name, segPrefix) && strings.HasSuffix(name, idxSuffix) {
+			seg := strings.TrimSuffix(name, idxSuffix) + segSuffix
+			if _, err := os.Stat(filepath.Join(j.dir, seg)); errors.Is(err, os.ErrNotExist) {
+				os.Remove(filepath.Join(j.dir, name)) // its segment was pruned
+			}
+			continue
+		}
+		seq, start, ok := parseSegName(name)
 		if !ok || !de.Type().IsRegular() {
 			continue
 		}
-		j.segs = append(j.segs, &segment{seq: seq, start: start, path: filepath.Join(j.dir, de.Name()), newest: start.Unix()})
+		j.segs = append(j.segs, &segment{seq: seq, start: start, path: filepath.Join(j.dir, name), newest: start.Unix()})
 	}
 	sort.Slice(j.segs, func(a, b int) bool { return j.segs[a].seq < j.segs[b].seq })
 	for _, s := range j.segs {
+		if s.seq >= j.nextSeq {
+			j.nextSeq = s.seq + 1
+		}
+		if fi, err := os.Stat(s.path); err == nil {
+			if m, ok := readIdxHeaderFile(s.path); ok && m.segSize == fi.Size() {
+				j.setMeta(s, m)
+				continue
+			}
+		}
 		data, err := os.ReadFile(s.path)
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		end, bad := scanSegment(data, func(off int64, line []byte, e *Event) {
-			ent := entryOf(e)
-			ent.seg, ent.off, ent.n = s.seq, off, int32(len(line))
-			j.insert(s, &ent)
-		})
-		j.badLines += bad
-		s.size = end
-		if end < int64(len(data)) {
-			if err := truncateSync(s.path, end); err != nil {
+		x, m := scanIndex(s.seq, data)
+		if m.segSize < int64(len(data)) {
+			if err := truncateSync(s.path, m.segSize); err != nil {
 				return err
 			}
 		}
-		if s.seq >= j.nextSeq {
-			j.nextSeq = s.seq + 1
-		}
+		j.setMeta(s, m)
+		writeIndexFile(s.path, x, m) // best effort: a lookup rebuilds it otherwise
 	}
 	return nil
+}
+
+// setMeta fills s from its index's header.
+func (j *Journal) setMeta(s *segment, m idxMeta) {
+	s.size, s.entries = m.segSize, m.entries
+	if m.entries > 0 {
+		s.oldest, s.newest = m.oldest, max(s.newest, m.newest)
+	}
+	j.badLines += m.badLines
+}
+
+// scanIndex builds the index of segment seq from its bytes.
+func scanIndex(seq uint64, data []byte) (*index, idxMeta) {
+	x := &index{}
+	var m idxMeta
+	m.segSize, m.badLines = scanSegment(data, func(off int64, line []byte, e *Event) {
+		ent := entryOf(e)
+		ent.seg, ent.off, ent.n = seq, off, int32(len(line))
+		x.add(&ent)
+	})
+	if m.entries = x.len(); m.entries > 0 {
+		m.oldest, m.newest = x.at(0).t, x.at(m.entries-1).t
+	}
+	return x, m
 }
 
 func truncateSync(path string, size int64) error {
@@ -282,7 +327,7 @@ func (j *Journal) roll() error {
 	j.mu.Lock()
 	seq := j.nextSeq
 	j.mu.Unlock()
-	s := &segment{seq: seq, start: now, path: filepath.Join(j.dir, segName(seq, now)), newest: now.Unix()}
+	s := &segment{seq: seq, start: now, path: filepath.Join(j.dir, segName(seq, now)), newest: now.Unix(), idx: &index{}}
 	var f *os.File
 	if j.spare != nil {
 		if r := <-j.spare; r.err == nil {
@@ -315,6 +360,13 @@ func (j *Journal) roll() error {
 			j.opts.Sync(j.active)
 		}
 		j.active.Close()
+		// No event joins old any more: write its index file in the
+		// background and drop the index from memory once it is on disk.
+		j.idxWG.Add(1)
+		go func() {
+			defer j.idxWG.Done()
+			j.closeIndex(old)
+		}()
 	}
 	j.active = f
 	j.mu.Lock()
@@ -571,11 +623,16 @@ func (j *Journal) Close() error {
 		j.mu.RLock()
 		size := j.segs[len(j.segs)-1].size
 		j.mu.RUnlock()
-		if j.broken == nil && j.active.Truncate(size) == nil {
-			j.opts.Sync(j.active)
-		}
+		truncated := j.broken == nil && j.active.Truncate(size) == nil && j.opts.Sync(j.active) == nil
 		err = j.active.Close()
+		if truncated {
+			j.mu.RLock()
+			s := j.segs[len(j.segs)-1]
+			j.mu.RUnlock()
+			j.closeIndex(s)
+		}
 	}
+	j.idxWG.Wait()
 	return err
 }
 
@@ -584,10 +641,12 @@ func (j *Journal) Close() error {
 // from the index. It returns the number of segments deleted.
 func (j *Journal) Prune(now time.Time) (int, error) {
 	cutoff := now.Add(-j.opts.Retention).Unix()
+	j.pruneMu.Lock()
+	defer j.pruneMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var keep []*segment
-	gone := map[uint64]bool{}
+	gone := 0
 	var firstErr error
 	for i, s := range j.segs {
 		if i < len(j.segs)-1 && s.newest < cutoff {
@@ -598,16 +657,15 @@ func (j *Journal) Prune(now time.Time) (int, error) {
 				keep = append(keep, s)
 				continue
 			}
-			gone[s.seq] = true
+			os.Remove(idxPath(s.path))
+			j.uncache(s.seq)
+			gone++
 			continue
 		}
 		keep = append(keep, s)
 	}
 	j.segs = keep
-	if len(gone) > 0 {
-		j.index.filter(func(e *entry) bool { return !gone[e.seg] })
-	}
-	return len(gone), firstErr
+	return gone, firstErr
 }
 
 // Stats describes the journal.
@@ -621,7 +679,11 @@ type Stats struct {
 func (j *Journal) Stats() Stats {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	return Stats{Segments: len(j.segs), Events: j.index.len(), BadLines: j.badLines}
+	n := 0
+	for _, s := range j.segs {
+		n += s.entries
+	}
+	return Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines}
 }
 
 // waitSpare blocks until the background spare segment (if any) is ready.

@@ -355,6 +355,9 @@ func assertNoZeroTail(t *testing.T, dir string) {
 	t.Helper()
 	segs, _ := filepath.Glob(filepath.Join(dir, "audit-*"))
 	for _, s := range segs {
+		if strings.HasSuffix(s, idxSuffix) {
+			continue
+		}
 		if strings.HasSuffix(s, ".tmp") {
 			t.Errorf("spare %s left", s)
 			continue

@@ -29,14 +29,104 @@ func entryOf(e *Event) newEntry {
 	return ent
 }
 
-// insert adds ent to the index. Caller holds j.mu (or is Open).
+// insert adds ent to the active segment s and its index. Caller holds j.mu.
 func (j *Journal) insert(s *segment, ent *newEntry) {
-	j.seqCounter++
-	j.index.add(ent, j.seqCounter)
+	s.idx.add(ent)
+	if s.entries == 0 || ent.t < s.oldest {
+		s.oldest = ent.t
+	}
 	if ent.t > s.newest {
 		s.newest = ent.t
 	}
 	s.entries++
+}
+
+// closeIndex writes the index file of s, which no event joins any more,
+// and then drops its index from memory. If the write fails the index stays
+// in memory, and the next Open rebuilds the file.
+func (j *Journal) closeIndex(s *segment) {
+	j.mu.RLock()
+	x, size := s.idx, s.size
+	j.mu.RUnlock()
+	if x == nil {
+		return
+	}
+	m := idxMeta{segSize: size, entries: x.len()}
+	if m.entries > 0 {
+		m.oldest, m.newest = x.at(0).t, x.at(m.entries-1).t
+	}
+	if writeIndexFile(s.path, x, m) != nil {
+		return
+	}
+	j.mu.Lock()
+	s.idx = nil
+	j.mu.Unlock()
+}
+
+// segIndex is a closed segment's index read back from its file.
+type segIndex struct {
+	seq uint64
+	x   *index
+}
+
+// idxCacheSegments is how many closed segments' indexes lookups keep in
+// memory (the most recently used).
+const idxCacheSegments = 4
+
+// segView is a segment as a lookup saw it.
+type segView struct {
+	seq    uint64
+	path   string
+	size   int64
+	newest int64
+	x      *index // in memory (nil: read it back)
+	active bool   // x still grows: read it under j.mu (R)
+}
+
+// loadIndex is closed segment v's index, from the cache or its file; a file
+// that is missing or not valid is rebuilt from the segment.
+func (j *Journal) loadIndex(v segView) (*index, error) {
+	j.cacheMu.Lock()
+	defer j.cacheMu.Unlock()
+	for i, c := range j.cache {
+		if c.seq == v.seq {
+			j.cache = append(append(j.cache[:i:i], j.cache[i+1:]...), c)
+			return c.x, nil
+		}
+	}
+	var x *index
+	if data, err := os.ReadFile(idxPath(v.path)); err == nil {
+		if xi, m, err := decodeIndex(data, v.seq); err == nil && m.segSize == v.size {
+			x = xi
+		}
+	}
+	if x == nil {
+		data, err := os.ReadFile(v.path)
+		if err != nil {
+			return nil, fmt.Errorf("audit: lookup: %w", err)
+		}
+		var m idxMeta
+		x, m = scanIndex(v.seq, data[:min(int64(len(data)), v.size)])
+		writeIndexFile(v.path, x, m) // best effort: else rebuilt again next time
+	}
+	j.cache = append(j.cache, &segIndex{v.seq, x})
+	if len(j.cache) > idxCacheSegments {
+		j.cache[0] = nil
+		j.cache = j.cache[1:]
+	}
+	return x, nil
+}
+
+// uncache forgets segment seq's index (it was pruned).
+func (j *Journal) uncache(seq uint64) {
+	j.cacheMu.Lock()
+	defer j.cacheMu.Unlock()
+	for i, c := range j.cache {
+		if c.seq == seq {
+			j.cache = append(j.cache[:i:i], j.cache[i+1:]...)
+			return
+		}
+	}
 }
 
 // Lookup attribute keys.
@@ -100,50 +190,109 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 		hi = in.EndTime.Unix()
 	}
 	qh := queryHash(in.Attributes, lo, hi)
-	// Cursor: return entries strictly before (ct, cseq) in (t, seq) order.
-	ct, cseq := hi, ^uint64(0)
+	// Cursor: return events strictly before c in (t, seg, off) order.
+	c := position{t: hi, seg: ^uint64(0), off: 1<<63 - 1}
 	if in.NextToken != "" {
-		t, s, ok := j.parseToken(in.NextToken, qh)
-		if !ok {
+		var ok bool
+		if c, ok = j.parseToken(in.NextToken, qh); !ok {
 			return nil, "", errorf(CodeInvalidNextToken, "The NextToken is not valid for this request")
 		}
-		ct, cseq = t, s
 	}
 
+	j.pruneMu.RLock() // the segments read below stay
+	defer j.pruneMu.RUnlock()
 	j.mu.RLock()
-	defer j.mu.RUnlock()
-	match := j.matcher(in.Attributes)
-	x := &j.index
-	i := sort.Search(x.len(), func(k int) bool {
-		e := x.at(k)
-		return e.t > ct || (e.t == ct && e.seq >= cseq)
-	})
-	var picked []*entry
-	more := false
-	for i--; i >= 0; i-- {
-		e := x.at(i)
-		if e.t < lo {
-			break
-		}
-		if !match(e) {
+	var views []segView
+	for i, s := range j.segs {
+		if s.entries == 0 || s.oldest > min(hi, c.t) || s.newest < lo {
 			continue
 		}
-		if len(picked) == max {
-			more = true
+		views = append(views, segView{seq: s.seq, path: s.path, size: s.size, newest: s.newest, x: s.idx, active: i == len(j.segs)-1})
+	}
+	j.mu.RUnlock()
+	// Newest segments first; stop once a segment cannot hold anything newer
+	// than the max+1 events found (the +1 tells whether there are more).
+	sort.Slice(views, func(a, b int) bool { return views[a].newest > views[b].newest })
+	var picked []pick
+	for _, v := range views {
+		if len(picked) > max && v.newest < picked[max].t {
 			break
 		}
-		picked = append(picked, e)
+		x := v.x
+		if x == nil {
+			var err error
+			if x, err = j.loadIndex(v); err != nil {
+				return nil, "", err
+			}
+		}
+		if v.active {
+			j.mu.RLock()
+		}
+		picked = x.before(in.Attributes, lo, c, max+1, v, picked)
+		if v.active {
+			j.mu.RUnlock()
+		}
+		sort.Slice(picked, func(a, b int) bool { return picked[b].position.less(picked[a].position) })
+		picked = picked[:min(len(picked), max+1)]
 	}
-	events, err := j.readEntries(picked)
+	more := len(picked) > max
+	picked = picked[:min(len(picked), max)]
+	events, err := readEntries(picked)
 	if err != nil {
 		return nil, "", err
 	}
 	next := ""
 	if more {
-		last := picked[len(picked)-1]
-		next = j.makeToken(last.t, last.seq, qh)
+		next = j.makeToken(picked[len(picked)-1].position, qh)
 	}
 	return events, next, nil
+}
+
+// position is an event's place in lookup order: time, then commit order.
+type position struct {
+	t   int64
+	seg uint64
+	off int64
+}
+
+func (p position) less(q position) bool {
+	if p.t != q.t {
+		return p.t < q.t
+	}
+	if p.seg != q.seg {
+		return p.seg < q.seg
+	}
+	return p.off < q.off
+}
+
+// pick is an event a lookup returns.
+type pick struct {
+	position
+	n    int32
+	path string
+}
+
+// before appends to picked up to limit events of x (segment v) that match
+// attrs, are at or after lo and before c, newest first. Caller holds j.mu (R)
+// if x is the active segment's.
+func (x *index) before(attrs []LookupAttribute, lo int64, c position, limit int, v segView, picked []pick) []pick {
+	match := x.matcher(attrs)
+	i := sort.Search(x.len(), func(k int) bool {
+		e := x.at(k)
+		return !(position{e.t, v.seq, e.off}).less(c)
+	})
+	for n := 0; i > 0 && n < limit; {
+		i--
+		e := x.at(i)
+		if e.t < lo {
+			break
+		}
+		if match(e) {
+			picked = append(picked, pick{position{e.t, v.seq, e.off}, e.n, v.path})
+			n++
+		}
+	}
+	return picked
 }
 
 // validAttributes checks LookupAttributes as CloudTrail does.
@@ -164,13 +313,12 @@ func validAttributes(attrs []LookupAttribute) error {
 	return errorf(CodeInvalidLookupAttributes, "Unknown AttributeKey %q: use EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource or AccessKeyId", attrs[0].Key)
 }
 
-// matcher is the filter of valid attrs over the index. Caller holds j.mu (R).
-func (j *Journal) matcher(attrs []LookupAttribute) func(*entry) bool {
+// matcher is the filter of valid attrs over x.
+func (x *index) matcher(attrs []LookupAttribute) func(*entry) bool {
 	if len(attrs) == 0 {
 		return func(*entry) bool { return true }
 	}
 	none := func(*entry) bool { return false }
-	x := &j.index
 	v := attrs[0].Value
 	if attrs[0].Key == AttrEventID {
 		id, ok := x.findEventID(v)
@@ -217,46 +365,45 @@ func (j *Journal) matcher(attrs []LookupAttribute) func(*entry) bool {
 	return none
 }
 
-// readEntries reads and decodes the lines of picked. Caller holds j.mu (R),
-// so Prune cannot delete the files meanwhile.
-func (j *Journal) readEntries(picked []*entry) ([]Event, error) {
+// readEntries reads and decodes the lines of picked. The caller holds
+// j.pruneMu (R), so Prune cannot delete the files meanwhile.
+func readEntries(picked []pick) ([]Event, error) {
 	if len(picked) == 0 {
 		return nil, nil
 	}
-	paths := make(map[uint64]string, len(j.segs))
-	for _, s := range j.segs {
-		paths[s.seq] = s.path
-	}
-	files := map[uint64]*os.File{}
+	files := map[string]*os.File{}
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
 	out := make([]Event, len(picked))
-	for k, e := range picked {
-		f := files[e.seg]
+	n := 0
+	for _, p := range picked {
+		f := files[p.path]
 		if f == nil {
 			var err error
-			if f, err = os.Open(paths[e.seg]); err != nil {
+			if f, err = os.Open(p.path); err != nil {
 				return nil, fmt.Errorf("audit: lookup: %w", err)
 			}
-			files[e.seg] = f
+			files[p.path] = f
 		}
-		b := make([]byte, e.n)
-		if _, err := f.ReadAt(b, e.off); err != nil {
+		b := make([]byte, p.n)
+		if _, err := f.ReadAt(b, p.off); err != nil {
 			return nil, fmt.Errorf("audit: lookup: %w", err)
 		}
-		if err := json.Unmarshal(b, &out[k]); err != nil {
-			return nil, fmt.Errorf("audit: lookup: decode: %w", err)
+		if json.Unmarshal(b, &out[n]) == nil {
+			n++ // else the line was damaged in place after it was indexed: skip it
 		}
 	}
-	return out, nil
+	return out[:n], nil
 }
 
-// Tokens: base64url(version | t | seq | queryHash[8] | HMAC-SHA256[16]),
+// Tokens: base64url(version | t | seg | off | queryHash[8] | HMAC-SHA256[16]),
 // keyed per Journal.
-const tokenVersion = 1
+const tokenVersion = 2
+
+const tokenLen = 1 + 8 + 8 + 8 + 8 + 16
 
 func queryHash(attrs []LookupAttribute, lo, hi int64) []byte {
 	h := sha256.New()
@@ -276,30 +423,32 @@ func queryHash(attrs []LookupAttribute, lo, hi int64) []byte {
 	return h.Sum(nil)[:8]
 }
 
-func (j *Journal) makeToken(t int64, seq uint64, qh []byte) string {
-	b := make([]byte, 0, 1+8+8+8+16)
+func (j *Journal) makeToken(p position, qh []byte) string {
+	b := make([]byte, 0, tokenLen)
 	b = append(b, tokenVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(t))
-	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.t))
+	b = binary.BigEndian.AppendUint64(b, p.seg)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.off))
 	b = append(b, qh...)
 	m := hmac.New(sha256.New, j.tokenKey[:])
 	m.Write(b)
-	b = m.Sum(b)[:len(b)+16]
+	b = m.Sum(b)[:tokenLen]
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (j *Journal) parseToken(s string, qh []byte) (int64, uint64, bool) {
+func (j *Journal) parseToken(s string, qh []byte) (position, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 1+8+8+8+16 || b[0] != tokenVersion {
-		return 0, 0, false
+	if err != nil || len(b) != tokenLen || b[0] != tokenVersion {
+		return position{}, false
 	}
-	body, tag := b[:25], b[25:]
+	body, tag := b[:tokenLen-16], b[tokenLen-16:]
 	m := hmac.New(sha256.New, j.tokenKey[:])
 	m.Write(body)
-	if !hmac.Equal(m.Sum(nil)[:16], tag) || !hmac.Equal(body[17:25], qh) {
-		return 0, 0, false
+	if !hmac.Equal(m.Sum(nil)[:16], tag) || !hmac.Equal(body[25:33], qh) {
+		return position{}, false
 	}
-	return int64(binary.BigEndian.Uint64(body[1:9])), binary.BigEndian.Uint64(body[9:17]), true
+	be := binary.BigEndian
+	return position{t: int64(be.Uint64(body[1:])), seg: be.Uint64(body[9:]), off: int64(be.Uint64(body[17:]))}, true
 }
 
 // LookupEventsOutput is CloudTrail's LookupEvents response.
