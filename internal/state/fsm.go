@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -95,6 +96,9 @@ type fsm struct {
 
 	mu    sync.Mutex // serialises Apply, Snapshot, Restore and SnapshotData
 	index uint64     // raft index of the last command applied (or restored)
+	// applied mirrors index for Status without waiting for f.mu (a restore
+	// holds it long).
+	applied atomic.Uint64
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -108,6 +112,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 func (f *fsm) applyLocked(index uint64, data []byte) (r *applyResult) {
 	// The index advances even for rejected entries: they are part of the log.
 	f.index = index
+	f.applied.Store(index)
 	var cmd Command
 	if err := json.Unmarshal(data, &cmd); err != nil {
 		return &applyResult{err: fmt.Errorf("%w at index %d: %v", ErrBadEntry, index, err)}
@@ -201,6 +206,7 @@ func (f *fsm) restoreLocked(snap *Snapshot) error {
 		}
 	}
 	f.index = snap.Index
+	f.applied.Store(snap.Index)
 	return nil
 }
 
@@ -241,6 +247,7 @@ func (f *fsm) reset(keep []string) error {
 		}
 	}
 	f.index = 0
+	f.applied.Store(0)
 	return errors.Join(errs...)
 }
 

@@ -431,7 +431,10 @@ func (s *Store) Status() Status {
 	st.Role = strings.ToLower(r.State().String())
 	_, id := r.LeaderWithID()
 	st.LeaderID = string(id)
-	st.AppliedIndex = r.AppliedIndex()
+	// raft advances its applied index only after handing entries to the FSM,
+	// so a command can be applied (and its Propose returned) before raft
+	// reports it: report what the FSM has applied when that is further.
+	st.AppliedIndex = max(r.AppliedIndex(), s.fsm.applied.Load())
 	st.CommitIndex = r.CommitIndex()
 	if r.State() != raft.Shutdown { // Stats round-trips through raft's main loop
 		st.LastSnapshotIndex, _ = strconv.ParseUint(r.Stats()["last_snapshot_index"], 10, 64)
