@@ -109,10 +109,10 @@ func parseIdxHeader(b []byte) (idxMeta, bool) {
 	return m, true
 }
 
-// decodeIndex parses and checks a whole index file of segment seg: the
+// decodeIndex parses and checks a whole index file: the
 // checksum, every symbol and resource reference, the (t, off) order, the
 // header's counts and time range, and that every line lies inside the segment.
-func decodeIndex(b []byte, seg uint64) (*index, idxMeta, error) {
+func decodeIndex(b []byte) (*index, idxMeta, error) {
 	m, ok := parseIdxHeader(b)
 	if !ok || len(b) < idxHeaderLen+4 {
 		return nil, idxMeta{}, errIdx
@@ -159,7 +159,7 @@ func decodeIndex(b []byte, seg uint64) (*index, idxMeta, error) {
 	x.reserve(m.entries)
 	for i := 0; i < m.entries; i++ {
 		r := p[i*idxEntryLen:]
-		e := entry{t: int64(le.Uint64(r)), seg: seg, off: int64(le.Uint64(r[8:])), n: int32(le.Uint32(r[16:])),
+		e := entry{t: int64(le.Uint64(r)), off: int64(le.Uint64(r[8:])), n: int32(le.Uint32(r[16:])),
 			readOnly: r[20] == 1, nres: le.Uint16(r[21:])}
 		idSym := le.Uint32(r[23:])
 		copy(e.id.u[:], r[27:43])

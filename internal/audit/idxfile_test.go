@@ -180,7 +180,7 @@ func TestIndexFileRebuilt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := decodeIndex(b, 0); err != nil {
+			if _, _, err := decodeIndex(b); err != nil {
 				t.Fatalf("index file not rebuilt: %v", err)
 			}
 		})
@@ -221,7 +221,7 @@ func FuzzIndexFile(f *testing.F) {
 	f.Add(good[:idxHeaderLen])
 	f.Add([]byte(idxMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		x, m, err := decodeIndex(b, 3)
+		x, m, err := decodeIndex(b)
 		if err != nil {
 			return
 		}
@@ -231,7 +231,7 @@ func FuzzIndexFile(f *testing.F) {
 		}
 		for i := 0; i < x.len(); i++ {
 			e := x.at(i)
-			if e.seg != 3 || e.off+int64(e.n) >= m.segSize {
+			if e.off+int64(e.n) >= m.segSize {
 				t.Fatalf("entry %d out of its segment: %+v", i, *e)
 			}
 			x.resources(e) // in range

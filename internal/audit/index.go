@@ -18,7 +18,6 @@ import (
 // journal's lock); insert turns it into an entry.
 type newEntry struct {
 	t        int64
-	seg      uint64
 	off      int64
 	n        int32
 	readOnly bool
@@ -67,11 +66,10 @@ func (s *symbols) find(v string) (sym, bool) {
 }
 
 // entry is the index record of one event: its lookup attributes and where
-// its line is. No pointers. Events are ordered by (t, seg, off): time, then
-// commit order.
+// its line is in its segment. No pointers. Lookups order events by (t,
+// segment, off): time, then commit order.
 type entry struct {
 	t        int64 // eventTime, unix seconds
-	seg      uint64
 	off      int64 // of its line in the segment
 	n        int32
 	readOnly bool
@@ -155,7 +153,7 @@ func (x *index) findEventID(v string) (eventID, bool) {
 // before it (commit order). Events arrive almost in time order, so the
 // position is found from the end.
 func (x *index) add(ne *newEntry) {
-	e := entry{t: ne.t, seg: ne.seg, off: ne.off, n: ne.n, readOnly: ne.readOnly,
+	e := entry{t: ne.t, off: ne.off, n: ne.n, readOnly: ne.readOnly,
 		id: x.eventID(ne.id), name: x.syms.intern(ne.name), source: x.syms.intern(ne.source),
 		user: x.syms.intern(ne.user), akid: x.syms.intern(ne.akid)}
 	if len(ne.res) > 0 {

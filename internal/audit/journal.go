@@ -243,7 +243,7 @@ func (j *Journal) recover() error {
 		if err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		x, m := scanIndex(s.seq, data)
+		x, m := scanIndex(data)
 		if m.segSize < int64(len(data)) {
 			if err := truncateSync(s.path, m.segSize); err != nil {
 				return err
@@ -264,13 +264,13 @@ func (j *Journal) setMeta(s *segment, m idxMeta) {
 	j.badLines += m.badLines
 }
 
-// scanIndex builds the index of segment seq from its bytes.
-func scanIndex(seq uint64, data []byte) (*index, idxMeta) {
+// scanIndex builds the index of a segment from its bytes.
+func scanIndex(data []byte) (*index, idxMeta) {
 	x := &index{}
 	var m idxMeta
 	m.segSize, m.badLines = scanSegment(data, func(off int64, line []byte, e *Event) {
 		ent := entryOf(e)
-		ent.seg, ent.off, ent.n = seq, off, int32(len(line))
+		ent.off, ent.n = off, int32(len(line))
 		x.add(&ent)
 	})
 	if m.entries = x.len(); m.entries > 0 {
@@ -591,7 +591,7 @@ func (j *Journal) commit(g *group) error {
 	base := s.size
 	for i := range g.ents {
 		ent := &g.ents[i]
-		ent.seg, ent.off = s.seq, base+ent.off
+		ent.off = base + ent.off
 		j.insert(s, ent)
 	}
 	s.size = base + int64(n)

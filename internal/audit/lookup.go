@@ -96,7 +96,7 @@ func (j *Journal) loadIndex(v segView) (*index, error) {
 	}
 	var x *index
 	if data, err := os.ReadFile(idxPath(v.path)); err == nil {
-		if xi, m, err := decodeIndex(data, v.seq); err == nil && m.segSize == v.size {
+		if xi, m, err := decodeIndex(data); err == nil && m.segSize == v.size {
 			x = xi
 		}
 	}
@@ -106,7 +106,7 @@ func (j *Journal) loadIndex(v segView) (*index, error) {
 			return nil, fmt.Errorf("audit: lookup: %w", err)
 		}
 		var m idxMeta
-		x, m = scanIndex(v.seq, data[:min(int64(len(data)), v.size)])
+		x, m = scanIndex(data[:min(int64(len(data)), v.size)])
 		writeIndexFile(v.path, x, m) // best effort: else rebuilt again next time
 	}
 	j.cache = append(j.cache, &segIndex{v.seq, x})
