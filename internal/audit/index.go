@@ -177,5 +177,13 @@ func (x *index) add(ne *newEntry) {
 	*x.at(i) = e
 }
 
+// span is the number of entries and, if any, the oldest and newest t.
+func (x *index) span() (n int, oldest, newest int64) {
+	if x.n == 0 {
+		return 0, 0, 0
+	}
+	return x.n, x.at(0).t, x.at(x.n - 1).t
+}
+
 // resources are e's resource refs.
 func (x *index) resources(e *entry) []resSym { return x.res[e.res : e.res+uint32(e.nres)] }

@@ -96,15 +96,15 @@ func parseSegName(name string) (seq uint64, start time.Time, ok bool) {
 }
 
 // Journal is a durable, append-only audit trail of newline-delimited JSON
-// CloudTrail records in segment files, with an in-memory index for Lookup.
-// It is safe for concurrent use.
+// CloudTrail records in segment files, with an index per segment for Lookup
+// (see index.go). It is safe for concurrent use.
 //
 // Group commit: Append encodes its record, copies it into the filling group
 // under a mutex and waits for that group's done channel. The committer takes
 // the whole filling group (installing an empty one), writes it with one
 // write and one fdatasync, and closes done, which wakes every waiter of the
-// group at once. Appenders never wake the committer except to start a
-// commit, and the committer never wakes appenders one by one.
+// group at once. Appenders wake the committer only to start a commit or
+// when the group is full, and the committer never wakes appenders one by one.
 type Journal struct {
 	dir  string
 	opts Options
@@ -273,9 +273,7 @@ func scanIndex(data []byte) (*index, idxMeta) {
 		ent.off, ent.n = off, int32(len(line))
 		x.add(&ent)
 	})
-	if m.entries = x.len(); m.entries > 0 {
-		m.oldest, m.newest = x.at(0).t, x.at(m.entries-1).t
-	}
+	m.entries, m.oldest, m.newest = x.span()
 	return x, m
 }
 
@@ -355,18 +353,14 @@ func (j *Journal) roll() error {
 		j.mu.RLock()
 		old := j.segs[len(j.segs)-1]
 		j.mu.RUnlock()
-		// Drop the zero tail; on failure recovery does it.
-		if j.active.Truncate(old.size) == nil {
-			j.opts.Sync(j.active)
+		if ok, _ := j.closeSegment(j.active, old); ok {
+			// Its index file is written in the background.
+			j.idxWG.Add(1)
+			go func() {
+				defer j.idxWG.Done()
+				j.closeIndex(old)
+			}()
 		}
-		j.active.Close()
-		// No event joins old any more: write its index file in the
-		// background and drop the index from memory once it is on disk.
-		j.idxWG.Add(1)
-		go func() {
-			defer j.idxWG.Done()
-			j.closeIndex(old)
-		}()
 	}
 	j.active = f
 	j.mu.Lock()
@@ -621,14 +615,15 @@ func (j *Journal) Close() error {
 	var err error
 	if j.active != nil {
 		j.mu.RLock()
-		size := j.segs[len(j.segs)-1].size
+		s := j.segs[len(j.segs)-1]
 		j.mu.RUnlock()
-		truncated := j.broken == nil && j.active.Truncate(size) == nil && j.opts.Sync(j.active) == nil
-		err = j.active.Close()
-		if truncated {
-			j.mu.RLock()
-			s := j.segs[len(j.segs)-1]
-			j.mu.RUnlock()
+		ok := false
+		if j.broken == nil {
+			ok, err = j.closeSegment(j.active, s)
+		} else {
+			err = j.active.Close()
+		}
+		if ok {
 			j.closeIndex(s)
 		}
 	}
@@ -636,9 +631,21 @@ func (j *Journal) Close() error {
 	return err
 }
 
+// closeSegment ends segment s, which no event joins any more, in its file f:
+// it drops the zero tail (durably) and closes f. ok says the segment is
+// final, so that its index file can be written; otherwise recovery truncates
+// it and writes the index file.
+func (j *Journal) closeSegment(f *os.File, s *segment) (ok bool, err error) {
+	j.mu.RLock()
+	size := s.size
+	j.mu.RUnlock()
+	ok = f.Truncate(size) == nil && j.opts.Sync(f) == nil
+	return ok, f.Close()
+}
+
 // Prune deletes the segments whose newest event is older than
-// now - Options.Retention (never the active segment) and drops their events
-// from the index. It returns the number of segments deleted.
+// now - Options.Retention (never the active segment), with their index
+// files. It returns the number of segments deleted.
 func (j *Journal) Prune(now time.Time) (int, error) {
 	cutoff := now.Add(-j.opts.Retention).Unix()
 	j.pruneMu.Lock()

@@ -51,10 +51,8 @@ func (j *Journal) closeIndex(s *segment) {
 	if x == nil {
 		return
 	}
-	m := idxMeta{segSize: size, entries: x.len()}
-	if m.entries > 0 {
-		m.oldest, m.newest = x.at(0).t, x.at(m.entries-1).t
-	}
+	m := idxMeta{segSize: size}
+	m.entries, m.oldest, m.newest = x.span()
 	if writeIndexFile(s.path, x, m) != nil {
 		return
 	}
@@ -204,7 +202,7 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 	j.mu.RLock()
 	var views []segView
 	for i, s := range j.segs {
-		if s.entries == 0 || s.oldest > min(hi, c.t) || s.newest < lo {
+		if s.entries == 0 || s.oldest > c.t || s.newest < lo { // c.t <= hi
 			continue
 		}
 		views = append(views, segView{seq: s.seq, path: s.path, size: s.size, newest: s.newest, x: s.idx, active: i == len(j.segs)-1})
