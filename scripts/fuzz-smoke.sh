@@ -12,13 +12,13 @@ while IFS= read -r line; do
   pkg=./$(dirname "$file")
   echo "fuzz: $pkg $name ($FUZZTIME)"
   ok=0
-  for attempt in 1 2; do
+  for attempt in 1 2 3; do
     if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1; then
       ok=1
       break
     fi
     # On a loaded machine the fuzzing coordinator can miss its own deadline ("context
-    # deadline exceeded") without finding anything; retry that once. A real finding
+    # deadline exceeded") without finding anything; retry that (twice). A real finding
     # always writes a failing input and fails at once.
     if grep -q "Failing input written" "$log" || ! grep -q "context deadline exceeded" "$log"; then
       break
