@@ -32,7 +32,7 @@ func startProductionServer(t *testing.T) (*server, devCreds) {
 func awsCLI(t *testing.T, s *server, creds devCreds, out any, args ...string) {
 	t.Helper()
 	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json"}, args...)...)
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey,
+	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
 	b, err := cmd.Output()
 	if err != nil {
@@ -115,7 +115,7 @@ func TestCloudHSMOperatorLifecycle(t *testing.T) {
 	// A certificate that is not signed by the trust anchor is refused.
 	bad := exec.Command("/usr/bin/aws", "--endpoint-url", s.url, "--region", "us-east-1", "cloudhsmv2", "initialize-cluster",
 		"--cluster-id", id, "--signed-cert", string(anchor), "--trust-anchor", string(anchor))
-	bad.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey, "AWS_CONFIG_FILE=/dev/null")
+	bad.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey, "AWS_CONFIG_FILE=/dev/null")
 	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "CloudHsmInvalidRequestException") {
 		t.Fatalf("anchor as signed cert accepted: %v %s", err, out)
 	}
@@ -231,7 +231,7 @@ func TestCustomKeyStoreWithDebianCLI(t *testing.T) {
 		t.Fatalf("key of a disconnected store: %+v", key.KeyMetadata)
 	}
 	del := exec.Command("/usr/bin/aws", "--endpoint-url", s.url, "--region", "us-east-1", "kms", "delete-custom-key-store", "--custom-key-store-id", cks.CustomKeyStoreId)
-	del.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey, "AWS_CONFIG_FILE=/dev/null")
+	del.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey, "AWS_CONFIG_FILE=/dev/null")
 	if out, err := del.CombinedOutput(); err == nil || !strings.Contains(string(out), "CustomKeyStoreHasCMKsException") {
 		t.Fatalf("delete-custom-key-store with keys: %v %s", err, out)
 	}

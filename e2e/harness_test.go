@@ -6,6 +6,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,13 +53,14 @@ type server struct {
 	env     []string
 	cmd     *exec.Cmd
 	url     string
+	ca      string // the CA certificate clients trust, when not <data-dir>/tls/ca.pem
 	mu      sync.Mutex
 	stdout  strings.Builder
 	stderr  strings.Builder
 	exited  chan struct{}
 }
 
-var listenRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+var listenRE = regexp.MustCompile(`listening on (https?://[0-9.:]+)`)
 
 // startServer starts `coffer server --dev` on a free loopback port with a fresh data dir
 // (or dataDir if not empty) and waits until /health answers.
@@ -126,7 +129,7 @@ func (s *server) start() {
 	// "ready in seconds": /health must answer promptly.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := http.Get(s.url + "/health")
+		res, err := s.httpClient().Get(s.url + "/health")
 		if err == nil {
 			res.Body.Close()
 			return
@@ -136,6 +139,47 @@ func (s *server) start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// caFile is the node's CA certificate when it serves HTTPS (a production
+// node), else "".
+func (s *server) caFile() string {
+	if !strings.HasPrefix(s.url, "https://") {
+		return ""
+	}
+	if s.ca != "" {
+		return s.ca
+	}
+	return filepath.Join(s.dataDir, "tls", "ca.pem")
+}
+
+// transport is an HTTP transport that trusts the node's CA.
+func (s *server) transport() *http.Transport {
+	s.t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if ca := s.caFile(); ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			s.t.Fatalf("%s: no certificate", ca)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	return tr
+}
+
+func (s *server) httpClient() *http.Client { return &http.Client{Transport: s.transport()} }
+
+// environ is os.Environ() and what makes the AWS CLI and coffer trust the node's CA.
+func (s *server) environ() []string {
+	env := os.Environ()
+	if ca := s.caFile(); ca != "" {
+		env = append(env, "AWS_CA_BUNDLE="+ca, "COFFER_CA_CERT="+ca)
+	}
+	return env
 }
 
 func (s *server) out() string    { s.mu.Lock(); defer s.mu.Unlock(); return s.stdout.String() }
@@ -189,7 +233,7 @@ type health struct {
 
 func (s *server) health() (health, int) {
 	s.t.Helper()
-	res, err := http.Get(s.url + "/health")
+	res, err := s.httpClient().Get(s.url + "/health")
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -224,7 +268,7 @@ func (s *server) creds() devCreds {
 // client returns a native API client logged in as the given user.
 func (s *server) client(user, role, password string) *hsmapi.Client {
 	s.t.Helper()
-	c := &hsmapi.Client{Endpoint: s.url}
+	c := &hsmapi.Client{Endpoint: s.url, Transport: s.transport()}
 	var res hsmapi.LoginResponse
 	if err := c.Call(context.Background(), "login", map[string]string{"username": user, "role": role, "password": password}, &res); err != nil {
 		s.t.Fatalf("login %s: %v", user, err)
@@ -252,7 +296,7 @@ func (s *server) cli() *cli {
 func (c *cli) run(stdin string, args ...string) (string, string, int) {
 	c.t.Helper()
 	cmd := exec.Command(cofferBin, append([]string{"hsm"}, args...)...)
-	cmd.Env = append(os.Environ(), "COFFER_ENDPOINT="+c.s.url, "COFFER_SESSION_FILE="+c.sessionFile)
+	cmd.Env = append(c.s.environ(), "COFFER_ENDPOINT="+c.s.url, "COFFER_SESSION_FILE="+c.sessionFile)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb

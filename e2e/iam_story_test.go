@@ -21,7 +21,7 @@ type awsCreds struct{ AccessKeyID, SecretAccessKey, SessionToken string }
 func awsAs(t *testing.T, s *server, c awsCreds, args ...string) (string, string, bool) {
 	t.Helper()
 	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json"}, args...)...)
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
+	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
 		"AWS_SESSION_TOKEN="+c.SessionToken, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb

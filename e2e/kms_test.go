@@ -34,6 +34,7 @@ func (s *server) kmsClientWith(region, akid, secret string) *kms.Client {
 			return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Source: "e2e"}, nil
 		}),
 		RetryMaxAttempts: 1,
+		HTTPClient:       s.httpClient(),
 	})
 }
 

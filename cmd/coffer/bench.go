@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,7 @@ type benchOptions struct {
 	payloadBytes int
 	output       string
 	cpuprofile   string
+	caCert       string
 }
 
 // benchPlan is the validated form of benchOptions.
@@ -141,6 +143,7 @@ AWS_SECRET_ACCESS_KEY, else the root credentials a --dev node wrote to
 	f.IntVar(&o.payloadBytes, "payload-bytes", 32, fmt.Sprintf("plaintext / message size for encrypt, decrypt and sign (1-%d)", benchMaxPayload))
 	f.StringVar(&o.output, "output", "table", "output format: table or json")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this tool (not the server) to this file")
+	f.StringVar(&o.caCert, "ca-cert", "", "PEM CA certificate to trust for an https endpoint, e.g. <data-dir>/tls/ca.pem (default $"+envCACert+")")
 	return cmd
 }
 
@@ -277,7 +280,8 @@ func benchCredentials(o *benchOptions) (akid, secret string, err error) {
 
 // loopbackHTTPClient keeps enough idle connections for the largest concurrency (so cells
 // do not measure TCP setup) and refuses to connect to anything but a loopback address.
-func loopbackHTTPClient(maxConns int) *http.Client {
+// tlsConfig (may be nil) is its TLS configuration for https endpoints.
+func loopbackHTTPClient(maxConns int, tlsConfig *tls.Config) *http.Client {
 	dialer := &net.Dialer{
 		Timeout: 5 * time.Second,
 		Control: func(network, address string, _ syscall.RawConn) error {
@@ -298,6 +302,7 @@ func loopbackHTTPClient(maxConns int) *http.Client {
 		MaxIdleConnsPerHost: maxConns + 8,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   false,
+		TLSClientConfig:     tlsConfig,
 	}
 	return &http.Client{Transport: tr, Timeout: benchRequestTimeout}
 }
@@ -413,7 +418,13 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	b := &bencher{plan: p, stderr: stderr, http: loopbackHTTPClient(slices.Max(p.concurrency))}
+	var tlsConfig *tls.Config
+	if tr, err := caTransport(o.caCert); err != nil {
+		return err
+	} else if tr != nil {
+		tlsConfig = tr.TLSClientConfig
+	}
+	b := &bencher{plan: p, stderr: stderr, http: loopbackHTTPClient(slices.Max(p.concurrency), tlsConfig)}
 	b.payload = make([]byte, p.payloadBytes)
 	if _, err := rand.Read(b.payload); err != nil {
 		return err

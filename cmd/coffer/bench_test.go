@@ -72,7 +72,7 @@ func TestBenchLoopbackEndpoint(t *testing.T) {
 
 func TestBenchLoopbackDialer(t *testing.T) {
 	// Even a name that passed the check cannot make the client connect elsewhere.
-	c := loopbackHTTPClient(1)
+	c := loopbackHTTPClient(1, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://10.255.255.1:9/", nil)
@@ -273,7 +273,7 @@ func TestBenchFloorServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bencher{http: loopbackHTTPClient(2)}
+	b := &bencher{http: loopbackHTTPClient(2, nil)}
 	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(u.String()), HTTPClient: b.http,
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}, nil

@@ -35,6 +35,7 @@ type hsmApp struct {
 	// defaults of the global flags (an interactive session passes its own on to its lines)
 	endpoint string
 	output   string
+	caCert   string
 
 	// interactive is set inside the REPL: the session lives in memory (sess), not in a file.
 	interactive bool
@@ -54,6 +55,9 @@ type hsmRun struct {
 	cmd      *cobra.Command
 	endpoint string
 	output   string
+	caCert   string
+	// transport trusts --ca-cert (nil: the default transport)
+	transport http.RoundTripper
 	// progressOpen: a progress line without its newline is on stderr.
 	progressOpen bool
 }
@@ -67,7 +71,7 @@ func newHSMApp() *hsmApp {
 	if ep == "" {
 		ep = defaultHSMEndpoint
 	}
-	return &hsmApp{endpoint: ep, output: "json", getenv: os.Getenv}
+	return &hsmApp{endpoint: ep, output: "json", caCert: os.Getenv(envCACert), getenv: os.Getenv}
 }
 
 // newHSMTree builds the `hsm` command tree. The REPL builds a fresh tree for every line so
@@ -106,6 +110,7 @@ Exit status: 0 success, 1 error, 2 usage error.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&r.endpoint, "endpoint", app.endpoint, "URL of the Coffer server (env "+envEndpoint+")")
 	pf.StringVar(&r.output, "output", app.output, "output format: json (cloudhsm-cli's) or table")
+	pf.StringVar(&r.caCert, "ca-cert", app.caCert, "PEM CA certificate to trust for an https endpoint, e.g. <data-dir>/tls/ca.pem of the node (env "+envCACert+")")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return r.fail(cmd, usageError{err})
 	})
@@ -185,6 +190,13 @@ func (r *hsmRun) run(fn action) func(*cobra.Command, []string) error {
 		if err := checkRequired(cmd); err != nil {
 			return r.fail(cmd, err)
 		}
+		tr, err := caTransport(r.caCert)
+		if err != nil {
+			return r.fail(cmd, usageError{err})
+		}
+		if tr != nil {
+			r.transport = tr
+		}
 		data, err := fn(cmd.Context(), r, args)
 		if err != nil {
 			return r.fail(cmd, err)
@@ -198,7 +210,7 @@ func (r *hsmRun) run(fn action) func(*cobra.Command, []string) error {
 
 // client returns an API client without a session.
 func (r *hsmRun) client(token string) *hsmapi.Client {
-	return &hsmapi.Client{Endpoint: r.endpoint, Token: token, HTTP: r.app.http}
+	return &hsmapi.Client{Endpoint: r.endpoint, Token: token, HTTP: r.app.http, Transport: r.transport}
 }
 
 // withSession runs fn with a logged-in client: the interactive session, the session file,

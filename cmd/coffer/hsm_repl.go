@@ -44,7 +44,7 @@ func (r *hsmRun) runREPL(cmd *cobra.Command) error {
 		return r.fail(cmd, usagef("--output must be json or table, got %q", bad))
 	}
 	in, out, errw := cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-	app := &hsmApp{endpoint: r.endpoint, output: r.output, interactive: true, http: r.app.http, getenv: r.app.getenv}
+	app := &hsmApp{endpoint: r.endpoint, output: r.output, caCert: r.caCert, interactive: true, http: r.app.http, getenv: r.app.getenv}
 	if f, ok := in.(*os.File); ok && isTerminal(f) {
 		app.term = f
 	}

@@ -64,6 +64,7 @@ type serverOptions struct {
 	trailLogEvery    time.Duration
 	trailDigestEvery time.Duration
 	metrics          metricsOptions
+	tls              tlsOptions
 
 	onServing func(http.Handler) // in-process benchmarks: the node's handler, once it serves
 }
@@ -78,13 +79,17 @@ func serverCmd(o *serverOptions) *cobra.Command {
 		Long: `Run a Coffer node: the HSM core, its replicated state (hashicorp/raft) and the APIs on one
 listener.
 
-With --dev the node is a one-voter cluster on loopback over plain HTTP, initialized and
+With --dev the node is a one-voter cluster on loopback over plain HTTP (--tls to use TLS
+there too), initialized and
 activated at first start. The admin password and root AWS credentials come from
 COFFER_ADMIN_PASSWORD, COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY when set;
 otherwise they are generated, printed once and written (0600) to <data-dir>/dev-credentials.
 
 Without --dev the node starts uninitialized and its domain key is additionally sealed with an
-operator passphrase (COFFER_SEAL_PASSPHRASE or --seal-passphrase-file).
+operator passphrase (COFFER_SEAL_PASSPHRASE or --seal-passphrase-file), and it serves HTTPS
+only: with --tls-cert/--tls-key if given, otherwise with a certificate issued by a CA the node
+makes once in <data-dir>/tls. Clients trust <data-dir>/tls/ca.pem (aws --ca-bundle or
+AWS_CA_BUNDLE; coffer --ca-cert or COFFER_CA_CERT).
 
 GET /health answers 200 with the node id, cluster state and raft role once the node serves.`,
 		Example: `  coffer server --dev --listen 127.0.0.1:8990 --data-dir ./coffer-data`,
@@ -122,6 +127,7 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	_ = f.MarkHidden("trail-digest-interval")
 	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions, import expirations, automatic backups and backup retention run")
 	o.metrics.addFlags(f)
+	o.tls.addFlags(f)
 	return cmd
 }
 
@@ -169,13 +175,16 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if err := validatePolicyFlags(o); err != nil {
 		return err
 	}
+	if err := o.tls.resolve(o.dev); err != nil {
+		return err
+	}
 	if o.dev {
 		host, _, err := net.SplitHostPort(o.listen)
 		if err != nil {
 			return fmt.Errorf("--listen %q: %w", o.listen, err)
 		}
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return fmt.Errorf("--dev serves plain HTTP and only listens on loopback; got --listen %s", o.listen)
+			return fmt.Errorf("--dev only listens on loopback; got --listen %s", o.listen)
 		}
 	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
@@ -282,7 +291,11 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	base := "http://" + ln.Addr().String() + "/"
+	scheme, tlsID, err := n.serveTLS(&ln)
+	if err != nil {
+		return err
+	}
+	base := scheme + "://" + ln.Addr().String() + "/"
 	// Datapoints are kept per node in <data-dir>/metrics (not replicated; see docs/metrics.md).
 	n.cw, err = cloudwatch.Open(cloudwatch.Config{Region: o.region, AccountID: o.accountID, Logger: log, Dir: filepath.Join(o.dataDir, "metrics")})
 	if err != nil {
@@ -388,10 +401,14 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if o.onServing != nil {
 		o.onServing(mux)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// ErrorLog: failed TLS handshakes (e.g. a plain-HTTP client) and the like, as warnings.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "coffer: node %s listening on http://%s (cluster %s)\n", n.nodeID, ln.Addr(), n.hsm.Status().State)
+	fmt.Fprintf(stdout, "coffer: node %s listening on %s://%s (cluster %s)\n", n.nodeID, scheme, ln.Addr(), n.hsm.Status().State)
+	if tlsID != nil {
+		fmt.Fprintf(stdout, "coffer: clients trust the CA certificate %s (aws --ca-bundle, coffer --ca-cert)\n", tlsID.CAPath)
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "node", n.nodeID, "dev", o.dev)
 
 	select {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awscloudtrail "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/spf13/cobra"
@@ -109,9 +110,9 @@ func trailHandlers(svc *trail.Service, a *identityAuthorizer) map[string]awsprot
 // ---- coffer trail validate ----
 
 type trailValidateOptions struct {
-	endpoint, region, accessKeyID, secretKey, dataDir, trailDir string
-	trailARN, start, end, output                                string
-	verbose                                                     bool
+	endpoint, region, accessKeyID, secretKey, dataDir, trailDir, caCert string
+	trailARN, start, end, output                                        string
+	verbose                                                             bool
 }
 
 func newTrailCmd() *cobra.Command {
@@ -156,6 +157,7 @@ Exit status: 0 when everything checked is valid, 2 when anything is invalid, 1 o
 	f.StringVar(&o.output, "output", "text", "text or json")
 	f.BoolVar(&o.verbose, "verbose", false, "also list every valid file")
 	f.StringVar(&o.endpoint, "endpoint", endpoint, "the node's URL (default $COFFER_ENDPOINT)")
+	f.StringVar(&o.caCert, "ca-cert", "", "PEM CA certificate to trust for an https endpoint, e.g. <data-dir>/tls/ca.pem (default $"+envCACert+")")
 	f.StringVar(&o.region, "region", "", "region of the requests (default: the trail ARN's region)")
 	f.StringVar(&o.accessKeyID, "access-key-id", "", "AWS access key id (default $AWS_ACCESS_KEY_ID, else <data-dir>/dev-credentials)")
 	f.StringVar(&o.secretKey, "secret-access-key", "", "AWS secret access key (default $AWS_SECRET_ACCESS_KEY, else <data-dir>/dev-credentials)")
@@ -215,7 +217,13 @@ func runTrailValidate(ctx context.Context, o *trailValidateOptions, stdout, stde
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Source: "coffer trail validate"}, nil
 	})
-	ct := awscloudtrail.New(awscloudtrail.Options{Region: region, BaseEndpoint: aws.String(o.endpoint), Credentials: creds})
+	httpc := awshttp.NewBuildableClient()
+	if tr, err := caTransport(o.caCert); err != nil {
+		return err
+	} else if tr != nil {
+		httpc = httpc.WithTransportOptions(func(t *http.Transport) { t.TLSClientConfig = tr.TLSClientConfig })
+	}
+	ct := awscloudtrail.New(awscloudtrail.Options{Region: region, BaseEndpoint: aws.String(o.endpoint), Credentials: creds, HTTPClient: httpc})
 	got, err := ct.GetTrail(ctx, &awscloudtrail.GetTrailInput{Name: aws.String(o.trailARN)})
 	if err != nil {
 		return fmt.Errorf("GetTrail: %w", err)
@@ -233,7 +241,7 @@ func runTrailValidate(ctx context.Context, o *trailValidateOptions, stdout, stde
 		pks[aws.ToString(k.Fingerprint)] = k.Value
 	}
 	in := &trail.ValidateInput{Root: o.trailDir, Trail: t, Start: start, End: end, PublicKeys: pks,
-		Keys: &remoteKeys{kms: awskms.New(awskms.Options{Region: region, BaseEndpoint: aws.String(o.endpoint), Credentials: creds})}}
+		Keys: &remoteKeys{kms: awskms.New(awskms.Options{Region: region, BaseEndpoint: aws.String(o.endpoint), Credentials: creds, HTTPClient: httpc})}}
 	var n int
 	in.Progress = func(format string, args ...any) {
 		if n++; n%100 == 0 {

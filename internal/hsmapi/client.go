@@ -17,8 +17,12 @@ type Client struct {
 	Endpoint string
 	// Token is the session token from Login; empty before login.
 	Token string
-	// HTTP is the HTTP client (default: a client with a 60 s timeout).
+	// HTTP is the HTTP client (default: a client with a 60 s timeout, none
+	// for commands that report progress, over Transport).
 	HTTP *http.Client
+	// Transport carries the default clients' requests (nil:
+	// http.DefaultTransport), e.g. one that trusts the node's CA.
+	Transport http.RoundTripper
 }
 
 // Error is an error answered by the server.
@@ -60,9 +64,9 @@ func (c *Client) CallStream(ctx context.Context, command string, req, resp any, 
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
+		hc = &http.Client{Timeout: 60 * time.Second, Transport: c.Transport}
 		if onProgress != nil {
-			hc = &http.Client{} // long-running: bounded by ctx
+			hc = &http.Client{Transport: c.Transport} // long-running: bounded by ctx
 		}
 	}
 	res, err := hc.Do(hr)

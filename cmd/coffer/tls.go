@@ -1,0 +1,135 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/coffer-hsm/coffer/internal/tlsca"
+)
+
+// envCACert names the CA certificate file coffer's clients trust (--ca-cert).
+const envCACert = "COFFER_CA_CERT"
+
+// tlsOptions are the server's TLS flags.
+type tlsOptions struct {
+	enabled  bool
+	set      bool // --tls was given (otherwise: TLS unless --dev)
+	flags    *pflag.FlagSet
+	certFile string
+	keyFile  string
+	sans     []string
+}
+
+func (o *tlsOptions) addFlags(f *pflag.FlagSet) {
+	o.flags = f
+	f.BoolVar(&o.enabled, "tls", false, "serve HTTPS (default: on without --dev, off with --dev); --tls=false in production only behind a TLS-terminating proxy on the same host")
+	f.StringVar(&o.certFile, "tls-cert", "", "PEM certificate chain to serve (with --tls-key); default: a certificate issued by the node's own CA in <data-dir>/tls")
+	f.StringVar(&o.keyFile, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringArrayVar(&o.sans, "tls-san", nil, "an extra DNS name or IP address for the node's generated certificate (repeatable; loopback, the host name and the listen address are always in it)")
+}
+
+// resolve applies the mode's default and checks the flags fit together.
+func (o *tlsOptions) resolve(dev bool) error {
+	o.set = o.flags != nil && o.flags.Changed("tls")
+	if !o.set {
+		o.enabled = !dev
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if !o.enabled && (o.certFile != "" || len(o.sans) > 0) {
+		return errors.New("--tls-cert, --tls-key and --tls-san need TLS (they do nothing with --tls=false)")
+	}
+	if o.certFile != "" && len(o.sans) > 0 {
+		return errors.New("--tls-san names hosts for the generated certificate; with --tls-cert, put them in your certificate")
+	}
+	return nil
+}
+
+// serveTLS wraps *ln in TLS when the node serves HTTPS and returns the URL
+// scheme, and the generated identity (nil with --tls-cert or without TLS).
+func (n *node) serveTLS(ln *net.Listener) (string, *tlsca.Identity, error) {
+	o := &n.opts.tls
+	if !o.enabled {
+		if !n.opts.dev {
+			n.log.Warn("serving plain HTTP (--tls=false): passwords, session tokens and plaintext data keys cross the network unencrypted; use it only behind a TLS-terminating proxy on this host")
+		}
+		return "http", nil, nil
+	}
+	var (
+		cert tls.Certificate
+		id   *tlsca.Identity
+		err  error
+	)
+	if o.certFile != "" {
+		if cert, err = tlsca.LoadKeyPair(o.certFile, o.keyFile); err != nil {
+			return "", nil, err
+		}
+	} else {
+		id, err = tlsca.Ensure(filepath.Join(n.opts.dataDir, "tls"), certHosts((*ln).Addr(), o.sans), time.Now())
+		if err != nil {
+			return "", nil, err
+		}
+		cert = id.Certificate
+		if id.CACreated {
+			n.log.Info("tls: made the node's CA", "ca", id.CAPath)
+		}
+		if id.Issued {
+			n.log.Info("tls: issued the server certificate", "names", id.Certificate.Leaf.DNSNames, "ips", id.Certificate.Leaf.IPAddresses, "not_after", id.NotAfter)
+		}
+	}
+	*ln = tls.NewListener(*ln, tlsca.ServerConfig(cert))
+	return "https", id, nil
+}
+
+// certHosts are the names a generated server certificate covers: loopback,
+// the host name, the listen address (every interface address when it is
+// unspecified) and extra.
+func certHosts(addr net.Addr, extra []string) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		if ta.IP.IsUnspecified() {
+			if addrs, err := net.InterfaceAddrs(); err == nil {
+				for _, a := range addrs {
+					if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
+						hosts = append(hosts, ipn.IP.String())
+					}
+				}
+			}
+		} else {
+			hosts = append(hosts, ta.IP.String())
+		}
+	}
+	return append(hosts, extra...)
+}
+
+// caTransport returns the HTTP transport for coffer's own client commands:
+// one that trusts the PEM CA certificates in caFile (or $COFFER_CA_CERT when
+// caFile is empty) for HTTPS endpoints, or nil (http.DefaultTransport, the
+// system's roots) when neither names a file.
+func caTransport(caFile string) (*http.Transport, error) {
+	if caFile == "" {
+		caFile = os.Getenv(envCACert)
+	}
+	if caFile == "" {
+		return nil, nil
+	}
+	cfg, err := tlsca.ClientConfig(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg
+	return tr, nil
+}
