@@ -23,8 +23,8 @@ func startProductionServer(t *testing.T) (*server, devCreds) {
 		args: []string{"server", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn",
 			"--zone", "us-east-1a", "--subnet", "subnet-0a608d19e6c29c7a9=us-east-1a", "--subnet", "subnet-0364ed27644866914=us-east-1b",
 			"--backup-dir", filepath.Join(dir, "backups"), "--scheduler-interval", "1s"}}
+	t.Cleanup(s.kill)
 	s.start()
-	t.Cleanup(func() { s.kill() })
 	return s, creds
 }
 

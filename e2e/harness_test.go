@@ -71,8 +71,8 @@ func startServer(t *testing.T, dataDir string, env []string, extra ...string) *s
 	}
 	s := &server{t: t, dataDir: dataDir, env: env,
 		args: append([]string{"server", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, extra...)}
+	t.Cleanup(s.kill) // first: a start that fails its test still ends the process
 	s.start()
-	t.Cleanup(func() { s.kill() })
 	return s
 }
 
@@ -209,6 +209,9 @@ func (s *server) kill9() {
 }
 
 func (s *server) kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
 	select {
 	case <-s.exited:
 	default:

@@ -175,8 +175,8 @@ func TestOperatorCertificate(t *testing.T) {
 	s := &server{t: t, dataDir: t.TempDir(), ca: caFile}
 	s.args = []string{"server", "--dev", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir, "--log-level", "warn",
 		"--tls", "--tls-cert", certFile, "--tls-key", keyFile}
-	s.start()
 	t.Cleanup(s.kill)
+	s.start()
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("--dev --tls serves %s", s.url)
 	}
