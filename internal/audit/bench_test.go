@@ -290,4 +290,22 @@ func BenchmarkOpen(b *testing.B) {
 			b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 		})
 	}
+	// A lookup that matches nothing reads every segment's index: the cost
+	// of a rare attribute over the whole retention, per segment.
+	j, err = Open(dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	segs := len(idxs)
+	for _, a := range []LookupAttribute{{AttrEventName, "NoSuchEvent"}, {AttrEventID, "6f1c3b1e-1d2a-4c55-9a0b-1234567890ab"}} {
+		b.Run("lookup-miss/"+a.Key, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if ev, _, err := j.Lookup(LookupInput{Attributes: []LookupAttribute{a}}); err != nil || len(ev) != 0 {
+					b.Fatal(ev, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(segs), "µs/segment")
+		})
+	}
 }

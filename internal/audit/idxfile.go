@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -15,24 +16,36 @@ import (
 // A closed segment's index is kept in a file next to it, audit-<seq>-<start>.idx:
 //
 //	header  "CAIX" | version u8 | segment size i64 | oldest t i64 | newest t i64 |
-//	        entries u32 | bad lines u32 | symbols u32 | resource refs u32
+//	        entries u32 | bad lines u32 | symbols u32 | resource refs u32 |
+//	        symbol bytes u32 | bloom bytes u32
 //	symbols  (symbols-1) × (uvarint length | bytes); symbol 0 is ""
+//	bloom    a Bloom filter of the entries' canonical event ids
+//	probe    CRC-32C of everything before it
 //	entries  entries × (t i64 | off i64 | n i32 | readOnly u8 | nres u16 |
 //	        id symbol u32 | id UUID [16] | name, source, user, akid u32 | res u32)
 //	refs     resource refs × (type u32 | name u32)
 //	trailer  CRC-32C of everything before it
 //
 // Integers are little-endian. Opening the journal reads only the header, so a
-// restart does not parse 90 days of JSON; a lookup reads the whole file, checks
-// it and keeps a few in a cache. A file that is missing, damaged, or written
-// for a different segment size is rebuilt from the segment.
+// restart does not parse 90 days of JSON. A lookup for one attribute first
+// reads only the probe part (header, symbols, bloom: a few KB) and skips the
+// segment when the value cannot be in it; otherwise it reads the whole file,
+// checks it and keeps a few in a cache. A file that is missing, damaged, or
+// written for a different segment size is rebuilt from the segment.
+//
+// Version 1 files (no symbol and bloom byte counts, no bloom, no probe CRC)
+// are still read, and rewritten as version 2 when a lookup loads them.
 
 const (
-	idxMagic     = "CAIX"
-	idxVersion   = 1
-	idxSuffix    = ".idx"
-	idxHeaderLen = 4 + 1 + 8 + 8 + 8 + 4 + 4 + 4 + 4
-	idxEntryLen  = 8 + 8 + 4 + 1 + 2 + 4 + 16 + 4*4 + 4
+	idxMagic       = "CAIX"
+	idxVersion     = 2
+	idxSuffix      = ".idx"
+	idxHeaderLenV1 = 4 + 1 + 8 + 8 + 8 + 4 + 4 + 4 + 4
+	idxHeaderLen   = idxHeaderLenV1 + 4 + 4
+	idxEntryLen    = 8 + 8 + 4 + 1 + 2 + 4 + 16 + 4*4 + 4
+	// bloomBitsPerID and bloomHashes: about 1% false positives.
+	bloomBitsPerID = 10
+	bloomHashes    = 7
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -45,12 +58,34 @@ type idxMeta struct {
 	badLines       int
 }
 
+// idxHead is a parsed header with the layout fields.
+type idxHead struct {
+	idxMeta
+	version           byte
+	nsyms, nres       int
+	symBytes, bloomsz int // version 2
+}
+
+// len is the header's length in the file.
+func (h *idxHead) len() int {
+	if h.version == 1 {
+		return idxHeaderLenV1
+	}
+	return idxHeaderLen
+}
+
 var errIdx = errors.New("audit: segment index file is not valid")
 
-// encodeIndex serializes x (one segment's index) with its header.
+// encodeIndex serializes x (one segment's index) with its header, as version 2.
 func encodeIndex(x *index, m idxMeta) []byte {
 	le := binary.LittleEndian
-	b := make([]byte, 0, idxHeaderLen+x.len()*idxEntryLen+len(x.res)*8+64*len(x.syms.strs)+4)
+	var syms []byte
+	for _, s := range x.syms.strs[min(1, len(x.syms.strs)):] {
+		syms = binary.AppendUvarint(syms, uint64(len(s)))
+		syms = append(syms, s...)
+	}
+	bloom := x.bloom()
+	b := make([]byte, 0, idxHeaderLen+len(syms)+len(bloom)+4+x.len()*idxEntryLen+len(x.res)*8+4)
 	b = append(b, idxMagic...)
 	b = append(b, idxVersion)
 	b = le.AppendUint64(b, uint64(m.segSize))
@@ -58,13 +93,13 @@ func encodeIndex(x *index, m idxMeta) []byte {
 	b = le.AppendUint64(b, uint64(m.newest))
 	b = le.AppendUint32(b, uint32(x.len()))
 	b = le.AppendUint32(b, uint32(m.badLines))
-	nsyms := max(len(x.syms.strs), 1)
-	b = le.AppendUint32(b, uint32(nsyms))
+	b = le.AppendUint32(b, uint32(max(len(x.syms.strs), 1)))
 	b = le.AppendUint32(b, uint32(len(x.res)))
-	for _, s := range x.syms.strs[min(1, len(x.syms.strs)):] {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
+	b = le.AppendUint32(b, uint32(len(syms)))
+	b = le.AppendUint32(b, uint32(len(bloom)))
+	b = append(b, syms...)
+	b = append(b, bloom...)
+	b = le.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	for i := 0; i < x.len(); i++ {
 		e := x.at(i)
 		b = le.AppendUint64(b, uint64(e.t))
@@ -90,58 +125,159 @@ func encodeIndex(x *index, m idxMeta) []byte {
 	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// parseIdxHeader reads the fixed header (no checksum: that needs the whole file).
-func parseIdxHeader(b []byte) (idxMeta, bool) {
-	if len(b) < idxHeaderLen || string(b[:4]) != idxMagic || b[4] != idxVersion {
-		return idxMeta{}, false
+// bloom is the Bloom filter of x's canonical event ids (empty when it has none).
+func (x *index) bloom() []byte {
+	n := 0
+	for i := 0; i < x.len(); i++ {
+		if x.at(i).id.s == 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	f := make([]byte, (n*bloomBitsPerID+7)/8)
+	for i := 0; i < x.len(); i++ {
+		if e := x.at(i); e.id.s == 0 {
+			bloomBits(e.id.u, len(f)*8, func(bit uint64) bool { f[bit/8] |= 1 << (bit % 8); return true })
+		}
+	}
+	return f
+}
+
+// bloomHas says whether id may be in filter f.
+func bloomHas(f []byte, id uuid.UUID) bool {
+	if len(f) == 0 {
+		return false
+	}
+	return bloomBits(id, len(f)*8, func(bit uint64) bool { return f[bit/8]&(1<<(bit%8)) != 0 })
+}
+
+// bloomBits calls fn with id's bloomHashes bit positions in a filter of m
+// bits (double hashing), while fn returns true; it reports whether all did.
+func bloomBits(id uuid.UUID, m int, fn func(bit uint64) bool) bool {
+	le := binary.LittleEndian
+	h1 := mix64(le.Uint64(id[:8]) ^ mix64(le.Uint64(id[8:])))
+	h2 := mix64(le.Uint64(id[8:])+0x9e3779b97f4a7c15) | 1
+	for i := uint64(0); i < bloomHashes; i++ {
+		if !fn((h1 + i*h2) % uint64(m)) {
+			return false
+		}
+	}
+	return true
+}
+
+// mix64 is splitmix64's finalizer.
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// parseIdxHeader reads the fixed header (no checksum: that needs the rest of
+// the file) of either version.
+func parseIdxHeader(b []byte) (idxHead, bool) {
+	if len(b) < idxHeaderLenV1 || string(b[:4]) != idxMagic || (b[4] != 1 && b[4] != idxVersion) {
+		return idxHead{}, false
 	}
 	le := binary.LittleEndian
-	m := idxMeta{
+	h := idxHead{version: b[4], idxMeta: idxMeta{
 		segSize:  int64(le.Uint64(b[5:])),
 		oldest:   int64(le.Uint64(b[13:])),
 		newest:   int64(le.Uint64(b[21:])),
 		entries:  int(le.Uint32(b[29:])),
 		badLines: int(le.Uint32(b[33:])),
+	}, nsyms: int(le.Uint32(b[37:])), nres: int(le.Uint32(b[41:]))}
+	if h.version != 1 {
+		if len(b) < idxHeaderLen {
+			return idxHead{}, false
+		}
+		h.symBytes, h.bloomsz = int(le.Uint32(b[45:])), int(le.Uint32(b[49:]))
 	}
-	if m.segSize < 0 || (m.entries > 0 && m.oldest > m.newest) {
-		return idxMeta{}, false
+	if h.segSize < 0 || (h.entries > 0 && h.oldest > h.newest) || h.nsyms < 1 || h.symBytes < 0 || h.bloomsz < 0 {
+		return idxHead{}, false
 	}
-	return m, true
+	return h, true
+}
+
+// probeLen is the length of a version 2 file's probe part, with its CRC.
+func (h *idxHead) probeLen() int { return idxHeaderLen + h.symBytes + h.bloomsz + 4 }
+
+// checkProbe verifies a version 2 file's probe part p (probeLen bytes) and
+// returns its symbols section and bloom.
+func (h *idxHead) checkProbe(p []byte) (syms, bloom []byte, ok bool) {
+	if h.version == 1 || len(p) != h.probeLen() {
+		return nil, nil, false
+	}
+	body := p[:len(p)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(p[len(p)-4:]) {
+		return nil, nil, false
+	}
+	return body[idxHeaderLen : idxHeaderLen+h.symBytes], body[idxHeaderLen+h.symBytes:], true
+}
+
+// nextSymbol splits the first symbol off a symbols section.
+func nextSymbol(p []byte) (s, rest []byte, ok bool) {
+	l, k := binary.Uvarint(p)
+	if k <= 0 || k != len(binary.AppendUvarint(nil, l)) || l == 0 || l > uint64(len(p)-k) {
+		return nil, nil, false
+	}
+	return p[k : k+int(l)], p[k+int(l):], true
 }
 
 // decodeIndex parses and checks a whole index file: the
-// checksum, every symbol and resource reference, the (t, off) order, the
-// header's counts and time range, and that every line lies inside the segment.
+// checksums, every symbol and resource reference, the bloom, the (t, off)
+// order, the header's counts and time range, and that every line lies
+// inside the segment.
 func decodeIndex(b []byte) (*index, idxMeta, error) {
-	m, ok := parseIdxHeader(b)
-	if !ok || len(b) < idxHeaderLen+4 {
+	h, ok := parseIdxHeader(b)
+	if !ok || len(b) < h.len()+4 {
 		return nil, idxMeta{}, errIdx
 	}
+	m := h.idxMeta
 	le := binary.LittleEndian
 	body := b[:len(b)-4]
 	if crc32.Checksum(body, castagnoli) != le.Uint32(b[len(b)-4:]) {
 		return nil, idxMeta{}, errIdx
 	}
-	nsyms, nres := int(le.Uint32(b[37:])), int(le.Uint32(b[41:]))
-	p := body[idxHeaderLen:]
-	if nsyms < 1 || nsyms > len(p)+1 || nres > len(p)/8 || m.entries > len(p)/idxEntryLen {
+	nsyms, nres := h.nsyms, h.nres
+	p := body[h.len():]
+	var bloom []byte
+	if h.version != 1 {
+		if h.probeLen() > len(body) {
+			return nil, idxMeta{}, errIdx
+		}
+		syms, bl, ok := h.checkProbe(body[:h.probeLen()])
+		if !ok {
+			return nil, idxMeta{}, errIdx
+		}
+		bloom = bl
+		p = syms // symbols first, then the rest after the probe
+	}
+	if nsyms > len(body)+1 || nres > len(body)/8 || m.entries > len(body)/idxEntryLen {
 		return nil, idxMeta{}, errIdx
 	}
 	x := &index{}
 	x.syms.ids = make(map[string]sym, nsyms)
 	x.syms.strs = make([]string, 1, nsyms)
 	for i := 1; i < nsyms; i++ {
-		l, k := binary.Uvarint(p)
-		if k <= 0 || k != len(binary.AppendUvarint(nil, l)) || l == 0 || l > uint64(len(p)-k) {
+		v, rest, ok := nextSymbol(p)
+		if !ok {
 			return nil, idxMeta{}, errIdx
 		}
-		s := string(p[k : k+int(l)])
+		s := string(v)
 		if _, dup := x.syms.ids[s]; dup {
 			return nil, idxMeta{}, errIdx
 		}
 		x.syms.ids[s] = sym(i)
 		x.syms.strs = append(x.syms.strs, s)
-		p = p[k+int(l):]
+		p = rest
+	}
+	if h.version != 1 {
+		if len(p) != 0 {
+			return nil, idxMeta{}, errIdx
+		}
+		p = body[h.probeLen():]
 	}
 	if len(p) != m.entries*idxEntryLen+nres*8 {
 		return nil, idxMeta{}, errIdx
@@ -184,7 +320,55 @@ func decodeIndex(b []byte) (*index, idxMeta, error) {
 	if m.entries > 0 && x.at(m.entries-1).t != m.newest {
 		return nil, idxMeta{}, errIdx
 	}
+	if h.version != 1 && !bytes.Equal(bloom, x.bloom()) {
+		return nil, idxMeta{}, errIdx
+	}
 	return x, m, nil
+}
+
+// probeIndex reads only the probe part of segPath's index file and says
+// whether an event matching attr may be in the segment. ok is false when it
+// cannot tell (no file, version 1, damaged): then the whole index must be
+// loaded. Callers probe only for one attribute other than ReadOnly.
+func probeIndex(segPath string, segSize int64, attr LookupAttribute) (may, ok bool) {
+	f, err := os.Open(idxPath(segPath))
+	if err != nil {
+		return false, false
+	}
+	defer f.Close()
+	var hb [idxHeaderLen]byte
+	if _, err := io.ReadFull(f, hb[:]); err != nil {
+		return false, false
+	}
+	h, ok := parseIdxHeader(hb[:])
+	if !ok || h.version == 1 || h.segSize != segSize || h.symBytes > 1<<30 || h.bloomsz > 1<<30 {
+		return false, false
+	}
+	p := make([]byte, h.probeLen())
+	copy(p, hb[:])
+	if _, err := io.ReadFull(f, p[idxHeaderLen:]); err != nil {
+		return false, false
+	}
+	syms, bloom, ok := h.checkProbe(p)
+	if !ok {
+		return false, false
+	}
+	if attr.Key == AttrEventID {
+		if u, ok := canonicalUUID(attr.Value); ok {
+			return bloomHas(bloom, u), true
+		}
+	}
+	for rest := syms; len(rest) > 0; {
+		v, r, ok := nextSymbol(rest)
+		if !ok {
+			return false, false
+		}
+		if string(v) == attr.Value {
+			return true, true
+		}
+		rest = r
+	}
+	return false, true
 }
 
 func idxPath(segPath string) string {
@@ -204,8 +388,7 @@ func readIdxHeaderFile(segPath string) (idxMeta, bool) {
 	}
 	defer f.Close()
 	var b [idxHeaderLen]byte
-	if _, err := io.ReadFull(f, b[:]); err != nil {
-		return idxMeta{}, false
-	}
-	return parseIdxHeader(b[:])
+	n, _ := io.ReadFull(f, b[:])
+	h, ok := parseIdxHeader(b[:n])
+	return h.idxMeta, ok
 }

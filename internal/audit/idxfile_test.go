@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // manySegments appends n events with slightly shuffled times, attributes
@@ -25,6 +29,13 @@ func manySegments(t *testing.T, dir string, n int) []*Event {
 		e.EventTime = t0.Add(time.Duration(i/3-r.Intn(3)) * time.Second) // ties and small disorder
 		e.EventName = []string{"Encrypt", "Decrypt", "Sign"}[r.Intn(3)]
 		e.UserIdentity.UserName = fmt.Sprintf("user%d", r.Intn(4))
+		if i%97 == 5 { // rare values: in a few segments only
+			e.UserIdentity.AccessKeyID = "AKIARARE"
+			e.Resources = append(e.Resources, Resource{Type: "AWS::KMS::Alias", ARN: fmt.Sprintf("arn:aws:kms:us-east-1:111122223333:alias/rare-%d", i%2)})
+		}
+		if i == 250 {
+			e.EventID = "not-a-canonical-uuid-250" // kept as a symbol, not a UUID
+		}
 		if err := j.Append(t.Context(), e); err != nil {
 			t.Fatal(err)
 		}
@@ -99,6 +110,17 @@ func TestIndexFilesServeLookups(t *testing.T) {
 		{[]LookupAttribute{{AttrUsername, "user2"}}, func(e *Event) bool { return e.Username() == "user2" }},
 		{[]LookupAttribute{{AttrEventID, evs[321].EventID}}, func(e *Event) bool { return e == evs[321] }},
 		{[]LookupAttribute{{AttrUsername, "nobody"}}, func(*Event) bool { return false }},
+		{[]LookupAttribute{{AttrEventID, evs[0].EventID}}, func(e *Event) bool { return e == evs[0] }},
+		{[]LookupAttribute{{AttrEventID, evs[len(evs)-1].EventID}}, func(e *Event) bool { return e == evs[len(evs)-1] }},
+		{[]LookupAttribute{{AttrEventID, "not-a-canonical-uuid-250"}}, func(e *Event) bool { return e == evs[250] }},
+		{[]LookupAttribute{{AttrEventID, uuid.NewString()}}, func(*Event) bool { return false }},
+		{[]LookupAttribute{{AttrAccessKeyID, "AKIARARE"}}, func(e *Event) bool { return e.UserIdentity.AccessKeyID == "AKIARARE" }},
+		{[]LookupAttribute{{AttrResourceName, "arn:aws:kms:us-east-1:111122223333:alias/rare-1"}}, func(e *Event) bool {
+			return len(e.Resources) == 2 && e.Resources[1].ARN == "arn:aws:kms:us-east-1:111122223333:alias/rare-1"
+		}},
+		{[]LookupAttribute{{AttrResourceType, "AWS::KMS::Alias"}}, func(e *Event) bool { return len(e.Resources) == 2 }},
+		{[]LookupAttribute{{AttrEventSource, SourceKMS}}, all},
+		{[]LookupAttribute{{AttrReadOnly, "true"}}, all},
 	}
 	ranges := [][2]time.Time{
 		{{}, {}},
@@ -218,6 +240,7 @@ func FuzzIndexFile(f *testing.F) {
 	}
 	good := encodeIndex(&x, idxMeta{segSize: 500, oldest: x.at(0).t, newest: x.at(4).t, entries: 5})
 	f.Add(good)
+	f.Add(v1(good))
 	f.Add(good[:idxHeaderLen])
 	f.Add([]byte(idxMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -225,9 +248,27 @@ func FuzzIndexFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// A file that decodes is one the encoder writes, byte for byte.
-		if again := encodeIndex(x, m); !bytes.Equal(again, b) {
+		// A file that decodes is one the encoder writes, byte for byte (a
+		// version 1 file: once converted to version 1).
+		again := encodeIndex(x, m)
+		if b[4] == 1 {
+			again = v1(again)
+		}
+		if !bytes.Equal(again, b) {
 			t.Fatalf("decoded file re-encodes differently")
+		}
+		// Its probe part agrees with the entries: every event's attributes are "maybe".
+		h, _ := parseIdxHeader(again)
+		if b[4] != 1 {
+			syms, bloom, ok := h.checkProbe(again[:h.probeLen()])
+			if !ok || len(syms) > len(again) {
+				t.Fatal("probe part of a valid file does not check")
+			}
+			for i := 0; i < x.len(); i++ {
+				if e := x.at(i); e.id.s == 0 && !bloomHas(bloom, e.id.u) {
+					t.Fatalf("entry %d's id is not in the bloom", i)
+				}
+			}
 		}
 		for i := 0; i < x.len(); i++ {
 			e := x.at(i)
@@ -237,4 +278,130 @@ func FuzzIndexFile(f *testing.F) {
 			x.resources(e) // in range
 		}
 	})
+}
+
+// A lookup for a value no closed segment holds reads only the index files'
+// probe parts: no whole index is loaded.
+func TestLookupMissSkipsSegments(t *testing.T) {
+	dir := t.TempDir()
+	evs := manySegments(t, dir, 300)
+	j := openT(t, dir, Options{})
+	loaded := func() int {
+		j.cacheMu.Lock()
+		defer j.cacheMu.Unlock()
+		n := len(j.cache)
+		j.cache = nil
+		return n
+	}
+	for _, a := range []LookupAttribute{{AttrUsername, "nobody"}, {AttrEventName, "Nope"}, {AttrResourceName, "arn:aws:kms:us-east-1:111122223333:key/none"}} {
+		loaded()
+		if out, _, err := j.Lookup(LookupInput{Attributes: []LookupAttribute{a}}); err != nil || len(out) != 0 {
+			t.Fatal(out, err)
+		}
+		if n := loaded(); n != 0 {
+			t.Errorf("%s=%s: %d segment indexes loaded", a.Key, a.Value, n)
+		}
+	}
+	// A random event id loads at most a few (Bloom false positives, ~1% each).
+	loaded()
+	if out, _, err := j.Lookup(LookupInput{Attributes: []LookupAttribute{{AttrEventID, uuid.NewString()}}}); err != nil || len(out) != 0 {
+		t.Fatal(out, err)
+	}
+	if n := loaded(); n > 4 {
+		t.Errorf("a random event id loaded %d segment indexes", n)
+	}
+	// A present one loads its own segment and finds it.
+	if out, _, err := j.Lookup(LookupInput{Attributes: []LookupAttribute{{AttrEventID, evs[17].EventID}}}); err != nil || len(out) != 1 || out[0].EventID != evs[17].EventID {
+		t.Fatal(out, err)
+	}
+	// A damaged probe part is not trusted: the whole file is checked and rebuilt.
+	idxs, _ := filepath.Glob(filepath.Join(dir, "audit-*.idx"))
+	b, _ := os.ReadFile(idxs[0])
+	b[idxHeaderLen+1] ^= 0xff // inside the symbols
+	os.WriteFile(idxs[0], b, 0o600)
+	loaded()
+	if _, _, err := j.Lookup(LookupInput{Attributes: []LookupAttribute{{AttrUsername, "nobody"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := loaded(); n != 1 {
+		t.Errorf("damaged probe: %d indexes loaded, want the damaged one", n)
+	}
+	if b2, _ := os.ReadFile(idxs[0]); bytes.Equal(b, b2) {
+		t.Error("the damaged index file was not rebuilt")
+	}
+}
+
+// The Bloom filter has no false negatives and about 1% false positives.
+func TestBloom(t *testing.T) {
+	var x index
+	ids := make([]uuid.UUID, 5000)
+	for i := range ids {
+		ids[i] = uuid.New()
+		x.push(entry{id: eventID{u: ids[i]}})
+	}
+	f := x.bloom()
+	if len(f) != 5000*bloomBitsPerID/8 {
+		t.Fatalf("filter of %d bytes", len(f))
+	}
+	for _, id := range ids {
+		if !bloomHas(f, id) {
+			t.Fatal("false negative")
+		}
+	}
+	fp := 0
+	for i := 0; i < 20000; i++ {
+		if bloomHas(f, uuid.New()) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / 20000; rate > 0.025 {
+		t.Fatalf("false positive rate %.3f", rate)
+	}
+	if bloomHas(nil, ids[0]) {
+		t.Fatal("an empty filter holds something")
+	}
+}
+
+// v1 converts a version 2 index file (from encodeIndex) to version 1, the previous layout.
+func v1(b []byte) []byte {
+	h, ok := parseIdxHeader(b)
+	if !ok || h.version != 2 {
+		panic("not a version 2 file")
+	}
+	out := append([]byte{}, b[:idxHeaderLenV1]...)
+	out[4] = 1
+	out = append(out, b[idxHeaderLen:idxHeaderLen+h.symBytes]...)
+	out = append(out, b[h.probeLen():len(b)-4]...)
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// Version 1 index files (written before the probe part existed) still serve
+// lookups, at start and after, and are rewritten as version 2 when loaded.
+func TestIndexFileVersion1(t *testing.T) {
+	dir := t.TempDir()
+	evs := manySegments(t, dir, 120)
+	idxs, _ := filepath.Glob(filepath.Join(dir, "audit-*.idx"))
+	for _, p := range idxs {
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, v1(b), 0o600)
+	}
+	j := openT(t, dir, Options{})
+	for _, p := range idxs {
+		if b, _ := os.ReadFile(p); b[4] != 1 {
+			t.Fatal("Open rewrote a version 1 file: it should only read its header")
+		}
+	}
+	got := lookupAll(t, j, LookupInput{Attributes: []LookupAttribute{{AttrEventID, evs[3].EventID}}})
+	if len(got) != 1 || got[0].EventID != evs[3].EventID {
+		t.Fatalf("lookup over version 1 files: %v", got)
+	}
+	if all := lookupAll(t, j, LookupInput{}); len(all) != len(evs) {
+		t.Fatalf("%d events, want %d", len(all), len(evs))
+	}
+	for _, p := range idxs {
+		b, _ := os.ReadFile(p)
+		if _, _, err := decodeIndex(b); err != nil || b[4] != idxVersion {
+			t.Fatalf("%s not rewritten as version %d: %v", p, idxVersion, err)
+		}
+	}
 }

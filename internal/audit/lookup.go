@@ -96,6 +96,9 @@ func (j *Journal) loadIndex(v segView) (*index, error) {
 	if data, err := os.ReadFile(idxPath(v.path)); err == nil {
 		if xi, m, err := decodeIndex(data); err == nil && m.segSize == v.size {
 			x = xi
+			if data[4] != idxVersion { // an older version: rewrite it (best effort)
+				writeIndexFile(v.path, x, m)
+			}
 		}
 	}
 	if x == nil {
@@ -113,6 +116,24 @@ func (j *Journal) loadIndex(v segView) (*index, error) {
 		j.cache = j.cache[1:]
 	}
 	return x, nil
+}
+
+// cached is closed segment seq's index when it is in the cache.
+func (j *Journal) cached(seq uint64) *index {
+	j.cacheMu.Lock()
+	defer j.cacheMu.Unlock()
+	for _, c := range j.cache {
+		if c.seq == seq {
+			return c.x
+		}
+	}
+	return nil
+}
+
+// probes says whether a lookup for attrs may skip segments by probing their
+// index files: one attribute, other than ReadOnly (which every event has).
+func probes(attrs []LookupAttribute) bool {
+	return len(attrs) == 1 && attrs[0].Key != AttrReadOnly
 }
 
 // uncache forgets segment seq's index (it was pruned).
@@ -217,6 +238,13 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 			break
 		}
 		x := v.x
+		if x == nil {
+			if x = j.cached(v.seq); x == nil && probes(in.Attributes) {
+				if may, ok := probeIndex(v.path, v.size, in.Attributes[0]); ok && !may {
+					continue // the value is in none of its events
+				}
+			}
+		}
 		if x == nil {
 			var err error
 			if x, err = j.loadIndex(v); err != nil {
