@@ -829,3 +829,53 @@ func TestStatusDoesNotWaitForATick(t *testing.T) {
 	close(release)
 	<-done
 }
+
+// Validation follows a trail through a change of bucket and prefix, also
+// past a gap in the chain (validation turned off for a while) and past a broken digest in the
+// old bucket: every digest and log file of the whole range is checked.
+func TestValidateFollowsBucketChange(t *testing.T) {
+	f := newFixture(t)
+	start := f.now
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","S3KeyPrefix":"old","EnableLogFileValidation":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	f.run(2)
+	// Validation off for a while: the digest chain starts anew after it.
+	f.mustOp("UpdateTrail", `{"Name":"trail-1","EnableLogFileValidation":false}`)
+	f.run(1)
+	f.mustOp("UpdateTrail", `{"Name":"trail-1","EnableLogFileValidation":true}`)
+	f.run(2)
+	f.mustOp("UpdateTrail", `{"Name":"trail-1","S3BucketName":"bucket-2","S3KeyPrefix":"new"}`)
+	f.run(2)
+
+	_, d1 := trailFiles(t, f, "bucket-1")
+	_, d2 := trailFiles(t, f, "bucket-2")
+	if d1 < 4 || d2 < 2 {
+		t.Fatalf("digests: %d in bucket-1, %d in bucket-2", d1, d2)
+	}
+	rep := f.validate(start)
+	if !rep.OK() || rep.ValidDigests != d1+d2 {
+		t.Fatalf("want all %d+%d digests valid:\n%s", d1, d2, rep.Text(true))
+	}
+	if len(rep.Gaps) != 1 {
+		t.Fatalf("want the period without validation as one gap: %v\n%s", rep.Gaps, rep.Text(true))
+	}
+	if rep.FoundStart.After(start.Add(15 * time.Minute)) {
+		t.Fatalf("validation stopped at %v, the range starts at %v", rep.FoundStart, start)
+	}
+
+	// A digest deleted in the old bucket breaks the chain there; the walk
+	// goes on with the old bucket's older digests.
+	var old []Finding
+	for _, x := range rep.Findings {
+		if x.File == "digest" && x.Bucket == "bucket-1" {
+			old = append(old, x) // newest first
+		}
+	}
+	if err := os.Remove(ObjectPath(f.root, old[1].Bucket, old[1].Key)); err != nil {
+		t.Fatal(err)
+	}
+	rep = f.validate(start)
+	if rep.OK() || rep.InvalidDigests != 1 || rep.ValidDigests != d1+d2-1 {
+		t.Fatalf("after deleting %s:\n%s", old[1].Key, rep.Text(true))
+	}
+}

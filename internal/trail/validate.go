@@ -225,6 +225,7 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 		}
 		return ""
 	}
+	at := t // where digests are listed: the trail's bucket and prefix, then where the chain leads
 	bucket := t.S3BucketName
 	key := next("")
 	lastStart := rep.End
@@ -296,7 +297,19 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 			}
 			continue
 		}
-		bucket, key = *d.PreviousDigestS3Bucket, *d.PreviousDigestS3Object
+		prevBucket, prevKey := *d.PreviousDigestS3Bucket, *d.PreviousDigestS3Object
+		if prefix, ok := digestKeyPrefix(prevKey, t.Account); ok && (prevBucket != at.S3BucketName || prefix != at.S3KeyPrefix) {
+			// The trail delivered to another bucket or prefix before: go on
+			// listing there, so that a gap or a break further back is
+			// followed in the right place.
+			moved := *t
+			moved.S3BucketName, moved.S3KeyPrefix = prevBucket, prefix
+			if digests, err = listDigests(in.Root, &moved, region, in.Start, in.End); err != nil {
+				return nil, err
+			}
+			at = &moved
+		}
+		bucket, key = prevBucket, prevKey
 		if d.PreviousDigestSignature != nil && d.PreviousDigestHashValue != nil {
 			expectSig, expectHash = *d.PreviousDigestSignature, *d.PreviousDigestHashValue
 		}
@@ -307,6 +320,20 @@ func Validate(ctx context.Context, in *ValidateInput) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// digestKeyPrefix is the S3KeyPrefix of a digest key of account
+// ([prefix/]AWSLogs/<account>/CloudTrail-Digest/...).
+func digestKeyPrefix(key, account string) (string, bool) {
+	rest := "AWSLogs/" + account + "/CloudTrail-Digest/"
+	if strings.HasPrefix(key, rest) {
+		return "", true
+	}
+	i := strings.LastIndex(key, "/"+rest)
+	if i < 0 {
+		return "", false
+	}
+	return key[:i], true
 }
 
 func (r *Report) checkLog(ctx context.Context, in *ValidateInput, lf LogFile) {
