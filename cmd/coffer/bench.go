@@ -45,7 +45,11 @@ const (
 	benchSign            = "sign"
 )
 
-var benchAllOps = []string{benchFloor, benchEncrypt, benchDecrypt, benchGenerateDataKey, benchSign}
+// benchAllOps are the operations --ops accepts; benchDefaultOps run without --ops.
+var (
+	benchAllOps     = []string{benchRawFloor, benchFloor, benchEncrypt, benchDecrypt, benchGenerateDataKey, benchSign}
+	benchDefaultOps = []string{benchFloor, benchEncrypt, benchDecrypt, benchGenerateDataKey, benchSign}
+)
 
 // Bounds of the bench flags: a load test of this machine, not a soak test.
 const (
@@ -110,7 +114,9 @@ sign). RATIO is server CPU per request divided by the raw primitive's time per o
 The http-floor op measures, in the same run, a bare Go HTTP server in a child process that
 answers the same aws-sdk-go-v2 Encrypt calls with a fixed response: no SigV4, no crypto, no
 audit. Its server CPU per request is what any Go HTTP server pays on this machine; the
-difference to the encrypt row is what Coffer adds.
+difference to the encrypt row is what Coffer adds. The raw-floor op (not run by default)
+does the same with a minimal hand-written HTTP/1.1 loop in place of net/http: the cost of the
+loopback round trip itself.
 
 The endpoint must be a loopback address: load tests only target this machine. The tool and
 the server share the machine's CPUs, so req/s at high concurrency is bounded by both.
@@ -136,7 +142,7 @@ AWS_SECRET_ACCESS_KEY, else the root credentials a --dev node wrote to
 	f.StringVar(&o.secretKey, "secret-access-key", "", "AWS secret access key (default $AWS_SECRET_ACCESS_KEY, else <data-dir>/dev-credentials)")
 	f.StringVar(&o.dataDir, "data-dir", "./coffer-data", "a --dev node's data dir, to read its dev-credentials")
 	f.StringVar(&o.region, "region", "us-east-1", "AWS region to sign requests for")
-	f.StringVar(&o.ops, "ops", strings.Join(benchAllOps, ","), "comma-separated operations: "+strings.Join(benchAllOps, ", "))
+	f.StringVar(&o.ops, "ops", strings.Join(benchDefaultOps, ","), "comma-separated operations: "+strings.Join(benchAllOps, ", "))
 	f.StringVar(&o.concurrency, "concurrency", "1,4,16", fmt.Sprintf("comma-separated numbers of concurrent workers (1-%d)", benchMaxConcurrency))
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "measuring time per (op, concurrency) cell (at most 60s)")
 	f.IntVar(&o.maxRequests, "max-requests", 20000, "maximum requests per cell; a cell ends at --duration or --max-requests, whichever comes first")
@@ -369,7 +375,7 @@ func baselineFor(op string) string {
 	switch op {
 	case benchSign:
 		return baselineECDSA
-	case benchFloor:
+	case benchFloor, benchRawFloor:
 		return ""
 	}
 	return baselineAESGCM
@@ -441,15 +447,20 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 			HTTPClient:       b.http,
 		})
 	}
-	if b.needs(benchFloor) {
-		f, err := startFloor(ctx)
+	for _, op := range []string{benchFloor, benchRawFloor} {
+		if !b.needs(op) {
+			continue
+		}
+		f, err := startFloor(ctx, op == benchRawFloor)
 		if err != nil {
 			return err
 		}
 		defer f.stop()
-		b.floor = f.endpoint
-		b.progress("started the HTTP floor server (pid %d) at %s", f.cmd.Process.Pid, f.endpoint)
-		b.floorKMS = kmsClient(f.endpoint)
+		b.progress("started the %s server (pid %d) at %s", op, f.cmd.Process.Pid, f.endpoint)
+		if b.floors == nil {
+			b.floors = map[string]*floorClient{}
+		}
+		b.floors[op] = &floorClient{endpoint: f.endpoint, kms: kmsClient(f.endpoint)}
 	}
 	b.kms = kmsClient(p.endpoint)
 
@@ -518,8 +529,7 @@ type bencher struct {
 	stderr     io.Writer
 	http       *http.Client
 	kms        *kms.Client
-	floor      *url.URL    // the HTTP floor server, when measured
-	floorKMS   *kms.Client // a KMS client of the floor server
+	floors     map[string]*floorClient // the floor servers measured, by op
 	payload    []byte
 	symKey     string
 	signKey    string
@@ -608,9 +618,10 @@ func (b *bencher) cleanup() {
 // request returns the function one worker calls for op.
 func (b *bencher) request(op string) func(context.Context) error {
 	switch op {
-	case benchFloor:
+	case benchFloor, benchRawFloor:
+		c := b.floors[op].kms
 		return func(ctx context.Context) error {
-			_, err := b.floorKMS.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(b.symKey), Plaintext: b.payload})
+			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(b.symKey), Plaintext: b.payload})
 			return err
 		}
 	case benchEncrypt:
@@ -693,8 +704,8 @@ func (b *bencher) runCell(ctx context.Context, op string, c int) benchCell {
 	drive(ctx, c, max(benchWarmup, 2*c), time.Time{}, do)
 
 	endpoint := p.endpoint
-	if op == benchFloor {
-		endpoint = b.floor
+	if f := b.floors[op]; f != nil {
+		endpoint = f.endpoint
 	}
 	cpuBefore, cpuOK, err := b.serverCPU(ctx, endpoint)
 	if err != nil {
@@ -869,6 +880,10 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 	fmt.Fprintln(w, "HTTP, SigV4 verification, JSON and everything else the server process did meanwhile.")
 	fmt.Fprintln(w, "http-floor: a bare Go HTTP server (child process) answering the same Encrypt calls with a fixed")
 	fmt.Fprintln(w, "response; encrypt minus http-floor is what Coffer adds to what any Go HTTP server pays here.")
+	if slices.ContainsFunc(r.Cells, func(c benchCell) bool { return c.Op == benchRawFloor }) {
+		fmt.Fprintln(w, "raw-floor: the same with a minimal hand-written HTTP/1.1 loop instead of net/http: what the kernel,")
+		fmt.Fprintln(w, "the Go runtime and the bytes on the wire cost per request here, below any real HTTP server.")
+	}
 	var errs []benchCell
 	for _, c := range r.Cells {
 		if c.FirstError != "" {

@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/spf13/cobra"
 )
 
@@ -28,23 +30,32 @@ import (
 // node's in one run. The difference between the two rows is what Coffer adds:
 // SigV4 verification, authorization, the HSM, the audit trail.
 
-const benchFloor = "http-floor"
+const (
+	benchFloor    = "http-floor"
+	benchRawFloor = "raw-floor" // a minimal HTTP/1.1 loop instead of net/http
+)
 
 // floorEncryptAnswer is a well-formed Encrypt response the SDK accepts.
 var floorEncryptAnswer = []byte(`{"CiphertextBlob":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8w","EncryptionAlgorithm":"SYMMETRIC_DEFAULT","KeyId":"arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000"}`)
 
 func newBenchFloorCmd() *cobra.Command {
-	return &cobra.Command{
+	var minimal bool
+	cmd := &cobra.Command{
 		Use:    "bench-floor",
-		Short:  "Serve a bare HTTP endpoint with a fixed Encrypt answer (started by coffer bench --ops http-floor)",
+		Short:  "Serve a bare HTTP endpoint with a fixed Encrypt answer (started by coffer bench --ops http-floor,raw-floor)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if minimal {
+				return serveMinimalFloor(ctx, cmd.OutOrStdout(), os.Stdin)
+			}
 			return serveFloor(ctx, cmd.OutOrStdout(), os.Stdin)
 		},
 	}
+	cmd.Flags().BoolVar(&minimal, "minimal", false, "a minimal HTTP/1.1 loop instead of net/http")
+	return cmd
 }
 
 // serveFloor listens on an ephemeral loopback port, writes "listening <url>"
@@ -89,6 +100,90 @@ func serveFloor(ctx context.Context, out io.Writer, parent io.Reader) error {
 	return nil
 }
 
+// serveMinimalFloor is serveFloor with a minimal HTTP/1.1 server: one
+// goroutine per connection reads a request line, headers and a
+// Content-Length body, and answers GET /health (with cpu_seconds) or the
+// fixed Encrypt answer; anything else (chunked bodies, oversized headers,
+// malformed lines) closes the connection. Not a general HTTP server: a floor.
+func serveMinimalFloor(ctx context.Context, out io.Writer, parent io.Reader) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "listening http://%s\n", ln.Addr())
+	stop := func() { ln.Close() }
+	go func() {
+		if parent != nil {
+			io.Copy(io.Discard, parent)
+		} else {
+			<-ctx.Done()
+		}
+		stop()
+	}()
+	go func() { <-ctx.Done(); stop() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go serveMinimalConn(c)
+	}
+}
+
+func serveMinimalConn(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 8192)
+	bw := bufio.NewWriterSize(c, 8192)
+	var body []byte
+	for {
+		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		health := strings.HasPrefix(string(line), "GET /health ")
+		length := 0
+		for {
+			h, err := br.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if len(h) <= 2 {
+				break
+			}
+			name, value, ok := strings.Cut(string(h), ":")
+			switch {
+			case !ok:
+				return
+			case strings.EqualFold(name, "Content-Length"):
+				if length, err = strconv.Atoi(strings.TrimSpace(value)); err != nil || length < 0 || length > 1<<20 {
+					return
+				}
+			case strings.EqualFold(name, "Transfer-Encoding"):
+				return
+			}
+		}
+		body = slices.Grow(body[:0], length)[:length]
+		if _, err := io.ReadFull(br, body); err != nil {
+			return
+		}
+		answer, ctype := floorEncryptAnswer, "application/x-amz-json-1.1"
+		if health {
+			answer = []byte(`{"status":"ok","cpu_seconds":` + strconv.FormatFloat(processCPUSeconds(), 'f', 6, 64) + `}`)
+			ctype = "application/json"
+		}
+		fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nX-Amzn-Requestid: 00000000-0000-4000-8000-000000000000\r\nDate: %s\r\nContent-Length: %d\r\n\r\n",
+			ctype, time.Now().UTC().Format(http.TimeFormat), len(answer))
+		bw.Write(answer)
+		if br.Buffered() == 0 && bw.Flush() != nil {
+			return
+		}
+	}
+}
+
 // floorProcess is a running bench-floor child.
 type floorProcess struct {
 	cmd      *exec.Cmd
@@ -96,13 +191,24 @@ type floorProcess struct {
 	endpoint *url.URL
 }
 
-// startFloor starts this executable's bench-floor command and waits for its address.
-func startFloor(ctx context.Context) (*floorProcess, error) {
+// floorClient is a floor server as the bench uses it.
+type floorClient struct {
+	endpoint *url.URL
+	kms      *kms.Client
+}
+
+// startFloor starts this executable's bench-floor command (--minimal when
+// minimal) and waits for its address.
+func startFloor(ctx context.Context, minimal bool) (*floorProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "bench-floor")
+	args := []string{"bench-floor"}
+	if minimal {
+		args = append(args, "--minimal")
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

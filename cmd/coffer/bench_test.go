@@ -92,7 +92,7 @@ func TestBenchValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(p.ops, benchAllOps) || !reflect.DeepEqual(p.concurrency, []int{1, 4, 16}) {
+	if !reflect.DeepEqual(p.ops, benchDefaultOps) || !reflect.DeepEqual(p.concurrency, []int{1, 4, 16}) {
 		t.Fatalf("%+v", p)
 	}
 	for name, c := range map[string]struct {
@@ -260,39 +260,48 @@ func TestBenchDriveInterrupt(t *testing.T) {
 	}
 }
 
-// The floor server answers the SDK's Encrypt and reports its own CPU time.
+// Both floor servers answer the SDK's Encrypt (over kept-alive connections)
+// and report their own CPU time, and stop when the bench goes away.
 func TestBenchFloorServer(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	out := &lineWriter{ch: make(chan string, 1)}
-	done := make(chan error, 1)
-	go func() { done <- serveFloor(ctx, out, pr) }()
-	addr := strings.TrimPrefix(<-out.ch, "listening ")
-	u, err := loopbackEndpoint(strings.TrimSpace(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bencher{http: loopbackHTTPClient(2, nil)}
-	c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(u.String()), HTTPClient: b.http,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}, nil
-		})})
-	res, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("k"), Plaintext: []byte("x")})
-	if err != nil || len(res.CiphertextBlob) == 0 {
-		t.Fatalf("Encrypt against the floor: %v", err)
-	}
-	if cpu, ok, err := b.serverCPU(ctx, u); err != nil || !ok || cpu <= 0 {
-		t.Fatalf("floor cpu_seconds: %v %v %v", cpu, ok, err)
-	}
-	pw.Close() // the bench went away: the floor server stops
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("floor server did not stop when its parent's pipe closed")
+	for name, serve := range map[string]func(context.Context, io.Writer, io.Reader) error{
+		benchFloor: serveFloor, benchRawFloor: serveMinimalFloor,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pr, pw := io.Pipe()
+			out := &lineWriter{ch: make(chan string, 1)}
+			done := make(chan error, 1)
+			go func() { done <- serve(ctx, out, pr) }()
+			addr := strings.TrimPrefix(<-out.ch, "listening ")
+			u, err := loopbackEndpoint(strings.TrimSpace(addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &bencher{http: loopbackHTTPClient(2, nil)}
+			c := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(u.String()), HTTPClient: b.http,
+				Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+					return aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}, nil
+				})})
+			for i := 0; i < 3; i++ {
+				res, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("k"), Plaintext: bytes.Repeat([]byte("x"), 100*i+1)})
+				if err != nil || len(res.CiphertextBlob) == 0 || aws.ToString(res.KeyId) == "" {
+					t.Fatalf("Encrypt against the floor: %v", err)
+				}
+			}
+			if cpu, ok, err := b.serverCPU(ctx, u); err != nil || !ok || cpu <= 0 {
+				t.Fatalf("floor cpu_seconds: %v %v %v", cpu, ok, err)
+			}
+			pw.Close() // the bench went away: the floor server stops
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("floor server did not stop when its parent's pipe closed")
+			}
+		})
 	}
 }
 
