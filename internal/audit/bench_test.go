@@ -25,15 +25,21 @@ func benchEvent() *Event {
 }
 
 func benchJournal(b *testing.B, delay ...time.Duration) (*Journal, *atomic.Int64) {
-	var syncs atomic.Int64
 	var d time.Duration
 	if len(delay) > 0 {
 		d = delay[0]
 	}
-	j, err := Open(b.TempDir(), Options{CommitDelay: d, Sync: func(f *os.File) error {
+	return benchJournalWith(b, Options{CommitDelay: d})
+}
+
+// benchJournalWith opens a journal with o, counting its syncs.
+func benchJournalWith(b *testing.B, o Options) (*Journal, *atomic.Int64) {
+	var syncs atomic.Int64
+	o.Sync = func(f *os.File) error {
 		syncs.Add(1)
 		return fdatasync(f) // the default
-	}})
+	}
+	j, err := Open(b.TempDir(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,23 +83,25 @@ func BenchmarkAppendSerial(b *testing.B) {
 // requests), sharing writes and fsyncs through group commit.
 func BenchmarkAppendParallel(b *testing.B) {
 	for _, g := range []int{16, 64, 256} {
-		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
-			j, syncs := benchJournal(b)
-			ctx := context.Background()
-			b.SetParallelism((g + 1) / 2) // × GOMAXPROCS (2 on the target VM)
-			b.ReportAllocs()
-			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := j.Append(ctx, benchEvent()); err != nil {
-						b.Error(err)
-						return
+		for _, direct := range []bool{true, false} {
+			b.Run(fmt.Sprintf("goroutines=%d/direct=%v", g, direct), func(b *testing.B) {
+				j, syncs := benchJournalWith(b, Options{NoDirectIO: !direct})
+				ctx := context.Background()
+				b.SetParallelism((g + 1) / 2) // × GOMAXPROCS (2 on the target VM)
+				b.ReportAllocs()
+				b.ResetTimer()
+				start, cpu0 := time.Now(), cpuTime()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := j.Append(ctx, benchEvent()); err != nil {
+							b.Error(err)
+							return
+						}
 					}
-				}
+				})
+				report(b, start, cpu0, syncs)
 			})
-			report(b, start, cpu0, syncs)
-		})
+		}
 	}
 }
 

@@ -49,6 +49,10 @@ type Options struct {
 	// (about half the cost on ext4). Readers stop at the last newline; the
 	// zero tail is truncated when the segment is closed or recovered.
 	NoPreallocate bool
+	// NoDirectIO writes segments through the page cache. By default (on
+	// Linux, where the file system allows it) commits write whole aligned
+	// blocks with O_DIRECT, so that the fdatasync only flushes the device.
+	NoDirectIO bool
 
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -119,6 +123,7 @@ type Journal struct {
 
 	// Committer-owned.
 	active *os.File
+	dio    *directWriter    // writes to active with O_DIRECT (nil: through active)
 	buf    []byte           // the previous group's buffer, reused
 	ents   []newEntry       // the previous group's entries, reused
 	broken error            // sticky write/fsync failure
@@ -353,6 +358,7 @@ func (j *Journal) roll() error {
 		j.mu.RLock()
 		old := j.segs[len(j.segs)-1]
 		j.mu.RUnlock()
+		j.closeDirect()
 		if ok, _ := j.closeSegment(j.active, old); ok {
 			// Its index file is written in the background.
 			j.idxWG.Add(1)
@@ -363,6 +369,9 @@ func (j *Journal) roll() error {
 		}
 	}
 	j.active = f
+	if !j.opts.NoDirectIO {
+		j.dio = openDirect(s.path)
+	}
 	j.mu.Lock()
 	j.nextSeq = seq + 1
 	j.segs = append(j.segs, s)
@@ -572,7 +581,13 @@ func (j *Journal) commit(g *group) error {
 		s = j.segs[len(j.segs)-1]
 		j.mu.RUnlock()
 	}
-	if _, err := j.active.WriteAt(g.buf, s.size); err != nil {
+	var err error
+	if j.dio != nil {
+		err = j.dio.writeAt(g.buf, s.size)
+	} else {
+		_, err = j.active.WriteAt(g.buf, s.size)
+	}
+	if err != nil {
 		j.broken = fmt.Errorf("audit: write: %w", err)
 		return j.broken
 	}
@@ -618,6 +633,7 @@ func (j *Journal) Close() error {
 		s := j.segs[len(j.segs)-1]
 		j.mu.RUnlock()
 		ok := false
+		j.closeDirect()
 		if j.broken == nil {
 			ok, err = j.closeSegment(j.active, s)
 		} else {
@@ -629,6 +645,14 @@ func (j *Journal) Close() error {
 	}
 	j.idxWG.Wait()
 	return err
+}
+
+// closeDirect closes the active segment's direct-write descriptor.
+func (j *Journal) closeDirect() {
+	if j.dio != nil {
+		j.dio.Close()
+		j.dio = nil
+	}
 }
 
 // closeSegment ends segment s, which no event joins any more, in its file f:
