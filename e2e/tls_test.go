@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -148,16 +149,21 @@ func TestOperatorCertificate(t *testing.T) {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign}
 	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: "coffer.internal"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames: []string{"coffer.internal"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	caCert, _ := x509.ParseCertificate(caDER)
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
-	pk, _ := x509.MarshalPKCS8PrivateKey(key)
 	certFile, keyFile, caFile := filepath.Join(dir, "srv.pem"), filepath.Join(dir, "srv.key"), filepath.Join(dir, "ca.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600)
+	// issue writes a server certificate with serial number sn, as a certificate manager would.
+	issue := func(sn int64) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl.SerialNumber = big.NewInt(sn)
+		der, _ := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
+		pk, _ := x509.MarshalPKCS8PrivateKey(key)
+		os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600)
+		os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	}
+	issue(42)
 	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644)
 
 	for _, bad := range [][]string{
@@ -185,6 +191,23 @@ func TestOperatorCertificate(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.dataDir, "tls")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a node with --tls-cert made its own CA: %v", err)
+	}
+	// Rotated files are served after a SIGHUP, without a restart; a broken
+	// replacement keeps the current certificate.
+	issue(43)
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); servedLeaf(t, s).SerialNumber.Int64() != 43; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the rotated certificate is not served after SIGHUP")
+		}
+	}
+	os.WriteFile(keyFile, []byte("broken"), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond)
+	if leaf := servedLeaf(t, s); leaf.SerialNumber.Int64() != 43 {
+		t.Fatalf("after a broken rotation the node serves serial %v", leaf.SerialNumber)
 	}
 	// coffer hsm trusts the operator's CA through COFFER_CA_CERT.
 	out, err := runCmd(cofferBin, []string{"COFFER_CA_CERT=" + caFile}, "hsm", "--endpoint", s.url, "cluster", "info")

@@ -291,7 +291,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	scheme, tlsID, err := n.serveTLS(&ln)
+	scheme, tlsID, err := n.serveTLS(ctx, &ln)
 	if err != nil {
 		return err
 	}

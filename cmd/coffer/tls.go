@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -31,7 +35,7 @@ type tlsOptions struct {
 func (o *tlsOptions) addFlags(f *pflag.FlagSet) {
 	o.flags = f
 	f.BoolVar(&o.enabled, "tls", false, "serve HTTPS (default: on without --dev, off with --dev); --tls=false in production only behind a TLS-terminating proxy on the same host")
-	f.StringVar(&o.certFile, "tls-cert", "", "PEM certificate chain to serve (with --tls-key); default: a certificate issued by the node's own CA in <data-dir>/tls")
+	f.StringVar(&o.certFile, "tls-cert", "", "PEM certificate chain to serve (with --tls-key; reloaded when the files change, at once on SIGHUP); default: a certificate issued by the node's own CA in <data-dir>/tls")
 	f.StringVar(&o.keyFile, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringArrayVar(&o.sans, "tls-san", nil, "an extra DNS name or IP address for the node's generated certificate (repeatable; loopback, the host name and the listen address are always in it)")
 }
@@ -54,9 +58,14 @@ func (o *tlsOptions) resolve(dev bool) error {
 	return nil
 }
 
+// tlsRefreshEvery is how often a serving node renews its generated
+// certificate or reloads --tls-cert/--tls-key when they changed (SIGHUP: at once).
+const tlsRefreshEvery = time.Minute
+
 // serveTLS wraps *ln in TLS when the node serves HTTPS and returns the URL
 // scheme, and the generated identity (nil with --tls-cert or without TLS).
-func (n *node) serveTLS(ln *net.Listener) (string, *tlsca.Identity, error) {
+// Until ctx ends, the certificate is renewed or reloaded in the background.
+func (n *node) serveTLS(ctx context.Context, ln *net.Listener) (string, *tlsca.Identity, error) {
 	o := &n.opts.tls
 	if !o.enabled {
 		if !n.opts.dev {
@@ -65,29 +74,63 @@ func (n *node) serveTLS(ln *net.Listener) (string, *tlsca.Identity, error) {
 		return "http", nil, nil
 	}
 	var (
-		cert tls.Certificate
-		id   *tlsca.Identity
-		err  error
+		src *tlsca.Source
+		id  *tlsca.Identity
+		err error
 	)
 	if o.certFile != "" {
-		if cert, err = tlsca.LoadKeyPair(o.certFile, o.keyFile); err != nil {
+		if src, err = tlsca.FileSource(o.certFile, o.keyFile); err != nil {
 			return "", nil, err
 		}
 	} else {
-		id, err = tlsca.Ensure(filepath.Join(n.opts.dataDir, "tls"), certHosts((*ln).Addr(), o.sans), time.Now())
+		src, id, err = tlsca.GeneratedSource(filepath.Join(n.opts.dataDir, "tls"), certHosts((*ln).Addr(), o.sans), time.Now())
 		if err != nil {
 			return "", nil, err
 		}
-		cert = id.Certificate
 		if id.CACreated {
 			n.log.Info("tls: made the node's CA", "ca", id.CAPath)
 		}
 		if id.Issued {
-			n.log.Info("tls: issued the server certificate", "names", id.Certificate.Leaf.DNSNames, "ips", id.Certificate.Leaf.IPAddresses, "not_after", id.NotAfter)
+			n.logCert("tls: issued the server certificate", &id.Certificate)
 		}
 	}
-	*ln = tls.NewListener(*ln, tlsca.ServerConfig(cert))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // before serving: a SIGHUP must not end the process
+	go n.refreshTLS(ctx, src, hup)
+	*ln = tls.NewListener(*ln, src.Config())
 	return "https", id, nil
+}
+
+// refreshTLS renews or reloads src every tlsRefreshEvery and on each SIGHUP (hup).
+func (n *node) refreshTLS(ctx context.Context, src *tlsca.Source, hup chan os.Signal) {
+	defer signal.Stop(hup)
+	t := time.NewTicker(tlsRefreshEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-hup:
+			n.log.Info("tls: SIGHUP: checking the certificate")
+		}
+		changed, err := src.Refresh(time.Now())
+		if err != nil {
+			n.log.Error("tls: refreshing the certificate failed", "err", err)
+		} else if changed {
+			n.logCert("tls: now serving a new certificate", src.Current())
+		}
+	}
+}
+
+func (n *node) logCert(msg string, c *tls.Certificate) {
+	l := c.Leaf
+	if l == nil && len(c.Certificate) > 0 {
+		l, _ = x509.ParseCertificate(c.Certificate[0])
+	}
+	if l != nil {
+		n.log.Info(msg, "names", l.DNSNames, "ips", l.IPAddresses, "serial", l.SerialNumber.Text(16), "not_after", l.NotAfter)
+	}
 }
 
 // certHosts are the names a generated server certificate covers: loopback,

@@ -344,13 +344,6 @@ func serial() *big.Int {
 	return n.Add(n, big.NewInt(1))
 }
 
-// ServerConfig is the TLS configuration a node serves with: TLS 1.2 or later,
-// and no ALPN, so that every client speaks HTTP/1.1 (see docs/performance.md
-// for why not HTTP/2).
-func ServerConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-}
-
 // LoadKeyPair loads an operator's certificate chain and key (PEM files) for serving.
 func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	c, err := tls.LoadX509KeyPair(certFile, keyFile)

@@ -4,8 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,16 +168,20 @@ func TestEnsureRepairs(t *testing.T) {
 // HTTP/1.1; a client that does not trust it is refused.
 func TestServeWithIdentity(t *testing.T) {
 	dir := t.TempDir()
-	id, err := Ensure(dir, []string{"127.0.0.1"}, time.Now())
+	src, id, err := GeneratedSource(dir, []string{"127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.Proto)
-	}))
-	srv.TLS = ServerConfig(id.Certificate)
-	srv.StartTLS()
-	defer srv.Close()
+	})}
+	go hs.Serve(tls.NewListener(ln, src.Config()))
+	defer hs.Close()
+	srv := struct{ URL string }{"https://" + ln.Addr().String()}
 	cfg, err := ClientConfig(id.CAPath)
 	if err != nil {
 		t.Fatal(err)
@@ -198,5 +202,78 @@ func TestServeWithIdentity(t *testing.T) {
 	}
 	if _, err := ClientConfig(filepath.Join(dir, ServerKeyFile)); err == nil {
 		t.Fatal("ClientConfig accepted a file with no certificate")
+	}
+}
+
+// A generated certificate is re-issued while the node runs when it nears
+// expiry; until then Refresh changes nothing.
+func TestGeneratedSourceRenews(t *testing.T) {
+	dir := t.TempDir()
+	src, id, err := GeneratedSource(dir, []string{"localhost"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := src.Refresh(t0.Add(24 * time.Hour)); changed || err != nil {
+		t.Fatalf("a fresh certificate was renewed: %v %v", changed, err)
+	}
+	late := id.NotAfter.Add(-RenewBefore / 3)
+	if changed, err := src.Refresh(late); !changed || err != nil {
+		t.Fatalf("near expiry: %v %v", changed, err)
+	}
+	cur := src.Current()
+	if cur.Leaf.SerialNumber.Cmp(id.Certificate.Leaf.SerialNumber) == 0 || !cur.Leaf.NotAfter.After(id.NotAfter) {
+		t.Fatal("the renewed certificate is not served")
+	}
+	if err := verify(t, &Identity{Certificate: *cur, CAPath: id.CAPath}, "localhost", late); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An operator's certificate files are reloaded when they change; a broken
+// replacement keeps the previous certificate.
+func TestFileSourceReloads(t *testing.T) {
+	dir := t.TempDir()
+	a, b := t.TempDir(), t.TempDir()
+	for _, d := range []string{a, b} {
+		if _, err := Ensure(d, []string{"localhost"}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	install := func(from string, mtime time.Time) {
+		for src, dst := range map[string]string{ServerFile: certFile, ServerKeyFile: keyFile} {
+			data, _ := os.ReadFile(filepath.Join(from, src))
+			os.WriteFile(dst, data, 0o600)
+			os.Chtimes(dst, mtime, mtime)
+		}
+	}
+	install(a, t0)
+	src, err := FileSource(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := func() string {
+		c := src.Current()
+		l, _ := x509.ParseCertificate(c.Certificate[0])
+		return l.SerialNumber.String()
+	}
+	first := serial()
+	if changed, err := src.Refresh(t0); changed || err != nil {
+		t.Fatalf("unchanged files reloaded: %v %v", changed, err)
+	}
+	install(b, t0.Add(time.Minute))
+	if changed, err := src.Refresh(t0); !changed || err != nil || serial() == first {
+		t.Fatalf("rotated files not reloaded: %v %v", changed, err)
+	}
+	second := serial()
+	os.WriteFile(keyFile, []byte("not a key"), 0o600)
+	if changed, err := src.Refresh(t0); changed || err == nil || !strings.Contains(err.Error(), "previous certificate") {
+		t.Fatalf("broken files: %v %v", changed, err)
+	}
+	if serial() != second {
+		t.Fatal("a broken replacement replaced the served certificate")
+	}
+	if _, err := FileSource(certFile, keyFile); err == nil {
+		t.Fatal("FileSource accepted a broken key")
 	}
 }
