@@ -288,6 +288,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	s := startServer(t, "", nil, "--metrics-listen", maddr)
 	fams, _ := scrape(t, s.url+"/metrics")
 	for _, name := range []string{"coffer_hsm_unhealthy", "coffer_hsm_users_available", "coffer_raft_leader", "coffer_audit_journal_events",
+		"coffer_audit_journal_commits_total", "coffer_audit_journal_appended_events_total",
 		"go_goroutines", "process_cpu_seconds_total", "coffer_build_info"} {
 		if fams[name] == nil {
 			t.Errorf("no %s", name)

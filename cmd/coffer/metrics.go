@@ -225,6 +225,8 @@ var (
 	descAuditEvents  = prometheus.NewDesc("coffer_audit_journal_events", "Events in the audit journal (CloudTrail).", nil, nil)
 	descAuditSegs    = prometheus.NewDesc("coffer_audit_journal_segments", "Segment files of the audit journal.", nil, nil)
 	descAuditBad     = prometheus.NewDesc("coffer_audit_journal_bad_lines", "Invalid journal lines skipped when the journal was opened.", nil, nil)
+	descAuditCommits = prometheus.NewDesc("coffer_audit_journal_commits_total", "Group commits of the audit journal (one write and one fdatasync each) since the node started.", nil, nil)
+	descAuditAppends = prometheus.NewDesc("coffer_audit_journal_appended_events_total", "Events made durable by the audit journal since the node started; divided by commits, the mean group size.", nil, nil)
 	descCWPoints     = prometheus.NewDesc("coffer_cloudwatch_datapoints", "CloudWatch datapoints held by this node.", nil, nil)
 	descCWBytes      = prometheus.NewDesc("coffer_cloudwatch_log_bytes", "Size of this node's CloudWatch datapoint log.", nil, nil)
 	descCWBad        = prometheus.NewDesc("coffer_cloudwatch_log_bad_lines", "Invalid datapoint log lines skipped when the log was loaded.", nil, nil)
@@ -236,7 +238,7 @@ var (
 // Describe implements prometheus.Collector (the values read at scrape time).
 func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descKeyUsage, descHsmUnhealthy, descHsmState, descHsmSessions, descHsmUsers, descHsmUsersAv,
-		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad,
+		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad, descAuditCommits, descAuditAppends,
 		descCWPoints, descCWBytes, descCWBad, descCWWriteErrs, descCWCompacts, descBuild} {
 		ch <- d
 	}
@@ -274,6 +276,8 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descAuditEvents, float64(as.Events))
 		gauge(descAuditSegs, float64(as.Segments))
 		gauge(descAuditBad, float64(as.BadLines))
+		ch <- prometheus.MustNewConstMetric(descAuditCommits, prometheus.CounterValue, float64(as.Commits))
+		ch <- prometheus.MustNewConstMetric(descAuditAppends, prometheus.CounterValue, float64(as.Appended))
 	}
 	if m.n.cw != nil {
 		cs := m.n.cw.StoreStats()

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -128,6 +129,9 @@ type Journal struct {
 	ents   []newEntry       // the previous group's entries, reused
 	broken error            // sticky write/fsync failure
 	spare  chan spareResult // the next pre-zeroed segment, being prepared
+
+	commits  atomic.Int64 // group commits since Open
+	appended atomic.Int64 // events committed since Open
 
 	mu       sync.RWMutex // guards the fields below
 	segs     []*segment   // oldest first; the last is the active one
@@ -605,6 +609,8 @@ func (j *Journal) commit(g *group) error {
 	}
 	s.size = base + int64(n)
 	j.mu.Unlock()
+	j.commits.Add(1)
+	j.appended.Add(int64(len(g.ents)))
 	return nil
 }
 
@@ -704,6 +710,10 @@ type Stats struct {
 	Segments int
 	Events   int
 	BadLines int // terminated lines found invalid (and skipped) on open
+	// Commits and Appended count the group commits (one write and one
+	// fdatasync each) and the events they made durable since Open:
+	// Appended/Commits is the mean group size.
+	Commits, Appended int64
 }
 
 // Stats returns current counts.
@@ -714,7 +724,7 @@ func (j *Journal) Stats() Stats {
 	for _, s := range j.segs {
 		n += s.entries
 	}
-	return Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines}
+	return Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines, Commits: j.commits.Load(), Appended: j.appended.Load()}
 }
 
 // waitSpare blocks until the background spare segment (if any) is ready.

@@ -529,3 +529,31 @@ func TestEventJSONShape(t *testing.T) {
 		t.Errorf("round trip: %v", err)
 	}
 }
+
+// Stats counts group commits and the events they made durable: one commit
+// per event when appends come one at a time, fewer when they come together.
+func TestCommitCounts(t *testing.T) {
+	j := openT(t, t.TempDir(), Options{NoPreallocate: true})
+	appendN(t, j, 20, sampleEvent)
+	if st := j.Stats(); st.Commits != 20 || st.Appended != 20 {
+		t.Fatalf("sequential appends: %+v", st)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if err := j.Append(t.Context(), sampleEvent(i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := j.Stats()
+	if st.Appended != 20+32*20 || st.Commits <= 20 || st.Commits >= st.Appended {
+		t.Fatalf("concurrent appends: %+v", st)
+	}
+}
