@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,6 +67,7 @@ type serverOptions struct {
 	trailDigestEvery time.Duration
 	metrics          metricsOptions
 	tls              tlsOptions
+	advertiseURL     string
 
 	onServing func(http.Handler) // in-process benchmarks: the node's handler, once it serves
 }
@@ -128,6 +131,7 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions, import expirations, automatic backups and backup retention run")
 	o.metrics.addFlags(f)
 	o.tls.addFlags(f)
+	f.StringVar(&o.advertiseURL, "advertise-url", "", "this node's URL as clients on other hosts reach it, used in the links of SNS messages (SubscribeURL...); default: the listen address (the host name when listening on all interfaces)")
 	return cmd
 }
 
@@ -295,7 +299,10 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	base := scheme + "://" + ln.Addr().String() + "/"
+	base, err := advertisedBase(scheme, ln.Addr(), o.advertiseURL)
+	if err != nil {
+		return err
+	}
 	// Datapoints are kept per node in <data-dir>/metrics (not replicated; see docs/metrics.md).
 	n.cw, err = cloudwatch.Open(cloudwatch.Config{Region: o.region, AccountID: o.accountID, Logger: log, Dir: filepath.Join(o.dataDir, "metrics")})
 	if err != nil {
@@ -427,6 +434,28 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	n.wipeMu.Lock() // let a running wipe finish before closing the store
 	defer n.wipeMu.Unlock()
 	return n.store.Close()
+}
+
+// advertisedBase is the node's base URL in the links it hands out: advertise
+// when given, else scheme://<listen address>/, with the host name in place of
+// an unspecified address (0.0.0.0, ::), which no client can reach.
+func advertisedBase(scheme string, addr net.Addr, advertise string) (string, error) {
+	if advertise != "" {
+		u, err := url.Parse(advertise)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return "", fmt.Errorf("--advertise-url %q: want a URL such as https://coffer.example.com:8990/", advertise)
+		}
+		return strings.TrimSuffix(u.String(), "/") + "/", nil
+	}
+	host := addr.String()
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		name, err := os.Hostname()
+		if err != nil || name == "" {
+			name = "localhost"
+		}
+		host = net.JoinHostPort(name, strconv.Itoa(ta.Port))
+	}
+	return scheme + "://" + host + "/", nil
 }
 
 // selfTestName resolves a self-test name case-insensitively.

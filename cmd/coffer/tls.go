@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,7 +38,7 @@ func (o *tlsOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.enabled, "tls", false, "serve HTTPS (default: on without --dev, off with --dev); --tls=false in production only behind a TLS-terminating proxy on the same host")
 	f.StringVar(&o.certFile, "tls-cert", "", "PEM certificate chain to serve (with --tls-key; reloaded when the files change, at once on SIGHUP); default: a certificate issued by the node's own CA in <data-dir>/tls")
 	f.StringVar(&o.keyFile, "tls-key", "", "PEM private key of --tls-cert")
-	f.StringArrayVar(&o.sans, "tls-san", nil, "an extra DNS name or IP address for the node's generated certificate (repeatable; loopback, the host name and the listen address are always in it)")
+	f.StringArrayVar(&o.sans, "tls-san", nil, "an extra DNS name or IP address for the node's generated certificate (repeatable; loopback, the host name, the listen address and the --advertise-url host are always in it)")
 }
 
 // resolve applies the mode's default and checks the flags fit together.
@@ -83,7 +84,11 @@ func (n *node) serveTLS(ctx context.Context, ln *net.Listener) (string, *tlsca.I
 			return "", nil, err
 		}
 	} else {
-		src, id, err = tlsca.GeneratedSource(filepath.Join(n.opts.dataDir, "tls"), certHosts((*ln).Addr(), o.sans), time.Now())
+		extra := o.sans
+		if u, err := url.Parse(n.opts.advertiseURL); err == nil && u.Hostname() != "" {
+			extra = append(extra[:len(extra):len(extra)], u.Hostname()) // the links it hands out must verify
+		}
+		src, id, err = tlsca.GeneratedSource(filepath.Join(n.opts.dataDir, "tls"), certHosts((*ln).Addr(), extra), time.Now())
 		if err != nil {
 			return "", nil, err
 		}
