@@ -17,6 +17,13 @@ const dioBlock = 4096
 // halves the CPU and latency of a commit (docs/performance.md). The partial
 // last block is kept in memory and written again, followed by zeros, with
 // the next commit; past the data the segment is zero-filled anyway.
+//
+// Readers (lookups, trail delivery, recovery) read the segment through the
+// page cache. Linux keeps the two coherent: a direct write invalidates the
+// cached pages of its range, waiting for readers that hold them, and our
+// pages are never dirty or mapped, so the invalidation cannot fail.
+// Readers only read committed ranges, whose bytes a rewrite of the last
+// block leaves unchanged (TestDirectWritesReadBackAtOnce).
 type directWriter struct {
 	f    *os.File
 	buf  []byte // aligned to dioBlock
