@@ -231,7 +231,13 @@ func TestHSMGaugesPublished(t *testing.T) {
 
 func scrape(t *testing.T, url string) (map[string]*dto.MetricFamily, int) {
 	t.Helper()
-	res, err := http.Get(url)
+	return scrapeWith(t, http.DefaultClient, url)
+}
+
+// scrapeWith is scrape with client c (e.g. one that trusts a node's CA).
+func scrapeWith(t *testing.T, c *http.Client, url string) (map[string]*dto.MetricFamily, int) {
+	t.Helper()
+	res, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,15 @@ func TestProductionServesTLS(t *testing.T) {
 		t.Fatalf("coffer hsm --ca-cert: %v\n%s", err, cmdOut)
 	}
 
+	// Prometheus sees when the served certificate expires.
+	fams, code := scrapeWith(t, s.httpClient(), s.url+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics over TLS: %d", code)
+	}
+	if v := value(fams, "coffer_tls_certificate_not_after_seconds", nil); int64(v) != servedLeaf(t, s).NotAfter.Unix() {
+		t.Fatalf("coffer_tls_certificate_not_after_seconds %v, served certificate expires %v", v, servedLeaf(t, s).NotAfter)
+	}
+
 	// A restart keeps the CA and the certificate: clients need nothing new.
 	caBefore, _ := os.ReadFile(caPath)
 	leafBefore := servedLeaf(t, s)

@@ -233,13 +233,14 @@ var (
 	descCWWriteErrs  = prometheus.NewDesc("coffer_cloudwatch_log_write_errors_total", "Failed writes of the CloudWatch datapoint log (datapoints stay in memory and are rewritten).", nil, nil)
 	descCWCompacts   = prometheus.NewDesc("coffer_cloudwatch_log_compactions_total", "Rewrites of the CloudWatch datapoint log.", nil, nil)
 	descBuild        = prometheus.NewDesc("coffer_build_info", "Coffer's version and node id.", []string{"version", "node_id"}, nil)
+	descTLSNotAfter  = prometheus.NewDesc("coffer_tls_certificate_not_after_seconds", "Expiry (Unix time) of the TLS certificate the node serves (only with TLS).", nil, nil)
 )
 
 // Describe implements prometheus.Collector (the values read at scrape time).
 func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descKeyUsage, descHsmUnhealthy, descHsmState, descHsmSessions, descHsmUsers, descHsmUsersAv,
 		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad, descAuditCommits, descAuditAppends,
-		descCWPoints, descCWBytes, descCWBad, descCWWriteErrs, descCWCompacts, descBuild} {
+		descCWPoints, descCWBytes, descCWBad, descCWWriteErrs, descCWCompacts, descBuild, descTLSNotAfter} {
 		ch <- d
 	}
 }
@@ -288,6 +289,11 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCWCompacts, prometheus.CounterValue, float64(cs.Compactions))
 	}
 	gauge(descBuild, 1, version, m.n.nodeID)
+	if src := m.n.tlsSource.Load(); src != nil {
+		if leaf := certLeaf(src.Current()); leaf != nil {
+			gauge(descTLSNotAfter, float64(leaf.NotAfter.Unix()))
+		}
+	}
 }
 
 func b2f(b bool) float64 {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ import (
 	"github.com/coffer-hsm/coffer/internal/seal"
 	"github.com/coffer-hsm/coffer/internal/sns"
 	"github.com/coffer-hsm/coffer/internal/state"
+	"github.com/coffer-hsm/coffer/internal/tlsca"
 	"github.com/coffer-hsm/coffer/internal/trail"
 )
 
@@ -163,6 +165,7 @@ type node struct {
 	credsFresh bool
 	ready      chan struct{}
 	wipeMu     sync.Mutex
+	tlsSource  atomic.Pointer[tlsca.Source] // the served certificate, with TLS
 }
 
 func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {

@@ -99,6 +99,7 @@ func (n *node) serveTLS(ctx context.Context, ln *net.Listener) (string, *tlsca.I
 			n.logCert("tls: issued the server certificate", &id.Certificate)
 		}
 	}
+	n.tlsSource.Store(src)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // before serving: a SIGHUP must not end the process
 	go n.refreshTLS(ctx, src, hup)
@@ -128,12 +129,22 @@ func (n *node) refreshTLS(ctx context.Context, src *tlsca.Source, hup chan os.Si
 	}
 }
 
-func (n *node) logCert(msg string, c *tls.Certificate) {
-	l := c.Leaf
-	if l == nil && len(c.Certificate) > 0 {
-		l, _ = x509.ParseCertificate(c.Certificate[0])
+// certLeaf is c's parsed leaf certificate (nil if it does not parse).
+func certLeaf(c *tls.Certificate) *x509.Certificate {
+	switch {
+	case c == nil:
+		return nil
+	case c.Leaf != nil:
+		return c.Leaf
+	case len(c.Certificate) == 0:
+		return nil
 	}
-	if l != nil {
+	l, _ := x509.ParseCertificate(c.Certificate[0])
+	return l
+}
+
+func (n *node) logCert(msg string, c *tls.Certificate) {
+	if l := certLeaf(c); l != nil {
 		n.log.Info(msg, "names", l.DNSNames, "ips", l.IPAddresses, "serial", l.SerialNumber.Text(16), "not_after", l.NotAfter)
 	}
 }
