@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Source is the certificate a node serves, renewed while it runs: a
+// Source is the certificate a node serves (its Leaf always set), renewed while it runs: a
 // generated one is re-issued under the node's CA when it nears expiry (a node
 // may run longer than ServerValidity), and an operator's files are reloaded
 // when they change (e.g. rotated by a certificate manager). A failed refresh
@@ -84,39 +84,32 @@ func FileSource(certFile, keyFile string) (*Source, error) {
 		}
 		return string(b), nil
 	}
-	load := func() (*tls.Certificate, string, error) {
-		before, err := stamp()
-		if err != nil {
-			return nil, "", fmt.Errorf("tls: %w", err)
-		}
-		c, err := LoadKeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, "", err
-		}
-		return &c, before, nil
+	loaded, err := stamp()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
 	}
-	c, loaded, err := load()
+	c, err := LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{cert: c}
+	s := &Source{cert: &c}
 	var mu sync.Mutex
 	s.refresh = func(time.Time) (*tls.Certificate, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		now, err := stamp()
+		now, err := stamp() // before loading: a change while loading is seen next time
 		if err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 		if now == loaded {
 			return nil, nil
 		}
-		c, st, err := load()
+		c, err := LoadKeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w (still serving the previous certificate)", err)
 		}
-		loaded = st
-		return c, nil
+		loaded = now
+		return &c, nil
 	}
 	return s, nil
 }

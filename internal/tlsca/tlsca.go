@@ -67,8 +67,6 @@ type Identity struct {
 	Issued bool
 	// CACreated says the CA was made by this call.
 	CACreated bool
-	// NotAfter is the server certificate's expiry.
-	NotAfter time.Time
 }
 
 // Ensure loads or makes the CA and the server certificate in dir for hosts
@@ -98,7 +96,6 @@ func Ensure(dir string, hosts []string, now time.Time) (*Identity, error) {
 		id.Issued = true
 	}
 	id.Certificate = tls.Certificate{Certificate: [][]byte{cert.Raw, ca.Raw}, PrivateKey: key, Leaf: cert}
-	id.NotAfter = cert.NotAfter
 	return id, nil
 }
 
@@ -143,7 +140,7 @@ func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if !cert.IsCA {
 		return nil, nil, fmt.Errorf("tls: %s does not hold a CA certificate", keyPath)
 	}
-	want := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	want := certPEM(cert.Raw)
 	if have, err := os.ReadFile(certPath); err != nil || !bytes.Equal(have, want) {
 		if err := writePublic(certPath, want); err != nil {
 			return nil, nil, err
@@ -207,24 +204,19 @@ func makeCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, er
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	cert, err := createCert(tmpl, tmpl, key, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: %w", err)
+		return nil, nil, err
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM, err := encodeKey(key)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := fsutil.WriteFile(filepath.Join(dir, CAKeyFile), append(certPEM, keyPEM...)); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, CAKeyFile), append(certPEM(cert.Raw), keyPEM...)); err != nil {
 		return nil, nil, fmt.Errorf("tls: %w", err)
 	}
-	if err := writePublic(filepath.Join(dir, CAFile), certPEM); err != nil {
+	if err := writePublic(filepath.Join(dir, CAFile), certPEM(cert.Raw)); err != nil {
 		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tls: %w", err)
 	}
 	return cert, key, nil
 }
@@ -296,13 +288,9 @@ func earlier(a, b time.Time) time.Time {
 // A crash between the two leaves a pair that does not match, which Ensure
 // re-issues.
 func writePair(dir, certName, keyName string, tmpl, parent *x509.Certificate, key, signer *ecdsa.PrivateKey) (*x509.Certificate, error) {
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	cert, err := createCert(tmpl, parent, key, signer)
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, err
 	}
 	keyPEM, err := encodeKey(key)
 	if err != nil {
@@ -311,10 +299,27 @@ func writePair(dir, certName, keyName string, tmpl, parent *x509.Certificate, ke
 	if err := fsutil.WriteFile(filepath.Join(dir, keyName), keyPEM); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	if err := writePublic(filepath.Join(dir, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})); err != nil {
+	if err := writePublic(filepath.Join(dir, certName), certPEM(cert.Raw)); err != nil {
 		return nil, err
 	}
 	return cert, nil
+}
+
+// createCert signs tmpl for key's public key with signer (as parent) and parses the result.
+func createCert(tmpl, parent *x509.Certificate, key, signer *ecdsa.PrivateKey) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return cert, nil
+}
+
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func encodeKey(key *ecdsa.PrivateKey) ([]byte, error) {
@@ -344,9 +349,13 @@ func serial() *big.Int {
 	return n.Add(n, big.NewInt(1))
 }
 
-// LoadKeyPair loads an operator's certificate chain and key (PEM files) for serving.
+// LoadKeyPair loads an operator's certificate chain and key (PEM files) for
+// serving, with Leaf set (whatever GODEBUG x509keypairleaf says).
 func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	c, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err == nil && c.Leaf == nil {
+		c.Leaf, err = x509.ParseCertificate(c.Certificate[0])
+	}
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("tls: --tls-cert %s / --tls-key %s: %w", certFile, keyFile, err)
 	}

@@ -87,12 +87,12 @@ func TestEnsureMakesAndKeepsIdentity(t *testing.T) {
 	}
 
 	// Close to expiry, it is re-issued; the CA stays.
-	late := id3.NotAfter.Add(-RenewBefore / 2)
+	late := id3.Certificate.Leaf.NotAfter.Add(-RenewBefore / 2)
 	id4, err := Ensure(dir, []string{"localhost", "10.1.2.3"}, late)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !id4.Issued || id4.CACreated || !id4.NotAfter.After(id3.NotAfter) {
+	if !id4.Issued || id4.CACreated || !id4.Certificate.Leaf.NotAfter.After(id3.Certificate.Leaf.NotAfter) {
 		t.Fatalf("near expiry: %+v", id4)
 	}
 	if err := verify(t, id4, "localhost", late); err != nil {
@@ -216,12 +216,12 @@ func TestGeneratedSourceRenews(t *testing.T) {
 	if changed, err := src.Refresh(t0.Add(24 * time.Hour)); changed || err != nil {
 		t.Fatalf("a fresh certificate was renewed: %v %v", changed, err)
 	}
-	late := id.NotAfter.Add(-RenewBefore / 3)
+	late := id.Certificate.Leaf.NotAfter.Add(-RenewBefore / 3)
 	if changed, err := src.Refresh(late); !changed || err != nil {
 		t.Fatalf("near expiry: %v %v", changed, err)
 	}
 	cur := src.Current()
-	if cur.Leaf.SerialNumber.Cmp(id.Certificate.Leaf.SerialNumber) == 0 || !cur.Leaf.NotAfter.After(id.NotAfter) {
+	if cur.Leaf.SerialNumber.Cmp(id.Certificate.Leaf.SerialNumber) == 0 || !cur.Leaf.NotAfter.After(id.Certificate.Leaf.NotAfter) {
 		t.Fatal("the renewed certificate is not served")
 	}
 	if err := verify(t, &Identity{Certificate: *cur, CAPath: id.CAPath}, "localhost", late); err != nil {
