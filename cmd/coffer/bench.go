@@ -424,11 +424,9 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var tlsConfig *tls.Config
-	if tr, err := caTransport(o.caCert); err != nil {
+	tlsConfig, err := caTLSConfig(o.caCert)
+	if err != nil {
 		return err
-	} else if tr != nil {
-		tlsConfig = tr.TLSClientConfig
 	}
 	b := &bencher{plan: p, stderr: stderr, http: loopbackHTTPClient(slices.Max(p.concurrency), tlsConfig)}
 	b.payload = make([]byte, p.payloadBytes)

@@ -190,11 +190,13 @@ func (r *hsmRun) run(fn action) func(*cobra.Command, []string) error {
 		if err := checkRequired(cmd); err != nil {
 			return r.fail(cmd, err)
 		}
-		tr, err := caTransport(r.caCert)
+		tlsConfig, err := caTLSConfig(r.caCert)
 		if err != nil {
 			return r.fail(cmd, usageError{err})
 		}
-		if tr != nil {
+		if tlsConfig != nil {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = tlsConfig
 			r.transport = tr
 		}
 		data, err := fn(cmd.Context(), r, args)

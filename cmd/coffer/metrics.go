@@ -290,9 +290,7 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descBuild, 1, version, m.n.nodeID)
 	if src := m.n.tlsSource.Load(); src != nil {
-		if leaf := certLeaf(src.Current()); leaf != nil {
-			gauge(descTLSNotAfter, float64(leaf.NotAfter.Unix()))
-		}
+		gauge(descTLSNotAfter, float64(src.Current().Leaf.NotAfter.Unix()))
 	}
 }
 

@@ -84,9 +84,8 @@ func serverCmd(o *serverOptions) *cobra.Command {
 		Long: `Run a Coffer node: the HSM core, its replicated state (hashicorp/raft) and the APIs on one
 listener.
 
-With --dev the node is a one-voter cluster on loopback over plain HTTP (--tls to use TLS
-there too), initialized and
-activated at first start. The admin password and root AWS credentials come from
+With --dev the node is a one-voter cluster on loopback over plain HTTP (--tls for HTTPS),
+initialized and activated at first start. The admin password and root AWS credentials come from
 COFFER_ADMIN_PASSWORD, COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY when set;
 otherwise they are generated, printed once and written (0600) to <data-dir>/dev-credentials.
 

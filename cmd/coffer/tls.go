@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -26,7 +24,6 @@ const envCACert = "COFFER_CA_CERT"
 // tlsOptions are the server's TLS flags.
 type tlsOptions struct {
 	enabled  bool
-	set      bool // --tls was given (otherwise: TLS unless --dev)
 	flags    *pflag.FlagSet
 	certFile string
 	keyFile  string
@@ -43,8 +40,7 @@ func (o *tlsOptions) addFlags(f *pflag.FlagSet) {
 
 // resolve applies the mode's default and checks the flags fit together.
 func (o *tlsOptions) resolve(dev bool) error {
-	o.set = o.flags != nil && o.flags.Changed("tls")
-	if !o.set {
+	if o.flags == nil || !o.flags.Changed("tls") {
 		o.enabled = !dev
 	}
 	if (o.certFile == "") != (o.keyFile == "") {
@@ -129,24 +125,9 @@ func (n *node) refreshTLS(ctx context.Context, src *tlsca.Source, hup chan os.Si
 	}
 }
 
-// certLeaf is c's parsed leaf certificate (nil if it does not parse).
-func certLeaf(c *tls.Certificate) *x509.Certificate {
-	switch {
-	case c == nil:
-		return nil
-	case c.Leaf != nil:
-		return c.Leaf
-	case len(c.Certificate) == 0:
-		return nil
-	}
-	l, _ := x509.ParseCertificate(c.Certificate[0])
-	return l
-}
-
 func (n *node) logCert(msg string, c *tls.Certificate) {
-	if l := certLeaf(c); l != nil {
-		n.log.Info(msg, "names", l.DNSNames, "ips", l.IPAddresses, "serial", l.SerialNumber.Text(16), "not_after", l.NotAfter)
-	}
+	l := c.Leaf // a tlsca.Source's certificates have it
+	n.log.Info(msg, "names", l.DNSNames, "ips", l.IPAddresses, "serial", l.SerialNumber.Text(16), "not_after", l.NotAfter)
 }
 
 // certHosts are the names a generated server certificate covers: loopback,
@@ -173,11 +154,10 @@ func certHosts(addr net.Addr, extra []string) []string {
 	return append(hosts, extra...)
 }
 
-// caTransport returns the HTTP transport for coffer's own client commands:
+// caTLSConfig returns the TLS configuration of coffer's own client commands:
 // one that trusts the PEM CA certificates in caFile (or $COFFER_CA_CERT when
-// caFile is empty) for HTTPS endpoints, or nil (http.DefaultTransport, the
-// system's roots) when neither names a file.
-func caTransport(caFile string) (*http.Transport, error) {
+// caFile is empty), or nil (the system's roots) when neither names a file.
+func caTLSConfig(caFile string) (*tls.Config, error) {
 	if caFile == "" {
 		caFile = os.Getenv(envCACert)
 	}
@@ -188,7 +168,5 @@ func caTransport(caFile string) (*http.Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--ca-cert: %w", err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = cfg
-	return tr, nil
+	return cfg, nil
 }

@@ -217,11 +217,13 @@ func runTrailValidate(ctx context.Context, o *trailValidateOptions, stdout, stde
 	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, Source: "coffer trail validate"}, nil
 	})
-	httpc := awshttp.NewBuildableClient()
-	if tr, err := caTransport(o.caCert); err != nil {
+	tlsConfig, err := caTLSConfig(o.caCert)
+	if err != nil {
 		return err
-	} else if tr != nil {
-		httpc = httpc.WithTransportOptions(func(t *http.Transport) { t.TLSClientConfig = tr.TLSClientConfig })
+	}
+	httpc := awshttp.NewBuildableClient()
+	if tlsConfig != nil {
+		httpc = httpc.WithTransportOptions(func(t *http.Transport) { t.TLSClientConfig = tlsConfig })
 	}
 	ct := awscloudtrail.New(awscloudtrail.Options{Region: region, BaseEndpoint: aws.String(o.endpoint), Credentials: creds, HTTPClient: httpc})
 	got, err := ct.GetTrail(ctx, &awscloudtrail.GetTrailInput{Name: aws.String(o.trailARN)})
