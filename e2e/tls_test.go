@@ -226,6 +226,24 @@ func TestOperatorCertificate(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &info) != nil || info.Data.HSM.State != "ACTIVE" {
 		t.Fatalf("coffer hsm with COFFER_CA_CERT: %v\n%s", err, out)
 	}
+	// coffer bench and coffer trail validate reach the node with --ca-cert, and
+	// fail at the handshake without it.
+	bench := []string{"bench", "--endpoint", s.url, "--data-dir", s.dataDir, "--ops", "encrypt", "--concurrency", "1",
+		"--duration", "1s", "--max-requests", "20", "--output", "json"}
+	if out, err := runCmd(cofferBin, []string{"COFFER_CA_CERT="}, append(bench, "--ca-cert", caFile)...); err != nil || !strings.Contains(out, `"errors": 0`) {
+		t.Fatalf("coffer bench --ca-cert: %v\n%s", err, out)
+	}
+	if out, err := runCmd(cofferBin, []string{"COFFER_CA_CERT="}, bench...); err == nil || !strings.Contains(out, "certificate") {
+		t.Fatalf("coffer bench without the CA: %v\n%s", err, out)
+	}
+	validate := []string{"trail", "validate", "--endpoint", s.url, "--data-dir", s.dataDir,
+		"--trail-arn", "arn:aws:cloudtrail:us-east-1:111122223333:trail/none", "--start-time", "2026-01-01T00:00:00Z"}
+	if out, _ := runCmd(cofferBin, []string{"COFFER_CA_CERT="}, append(validate, "--ca-cert", caFile)...); !strings.Contains(out, "TrailNotFound") {
+		t.Fatalf("coffer trail validate --ca-cert did not reach the node:\n%s", out)
+	}
+	if out, _ := runCmd(cofferBin, []string{"COFFER_CA_CERT="}, validate...); !strings.Contains(out, "certificate") {
+		t.Fatalf("coffer trail validate without the CA:\n%s", out)
+	}
 }
 
 // runCmd runs bin with args and env added to the environment; it returns the combined output.
