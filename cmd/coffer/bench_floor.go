@@ -58,17 +58,46 @@ func newBenchFloorCmd() *cobra.Command {
 	return cmd
 }
 
-// serveFloor listens on an ephemeral loopback port, writes "listening <url>"
-// to out, and serves until ctx ends or parent (the bench's pipe) closes.
-func serveFloor(ctx context.Context, out io.Writer, parent io.Reader) error {
+// floorRequestID is the x-amzn-RequestId of every floor answer.
+const floorRequestID = "00000000-0000-4000-8000-000000000000"
+
+// floorHealth is a floor server's /health body, with its CPU time so far.
+func floorHealth() []byte {
+	return []byte(`{"status":"ok","cpu_seconds":` + strconv.FormatFloat(processCPUSeconds(), 'f', 6, 64) + `}`)
+}
+
+// floorListen listens on an ephemeral loopback port, writes "listening <url>"
+// to out, and calls stop once ctx ends or parent (the bench's pipe; nil: only
+// ctx) closes.
+func floorListen(ctx context.Context, out io.Writer, parent io.Reader, stop func(net.Listener)) (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	fmt.Fprintf(out, "listening http://%s\n", ln.Addr())
+	gone := make(chan struct{})
+	if parent != nil {
+		go func() {
+			io.Copy(io.Discard, parent) // returns when the bench exits
+			close(gone)
+		}()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-gone:
+		}
+		stop(ln)
+	}()
+	return ln, nil
+}
+
+// serveFloor serves the floor with net/http until ctx ends or parent closes.
+func serveFloor(ctx context.Context, out io.Writer, parent io.Reader) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"status":"ok","cpu_seconds":%s}`, strconv.FormatFloat(processCPUSeconds(), 'f', 6, 64))
+		w.Write(floorHealth())
 	})
 	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20)); err != nil {
@@ -77,23 +106,14 @@ func serveFloor(ctx context.Context, out io.Writer, parent io.Reader) error {
 		}
 		h := w.Header()
 		h.Set("Content-Type", "application/x-amz-json-1.1")
-		h.Set("x-amzn-RequestId", "00000000-0000-4000-8000-000000000000")
+		h.Set("x-amzn-RequestId", floorRequestID)
 		w.Write(floorEncryptAnswer)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "listening http://%s\n", ln.Addr())
-	go func() {
-		if parent != nil {
-			io.Copy(io.Discard, parent) // returns when the bench exits
-		} else {
-			<-ctx.Done()
-		}
-		srv.Close()
-	}()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
+	ln, err := floorListen(ctx, out, parent, func(net.Listener) { srv.Close() })
+	if err != nil {
+		return err
+	}
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -106,21 +126,10 @@ func serveFloor(ctx context.Context, out io.Writer, parent io.Reader) error {
 // fixed Encrypt answer; anything else (chunked bodies, oversized headers,
 // malformed lines) closes the connection. Not a general HTTP server: a floor.
 func serveMinimalFloor(ctx context.Context, out io.Writer, parent io.Reader) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := floorListen(ctx, out, parent, func(ln net.Listener) { ln.Close() })
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "listening http://%s\n", ln.Addr())
-	stop := func() { ln.Close() }
-	go func() {
-		if parent != nil {
-			io.Copy(io.Discard, parent)
-		} else {
-			<-ctx.Done()
-		}
-		stop()
-	}()
-	go func() { <-ctx.Done(); stop() }()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -172,11 +181,10 @@ func serveMinimalConn(c net.Conn) {
 		}
 		answer, ctype := floorEncryptAnswer, "application/x-amz-json-1.1"
 		if health {
-			answer = []byte(`{"status":"ok","cpu_seconds":` + strconv.FormatFloat(processCPUSeconds(), 'f', 6, 64) + `}`)
-			ctype = "application/json"
+			answer, ctype = floorHealth(), "application/json"
 		}
-		fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nX-Amzn-Requestid: 00000000-0000-4000-8000-000000000000\r\nDate: %s\r\nContent-Length: %d\r\n\r\n",
-			ctype, time.Now().UTC().Format(http.TimeFormat), len(answer))
+		fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nX-Amzn-Requestid: %s\r\nDate: %s\r\nContent-Length: %d\r\n\r\n",
+			ctype, floorRequestID, time.Now().UTC().Format(http.TimeFormat), len(answer))
 		bw.Write(answer)
 		if br.Buffered() == 0 && bw.Flush() != nil {
 			return
