@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -86,11 +87,10 @@ type segView struct {
 func (j *Journal) loadIndex(v segView) (*index, error) {
 	j.cacheMu.Lock()
 	defer j.cacheMu.Unlock()
-	for i, c := range j.cache {
-		if c.seq == v.seq {
-			j.cache = append(append(j.cache[:i:i], j.cache[i+1:]...), c)
-			return c.x, nil
-		}
+	if i := j.cacheAt(v.seq); i >= 0 {
+		c := j.cache[i]
+		j.cache = append(append(j.cache[:i:i], j.cache[i+1:]...), c)
+		return c.x, nil
 	}
 	var x *index
 	if data, err := os.ReadFile(idxPath(v.path)); err == nil {
@@ -118,16 +118,17 @@ func (j *Journal) loadIndex(v segView) (*index, error) {
 	return x, nil
 }
 
-// cached is closed segment seq's index when it is in the cache.
-func (j *Journal) cached(seq uint64) *index {
+// cacheAt is the position of closed segment seq's index in the cache, or -1.
+// The caller holds j.cacheMu.
+func (j *Journal) cacheAt(seq uint64) int {
+	return slices.IndexFunc(j.cache, func(c *segIndex) bool { return c.seq == seq })
+}
+
+// cached says whether closed segment seq's index is in the cache.
+func (j *Journal) cached(seq uint64) bool {
 	j.cacheMu.Lock()
 	defer j.cacheMu.Unlock()
-	for _, c := range j.cache {
-		if c.seq == seq {
-			return c.x
-		}
-	}
-	return nil
+	return j.cacheAt(seq) >= 0
 }
 
 // probes says whether a lookup for attrs may skip segments by probing their
@@ -140,11 +141,8 @@ func probes(attrs []LookupAttribute) bool {
 func (j *Journal) uncache(seq uint64) {
 	j.cacheMu.Lock()
 	defer j.cacheMu.Unlock()
-	for i, c := range j.cache {
-		if c.seq == seq {
-			j.cache = append(j.cache[:i:i], j.cache[i+1:]...)
-			return
-		}
+	if i := j.cacheAt(seq); i >= 0 {
+		j.cache = append(j.cache[:i:i], j.cache[i+1:]...)
 	}
 }
 
@@ -238,11 +236,9 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 			break
 		}
 		x := v.x
-		if x == nil {
-			if x = j.cached(v.seq); x == nil && probes(in.Attributes) {
-				if may, ok := probeIndex(v.path, v.size, in.Attributes[0]); ok && !may {
-					continue // the value is in none of its events
-				}
+		if x == nil && probes(in.Attributes) && !j.cached(v.seq) {
+			if may, ok := probeIndex(v.path, v.size, in.Attributes[0]); ok && !may {
+				continue // the value is in none of its events
 			}
 		}
 		if x == nil {
