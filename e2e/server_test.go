@@ -78,11 +78,7 @@ func TestNonLoopbackDevRefused(t *testing.T) {
 	}
 }
 
-func runCoffer(args ...string) (string, error) {
-	cmd := execCommand(cofferBin, args...)
-	b, err := cmd.CombinedOutput()
-	return string(b), err
-}
+func runCoffer(args ...string) (string, error) { return runCmd(cofferBin, nil, args...) }
 
 func TestSelfTestFailureRefusesService(t *testing.T) {
 	s := startServer(t, "", nil, "--simulate-self-test-failure", "aes-gcm")
