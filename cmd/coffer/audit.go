@@ -62,6 +62,9 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if c.TakeAnnouncement() {
+		return r.j.AppendExpected(ctx, e)
+	}
 	return r.j.Append(ctx, e)
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/coffer-hsm/coffer/internal/backup"
 	"github.com/coffer-hsm/coffer/internal/cloudhsm"
 	"github.com/coffer-hsm/coffer/internal/cloudwatch"
+	"github.com/coffer-hsm/coffer/internal/cpuload"
 	"github.com/coffer-hsm/coffer/internal/crypto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
 	"github.com/coffer-hsm/coffer/internal/hsmapi"
@@ -240,7 +241,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return err
 	}
 	if o.audit {
-		j, err := audit.Open(filepath.Join(o.dataDir, "audit"), audit.Options{})
+		// Group commits wait for more events when the machine's CPUs are saturated.
+		load := cpuload.Start(ctx, 200*time.Millisecond)
+		j, err := audit.Open(filepath.Join(o.dataDir, "audit"), audit.Options{Saturated: load.Saturated})
 		if err != nil {
 			return fmt.Errorf("opening the audit journal: %w", err)
 		}
@@ -394,6 +397,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	}
 	if n.rec != nil {
 		router.Record = n.rec.record
+		router.Expect = n.rec.j.Expect
 	}
 	router.InternalError = func(c *awsproto.Call, err error) {
 		log.Error("aws api: internal error", "service", c.Service, "operation", c.Operation, "err", err)

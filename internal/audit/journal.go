@@ -27,7 +27,8 @@ const (
 	DefaultSegmentBytes    = 64 << 20
 	DefaultSegmentDuration = time.Hour
 	DefaultMaxBatch        = 1024
-	DefaultCommitDelay     = 2 * time.Millisecond
+	DefaultCommitDelay     = 5 * time.Millisecond
+	DefaultGroupTarget     = 64
 )
 
 // Options configures a Journal. The zero value gives the defaults.
@@ -37,13 +38,24 @@ type Options struct {
 	SegmentDuration time.Duration // roll to a new segment after this long (default 1 hour)
 	MaxBatch        int           // most events in one write+fsync (default 1024)
 
-	// CommitDelay is the least time between the starts of two commits
-	// (write+fsync): a commit waits for more events until CommitDelay after
-	// the previous one started (never when idle longer than that, nor when
-	// recent waits gathered nothing). It trades up to CommitDelay of latency
-	// for fewer fsyncs, whose CPU cost dominates at high rates. Default 2ms;
-	// negative disables.
+	// CommitDelay bounds how long a commit (write+fsync) waits for more
+	// events (announced with Expect but not yet appended, or any while
+	// Saturated), counted from the first event of its group. A commit does
+	// not wait when no event is expected and the machine is not saturated
+	// (a lone client, or every request in flight already queued), nor once
+	// GroupTarget events are queued. Default 5ms; negative: never wait.
 	CommitDelay time.Duration
+	// GroupTarget is the group size at which a commit stops waiting for more
+	// events (default 64). A commit costs about as much CPU as one to three
+	// requests; shared by 64 events, a few percent of theirs.
+	GroupTarget int
+	// Saturated, when set, reports whether the machine's CPUs are saturated.
+	// A commit then also waits for events that were not announced, up to
+	// CommitDelay or GroupTarget: each commit costs CPU that requests are
+	// queueing for, while the wait costs only latency. Two waits in a row
+	// that gather nothing (a lone client on a busy machine) turn this off
+	// for the next 1000 commits.
+	Saturated func() bool
 	// NoPreallocate disables pre-zeroed segment files. By default the next
 	// segment is created and zero-filled to SegmentBytes in the background,
 	// so that a commit's fdatasync does not have to journal a size change
@@ -110,6 +122,16 @@ func parseSegName(name string) (seq uint64, start time.Time, ok bool) {
 // write and one fdatasync, and closes done, which wakes every waiter of the
 // group at once. Appenders wake the committer only to start a commit or
 // when the group is full, and the committer never wakes appenders one by one.
+//
+// Before a commit, the committer may linger (see linger): a server announces
+// each request whose record will follow (Expect) and appends it with
+// AppendExpected. While announced events are still on their way, the
+// committer waits for them (up to CommitDelay, or until GroupTarget events
+// are queued) instead of paying one fsync for the events queued so far and
+// another for the stragglers: the idea of PostgreSQL's commit_siblings, with
+// the exact count instead of a guess. The last expected event to arrive
+// wakes a waiting committer. When nothing is announced, it commits at once,
+// unless the machine's CPUs are saturated (Options.Saturated).
 type Journal struct {
 	dir  string
 	opts Options
@@ -118,17 +140,22 @@ type Journal struct {
 	closed  bool
 	filling *group        // the group Appends join
 	room    chan struct{} // closed when the filling group is taken (for Appends finding it full)
-	kick    chan struct{} // cap 1: the filling group became non-empty or full
-	closing chan struct{} // closed by Close: commit what is left and exit
-	done    chan struct{} // committer exited
+	kick    chan struct{} // cap 1: the filling group became non-empty or full, or the expected events arrived
+
+	expected  atomic.Int64  // events announced by Expect and not yet queued
+	lingering atomic.Bool   // the committer waits for expected events: wake it when they are in
+	closing   chan struct{} // closed by Close: commit what is left and exit
+	done      chan struct{} // committer exited
 
 	// Committer-owned.
-	active *os.File
-	dio    *directWriter    // writes to active with O_DIRECT (nil: through active)
-	buf    []byte           // the previous group's buffer, reused
-	ents   []newEntry       // the previous group's entries, reused
-	broken error            // sticky write/fsync failure
-	spare  chan spareResult // the next pre-zeroed segment, being prepared
+	active    *os.File
+	dio       *directWriter    // writes to active with O_DIRECT (nil: through active)
+	buf       []byte           // the previous group's buffer, reused
+	ents      []newEntry       // the previous group's entries, reused
+	broken    error            // sticky write/fsync failure
+	satMisses int              // recent lingers on a saturated machine that gathered nothing
+	skipSat   int              // commits left that do not linger for saturation
+	spare     chan spareResult // the next pre-zeroed segment, being prepared
 
 	commits  atomic.Int64 // group commits since Open
 	appended atomic.Int64 // events committed since Open
@@ -149,10 +176,11 @@ type Journal struct {
 // group is the events of one write+fsync: their lines back to back in buf,
 // each entry's off relative to buf and n its length without the newline.
 type group struct {
-	buf  []byte
-	ents []newEntry
-	done chan struct{} // closed once committed (or failed: err)
-	err  error
+	first time.Time // when its first event was queued
+	buf   []byte
+	ents  []newEntry
+	done  chan struct{} // closed once committed (or failed: err)
+	err   error
 }
 
 // Open opens (creating it 0700 if needed) the journal in dir, recovers it
@@ -180,6 +208,10 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if opts.CommitDelay == 0 {
 		opts.CommitDelay = DefaultCommitDelay
 	}
+	if opts.GroupTarget <= 0 {
+		opts.GroupTarget = DefaultGroupTarget
+	}
+	opts.GroupTarget = min(opts.GroupTarget, opts.MaxBatch)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -434,11 +466,44 @@ func fdatasync(f *os.File) error {
 // updated); EventTime is normalized to UTC whole seconds. If ctx ends first,
 // Append returns its error and the event may or may not be recorded.
 func (j *Journal) Append(ctx context.Context, e *Event) error {
+	return j.append(ctx, e, false)
+}
+
+// Expect announces n events that will be appended with AppendExpected (a
+// negative n takes announcements back, for requests that end without a
+// record). Commits wait a little for announced events; see Journal.
+func (j *Journal) Expect(n int) {
+	if j.expected.Add(int64(n)) <= 0 && n < 0 {
+		j.arrived()
+	}
+}
+
+// AppendExpected is Append for an event announced by Expect: once the event
+// is queued, it no longer holds back the commit.
+func (j *Journal) AppendExpected(ctx context.Context, e *Event) error {
+	return j.append(ctx, e, true)
+}
+
+// arrived wakes the committer if it waits for expected events and none is
+// outstanding any more.
+func (j *Journal) arrived() {
+	if j.lingering.Load() {
+		select {
+		case j.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 	e.normalize(j.opts.Now())
 	lb := linePool.Get().(*[]byte)
 	defer linePool.Put(lb)
 	line, err := appendEvent((*lb)[:0], e)
 	if err != nil {
+		if expected {
+			j.Expect(-1)
+		}
 		return fmt.Errorf("audit: encode event: %w", err)
 	}
 	line = append(line, '\n')
@@ -449,6 +514,9 @@ func (j *Journal) Append(ctx context.Context, e *Event) error {
 		j.gmu.Lock()
 		if j.closed {
 			j.gmu.Unlock()
+			if expected {
+				j.Expect(-1)
+			}
 			return ErrClosed
 		}
 		g := j.filling
@@ -457,12 +525,18 @@ func (j *Journal) Append(ctx context.Context, e *Event) error {
 			g.buf = append(g.buf, line...)
 			g.ents = append(g.ents, ent)
 			n := len(g.ents)
+			if n == 1 {
+				g.first = time.Now()
+			}
 			j.gmu.Unlock()
-			if n == 1 || n == j.opts.MaxBatch {
+			if n == 1 || n == j.opts.GroupTarget || n == j.opts.MaxBatch {
 				select {
 				case j.kick <- struct{}{}:
 				default:
 				}
+			}
+			if expected && j.expected.Add(-1) <= 0 {
+				j.arrived()
 			}
 			select {
 			case <-g.done:
@@ -476,6 +550,9 @@ func (j *Journal) Append(ctx context.Context, e *Event) error {
 		select {
 		case <-room:
 		case <-ctx.Done():
+			if expected {
+				j.Expect(-1)
+			}
 			return ctx.Err()
 		}
 	}
@@ -501,10 +578,12 @@ func (j *Journal) take() *group {
 	return g
 }
 
-func (j *Journal) pending() int {
+// pending returns the number of queued events and when the first of them
+// was queued.
+func (j *Journal) pending() (int, time.Time) {
 	j.gmu.Lock()
 	defer j.gmu.Unlock()
-	return len(j.filling.ents)
+	return len(j.filling.ents), j.filling.first
 }
 
 // commitLoop is the group committer: woken when the filling group becomes
@@ -514,8 +593,6 @@ func (j *Journal) commitLoop() {
 	defer close(j.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var lastStart time.Time
-	var misses, skipLinger int
 	closing := false
 	for {
 		if !closing {
@@ -525,33 +602,8 @@ func (j *Journal) commitLoop() {
 				closing = true
 			}
 		}
-		// Busy: wait until CommitDelay after the previous commit started,
-		// so that at most one fsync per CommitDelay is issued, unless
-		// waiting has recently been useless (a lone synchronous client):
-		// after two lingers that gathered nothing, skip it for a while.
-		// Appends joining meanwhile do not wake the committer (only a full
-		// group does).
-		now := time.Now()
-		if d := j.opts.CommitDelay; d > 0 && !closing && skipLinger == 0 {
-			if wait := lastStart.Add(d).Sub(now); wait > 0 {
-				before := j.pending()
-				timer.Reset(wait)
-				select {
-				case <-timer.C:
-				case <-j.kick: // full
-				case <-j.closing:
-					closing = true
-				}
-				timer.Stop()
-				if j.pending() > before {
-					misses = 0
-				} else if misses++; misses >= 2 {
-					misses, skipLinger = 0, 1000
-				}
-				now = time.Now()
-			}
-		} else if skipLinger > 0 {
-			skipLinger--
+		if !closing {
+			closing = j.linger(timer)
 		}
 		g := j.take()
 		if g == nil {
@@ -560,12 +612,69 @@ func (j *Journal) commitLoop() {
 			}
 			continue
 		}
-		lastStart = now
 		g.err = j.commit(g)
 		clear(g.ents) // drop their strings
 		j.buf, j.ents = g.buf, g.ents
 		close(g.done)
 	}
+}
+
+// linger holds the queued group back, before its commit, while waiting
+// gathers more events: while events announced by Expect are on their way, or
+// while the machine's CPUs are saturated (Options.Saturated) and lingering
+// has recently gathered events. It stops at GroupTarget events or CommitDelay
+// after the group's first event, and reports whether the journal is closing.
+func (j *Journal) linger(timer *time.Timer) (closing bool) {
+	if j.opts.CommitDelay <= 0 {
+		return false
+	}
+	saturated := false
+	if j.skipSat > 0 {
+		j.skipSat--
+	} else if j.opts.Saturated != nil {
+		saturated = j.opts.Saturated()
+	}
+	start, _ := j.pending()
+	for {
+		n, first := j.pending()
+		if n == 0 || n >= j.opts.GroupTarget {
+			break
+		}
+		wait := time.Until(first.Add(j.opts.CommitDelay))
+		if wait <= 0 {
+			break
+		}
+		// Announce the wait before checking the count: an appender that
+		// takes the count to zero after this check sees lingering and kicks.
+		j.lingering.Store(true)
+		if j.expected.Load() <= 0 && !saturated {
+			j.lingering.Store(false)
+			break
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-j.kick:
+		case <-j.closing:
+			closing = true
+		}
+		timer.Stop()
+		j.lingering.Store(false)
+		if closing {
+			return true
+		}
+	}
+	if saturated {
+		// A lone client on a busy machine gains nothing from waiting: after
+		// two waits that gathered nothing, do not wait for unannounced
+		// events during the next 1000 commits.
+		if end, _ := j.pending(); end > start {
+			j.satMisses = 0
+		} else if j.satMisses++; j.satMisses >= 2 {
+			j.satMisses, j.skipSat = 0, 1000
+		}
+	}
+	return false
 }
 
 func (j *Journal) commit(g *group) error {

@@ -397,14 +397,107 @@ func TestAppendCanceled(t *testing.T) {
 	}
 }
 
-// TestLingerSkippedForLoneClient: a single synchronous appender must not
-// pay CommitDelay on every event.
-func TestLingerSkippedForLoneClient(t *testing.T) {
-	j := openT(t, t.TempDir(), Options{CommitDelay: 20 * time.Millisecond, NoPreallocate: true})
+// TestLoneAppenderNotDelayed: a single synchronous appender must not pay
+// CommitDelay on every event, on an idle machine (nothing is announced) nor
+// on a saturated one (two waits that gather nothing turn the wait off).
+func TestLoneAppenderNotDelayed(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		saturated func() bool
+	}{{"idle", nil}, {"saturated", func() bool { return true }}} {
+		t.Run(c.name, func(t *testing.T) {
+			j := openT(t, t.TempDir(), Options{CommitDelay: 200 * time.Millisecond, NoPreallocate: true, Saturated: c.saturated})
+			start := time.Now()
+			appendN(t, j, 20, sampleEvent)
+			if el := time.Since(start); el > 2*time.Second {
+				t.Fatalf("20 serial appends took %v", el)
+			}
+		})
+	}
+}
+
+// appendAsync runs an append in the background and returns its result channel.
+func appendAsync(j *Journal, expected bool, i int) chan error {
+	done := make(chan error, 1)
+	go func() {
+		if expected {
+			done <- j.AppendExpected(context.Background(), sampleEvent(i))
+		} else {
+			done <- j.Append(context.Background(), sampleEvent(i))
+		}
+	}()
+	return done
+}
+
+func waitAll(t *testing.T, within time.Duration, chans ...chan error) {
+	t.Helper()
+	timeout := time.After(within)
+	for _, c := range chans {
+		select {
+		case err := <-c:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-timeout:
+			t.Fatalf("appends not done within %v", within)
+		}
+	}
+}
+
+// TestCommitWaitsForExpectedEvents: while announced events are on their way,
+// the commit waits for them, and the last one to arrive starts it: three
+// events, one commit, long before CommitDelay.
+func TestCommitWaitsForExpectedEvents(t *testing.T) {
+	j := openT(t, t.TempDir(), Options{CommitDelay: time.Minute, NoPreallocate: true})
+	j.Expect(3)
+	first := appendAsync(j, true, 0)
+	select {
+	case err := <-first:
+		t.Fatalf("committed while two announced events were missing (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	second, third := appendAsync(j, true, 1), appendAsync(j, true, 2)
+	waitAll(t, 10*time.Second, first, second, third)
+	if st := j.Stats(); st.Commits != 1 || st.Appended != 3 {
+		t.Fatalf("%d commits for %d events, want 1 for 3", st.Commits, st.Appended)
+	}
+	// Nothing announced now: the next event is committed at once.
+	waitAll(t, 10*time.Second, appendAsync(j, false, 3))
+}
+
+// TestExpectedWaitBounded: an announced event that never comes holds a
+// commit back for CommitDelay at most; taking the announcement back ends the
+// wait at once.
+func TestExpectedWaitBounded(t *testing.T) {
+	j := openT(t, t.TempDir(), Options{CommitDelay: 300 * time.Millisecond, NoPreallocate: true})
+	j.Expect(2)
 	start := time.Now()
-	appendN(t, j, 50, sampleEvent)
-	if el := time.Since(start); el > 500*time.Millisecond {
-		t.Fatalf("50 serial appends took %v", el)
+	waitAll(t, 10*time.Second, appendAsync(j, true, 0))
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Fatalf("committed after %v while an announced event was missing", el)
+	}
+	j.Expect(-1)
+
+	j2 := openT(t, t.TempDir(), Options{CommitDelay: time.Minute, NoPreallocate: true})
+	j2.Expect(2)
+	c := appendAsync(j2, true, 0)
+	time.Sleep(50 * time.Millisecond)
+	j2.Expect(-1) // the other request ended without a record
+	waitAll(t, 10*time.Second, c)
+}
+
+// TestSaturatedCommitGathers: on a saturated machine a commit waits for
+// unannounced events too, until GroupTarget of them are queued.
+func TestSaturatedCommitGathers(t *testing.T) {
+	j := openT(t, t.TempDir(), Options{CommitDelay: time.Minute, GroupTarget: 8, NoPreallocate: true,
+		Saturated: func() bool { return true }})
+	var chans []chan error
+	for i := range 8 {
+		chans = append(chans, appendAsync(j, false, i))
+	}
+	waitAll(t, 10*time.Second, chans...)
+	if st := j.Stats(); st.Commits != 1 || st.Appended != 8 {
+		t.Fatalf("%d commits for %d events, want 1 for 8", st.Commits, st.Appended)
 	}
 }
 

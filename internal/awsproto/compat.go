@@ -134,11 +134,9 @@ func (rt *Router) serveCompat(w http.ResponseWriter, r *http.Request, c *Call, s
 		rt.failCompat(w, c, m, codec, errInternal, fmt.Errorf("awsproto: encoding the %s response: %w", op, eerr))
 		return
 	}
-	if rt.Record != nil {
-		if err := rt.Record(c, http.StatusOK, "", "", resp); err != nil {
-			rt.failCompat(w, c, m, codec, errInternal, fmt.Errorf("awsproto: recording %s: %w", op, err))
-			return
-		}
+	if err := rt.record(c, http.StatusOK, "", "", resp); err != nil {
+		rt.failCompat(w, c, m, codec, errInternal, fmt.Errorf("awsproto: recording %s: %w", op, err))
+		return
 	}
 	ct := codec.contentType()
 	if out == nil { // RPC v2 CBOR: an operation without output has an empty body
@@ -242,10 +240,8 @@ func (rt *Router) failCompat(w http.ResponseWriter, c *Call, m *Model, codec com
 	if err != nil { // cannot happen for two strings
 		b = nil
 	}
-	if rt.Record != nil {
-		if err := rt.Record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
-			rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
-		}
+	if err := rt.record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
+		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
 	}
 	h := w.Header()
 	h.Set("x-amzn-query-error", code+";"+fault)

@@ -160,11 +160,9 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, c *Call) {
 		rt.failXML(w, c, ns, errInternal, fmt.Errorf("awsproto: encoding the %s response: %w", action, merr))
 		return
 	}
-	if rt.Record != nil {
-		if err := rt.Record(c, http.StatusOK, "", "", resp); err != nil {
-			rt.failXML(w, c, ns, errInternal, fmt.Errorf("awsproto: recording %s: %w", action, err))
-			return
-		}
+	if err := rt.record(c, http.StatusOK, "", "", resp); err != nil {
+		rt.failXML(w, c, ns, errInternal, fmt.Errorf("awsproto: recording %s: %w", action, err))
+		return
 	}
 	writeBody(w, http.StatusOK, "text/xml", out)
 	if rt.Observe != nil {
@@ -261,10 +259,8 @@ func (rt *Router) failXML(w http.ResponseWriter, c *Call, ns string, e *Error, c
 	b.WriteString("</Message></Error><RequestId>")
 	_ = xml.EscapeText(&b, []byte(c.RequestID))
 	b.WriteString("</RequestId></ErrorResponse>")
-	if rt.Record != nil {
-		if err := rt.Record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
-			rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
-		}
+	if err := rt.record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
+		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
 	}
 	writeBody(w, status, "text/xml", b.Bytes())
 	if rt.Observe != nil {

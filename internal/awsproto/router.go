@@ -32,6 +32,18 @@ type Call struct {
 	// parameters: the body, followed by "&" and the URL query string when the
 	// request has one (parse it with ParseQuery).
 	Body []byte
+
+	announced bool // Router.Expect(1) was called and not yet taken back or consumed
+}
+
+// TakeAnnouncement reports whether the request was announced with
+// Router.Expect and not yet consumed, and consumes it: the Record hook calls
+// it once and, if true, owes the announcement's settlement (for example
+// audit.Journal.AppendExpected).
+func (c *Call) TakeAnnouncement() bool {
+	a := c.announced
+	c.announced = false
+	return a
 }
 
 // Handler runs one operation. The returned value is JSON-encoded as the
@@ -77,6 +89,12 @@ type Router struct {
 	// 500 InternalFailure instead of the answer (the operation itself has happened),
 	// so that no acknowledged request lacks its record. Same arguments as Observe.
 	Record func(c *Call, status int, errCode, errMsg string, resp any) error
+
+	// Expect, when set with Record, announces records: it is called with 1
+	// as each request starts, and with -1 when a request ends whose Record
+	// call did not consume the announcement (Call.TakeAnnouncement). See
+	// audit.Journal.Expect: a group commit waits for announced records.
+	Expect func(n int)
 
 	// InternalError, when set, receives the underlying error (or recovered
 	// panic) whenever a 5xx answer is written. The client only sees a generic
@@ -129,6 +147,11 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := uuid.NewString()
 	w.Header().Set("x-amzn-RequestId", rid)
 	c := &Call{RequestID: rid, SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: time.Now()}
+	if rt.Record != nil && rt.Expect != nil {
+		rt.Expect(1)
+		c.announced = true
+		defer rt.unexpect(c)
+	}
 	if svc, op, codec, ok := rt.compatRoute(r); ok {
 		rt.serveCompat(w, r, c, svc, op, codec)
 		return
@@ -219,15 +242,28 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = b
 		}
 	}
-	if rt.Record != nil {
-		if err := rt.Record(c, http.StatusOK, "", "", resp); err != nil {
-			rt.fail(w, c, ct, errInternal, fmt.Errorf("awsproto: recording %s: %w", op, err))
-			return
-		}
+	if err := rt.record(c, http.StatusOK, "", "", resp); err != nil {
+		rt.fail(w, c, ct, errInternal, fmt.Errorf("awsproto: recording %s: %w", op, err))
+		return
 	}
 	writeJSON(w, http.StatusOK, ct, out)
 	if rt.Observe != nil {
 		rt.Observe(c, http.StatusOK, "", "", resp)
+	}
+}
+
+// record calls Record, if set.
+func (rt *Router) record(c *Call, status int, errCode, errMsg string, resp any) error {
+	if rt.Record == nil {
+		return nil
+	}
+	return rt.Record(c, status, errCode, errMsg, resp)
+}
+
+// unexpect takes back c's announcement if Record did not consume it.
+func (rt *Router) unexpect(c *Call) {
+	if c.TakeAnnouncement() {
+		rt.Expect(-1)
 	}
 }
 
@@ -295,10 +331,8 @@ func (rt *Router) fail(w http.ResponseWriter, c *Call, ct string, e *Error, caus
 	if err != nil { // cannot happen for two strings
 		b = []byte(`{"__type":"InternalFailure","message":""}`)
 	}
-	if rt.Record != nil {
-		if err := rt.Record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
-			rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
-		}
+	if err := rt.record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
+		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
 	}
 	w.Header().Set("x-amzn-ErrorType", code)
 	writeJSON(w, status, ct, b)

@@ -318,3 +318,58 @@ func TestTargetMustBeSigned(t *testing.T) {
 		t.Errorf("message %q", a.Msg)
 	}
 }
+
+// TestExpectAnnouncements: every request is announced before its Record call;
+// an announcement is settled exactly once, by the Record hook that takes it or
+// by the Router when the hook does not, also when Record runs twice (a failed
+// record answered 500).
+func TestExpectAnnouncements(t *testing.T) {
+	env := newEnv(t, nil)
+	var mu sync.Mutex
+	outstanding, takenBack, taken := 0, 0, 0
+	take, fail := true, false
+	env.router.Expect = func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		outstanding += n
+		if n < 0 {
+			takenBack++
+		}
+	}
+	env.router.Record = func(c *Call, status int, code, msg string, resp any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if take && c.TakeAnnouncement() {
+			if outstanding < 1 {
+				t.Errorf("Record for %s %d took an announcement never made", c.Operation, status)
+			}
+			outstanding--
+			taken++
+			if c.TakeAnnouncement() {
+				t.Error("an announcement taken twice")
+			}
+		}
+		if fail {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	set := func(tk, fl bool) { mu.Lock(); take, fail = tk, fl; mu.Unlock() }
+	check := func(wantTaken, wantBack int) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if outstanding != 0 || taken != wantTaken || takenBack != wantBack {
+			t.Fatalf("outstanding %d, taken by Record %d (want %d), taken back %d (want %d)", outstanding, taken, wantTaken, takenBack, wantBack)
+		}
+	}
+	do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{}))
+	expectErr(t, do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{secret: "wrong"})), 400, CodeInvalidSignature)
+	check(2, 0)
+	set(true, true)
+	expectErr(t, do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{})), 500, CodeInternalFailure)
+	check(3, 0)
+	set(false, false) // a hook that does not settle: the Router takes it back
+	do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{}))
+	check(3, 1)
+}
