@@ -56,6 +56,7 @@ const (
 	benchMaxDuration    = 60 * time.Second
 	benchMaxConcurrency = 256
 	benchMaxRequestsCap = 1_000_000
+	benchMaxRounds      = 20
 	benchMaxPayload     = 4096 // KMS's limit for Encrypt plaintext and RAW Sign messages
 	benchWarmup         = 50
 	benchBaselineTime   = time.Second
@@ -76,6 +77,10 @@ type benchOptions struct {
 	output       string
 	cpuprofile   string
 	caCert       string
+
+	compareEndpoint string
+	compareDataDir  string
+	rounds          int
 }
 
 // benchPlan is the validated form of benchOptions.
@@ -88,6 +93,8 @@ type benchPlan struct {
 	maxRequests  int
 	payloadBytes int
 	output       string
+	compare      *url.URL // nil: no comparison
+	rounds       int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -118,15 +125,27 @@ difference to the encrypt row is what Coffer adds. The raw-floor op (not run by 
 does the same with a minimal hand-written HTTP/1.1 loop in place of net/http: the cost of the
 loopback round trip itself.
 
-The endpoint must be a loopback address: load tests only target this machine. The tool and
+--compare-endpoint measures a second node against the first, e.g. the cost of the durable
+audit trail (a node started with --audit=false). Each cell then runs --rounds rounds (default
+3) that alternate the two nodes in ABBA order (A B, B A, A B, ...), each run for --duration,
+and reports per node its cells and, per (op, concurrency), the median, minimum and maximum of
+the per-round ratios A/B of req/s and of server CPU per request. Ratios of runs side by side
+are far steadier on a noisy machine than runs minutes apart. The floor ops run once per round
+and are not compared.
+
+The endpoints must be loopback addresses: load tests only target this machine. The tool and
 the server share the machine's CPUs, so req/s at high concurrency is bounded by both.
 
 Credentials: --access-key-id/--secret-access-key, else AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY, else the root credentials a --dev node wrote to
-<data-dir>/dev-credentials.`,
+<data-dir>/dev-credentials. The --compare-endpoint node: the root credentials in
+<compare-data-dir>/dev-credentials, else the same as the first node's.`,
 		Example: `  coffer server --dev --data-dir ./coffer-data &
   coffer bench --data-dir ./coffer-data --duration 3s --concurrency 1,4
-  coffer bench --ops encrypt,sign --output json`,
+  coffer bench --ops encrypt,sign --output json
+  coffer server --dev --audit=false --listen 127.0.0.1:8991 --data-dir ./coffer-noaudit &
+  coffer bench --ops encrypt --concurrency 16,64 --duration 2s \
+      --compare-endpoint http://127.0.0.1:8991 --compare-data-dir ./coffer-noaudit`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBench(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -150,6 +169,9 @@ AWS_SECRET_ACCESS_KEY, else the root credentials a --dev node wrote to
 	f.StringVar(&o.output, "output", "table", "output format: table or json")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this tool (not the server) to this file")
 	f.StringVar(&o.caCert, "ca-cert", "", "PEM CA certificate to trust for an https endpoint, e.g. <data-dir>/tls/ca.pem (default $"+envCACert+")")
+	f.StringVar(&o.compareEndpoint, "compare-endpoint", "", "a second node's URL (loopback) to measure against the first, in alternating rounds")
+	f.StringVar(&o.compareDataDir, "compare-data-dir", "", "the --compare-endpoint node's data dir, to read its dev-credentials (default: the first node's credentials)")
+	f.IntVar(&o.rounds, "rounds", 0, fmt.Sprintf("measuring runs per cell and node, of --duration each (1-%d; default 1, or 3 with --compare-endpoint)", benchMaxRounds))
 	return cmd
 }
 
@@ -159,7 +181,27 @@ func validateBench(o *benchOptions) (*benchPlan, error) {
 	p := &benchPlan{region: o.region, duration: o.duration, maxRequests: o.maxRequests, payloadBytes: o.payloadBytes, output: o.output}
 	var err error
 	if p.endpoint, err = loopbackEndpoint(o.endpoint); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--endpoint %w", err)
+	}
+	p.rounds = o.rounds
+	if o.compareEndpoint != "" {
+		if p.compare, err = loopbackEndpoint(o.compareEndpoint); err != nil {
+			return nil, fmt.Errorf("--compare-endpoint %w", err)
+		}
+		if p.compare.String() == p.endpoint.String() {
+			return nil, fmt.Errorf("--compare-endpoint %s is the --endpoint: compare two different nodes", o.compareEndpoint)
+		}
+		if p.rounds == 0 {
+			p.rounds = 3
+		}
+	} else if o.compareDataDir != "" {
+		return nil, errors.New("--compare-data-dir needs --compare-endpoint")
+	}
+	if p.rounds == 0 {
+		p.rounds = 1
+	}
+	if p.rounds < 1 || p.rounds > benchMaxRounds {
+		return nil, fmt.Errorf("--rounds must be between 1 and %d, got %d", benchMaxRounds, o.rounds)
 	}
 	if p.ops, err = parseBenchOps(o.ops); err != nil {
 		return nil, err
@@ -193,11 +235,11 @@ func validateBench(o *benchOptions) (*benchPlan, error) {
 func loopbackEndpoint(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("--endpoint %q: want a URL such as http://127.0.0.1:8990", s)
+		return nil, fmt.Errorf("%q: want a URL such as http://127.0.0.1:8990", s)
 	}
 	host := u.Hostname()
 	if !isLoopbackHost(host) {
-		return nil, fmt.Errorf("--endpoint %s: coffer bench only targets this machine; use a loopback address (127.0.0.1, ::1 or localhost), not %q", s, host)
+		return nil, fmt.Errorf("%s: coffer bench only targets this machine; use a loopback address (127.0.0.1, ::1 or localhost), not %q", s, host)
 	}
 	return u, nil
 }
@@ -263,10 +305,26 @@ func benchCredentials(o *benchOptions) (akid, secret string, err error) {
 	if akid != "" && secret != "" {
 		return akid, secret, nil
 	}
-	path := filepath.Join(o.dataDir, "dev-credentials")
-	b, rerr := os.ReadFile(path)
-	if rerr != nil {
-		return "", "", fmt.Errorf("no AWS credentials: set --access-key-id/--secret-access-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or point --data-dir at a --dev node's data dir (%v)", rerr)
+	devID, devSecret, err := devRootCredentials(o.dataDir)
+	if err != nil {
+		return "", "", fmt.Errorf("no AWS credentials: set --access-key-id/--secret-access-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or point --data-dir at a --dev node's data dir (%v)", err)
+	}
+	if akid == "" {
+		akid = devID
+	}
+	if secret == "" {
+		secret = devSecret
+	}
+	return akid, secret, nil
+}
+
+// devRootCredentials reads the root AWS credentials a --dev node wrote to
+// <dataDir>/dev-credentials.
+func devRootCredentials(dataDir string) (akid, secret string, err error) {
+	path := filepath.Join(dataDir, "dev-credentials")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", err
 	}
 	var c devCredentials
 	if err := json.Unmarshal(b, &c); err != nil {
@@ -275,13 +333,7 @@ func benchCredentials(o *benchOptions) (akid, secret string, err error) {
 	if c.RootAccessKeyID == "" || c.RootSecretAccessKey == "" {
 		return "", "", fmt.Errorf("%s holds no root AWS credentials", path)
 	}
-	if akid == "" {
-		akid = c.RootAccessKeyID
-	}
-	if secret == "" {
-		secret = c.RootSecretAccessKey
-	}
-	return akid, secret, nil
+	return c.RootAccessKeyID, c.RootSecretAccessKey, nil
 }
 
 // loopbackHTTPClient keeps enough idle connections for the largest concurrency (so cells
@@ -318,6 +370,8 @@ func loopbackHTTPClient(maxConns int, tlsConfig *tls.Config) *http.Client {
 type benchCell struct {
 	Op                 string  `json:"op"`
 	Concurrency        int     `json:"concurrency"`
+	Endpoint           string  `json:"endpoint"`
+	Rounds             int     `json:"rounds"`
 	Requests           int     `json:"requests"`
 	Errors             int     `json:"errors"`
 	ElapsedSeconds     float64 `json:"elapsed_seconds"`
@@ -331,6 +385,7 @@ type benchCell struct {
 	ServerToRawRatio   float64 `json:"server_to_raw_ratio"`
 	FirstError         string  `json:"first_error,omitempty"`
 	serverCPUAvailable bool
+	runs               []benchRun // the rounds, for comparisons
 }
 
 // MarshalJSON reports the server CPU and the ratio as null when the server did not
@@ -358,12 +413,15 @@ type benchBaseline struct {
 }
 
 type benchReport struct {
-	Endpoint        string          `json:"endpoint"`
-	DurationSeconds float64         `json:"duration_seconds"`
-	MaxRequests     int             `json:"max_requests"`
-	PayloadBytes    int             `json:"payload_bytes"`
-	Baselines       []benchBaseline `json:"baselines"`
-	Cells           []benchCell     `json:"cells"`
+	Endpoint        string            `json:"endpoint"`
+	CompareEndpoint string            `json:"compare_endpoint,omitempty"`
+	DurationSeconds float64           `json:"duration_seconds"`
+	MaxRequests     int               `json:"max_requests"`
+	PayloadBytes    int               `json:"payload_bytes"`
+	Rounds          int               `json:"rounds"`
+	Baselines       []benchBaseline   `json:"baselines"`
+	Cells           []benchCell       `json:"cells"`
+	Comparisons     []benchComparison `json:"comparisons,omitempty"`
 }
 
 const (
@@ -433,9 +491,9 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 	if _, err := rand.Read(b.payload); err != nil {
 		return err
 	}
-	// One client setup for the node and the floor server: no retries (an error is counted).
-	kmsClient := func(endpoint *url.URL) *kms.Client {
-		return kms.New(kms.Options{
+	// One client setup for the nodes and the floor servers: no retries (an error is counted).
+	target := func(name string, endpoint *url.URL, akid, secret string) *benchTarget {
+		return &benchTarget{name: name, endpoint: endpoint, kms: kms.New(kms.Options{
 			Region:       p.region,
 			BaseEndpoint: aws.String(endpoint.String()),
 			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
@@ -443,7 +501,7 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 			}),
 			RetryMaxAttempts: 1,
 			HTTPClient:       b.http,
-		})
+		})}
 	}
 	for _, op := range []string{benchFloor, benchRawFloor} {
 		if !b.needs(op) {
@@ -456,24 +514,44 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 		defer f.stop()
 		b.progress("started the %s server (pid %d) at %s", op, f.cmd.Process.Pid, f.endpoint)
 		if b.floors == nil {
-			b.floors = map[string]*floorClient{}
+			b.floors = map[string]*benchTarget{}
 		}
-		b.floors[op] = &floorClient{endpoint: f.endpoint, kms: kmsClient(f.endpoint)}
+		// The floor answers any key id: it decodes nothing.
+		b.floors[op] = target(op, f.endpoint, akid, secret)
+		b.floors[op].symKey = "alias/coffer-bench-floor"
 	}
-	b.kms = kmsClient(p.endpoint)
+	b.node = target("endpoint", p.endpoint, akid, secret)
+	nodes := []*benchTarget{b.node}
+	if p.compare != nil {
+		cid, csecret := akid, secret
+		if o.compareDataDir != "" {
+			if cid, csecret, err = devRootCredentials(o.compareDataDir); err != nil {
+				return fmt.Errorf("--compare-data-dir: %w", err)
+			}
+		}
+		b.compare = target("compare", p.compare, cid, csecret)
+		nodes = append(nodes, b.compare)
+	}
 
-	if _, ok, err := b.serverCPU(ctx, p.endpoint); err != nil {
-		return err
-	} else if !ok {
-		fmt.Fprintln(stderr, "bench: warning: the server's /health has no cpu_seconds (older server?); server CPU per request is not reported")
+	for _, t := range nodes {
+		if _, ok, err := b.serverCPU(ctx, t.endpoint); err != nil {
+			return err
+		} else if !ok {
+			fmt.Fprintf(stderr, "bench: warning: %s's /health has no cpu_seconds (older server?); its server CPU per request is not reported\n", t.endpoint)
+		}
 	}
-	if err := b.setup(ctx); err != nil {
-		b.cleanup()
-		return err
+	for _, t := range nodes {
+		defer b.cleanup(t)
+		if err := b.setup(ctx, t); err != nil {
+			return err
+		}
 	}
-	defer b.cleanup()
 
-	report := &benchReport{Endpoint: p.endpoint.String(), DurationSeconds: p.duration.Seconds(), MaxRequests: p.maxRequests, PayloadBytes: p.payloadBytes}
+	report := &benchReport{Endpoint: p.endpoint.String(), DurationSeconds: p.duration.Seconds(), MaxRequests: p.maxRequests,
+		PayloadBytes: p.payloadBytes, Rounds: p.rounds}
+	if b.compare != nil {
+		report.CompareEndpoint = b.compare.endpoint.String()
+	}
 	report.Baselines = b.baselines()
 
 	for _, op := range p.ops {
@@ -481,7 +559,15 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 			if ctx.Err() != nil {
 				break
 			}
-			report.Cells = append(report.Cells, b.runCell(ctx, op, c))
+			if f := b.floors[op]; f != nil {
+				report.Cells = append(report.Cells, b.runCell(ctx, []*benchTarget{f}, op, c)...)
+				continue
+			}
+			cells := b.runCell(ctx, nodes, op, c)
+			report.Cells = append(report.Cells, cells...)
+			if len(cells) == 2 {
+				report.Comparisons = append(report.Comparisons, compareCells(cells[0], cells[1]))
+			}
 		}
 	}
 	for i := range report.Cells {
@@ -522,17 +608,26 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 	return nil
 }
 
-type bencher struct {
-	plan       *benchPlan
-	stderr     io.Writer
-	http       *http.Client
+// benchTarget is a server under load: a node (--endpoint, --compare-endpoint)
+// or a floor server, and the keys bench created on it.
+type benchTarget struct {
+	name       string // "endpoint", "compare", or the floor op
+	endpoint   *url.URL
 	kms        *kms.Client
-	floors     map[string]*floorClient // the floor servers measured, by op
-	payload    []byte
 	symKey     string
 	signKey    string
 	ciphertext []byte
 	created    []string
+}
+
+type bencher struct {
+	plan    *benchPlan
+	stderr  io.Writer
+	http    *http.Client
+	node    *benchTarget
+	compare *benchTarget            // nil without --compare-endpoint
+	floors  map[string]*benchTarget // the floor servers measured, by op
+	payload []byte
 }
 
 func (b *bencher) progress(format string, args ...any) {
@@ -569,77 +664,71 @@ func (b *bencher) serverCPU(ctx context.Context, endpoint *url.URL) (cpu float64
 
 func (b *bencher) needs(op string) bool { return slices.Contains(b.plan.ops, op) }
 
-func (b *bencher) setup(ctx context.Context) error {
-	ck, err := b.kms.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("coffer bench")})
+func (b *bencher) setup(ctx context.Context, t *benchTarget) error {
+	ck, err := t.kms.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("coffer bench")})
 	if err != nil {
-		return fmt.Errorf("creating the symmetric bench key: %s", awsErrorText(err))
+		return fmt.Errorf("creating the symmetric bench key at %s: %s", t.endpoint, awsErrorText(err))
 	}
-	b.symKey = aws.ToString(ck.KeyMetadata.KeyId)
-	b.created = append(b.created, b.symKey)
-	b.progress("created symmetric key %s", b.symKey)
-	enc, err := b.kms.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(b.symKey), Plaintext: b.payload})
+	t.symKey = aws.ToString(ck.KeyMetadata.KeyId)
+	t.created = append(t.created, t.symKey)
+	b.progress("created symmetric key %s at %s", t.symKey, t.endpoint)
+	enc, err := t.kms.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(t.symKey), Plaintext: b.payload})
 	if err != nil {
-		return fmt.Errorf("encrypting the decrypt op's ciphertext: %s", awsErrorText(err))
+		return fmt.Errorf("encrypting the decrypt op's ciphertext at %s: %s", t.endpoint, awsErrorText(err))
 	}
-	b.ciphertext = enc.CiphertextBlob
+	t.ciphertext = enc.CiphertextBlob
 	if b.needs(benchSign) {
-		sk, err := b.kms.CreateKey(ctx, &kms.CreateKeyInput{
+		sk, err := t.kms.CreateKey(ctx, &kms.CreateKeyInput{
 			Description: aws.String("coffer bench"),
 			KeySpec:     types.KeySpecEccNistP256,
 			KeyUsage:    types.KeyUsageTypeSignVerify,
 		})
 		if err != nil {
-			return fmt.Errorf("creating the ECC_NIST_P256 bench key: %s", awsErrorText(err))
+			return fmt.Errorf("creating the ECC_NIST_P256 bench key at %s: %s", t.endpoint, awsErrorText(err))
 		}
-		b.signKey = aws.ToString(sk.KeyMetadata.KeyId)
-		b.created = append(b.created, b.signKey)
-		b.progress("created ECC_NIST_P256 signing key %s", b.signKey)
+		t.signKey = aws.ToString(sk.KeyMetadata.KeyId)
+		t.created = append(t.created, t.signKey)
+		b.progress("created ECC_NIST_P256 signing key %s at %s", t.signKey, t.endpoint)
 	}
 	return nil
 }
 
 // cleanup schedules the bench keys for deletion, also after an interrupt.
-func (b *bencher) cleanup() {
+func (b *bencher) cleanup(t *benchTarget) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	for _, id := range b.created {
-		_, err := b.kms.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+	for _, id := range t.created {
+		_, err := t.kms.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
 		if err != nil {
-			b.progress("warning: scheduling key %s for deletion failed: %s", id, awsErrorText(err))
+			b.progress("warning: scheduling key %s at %s for deletion failed: %s", id, t.endpoint, awsErrorText(err))
 			continue
 		}
-		b.progress("scheduled key %s for deletion in 7 days", id)
+		b.progress("scheduled key %s at %s for deletion in 7 days", id, t.endpoint)
 	}
-	b.created = nil
+	t.created = nil
 }
 
-// request returns the function one worker calls for op.
-func (b *bencher) request(op string) func(context.Context) error {
+// request returns the function one worker calls for op against t.
+func (b *bencher) request(t *benchTarget, op string) func(context.Context) error {
 	switch op {
-	case benchFloor, benchRawFloor:
-		c := b.floors[op].kms
+	case benchFloor, benchRawFloor, benchEncrypt:
 		return func(ctx context.Context) error {
-			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(b.symKey), Plaintext: b.payload})
-			return err
-		}
-	case benchEncrypt:
-		return func(ctx context.Context) error {
-			_, err := b.kms.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(b.symKey), Plaintext: b.payload})
+			_, err := t.kms.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(t.symKey), Plaintext: b.payload})
 			return err
 		}
 	case benchDecrypt:
 		return func(ctx context.Context) error {
-			_, err := b.kms.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(b.symKey), CiphertextBlob: b.ciphertext})
+			_, err := t.kms.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(t.symKey), CiphertextBlob: t.ciphertext})
 			return err
 		}
 	case benchGenerateDataKey:
 		return func(ctx context.Context) error {
-			_, err := b.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(b.symKey), KeySpec: types.DataKeySpecAes256})
+			_, err := t.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(t.symKey), KeySpec: types.DataKeySpecAes256})
 			return err
 		}
 	case benchSign:
 		return func(ctx context.Context) error {
-			_, err := b.kms.Sign(ctx, &kms.SignInput{KeyId: aws.String(b.signKey), Message: b.payload,
+			_, err := t.kms.Sign(ctx, &kms.SignInput{KeyId: aws.String(t.signKey), Message: b.payload,
 				MessageType: types.MessageTypeRaw, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
 			return err
 		}
@@ -693,43 +782,139 @@ func drive(ctx context.Context, c, limit int, deadline time.Time, do func(contex
 	return results
 }
 
-func (b *bencher) runCell(ctx context.Context, op string, c int) benchCell {
-	p := b.plan
-	cell := benchCell{Op: op, Concurrency: c}
-	b.progress("%s c=%d: warming up, then running for %s or %d requests", op, c, p.duration, p.maxRequests)
-	do := b.request(op)
-	// Warm up with the cell's concurrency so its connections exist before measuring.
-	drive(ctx, c, max(benchWarmup, 2*c), time.Time{}, do)
+// benchRun is one measuring run of an (op, concurrency) cell against one target.
+type benchRun struct {
+	latencies []time.Duration
+	errors    int
+	first     error
+	firstAt   time.Time
+	elapsed   time.Duration
+	serverCPU float64 // seconds; valid if cpuOK
+	cpuOK     bool
+	clientCPU float64 // seconds
+	err       error   // the server's CPU time could not be read
+}
 
-	endpoint := p.endpoint
-	if f := b.floors[op]; f != nil {
-		endpoint = f.endpoint
+// runCell measures op at concurrency c against each target, plan.rounds times,
+// and returns one cell per target. With two targets the runs alternate in
+// ABBA order (A B, B A, A B, ...), so that drifts of the machine (other load,
+// thermal or host throttling) fall on both alike.
+func (b *bencher) runCell(ctx context.Context, targets []*benchTarget, op string, c int) []benchCell {
+	p := b.plan
+	b.progress("%s c=%d: warming up, then %d round(s) of %s or %d requests per node", op, c, p.rounds, p.duration, p.maxRequests)
+	dos := make([]func(context.Context) error, len(targets))
+	for i, t := range targets {
+		dos[i] = b.request(t, op)
+		// Warm up with the cell's concurrency so its connections exist before measuring.
+		drive(ctx, c, max(benchWarmup, 2*c), time.Time{}, dos[i])
 	}
+	runs := make([][]benchRun, len(targets))
+	for r := range p.rounds {
+		for k := range targets {
+			i := k
+			if r%2 == 1 {
+				i = len(targets) - 1 - k
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			run := b.measure(ctx, targets[i].endpoint, c, dos[i])
+			runs[i] = append(runs[i], run)
+			label := fmt.Sprintf("%s c=%d", op, c)
+			if p.rounds > 1 {
+				label += fmt.Sprintf(" round %d/%d", r+1, p.rounds)
+			}
+			if len(targets) > 1 {
+				label += " " + targets[i].name
+			}
+			b.progressRun(label, run)
+		}
+	}
+	cells := make([]benchCell, len(targets))
+	for i, t := range targets {
+		cells[i] = summarize(op, c, t, runs[i])
+	}
+	return cells
+}
+
+// measure runs c workers against endpoint for the plan's duration or request
+// limit, reading the server's CPU time before and after.
+func (b *bencher) measure(ctx context.Context, endpoint *url.URL, c int, do func(context.Context) error) benchRun {
+	p := b.plan
+	var run benchRun
 	cpuBefore, cpuOK, err := b.serverCPU(ctx, endpoint)
 	if err != nil {
-		cell.FirstError = err.Error()
-		b.progress("%s c=%d: %v", op, c, err)
-		return cell
+		run.err = err
+		return run
 	}
 	clientBefore := processCPUSeconds()
 	start := time.Now()
 	results := drive(ctx, c, p.maxRequests, start.Add(p.duration), do)
-	elapsed := time.Since(start)
-	clientAfter := processCPUSeconds()
+	run.elapsed = time.Since(start)
+	run.clientCPU = processCPUSeconds() - clientBefore
 	cpuAfter, cpuOK2, err := b.serverCPU(context.WithoutCancel(ctx), endpoint)
-	cpuOK = cpuOK && cpuOK2 && err == nil
-
-	var all []time.Duration
-	var first error
-	var firstAt time.Time
+	if run.cpuOK = cpuOK && cpuOK2 && err == nil; run.cpuOK {
+		run.serverCPU = cpuAfter - cpuBefore
+	}
 	for _, r := range results {
-		all = append(all, r.latencies...)
-		cell.Errors += r.errors
-		if r.firstErr != nil && (first == nil || r.firstAt.Before(firstAt)) {
-			first, firstAt = r.firstErr, r.firstAt
+		run.latencies = append(run.latencies, r.latencies...)
+		run.errors += r.errors
+		if r.firstErr != nil && (run.first == nil || r.firstAt.Before(run.firstAt)) {
+			run.first, run.firstAt = r.firstErr, r.firstAt
 		}
 	}
+	return run
+}
+
+func (b *bencher) progressRun(label string, run benchRun) {
+	if run.err != nil {
+		b.progress("%s: %v", label, run.err)
+		return
+	}
+	n := len(run.latencies)
+	slices.Sort(run.latencies)
+	srv := "-"
+	if run.cpuOK && n > 0 {
+		srv = fmt.Sprintf("%.0f µs/req", run.serverCPU/float64(n)*1e6)
+	}
+	b.progress("%s: %d requests, %d errors, %.0f req/s, p50 %.2f ms, p99 %.2f ms, server CPU %s",
+		label, n, run.errors, float64(n)/run.elapsed.Seconds(), ms(percentile(run.latencies, 50)), ms(percentile(run.latencies, 99)), srv)
+	if run.first != nil {
+		b.progress("%s: first error: %s", label, awsErrorText(run.first))
+	}
+}
+
+// summarize makes one cell of a target's runs: their requests over their
+// summed time, latency percentiles over all of them, and server CPU per
+// request (if every run could read it). Each run is kept for comparisons.
+func summarize(op string, c int, t *benchTarget, runs []benchRun) benchCell {
+	cell := benchCell{Op: op, Concurrency: c, Endpoint: t.endpoint.String(), serverCPUAvailable: len(runs) > 0}
+	var all []time.Duration
+	var elapsed time.Duration
+	var serverCPU, clientCPU float64
+	var first error
+	var firstAt time.Time
+	for _, r := range runs {
+		if r.err != nil {
+			cell.serverCPUAvailable = false
+			if cell.FirstError == "" {
+				cell.FirstError = r.err.Error()
+			}
+			continue
+		}
+		all = append(all, r.latencies...)
+		elapsed += r.elapsed
+		cell.Errors += r.errors
+		cell.serverCPUAvailable = cell.serverCPUAvailable && r.cpuOK
+		serverCPU += r.serverCPU
+		clientCPU += r.clientCPU
+		if r.first != nil && (first == nil || r.firstAt.Before(firstAt)) {
+			first, firstAt = r.first, r.firstAt
+		}
+		cell.runs = append(cell.runs, r)
+	}
 	slices.Sort(all)
+	cell.Rounds = len(cell.runs)
 	cell.Requests = len(all)
 	cell.ElapsedSeconds = elapsed.Seconds()
 	if elapsed > 0 {
@@ -738,23 +923,13 @@ func (b *bencher) runCell(ctx context.Context, op string, c int) benchCell {
 	cell.P50Ms = ms(percentile(all, 50))
 	cell.P99Ms = ms(percentile(all, 99))
 	if cell.Requests > 0 {
-		if cpuOK {
-			cell.serverCPUAvailable = true
-			cell.ServerCPUUsPerReq = (cpuAfter - cpuBefore) / float64(cell.Requests) * 1e6
-		}
-		cell.ClientCPUUsPerReq = (clientAfter - clientBefore) / float64(cell.Requests) * 1e6
+		cell.ServerCPUUsPerReq = serverCPU / float64(cell.Requests) * 1e6
+		cell.ClientCPUUsPerReq = clientCPU / float64(cell.Requests) * 1e6
+	} else {
+		cell.serverCPUAvailable = false
 	}
 	if first != nil {
 		cell.FirstError = awsErrorText(first)
-	}
-	srv := "-"
-	if cell.serverCPUAvailable {
-		srv = fmt.Sprintf("%.0f µs/req", cell.ServerCPUUsPerReq)
-	}
-	b.progress("%s c=%d: %d requests, %d errors, %.0f req/s, p50 %.2f ms, p99 %.2f ms, server CPU %s",
-		op, c, cell.Requests, cell.Errors, cell.ReqPerSec, cell.P50Ms, cell.P99Ms, srv)
-	if first != nil {
-		b.progress("%s c=%d: first error: %s", op, c, cell.FirstError)
 	}
 	return cell
 }
@@ -843,11 +1018,29 @@ func measureBaseline(name string, d time.Duration, f func()) benchBaseline {
 // ---- table ----
 
 func writeBenchTable(w io.Writer, r *benchReport) error {
-	fmt.Fprintf(w, "endpoint %s, up to %s or %d requests per cell, payload %d bytes\n\n",
-		r.Endpoint, time.Duration(r.DurationSeconds*float64(time.Second)), r.MaxRequests, r.PayloadBytes)
+	fmt.Fprintf(w, "endpoint %s, %d round(s) of up to %s or %d requests per cell, payload %d bytes\n",
+		r.Endpoint, r.Rounds, time.Duration(r.DurationSeconds*float64(time.Second)), r.MaxRequests, r.PayloadBytes)
+	comparing := r.CompareEndpoint != ""
+	if comparing {
+		fmt.Fprintf(w, "A: %s, B: %s (floor servers: -)\n", r.Endpoint, r.CompareEndpoint)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if comparing {
+		fmt.Fprint(tw, "NODE\t")
+	}
 	fmt.Fprintln(tw, "OP\tCONC\tREQUESTS\tERRORS\tREQ/S\tP50-MS\tP99-MS\tSERVER-CPU-µs/REQ\tRAW-µs/OP\tRATIO\tCLIENT-CPU-µs/REQ\t")
 	for _, c := range r.Cells {
+		if comparing {
+			node := "-"
+			switch c.Endpoint {
+			case r.Endpoint:
+				node = "A"
+			case r.CompareEndpoint:
+				node = "B"
+			}
+			fmt.Fprint(tw, node+"\t")
+		}
 		srv, ratio := "-", "-"
 		if c.serverCPUAvailable {
 			srv = fmt.Sprintf("%.1f", c.ServerCPUUsPerReq)
@@ -863,6 +1056,9 @@ func writeBenchTable(w io.Writer, r *benchReport) error {
 			c.ReqPerSec, c.P50Ms, c.P99Ms, srv, raw, ratio, c.ClientCPUUsPerReq)
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := writeBenchComparisons(w, r); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "\nin-process baselines (Go stdlib, one goroutine):")

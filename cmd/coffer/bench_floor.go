@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/spf13/cobra"
 )
 
@@ -197,12 +196,6 @@ type floorProcess struct {
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	endpoint *url.URL
-}
-
-// floorClient is a floor server as the bench uses it.
-type floorClient struct {
-	endpoint *url.URL
-	kms      *kms.Client
 }
 
 // startFloor starts this executable's bench-floor command (--minimal when
