@@ -60,12 +60,12 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 	if c.Service == "kms" && keyID != "" {
 		e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: kmsKeyARN(keyID, c.Region, c.Principal.Account)}}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	// The journal bounds the wait (audit.Options.AppendTimeout, one timer
+	// per group rather than a deadline per request).
 	if c.TakeAnnouncement() {
-		return r.j.AppendExpected(ctx, e)
+		return r.j.AppendExpected(context.Background(), e)
 	}
-	return r.j.Append(ctx, e)
+	return r.j.Append(context.Background(), e)
 }
 
 func identityOf(p awsproto.Principal) audit.UserIdentity {
@@ -148,9 +148,7 @@ func kmsKeyARN(id, region, account string) string {
 // CloudHSM's opcode as the event name. HSM events have no caller to answer, so a failure
 // to record is logged; the journal is fail-closed afterwards for API requests.
 func (r *recorder) hsmEvent(e hsm.Event) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return r.j.Append(ctx, audit.FromHSM(e, r.region, r.account, ""))
+	return r.j.Append(context.Background(), audit.FromHSM(e, r.region, r.account, ""))
 }
 
 // lookupEventsInput is CloudTrail's LookupEvents request.

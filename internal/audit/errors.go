@@ -28,3 +28,8 @@ func errorf(code, format string, args ...any) *Error {
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit: journal is closed")
+
+// ErrCommitTimeout is returned by Append when its event's commit (write and
+// fsync) took longer than Options.AppendTimeout: the event may or may not be
+// recorded.
+var ErrCommitTimeout = errors.New("audit: the event was not committed in time (is the disk stuck?)")

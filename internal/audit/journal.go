@@ -29,6 +29,7 @@ const (
 	DefaultMaxBatch        = 1024
 	DefaultCommitDelay     = 5 * time.Millisecond
 	DefaultGroupTarget     = 64
+	DefaultAppendTimeout   = 10 * time.Second
 )
 
 // Options configures a Journal. The zero value gives the defaults.
@@ -56,6 +57,13 @@ type Options struct {
 	// that gather nothing (a lone client on a busy machine) turn this off
 	// for the next 1000 commits.
 	Saturated func() bool
+	// AppendTimeout bounds how long Append waits for its event to be
+	// committed, counted from the first event of its group (default 10s;
+	// negative: no bound). When a write or fsync hangs, the waiters fail with
+	// ErrCommitTimeout instead of waiting forever. One timer per group, not
+	// per event: a per-request context with a deadline costs more than the
+	// rest of Append's bookkeeping.
+	AppendTimeout time.Duration
 	// NoPreallocate disables pre-zeroed segment files. By default the next
 	// segment is created and zero-filled to SegmentBytes in the background,
 	// so that a commit's fdatasync does not have to journal a size change
@@ -176,11 +184,17 @@ type Journal struct {
 // group is the events of one write+fsync: their lines back to back in buf,
 // each entry's off relative to buf and n its length without the newline.
 type group struct {
-	first time.Time // when its first event was queued
-	buf   []byte
-	ents  []newEntry
-	done  chan struct{} // closed once committed (or failed: err)
-	err   error
+	first   time.Time // when its first event was queued
+	buf     []byte
+	ents    []newEntry
+	done    chan struct{} // closed once committed (or failed: err)
+	err     error
+	expired chan struct{} // closed AppendTimeout after first, unless committed before
+	timer   *time.Timer   // closes expired
+}
+
+func newGroup(buf []byte, ents []newEntry) *group {
+	return &group{buf: buf, ents: ents, done: make(chan struct{}), expired: make(chan struct{})}
 }
 
 // Open opens (creating it 0700 if needed) the journal in dir, recovers it
@@ -208,6 +222,9 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if opts.CommitDelay == 0 {
 		opts.CommitDelay = DefaultCommitDelay
 	}
+	if opts.AppendTimeout == 0 {
+		opts.AppendTimeout = DefaultAppendTimeout
+	}
 	if opts.GroupTarget <= 0 {
 		opts.GroupTarget = DefaultGroupTarget
 	}
@@ -218,7 +235,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	j := &Journal{
 		dir:     dir,
 		opts:    opts,
-		filling: &group{done: make(chan struct{})},
+		filling: newGroup(nil, nil),
 		room:    make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
@@ -464,7 +481,9 @@ func fdatasync(f *os.File) error {
 // fsynced): a nil error means the event is durable. Empty EventID,
 // EventTime, EventVersion, EventType and EventCategory are filled in (e is
 // updated); EventTime is normalized to UTC whole seconds. If ctx ends first,
-// Append returns its error and the event may or may not be recorded.
+// Append returns its error and the event may or may not be recorded; so it
+// does, with ErrCommitTimeout, when the commit takes longer than
+// Options.AppendTimeout.
 func (j *Journal) Append(ctx context.Context, e *Event) error {
 	return j.append(ctx, e, false)
 }
@@ -510,6 +529,7 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 	*lb = line
 	ent := entryOf(e)
 	ent.n = int32(len(line) - 1)
+	var waitRoom *time.Timer
 	for {
 		j.gmu.Lock()
 		if j.closed {
@@ -527,6 +547,9 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 			n := len(g.ents)
 			if n == 1 {
 				g.first = time.Now()
+				if d := j.opts.AppendTimeout; d > 0 {
+					g.timer = time.AfterFunc(d, func() { close(g.expired) })
+				}
 			}
 			j.gmu.Unlock()
 			if n == 1 || n == j.opts.GroupTarget || n == j.opts.MaxBatch {
@@ -541,19 +564,43 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 			select {
 			case <-g.done:
 				return g.err
+			case <-g.expired:
+				select {
+				case <-g.done: // committed just in time
+					return g.err
+				default:
+					return ErrCommitTimeout
+				}
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
+		// The group is full (rare: MaxBatch events queued during one
+		// commit): wait until the committer takes it, for AppendTimeout at
+		// most.
 		room := j.room
 		j.gmu.Unlock()
+		if waitRoom == nil && j.opts.AppendTimeout > 0 {
+			waitRoom = time.NewTimer(j.opts.AppendTimeout)
+			defer waitRoom.Stop()
+		}
+		var timeout <-chan time.Time
+		if waitRoom != nil {
+			timeout = waitRoom.C
+		}
+		var err error
 		select {
 		case <-room:
+		case <-timeout:
+			err = ErrCommitTimeout
 		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
 			if expected {
 				j.Expect(-1)
 			}
-			return ctx.Err()
+			return err
 		}
 	}
 }
@@ -571,7 +618,7 @@ func (j *Journal) take() *group {
 	if len(g.ents) == 0 {
 		return nil
 	}
-	j.filling = &group{buf: j.buf[:0], ents: j.ents[:0], done: make(chan struct{})}
+	j.filling = newGroup(j.buf[:0], j.ents[:0])
 	j.buf, j.ents = nil, nil
 	close(j.room)
 	j.room = make(chan struct{})
@@ -616,6 +663,9 @@ func (j *Journal) commitLoop() {
 		clear(g.ents) // drop their strings
 		j.buf, j.ents = g.buf, g.ents
 		close(g.done)
+		if g.timer != nil {
+			g.timer.Stop()
+		}
 	}
 }
 

@@ -650,3 +650,45 @@ func TestCommitCounts(t *testing.T) {
 		t.Fatalf("concurrent appends: %+v", st)
 	}
 }
+
+// TestAppendTimeout: when the disk hangs, appenders give up after
+// AppendTimeout with ErrCommitTimeout — those whose group is being committed,
+// those queued behind it, and those waiting for room in a full group — and
+// the journal works again once the disk does.
+func TestAppendTimeout(t *testing.T) {
+	stuck := make(chan struct{})
+	var hang atomic.Bool
+	hang.Store(true)
+	j := openT(t, t.TempDir(), Options{MaxBatch: 2, CommitDelay: -1, AppendTimeout: 150 * time.Millisecond,
+		Sync: func(f *os.File) error {
+			if hang.Load() {
+				<-stuck
+			}
+			return f.Sync()
+		}})
+	var unstick sync.Once
+	release := func() { unstick.Do(func() { hang.Store(false); close(stuck) }) }
+	t.Cleanup(release) // before Close (cleanups run last first), also when the test fails
+	first := appendAsync(j, false, 0)
+	time.Sleep(20 * time.Millisecond) // its commit is under way and hangs
+	var rest []chan error
+	for i := 1; i <= 3; i++ { // two fill the next group, one waits for room
+		rest = append(rest, appendAsync(j, false, i))
+	}
+	start := time.Now()
+	for i, c := range append([]chan error{first}, rest...) {
+		select {
+		case err := <-c:
+			if !errors.Is(err, ErrCommitTimeout) {
+				t.Fatalf("append %d: %v, want ErrCommitTimeout", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("append %d still waits on a hung disk", i)
+		}
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("timeouts took %v", el)
+	}
+	release()
+	waitAll(t, 5*time.Second, appendAsync(j, false, 4))
+}
