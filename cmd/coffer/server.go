@@ -300,6 +300,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	ln = awsproto.QuietListener(ln) // under TLS: requests waiting for the journal hold back net/http's background read
 	scheme, tlsID, err := n.serveTLS(ctx, &ln)
 	if err != nil {
 		return err
@@ -415,7 +416,8 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		o.onServing(mux)
 	}
 	// ErrorLog: failed TLS handshakes (e.g. a plain-HTTP client) and the like, as warnings.
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext: awsproto.QuietConnContext}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "coffer: node %s listening on %s://%s (cluster %s)\n", n.nodeID, scheme, ln.Addr(), n.hsm.Status().State)

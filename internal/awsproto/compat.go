@@ -76,7 +76,7 @@ func (rt *Router) serveCompat(w http.ResponseWriter, r *http.Request, c *Call, s
 			"RPC v2 CBOR requests carry the header 'smithy-protocol: rpc-v2-cbor'; got '%s'", quote(r.Header.Get("smithy-protocol"))), nil)
 		return
 	}
-	body, berr := rt.readBody(w, r)
+	body, berr := rt.readBody(w, r, c)
 	if berr != nil {
 		rt.failCompat(w, c, m, codec, berr, nil)
 		return

@@ -98,7 +98,7 @@ const noVersion = "NO_VERSION_SPECIFIED"
 
 func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, c *Call) {
 	ns := rt.guessNamespace(r)
-	body, berr := rt.readBody(w, r)
+	body, berr := rt.readBody(w, r, c)
 	if berr != nil {
 		rt.failXML(w, c, ns, berr, nil)
 		return

@@ -33,7 +33,8 @@ type Call struct {
 	// request has one (parse it with ParseQuery).
 	Body []byte
 
-	announced bool // Router.Expect(1) was called and not yet taken back or consumed
+	announced bool       // Router.Expect(1) was called and not yet taken back or consumed
+	quiet     *quietConn // its HTTP/1 connection, once the body is read (nil: not through a QuietListener)
 }
 
 // TakeAnnouncement reports whether the request was announced with
@@ -150,8 +151,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.Record != nil && rt.Expect != nil {
 		rt.Expect(1)
 		c.announced = true
-		defer rt.unexpect(c)
 	}
+	defer rt.finish(c)
 	if svc, op, codec, ok := rt.compatRoute(r); ok {
 		rt.serveCompat(w, r, c, svc, op, codec)
 		return
@@ -186,7 +187,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Operation = quote(op)
 
-	body, berr := rt.readBody(w, r)
+	body, berr := rt.readBody(w, r, c)
 	if berr != nil {
 		rt.fail(w, c, ct, berr, nil)
 		return
@@ -260,14 +261,21 @@ func (rt *Router) record(c *Call, status int, errCode, errMsg string, resp any) 
 	return rt.Record(c, status, errCode, errMsg, resp)
 }
 
-// unexpect takes back c's announcement if Record did not consume it.
-func (rt *Router) unexpect(c *Call) {
+// finish takes back c's announcement if Record did not consume it, and lets
+// reads of its connection through again.
+func (rt *Router) finish(c *Call) {
 	if c.TakeAnnouncement() {
 		rt.Expect(-1)
 	}
+	if c.quiet != nil {
+		c.quiet.disarm()
+	}
 }
 
-func (rt *Router) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+// readBody reads r's body to its end. From then on until the handler
+// returns, the connection's background read is held back (see quiet.go): the
+// request only computes and writes, and typically waits for its record.
+func (rt *Router) readBody(w http.ResponseWriter, r *http.Request, c *Call) ([]byte, *Error) {
 	max := rt.MaxBodyBytes
 	if max <= 0 {
 		max = DefaultMaxBodyBytes
@@ -289,6 +297,9 @@ func (rt *Router) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 			return nil, tooLarge()
 		}
 		return nil, badRequest(CodeSerialization, "The request body could not be read")
+	}
+	if c.quiet = quietOf(r.Context(), r.ProtoMajor); c.quiet != nil {
+		c.quiet.arm()
 	}
 	return body, nil
 }
