@@ -295,6 +295,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	fams, _ := scrape(t, s.url+"/metrics")
 	for _, name := range []string{"coffer_hsm_unhealthy", "coffer_hsm_users_available", "coffer_raft_leader", "coffer_audit_journal_events",
 		"coffer_audit_journal_commits_total", "coffer_audit_journal_appended_events_total",
+		"coffer_audit_journal_write_seconds_total", "coffer_audit_journal_fsync_seconds_total",
 		"go_goroutines", "process_cpu_seconds_total", "coffer_build_info"} {
 		if fams[name] == nil {
 			t.Errorf("no %s", name)
@@ -342,6 +343,12 @@ func TestPrometheusMetrics(t *testing.T) {
 	}
 	if got := value(fams, "coffer_kms_key_usage_total", map[string]string{"key_id": id, "operation": "Encrypt", "region": "us-east-1"}); got != 7 {
 		t.Errorf("coffer_kms_key_usage_total = %v, want 7", got)
+	}
+	// Every request was committed to the journal: commits, events and the
+	// time spent in fdatasync moved.
+	if c, e, f := value(fams, "coffer_audit_journal_commits_total", nil), value(fams, "coffer_audit_journal_appended_events_total", nil),
+		value(fams, "coffer_audit_journal_fsync_seconds_total", nil); c < 8 || e < c || f <= 0 {
+		t.Errorf("journal: %v commits, %v events, %v s in fdatasync", c, e, f)
 	}
 
 	// Failed logins are counted.

@@ -227,6 +227,8 @@ var (
 	descAuditBad     = prometheus.NewDesc("coffer_audit_journal_bad_lines", "Invalid journal lines skipped when the journal was opened.", nil, nil)
 	descAuditCommits = prometheus.NewDesc("coffer_audit_journal_commits_total", "Group commits of the audit journal (one write and one fdatasync each) since the node started.", nil, nil)
 	descAuditAppends = prometheus.NewDesc("coffer_audit_journal_appended_events_total", "Events made durable by the audit journal since the node started; divided by commits, the mean group size.", nil, nil)
+	descAuditWrite   = prometheus.NewDesc("coffer_audit_journal_write_seconds_total", "Wall time the audit journal's group commits spent writing since the node started; divided by commits, the mean write time.", nil, nil)
+	descAuditSync    = prometheus.NewDesc("coffer_audit_journal_fsync_seconds_total", "Wall time the audit journal's group commits spent in fdatasync since the node started; divided by commits, the mean fsync time.", nil, nil)
 	descCWPoints     = prometheus.NewDesc("coffer_cloudwatch_datapoints", "CloudWatch datapoints held by this node.", nil, nil)
 	descCWBytes      = prometheus.NewDesc("coffer_cloudwatch_log_bytes", "Size of this node's CloudWatch datapoint log.", nil, nil)
 	descCWBad        = prometheus.NewDesc("coffer_cloudwatch_log_bad_lines", "Invalid datapoint log lines skipped when the log was loaded.", nil, nil)
@@ -239,7 +241,7 @@ var (
 // Describe implements prometheus.Collector (the values read at scrape time).
 func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descKeyUsage, descHsmUnhealthy, descHsmState, descHsmSessions, descHsmUsers, descHsmUsersAv,
-		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad, descAuditCommits, descAuditAppends,
+		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad, descAuditCommits, descAuditAppends, descAuditWrite, descAuditSync,
 		descCWPoints, descCWBytes, descCWBad, descCWWriteErrs, descCWCompacts, descBuild, descTLSNotAfter} {
 		ch <- d
 	}
@@ -279,6 +281,8 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(descAuditBad, float64(as.BadLines))
 		ch <- prometheus.MustNewConstMetric(descAuditCommits, prometheus.CounterValue, float64(as.Commits))
 		ch <- prometheus.MustNewConstMetric(descAuditAppends, prometheus.CounterValue, float64(as.Appended))
+		ch <- prometheus.MustNewConstMetric(descAuditWrite, prometheus.CounterValue, as.WriteSeconds)
+		ch <- prometheus.MustNewConstMetric(descAuditSync, prometheus.CounterValue, as.SyncSeconds)
 	}
 	if m.n.cw != nil {
 		cs := m.n.cw.StoreStats()

@@ -165,8 +165,10 @@ type Journal struct {
 	skipSat   int              // commits left that do not linger for saturation
 	spare     chan spareResult // the next pre-zeroed segment, being prepared
 
-	commits  atomic.Int64 // group commits since Open
-	appended atomic.Int64 // events committed since Open
+	commits    atomic.Int64 // group commits since Open
+	writeNanos atomic.Int64 // wall time of their writes
+	syncNanos  atomic.Int64 // wall time of their fsyncs
+	appended   atomic.Int64 // events committed since Open
 
 	mu       sync.RWMutex // guards the fields below
 	segs     []*segment   // oldest first; the last is the active one
@@ -745,6 +747,7 @@ func (j *Journal) commit(g *group) error {
 		j.mu.RUnlock()
 	}
 	var err error
+	t0 := time.Now()
 	if j.dio != nil {
 		err = j.dio.writeAt(g.buf, s.size)
 	} else {
@@ -754,11 +757,14 @@ func (j *Journal) commit(g *group) error {
 		j.broken = fmt.Errorf("audit: write: %w", err)
 		return j.broken
 	}
+	t1 := time.Now()
 	if err := j.opts.Sync(j.active); err != nil {
 		// After a failed fsync the page cache state is unknown: stop.
 		j.broken = fmt.Errorf("audit: fsync: %w", err)
 		return j.broken
 	}
+	j.writeNanos.Add(int64(t1.Sub(t0)))
+	j.syncNanos.Add(int64(time.Since(t1)))
 	j.mu.Lock()
 	base := s.size
 	for i := range g.ents {
@@ -873,6 +879,9 @@ type Stats struct {
 	// fdatasync each) and the events they made durable since Open:
 	// Appended/Commits is the mean group size.
 	Commits, Appended int64
+	// WriteSeconds and SyncSeconds are the wall time those commits spent
+	// writing and in fdatasync: divided by Commits, the mean of each.
+	WriteSeconds, SyncSeconds float64
 }
 
 // Stats returns current counts.
@@ -883,7 +892,8 @@ func (j *Journal) Stats() Stats {
 	for _, s := range j.segs {
 		n += s.entries
 	}
-	return Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines, Commits: j.commits.Load(), Appended: j.appended.Load()}
+	return Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines, Commits: j.commits.Load(), Appended: j.appended.Load(),
+		WriteSeconds: time.Duration(j.writeNanos.Load()).Seconds(), SyncSeconds: time.Duration(j.syncNanos.Load()).Seconds()}
 }
 
 // waitSpare blocks until the background spare segment (if any) is ready.

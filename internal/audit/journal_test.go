@@ -194,6 +194,20 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// TestCommitTimes: Stats reports the wall time commits spent in fsync (and
+// writing), for the metrics an operator watches for a slowing disk.
+func TestCommitTimes(t *testing.T) {
+	j := openT(t, t.TempDir(), Options{Sync: func(f *os.File) error {
+		time.Sleep(20 * time.Millisecond)
+		return f.Sync()
+	}})
+	appendN(t, j, 3, sampleEvent) // three commits
+	st := j.Stats()
+	if st.Commits != 3 || st.SyncSeconds < 0.060 || st.SyncSeconds > 10 || st.WriteSeconds <= 0 || st.WriteSeconds > st.SyncSeconds {
+		t.Fatalf("%+v", st)
+	}
+}
+
 func TestSyncFailureIsSticky(t *testing.T) {
 	fail := atomic.Bool{}
 	j := openT(t, t.TempDir(), Options{Sync: func(f *os.File) error {
