@@ -136,11 +136,12 @@ func TestQuietConnHoldsBackgroundRead(t *testing.T) {
 			perReq[hold] = float64(reads.Load()-r0) / n
 		}
 		t.Logf("tls=%v: reads per request %.2f without the hold, %.2f with it", tlsOn, perReq[false], perReq[true])
-		// With the hold, reads are the requests' own (one per request, now
-		// and then one more); without it, net/http's background read adds
-		// one per plain-HTTP request (under TLS it is sometimes served from
-		// what TLS has buffered).
-		if perReq[true] > 1.2 || perReq[true] >= perReq[false] {
+		// With the hold, reads are the requests' own: one per request, and
+		// one more when the background read runs before the hold is armed
+		// (rare, unless the race detector slows everything down); without
+		// it, net/http's background read adds one per plain-HTTP request
+		// (under TLS it is sometimes served from what TLS has buffered).
+		if perReq[true] > 1.5 || perReq[true] >= perReq[false] {
 			t.Errorf("tls=%v: %.2f reads per request with the hold, %.2f without", tlsOn, perReq[true], perReq[false])
 		}
 		if !tlsOn && perReq[false] < 1.8 {
@@ -268,7 +269,7 @@ func TestRouterHoldsBackgroundReadWhileRecording(t *testing.T) {
 			t.Fatalf("request %d: %d %s", i, a.status, a.body)
 		}
 	}
-	if per := float64(reads.Load()-r0) / n; per > 1.2 {
+	if per := float64(reads.Load()-r0) / n; per > 1.5 { // 2 without the hold; see TestQuietConnHoldsBackgroundRead
 		t.Errorf("%.2f reads per request while Record waits, want 1", per)
 	}
 
