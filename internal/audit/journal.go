@@ -687,6 +687,7 @@ func (j *Journal) linger(timer *time.Timer) (closing bool) {
 		saturated = j.opts.Saturated()
 	}
 	start, _ := j.pending()
+	waited := false
 	for {
 		n, first := j.pending()
 		if n == 0 || n >= j.opts.GroupTarget {
@@ -703,6 +704,7 @@ func (j *Journal) linger(timer *time.Timer) (closing bool) {
 			j.lingering.Store(false)
 			break
 		}
+		waited = true
 		timer.Reset(wait)
 		select {
 		case <-timer.C:
@@ -716,10 +718,12 @@ func (j *Journal) linger(timer *time.Timer) (closing bool) {
 			return true
 		}
 	}
-	if saturated {
+	if saturated && waited {
 		// A lone client on a busy machine gains nothing from waiting: after
 		// two waits that gathered nothing, do not wait for unannounced
-		// events during the next 1000 commits.
+		// events during the next 1000 commits. (A linger that did not
+		// wait, because the group was full or already CommitDelay old,
+		// says nothing about that.)
 		if end, _ := j.pending(); end > start {
 			j.satMisses = 0
 		} else if j.satMisses++; j.satMisses >= 2 {

@@ -515,6 +515,37 @@ func TestSaturatedCommitGathers(t *testing.T) {
 	}
 }
 
+// TestSaturatedLingerSurvivesFullGroups: on a saturated machine, lingers that
+// end without waiting (the group already full when the committer comes back
+// from a slow fsync) are not "waits that gathered nothing": they must not turn
+// waiting for unannounced events off.
+func TestSaturatedLingerSurvivesFullGroups(t *testing.T) {
+	j := openT(t, t.TempDir(), Options{CommitDelay: time.Minute, GroupTarget: 2, MaxBatch: 2, NoPreallocate: true,
+		Saturated: func() bool { return true },
+		Sync: func(f *os.File) error {
+			time.Sleep(100 * time.Millisecond) // a slow disk: the next group fills meanwhile
+			return f.Sync()
+		}})
+	var chans []chan error
+	for i := range 6 { // three full groups, the last two full before the committer is back
+		chans = append(chans, appendAsync(j, false, i))
+		if i%2 == 1 {
+			time.Sleep(30 * time.Millisecond)
+		}
+	}
+	waitAll(t, 10*time.Second, chans...)
+	if st := j.Stats(); st.Commits != 3 {
+		t.Fatalf("%d commits for 6 events, want 3", st.Commits)
+	}
+	// Waiting still works: a lone event waits for the next one.
+	first := appendAsync(j, false, 6)
+	time.Sleep(150 * time.Millisecond)
+	waitAll(t, 10*time.Second, first, appendAsync(j, false, 7))
+	if st := j.Stats(); st.Commits != 4 {
+		t.Fatalf("%d commits for 8 events, want 4: the lone event did not wait", st.Commits)
+	}
+}
+
 func crashChild(dir string) {
 	j, err := Open(dir, Options{SegmentBytes: 64 << 10})
 	if err != nil {
