@@ -517,28 +517,31 @@ func (j *Journal) arrived() {
 }
 
 func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
+	var waitRoom *time.Timer // only while waiting for room in a full group
+	queued := false
+	defer func() {
+		if waitRoom != nil {
+			waitRoom.Stop()
+		}
+		if expected && !queued {
+			j.Expect(-1) // the announced event will not come
+		}
+	}()
 	e.normalize(j.opts.Now())
 	lb := linePool.Get().(*[]byte)
 	defer linePool.Put(lb)
 	line, err := appendEvent((*lb)[:0], e)
 	if err != nil {
-		if expected {
-			j.Expect(-1)
-		}
 		return fmt.Errorf("audit: encode event: %w", err)
 	}
 	line = append(line, '\n')
 	*lb = line
 	ent := entryOf(e)
 	ent.n = int32(len(line) - 1)
-	var waitRoom *time.Timer
 	for {
 		j.gmu.Lock()
 		if j.closed {
 			j.gmu.Unlock()
-			if expected {
-				j.Expect(-1)
-			}
 			return ErrClosed
 		}
 		g := j.filling
@@ -554,6 +557,7 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 				}
 			}
 			j.gmu.Unlock()
+			queued = true
 			if n == 1 || n == j.opts.GroupTarget || n == j.opts.MaxBatch {
 				select {
 				case j.kick <- struct{}{}:
@@ -584,25 +588,17 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 		j.gmu.Unlock()
 		if waitRoom == nil && j.opts.AppendTimeout > 0 {
 			waitRoom = time.NewTimer(j.opts.AppendTimeout)
-			defer waitRoom.Stop()
 		}
 		var timeout <-chan time.Time
 		if waitRoom != nil {
 			timeout = waitRoom.C
 		}
-		var err error
 		select {
 		case <-room:
 		case <-timeout:
-			err = ErrCommitTimeout
+			return ErrCommitTimeout
 		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		if err != nil {
-			if expected {
-				j.Expect(-1)
-			}
-			return err
+			return ctx.Err()
 		}
 	}
 }

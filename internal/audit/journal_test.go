@@ -737,3 +737,20 @@ func TestAppendTimeout(t *testing.T) {
 	release()
 	waitAll(t, 5*time.Second, appendAsync(j, false, 4))
 }
+
+// TestFailedAppendTakesAnnouncementBack: an announced event that is refused
+// (journal closed) is no longer expected, so no commit waits for it.
+func TestFailedAppendTakesAnnouncementBack(t *testing.T) {
+	j, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Expect(1)
+	j.Close()
+	if err := j.AppendExpected(context.Background(), sampleEvent(0)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after Close: %v", err)
+	}
+	if n := j.expected.Load(); n != 0 {
+		t.Fatalf("%d events still expected", n)
+	}
+}
