@@ -888,7 +888,8 @@ func (b *bencher) progressRun(label string, run benchRun) {
 // summed time, latency percentiles over all of them, and server CPU per
 // request (if every run could read it). Each run is kept for comparisons.
 func summarize(op string, c int, t *benchTarget, runs []benchRun) benchCell {
-	cell := benchCell{Op: op, Concurrency: c, Endpoint: t.endpoint.String(), serverCPUAvailable: len(runs) > 0}
+	// runs stay in round order, failed ones too: comparisons pair rounds by index.
+	cell := benchCell{Op: op, Concurrency: c, Endpoint: t.endpoint.String(), serverCPUAvailable: len(runs) > 0, runs: runs}
 	var all []time.Duration
 	var elapsed time.Duration
 	var serverCPU, clientCPU float64
@@ -911,10 +912,9 @@ func summarize(op string, c int, t *benchTarget, runs []benchRun) benchCell {
 		if r.first != nil && (first == nil || r.firstAt.Before(firstAt)) {
 			first, firstAt = r.first, r.firstAt
 		}
-		cell.runs = append(cell.runs, r)
+		cell.Rounds++
 	}
 	slices.Sort(all)
-	cell.Rounds = len(cell.runs)
 	cell.Requests = len(all)
 	cell.ElapsedSeconds = elapsed.Seconds()
 	if elapsed > 0 {

@@ -52,8 +52,8 @@ func compareCells(a, b benchCell) benchComparison {
 	for i := range min(len(a.runs), len(b.runs)) {
 		ra, rb := a.runs[i], b.runs[i]
 		na, nb := len(ra.latencies), len(rb.latencies)
-		if na == 0 || nb == 0 || ra.elapsed <= 0 || rb.elapsed <= 0 {
-			continue
+		if ra.err != nil || rb.err != nil || na == 0 || nb == 0 || ra.elapsed <= 0 || rb.elapsed <= 0 {
+			continue // a round that failed on either node has no ratio
 		}
 		rps = append(rps, (float64(na)/ra.elapsed.Seconds())/(float64(nb)/rb.elapsed.Seconds()))
 		if ra.cpuOK && rb.cpuOK && rb.serverCPU > 0 {

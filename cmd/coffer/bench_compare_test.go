@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"net/url"
 	"strings"
@@ -61,6 +62,22 @@ func TestBenchCompareCellsPairsRounds(t *testing.T) {
 	b.runs[1].cpuOK = false
 	if c := compareCells(a, b); c.ServerCPURatio != nil || c.ReqPerSecRatio == nil {
 		t.Errorf("without B's CPU time: %+v", c)
+	}
+}
+
+// TestBenchCompareSkipsFailedRound: a round whose server CPU could not be read
+// on one node has no ratio, and the rounds after it still pair with their own.
+func TestBenchCompareSkipsFailedRound(t *testing.T) {
+	tgt := &benchTarget{endpoint: mustURL(t, "http://127.0.0.1:8990")}
+	failed := benchRun{err: errors.New("reaching the node: connection refused")}
+	a := summarize("encrypt", 4, tgt, []benchRun{run(800, time.Second, 0.08), failed, run(900, time.Second, 0.09)})
+	b := summarize("encrypt", 4, tgt, []benchRun{run(1000, time.Second, 0.08), run(500, time.Second, 0.04), run(1000, time.Second, 0.08)})
+	if a.Rounds != 2 || a.Requests != 1700 || a.FirstError == "" || b.Rounds != 3 {
+		t.Fatalf("summaries: %+v %+v", a, b)
+	}
+	c := compareCells(a, b)
+	if r := c.ReqPerSecRatio; r == nil || len(r.Rounds) != 2 || !near(r.Rounds[0], 0.8) || !near(r.Rounds[1], 0.9) {
+		t.Fatalf("req/s ratios %+v, want 0.8 and 0.9 (rounds 1 and 3)", r)
 	}
 }
 
