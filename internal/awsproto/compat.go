@@ -240,9 +240,7 @@ func (rt *Router) failCompat(w http.ResponseWriter, c *Call, m *Model, codec com
 	if err != nil { // cannot happen for two strings
 		b = nil
 	}
-	if err := rt.record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
-		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
-	}
+	rt.recordRefused(c, status, code, e.Message)
 	h := w.Header()
 	h.Set("x-amzn-query-error", code+";"+fault)
 	h.Set("x-amzn-ErrorType", typ)

@@ -259,9 +259,7 @@ func (rt *Router) failXML(w http.ResponseWriter, c *Call, ns string, e *Error, c
 	b.WriteString("</Message></Error><RequestId>")
 	_ = xml.EscapeText(&b, []byte(c.RequestID))
 	b.WriteString("</RequestId></ErrorResponse>")
-	if err := rt.record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
-		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
-	}
+	rt.recordRefused(c, status, code, e.Message)
 	writeBody(w, status, "text/xml", b.Bytes())
 	if rt.Observe != nil {
 		rt.Observe(c, status, code, e.Message, nil)

@@ -261,6 +261,14 @@ func (rt *Router) record(c *Call, status int, errCode, errMsg string, resp any) 
 	return rt.Record(c, status, errCode, errMsg, resp)
 }
 
+// recordRefused records a refused request; its answer is an error anyway, so a
+// failure to record goes to InternalError only.
+func (rt *Router) recordRefused(c *Call, status int, code, msg string) {
+	if err := rt.record(c, status, code, msg, nil); err != nil && rt.InternalError != nil {
+		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
+	}
+}
+
 // finish takes back c's announcement if Record did not consume it, and lets
 // reads of its connection through again.
 func (rt *Router) finish(c *Call) {
@@ -342,9 +350,7 @@ func (rt *Router) fail(w http.ResponseWriter, c *Call, ct string, e *Error, caus
 	if err != nil { // cannot happen for two strings
 		b = []byte(`{"__type":"InternalFailure","message":""}`)
 	}
-	if err := rt.record(c, status, code, e.Message, nil); err != nil && rt.InternalError != nil {
-		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
-	}
+	rt.recordRefused(c, status, code, e.Message)
 	w.Header().Set("x-amzn-ErrorType", code)
 	writeJSON(w, status, ct, b)
 	if rt.Observe != nil {
