@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"math"
 	"os/exec"
 	"strings"
 	"testing"
@@ -52,14 +53,15 @@ func TestBenchAgainstDevNode(t *testing.T) {
 
 // TestBenchCompareNodes measures the cost of the durable trail as the docs do:
 // one node with audit on, one with --audit=false, in alternating rounds. The
-// rounds run in ABBA order, every cell of both nodes is error-free, and the
-// comparison holds one ratio per round.
+// rounds run in ABBA order, every cell of both nodes is error-free, each
+// comparison holds one ratio per round, and the peak line names each node's
+// best cell.
 func TestBenchCompareNodes(t *testing.T) {
 	on := startServer(t, "", nil)
 	off := startServer(t, "", nil, "--audit=false")
 	cmd := exec.Command(cofferBin, "bench", "--endpoint", on.url, "--data-dir", on.dataDir,
 		"--compare-endpoint", off.url, "--compare-data-dir", off.dataDir, "--rounds", "3",
-		"--ops", "encrypt", "--concurrency", "4", "--duration", "300ms", "--max-requests", "200", "--output", "json")
+		"--ops", "encrypt", "--concurrency", "2,4", "--duration", "300ms", "--max-requests", "200", "--output", "json")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -72,6 +74,8 @@ func TestBenchCompareNodes(t *testing.T) {
 		Rounds          int    `json:"rounds"`
 		Cells           []struct {
 			Op        string   `json:"op"`
+			Conc      int      `json:"concurrency"`
+			RPS       float64  `json:"req_per_sec"`
 			Endpoint  string   `json:"endpoint"`
 			Rounds    int      `json:"rounds"`
 			Requests  int      `json:"requests"`
@@ -89,23 +93,44 @@ func TestBenchCompareNodes(t *testing.T) {
 				Rounds           []float64
 			} `json:"server_cpu_ratio"`
 		} `json:"comparisons"`
+		Peaks []struct {
+			Op    string  `json:"op"`
+			ARPS  float64 `json:"a_req_per_sec"`
+			AConc int     `json:"a_concurrency"`
+			BRPS  float64 `json:"b_req_per_sec"`
+			BConc int     `json:"b_concurrency"`
+			Ratio float64 `json:"ratio"`
+		} `json:"peaks"`
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if rep.Endpoint != on.url || rep.CompareEndpoint != off.url || rep.Rounds != 3 || len(rep.Cells) != 2 || len(rep.Comparisons) != 1 {
+	if rep.Endpoint != on.url || rep.CompareEndpoint != off.url || rep.Rounds != 3 || len(rep.Cells) != 4 || len(rep.Comparisons) != 2 {
 		t.Fatalf("report: %s", out)
 	}
-	for i, want := range []string{on.url, off.url} {
+	best := map[string]float64{}
+	bestConc := map[string]int{}
+	for i, want := range []string{on.url, off.url, on.url, off.url} {
 		c := rep.Cells[i]
 		if c.Endpoint != want || c.Rounds != 3 || c.Requests < 30 || c.Requests > 600 || c.Errors != 0 || c.ServerCPU == nil || *c.ServerCPU <= 0 {
 			t.Errorf("cell %d: %+v", i, c)
 		}
+		if c.RPS > best[c.Endpoint] {
+			best[c.Endpoint], bestConc[c.Endpoint] = c.RPS, c.Conc
+		}
 	}
-	cmp := rep.Comparisons[0]
-	if cmp.Op != "encrypt" || cmp.RPS == nil || cmp.CPU == nil || len(cmp.RPS.Rounds) != 3 || len(cmp.CPU.Rounds) != 3 ||
-		cmp.RPS.Min <= 0 || cmp.RPS.Min > cmp.RPS.Median || cmp.RPS.Median > cmp.RPS.Max || cmp.CPU.Min <= 0 {
-		t.Errorf("comparison: %s", out)
+	for _, cmp := range rep.Comparisons {
+		if cmp.Op != "encrypt" || cmp.RPS == nil || cmp.CPU == nil || len(cmp.RPS.Rounds) != 3 || len(cmp.CPU.Rounds) != 3 ||
+			cmp.RPS.Min <= 0 || cmp.RPS.Min > cmp.RPS.Median || cmp.RPS.Median > cmp.RPS.Max || cmp.CPU.Min <= 0 {
+			t.Errorf("comparison: %s", out)
+		}
+	}
+	if len(rep.Peaks) != 1 {
+		t.Fatalf("peaks: %s", out)
+	}
+	if p := rep.Peaks[0]; p.Op != "encrypt" || p.ARPS != best[on.url] || p.AConc != bestConc[on.url] || p.BRPS != best[off.url] ||
+		p.BConc != bestConc[off.url] || p.Ratio <= 0 || math.Abs(p.Ratio-p.ARPS/p.BRPS) > 1e-9 {
+		t.Errorf("peak %+v, best cells %v at %v", p, best, bestConc)
 	}
 	// ABBA: round 1 endpoint then compare, round 2 the other way round, round 3 as round 1.
 	var order []string
@@ -115,7 +140,8 @@ func TestBenchCompareNodes(t *testing.T) {
 			order = append(order, f[4]+":"+f[5][:len(f[5])-1])
 		}
 	}
-	if got := strings.Join(order, " "); got != "1/3:endpoint 1/3:compare 2/3:compare 2/3:endpoint 3/3:endpoint 3/3:compare" {
+	abba := "1/3:endpoint 1/3:compare 2/3:compare 2/3:endpoint 3/3:endpoint 3/3:compare"
+	if got := strings.Join(order, " "); got != abba+" "+abba {
 		t.Errorf("round order %q:\n%s", got, stderr.String())
 	}
 	// Each node's keys were created and scheduled for deletion on that node.

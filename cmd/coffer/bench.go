@@ -130,8 +130,10 @@ audit trail (a node started with --audit=false). Each cell then runs --rounds ro
 3) that alternate the two nodes in ABBA order (A B, B A, A B, ...), each run for --duration,
 and reports per node its cells and, per (op, concurrency), the median, minimum and maximum of
 the per-round ratios A/B of req/s and of server CPU per request. Ratios of runs side by side
-are far steadier on a noisy machine than runs minutes apart. The floor ops run once per round
-and are not compared.
+are far steadier on a noisy machine than runs minutes apart. With two or more concurrencies it
+also reports each op's peak: each node's best cell (req/s over all its rounds) and their
+ratio, the capacity A loses; below saturation a closed-loop client's req/s measures latency
+instead. The floor ops run once per round and are not compared.
 
 The endpoints must be loopback addresses: load tests only target this machine. The tool and
 the server share the machine's CPUs, so req/s at high concurrency is bounded by both.
@@ -144,7 +146,7 @@ AWS_SECRET_ACCESS_KEY, else the root credentials a --dev node wrote to
   coffer bench --data-dir ./coffer-data --duration 3s --concurrency 1,4
   coffer bench --ops encrypt,sign --output json
   coffer server --dev --audit=false --listen 127.0.0.1:8991 --data-dir ./coffer-noaudit &
-  coffer bench --ops encrypt --concurrency 16,64 --duration 2s \
+  coffer bench --ops encrypt --concurrency 16,64,256 --duration 2s \
       --compare-endpoint http://127.0.0.1:8991 --compare-data-dir ./coffer-noaudit`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -422,6 +424,7 @@ type benchReport struct {
 	Baselines       []benchBaseline   `json:"baselines"`
 	Cells           []benchCell       `json:"cells"`
 	Comparisons     []benchComparison `json:"comparisons,omitempty"`
+	Peaks           []benchPeak       `json:"peaks,omitempty"`
 }
 
 const (
@@ -582,6 +585,7 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 			}
 		}
 	}
+	report.Peaks = peakComparisons(report)
 
 	if p.output == "json" {
 		enc := json.NewEncoder(stdout)

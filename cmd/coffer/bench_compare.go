@@ -69,6 +69,72 @@ func compareCells(a, b benchCell) benchComparison {
 	return cmp
 }
 
+// benchPeak compares the two nodes' throughput on one op: each node's best
+// cell over the concurrencies measured (req/s over all its rounds). Unlike
+// the per-cell ratios it is not paired by round, so it carries the machine's
+// drift between cells; it answers "how much capacity does A lose", which a
+// fixed concurrency below saturation does not (there the loss is latency).
+type benchPeak struct {
+	Op           string  `json:"op"`
+	AReqPerSec   float64 `json:"a_req_per_sec"`
+	AConcurrency int     `json:"a_concurrency"`
+	BReqPerSec   float64 `json:"b_req_per_sec"`
+	BConcurrency int     `json:"b_concurrency"`
+	// Ratio is AReqPerSec/BReqPerSec.
+	Ratio float64 `json:"ratio"`
+}
+
+// peakComparisons returns, for each op measured at two or more concurrencies
+// on both nodes, the best cells of A (r.Endpoint) and B (r.CompareEndpoint).
+func peakComparisons(r *benchReport) []benchPeak {
+	if r.CompareEndpoint == "" {
+		return nil
+	}
+	type best struct {
+		rps   float64
+		conc  int
+		cells int
+	}
+	var ops []string
+	a, b := map[string]*best{}, map[string]*best{}
+	for _, c := range r.Cells {
+		var m map[string]*best
+		switch c.Endpoint {
+		case r.Endpoint:
+			m = a
+		case r.CompareEndpoint:
+			m = b
+		default:
+			continue
+		}
+		if c.ReqPerSec <= 0 {
+			continue
+		}
+		x := m[c.Op]
+		if x == nil {
+			x = &best{}
+			m[c.Op] = x
+			if c.Endpoint == r.Endpoint {
+				ops = append(ops, c.Op)
+			}
+		}
+		x.cells++
+		if c.ReqPerSec > x.rps {
+			x.rps, x.conc = c.ReqPerSec, c.Concurrency
+		}
+	}
+	var out []benchPeak
+	for _, op := range ops {
+		pa, pb := a[op], b[op]
+		if pb == nil || pa.cells < 2 || pb.cells < 2 {
+			continue
+		}
+		out = append(out, benchPeak{Op: op, AReqPerSec: pa.rps, AConcurrency: pa.conc,
+			BReqPerSec: pb.rps, BConcurrency: pb.conc, Ratio: pa.rps / pb.rps})
+	}
+	return out
+}
+
 // writeBenchComparisons prints the comparison section of the table output.
 func writeBenchComparisons(w io.Writer, r *benchReport) error {
 	if len(r.Comparisons) == 0 {
@@ -86,7 +152,16 @@ func writeBenchComparisons(w io.Writer, r *benchReport) error {
 	}
 	fmt.Fprintln(w, "REQ/S A/B 0.85 means A served 15% fewer requests per second than B under the same load;")
 	fmt.Fprintln(w, "SERVER-CPU/REQ A/B 1.20 means A's server spent 20% more CPU per request.")
-	return nil
+	if len(r.Peaks) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\npeak throughput: each node's best cell over the concurrencies measured (all rounds; not paired by round):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "OP\tA REQ/S (CONC)\tB REQ/S (CONC)\tPEAK A/B\t")
+	for _, p := range r.Peaks {
+		fmt.Fprintf(tw, "%s\t%.0f (%d)\t%.0f (%d)\t%.2f\t\n", p.Op, p.AReqPerSec, p.AConcurrency, p.BReqPerSec, p.BConcurrency, p.Ratio)
+	}
+	return tw.Flush()
 }
 
 func (r *benchRatio) text() string {

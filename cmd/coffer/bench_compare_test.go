@@ -163,3 +163,41 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+func TestBenchPeakComparisons(t *testing.T) {
+	const ea, eb = "http://127.0.0.1:8990", "http://127.0.0.1:8991"
+	cell := func(ep, op string, c int, rps float64) benchCell {
+		return benchCell{Op: op, Concurrency: c, Endpoint: ep, ReqPerSec: rps}
+	}
+	r := &benchReport{Endpoint: ea, CompareEndpoint: eb, Cells: []benchCell{
+		cell("http://127.0.0.1:40000", benchFloor, 16, 20000), // a floor server: neither node
+		cell(ea, "encrypt", 16, 5000), cell(eb, "encrypt", 16, 7000),
+		cell(ea, "encrypt", 256, 7800), cell(eb, "encrypt", 256, 8700),
+		cell(ea, "encrypt", 1024, 7000), cell(eb, "encrypt", 1024, 8800),
+		// One concurrency only: its ratio is the per-cell one, no peak line.
+		cell(ea, "sign", 16, 3000), cell(eb, "sign", 16, 3100),
+		// A failed cell (no requests) is nobody's peak.
+		cell(ea, "decrypt", 16, 4000), cell(eb, "decrypt", 16, 0), cell(ea, "decrypt", 64, 4500), cell(eb, "decrypt", 64, 5000),
+	}}
+	got := peakComparisons(r)
+	if len(got) != 1 {
+		t.Fatalf("peaks %+v", got)
+	}
+	p := got[0]
+	if p.Op != "encrypt" || p.AReqPerSec != 7800 || p.AConcurrency != 256 || p.BReqPerSec != 8800 || p.BConcurrency != 1024 || !near(p.Ratio, 7800.0/8800) {
+		t.Errorf("peak %+v", p)
+	}
+	r.Peaks = got
+	var out bytes.Buffer
+	if err := writeBenchComparisons(&out, &benchReport{Endpoint: ea, CompareEndpoint: eb, Rounds: 2,
+		Comparisons: []benchComparison{compareCells(r.Cells[3], r.Cells[4])}, Peaks: got}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "peak throughput") || !strings.Contains(out.String(), "7800 (256)") ||
+		!strings.Contains(out.String(), "8800 (1024)") || !strings.Contains(out.String(), "0.89") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	if peakComparisons(&benchReport{Endpoint: ea, Cells: r.Cells}) != nil {
+		t.Error("a run without --compare-endpoint has no peaks")
+	}
+}
