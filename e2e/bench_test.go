@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -148,6 +150,34 @@ func TestBenchCompareNodes(t *testing.T) {
 	for _, u := range []string{on.url, off.url} {
 		if !strings.Contains(stderr.String(), "at "+u+" for deletion in 7 days") {
 			t.Errorf("no key scheduled for deletion at %s:\n%s", u, stderr.String())
+		}
+	}
+}
+
+// TestBenchOtherNodesCredentials: bench pointed at one node with another
+// node's dev-credentials fails before measuring, and says where the refused
+// access key id came from.
+func TestBenchOtherNodesCredentials(t *testing.T) {
+	s := startServer(t, "", nil)
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "dev-credentials"),
+		[]byte(`{"root_access_key_id":"AKIAIOSFODNN7EXAMPLE","root_secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cofferBin, "bench", "--endpoint", s.url, "--data-dir", other,
+		"--ops", "encrypt", "--concurrency", "1", "--duration", "200ms", "--max-requests", "10")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") && !strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("bench with another node's credentials succeeded:\n%s", out)
+	}
+	for _, want := range []string{"UnrecognizedClientException", filepath.Join(other, "dev-credentials"), s.url} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

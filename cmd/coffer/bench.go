@@ -296,28 +296,30 @@ func parseConcurrency(s string) ([]int, error) {
 }
 
 // benchCredentials resolves the flags, then the environment, then <data-dir>/dev-credentials.
-func benchCredentials(o *benchOptions) (akid, secret string, err error) {
+// from says where the access key id came from, for error messages.
+func benchCredentials(o *benchOptions) (akid, secret, from string, err error) {
 	akid, secret = o.accessKeyID, o.secretKey
+	from = "--access-key-id"
 	if akid == "" {
-		akid = os.Getenv("AWS_ACCESS_KEY_ID")
+		akid, from = os.Getenv("AWS_ACCESS_KEY_ID"), "$AWS_ACCESS_KEY_ID"
 	}
 	if secret == "" {
 		secret = os.Getenv("AWS_SECRET_ACCESS_KEY")
 	}
 	if akid != "" && secret != "" {
-		return akid, secret, nil
+		return akid, secret, from, nil
 	}
 	devID, devSecret, err := devRootCredentials(o.dataDir)
 	if err != nil {
-		return "", "", fmt.Errorf("no AWS credentials: set --access-key-id/--secret-access-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or point --data-dir at a --dev node's data dir (%v)", err)
+		return "", "", "", fmt.Errorf("no AWS credentials: set --access-key-id/--secret-access-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or point --data-dir at a --dev node's data dir (%v)", err)
 	}
 	if akid == "" {
-		akid = devID
+		akid, from = devID, filepath.Join(o.dataDir, "dev-credentials")
 	}
 	if secret == "" {
 		secret = devSecret
 	}
-	return akid, secret, nil
+	return akid, secret, from, nil
 }
 
 // devRootCredentials reads the root AWS credentials a --dev node wrote to
@@ -459,7 +461,7 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 	if err != nil {
 		return err
 	}
-	akid, secret, err := benchCredentials(o)
+	akid, secret, credsFrom, err := benchCredentials(o)
 	if err != nil {
 		return err
 	}
@@ -495,8 +497,8 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 		return err
 	}
 	// One client setup for the nodes and the floor servers: no retries (an error is counted).
-	target := func(name string, endpoint *url.URL, akid, secret string) *benchTarget {
-		return &benchTarget{name: name, endpoint: endpoint, kms: kms.New(kms.Options{
+	target := func(name string, endpoint *url.URL, akid, secret, credsFrom string) *benchTarget {
+		return &benchTarget{name: name, endpoint: endpoint, credsFrom: credsFrom, kms: kms.New(kms.Options{
 			Region:       p.region,
 			BaseEndpoint: aws.String(endpoint.String()),
 			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
@@ -520,19 +522,20 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 			b.floors = map[string]*benchTarget{}
 		}
 		// The floor answers any key id: it decodes nothing.
-		b.floors[op] = target(op, f.endpoint, akid, secret)
+		b.floors[op] = target(op, f.endpoint, akid, secret, credsFrom)
 		b.floors[op].symKey = "alias/coffer-bench-floor"
 	}
-	b.node = target("endpoint", p.endpoint, akid, secret)
+	b.node = target("endpoint", p.endpoint, akid, secret, credsFrom)
 	nodes := []*benchTarget{b.node}
 	if p.compare != nil {
-		cid, csecret := akid, secret
+		cid, csecret, cfrom := akid, secret, credsFrom
 		if o.compareDataDir != "" {
 			if cid, csecret, err = devRootCredentials(o.compareDataDir); err != nil {
 				return fmt.Errorf("--compare-data-dir: %w", err)
 			}
+			cfrom = filepath.Join(o.compareDataDir, "dev-credentials")
 		}
-		b.compare = target("compare", p.compare, cid, csecret)
+		b.compare = target("compare", p.compare, cid, csecret, cfrom)
 		nodes = append(nodes, b.compare)
 	}
 
@@ -617,6 +620,7 @@ func runBench(ctx context.Context, o *benchOptions, stdout, stderr io.Writer) (e
 type benchTarget struct {
 	name       string // "endpoint", "compare", or the floor op
 	endpoint   *url.URL
+	credsFrom  string // where its access key id came from (a flag, the environment, a dev-credentials file)
 	kms        *kms.Client
 	symKey     string
 	signKey    string
@@ -671,7 +675,7 @@ func (b *bencher) needs(op string) bool { return slices.Contains(b.plan.ops, op)
 func (b *bencher) setup(ctx context.Context, t *benchTarget) error {
 	ck, err := t.kms.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("coffer bench")})
 	if err != nil {
-		return fmt.Errorf("creating the symmetric bench key at %s: %s", t.endpoint, awsErrorText(err))
+		return fmt.Errorf("creating the symmetric bench key at %s: %s%s", t.endpoint, awsErrorText(err), credentialsHint(err, t))
 	}
 	t.symKey = aws.ToString(ck.KeyMetadata.KeyId)
 	t.created = append(t.created, t.symKey)
@@ -941,6 +945,21 @@ func summarize(op string, c int, t *benchTarget, runs []benchRun) benchCell {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // awsErrorText is an error's AWS code and message when it is an API error.
+// credentialsHint explains a refused signature: the usual cause is a node
+// other than the one whose credentials bench read (e.g. --data-dir of one
+// node, the default --endpoint of another).
+func credentialsHint(err error, t *benchTarget) string {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	switch ae.ErrorCode() {
+	case "UnrecognizedClientException", "InvalidSignatureException":
+		return fmt.Sprintf(" (the access key id is from %s: does it belong to the node at %s? --endpoint names the node, --data-dir the node whose dev-credentials are read)", t.credsFrom, t.endpoint)
+	}
+	return ""
+}
+
 func awsErrorText(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
 )
 
 func TestBenchPercentile(t *testing.T) {
@@ -159,21 +161,21 @@ func TestBenchCredentials(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	o := validBenchOptions()
 	o.dataDir = dir
-	if _, _, err := benchCredentials(o); err == nil || !strings.Contains(err.Error(), "no AWS credentials") {
+	if _, _, _, err := benchCredentials(o); err == nil || !strings.Contains(err.Error(), "no AWS credentials") {
 		t.Fatalf("missing: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "dev-credentials"), []byte(`{"root_access_key_id":"AKIAFILE","root_secret_access_key":"filesecret"}`), 0o600)
-	if a, s, err := benchCredentials(o); err != nil || a != "AKIAFILE" || s != "filesecret" {
-		t.Fatalf("file: %s %s %v", a, s, err)
+	if a, s, from, err := benchCredentials(o); err != nil || a != "AKIAFILE" || s != "filesecret" || from != filepath.Join(dir, "dev-credentials") {
+		t.Fatalf("file: %s %s %s %v", a, s, from, err)
 	}
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "envsecret")
-	if a, s, err := benchCredentials(o); err != nil || a != "AKIAENV" || s != "envsecret" {
-		t.Fatalf("env: %s %s %v", a, s, err)
+	if a, s, from, err := benchCredentials(o); err != nil || a != "AKIAENV" || s != "envsecret" || from != "$AWS_ACCESS_KEY_ID" {
+		t.Fatalf("env: %s %s %s %v", a, s, from, err)
 	}
 	o.accessKeyID, o.secretKey = "AKIAFLAG", "flagsecret"
-	if a, s, err := benchCredentials(o); err != nil || a != "AKIAFLAG" || s != "flagsecret" {
-		t.Fatalf("flags: %s %s %v", a, s, err)
+	if a, s, from, err := benchCredentials(o); err != nil || a != "AKIAFLAG" || s != "flagsecret" || from != "--access-key-id" {
+		t.Fatalf("flags: %s %s %s %v", a, s, from, err)
 	}
 }
 
@@ -313,4 +315,18 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	default:
 	}
 	return len(p), nil
+}
+
+func TestBenchCredentialsHint(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:8990")
+	tg := &benchTarget{endpoint: u, credsFrom: "/tmp/other/dev-credentials"}
+	for code, want := range map[string]bool{"UnrecognizedClientException": true, "InvalidSignatureException": true, "ValidationException": false} {
+		h := credentialsHint(&smithy.GenericAPIError{Code: code, Message: "m"}, tg)
+		if got := strings.Contains(h, "/tmp/other/dev-credentials") && strings.Contains(h, "http://127.0.0.1:8990"); got != want {
+			t.Errorf("%s: hint %q", code, h)
+		}
+	}
+	if h := credentialsHint(errors.New("connection refused"), tg); h != "" {
+		t.Errorf("hint for a transport error: %q", h)
+	}
 }

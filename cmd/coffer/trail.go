@@ -210,7 +210,7 @@ func runTrailValidate(ctx context.Context, o *trailValidateOptions, stdout, stde
 	if o.trailDir == "" {
 		o.trailDir = filepath.Join(o.dataDir, "trails")
 	}
-	akid, secret, err := benchCredentials(&benchOptions{accessKeyID: o.accessKeyID, secretKey: o.secretKey, dataDir: o.dataDir})
+	akid, secret, _, err := benchCredentials(&benchOptions{accessKeyID: o.accessKeyID, secretKey: o.secretKey, dataDir: o.dataDir})
 	if err != nil {
 		return err
 	}
