@@ -97,7 +97,7 @@ func requestParams(c *awsproto.Call) (params json.RawMessage, kmsKeyID string) {
 		if !ok {
 			return nil, ""
 		}
-		if raw, found := top["CiphertextBlob"]; found && c.Service == "kms" {
+		if raw, found := top.Get("CiphertextBlob"); found && c.Service == "kms" {
 			// Decrypt and ReEncrypt name their key in the blob (unauthenticated
 			// until decrypted, but the trail should show which key was tried).
 			var blob []byte
@@ -105,7 +105,7 @@ func requestParams(c *awsproto.Call) (params json.RawMessage, kmsKeyID string) {
 				kmsKeyID, _ = kms.CiphertextKeyID(blob)
 			}
 		}
-		if raw, found := top["KeyId"]; found {
+		if raw, found := top.Get("KeyId"); found {
 			if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
 				kmsKeyID = string(raw[1 : n-1]) // the usual case: no escapes
 			} else {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,7 +21,7 @@ import (
 // object (no key to redact), or that is preserved (encryption context), is
 // copied as it is. top holds the body's top-level members as sent. ok is false
 // when the body is not a JSON object.
-func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top map[string]json.RawMessage, ok bool) {
+func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top Members, ok bool) {
 	if top, ok = topMembers(body); !ok {
 		return nil, nil, false
 	}
@@ -28,16 +30,18 @@ func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top m
 		drop = kmsDropped
 	}
 	type member struct {
-		name, key string
-		val       json.RawMessage
+		n   *memberName
+		val json.RawMessage
 	}
-	members := make([]member, 0, len(top))
-	for k, v := range top {
-		lk := strings.ToLower(k)
-		if Denied(k) || drop[lk] {
+	var stack [8]member
+	members := stack[:0]
+	for _, m := range top {
+		n := m.n
+		if n.denied || (kms && n.kmsDropped) {
 			continue
 		}
-		if !preserved[lk] && bytes.IndexByte(v, '{') >= 0 {
+		v := m.Value
+		if !n.preserved && bytes.IndexByte(v, '{') >= 0 {
 			// An object somewhere inside: decode and redact it the slow way.
 			var x any
 			if json.Unmarshal(v, &x) != nil {
@@ -49,27 +53,36 @@ func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top m
 			}
 			v = b
 		}
-		members = append(members, member{LowerFirst(k), k, v})
+		members = append(members, member{n, v})
 	}
 	if len(members) == 0 {
 		return nil, top, true
 	}
-	slices.SortFunc(members, func(a, b member) int {
-		if c := strings.Compare(a.name, b.name); c != 0 {
+	less := func(a, b member) int {
+		if c := strings.Compare(a.n.param, b.n.param); c != 0 {
 			return c
 		}
-		return strings.Compare(a.key, b.key)
-	})
+		return strings.Compare(a.n.name, b.n.name)
+	}
+	if len(members) <= 8 {
+		for i := 1; i < len(members); i++ { // insertion sort: no allocation
+			for j := i; j > 0 && less(members[j-1], members[j]) > 0; j-- {
+				members[j-1], members[j] = members[j], members[j-1]
+			}
+		}
+	} else {
+		slices.SortFunc(members, less)
+	}
 	out := make([]byte, 0, len(body)+16)
 	out = append(out, '{')
 	for i, m := range members {
-		if i > 0 && m.name == members[i-1].name {
+		if i > 0 && m.n.param == members[i-1].n.param {
 			continue // KeyId and keyId: one member named keyId
 		}
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = jsonx.AppendString(out, m.name)
+		out = jsonx.AppendString(out, m.n.param)
 		out = append(out, ':')
 		out = append(out, m.val...)
 	}
@@ -85,6 +98,92 @@ func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top m
 	return out, top, true
 }
 
+// Member is a top-level member of a JSON object: its name as sent (escapes
+// decoded) and its value, a sub-slice of the body.
+type Member struct {
+	Name  string
+	Value json.RawMessage
+	n     *memberName
+}
+
+// Members are an object's top-level members, each name once: the last of
+// duplicate names wins, as with json.Unmarshal.
+type Members []Member
+
+// Get returns the value of the member named name (exactly).
+func (ms Members) Get(name string) (json.RawMessage, bool) {
+	for _, m := range ms {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return nil, false
+}
+
+// memberName is what redaction decides from a member's name alone.
+type memberName struct {
+	name       string // as sent
+	param      string // LowerFirst(name): CloudTrail's parameter name
+	denied     bool   // Denied(name)
+	kmsDropped bool   // CloudTrail omits it from KMS events
+	preserved  bool   // an encryption context: copied as it is
+}
+
+func newMemberName(name string) *memberName {
+	lk := strings.ToLower(name)
+	return &memberName{name: name, param: LowerFirst(name), denied: Denied(name), kmsDropped: kmsDropped[lk], preserved: preserved[lk]}
+}
+
+// Member names repeat from request to request (KeyId, Plaintext...): their
+// decisions are kept in a copy-on-write map, so that the common case costs
+// one lookup and no allocation. Names sent by anyone can fill it, so it is
+// bounded in entries and in name length; past the bound names are decided
+// each time.
+var (
+	memberNames   atomic.Pointer[map[string]*memberName]
+	memberNamesMu sync.Mutex
+)
+
+const memberNamesMax, memberNameMaxLen = 512, 64
+
+// lookupMemberName returns the decisions for the (unescaped) name b.
+func lookupMemberName(b []byte) *memberName {
+	if m := memberNames.Load(); m != nil {
+		if n, ok := (*m)[string(b)]; ok {
+			return n
+		}
+	}
+	n := newMemberName(string(b))
+	if len(b) > memberNameMaxLen {
+		return n
+	}
+	memberNamesMu.Lock()
+	defer memberNamesMu.Unlock()
+	old := memberNames.Load()
+	if old != nil {
+		if have, ok := (*old)[n.name]; ok {
+			return have
+		}
+		if len(*old) >= memberNamesMax {
+			return n
+		}
+	}
+	m := make(map[string]*memberName, 1+len(ptrMap(old)))
+	for k, v := range ptrMap(old) {
+		m[k] = v
+	}
+	m[n.name] = n
+	memberNames.Store(&m)
+	return n
+}
+
+func ptrMap(p *map[string]*memberName) map[string]*memberName {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
 // LowerFirst lower-cases the first letter of a member name (KeyId → keyId),
 // as CloudTrail names request parameters.
 func LowerFirst(s string) string {
@@ -98,7 +197,7 @@ func LowerFirst(s string) string {
 // topMembers splits a JSON object into its members (the last of duplicate
 // names wins, as json.Unmarshal does); values are sub-slices of body. ok is
 // false when body is not a valid JSON object.
-func topMembers(body []byte) (map[string]json.RawMessage, bool) {
+func topMembers(body []byte) (Members, bool) {
 	if !json.Valid(body) {
 		return nil, false
 	}
@@ -106,7 +205,8 @@ func topMembers(body []byte) (map[string]json.RawMessage, bool) {
 	if i >= len(body) || body[i] != '{' {
 		return nil, false
 	}
-	top := make(map[string]json.RawMessage, 8)
+	top := make(Members, 0, 8)
+	var index map[string]int // for objects with many members: no quadratic search
 	i = skipSpace(body, i+1)
 	if body[i] == '}' {
 		return top, true
@@ -114,16 +214,46 @@ func topMembers(body []byte) (map[string]json.RawMessage, bool) {
 	for {
 		// body is valid: a string key, ':', a value, then ',' or '}'.
 		end := stringEnd(body, i)
-		key := string(body[i+1 : end-1])
+		var n *memberName
 		if bytes.IndexByte(body[i:end], '\\') >= 0 {
+			var key string
 			if json.Unmarshal(body[i:end], &key) != nil {
 				return nil, false
 			}
+			n = newMemberName(key)
+		} else {
+			n = lookupMemberName(body[i+1 : end-1])
 		}
 		i = skipSpace(body, end)
 		i = skipSpace(body, i+1) // past ':'
 		vend := valueEnd(body, i)
-		top[key] = body[i:vend:vend]
+		m := Member{Name: n.name, Value: body[i:vend:vend], n: n}
+		switch {
+		case index != nil:
+			if k, dup := index[m.Name]; dup {
+				top[k] = m
+			} else {
+				index[m.Name] = len(top)
+				top = append(top, m)
+			}
+		default:
+			dup := false
+			for k := range top {
+				if top[k].Name == m.Name {
+					top[k], dup = m, true
+					break
+				}
+			}
+			if !dup {
+				top = append(top, m)
+			}
+			if len(top) == 16 {
+				index = make(map[string]int, 32)
+				for k, t := range top {
+					index[t.Name] = k
+				}
+			}
+		}
 		i = skipSpace(body, vend)
 		if body[i] == '}' {
 			return top, true

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -49,8 +50,8 @@ func TestRequestParametersJSON(t *testing.T) {
 		"GrantTokens":["t1"], "Recipient":{"AttestationDocument":"ZG9j","KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"},
 		"Nested":[{"SecretAccessKey":"s","ok":1}]}`)
 	p, top, ok := RequestParametersJSON(body, true)
-	if !ok || string(top["KeyId"]) != `"alias/a"` {
-		t.Fatalf("%v %s", ok, top["KeyId"])
+	if keyID, found := top.Get("KeyId"); !ok || !found || string(keyID) != `"alias/a"` {
+		t.Fatalf("%v %s", ok, keyID)
 	}
 	want := `{"encryptionContext":{"Password":"kept: context is data","dept":"x"},"grantTokens":["t1"],"keyId":"alias/a",` +
 		`"nested":[{"ok":1}],"recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"}}`
@@ -110,4 +111,71 @@ func FuzzRequestParametersJSON(f *testing.F) {
 			t.Fatalf("body %q:\n got %s\nwant %s", body, p, ref)
 		}
 	})
+}
+
+// BenchmarkRequestParametersJSON: the request parameters of a KMS Encrypt
+// with an encryption context, as every audited Encrypt builds them.
+//
+//	go test ./internal/audit -run '^$' -bench RequestParametersJSON
+func BenchmarkRequestParametersJSON(b *testing.B) {
+	body := []byte(`{"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","Plaintext":"aGVsbG8gd29ybGQsIHRoaXMgaXMgMzIgYnl0ZXMhIQ==","EncryptionContext":{"Department":"10103.0"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := RequestParametersJSON(body, true); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
+
+func TestTopMembersDuplicatesAndEscapes(t *testing.T) {
+	// More than 16 members switch to the index; duplicates before and after
+	// the switch keep the last value, as json.Unmarshal does.
+	var b strings.Builder
+	b.WriteString(`{"KeyId":"first","K\u0065yId2":"escaped"`)
+	for i := range 20 {
+		fmt.Fprintf(&b, `,"M%d":%d`, i, i)
+	}
+	b.WriteString(`,"KeyId":"last","M3":"three","M18":"eighteen"}`)
+	top, ok := topMembers([]byte(b.String()))
+	if !ok || len(top) != 22 {
+		t.Fatalf("%v %d members", ok, len(top))
+	}
+	var ref map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(b.String()), &ref); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range ref {
+		if got, found := top.Get(name); !found || string(got) != string(want) {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+	if _, found := top.Get("keyId"); found {
+		t.Error("Get matches names exactly")
+	}
+}
+
+func TestMemberNameCacheBounded(t *testing.T) {
+	long := strings.Repeat("n", memberNameMaxLen+1)
+	if n := lookupMemberName([]byte(long)); n.name != long {
+		t.Fatalf("%+v", n)
+	}
+	if m := memberNames.Load(); m != nil {
+		if _, cached := (*m)[long]; cached {
+			t.Error("a long name was cached")
+		}
+	}
+	for i := range memberNamesMax + 10 {
+		name := fmt.Sprintf("Password%d", i)
+		n := lookupMemberName([]byte(name))
+		// Cached or not, the decisions are the name's own.
+		if n.name != name || n.param != "password"+fmt.Sprint(i) || !n.denied {
+			t.Fatalf("%s: %+v", name, n)
+		}
+	}
+	if m := memberNames.Load(); m == nil || len(*m) > memberNamesMax {
+		t.Errorf("cache holds %d names, bound %d", len(ptrMap(m)), memberNamesMax)
+	}
+	if n := lookupMemberName([]byte("EncryptionContext")); !n.preserved || n.denied || n.param != "encryptionContext" {
+		t.Errorf("%+v", n)
+	}
 }
