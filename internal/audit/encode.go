@@ -118,11 +118,41 @@ func appendOmit(b []byte, member, s string) []byte {
 	return jsonx.AppendString(b, s)
 }
 
+// compactEscaped reports whether JSON text raw (if valid) is what json.Marshal
+// writes for it: no white space outside strings, and none of the characters
+// Marshal escapes for HTML (<, >, &, U+2028 and U+2029, whose UTF-8 starts
+// with 0xE2; any 0xE2 byte takes the slow path).
+func compactEscaped(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '<', '>', '&', 0xE2:
+			return false
+		case '"':
+			inString = !inString
+		case '\\':
+			if inString {
+				i++ // the escaped character: \" does not end the string
+			}
+		case ' ', '\t', '\r', '\n':
+			if !inString {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // appendRaw appends a json.RawMessage as json.Marshal does: null when empty,
 // else compacted with HTML characters escaped (and an error when invalid).
 func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
 	if len(raw) == 0 {
 		return append(b, "null"...), nil
+	}
+	if compactEscaped(raw) && json.Valid(raw) {
+		// Already as Marshal would write it (request parameters are built
+		// compact): copy, without Marshal's allocations.
+		return append(b, raw...), nil
 	}
 	m, err := json.Marshal(raw)
 	if err != nil {

@@ -64,3 +64,21 @@ func FuzzAppendEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendRawMatchesMarshal(t *testing.T) {
+	for _, raw := range []string{
+		`{"a":"b c"}`, `{"a":"x\"y","b":"\\"}`, `[1,2,{"c":null}]`, `"\u2028 as text"`, `{"k":"v"}`,
+		`{"a": 1}`, "{\"a\":\n1}", `{"a":"<"}`, `{"a":"&amp;"}`, "{\"a\":\"\u2028\"}", "{\"a\":\"\u2029\"}", `{"a":"é"}`,
+	} {
+		want, err := json.Marshal(json.RawMessage(raw))
+		got, err2 := appendRaw(nil, json.RawMessage(raw))
+		if err != nil || err2 != nil || !bytes.Equal(got, want) {
+			t.Errorf("%q: got %s (%v), want %s (%v)", raw, got, err2, want, err)
+		}
+	}
+	for _, bad := range []string{`{"a":1`, `{"a":"\x01"}`, `{a:1}`, `{"a":"b"}x`} {
+		if _, err := appendRaw(nil, json.RawMessage(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
