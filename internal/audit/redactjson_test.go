@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -178,4 +179,25 @@ func TestMemberNameCacheBounded(t *testing.T) {
 	if n := lookupMemberName([]byte("EncryptionContext")); !n.preserved || n.denied || n.param != "encryptionContext" {
 		t.Errorf("%+v", n)
 	}
+}
+
+// Requests are recorded concurrently: the member-name cache is shared.
+func TestRequestParametersJSONConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				body := fmt.Sprintf(`{"KeyId":"k%d","Name%d":%d,"Plaintext":"eA==","OldPassword%d":"s"}`, i, (g*200+i)%700, i, i%3)
+				p, top, ok := RequestParametersJSON([]byte(body), true)
+				want := fmt.Sprintf(`{"keyId":"k%d","name%d":%d}`, i, (g*200+i)%700, i)
+				if k, _ := top.Get("KeyId"); !ok || string(p) != want || string(k) != fmt.Sprintf(`"k%d"`, i) {
+					t.Errorf("%s: %s, want %s", body, p, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
