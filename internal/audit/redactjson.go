@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -58,21 +59,12 @@ func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top M
 	if len(members) == 0 {
 		return nil, top, true
 	}
-	less := func(a, b member) int {
+	slices.SortFunc(members, func(a, b member) int {
 		if c := strings.Compare(a.n.param, b.n.param); c != 0 {
 			return c
 		}
 		return strings.Compare(a.n.name, b.n.name)
-	}
-	if len(members) <= 8 {
-		for i := 1; i < len(members); i++ { // insertion sort: no allocation
-			for j := i; j > 0 && less(members[j-1], members[j]) > 0; j-- {
-				members[j-1], members[j] = members[j], members[j-1]
-			}
-		}
-	} else {
-		slices.SortFunc(members, less)
-	}
+	})
 	out := make([]byte, 0, len(body)+16)
 	out = append(out, '{')
 	for i, m := range members {
@@ -140,18 +132,18 @@ func newMemberName(name string) *memberName {
 // bounded in entries and in name length; past the bound names are decided
 // each time.
 var (
-	memberNames   atomic.Pointer[map[string]*memberName]
-	memberNamesMu sync.Mutex
+	memberNames   atomic.Pointer[map[string]*memberName] // never nil
+	memberNamesMu sync.Mutex                             // serializes the copies
 )
+
+func init() { memberNames.Store(&map[string]*memberName{}) }
 
 const memberNamesMax, memberNameMaxLen = 512, 64
 
 // lookupMemberName returns the decisions for the (unescaped) name b.
 func lookupMemberName(b []byte) *memberName {
-	if m := memberNames.Load(); m != nil {
-		if n, ok := (*m)[string(b)]; ok {
-			return n
-		}
+	if n, ok := (*memberNames.Load())[string(b)]; ok {
+		return n
 	}
 	n := newMemberName(string(b))
 	if len(b) > memberNameMaxLen {
@@ -159,29 +151,17 @@ func lookupMemberName(b []byte) *memberName {
 	}
 	memberNamesMu.Lock()
 	defer memberNamesMu.Unlock()
-	old := memberNames.Load()
-	if old != nil {
-		if have, ok := (*old)[n.name]; ok {
-			return have
-		}
-		if len(*old) >= memberNamesMax {
-			return n
-		}
+	old := *memberNames.Load()
+	if have, ok := old[n.name]; ok {
+		return have
 	}
-	m := make(map[string]*memberName, 1+len(ptrMap(old)))
-	for k, v := range ptrMap(old) {
-		m[k] = v
+	if len(old) >= memberNamesMax {
+		return n
 	}
+	m := maps.Clone(old)
 	m[n.name] = n
 	memberNames.Store(&m)
 	return n
-}
-
-func ptrMap(p *map[string]*memberName) map[string]*memberName {
-	if p == nil {
-		return nil
-	}
-	return *p
 }
 
 // LowerFirst lower-cases the first letter of a member name (KeyId → keyId),
