@@ -945,6 +945,14 @@ func summarize(op string, c int, t *benchTarget, runs []benchRun) benchCell {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // awsErrorText is an error's AWS code and message when it is an API error.
+func awsErrorText(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode() + ": " + ae.ErrorMessage()
+	}
+	return err.Error()
+}
+
 // credentialsHint explains a refused signature: the usual cause is a node
 // other than the one whose credentials bench read (e.g. --data-dir of one
 // node, the default --endpoint of another).
@@ -958,14 +966,6 @@ func credentialsHint(err error, t *benchTarget) string {
 		return fmt.Sprintf(" (the access key id is from %s: does it belong to the node at %s? --endpoint names the node, --data-dir the node whose dev-credentials are read)", t.credsFrom, t.endpoint)
 	}
 	return ""
-}
-
-func awsErrorText(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode() + ": " + ae.ErrorMessage()
-	}
-	return err.Error()
 }
 
 // ---- in-process baselines ----
