@@ -82,6 +82,11 @@ func read(path string) (idle, total uint64, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
+	return parseStat(b)
+}
+
+// parseStat reads the aggregate "cpu" line, the first of /proc/stat's text.
+func parseStat(b []byte) (idle, total uint64, ok bool) {
 	line, _, _ := bytes.Cut(b, []byte{'\n'})
 	f := bytes.Fields(line)
 	// cpu user nice system idle iowait irq softirq steal [guest guest_nice]:
@@ -91,8 +96,8 @@ func read(path string) (idle, total uint64, ok bool) {
 	}
 	for i, v := range f[1:min(len(f), 9)] {
 		n, err := strconv.ParseUint(string(v), 10, 64)
-		if err != nil {
-			return 0, 0, false
+		if err != nil || total+n < total {
+			return 0, 0, false // not a number, or a sum past 2^64
 		}
 		total += n
 		if i == 3 || i == 4 {

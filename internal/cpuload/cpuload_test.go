@@ -22,6 +22,7 @@ func TestRead(t *testing.T) {
 		{"too short", "cpu 1 2 3\n", 0, 0, false},
 		{"garbage", "cpu 1 2 x 4 5\n", 0, 0, false},
 		{"empty", "", 0, 0, false},
+		{"past 2^64", "cpu 18446744073709551615 0 0 5 0\n", 0, 0, false},
 	} {
 		p := filepath.Join(dir, c.name)
 		os.WriteFile(p, []byte(c.text), 0o600)
@@ -33,6 +34,20 @@ func TestRead(t *testing.T) {
 	if _, _, ok := read(filepath.Join(dir, "missing")); ok {
 		t.Error("missing file read")
 	}
+}
+
+// FuzzParseStat: any text gives either no counters or an idle time within
+// the total, which the sampler's share depends on.
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("cpu  2264775 0 931124 5001678 95460 0 65819 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"))
+	f.Add([]byte("cpu 10 20 30 40\n"))
+	f.Add([]byte("cpu 18446744073709551615 0 0 5 0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idle, total, ok := parseStat(b)
+		if ok && (total == 0 || idle > total) {
+			t.Fatalf("%q: idle %d, total %d", b, idle, total)
+		}
+	})
 }
 
 // TestSampler: the idle share follows the counters' differences between
