@@ -364,7 +364,7 @@ func (s *Service) CreateHsm(ctx context.Context, c Caller, in CreateHsmInput) (*
 	if !azRE.MatchString(in.AvailabilityZone) {
 		return nil, invalid("AvailabilityZone %q is not a valid availability zone", clip(in.AvailabilityZone))
 	}
-	if in.IpAddress != "" && !ipRE.MatchString(in.IpAddress) {
+	if in.IpAddress != "" && !validIPv4(in.IpAddress) {
 		return nil, invalid("IpAddress %q is not an IPv4 address", clip(in.IpAddress))
 	}
 	cur, err := s.getCluster(c.Region, in.ClusterId)
@@ -458,7 +458,7 @@ func (s *Service) DeleteHsm(ctx context.Context, c Caller, in DeleteHsmInput) (*
 		return nil, invalid("HsmId %q is not a valid HSM id (hsm-[2-7a-zA-Z]{11,16})", clip(in.HsmId))
 	case in.EniId != "" && !eniIDRE.MatchString(in.EniId):
 		return nil, invalid("EniId %q is not a valid ENI id", clip(in.EniId))
-	case in.EniIp != "" && !ipRE.MatchString(in.EniIp):
+	case in.EniIp != "" && !validIPv4(in.EniIp):
 		return nil, invalid("EniIp %q is not an IPv4 address", clip(in.EniIp))
 	case in.HsmId == "" && in.EniId == "" && in.EniIp == "":
 		return nil, invalid("name the HSM to delete with HsmId, EniId or EniIp")

@@ -1,0 +1,30 @@
+package cloudhsm
+
+import (
+	"testing"
+)
+
+// TestHsmIPAddressMustBeAnIPv4Address: IpAddress (CreateHsm) and EniIp (DeleteHsm) match
+// the model's pattern \d{1,3}(\.\d{1,3}){3} and must also be addresses a subnet can hold;
+// 10.0.0.300 was recorded as an HSM's ENI address.
+func TestHsmIPAddressMustBeAnIPv4Address(t *testing.T) {
+	e := newTestEnv(t)
+	cl := e.createCluster(CreateClusterInput{})
+	for _, ip := range []string{"10.0.0.300", "256.1.1.1", "10.0.0.01", "1.2.3", "::1", "10.0.0.1 "} {
+		_, err := e.s.CreateHsm(e.ctx, e.c, CreateHsmInput{ClusterId: cl.ClusterId, AvailabilityZone: "us-east-1a", IpAddress: ip})
+		wantErr(t, err, CodeInvalidRequest, "IpAddress")
+		_, err = e.s.DeleteHsm(e.ctx, e.c, DeleteHsmInput{ClusterId: cl.ClusterId, EniIp: ip})
+		wantErr(t, err, CodeInvalidRequest, "EniIp")
+	}
+	if got := e.describe(cl.ClusterId); len(got.Hsms) != 0 {
+		t.Fatalf("a refused CreateHsm added an HSM: %+v", got.Hsms)
+	}
+	out, err := e.s.CreateHsm(e.ctx, e.c, CreateHsmInput{ClusterId: cl.ClusterId, AvailabilityZone: "us-east-1a", IpAddress: "10.0.255.254"})
+	if err != nil || out.Hsm.EniIp != "10.0.255.254" {
+		t.Fatalf("CreateHsm with a valid address: %v %+v", err, out)
+	}
+	del, err := e.s.DeleteHsm(e.ctx, e.c, DeleteHsmInput{ClusterId: cl.ClusterId, EniIp: "10.0.255.254"})
+	if err != nil || del.HsmId != out.Hsm.HsmId {
+		t.Fatalf("DeleteHsm by EniIp: %v %+v", err, del)
+	}
+}
