@@ -500,9 +500,10 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, c Caller, in CopyBacku
 // Tick runs the periodic work: clusters CREATE_IN_PROGRESS become UNINITIALIZED; each
 // initialized cluster with an HSM on this node, whose HSM core is ACTIVE and whose newest
 // READY backup is older than Config.BackupInterval (or which has none), is backed up;
-// retention deletes expired backups (backup.Expired: never a cluster's newest, never
-// NeverExpires backups, never copies) and PENDING_DELETION backups older than 7 days
-// (backup.PurgeDue). Deleted backups become DELETED and lose their archive and share.
+// retention marks expired backups PENDING_DELETION (backup.Expired: never a cluster's
+// newest, never NeverExpires backups, never copies), restorable for 7 days like deleted
+// ones, and purges PENDING_DELETION backups older than 7 days (backup.PurgeDue): those
+// become DELETED and lose their archive and share.
 func (s *Service) Tick(ctx context.Context) error {
 	errs := []error{s.settle(ctx), s.scheduledBackups(ctx), s.applyRetention(ctx)}
 	return errors.Join(errs...)
@@ -588,9 +589,7 @@ func (s *Service) applyRetention(ctx context.Context) error {
 
 	var errs []error
 	for _, id := range expired {
-		errs = append(errs, s.finalDelete(ctx, id, "retention", func(b *backupRec) bool {
-			return b.State == BackupReady && !b.NeverExpires && !b.copied()
-		}))
+		errs = append(errs, s.expire(ctx, id))
 	}
 	for _, id := range purge {
 		errs = append(errs, s.finalDelete(ctx, id, "purge", func(b *backupRec) bool {
@@ -598,6 +597,28 @@ func (s *Service) applyRetention(ctx context.Context) error {
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// expire marks a backup the retention policy expired PENDING_DELETION, as DeleteBackup
+// does: as on AWS, a backup the service purges can be restored (RestoreBackup) for 7
+// days, and its archive and share stay until then.
+func (s *Service) expire(ctx context.Context, id string) error {
+	changed := false
+	_, err := s.updateBackup(ctx, "", id, func(b *backupRec) error {
+		if b.State != BackupReady || b.NeverExpires || b.copied() {
+			return errNoChange
+		}
+		b.State, b.Deleted = BackupPendingDeletion, s.now()
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("retention of backup %s: %w", id, err)
+	}
+	if changed {
+		s.cfg.Logger.Info("cloudhsm: backup expired: pending deletion", "backup", id, "by", "retention")
+	}
+	return nil
 }
 
 // finalDelete makes a backup DELETED (if still eligible) and removes its files.
