@@ -311,14 +311,12 @@ func (s *Service) loadArchive(ctx context.Context, b *backupRec) ([]byte, *backu
 
 // DescribeBackups lists the backups of the caller's region, newest first (oldest first
 // with SortAscending), filtered by backupIds, sourceBackupIds, clusterIds, states and
-// neverExpires ("true"/"false").
+// neverExpires ("true"/"false"). With Shared, it lists the backups other accounts share
+// with the caller: none.
 func (s *Service) DescribeBackups(ctx context.Context, c Caller, in DescribeBackupsInput) (*DescribeBackupsOutput, error) {
 	max, err := pageSize(in.MaxResults, 50, "MaxResults")
 	if err != nil {
 		return nil, err
-	}
-	if in.Shared != nil && *in.Shared {
-		return nil, invalid("Shared: Coffer does not share backups across accounts; describe your own backups (Shared false)")
 	}
 	if len(in.Filters) > 30 {
 		return nil, invalid("Filters: at most 30 filters")
@@ -335,6 +333,11 @@ func (s *Service) DescribeBackups(ctx context.Context, c Caller, in DescribeBack
 		default:
 			return nil, invalid("Filters: unknown filter %q; DescribeBackups filters by backupIds, sourceBackupIds, clusterIds, states and neverExpires", clip(k))
 		}
+	}
+	if in.Shared != nil && *in.Shared {
+		// Backups shared with the caller by other accounts: Coffer does not share backups
+		// across accounts, so there are none (AWS answers an empty list too).
+		return &DescribeBackupsOutput{Backups: []Backup{}}, nil
 	}
 	s.mu.RLock()
 	var recs []*backupRec

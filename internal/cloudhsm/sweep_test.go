@@ -28,3 +28,25 @@ func TestHsmIPAddressMustBeAnIPv4Address(t *testing.T) {
 		t.Fatalf("DeleteHsm by EniIp: %v %+v", err, del)
 	}
 }
+
+// TestDescribeBackupsShared: Shared lists the backups other accounts share with the caller.
+// Coffer shares none, so the answer is an empty list, as AWS gives an account nobody shares
+// with; it was a CloudHsmInvalidRequestException.
+func TestDescribeBackupsShared(t *testing.T) {
+	e := newTestEnv(t)
+	cl := e.activeCluster(CreateClusterInput{})
+	if _, err := e.s.CreateBackup(e.ctx, cl.ClusterId, "test"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.s.DescribeBackups(e.ctx, e.c, DescribeBackupsInput{Shared: boolp(true)})
+	if err != nil || out.Backups == nil || len(out.Backups) != 0 || out.NextToken != "" {
+		t.Fatalf("Shared true: %v %+v", err, out)
+	}
+	if own := e.backups(DescribeBackupsInput{Shared: boolp(false)}); len(own) == 0 {
+		t.Fatal("Shared false lists none of the caller's backups")
+	}
+	// The other parameters are still checked.
+	_, err = e.s.DescribeBackups(e.ctx, e.c, DescribeBackupsInput{Shared: boolp(true), MaxResults: intp(51)})
+	wantErr(t, err, CodeInvalidRequest, "MaxResults")
+}
+
