@@ -464,11 +464,11 @@ func TestTags(t *testing.T) {
 	if err := tag(Tag{Key: "x", Value: "1"}, Tag{Key: "y", Value: "2"}); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, tag(Tag{Key: "z", Value: "1"}, Tag{Key: "w", Value: "2"}), CodeTag, "at most 50")
+	wantErr(t, tag(Tag{Key: "z", Value: "1"}, Tag{Key: "w", Value: "2"}), CodeLimitExceeded, "at most 50")
 	if err := tag(Tag{Key: "z", Value: "1"}, Tag{Key: many[0].Key, Value: "new"}); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, tag(Tag{Key: "w", Value: "1"}), CodeTag, "at most 50")
+	wantErr(t, tag(Tag{Key: "w", Value: "1"}), CodeLimitExceeded, "at most 50")
 	if err := tag(Tag{Key: "ключ", Value: "значение: a/b=c+d-e@f_g.h"}); err == nil {
 		t.Fatal("51st tag accepted")
 	}

@@ -11,10 +11,16 @@ import (
 // checkTags validates tags to be added to a resource that keeps existing other tags (tags
 // whose keys are not in tags): keys of 1 to 128 characters and values of 0 to 256, both of
 // the model's tag alphabet, no key starting with the reserved "aws:", no key twice, and at
-// most MaxTags in all. Every refusal is a CloudHsmTagException.
+// most MaxTags in all. A request of more than MaxTags tags, and every other refusal, is a
+// CloudHsmTagException; tags that would take a resource's existing ones past MaxTags are
+// a CloudHsmResourceLimitExceededException, the error the model gives TagResource for
+// exceeding a CloudHSM limit.
 func checkTags(tags []Tag, existing int) error {
+	if len(tags) > MaxTags {
+		return tagErr("a resource carries at most %d tags: %d were given", MaxTags, len(tags))
+	}
 	if len(tags)+existing > MaxTags {
-		return tagErr("a resource carries at most %d tags: %d more would make %d", MaxTags, len(tags), len(tags)+existing)
+		return limit("a resource carries at most %d tags: %d more would make %d", MaxTags, len(tags), len(tags)+existing)
 	}
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {

@@ -1,6 +1,7 @@
 package cloudhsm
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -50,3 +51,31 @@ func TestDescribeBackupsShared(t *testing.T) {
 	wantErr(t, err, CodeInvalidRequest, "MaxResults")
 }
 
+// TestTagQuotaIsAResourceLimit: tags that would take a resource past 50 are refused with
+// CloudHsmResourceLimitExceededException (the model's TagResource error for exceeding a
+// CloudHSM limit); a request of more than 50 tags stays a CloudHsmTagException; nothing
+// changes either way.
+func TestTagQuotaIsAResourceLimit(t *testing.T) {
+	e := newTestEnv(t)
+	tags := func(prefix string, n int) []Tag {
+		var out []Tag
+		for i := range n {
+			out = append(out, Tag{Key: prefix + strconv.Itoa(i), Value: "v"})
+		}
+		return out
+	}
+	cl := e.createCluster(CreateClusterInput{TagList: tags("a", 50)})
+	_, err := e.s.TagResource(e.ctx, e.c, TagResourceInput{ResourceId: cl.ClusterId, TagList: tags("b", 1)})
+	wantErr(t, err, CodeLimitExceeded, "at most 50")
+	_, err = e.s.TagResource(e.ctx, e.c, TagResourceInput{ResourceId: cl.ClusterId, TagList: tags("a", 51)})
+	wantErr(t, err, CodeTag, "at most 50")
+	_, err = e.s.CreateCluster(e.ctx, e.c, CreateClusterInput{HsmType: HsmType2, SubnetIds: []string{subnetA}, TagList: tags("c", 51)})
+	wantErr(t, err, CodeTag, "at most 50")
+	if got := e.describe(cl.ClusterId).TagList; len(got) != 50 || got[0].Key != "a0" {
+		t.Fatalf("tags after refused calls: %d %+v", len(got), got[:1])
+	}
+	// Replacing values is not a new tag.
+	if _, err := e.s.TagResource(e.ctx, e.c, TagResourceInput{ResourceId: cl.ClusterId, TagList: []Tag{{Key: "a0", Value: "w"}}}); err != nil {
+		t.Fatal(err)
+	}
+}
