@@ -79,3 +79,38 @@ func TestTagQuotaIsAResourceLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRequestResource: the resource identity policies are evaluated against, per
+// operation (what the cloudhsm guard in cmd/coffer needs so that a policy scoped to a
+// cluster or backup ARN allows or denies; with "*" an explicit Deny on a backup ARN was
+// ignored).
+func TestRequestResource(t *testing.T) {
+	const region, account = "us-east-1", "111122223333"
+	cl, bk := "arn:aws:cloudhsm:us-east-1:111122223333:cluster/cluster-abcdefghijk", "arn:aws:cloudhsm:us-east-1:111122223333:backup/backup-abcdefghijk"
+	for _, tc := range []struct{ op, body, want string }{
+		{"CreateHsm", `{"ClusterId":"cluster-abcdefghijk","AvailabilityZone":"us-east-1a"}`, cl},
+		{"DeleteHsm", `{"ClusterId":"cluster-abcdefghijk","HsmId":"hsm-abcdefghijk"}`, cl},
+		{"DeleteCluster", `{"ClusterId":"cluster-abcdefghijk"}`, cl},
+		{"InitializeCluster", `{"ClusterId":"cluster-abcdefghijk"}`, cl},
+		{"ModifyCluster", `{"ClusterId":"cluster-abcdefghijk"}`, cl},
+		{"DeleteBackup", `{"BackupId":"backup-abcdefghijk"}`, bk},
+		{"RestoreBackup", `{"BackupId":"backup-abcdefghijk"}`, bk},
+		{"ModifyBackupAttributes", `{"BackupId":"backup-abcdefghijk","NeverExpires":true}`, bk},
+		{"CopyBackupToRegion", `{"BackupId":"backup-abcdefghijk","DestinationRegion":"us-west-2"}`, bk},
+		{"TagResource", `{"ResourceId":"backup-abcdefghijk"}`, bk},
+		{"UntagResource", `{"ResourceId":"cluster-abcdefghijk"}`, cl},
+		{"ListTags", `{"ResourceId":"cluster-abcdefghijk"}`, cl},
+		{"GetResourcePolicy", `{"ResourceArn":"` + bk + `"}`, bk},
+		{"CreateCluster", `{"SourceBackupId":"backup-abcdefghijk"}`, "*"},
+		{"DescribeBackups", `{"Filters":{"backupIds":["backup-abcdefghijk"]}}`, "*"},
+		{"DescribeClusters", `{}`, "*"},
+		{"DeleteBackup", `{"BackupId":"backup-x/../cluster-abcdefghijk"}`, "*"},
+		{"ListTags", `{"ResourceId":"hsm-abcdefghijk"}`, "*"},
+		{"GetResourcePolicy", `{"ResourceArn":"arn:aws:cloudhsm:us-east-1:111122223333:backup/backup-abcdefghijk*"}`, "*"},
+		{"DeleteCluster", `not json`, "*"},
+	} {
+		if got := RequestResource(tc.op, region, account, []byte(tc.body)); got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.op, tc.body, got, tc.want)
+		}
+	}
+}
