@@ -336,7 +336,11 @@ func (s *Service) DescribeBackups(ctx context.Context, c Caller, in DescribeBack
 	}
 	if in.Shared != nil && *in.Shared {
 		// Backups shared with the caller by other accounts: Coffer does not share backups
-		// across accounts, so there are none (AWS answers an empty list too).
+		// across accounts, so there are none (AWS answers an empty list too). NextToken is
+		// checked all the same.
+		if _, _, err := paginate([]Backup(nil), in.NextToken, max); err != nil {
+			return nil, err
+		}
 		return &DescribeBackupsOutput{Backups: []Backup{}}, nil
 	}
 	s.mu.RLock()

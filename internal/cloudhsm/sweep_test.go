@@ -49,6 +49,8 @@ func TestDescribeBackupsShared(t *testing.T) {
 	// The other parameters are still checked.
 	_, err = e.s.DescribeBackups(e.ctx, e.c, DescribeBackupsInput{Shared: boolp(true), MaxResults: intp(51)})
 	wantErr(t, err, CodeInvalidRequest, "MaxResults")
+	_, err = e.s.DescribeBackups(e.ctx, e.c, DescribeBackupsInput{Shared: boolp(true), NextToken: "made-up"})
+	wantErr(t, err, CodeInvalidRequest, "NextToken")
 }
 
 // TestTagQuotaIsAResourceLimit: tags that would take a resource past 50 are refused with
