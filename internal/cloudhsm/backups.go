@@ -155,6 +155,11 @@ func (s *Service) CreateBackupWithProgress(ctx context.Context, clusterID, reaso
 	if cl.State != ClusterInitialized {
 		return nil, invalid("cluster %s is %s; only an initialized cluster can be backed up", cl.ID, s.view(cl).State)
 	}
+	if v := s.view(cl); v.State == ClusterDegraded {
+		// The node's HSM is zeroized or holds another domain key: a backup would not hold
+		// the cluster's keys, yet become its newest backup, the one retention keeps.
+		return nil, invalid("cluster %s is DEGRADED (%s); a backup now would not hold its keys", cl.ID, v.StateMessage)
+	}
 	if !s.hasLocalHsm(cl) {
 		return nil, invalid("cluster %s has no HSM on this node; a backup is taken by a node that provides one of its HSMs", cl.ID)
 	}
@@ -546,7 +551,7 @@ func (s *Service) scheduledBackups(ctx context.Context) error {
 	s.mu.RLock()
 	var due []string
 	for _, c := range s.clusters {
-		if c.State != ClusterInitialized || !s.hasLocalHsm(c) {
+		if c.State != ClusterInitialized || !s.hasLocalHsm(c) || s.view(c).State == ClusterDegraded {
 			continue
 		}
 		var newest *backupRec

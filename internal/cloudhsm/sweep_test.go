@@ -3,6 +3,9 @@ package cloudhsm
 import (
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/hsm"
 )
 
 // TestHsmIPAddressMustBeAnIPv4Address: IpAddress (CreateHsm) and EniIp (DeleteHsm) match
@@ -114,5 +117,38 @@ func TestRequestResource(t *testing.T) {
 		if got := RequestResource(tc.op, region, account, []byte(tc.body)); got != tc.want {
 			t.Errorf("%s %s: %q, want %q", tc.op, tc.body, got, tc.want)
 		}
+	}
+}
+
+// TestNoBackupOfAForeignDomainKey: when the node's HSM holds another domain key than the
+// cluster's (zeroized, then initialized afresh), the cluster is DEGRADED and its keys are
+// not there. A backup then would file the new domain key and state as the cluster's newest
+// backup, the one retention never expires, while the cluster's real backups age out: it is
+// refused, and the scheduler takes none.
+func TestNoBackupOfAForeignDomainKey(t *testing.T) {
+	e := newTestEnv(t)
+	cl := e.activeCluster(CreateClusterInput{})
+	good, err := e.s.CreateBackup(e.ctx, cl.ClusterId, "before")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.zeroize()
+	if err := e.h.Initialize(e.ctx, hsm.DefaultPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.Activate(e.ctx, adminPW); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.describe(cl.ClusterId).State; st != ClusterDegraded {
+		t.Fatalf("cluster with another domain key: %s", st)
+	}
+	_, err = e.s.CreateBackup(e.ctx, cl.ClusterId, "after")
+	wantErr(t, err, CodeInvalidRequest, "DEGRADED")
+	e.clock.Add(48 * time.Hour)
+	if err := e.s.Tick(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.backups(DescribeBackupsInput{}); len(got) != 1 || got[0].BackupId != good.BackupId {
+		t.Fatalf("backups: %+v", got)
 	}
 }
