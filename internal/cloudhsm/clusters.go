@@ -451,7 +451,8 @@ func zones(c *clusterRec) string {
 }
 
 // DeleteHsm removes an HSM (by HsmId, EniId or EniIp) from the cluster and unbinds its
-// node. Deleted HSMs are no longer listed.
+// node, after a backup of an initialized cluster (backupBeforeRemoval), as AWS takes one
+// when an HSM is removed from an active cluster. Deleted HSMs are no longer listed.
 func (s *Service) DeleteHsm(ctx context.Context, c Caller, in DeleteHsmInput) (*DeleteHsmOutput, error) {
 	switch {
 	case in.HsmId != "" && !hsmIDRE.MatchString(in.HsmId):
@@ -463,6 +464,7 @@ func (s *Service) DeleteHsm(ctx context.Context, c Caller, in DeleteHsmInput) (*
 	case in.HsmId == "" && in.EniId == "" && in.EniIp == "":
 		return nil, invalid("name the HSM to delete with HsmId, EniId or EniIp")
 	}
+	s.backupBeforeRemoval(ctx, c.Region, in)
 	var deleted string
 	_, err := s.updateCluster(ctx, c.Region, in.ClusterId, func(cl *clusterRec, cmd *putClusterCmd) error {
 		for i, h := range cl.Hsms {
@@ -479,6 +481,29 @@ func (s *Service) DeleteHsm(ctx context.Context, c Caller, in DeleteHsmInput) (*
 		return nil, err
 	}
 	return &DeleteHsmOutput{HsmId: deleted}, nil
+}
+
+// backupBeforeRemoval takes the backup AWS takes when an HSM is removed from an active
+// cluster: when the HSM DeleteHsm names is in an initialized cluster that this node
+// provides an HSM of, and backups are configured. It runs before the removal, while the
+// node still provides an HSM of the cluster (the last HSM's node could not back it up
+// afterwards). Failures are logged; they do not stop the removal.
+func (s *Service) backupBeforeRemoval(ctx context.Context, region string, in DeleteHsmInput) {
+	if s.cfg.Store == nil {
+		return
+	}
+	cl, err := s.getCluster(region, in.ClusterId)
+	if err != nil || cl.State != ClusterInitialized || !s.hasLocalHsm(cl) || s.view(cl).State == ClusterDegraded {
+		return
+	}
+	for _, h := range cl.Hsms {
+		if (in.HsmId == "" || h.ID == in.HsmId) && (in.EniId == "" || h.EniID == in.EniId) && (in.EniIp == "" || h.EniIP == in.EniIp) {
+			if _, err := s.CreateBackup(ctx, cl.ID, "removing HSM "+h.ID); err != nil {
+				s.cfg.Logger.Warn("cloudhsm: backup before DeleteHsm failed", "cluster", cl.ID, "hsm", h.ID, "err", err)
+			}
+			return
+		}
+	}
 }
 
 // DeleteCluster deletes a cluster that has no HSMs. Its backups stay.

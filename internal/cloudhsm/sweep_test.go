@@ -152,3 +152,30 @@ func TestNoBackupOfAForeignDomainKey(t *testing.T) {
 		t.Fatalf("backups: %+v", got)
 	}
 }
+
+// TestDeleteHsmTakesABackup: AWS makes a backup when an HSM is removed from an active
+// cluster; the backup is taken before the removal (the last HSM's node could not take it
+// after) and names the HSM. A refused DeleteHsm and one on an uninitialized cluster take none.
+func TestDeleteHsmTakesABackup(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.BackupInterval = 1000 * time.Hour })
+	cl := e.activeCluster(CreateClusterInput{})
+	before := len(e.backups(DescribeBackupsInput{}))
+	_, err := e.s.DeleteHsm(e.ctx, e.c, DeleteHsmInput{ClusterId: cl.ClusterId, HsmId: "hsm-aaaaaaaaaaa"})
+	wantErr(t, err, CodeNotFound, "HSM not found")
+	if n := len(e.backups(DescribeBackupsInput{})); n != before {
+		t.Fatalf("a refused DeleteHsm took a backup: %d -> %d", before, n)
+	}
+	if _, err := e.s.DeleteHsm(e.ctx, e.c, DeleteHsmInput{ClusterId: cl.ClusterId, HsmId: cl.Hsms[0].HsmId}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.backups(DescribeBackupsInput{})
+	if len(got) != before+1 || got[0].BackupState != BackupReady || got[0].ClusterId != cl.ClusterId {
+		t.Fatalf("backups after DeleteHsm: %d -> %+v", before, got)
+	}
+	if rec, _ := e.s.getBackup("", got[0].BackupId); rec == nil || rec.Reason != "removing HSM "+cl.Hsms[0].HsmId {
+		t.Fatalf("backup record: %+v", rec)
+	}
+	if len(e.describe(cl.ClusterId).Hsms) != 0 {
+		t.Fatal("HSM still listed")
+	}
+}
