@@ -69,7 +69,8 @@
 //
 // Tick takes a backup when an initialized cluster with an HSM on this node, whose HSM core
 // is ACTIVE, has no READY backup younger than Config.BackupInterval (24 h); CreateHsm
-// takes one after each new HSM of an initialized cluster. Tick also applies retention
+// takes one after each new HSM of an initialized cluster, and DeleteHsm one before an HSM
+// leaves it. No backup is taken of a DEGRADED cluster. Tick also applies retention
 // (backup.Expired with the cluster's retention days: the newest backup of a cluster,
 // NeverExpires backups and copies are kept), which puts expired backups PENDING_DELETION,
 // and purges backups PENDING_DELETION for more than 7 days (backup.PurgeDue): those become
