@@ -162,6 +162,9 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 		}
 		mode = src.Mode
 	}
+	if in.HsmType == HsmType1 && mode == ModeNonFIPS {
+		return nil, invalid("Mode %s needs HsmType %s: %s HSMs run in FIPS mode only", ModeNonFIPS, HsmType2, HsmType1)
+	}
 	nt := in.NetworkType
 	switch nt {
 	case "":
@@ -628,6 +631,9 @@ func (s *Service) ModifyCluster(ctx context.Context, c Caller, in ModifyClusterI
 			cl.RetentionDays = days
 		}
 		if in.HsmType != "" {
+			if in.HsmType == HsmType1 && cl.Mode == ModeNonFIPS {
+				return invalid("cluster %s is %s; %s HSMs run in FIPS mode only", cl.ID, ModeNonFIPS, HsmType1)
+			}
 			cl.HsmType = in.HsmType
 		}
 		return nil

@@ -179,3 +179,17 @@ func TestDeleteHsmTakesABackup(t *testing.T) {
 		t.Fatal("HSM still listed")
 	}
 }
+
+// TestNonFIPSNeedsHsm2m: non-FIPS mode is a feature of hsm2m.medium; hsm1.medium HSMs run
+// in FIPS mode only, so neither CreateCluster nor ModifyCluster makes such a cluster.
+func TestNonFIPSNeedsHsm2m(t *testing.T) {
+	e := newTestEnv(t)
+	_, err := e.s.CreateCluster(e.ctx, e.c, CreateClusterInput{HsmType: HsmType1, Mode: ModeNonFIPS, SubnetIds: []string{subnetA}})
+	wantErr(t, err, CodeInvalidRequest, "FIPS mode only")
+	cl := e.createCluster(CreateClusterInput{Mode: ModeNonFIPS})
+	_, err = e.s.ModifyCluster(e.ctx, e.c, ModifyClusterInput{ClusterId: cl.ClusterId, HsmType: HsmType1})
+	wantErr(t, err, CodeInvalidRequest, "FIPS mode only")
+	if got := e.describe(cl.ClusterId); got.HsmType != HsmType2 || got.Mode != ModeNonFIPS {
+		t.Fatalf("after refused ModifyCluster: %s %s", got.HsmType, got.Mode)
+	}
+}
