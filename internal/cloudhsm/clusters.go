@@ -185,6 +185,10 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 		if !ok {
 			return nil, invalid("SubnetIds: subnet %s is not known to this Coffer node; declare it with `coffer server --subnet %s=<az>`", id, id)
 		}
+		if !zoneInRegion(az, c.Region) {
+			// Subnets are regional: this one does not exist in the caller's region.
+			return nil, invalid("SubnetIds: subnet %s is in %s, not in region %s; a cluster's subnets are in its own region", id, az, c.Region)
+		}
 		if prev, dup := subnets[az]; dup && prev != id {
 			return nil, invalid("SubnetIds: subnets %s and %s are both in %s; give one subnet per availability zone", prev, id, az)
 		}
@@ -442,6 +446,13 @@ func (s *Service) CreateHsm(ctx context.Context, c Caller, in CreateHsmInput) (*
 		}
 	}
 	return nil, chErr(CodeInternal, "HSM %s missing after creation", h.ID)
+}
+
+// zoneInRegion reports whether the availability zone az (us-east-1a) is in region
+// (us-east-1).
+func zoneInRegion(az, region string) bool {
+	rest, ok := strings.CutPrefix(az, region)
+	return ok && len(rest) == 1 && rest[0] >= 'a' && rest[0] <= 'z'
 }
 
 func zones(c *clusterRec) string {

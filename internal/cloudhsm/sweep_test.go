@@ -193,3 +193,23 @@ func TestNonFIPSNeedsHsm2m(t *testing.T) {
 		t.Fatalf("after refused ModifyCluster: %s %s", got.HsmType, got.Mode)
 	}
 }
+
+// TestClusterSubnetsAreInTheCallersRegion: subnets are regional, so a cluster created in
+// us-west-2 cannot use a subnet of us-east-1a (it was created, with an HSM in us-east-1a).
+func TestClusterSubnetsAreInTheCallersRegion(t *testing.T) {
+	e := newTestEnv(t)
+	west := e.c
+	west.Region = "us-west-2"
+	_, err := e.s.CreateCluster(e.ctx, west, CreateClusterInput{HsmType: HsmType2, SubnetIds: []string{subnetA}})
+	wantErr(t, err, CodeInvalidRequest, "not in region us-west-2")
+	// us-east-1 is a prefix of us-east-10 (no such region yet): zones are compared whole.
+	for az, ok := range map[string]bool{"us-east-1a": true, "us-east-1": false, "us-east-10a": false, "us-east-1ab": false, "us-west-2a": false} {
+		if zoneInRegion(az, "us-east-1") != ok {
+			t.Errorf("zoneInRegion(%s, us-east-1) = %v", az, !ok)
+		}
+	}
+	if out, err := e.s.DescribeClusters(e.ctx, west, DescribeClustersInput{}); err != nil || len(out.Clusters) != 0 {
+		t.Fatalf("clusters in us-west-2: %v %+v", err, out)
+	}
+	e.createCluster(CreateClusterInput{}) // the node's own region still works
+}
