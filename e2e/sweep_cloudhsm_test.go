@@ -37,7 +37,9 @@ func sweepCHFail(t *testing.T, s *server, args ...string) string {
 //   - tags past a resource's 50 are CloudHsmResourceLimitExceededException, the model's
 //     TagResource error for a CloudHSM limit, and nothing changes;
 //   - DescribeBackups with Shared answers the (empty) list of backups other accounts share,
-//     not an error, while the caller's own backups are listed without it.
+//     not an error, while the caller's own backups are listed without it;
+//   - create-cluster in a region refuses a subnet of another region's zone;
+//   - delete-hsm on an active cluster takes a backup.
 func TestSweepCloudHSMCLI(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
@@ -93,5 +95,24 @@ func TestSweepCloudHSMCLI(t *testing.T) {
 	var inv *chtypes.CloudHsmInvalidRequestException
 	if !errors.As(err, &inv) {
 		t.Fatalf("made-up NextToken with Shared: %v", err)
+	}
+
+	// Subnets are regional: the node's us-east-1a subnet is no subnet of us-west-2.
+	subnet := aws.ToString(cluster.Hsms[0].SubnetId)
+	out = sweepCHFail(t, s, "--region", "us-west-2", "cloudhsmv2", "create-cluster", "--hsm-type", "hsm2m.medium", "--subnet-ids", subnet)
+	if !strings.Contains(out, "CloudHsmInvalidRequestException") || !strings.Contains(out, "not in region us-west-2") {
+		t.Fatalf("create-cluster in us-west-2 with a us-east-1a subnet: %s", out)
+	}
+
+	// Removing an HSM from an active cluster takes a backup, as on AWS.
+	var before struct{ Backups []struct{ BackupId string } }
+	awsCLI(t, s, creds, &before, "cloudhsmv2", "describe-backups", "--filters", "clusterIds="+id)
+	awsCLI(t, s, creds, nil, "cloudhsmv2", "delete-hsm", "--cluster-id", id, "--hsm-id", aws.ToString(cluster.Hsms[0].HsmId))
+	var after struct {
+		Backups []struct{ BackupId, BackupState string }
+	}
+	awsCLI(t, s, creds, &after, "cloudhsmv2", "describe-backups", "--filters", "clusterIds="+id)
+	if len(after.Backups) != len(before.Backups)+1 || after.Backups[0].BackupState != "READY" {
+		t.Fatalf("backups before delete-hsm %+v, after %+v", before.Backups, after.Backups)
 	}
 }
