@@ -38,6 +38,7 @@ func sweepCHFail(t *testing.T, s *server, args ...string) string {
 //     TagResource error for a CloudHSM limit, and nothing changes;
 //   - DescribeBackups with Shared answers the (empty) list of backups other accounts share,
 //     not an error, while the caller's own backups are listed without it;
+//   - CopyBackupToRegion refuses TagList [] (the model's minimum is one tag);
 //   - create-cluster in a region refuses a subnet of another region's zone;
 //   - delete-hsm on an active cluster takes a backup.
 func TestSweepCloudHSMCLI(t *testing.T) {
@@ -95,6 +96,14 @@ func TestSweepCloudHSMCLI(t *testing.T) {
 	var inv *chtypes.CloudHsmInvalidRequestException
 	if !errors.As(err, &inv) {
 		t.Fatalf("made-up NextToken with Shared: %v", err)
+	}
+
+	// An empty TagList (the model's TagList has 1 to 50 members) is refused, not read as
+	// "drop the source's tags"; the SDK sends the empty list as given.
+	_, err = ch.CopyBackupToRegion(ctx, &cloudhsmv2.CopyBackupToRegionInput{BackupId: own[0].BackupId,
+		DestinationRegion: aws.String("us-west-2"), TagList: []chtypes.Tag{}})
+	if !errors.As(err, &inv) {
+		t.Fatalf("CopyBackupToRegion with TagList []: %v", err)
 	}
 
 	// Subnets are regional: the node's us-east-1a subnet is no subnet of us-west-2.

@@ -463,6 +463,9 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, c Caller, in CopyBacku
 	if in.DestinationRegion == src.Region {
 		return nil, invalid("backup %s is already in %s; the destination region must be another region", src.ID, src.Region)
 	}
+	if err := checkTagListGiven(in.TagList); err != nil {
+		return nil, err
+	}
 	tags := in.TagList
 	if tags == nil {
 		tags = src.Tags

@@ -173,6 +173,9 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 	default:
 		return nil, invalid("NetworkType %q is not valid: IPV4 or DUALSTACK", clip(nt))
 	}
+	if err := checkTagListGiven(in.TagList); err != nil {
+		return nil, err
+	}
 	if err := checkTags(in.TagList, 0); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,16 @@ func checkTags(tags []Tag, existing int) error {
 	return nil
 }
 
+// checkTagListGiven refuses a TagList given as an empty list: the model's TagList has 1 to
+// 50 members, so [] is not "no tags" (absent is), and for CopyBackupToRegion it is not
+// "none of the source's tags" either.
+func checkTagListGiven(tags []Tag) error {
+	if tags != nil && len(tags) == 0 {
+		return invalid("TagList must list 1 to %d tags when given; leave it out for none", MaxTags)
+	}
+	return nil
+}
+
 // pageSize validates a MaxResults parameter: absent means dflt, which is also the model's
 // maximum for the operation (25 clusters, 50 backups, 100 tags).
 func pageSize(max *int, dflt int, field string) (int, error) {

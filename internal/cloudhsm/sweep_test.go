@@ -213,3 +213,34 @@ func TestClusterSubnetsAreInTheCallersRegion(t *testing.T) {
 	}
 	e.createCluster(CreateClusterInput{}) // the node's own region still works
 }
+
+// TestEmptyTagListIsRefused: TagList has 1 to 50 members in the model. CopyBackupToRegion
+// read [] as "no tags", dropping the source's tags that an absent TagList copies; it and
+// CreateCluster now refuse it, and no copy is made.
+func TestEmptyTagListIsRefused(t *testing.T) {
+	e := newTestEnv(t)
+	_, err := e.s.CreateCluster(e.ctx, e.c, CreateClusterInput{HsmType: HsmType2, SubnetIds: []string{subnetA}, TagList: []Tag{}})
+	wantErr(t, err, CodeInvalidRequest, "TagList")
+	cl := e.activeCluster(CreateClusterInput{})
+	b, err := e.s.CreateBackup(e.ctx, cl.ClusterId, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.TagResource(e.ctx, e.c, TagResourceInput{ResourceId: b.BackupId, TagList: []Tag{{Key: "k", Value: "v"}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.s.CopyBackupToRegion(e.ctx, e.c, CopyBackupToRegionInput{BackupId: b.BackupId, DestinationRegion: "us-west-2", TagList: []Tag{}})
+	wantErr(t, err, CodeInvalidRequest, "TagList")
+	west := e.c
+	west.Region = "us-west-2"
+	if out, err := e.s.DescribeBackups(e.ctx, west, DescribeBackupsInput{}); err != nil || len(out.Backups) != 0 {
+		t.Fatalf("copies after a refused copy: %v %+v", err, out)
+	}
+	// Absent, the source's tags are copied.
+	if _, err := e.s.CopyBackupToRegion(e.ctx, e.c, CopyBackupToRegionInput{BackupId: b.BackupId, DestinationRegion: "us-west-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := e.s.DescribeBackups(e.ctx, west, DescribeBackupsInput{}); len(out.Backups) != 1 || len(out.Backups[0].TagList) != 1 {
+		t.Fatalf("copy: %+v", out)
+	}
+}
