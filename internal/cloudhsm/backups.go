@@ -155,6 +155,11 @@ func (s *Service) CreateBackupWithProgress(ctx context.Context, clusterID, reaso
 	if cl.State != ClusterInitialized {
 		return nil, invalid("cluster %s is %s; only an initialized cluster can be backed up", cl.ID, s.view(cl).State)
 	}
+	if v := s.view(cl); v.State == ClusterDegraded {
+		// The node's HSM is zeroized or holds another domain key: a backup would not hold
+		// the cluster's keys, yet become its newest backup, the one retention keeps.
+		return nil, invalid("cluster %s is DEGRADED (%s); a backup now would not hold its keys", cl.ID, v.StateMessage)
+	}
 	if !s.hasLocalHsm(cl) {
 		return nil, invalid("cluster %s has no HSM on this node; a backup is taken by a node that provides one of its HSMs", cl.ID)
 	}
@@ -311,14 +316,12 @@ func (s *Service) loadArchive(ctx context.Context, b *backupRec) ([]byte, *backu
 
 // DescribeBackups lists the backups of the caller's region, newest first (oldest first
 // with SortAscending), filtered by backupIds, sourceBackupIds, clusterIds, states and
-// neverExpires ("true"/"false").
+// neverExpires ("true"/"false"). With Shared, it lists the backups other accounts share
+// with the caller: none.
 func (s *Service) DescribeBackups(ctx context.Context, c Caller, in DescribeBackupsInput) (*DescribeBackupsOutput, error) {
 	max, err := pageSize(in.MaxResults, 50, "MaxResults")
 	if err != nil {
 		return nil, err
-	}
-	if in.Shared != nil && *in.Shared {
-		return nil, invalid("Shared: Coffer does not share backups across accounts; describe your own backups (Shared false)")
 	}
 	if len(in.Filters) > 30 {
 		return nil, invalid("Filters: at most 30 filters")
@@ -335,6 +338,15 @@ func (s *Service) DescribeBackups(ctx context.Context, c Caller, in DescribeBack
 		default:
 			return nil, invalid("Filters: unknown filter %q; DescribeBackups filters by backupIds, sourceBackupIds, clusterIds, states and neverExpires", clip(k))
 		}
+	}
+	if in.Shared != nil && *in.Shared {
+		// Backups shared with the caller by other accounts: Coffer does not share backups
+		// across accounts, so there are none (AWS answers an empty list too). NextToken is
+		// checked all the same.
+		if _, _, err := paginate([]Backup(nil), in.NextToken, max); err != nil {
+			return nil, err
+		}
+		return &DescribeBackupsOutput{Backups: []Backup{}}, nil
 	}
 	s.mu.RLock()
 	var recs []*backupRec
@@ -451,6 +463,9 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, c Caller, in CopyBacku
 	if in.DestinationRegion == src.Region {
 		return nil, invalid("backup %s is already in %s; the destination region must be another region", src.ID, src.Region)
 	}
+	if err := checkTagListGiven(in.TagList); err != nil {
+		return nil, err
+	}
 	tags := in.TagList
 	if tags == nil {
 		tags = src.Tags
@@ -500,9 +515,10 @@ func (s *Service) CopyBackupToRegion(ctx context.Context, c Caller, in CopyBacku
 // Tick runs the periodic work: clusters CREATE_IN_PROGRESS become UNINITIALIZED; each
 // initialized cluster with an HSM on this node, whose HSM core is ACTIVE and whose newest
 // READY backup is older than Config.BackupInterval (or which has none), is backed up;
-// retention deletes expired backups (backup.Expired: never a cluster's newest, never
-// NeverExpires backups, never copies) and PENDING_DELETION backups older than 7 days
-// (backup.PurgeDue). Deleted backups become DELETED and lose their archive and share.
+// retention marks expired backups PENDING_DELETION (backup.Expired: never a cluster's
+// newest, never NeverExpires backups, never copies), restorable for 7 days like deleted
+// ones, and purges PENDING_DELETION backups older than 7 days (backup.PurgeDue): those
+// become DELETED and lose their archive and share.
 func (s *Service) Tick(ctx context.Context) error {
 	errs := []error{s.settle(ctx), s.scheduledBackups(ctx), s.applyRetention(ctx)}
 	return errors.Join(errs...)
@@ -538,7 +554,7 @@ func (s *Service) scheduledBackups(ctx context.Context) error {
 	s.mu.RLock()
 	var due []string
 	for _, c := range s.clusters {
-		if c.State != ClusterInitialized || !s.hasLocalHsm(c) {
+		if c.State != ClusterInitialized || !s.hasLocalHsm(c) || s.view(c).State == ClusterDegraded {
 			continue
 		}
 		var newest *backupRec
@@ -588,9 +604,7 @@ func (s *Service) applyRetention(ctx context.Context) error {
 
 	var errs []error
 	for _, id := range expired {
-		errs = append(errs, s.finalDelete(ctx, id, "retention", func(b *backupRec) bool {
-			return b.State == BackupReady && !b.NeverExpires && !b.copied()
-		}))
+		errs = append(errs, s.expire(ctx, id))
 	}
 	for _, id := range purge {
 		errs = append(errs, s.finalDelete(ctx, id, "purge", func(b *backupRec) bool {
@@ -598,6 +612,28 @@ func (s *Service) applyRetention(ctx context.Context) error {
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// expire marks a backup the retention policy expired PENDING_DELETION, as DeleteBackup
+// does: as on AWS, a backup the service purges can be restored (RestoreBackup) for 7
+// days, and its archive and share stay until then.
+func (s *Service) expire(ctx context.Context, id string) error {
+	changed := false
+	_, err := s.updateBackup(ctx, "", id, func(b *backupRec) error {
+		if b.State != BackupReady || b.NeverExpires || b.copied() {
+			return errNoChange
+		}
+		b.State, b.Deleted = BackupPendingDeletion, s.now()
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("retention of backup %s: %w", id, err)
+	}
+	if changed {
+		s.cfg.Logger.Info("cloudhsm: backup expired: pending deletion", "backup", id, "by", "retention")
+	}
+	return nil
 }
 
 // finalDelete makes a backup DELETED (if still eligible) and removes its files.

@@ -243,31 +243,51 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("backup exactly 7 days old: %s", st)
 	}
 	// 10 days later every backup is older than 7 days: only the copy, the NeverExpires
-	// backup and the cluster's newest backup survive.
+	// backup and the cluster's newest backup stay READY. The expired ones are
+	// PENDING_DELETION, as on AWS ("You can restore backups the service purges just as
+	// you would restore manually deleted backups"), with their archive and share.
 	e.clock.Add(10 * 24 * time.Hour)
+	expiredAt := e.clock.Now()
 	if err := e.s.Tick(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{made[0]: BackupDeleted, made[1]: BackupReady, made[2]: BackupDeleted, made[3]: BackupReady, cp: BackupReady}
-	for id, st := range want {
-		got := e.backupState(id)
-		if got.BackupState != st {
-			t.Errorf("%s: %s, want %s", id, got.BackupState, st)
-		}
-		region := "us-east-1"
-		if id == cp {
-			region = "us-west-2"
-		}
-		if exists := e.archiveExists(region, id); exists != (st == BackupReady) {
-			t.Errorf("%s (%s): archive exists %v", id, st, exists)
-		}
-		if exists := fileExists(t, e.s.ShareFile(id)); exists != (st == BackupReady) {
-			t.Errorf("%s (%s): share exists %v", id, st, exists)
+	checkStates := func(want map[string]string) {
+		t.Helper()
+		for id, st := range want {
+			got := e.backupState(id)
+			if got.BackupState != st {
+				t.Errorf("%s: %s, want %s", id, got.BackupState, st)
+			}
+			region := "us-east-1"
+			if id == cp {
+				region = "us-west-2"
+			}
+			if exists := e.archiveExists(region, id); exists != (st != BackupDeleted) {
+				t.Errorf("%s (%s): archive exists %v", id, st, exists)
+			}
+			if exists := fileExists(t, e.s.ShareFile(id)); exists != (st != BackupDeleted) {
+				t.Errorf("%s (%s): share exists %v", id, st, exists)
+			}
 		}
 	}
-	if got := e.backupState(made[0]); got.DeleteTimestamp == nil || !time.Time(*got.DeleteTimestamp).Equal(e.clock.Now()) {
+	checkStates(map[string]string{made[0]: BackupPendingDeletion, made[1]: BackupReady, made[2]: BackupPendingDeletion, made[3]: BackupReady, cp: BackupReady})
+	if got := e.backupState(made[0]); got.DeleteTimestamp == nil || !time.Time(*got.DeleteTimestamp).Equal(expiredAt) {
 		t.Errorf("expired backup's DeleteTimestamp: %+v", got)
 	}
+	// An expired backup is restored like a deleted one (after the retention period is
+	// raised, as AWS advises, or the next run expires it again).
+	if _, err := e.s.ModifyCluster(e.ctx, e.c, ModifyClusterInput{ClusterId: cl.ClusterId, BackupRetentionPolicy: &BackupRetentionPolicy{Type: "DAYS", Value: "379"}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.s.RestoreBackup(e.ctx, e.c, BackupIDInput{BackupId: made[2]}); err != nil || res.Backup.BackupState != BackupReady {
+		t.Fatalf("RestoreBackup of an expired backup: %v %+v", err, res)
+	}
+	// 7 days after it expired, the one left PENDING_DELETION is purged.
+	e.clock.Add(7*24*time.Hour + time.Second)
+	if err := e.s.Tick(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkStates(map[string]string{made[0]: BackupDeleted, made[1]: BackupReady, made[2]: BackupReady, made[3]: BackupReady, cp: BackupReady})
 	// The copy still opens with its own share.
 	rec, _ := e.s.getBackup("", cp)
 	a, err := e.s.readArchive(e.ctx, rec)
@@ -312,10 +332,14 @@ func TestScheduledBackups(t *testing.T) {
 	if n := count(); n != 2 {
 		t.Fatalf("tick after the interval: %d backups", n)
 	}
-	// A new HSM on an initialized cluster takes a backup too.
+	// Removing an HSM from an initialized cluster takes a backup (before the removal),
+	// and so does a new HSM, as on AWS.
 	e.retireHsms(cl.ClusterId)
-	e.createHsm(cl.ClusterId)
 	if n := count(); n != 3 {
+		t.Fatalf("after DeleteHsm: %d backups", n)
+	}
+	e.createHsm(cl.ClusterId)
+	if n := count(); n != 4 {
 		t.Fatalf("after CreateHsm: %d backups", n)
 	}
 	// No backups while the HSM core is not ACTIVE (zeroized).
@@ -324,7 +348,7 @@ func TestScheduledBackups(t *testing.T) {
 	if err := e.s.Tick(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(); n != 3 {
+	if n := count(); n != 4 {
 		t.Fatalf("tick on a zeroized HSM: %d backups", n)
 	}
 	if st := e.describe(cl.ClusterId); st.State != ClusterDegraded || !strings.Contains(st.StateMessage, "zeroized") {
@@ -444,11 +468,11 @@ func TestTags(t *testing.T) {
 	if err := tag(Tag{Key: "x", Value: "1"}, Tag{Key: "y", Value: "2"}); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, tag(Tag{Key: "z", Value: "1"}, Tag{Key: "w", Value: "2"}), CodeTag, "at most 50")
+	wantErr(t, tag(Tag{Key: "z", Value: "1"}, Tag{Key: "w", Value: "2"}), CodeLimitExceeded, "at most 50")
 	if err := tag(Tag{Key: "z", Value: "1"}, Tag{Key: many[0].Key, Value: "new"}); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, tag(Tag{Key: "w", Value: "1"}), CodeTag, "at most 50")
+	wantErr(t, tag(Tag{Key: "w", Value: "1"}), CodeLimitExceeded, "at most 50")
 	if err := tag(Tag{Key: "ключ", Value: "значение: a/b=c+d-e@f_g.h"}); err == nil {
 		t.Fatal("51st tag accepted")
 	}

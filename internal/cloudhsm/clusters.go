@@ -162,6 +162,9 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 		}
 		mode = src.Mode
 	}
+	if in.HsmType == HsmType1 && mode == ModeNonFIPS {
+		return nil, invalid("Mode %s needs HsmType %s: %s HSMs run in FIPS mode only", ModeNonFIPS, HsmType2, HsmType1)
+	}
 	nt := in.NetworkType
 	switch nt {
 	case "":
@@ -169,6 +172,9 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 	case "IPV4", "DUALSTACK":
 	default:
 		return nil, invalid("NetworkType %q is not valid: IPV4 or DUALSTACK", clip(nt))
+	}
+	if err := checkTagListGiven(in.TagList); err != nil {
+		return nil, err
 	}
 	if err := checkTags(in.TagList, 0); err != nil {
 		return nil, err
@@ -181,6 +187,10 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 		az, ok := s.cfg.Subnets[id]
 		if !ok {
 			return nil, invalid("SubnetIds: subnet %s is not known to this Coffer node; declare it with `coffer server --subnet %s=<az>`", id, id)
+		}
+		if !zoneInRegion(az, c.Region) {
+			// Subnets are regional: this one does not exist in the caller's region.
+			return nil, invalid("SubnetIds: subnet %s is in %s, not in region %s; a cluster's subnets are in its own region", id, az, c.Region)
 		}
 		if prev, dup := subnets[az]; dup && prev != id {
 			return nil, invalid("SubnetIds: subnets %s and %s are both in %s; give one subnet per availability zone", prev, id, az)
@@ -364,7 +374,7 @@ func (s *Service) CreateHsm(ctx context.Context, c Caller, in CreateHsmInput) (*
 	if !azRE.MatchString(in.AvailabilityZone) {
 		return nil, invalid("AvailabilityZone %q is not a valid availability zone", clip(in.AvailabilityZone))
 	}
-	if in.IpAddress != "" && !ipRE.MatchString(in.IpAddress) {
+	if in.IpAddress != "" && !validIPv4(in.IpAddress) {
 		return nil, invalid("IpAddress %q is not an IPv4 address", clip(in.IpAddress))
 	}
 	cur, err := s.getCluster(c.Region, in.ClusterId)
@@ -441,6 +451,13 @@ func (s *Service) CreateHsm(ctx context.Context, c Caller, in CreateHsmInput) (*
 	return nil, chErr(CodeInternal, "HSM %s missing after creation", h.ID)
 }
 
+// zoneInRegion reports whether the availability zone az (us-east-1a) is in region
+// (us-east-1).
+func zoneInRegion(az, region string) bool {
+	rest, ok := strings.CutPrefix(az, region)
+	return ok && len(rest) == 1 && rest[0] >= 'a' && rest[0] <= 'z'
+}
+
 func zones(c *clusterRec) string {
 	var z []string
 	for az := range c.Subnets {
@@ -451,18 +468,20 @@ func zones(c *clusterRec) string {
 }
 
 // DeleteHsm removes an HSM (by HsmId, EniId or EniIp) from the cluster and unbinds its
-// node. Deleted HSMs are no longer listed.
+// node, after a backup of an initialized cluster (backupBeforeRemoval), as AWS takes one
+// when an HSM is removed from an active cluster. Deleted HSMs are no longer listed.
 func (s *Service) DeleteHsm(ctx context.Context, c Caller, in DeleteHsmInput) (*DeleteHsmOutput, error) {
 	switch {
 	case in.HsmId != "" && !hsmIDRE.MatchString(in.HsmId):
 		return nil, invalid("HsmId %q is not a valid HSM id (hsm-[2-7a-zA-Z]{11,16})", clip(in.HsmId))
 	case in.EniId != "" && !eniIDRE.MatchString(in.EniId):
 		return nil, invalid("EniId %q is not a valid ENI id", clip(in.EniId))
-	case in.EniIp != "" && !ipRE.MatchString(in.EniIp):
+	case in.EniIp != "" && !validIPv4(in.EniIp):
 		return nil, invalid("EniIp %q is not an IPv4 address", clip(in.EniIp))
 	case in.HsmId == "" && in.EniId == "" && in.EniIp == "":
 		return nil, invalid("name the HSM to delete with HsmId, EniId or EniIp")
 	}
+	s.backupBeforeRemoval(ctx, c.Region, in)
 	var deleted string
 	_, err := s.updateCluster(ctx, c.Region, in.ClusterId, func(cl *clusterRec, cmd *putClusterCmd) error {
 		for i, h := range cl.Hsms {
@@ -479,6 +498,29 @@ func (s *Service) DeleteHsm(ctx context.Context, c Caller, in DeleteHsmInput) (*
 		return nil, err
 	}
 	return &DeleteHsmOutput{HsmId: deleted}, nil
+}
+
+// backupBeforeRemoval takes the backup AWS takes when an HSM is removed from an active
+// cluster: when the HSM DeleteHsm names is in an initialized cluster that this node
+// provides an HSM of, and backups are configured. It runs before the removal, while the
+// node still provides an HSM of the cluster (the last HSM's node could not back it up
+// afterwards). Failures are logged; they do not stop the removal.
+func (s *Service) backupBeforeRemoval(ctx context.Context, region string, in DeleteHsmInput) {
+	if s.cfg.Store == nil {
+		return
+	}
+	cl, err := s.getCluster(region, in.ClusterId)
+	if err != nil || cl.State != ClusterInitialized || !s.hasLocalHsm(cl) || s.view(cl).State == ClusterDegraded {
+		return
+	}
+	for _, h := range cl.Hsms {
+		if (in.HsmId == "" || h.ID == in.HsmId) && (in.EniId == "" || h.EniID == in.EniId) && (in.EniIp == "" || h.EniIP == in.EniIp) {
+			if _, err := s.CreateBackup(ctx, cl.ID, "removing HSM "+h.ID); err != nil {
+				s.cfg.Logger.Warn("cloudhsm: backup before DeleteHsm failed", "cluster", cl.ID, "hsm", h.ID, "err", err)
+			}
+			return
+		}
+	}
 }
 
 // DeleteCluster deletes a cluster that has no HSMs. Its backups stay.
@@ -603,6 +645,9 @@ func (s *Service) ModifyCluster(ctx context.Context, c Caller, in ModifyClusterI
 			cl.RetentionDays = days
 		}
 		if in.HsmType != "" {
+			if in.HsmType == HsmType1 && cl.Mode == ModeNonFIPS {
+				return invalid("cluster %s is %s; %s HSMs run in FIPS mode only", cl.ID, ModeNonFIPS, HsmType1)
+			}
 			cl.HsmType = in.HsmType
 		}
 		return nil

@@ -156,8 +156,6 @@ func TestValidation(t *testing.T) {
 	wantErr(t, err, CodeInvalidRequest, "unknown filter")
 	_, err = e.s.DescribeBackups(e.ctx, e.c, DescribeBackupsInput{Filters: map[string][]string{"neverExpires": {"maybe"}}})
 	wantErr(t, err, CodeInvalidRequest, "true or false")
-	_, err = e.s.DescribeBackups(e.ctx, e.c, DescribeBackupsInput{Shared: boolp(true)})
-	wantErr(t, err, CodeInvalidRequest, "Shared")
 	for _, n := range []int{0, 26, -1} {
 		_, err = e.s.DescribeClusters(e.ctx, e.c, DescribeClustersInput{MaxResults: intp(n)})
 		wantErr(t, err, CodeInvalidRequest, "MaxResults")

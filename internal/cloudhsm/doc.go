@@ -69,11 +69,13 @@
 //
 // Tick takes a backup when an initialized cluster with an HSM on this node, whose HSM core
 // is ACTIVE, has no READY backup younger than Config.BackupInterval (24 h); CreateHsm
-// takes one after each new HSM of an initialized cluster. Tick also applies retention
+// takes one after each new HSM of an initialized cluster, and DeleteHsm one before an HSM
+// leaves it. No backup is taken of a DEGRADED cluster. Tick also applies retention
 // (backup.Expired with the cluster's retention days: the newest backup of a cluster,
-// NeverExpires backups and copies are kept) and purges backups PENDING_DELETION for more
-// than 7 days (backup.PurgeDue): both become DELETED and lose their archive and share.
-// DeleteBackup puts a READY backup PENDING_DELETION; RestoreBackup brings it back.
+// NeverExpires backups and copies are kept), which puts expired backups PENDING_DELETION,
+// and purges backups PENDING_DELETION for more than 7 days (backup.PurgeDue): those become
+// DELETED and lose their archive and share. DeleteBackup puts a READY backup
+// PENDING_DELETION too; RestoreBackup brings either back, as on AWS.
 // Every time comes from Config.Now.
 //
 // CopyBackupToRegion copies the archive byte for byte under a new id in the destination

@@ -11,10 +11,16 @@ import (
 // checkTags validates tags to be added to a resource that keeps existing other tags (tags
 // whose keys are not in tags): keys of 1 to 128 characters and values of 0 to 256, both of
 // the model's tag alphabet, no key starting with the reserved "aws:", no key twice, and at
-// most MaxTags in all. Every refusal is a CloudHsmTagException.
+// most MaxTags in all. A request of more than MaxTags tags, and every other refusal, is a
+// CloudHsmTagException; tags that would take a resource's existing ones past MaxTags are
+// a CloudHsmResourceLimitExceededException, the error the model gives TagResource for
+// exceeding a CloudHSM limit.
 func checkTags(tags []Tag, existing int) error {
+	if len(tags) > MaxTags {
+		return tagErr("a resource carries at most %d tags: %d were given", MaxTags, len(tags))
+	}
 	if len(tags)+existing > MaxTags {
-		return tagErr("a resource carries at most %d tags: %d more would make %d", MaxTags, len(tags), len(tags)+existing)
+		return limit("a resource carries at most %d tags: %d more would make %d", MaxTags, len(tags), len(tags)+existing)
 	}
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
@@ -37,6 +43,16 @@ func checkTags(tags []Tag, existing int) error {
 			return tagErr("tag key %q is given twice", clip(t.Key))
 		}
 		seen[t.Key] = true
+	}
+	return nil
+}
+
+// checkTagListGiven refuses a TagList given as an empty list: the model's TagList has 1 to
+// 50 members, so [] is not "no tags" (absent is), and for CopyBackupToRegion it is not
+// "none of the source's tags" either.
+func checkTagListGiven(tags []Tag) error {
+	if tags != nil && len(tags) == 0 {
+		return invalid("TagList must list 1 to %d tags when given; leave it out for none", MaxTags)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -50,7 +51,6 @@ var (
 	hsmIDRE     = regexp.MustCompile(`^hsm-[2-7a-zA-Z]{11,16}$`)
 	backupIDRE  = regexp.MustCompile(`^backup-[2-7a-zA-Z]{11,16}$`)
 	eniIDRE     = regexp.MustCompile(`^eni-[0-9a-fA-F]{8,17}$`)
-	ipRE        = regexp.MustCompile(`^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$`)
 	azRE        = regexp.MustCompile(`^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d[a-z]$`)
 	regionRE    = regexp.MustCompile(`^[a-z]{2}(-(gov))?-(east|west|north|south|central){1,2}-\d$`)
 	subnetIDRE  = regexp.MustCompile(`^subnet-[0-9a-fA-F]{8,17}$`)
@@ -58,6 +58,14 @@ var (
 	resourceRE  = regexp.MustCompile(`^(?:cluster|backup)-[2-7a-zA-Z]{11,16}$`)
 	tagRE       = regexp.MustCompile(`^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`)
 )
+
+// validIPv4 reports whether s is a dotted-quad IPv4 address: the model's IpAddress pattern
+// (\d{1,3} four times) and, beyond it, octets of at most 255 without leading zeros, so that
+// an address no subnet can hold (10.0.0.300) is refused instead of recorded.
+func validIPv4(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4() && a.String() == s
+}
 
 // newID returns prefix + 11 lowercase base32 characters ([a-z2-7]), as CloudHSM's ids.
 func newID(prefix string) string { return prefix + strings.ToLower(rand.Text()[:11]) }
