@@ -20,11 +20,14 @@ import (
 
 // cloudhsmJSONService exposes the CloudHSMv2 operation table as the BaldrApiService JSON 1.1
 // protocol (SigV4 service name "cloudhsm").
-// Every operation is authorized with the caller's identity policies (cloudhsm:<Op>).
+// Every operation is authorized with the caller's identity policies (cloudhsm:<Op>) on the
+// cluster or backup ARN it acts on ("*" for the operations that name none).
 func cloudhsmJSONService(svc *cloudhsm.Service, a *identityAuthorizer) *awsproto.JSONService {
 	ops := handlers(svc, cloudhsm.Operations(), func(c *awsproto.Call) cloudhsm.Caller {
 		return cloudhsm.Caller{Region: c.Region, Account: c.Principal.Account, Principal: c.Principal.ARN}
-	}, a.guardAll("cloudhsm", cloudhsm.CodeAccessDenied, http.StatusBadRequest))
+	}, a.guardAllOn("cloudhsm", cloudhsm.CodeAccessDenied, http.StatusBadRequest, func(op string, c *awsproto.Call) string {
+		return cloudhsm.RequestResource(op, c.Region, c.Principal.Account, c.Body)
+	}))
 	return &awsproto.JSONService{
 		TargetPrefix: "BaldrApiService",
 		SigningName:  "cloudhsm",

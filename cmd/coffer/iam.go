@@ -103,12 +103,22 @@ func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string
 	return false, deniedMessage(c, action, resource, d), nil
 }
 
-// guard wraps a handler of service prefix (iam, sts, cloudhsm) with the identity decision;
-// denied answers use code with the given HTTP status.
+// guard wraps a handler of service prefix (iam, sts, cloudhsm) with the identity decision
+// on resource "*"; denied answers use code with the given HTTP status.
 func (a *identityAuthorizer) guard(prefix, op, code string, status int, h awsproto.Handler) awsproto.Handler {
+	return a.guardOn(prefix, op, code, status, nil, h)
+}
+
+// guardOn is guard deciding on the resource the request acts on: resource gives its ARN
+// (or "*" when the request names none); nil means "*" for every request.
+func (a *identityAuthorizer) guardOn(prefix, op, code string, status int, resource func(op string, c *awsproto.Call) string, h awsproto.Handler) awsproto.Handler {
 	action := prefix + ":" + op
 	return func(ctx context.Context, c *awsproto.Call) (any, error) {
-		ok, msg, err := a.authorize(c, action, "*")
+		res := "*"
+		if resource != nil {
+			res = resource(op, c)
+		}
+		ok, msg, err := a.authorize(c, action, res)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +131,14 @@ func (a *identityAuthorizer) guard(prefix, op, code string, status int, h awspro
 
 // guardAll is guard for every operation of a service (a wrap for handlers).
 func (a *identityAuthorizer) guardAll(prefix, code string, status int) func(string, awsproto.Handler) awsproto.Handler {
-	return func(op string, h awsproto.Handler) awsproto.Handler { return a.guard(prefix, op, code, status, h) }
+	return a.guardAllOn(prefix, code, status, nil)
+}
+
+// guardAllOn is guardOn for every operation of a service.
+func (a *identityAuthorizer) guardAllOn(prefix, code string, status int, resource func(op string, c *awsproto.Call) string) func(string, awsproto.Handler) awsproto.Handler {
+	return func(op string, h awsproto.Handler) awsproto.Handler {
+		return a.guardOn(prefix, op, code, status, resource, h)
+	}
 }
 
 // stsOpen are the STS actions that need no identity permission, as on AWS:
