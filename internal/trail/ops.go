@@ -184,14 +184,21 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 	if _, err := s.resolve(Caller{Region: t.HomeRegion, Account: t.Account}, t.ARN()); err == nil {
 		return nil, errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
 	}
+	// A multi-region trail has a shadow in every region: it holds its name there and
+	// counts against each region's limit of 5 trails, as on AWS.
 	s.mu.RLock()
-	n := 0
+	n, shadow := 0, false
 	for _, o := range s.trails {
-		if o.Account == t.Account && o.HomeRegion == t.HomeRegion {
-			n++
+		if o.Account != t.Account || o.HomeRegion != t.HomeRegion && !o.IsMultiRegionTrail {
+			continue
 		}
+		n++
+		shadow = shadow || o.Name == t.Name
 	}
 	s.mu.RUnlock()
+	if shadow {
+		return nil, errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
+	}
 	if n >= 5 {
 		return nil, errorf("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", t.Account, t.HomeRegion)
 	}

@@ -429,11 +429,17 @@ func (s *Service) resolve(c Caller, name string) (*Trail, error) {
 		return &out, nil
 	}
 	if !strings.HasPrefix(name, "arn:") {
+		// The shadow of a multi-region trail; the first by ARN should two regions
+		// hold one of the same name (one made multi-region by UpdateTrail).
+		var found *Trail
 		for _, t := range s.trails {
-			if t.Name == name && t.Account == c.account(s) && t.IsMultiRegionTrail {
-				out := *t
-				return &out, nil
+			if t.Name == name && t.Account == c.account(s) && t.IsMultiRegionTrail && (found == nil || t.ARN() < found.ARN()) {
+				found = t
 			}
+		}
+		if found != nil {
+			out := *found
+			return &out, nil
 		}
 	}
 	return nil, notFound(arn, c.account(s))

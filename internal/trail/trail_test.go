@@ -879,3 +879,26 @@ func TestValidateFollowsBucketChange(t *testing.T) {
 		t.Fatalf("after deleting %s:\n%s", old[1].Key, rep.Text(true))
 	}
 }
+
+// A multi-region trail's shadow counts against another region's limit of 5 trails
+// and holds its name there, as on AWS.
+func TestShadowTrailCountsInOtherRegions(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	f.caller = Caller{Region: "us-west-2", Account: "111122223333"}
+	if _, err := f.op("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-2"}`); MapError(err) == nil || MapError(err).Code != "TrailAlreadyExistsException" {
+		t.Errorf("a trail named like a shadow: %v, want TrailAlreadyExistsException", err)
+	}
+	for i := range 4 {
+		f.mustOp("CreateTrail", fmt.Sprintf(`{"Name":"west-%d","S3BucketName":"bucket-2"}`, i))
+	}
+	if _, err := f.op("CreateTrail", `{"Name":"west-4","S3BucketName":"bucket-2"}`); MapError(err) == nil || MapError(err).Code != "MaximumNumberOfTrailsExceededException" {
+		t.Errorf("a sixth trail in us-west-2 (with the shadow): %v, want MaximumNumberOfTrailsExceededException", err)
+	}
+	if list := f.mustOp("DescribeTrails", `{}`).(map[string]any)["trailList"].([]*trailOutput); len(list) != 5 {
+		t.Errorf("us-west-2 has %d trails, want 5", len(list))
+	}
+	// Another account's multi-region trail does not count.
+	f.caller = Caller{Region: "us-west-2", Account: "444455556666"}
+	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-3"}`)
+}
