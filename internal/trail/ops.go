@@ -84,7 +84,10 @@ func outputOf(t *Trail, full bool) *trailOutput {
 	o := &trailOutput{Name: t.Name, S3BucketName: t.S3BucketName, S3KeyPrefix: t.S3KeyPrefix, SnsTopicName: t.SnsTopicName,
 		IncludeGlobalServiceEvents: t.IncludeGlobalServiceEvents, IsMultiRegionTrail: t.IsMultiRegionTrail,
 		TrailARN: t.ARN(), LogFileValidationEnabled: t.LogFileValidationEnabled, KmsKeyId: t.KmsKeyId}
-	if t.SnsTopicName != "" {
+	switch {
+	case strings.HasPrefix(t.SnsTopicName, "arn:"): // SnsTopicName may be the topic's ARN
+		o.SnsTopicARN = t.SnsTopicName
+	case t.SnsTopicName != "":
 		o.SnsTopicARN = "arn:aws:sns:" + t.HomeRegion + ":" + t.Account + ":" + t.SnsTopicName
 	}
 	if full {
@@ -110,6 +113,9 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 		t.S3KeyPrefix = p
 	}
 	if in.SnsTopicName != nil {
+		if v := *in.SnsTopicName; v != "" && !ValidSnsTopic(v) {
+			return errorf("InvalidSnsTopicNameException", "SNS topic name is not valid: %s", v)
+		}
 		t.SnsTopicName = *in.SnsTopicName
 	}
 	if in.IncludeGlobalServiceEvents != nil {

@@ -338,7 +338,12 @@ var (
 	adjacentRE   = regexp.MustCompile(`[._-]{2}`)
 	trailARNRE   = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$`)
 	bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	snsTopicRE   = regexp.MustCompile(`^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:)?[A-Za-z0-9_-]{1,256}$`)
 )
+
+// ValidSnsTopic reports whether v is an SNS topic name (1-256 ASCII letters, digits,
+// '_' and '-', SNS's rule) or a topic ARN, as CreateTrail's SnsTopicName may be.
+func ValidSnsTopic(v string) bool { return snsTopicRE.MatchString(v) }
 
 // ValidTrailName reports whether name follows CloudTrail's rules: 3-128 characters,
 // ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit,

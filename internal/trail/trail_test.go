@@ -902,3 +902,48 @@ func TestShadowTrailCountsInOtherRegions(t *testing.T) {
 	f.caller = Caller{Region: "us-west-2", Account: "444455556666"}
 	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-3"}`)
 }
+
+// SnsTopicName is a topic name or ARN: anything else is InvalidSnsTopicNameException,
+// and an ARN is the trail's SnsTopicARN as it is.
+func TestSnsTopicName(t *testing.T) {
+	f := newFixture(t)
+	for _, bad := range []string{"bad topic", "a/b", strings.Repeat("t", 257), "arn:aws:sns:us-east-1:111122223333:", "arn:aws:s3:::bucket"} {
+		body, _ := json.Marshal(map[string]string{"Name": "notify", "S3BucketName": "bucket-1", "SnsTopicName": bad})
+		if _, err := f.op("CreateTrail", string(body)); MapError(err) == nil || MapError(err).Code != "InvalidSnsTopicNameException" {
+			t.Errorf("SnsTopicName %q: %v, want InvalidSnsTopicNameException", bad, err)
+		}
+	}
+	if len(f.svc.Trails()) != 0 {
+		t.Fatal("a trail was created")
+	}
+	out := f.mustOp("CreateTrail", `{"Name":"notify","S3BucketName":"bucket-1","SnsTopicName":"deliveries"}`).(*trailOutput)
+	if out.SnsTopicARN != "arn:aws:sns:us-east-1:111122223333:deliveries" {
+		t.Errorf("SnsTopicARN %q", out.SnsTopicARN)
+	}
+	arn := "arn:aws:sns:us-west-2:111122223333:other_topic"
+	out = f.mustOp("UpdateTrail", `{"Name":"notify","SnsTopicName":"`+arn+`"}`).(*trailOutput)
+	if out.SnsTopicARN != arn {
+		t.Errorf("SnsTopicARN of an ARN: %q, want %q", out.SnsTopicARN, arn)
+	}
+	if _, err := f.op("UpdateTrail", `{"Name":"notify","SnsTopicName":"no spaces"}`); MapError(err) == nil || MapError(err).Code != "InvalidSnsTopicNameException" {
+		t.Errorf("UpdateTrail with a bad topic: %v", err)
+	}
+	if got := mustTrailNamed(t, f, "notify").SnsTopicName; got != arn {
+		t.Errorf("a refused update changed the topic to %q", got)
+	}
+	out = f.mustOp("UpdateTrail", `{"Name":"notify","SnsTopicName":""}`).(*trailOutput)
+	if out.SnsTopicName != "" || out.SnsTopicARN != "" {
+		t.Errorf("cleared topic: %+v", out)
+	}
+}
+
+func mustTrailNamed(t *testing.T, f *fixture, name string) Trail {
+	t.Helper()
+	for _, tr := range f.svc.Trails() {
+		if tr.Name == name {
+			return tr
+		}
+	}
+	t.Fatalf("no trail %s", name)
+	return Trail{}
+}
