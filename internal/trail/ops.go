@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 )
@@ -25,6 +26,9 @@ var ops = map[string]Op{
 	"StopLogging":    (*Service).opStopLogging,
 	"GetTrailStatus": (*Service).opGetTrailStatus,
 	"ListPublicKeys": (*Service).opListPublicKeys,
+	"AddTags":        (*Service).opAddTags,
+	"RemoveTags":     (*Service).opRemoveTags,
+	"ListTags":       (*Service).opListTags,
 }
 
 // Operations is the dispatch table of the trail operations, by name.
@@ -154,16 +158,33 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 			t.KmsKeyId = arn
 		}
 	}
-	if len(in.TagsList) > 50 {
-		return errorf("TagsLimitExceededException", "The number of tags exceeds the limit of 50.")
+	if in.TagsList != nil {
+		if err := checkTags(in.TagsList); err != nil {
+			return err
+		}
+		if len(in.TagsList) > maxTags {
+			return errorf("TagsLimitExceededException", "The number of tags exceeds the limit of %d.", maxTags)
+		}
+		t.Tags = in.TagsList
 	}
-	for _, tag := range in.TagsList {
-		if tag.Key == "" || len(tag.Key) > 128 || len(tag.Value) > 256 {
+	return nil
+}
+
+// maxTags is the number of tags a trail may have.
+const maxTags = 50
+
+// checkTags validates the tags of a request: keys of 1-128 and values of at most 256
+// characters, each key once.
+func checkTags(tags []Tag) error {
+	seen := make(map[string]bool, len(tags))
+	for _, tag := range tags {
+		if tag.Key == "" || utf8.RuneCountInString(tag.Key) > 128 || utf8.RuneCountInString(tag.Value) > 256 {
 			return errorf("InvalidTagParameterException", "Tag keys must be 1-128 characters and values at most 256.")
 		}
-	}
-	if in.TagsList != nil {
-		t.Tags = in.TagsList
+		if seen[tag.Key] {
+			return errorf("InvalidTagParameterException", "Tag key %s is given more than once.", tag.Key)
+		}
+		seen[tag.Key] = true
 	}
 	return nil
 }
@@ -233,6 +254,7 @@ func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any
 	if in.S3BucketName != nil && *in.S3BucketName == "" {
 		return nil, errorf("InvalidS3BucketNameException", "S3 bucket name is required.")
 	}
+	in.TagsList = nil // not an UpdateTrail parameter: tags change with AddTags and RemoveTags
 	if err := s.apply(ctx, t, &in); err != nil {
 		return nil, err
 	}
@@ -466,3 +488,94 @@ func (s *Service) opListPublicKeys(ctx context.Context, c Caller, body []byte) (
 
 // validityAhead is how far ahead ListPublicKeys reports a key as valid.
 const validityAhead = 24 * time.Hour
+
+// tagsInput is AddTags' and RemoveTags' request.
+type tagsInput struct {
+	ResourceID string `json:"ResourceId"`
+	TagsList   []Tag  `json:"TagsList"`
+}
+
+// tagged resolves the ResourceId of a tag operation: a trail ARN of the caller's account.
+// Other CloudTrail resources (event data stores, channels, dashboards) do not exist in
+// Coffer.
+func (s *Service) tagged(c Caller, id string) (*Trail, error) {
+	if id == "" {
+		return nil, errorf("CloudTrailARNInvalidException", "Resource ARN can not be empty.")
+	}
+	m := resourceARNRE.FindStringSubmatch(id)
+	if m == nil {
+		return nil, errorf("CloudTrailARNInvalidException", "Invalid resource ARN: %s", id)
+	}
+	if m[1] != "trail" {
+		return nil, errorf("ResourceNotFoundException", "Resource %s not found.", id)
+	}
+	t, err := s.resolve(c, id)
+	var e *Error
+	if errors.As(err, &e) && e.Code == "TrailNotFoundException" {
+		return nil, errorf("ResourceNotFoundException", "Resource %s not found.", id)
+	}
+	return t, err
+}
+
+func (s *Service) changeTags(ctx context.Context, c Caller, body []byte, remove bool) (any, error) {
+	in, err := awsproto.Decode[tagsInput](body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.tagged(c, in.ResourceID)
+	if err != nil {
+		return nil, err
+	}
+	if t.HomeRegion != c.region(s) {
+		return nil, errorf("InvalidHomeRegionException", "Tags of a trail change only in its home region (%s).", t.HomeRegion)
+	}
+	if err := checkTags(in.TagsList); err != nil {
+		return nil, err
+	}
+	cmd := tagsCmd{ARN: t.ARN()}
+	if remove {
+		cmd.Remove = in.TagsList
+	} else {
+		cmd.Add = in.TagsList
+	}
+	_, err = s.propose(ctx, cmdTags, cmd)
+	return map[string]any{}, err
+}
+
+func (s *Service) opAddTags(ctx context.Context, c Caller, body []byte) (any, error) {
+	return s.changeTags(ctx, c, body, false)
+}
+
+func (s *Service) opRemoveTags(ctx context.Context, c Caller, body []byte) (any, error) {
+	return s.changeTags(ctx, c, body, true)
+}
+
+func (s *Service) opListTags(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		ResourceIDList []string `json:"ResourceIdList"`
+		NextToken      string   `json:"NextToken"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if in.NextToken != "" {
+		return nil, errorf("InvalidTokenException", "Invalid NextToken.")
+	}
+	type resourceTag struct {
+		ResourceID string `json:"ResourceId"`
+		TagsList   []Tag  `json:"TagsList"`
+	}
+	out := make([]resourceTag, 0, len(in.ResourceIDList))
+	for _, id := range in.ResourceIDList {
+		t, err := s.tagged(c, id)
+		if err != nil {
+			return nil, err
+		}
+		tags := t.Tags
+		if tags == nil {
+			tags = []Tag{}
+		}
+		out = append(out, resourceTag{ResourceID: t.ARN(), TagsList: tags})
+	}
+	return map[string]any{"ResourceTagList": out}, nil
+}

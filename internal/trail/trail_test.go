@@ -947,3 +947,66 @@ func mustTrailNamed(t *testing.T, f *fixture, name string) Trail {
 	t.Fatalf("no trail %s", name)
 	return Trail{}
 }
+
+// AddTags, RemoveTags and ListTags, and UpdateTrail keeps the tags.
+func TestTrailTags(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"tagged","S3BucketName":"bucket-1","TagsList":[{"Key":"env","Value":"dev"}]}`)
+	arn := "arn:aws:cloudtrail:us-east-1:111122223333:trail/tagged"
+	list := func() []Tag {
+		t.Helper()
+		out, err := json.Marshal(f.mustOp("ListTags", `{"ResourceIdList":["`+arn+`"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			ResourceTagList []struct {
+				ResourceID string `json:"ResourceId"`
+				TagsList   []Tag
+			}
+		}
+		if err := json.Unmarshal(out, &got); err != nil || len(got.ResourceTagList) != 1 || got.ResourceTagList[0].ResourceID != arn {
+			t.Fatalf("ListTags: %s %v", out, err)
+		}
+		return got.ResourceTagList[0].TagsList
+	}
+	f.mustOp("AddTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"env","Value":"prod"},{"Key":"team","Value":"sec"},{"Key":"empty"}]}`)
+	if got := fmt.Sprint(list()); got != "[{env prod} {team sec} {empty }]" {
+		t.Errorf("after AddTags: %s", got)
+	}
+	// UpdateTrail does not take tags and keeps them.
+	f.mustOp("UpdateTrail", `{"Name":"tagged","EnableLogFileValidation":true,"TagsList":[]}`)
+	f.mustOp("RemoveTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"team"},{"Key":"absent"}]}`)
+	if got := fmt.Sprint(list()); got != "[{env prod} {empty }]" {
+		t.Errorf("after UpdateTrail and RemoveTags: %s", got)
+	}
+	for _, tc := range []struct{ op, body, code string }{
+		{"AddTags", `{"ResourceId":"tagged","TagsList":[{"Key":"a"}]}`, "CloudTrailARNInvalidException"},
+		{"AddTags", `{"ResourceId":"arn:aws:cloudtrail:us-east-1:111122223333:trail/nope","TagsList":[{"Key":"a"}]}`, "ResourceNotFoundException"},
+		{"AddTags", `{"ResourceId":"arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/x","TagsList":[{"Key":"a"}]}`, "ResourceNotFoundException"},
+		{"AddTags", `{"ResourceId":"` + arn + `","TagsList":[{"Key":""}]}`, "InvalidTagParameterException"},
+		{"AddTags", `{"ResourceId":"` + arn + `","TagsList":[{"Key":"a"},{"Key":"a"}]}`, "InvalidTagParameterException"},
+		{"AddTags", `{"ResourceId":"` + arn + `","TagsList":[{"Key":"a","Value":"` + strings.Repeat("v", 257) + `"}]}`, "InvalidTagParameterException"},
+		{"ListTags", `{"ResourceIdList":["arn:aws:kms:us-east-1:111122223333:key/k"]}`, "CloudTrailARNInvalidException"},
+		{"ListTags", `{"ResourceIdList":["` + arn + `"],"NextToken":"x"}`, "InvalidTokenException"},
+	} {
+		if _, err := f.op(tc.op, tc.body); MapError(err) == nil || MapError(err).Code != tc.code {
+			t.Errorf("%s %s: %v, want %s", tc.op, tc.body, err, tc.code)
+		}
+	}
+	var many []string
+	for i := range 49 {
+		many = append(many, fmt.Sprintf(`{"Key":"k%d"}`, i))
+	}
+	if _, err := f.op("AddTags", `{"ResourceId":"`+arn+`","TagsList":[`+strings.Join(many, ",")+`]}`); MapError(err) == nil || MapError(err).Code != "TagsLimitExceededException" {
+		t.Errorf("51 tags: %v", err)
+	}
+	if got := fmt.Sprint(list()); got != "[{env prod} {empty }]" {
+		t.Errorf("after refused requests: %s", got)
+	}
+	// Only in the home region.
+	f.caller = Caller{Region: "eu-west-1", Account: "111122223333"}
+	if _, err := f.op("AddTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"a"}]}`); MapError(err) == nil || MapError(err).Code != "InvalidHomeRegionException" {
+		t.Errorf("AddTags from another region: %v", err)
+	}
+}
