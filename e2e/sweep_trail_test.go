@@ -128,3 +128,24 @@ func TestSweepTrailTags(t *testing.T) {
 		"arn:aws:cloudtrail:us-east-1:111122223333:trail/nope", "--tags-list", "Key=a,Value=b")
 	sweepFails(t, s, "us-east-1", "CloudTrailARNInvalidException", "cloudtrail", "list-tags", "--resource-id-list", "tagged")
 }
+
+// get-event-selectors (used by CIS-style checks) answers with CloudTrail's default selector.
+func TestSweepTrailGetEventSelectors(t *testing.T) {
+	s := startServer(t, "", nil)
+	var created struct{ TrailARN string }
+	sweepOK(t, s, "us-east-1", &created, "cloudtrail", "create-trail", "--name", "selectors", "--s3-bucket-name", "trail-b")
+	var out struct {
+		TrailARN       string
+		EventSelectors []struct {
+			ReadWriteType           string
+			IncludeManagementEvents bool
+			DataResources           []any
+		}
+	}
+	sweepOK(t, s, "us-east-1", &out, "cloudtrail", "get-event-selectors", "--trail-name", "selectors")
+	if out.TrailARN != created.TrailARN || len(out.EventSelectors) != 1 || out.EventSelectors[0].ReadWriteType != "All" ||
+		!out.EventSelectors[0].IncludeManagementEvents || len(out.EventSelectors[0].DataResources) != 0 {
+		t.Errorf("get-event-selectors: %+v", out)
+	}
+	sweepFails(t, s, "us-east-1", "TrailNotFoundException", "cloudtrail", "get-event-selectors", "--trail-name", "nope")
+}

@@ -16,19 +16,20 @@ import (
 type Op func(s *Service, ctx context.Context, c Caller, body []byte) (any, error)
 
 var ops = map[string]Op{
-	"CreateTrail":    (*Service).opCreateTrail,
-	"UpdateTrail":    (*Service).opUpdateTrail,
-	"GetTrail":       (*Service).opGetTrail,
-	"DescribeTrails": (*Service).opDescribeTrails,
-	"ListTrails":     (*Service).opListTrails,
-	"DeleteTrail":    (*Service).opDeleteTrail,
-	"StartLogging":   (*Service).opStartLogging,
-	"StopLogging":    (*Service).opStopLogging,
-	"GetTrailStatus": (*Service).opGetTrailStatus,
-	"ListPublicKeys": (*Service).opListPublicKeys,
-	"AddTags":        (*Service).opAddTags,
-	"RemoveTags":     (*Service).opRemoveTags,
-	"ListTags":       (*Service).opListTags,
+	"CreateTrail":       (*Service).opCreateTrail,
+	"UpdateTrail":       (*Service).opUpdateTrail,
+	"GetTrail":          (*Service).opGetTrail,
+	"DescribeTrails":    (*Service).opDescribeTrails,
+	"ListTrails":        (*Service).opListTrails,
+	"DeleteTrail":       (*Service).opDeleteTrail,
+	"StartLogging":      (*Service).opStartLogging,
+	"StopLogging":       (*Service).opStopLogging,
+	"GetTrailStatus":    (*Service).opGetTrailStatus,
+	"ListPublicKeys":    (*Service).opListPublicKeys,
+	"AddTags":           (*Service).opAddTags,
+	"RemoveTags":        (*Service).opRemoveTags,
+	"ListTags":          (*Service).opListTags,
+	"GetEventSelectors": (*Service).opGetEventSelectors,
 }
 
 // Operations is the dispatch table of the trail operations, by name.
@@ -578,4 +579,28 @@ func (s *Service) opListTags(ctx context.Context, c Caller, body []byte) (any, e
 		out = append(out, resourceTag{ResourceID: t.ARN(), TagsList: tags})
 	}
 	return map[string]any{"ResourceTagList": out}, nil
+}
+
+// opGetEventSelectors answers with a trail's event selectors: always CloudTrail's default
+// (every management event, read and write, no data events), which is what Coffer delivers;
+// PutEventSelectors does not exist in Coffer.
+func (s *Service) opGetEventSelectors(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		TrailName string `json:"TrailName"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.resolve(c, in.TrailName)
+	if err != nil {
+		return nil, err
+	}
+	type selector struct {
+		ReadWriteType                 string   `json:"ReadWriteType"`
+		IncludeManagementEvents       bool     `json:"IncludeManagementEvents"`
+		DataResources                 []any    `json:"DataResources"`
+		ExcludeManagementEventSources []string `json:"ExcludeManagementEventSources"`
+	}
+	return map[string]any{"TrailARN": t.ARN(), "EventSelectors": []selector{{ReadWriteType: "All",
+		IncludeManagementEvents: true, DataResources: []any{}, ExcludeManagementEventSources: []string{}}}}, nil
 }

@@ -1010,3 +1010,27 @@ func TestTrailTags(t *testing.T) {
 		t.Errorf("AddTags from another region: %v", err)
 	}
 }
+
+// GetEventSelectors reports CloudTrail's default selector (all management events), by
+// name or ARN, also for a shadow trail.
+func TestGetEventSelectors(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	arn := "arn:aws:cloudtrail:us-east-1:111122223333:trail/everywhere"
+	want := `{"EventSelectors":[{"ReadWriteType":"All","IncludeManagementEvents":true,"DataResources":[],"ExcludeManagementEventSources":[]}],"TrailARN":"` + arn + `"}`
+	for _, c := range []Caller{f.caller, {Region: "eu-west-1", Account: "111122223333"}} {
+		f.caller = c
+		for _, name := range []string{"everywhere", arn} {
+			b, _ := json.Marshal(f.mustOp("GetEventSelectors", `{"TrailName":"`+name+`"}`))
+			if string(b) != want {
+				t.Errorf("%s from %s: %s\nwant %s", name, c.Region, b, want)
+			}
+		}
+	}
+	for body, code := range map[string]string{`{"TrailName":"nope"}`: "TrailNotFoundException", `{}`: "InvalidTrailNameException",
+		`{"TrailName":"arn:aws:cloudtrail:us-east-1:111122223333:x"}`: "CloudTrailARNInvalidException"} {
+		if _, err := f.op("GetEventSelectors", body); MapError(err) == nil || MapError(err).Code != code {
+			t.Errorf("%s: %v, want %s", body, err, code)
+		}
+	}
+}
