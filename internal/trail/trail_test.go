@@ -1034,3 +1034,63 @@ func TestGetEventSelectors(t *testing.T) {
 		}
 	}
 }
+
+// Each region's digests are signed with that region's key, whose public key ListPublicKeys
+// returns in that region, as on AWS ("Each digest file is signed with a private key unique
+// to its Region", ListPublicKeys in the API reference).
+func TestDigestSignedWithItsRegionsKey(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true,"IsMultiRegionTrail":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	for range 12 {
+		f.now = f.now.Add(time.Minute)
+		e := &audit.Event{EventSource: audit.SourceKMS, EventName: "Encrypt", AWSRegion: "eu-west-1", EventTime: f.now,
+			UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}}
+		if err := f.j.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		f.tick()
+	}
+	files, _ := filepath.Glob(filepath.Join(f.root, "bucket-1", "AWSLogs", "111122223333", "CloudTrail-Digest", "eu-west-1", "*", "*", "*", "*.json.gz"))
+	if len(files) == 0 {
+		t.Fatal("no eu-west-1 digest")
+	}
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inflated, err := Gunzip(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dg, err := ParseDigest(inflated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sig struct {
+		Signature string `json:"signature"`
+	}
+	sb, _ := os.ReadFile(files[0] + SigSuffix)
+	json.Unmarshal(sb, &sig)
+	f.caller = Caller{Region: "eu-west-1", Account: "111122223333"}
+	out, _ := json.Marshal(f.mustOp("ListPublicKeys", `{}`))
+	var keys struct {
+		PublicKeyList []struct {
+			Value       []byte
+			Fingerprint string
+		}
+	}
+	json.Unmarshal(out, &keys)
+	found := false
+	for _, k := range keys.PublicKeyList {
+		if k.Fingerprint == dg.DigestPublicKeyFingerprint {
+			found = true
+			if err := Verify(k.Value, dg, inflated, sig.Signature); err != nil {
+				t.Errorf("signature: %v", err)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the eu-west-1 digest's key %s is not among eu-west-1's public keys %s", dg.DigestPublicKeyFingerprint, out)
+	}
+}
