@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -212,23 +213,8 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 	if _, err := s.resolve(Caller{Region: t.HomeRegion, Account: t.Account}, t.ARN()); err == nil {
 		return nil, errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
 	}
-	// A multi-region trail has a shadow in every region: it holds its name there and
-	// counts against each region's limit of 5 trails, as on AWS.
-	s.mu.RLock()
-	n, shadow := 0, false
-	for _, o := range s.trails {
-		if o.Account != t.Account || o.HomeRegion != t.HomeRegion && !o.IsMultiRegionTrail {
-			continue
-		}
-		n++
-		shadow = shadow || o.Name == t.Name
-	}
-	s.mu.RUnlock()
-	if shadow {
-		return nil, errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
-	}
-	if n >= 5 {
-		return nil, errorf("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", t.Account, t.HomeRegion)
+	if err := s.roomFor(t, in.IsMultiRegionTrail != nil && *in.IsMultiRegionTrail); err != nil {
+		return nil, err
 	}
 	if err := s.apply(ctx, t, &in); err != nil {
 		return nil, err
@@ -238,6 +224,37 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 		return nil, err
 	}
 	return outputOf(res.(*Trail), false), nil
+}
+
+// roomFor checks that new trail t fits in its region, and with multi in every region where
+// the account has trails: a multi-region trail has a shadow in every region, which holds
+// its name there and counts against that region's limit of 5 trails, as on AWS.
+func (s *Service) roomFor(t *Trail, multi bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	regions := []string{t.HomeRegion}
+	for _, o := range s.trails {
+		if o.Account == t.Account && multi && !slices.Contains(regions, o.HomeRegion) {
+			regions = append(regions, o.HomeRegion)
+		}
+	}
+	slices.Sort(regions[1:])
+	for _, r := range regions {
+		n := 0
+		for _, o := range s.trails {
+			if o.Account != t.Account || o.HomeRegion != r && !o.IsMultiRegionTrail {
+				continue
+			}
+			if o.Name == t.Name {
+				return errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
+			}
+			n++
+		}
+		if n >= 5 {
+			return errorf("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", t.Account, r)
+		}
+	}
+	return nil
 }
 
 func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any, error) {

@@ -1094,3 +1094,28 @@ func TestDigestSignedWithItsRegionsKey(t *testing.T) {
 		t.Errorf("the eu-west-1 digest's key %s is not among eu-west-1's public keys %s", dg.DigestPublicKeyFingerprint, out)
 	}
 }
+
+// A new multi-region trail needs room in every region where the account has trails: its
+// name must be free there and the region must have fewer than 5 trails.
+func TestMultiRegionTrailNeedsRoomEverywhere(t *testing.T) {
+	f := newFixture(t)
+	f.caller = Caller{Region: "us-west-2", Account: "111122223333"}
+	f.mustOp("CreateTrail", `{"Name":"taken","S3BucketName":"bucket-2"}`)
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	if _, err := f.op("CreateTrail", `{"Name":"taken","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`); MapError(err) == nil || MapError(err).Code != "TrailAlreadyExistsException" {
+		t.Errorf("a multi-region trail named like a trail of us-west-2: %v, want TrailAlreadyExistsException", err)
+	}
+	f.mustOp("CreateTrail", `{"Name":"taken","S3BucketName":"bucket-1"}`) // a single-region one is fine
+	f.caller = Caller{Region: "us-west-2", Account: "111122223333"}
+	for i := range 4 {
+		f.mustOp("CreateTrail", fmt.Sprintf(`{"Name":"west-%d","S3BucketName":"bucket-2"}`, i))
+	}
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	_, err := f.op("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	if e := MapError(err); e == nil || e.Code != "MaximumNumberOfTrailsExceededException" || !strings.Contains(e.Message, "us-west-2") {
+		t.Errorf("a multi-region trail while us-west-2 has 5 trails: %v, want MaximumNumberOfTrailsExceededException", err)
+	}
+	if n := len(f.svc.Trails()); n != 6 {
+		t.Errorf("%d trails, want 6", n)
+	}
+}
