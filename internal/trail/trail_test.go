@@ -1119,3 +1119,34 @@ func TestMultiRegionTrailNeedsRoomEverywhere(t *testing.T) {
 		t.Errorf("%d trails, want 6", n)
 	}
 }
+
+// Report.Text lays out blank lines as aws cloudtrail validate-logs does
+// (awscli/customizations/cloudtrail/validation.py: _write_status, _write_summary_text).
+func TestReportTextLayout(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	r := &Report{TrailARN: "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", Start: t0, End: t0.Add(time.Hour),
+		FoundStart: t0, FoundEnd: t0.Add(time.Hour), ValidDigests: 1, ValidLogs: 1}
+	valid := []Finding{{File: "digest", Bucket: "b", Key: "d1", Status: StatusValid, Message: "valid"},
+		{File: "log", Bucket: "b", Key: "l1", Status: StatusValid, Message: "valid"}}
+	head := "Validating log files for trail arn:aws:cloudtrail:us-east-1:111122223333:trail/t between 2026-01-02T03:00:00Z and 2026-01-02T04:00:00Z\n\n"
+	tail := "Results requested for 2026-01-02T03:00:00Z to 2026-01-02T04:00:00Z\nResults found for 2026-01-02T03:00:00Z to 2026-01-02T04:00:00Z:\n\n"
+	r.Findings = valid
+	if got, want := r.Text(false), head+tail+"1/1 digest files valid\n1/1 log files valid\n"; got != want {
+		t.Errorf("all valid:\n%q\nwant\n%q", got, want)
+	}
+	if got, want := r.Text(true), head+"Digest file\ts3://b/d1\tvalid\nLog file\ts3://b/l1\tvalid\n\n"+tail+"1/1 digest files valid\n1/1 log files valid\n"; got != want {
+		t.Errorf("verbose:\n%q\nwant\n%q", got, want)
+	}
+	r.Findings = append(valid, Finding{File: "log", Bucket: "b", Key: "l2", Status: StatusDeleted, Message: "INVALID: not found"},
+		Finding{File: "log", Bucket: "b", Key: "l3", Status: StatusValid, Message: "valid"})
+	r.InvalidLogs, r.ValidLogs = 1, 2
+	want := head + "Digest file\ts3://b/d1\tvalid\nLog file\ts3://b/l1\tvalid\n\nLog file\ts3://b/l2\tINVALID: not found (deleted)\n\n" +
+		"Log file\ts3://b/l3\tvalid\n\n" + tail + "1/1 digest files valid\n2/3 log files valid, 1/3 log files INVALID\n"
+	if got := r.Text(true); got != want {
+		t.Errorf("verbose with an INVALID file:\n%q\nwant\n%q", got, want)
+	}
+	want = head + "Log file\ts3://b/l2\tINVALID: not found (deleted)\n\n" + tail + "1/1 digest files valid\n2/3 log files valid, 1/3 log files INVALID\n"
+	if got := r.Text(false); got != want {
+		t.Errorf("an INVALID file:\n%q\nwant\n%q", got, want)
+	}
+}
