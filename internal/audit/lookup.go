@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 func entryOf(e *Event) newEntry {
@@ -325,7 +326,7 @@ func validAttributes(attrs []LookupAttribute) error {
 	if len(attrs) > 1 {
 		return errorf(CodeInvalidLookupAttributes, "You can specify at most one lookup attribute")
 	}
-	if v := attrs[0].Value; len(v) < 1 || len(v) > 2000 {
+	if v := attrs[0].Value; v == "" || utf8.RuneCountInString(v) > 2000 { // characters, as the model counts
 		return errorf(CodeInvalidLookupAttributes, "AttributeValue must be 1 to 2000 characters long")
 	}
 	switch attrs[0].Key {

@@ -137,6 +137,7 @@ func TestLookupErrors(t *testing.T) {
 		{LookupInput{Attributes: []LookupAttribute{{AttrEventName, "a"}, {AttrUsername, "b"}}}, CodeInvalidLookupAttributes},
 		{LookupInput{Attributes: []LookupAttribute{{"Region", "x"}}}, CodeInvalidLookupAttributes},
 		{LookupInput{Attributes: []LookupAttribute{{AttrEventName, ""}}}, CodeInvalidLookupAttributes},
+		{LookupInput{Attributes: []LookupAttribute{{AttrResourceName, strings.Repeat("x", 2001)}}}, CodeInvalidLookupAttributes},
 		{LookupInput{MaxResults: 51}, CodeInvalidMaxResults},
 		{LookupInput{MaxResults: -1}, CodeInvalidMaxResults},
 		{LookupInput{StartTime: t0.Add(time.Hour), EndTime: t0}, CodeInvalidTimeRange},
@@ -152,6 +153,10 @@ func TestLookupErrors(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Code != c.code {
 			t.Errorf("case %d: got %v, want %s", i, err, c.code)
 		}
+	}
+	// AttributeValue is up to 2000 characters, not bytes (LookupAttributeValue in the model).
+	if _, _, err := j.Lookup(LookupInput{Attributes: []LookupAttribute{{AttrResourceName, strings.Repeat("é", 2000)}}}); err != nil {
+		t.Errorf("2000 two-byte characters: %v", err)
 	}
 	// MaxResults 1 and 50 are valid; a token works with a different page size.
 	if _, _, err := j.Lookup(LookupInput{MaxResults: 50, NextToken: next}); err != nil {

@@ -15,8 +15,9 @@ import (
 )
 
 // RequestParametersJSON turns a JSON request body (an object) into CloudTrail
-// requestParameters: top-level member names start lower case, as CloudTrail
-// writes them, and everything Redact (or RedactKMS, when kms) removes is
+// requestParameters: member names start lower case at every depth, as CloudTrail
+// writes them (constraints.encryptionContextSubset), except inside encryption
+// contexts, whose keys are data; and everything Redact (or RedactKMS, when kms) removes is
 // removed. It is the same as decoding the body, redacting and encoding again,
 // but decodes only the members that need it: a member whose value holds no
 // object (no key to redact), or that is preserved (encryption context), is
@@ -48,7 +49,7 @@ func RequestParametersJSON(body []byte, kms bool) (params json.RawMessage, top M
 			if json.Unmarshal(v, &x) != nil {
 				continue
 			}
-			b, err := json.Marshal(redactValue(x, drop))
+			b, err := json.Marshal(lowerNames(redactValue(x, drop)))
 			if err != nil {
 				continue
 			}
@@ -290,4 +291,35 @@ func valueEnd(b []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// lowerNames renames the members of the objects in v (as decoded and redacted)
+// with LowerFirst, at every depth except inside preserved maps (encryption
+// context), whose keys are data. Of two names that become one, the value of the
+// one that sorts first is kept, as for top-level members.
+func lowerNames(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		from := make(map[string]string, len(t))
+		for k, e := range t {
+			p := LowerFirst(k)
+			if prev, dup := from[p]; dup && prev < k {
+				continue
+			}
+			from[p] = k
+			if preserved[strings.ToLower(k)] {
+				out[p] = e
+			} else {
+				out[p] = lowerNames(e)
+			}
+		}
+		return out
+	case []any:
+		for i, e := range t {
+			t[i] = lowerNames(e)
+		}
+		return t
+	}
+	return v
 }

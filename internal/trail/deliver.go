@@ -568,7 +568,7 @@ func (d *Deliverer) writeDigest(ctx context.Context, t *Trail, st *deliveryState
 	if d.cfg.Signer == nil {
 		return errors.New("no digest signing key")
 	}
-	priv, pub, _, err := d.cfg.Signer.Key(t.HomeRegion, now)
+	priv, pub, _, err := d.cfg.Signer.Key(region, now) // each region's digests are signed with its own key, as on AWS
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 )
@@ -15,16 +17,20 @@ import (
 type Op func(s *Service, ctx context.Context, c Caller, body []byte) (any, error)
 
 var ops = map[string]Op{
-	"CreateTrail":    (*Service).opCreateTrail,
-	"UpdateTrail":    (*Service).opUpdateTrail,
-	"GetTrail":       (*Service).opGetTrail,
-	"DescribeTrails": (*Service).opDescribeTrails,
-	"ListTrails":     (*Service).opListTrails,
-	"DeleteTrail":    (*Service).opDeleteTrail,
-	"StartLogging":   (*Service).opStartLogging,
-	"StopLogging":    (*Service).opStopLogging,
-	"GetTrailStatus": (*Service).opGetTrailStatus,
-	"ListPublicKeys": (*Service).opListPublicKeys,
+	"CreateTrail":       (*Service).opCreateTrail,
+	"UpdateTrail":       (*Service).opUpdateTrail,
+	"GetTrail":          (*Service).opGetTrail,
+	"DescribeTrails":    (*Service).opDescribeTrails,
+	"ListTrails":        (*Service).opListTrails,
+	"DeleteTrail":       (*Service).opDeleteTrail,
+	"StartLogging":      (*Service).opStartLogging,
+	"StopLogging":       (*Service).opStopLogging,
+	"GetTrailStatus":    (*Service).opGetTrailStatus,
+	"ListPublicKeys":    (*Service).opListPublicKeys,
+	"AddTags":           (*Service).opAddTags,
+	"RemoveTags":        (*Service).opRemoveTags,
+	"ListTags":          (*Service).opListTags,
+	"GetEventSelectors": (*Service).opGetEventSelectors,
 }
 
 // Operations is the dispatch table of the trail operations, by name.
@@ -84,7 +90,10 @@ func outputOf(t *Trail, full bool) *trailOutput {
 	o := &trailOutput{Name: t.Name, S3BucketName: t.S3BucketName, S3KeyPrefix: t.S3KeyPrefix, SnsTopicName: t.SnsTopicName,
 		IncludeGlobalServiceEvents: t.IncludeGlobalServiceEvents, IsMultiRegionTrail: t.IsMultiRegionTrail,
 		TrailARN: t.ARN(), LogFileValidationEnabled: t.LogFileValidationEnabled, KmsKeyId: t.KmsKeyId}
-	if t.SnsTopicName != "" {
+	switch {
+	case strings.HasPrefix(t.SnsTopicName, "arn:"): // SnsTopicName may be the topic's ARN
+		o.SnsTopicARN = t.SnsTopicName
+	case t.SnsTopicName != "":
 		o.SnsTopicARN = "arn:aws:sns:" + t.HomeRegion + ":" + t.Account + ":" + t.SnsTopicName
 	}
 	if full {
@@ -110,6 +119,9 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 		t.S3KeyPrefix = p
 	}
 	if in.SnsTopicName != nil {
+		if v := *in.SnsTopicName; v != "" && !ValidSnsTopic(v) {
+			return errorf("InvalidSnsTopicNameException", "SNS topic name is not valid: %s", v)
+		}
 		t.SnsTopicName = *in.SnsTopicName
 	}
 	if in.IncludeGlobalServiceEvents != nil {
@@ -148,16 +160,33 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 			t.KmsKeyId = arn
 		}
 	}
-	if len(in.TagsList) > 50 {
-		return errorf("TagsLimitExceededException", "The number of tags exceeds the limit of 50.")
+	if in.TagsList != nil {
+		if err := checkTags(in.TagsList); err != nil {
+			return err
+		}
+		if len(in.TagsList) > maxTags {
+			return errorf("TagsLimitExceededException", "The number of tags exceeds the limit of %d.", maxTags)
+		}
+		t.Tags = in.TagsList
 	}
-	for _, tag := range in.TagsList {
-		if tag.Key == "" || len(tag.Key) > 128 || len(tag.Value) > 256 {
+	return nil
+}
+
+// maxTags is the number of tags a trail may have.
+const maxTags = 50
+
+// checkTags validates the tags of a request: keys of 1-128 and values of at most 256
+// characters, each key once.
+func checkTags(tags []Tag) error {
+	seen := make(map[string]bool, len(tags))
+	for _, tag := range tags {
+		if tag.Key == "" || utf8.RuneCountInString(tag.Key) > 128 || utf8.RuneCountInString(tag.Value) > 256 {
 			return errorf("InvalidTagParameterException", "Tag keys must be 1-128 characters and values at most 256.")
 		}
-	}
-	if in.TagsList != nil {
-		t.Tags = in.TagsList
+		if seen[tag.Key] {
+			return errorf("InvalidTagParameterException", "Tag key %s is given more than once.", tag.Key)
+		}
+		seen[tag.Key] = true
 	}
 	return nil
 }
@@ -184,16 +213,8 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 	if _, err := s.resolve(Caller{Region: t.HomeRegion, Account: t.Account}, t.ARN()); err == nil {
 		return nil, errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
 	}
-	s.mu.RLock()
-	n := 0
-	for _, o := range s.trails {
-		if o.Account == t.Account && o.HomeRegion == t.HomeRegion {
-			n++
-		}
-	}
-	s.mu.RUnlock()
-	if n >= 5 {
-		return nil, errorf("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", t.Account, t.HomeRegion)
+	if err := s.roomFor(t, in.IsMultiRegionTrail != nil && *in.IsMultiRegionTrail); err != nil {
+		return nil, err
 	}
 	if err := s.apply(ctx, t, &in); err != nil {
 		return nil, err
@@ -203,6 +224,37 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 		return nil, err
 	}
 	return outputOf(res.(*Trail), false), nil
+}
+
+// roomFor checks that new trail t fits in its region, and with multi in every region where
+// the account has trails: a multi-region trail has a shadow in every region, which holds
+// its name there and counts against that region's limit of 5 trails, as on AWS.
+func (s *Service) roomFor(t *Trail, multi bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	regions := []string{t.HomeRegion}
+	for _, o := range s.trails {
+		if o.Account == t.Account && multi && !slices.Contains(regions, o.HomeRegion) {
+			regions = append(regions, o.HomeRegion)
+		}
+	}
+	slices.Sort(regions[1:])
+	for _, r := range regions {
+		n := 0
+		for _, o := range s.trails {
+			if o.Account != t.Account || o.HomeRegion != r && !o.IsMultiRegionTrail {
+				continue
+			}
+			if o.Name == t.Name {
+				return errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
+			}
+			n++
+		}
+		if n >= 5 {
+			return errorf("MaximumNumberOfTrailsExceededException", "User: %s already has 5 trails in %s.", t.Account, r)
+		}
+	}
+	return nil
 }
 
 func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any, error) {
@@ -220,6 +272,7 @@ func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any
 	if in.S3BucketName != nil && *in.S3BucketName == "" {
 		return nil, errorf("InvalidS3BucketNameException", "S3 bucket name is required.")
 	}
+	in.TagsList = nil // not an UpdateTrail parameter: tags change with AddTags and RemoveTags
 	if err := s.apply(ctx, t, &in); err != nil {
 		return nil, err
 	}
@@ -453,3 +506,118 @@ func (s *Service) opListPublicKeys(ctx context.Context, c Caller, body []byte) (
 
 // validityAhead is how far ahead ListPublicKeys reports a key as valid.
 const validityAhead = 24 * time.Hour
+
+// tagsInput is AddTags' and RemoveTags' request.
+type tagsInput struct {
+	ResourceID string `json:"ResourceId"`
+	TagsList   []Tag  `json:"TagsList"`
+}
+
+// tagged resolves the ResourceId of a tag operation: a trail ARN of the caller's account.
+// Other CloudTrail resources (event data stores, channels, dashboards) do not exist in
+// Coffer.
+func (s *Service) tagged(c Caller, id string) (*Trail, error) {
+	if id == "" {
+		return nil, errorf("CloudTrailARNInvalidException", "Resource ARN can not be empty.")
+	}
+	m := resourceARNRE.FindStringSubmatch(id)
+	if m == nil {
+		return nil, errorf("CloudTrailARNInvalidException", "Invalid resource ARN: %s", id)
+	}
+	if m[1] != "trail" {
+		return nil, errorf("ResourceNotFoundException", "Resource %s not found.", id)
+	}
+	t, err := s.resolve(c, id)
+	var e *Error
+	if errors.As(err, &e) && e.Code == "TrailNotFoundException" {
+		return nil, errorf("ResourceNotFoundException", "Resource %s not found.", id)
+	}
+	return t, err
+}
+
+func (s *Service) changeTags(ctx context.Context, c Caller, body []byte, remove bool) (any, error) {
+	in, err := awsproto.Decode[tagsInput](body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.tagged(c, in.ResourceID)
+	if err != nil {
+		return nil, err
+	}
+	if t.HomeRegion != c.region(s) {
+		return nil, errorf("InvalidHomeRegionException", "Tags of a trail change only in its home region (%s).", t.HomeRegion)
+	}
+	if err := checkTags(in.TagsList); err != nil {
+		return nil, err
+	}
+	cmd := tagsCmd{ARN: t.ARN()}
+	if remove {
+		cmd.Remove = in.TagsList
+	} else {
+		cmd.Add = in.TagsList
+	}
+	_, err = s.propose(ctx, cmdTags, cmd)
+	return map[string]any{}, err
+}
+
+func (s *Service) opAddTags(ctx context.Context, c Caller, body []byte) (any, error) {
+	return s.changeTags(ctx, c, body, false)
+}
+
+func (s *Service) opRemoveTags(ctx context.Context, c Caller, body []byte) (any, error) {
+	return s.changeTags(ctx, c, body, true)
+}
+
+func (s *Service) opListTags(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		ResourceIDList []string `json:"ResourceIdList"`
+		NextToken      string   `json:"NextToken"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if in.NextToken != "" {
+		return nil, errorf("InvalidTokenException", "Invalid NextToken.")
+	}
+	type resourceTag struct {
+		ResourceID string `json:"ResourceId"`
+		TagsList   []Tag  `json:"TagsList"`
+	}
+	out := make([]resourceTag, 0, len(in.ResourceIDList))
+	for _, id := range in.ResourceIDList {
+		t, err := s.tagged(c, id)
+		if err != nil {
+			return nil, err
+		}
+		tags := t.Tags
+		if tags == nil {
+			tags = []Tag{}
+		}
+		out = append(out, resourceTag{ResourceID: t.ARN(), TagsList: tags})
+	}
+	return map[string]any{"ResourceTagList": out}, nil
+}
+
+// opGetEventSelectors answers with a trail's event selectors: always CloudTrail's default
+// (every management event, read and write, no data events), which is what Coffer delivers;
+// PutEventSelectors does not exist in Coffer.
+func (s *Service) opGetEventSelectors(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		TrailName string `json:"TrailName"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.resolve(c, in.TrailName)
+	if err != nil {
+		return nil, err
+	}
+	type selector struct {
+		ReadWriteType                 string   `json:"ReadWriteType"`
+		IncludeManagementEvents       bool     `json:"IncludeManagementEvents"`
+		DataResources                 []any    `json:"DataResources"`
+		ExcludeManagementEventSources []string `json:"ExcludeManagementEventSources"`
+	}
+	return map[string]any{"TrailARN": t.ARN(), "EventSelectors": []selector{{ReadWriteType: "All",
+		IncludeManagementEvents: true, DataResources: []any{}, ExcludeManagementEventSources: []string{}}}}, nil
+}

@@ -190,6 +190,7 @@ const (
 	cmdDelete      = "cloudtrail.trail.delete"
 	cmdLogging     = "cloudtrail.trail.logging"
 	cmdPublicKey   = "cloudtrail.publickey.add"
+	cmdTags        = "cloudtrail.trail.tags"
 )
 
 type persisted struct {
@@ -234,6 +235,13 @@ type putCmd struct {
 	Create bool  `json:"create"`
 }
 
+// tagsCmd adds (or overwrites) and removes tags of a trail, by key.
+type tagsCmd struct {
+	ARN    string `json:"arn"`
+	Add    []Tag  `json:"add,omitempty"`
+	Remove []Tag  `json:"remove,omitempty"`
+}
+
 type arnCmd struct {
 	ARN     string `json:"arn"`
 	Logging bool   `json:"logging,omitempty"`
@@ -261,8 +269,9 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			return nil, notFound(t.ARN(), t.Account)
 		case c.Create:
 			t.Created = cmd.Time
-		default: // an update keeps the logging state
+		default: // an update keeps the logging state and the tags (AddTags, RemoveTags)
 			t.Created, t.IsLogging, t.StartLoggingTime, t.StopLoggingTime, t.Earlier = old.Created, old.IsLogging, old.StartLoggingTime, old.StopLoggingTime, old.Earlier
+			t.Tags = old.Tags
 		}
 		s.trails[t.ARN()] = &t
 		out := t
@@ -292,6 +301,33 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		} else if !c.Logging && n.IsLogging {
 			n.IsLogging, n.StopLoggingTime = false, cmd.Time
 		}
+		s.trails[c.ARN] = &n
+		return &n, nil
+	case cmdTags:
+		c, err := state.DecodeBody[tagsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		t := s.trails[c.ARN]
+		if t == nil {
+			return nil, errorf("ResourceNotFoundException", "Resource %s not found.", c.ARN)
+		}
+		tags := slices.Clone(t.Tags)
+		for _, a := range c.Add {
+			if i := slices.IndexFunc(tags, func(x Tag) bool { return x.Key == a.Key }); i >= 0 {
+				tags[i].Value = a.Value
+			} else {
+				tags = append(tags, a)
+			}
+		}
+		tags = slices.DeleteFunc(tags, func(x Tag) bool {
+			return slices.ContainsFunc(c.Remove, func(r Tag) bool { return r.Key == x.Key })
+		})
+		if len(tags) > maxTags {
+			return nil, errorf("TagsLimitExceededException", "The number of tags exceeds the limit of %d.", maxTags)
+		}
+		n := *t
+		n.Tags = tags
 		s.trails[c.ARN] = &n
 		return &n, nil
 	case cmdPublicKey:
@@ -334,11 +370,19 @@ func (s *Service) RegisterPublicKey(ctx context.Context, k PublicKey) error {
 // ---- names ----
 
 var (
-	trailNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$`)
-	adjacentRE   = regexp.MustCompile(`[._-]{2}`)
-	trailARNRE   = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$`)
-	bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	trailNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$`)
+	adjacentRE  = regexp.MustCompile(`[._-]{2}`)
+	trailARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$`)
+	// resourceARNRE is a CloudTrail resource ARN (AddTags, RemoveTags, ListTags); the
+	// submatch is the resource type.
+	resourceARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:(trail|eventdatastore|channel|dashboard)/.+$`)
+	bucketNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	snsTopicRE    = regexp.MustCompile(`^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:)?[A-Za-z0-9_-]{1,256}$`)
 )
+
+// ValidSnsTopic reports whether v is an SNS topic name (1-256 ASCII letters, digits,
+// '_' and '-', SNS's rule) or a topic ARN, as CreateTrail's SnsTopicName may be.
+func ValidSnsTopic(v string) bool { return snsTopicRE.MatchString(v) }
 
 // ValidTrailName reports whether name follows CloudTrail's rules: 3-128 characters,
 // ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit,
@@ -429,11 +473,17 @@ func (s *Service) resolve(c Caller, name string) (*Trail, error) {
 		return &out, nil
 	}
 	if !strings.HasPrefix(name, "arn:") {
+		// The shadow of a multi-region trail; the first by ARN should two regions
+		// hold one of the same name (one made multi-region by UpdateTrail).
+		var found *Trail
 		for _, t := range s.trails {
-			if t.Name == name && t.Account == c.account(s) && t.IsMultiRegionTrail {
-				out := *t
-				return &out, nil
+			if t.Name == name && t.Account == c.account(s) && t.IsMultiRegionTrail && (found == nil || t.ARN() < found.ARN()) {
+				found = t
 			}
+		}
+		if found != nil {
+			out := *found
+			return &out, nil
 		}
 	}
 	return nil, notFound(arn, c.account(s))

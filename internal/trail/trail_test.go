@@ -879,3 +879,274 @@ func TestValidateFollowsBucketChange(t *testing.T) {
 		t.Fatalf("after deleting %s:\n%s", old[1].Key, rep.Text(true))
 	}
 }
+
+// A multi-region trail's shadow counts against another region's limit of 5 trails
+// and holds its name there, as on AWS.
+func TestShadowTrailCountsInOtherRegions(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	f.caller = Caller{Region: "us-west-2", Account: "111122223333"}
+	if _, err := f.op("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-2"}`); MapError(err) == nil || MapError(err).Code != "TrailAlreadyExistsException" {
+		t.Errorf("a trail named like a shadow: %v, want TrailAlreadyExistsException", err)
+	}
+	for i := range 4 {
+		f.mustOp("CreateTrail", fmt.Sprintf(`{"Name":"west-%d","S3BucketName":"bucket-2"}`, i))
+	}
+	if _, err := f.op("CreateTrail", `{"Name":"west-4","S3BucketName":"bucket-2"}`); MapError(err) == nil || MapError(err).Code != "MaximumNumberOfTrailsExceededException" {
+		t.Errorf("a sixth trail in us-west-2 (with the shadow): %v, want MaximumNumberOfTrailsExceededException", err)
+	}
+	if list := f.mustOp("DescribeTrails", `{}`).(map[string]any)["trailList"].([]*trailOutput); len(list) != 5 {
+		t.Errorf("us-west-2 has %d trails, want 5", len(list))
+	}
+	// Another account's multi-region trail does not count.
+	f.caller = Caller{Region: "us-west-2", Account: "444455556666"}
+	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-3"}`)
+}
+
+// SnsTopicName is a topic name or ARN: anything else is InvalidSnsTopicNameException,
+// and an ARN is the trail's SnsTopicARN as it is.
+func TestSnsTopicName(t *testing.T) {
+	f := newFixture(t)
+	for _, bad := range []string{"bad topic", "a/b", strings.Repeat("t", 257), "arn:aws:sns:us-east-1:111122223333:", "arn:aws:s3:::bucket"} {
+		body, _ := json.Marshal(map[string]string{"Name": "notify", "S3BucketName": "bucket-1", "SnsTopicName": bad})
+		if _, err := f.op("CreateTrail", string(body)); MapError(err) == nil || MapError(err).Code != "InvalidSnsTopicNameException" {
+			t.Errorf("SnsTopicName %q: %v, want InvalidSnsTopicNameException", bad, err)
+		}
+	}
+	if len(f.svc.Trails()) != 0 {
+		t.Fatal("a trail was created")
+	}
+	out := f.mustOp("CreateTrail", `{"Name":"notify","S3BucketName":"bucket-1","SnsTopicName":"deliveries"}`).(*trailOutput)
+	if out.SnsTopicARN != "arn:aws:sns:us-east-1:111122223333:deliveries" {
+		t.Errorf("SnsTopicARN %q", out.SnsTopicARN)
+	}
+	arn := "arn:aws:sns:us-west-2:111122223333:other_topic"
+	out = f.mustOp("UpdateTrail", `{"Name":"notify","SnsTopicName":"`+arn+`"}`).(*trailOutput)
+	if out.SnsTopicARN != arn {
+		t.Errorf("SnsTopicARN of an ARN: %q, want %q", out.SnsTopicARN, arn)
+	}
+	if _, err := f.op("UpdateTrail", `{"Name":"notify","SnsTopicName":"no spaces"}`); MapError(err) == nil || MapError(err).Code != "InvalidSnsTopicNameException" {
+		t.Errorf("UpdateTrail with a bad topic: %v", err)
+	}
+	if got := mustTrailNamed(t, f, "notify").SnsTopicName; got != arn {
+		t.Errorf("a refused update changed the topic to %q", got)
+	}
+	out = f.mustOp("UpdateTrail", `{"Name":"notify","SnsTopicName":""}`).(*trailOutput)
+	if out.SnsTopicName != "" || out.SnsTopicARN != "" {
+		t.Errorf("cleared topic: %+v", out)
+	}
+}
+
+func mustTrailNamed(t *testing.T, f *fixture, name string) Trail {
+	t.Helper()
+	for _, tr := range f.svc.Trails() {
+		if tr.Name == name {
+			return tr
+		}
+	}
+	t.Fatalf("no trail %s", name)
+	return Trail{}
+}
+
+// AddTags, RemoveTags and ListTags, and UpdateTrail keeps the tags.
+func TestTrailTags(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"tagged","S3BucketName":"bucket-1","TagsList":[{"Key":"env","Value":"dev"}]}`)
+	arn := "arn:aws:cloudtrail:us-east-1:111122223333:trail/tagged"
+	list := func() []Tag {
+		t.Helper()
+		out, err := json.Marshal(f.mustOp("ListTags", `{"ResourceIdList":["`+arn+`"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			ResourceTagList []struct {
+				ResourceID string `json:"ResourceId"`
+				TagsList   []Tag
+			}
+		}
+		if err := json.Unmarshal(out, &got); err != nil || len(got.ResourceTagList) != 1 || got.ResourceTagList[0].ResourceID != arn {
+			t.Fatalf("ListTags: %s %v", out, err)
+		}
+		return got.ResourceTagList[0].TagsList
+	}
+	f.mustOp("AddTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"env","Value":"prod"},{"Key":"team","Value":"sec"},{"Key":"empty"}]}`)
+	if got := fmt.Sprint(list()); got != "[{env prod} {team sec} {empty }]" {
+		t.Errorf("after AddTags: %s", got)
+	}
+	// UpdateTrail does not take tags and keeps them.
+	f.mustOp("UpdateTrail", `{"Name":"tagged","EnableLogFileValidation":true,"TagsList":[]}`)
+	f.mustOp("RemoveTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"team"},{"Key":"absent"}]}`)
+	if got := fmt.Sprint(list()); got != "[{env prod} {empty }]" {
+		t.Errorf("after UpdateTrail and RemoveTags: %s", got)
+	}
+	for _, tc := range []struct{ op, body, code string }{
+		{"AddTags", `{"ResourceId":"tagged","TagsList":[{"Key":"a"}]}`, "CloudTrailARNInvalidException"},
+		{"AddTags", `{"ResourceId":"arn:aws:cloudtrail:us-east-1:111122223333:trail/nope","TagsList":[{"Key":"a"}]}`, "ResourceNotFoundException"},
+		{"AddTags", `{"ResourceId":"arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/x","TagsList":[{"Key":"a"}]}`, "ResourceNotFoundException"},
+		{"AddTags", `{"ResourceId":"` + arn + `","TagsList":[{"Key":""}]}`, "InvalidTagParameterException"},
+		{"AddTags", `{"ResourceId":"` + arn + `","TagsList":[{"Key":"a"},{"Key":"a"}]}`, "InvalidTagParameterException"},
+		{"AddTags", `{"ResourceId":"` + arn + `","TagsList":[{"Key":"a","Value":"` + strings.Repeat("v", 257) + `"}]}`, "InvalidTagParameterException"},
+		{"ListTags", `{"ResourceIdList":["arn:aws:kms:us-east-1:111122223333:key/k"]}`, "CloudTrailARNInvalidException"},
+		{"ListTags", `{"ResourceIdList":["` + arn + `"],"NextToken":"x"}`, "InvalidTokenException"},
+	} {
+		if _, err := f.op(tc.op, tc.body); MapError(err) == nil || MapError(err).Code != tc.code {
+			t.Errorf("%s %s: %v, want %s", tc.op, tc.body, err, tc.code)
+		}
+	}
+	var many []string
+	for i := range 49 {
+		many = append(many, fmt.Sprintf(`{"Key":"k%d"}`, i))
+	}
+	if _, err := f.op("AddTags", `{"ResourceId":"`+arn+`","TagsList":[`+strings.Join(many, ",")+`]}`); MapError(err) == nil || MapError(err).Code != "TagsLimitExceededException" {
+		t.Errorf("51 tags: %v", err)
+	}
+	if got := fmt.Sprint(list()); got != "[{env prod} {empty }]" {
+		t.Errorf("after refused requests: %s", got)
+	}
+	// Only in the home region.
+	f.caller = Caller{Region: "eu-west-1", Account: "111122223333"}
+	if _, err := f.op("AddTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"a"}]}`); MapError(err) == nil || MapError(err).Code != "InvalidHomeRegionException" {
+		t.Errorf("AddTags from another region: %v", err)
+	}
+}
+
+// GetEventSelectors reports CloudTrail's default selector (all management events), by
+// name or ARN, also for a shadow trail.
+func TestGetEventSelectors(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	arn := "arn:aws:cloudtrail:us-east-1:111122223333:trail/everywhere"
+	want := `{"EventSelectors":[{"ReadWriteType":"All","IncludeManagementEvents":true,"DataResources":[],"ExcludeManagementEventSources":[]}],"TrailARN":"` + arn + `"}`
+	for _, c := range []Caller{f.caller, {Region: "eu-west-1", Account: "111122223333"}} {
+		f.caller = c
+		for _, name := range []string{"everywhere", arn} {
+			b, _ := json.Marshal(f.mustOp("GetEventSelectors", `{"TrailName":"`+name+`"}`))
+			if string(b) != want {
+				t.Errorf("%s from %s: %s\nwant %s", name, c.Region, b, want)
+			}
+		}
+	}
+	for body, code := range map[string]string{`{"TrailName":"nope"}`: "TrailNotFoundException", `{}`: "InvalidTrailNameException",
+		`{"TrailName":"arn:aws:cloudtrail:us-east-1:111122223333:x"}`: "CloudTrailARNInvalidException"} {
+		if _, err := f.op("GetEventSelectors", body); MapError(err) == nil || MapError(err).Code != code {
+			t.Errorf("%s: %v, want %s", body, err, code)
+		}
+	}
+}
+
+// Each region's digests are signed with that region's key, whose public key ListPublicKeys
+// returns in that region, as on AWS ("Each digest file is signed with a private key unique
+// to its Region", ListPublicKeys in the API reference).
+func TestDigestSignedWithItsRegionsKey(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1","EnableLogFileValidation":true,"IsMultiRegionTrail":true}`)
+	f.mustOp("StartLogging", `{"Name":"trail-1"}`)
+	for range 12 {
+		f.now = f.now.Add(time.Minute)
+		e := &audit.Event{EventSource: audit.SourceKMS, EventName: "Encrypt", AWSRegion: "eu-west-1", EventTime: f.now,
+			UserIdentity: audit.UserIdentity{Type: "Root", AccountID: "111122223333"}}
+		if err := f.j.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		f.tick()
+	}
+	files, _ := filepath.Glob(filepath.Join(f.root, "bucket-1", "AWSLogs", "111122223333", "CloudTrail-Digest", "eu-west-1", "*", "*", "*", "*.json.gz"))
+	if len(files) == 0 {
+		t.Fatal("no eu-west-1 digest")
+	}
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inflated, err := Gunzip(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dg, err := ParseDigest(inflated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sig struct {
+		Signature string `json:"signature"`
+	}
+	sb, _ := os.ReadFile(files[0] + SigSuffix)
+	json.Unmarshal(sb, &sig)
+	f.caller = Caller{Region: "eu-west-1", Account: "111122223333"}
+	out, _ := json.Marshal(f.mustOp("ListPublicKeys", `{}`))
+	var keys struct {
+		PublicKeyList []struct {
+			Value       []byte
+			Fingerprint string
+		}
+	}
+	json.Unmarshal(out, &keys)
+	found := false
+	for _, k := range keys.PublicKeyList {
+		if k.Fingerprint == dg.DigestPublicKeyFingerprint {
+			found = true
+			if err := Verify(k.Value, dg, inflated, sig.Signature); err != nil {
+				t.Errorf("signature: %v", err)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the eu-west-1 digest's key %s is not among eu-west-1's public keys %s", dg.DigestPublicKeyFingerprint, out)
+	}
+}
+
+// A new multi-region trail needs room in every region where the account has trails: its
+// name must be free there and the region must have fewer than 5 trails.
+func TestMultiRegionTrailNeedsRoomEverywhere(t *testing.T) {
+	f := newFixture(t)
+	f.caller = Caller{Region: "us-west-2", Account: "111122223333"}
+	f.mustOp("CreateTrail", `{"Name":"taken","S3BucketName":"bucket-2"}`)
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	if _, err := f.op("CreateTrail", `{"Name":"taken","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`); MapError(err) == nil || MapError(err).Code != "TrailAlreadyExistsException" {
+		t.Errorf("a multi-region trail named like a trail of us-west-2: %v, want TrailAlreadyExistsException", err)
+	}
+	f.mustOp("CreateTrail", `{"Name":"taken","S3BucketName":"bucket-1"}`) // a single-region one is fine
+	f.caller = Caller{Region: "us-west-2", Account: "111122223333"}
+	for i := range 4 {
+		f.mustOp("CreateTrail", fmt.Sprintf(`{"Name":"west-%d","S3BucketName":"bucket-2"}`, i))
+	}
+	f.caller = Caller{Region: "us-east-1", Account: "111122223333"}
+	_, err := f.op("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	if e := MapError(err); e == nil || e.Code != "MaximumNumberOfTrailsExceededException" || !strings.Contains(e.Message, "us-west-2") {
+		t.Errorf("a multi-region trail while us-west-2 has 5 trails: %v, want MaximumNumberOfTrailsExceededException", err)
+	}
+	if n := len(f.svc.Trails()); n != 6 {
+		t.Errorf("%d trails, want 6", n)
+	}
+}
+
+// Report.Text lays out blank lines as aws cloudtrail validate-logs does
+// (awscli/customizations/cloudtrail/validation.py: _write_status, _write_summary_text).
+func TestReportTextLayout(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	r := &Report{TrailARN: "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", Start: t0, End: t0.Add(time.Hour),
+		FoundStart: t0, FoundEnd: t0.Add(time.Hour), ValidDigests: 1, ValidLogs: 1}
+	valid := []Finding{{File: "digest", Bucket: "b", Key: "d1", Status: StatusValid, Message: "valid"},
+		{File: "log", Bucket: "b", Key: "l1", Status: StatusValid, Message: "valid"}}
+	head := "Validating log files for trail arn:aws:cloudtrail:us-east-1:111122223333:trail/t between 2026-01-02T03:00:00Z and 2026-01-02T04:00:00Z\n\n"
+	tail := "Results requested for 2026-01-02T03:00:00Z to 2026-01-02T04:00:00Z\nResults found for 2026-01-02T03:00:00Z to 2026-01-02T04:00:00Z:\n\n"
+	r.Findings = valid
+	if got, want := r.Text(false), head+tail+"1/1 digest files valid\n1/1 log files valid\n"; got != want {
+		t.Errorf("all valid:\n%q\nwant\n%q", got, want)
+	}
+	if got, want := r.Text(true), head+"Digest file\ts3://b/d1\tvalid\nLog file\ts3://b/l1\tvalid\n\n"+tail+"1/1 digest files valid\n1/1 log files valid\n"; got != want {
+		t.Errorf("verbose:\n%q\nwant\n%q", got, want)
+	}
+	r.Findings = append(valid, Finding{File: "log", Bucket: "b", Key: "l2", Status: StatusDeleted, Message: "INVALID: not found"},
+		Finding{File: "log", Bucket: "b", Key: "l3", Status: StatusValid, Message: "valid"})
+	r.InvalidLogs, r.ValidLogs = 1, 2
+	want := head + "Digest file\ts3://b/d1\tvalid\nLog file\ts3://b/l1\tvalid\n\nLog file\ts3://b/l2\tINVALID: not found (deleted)\n\n" +
+		"Log file\ts3://b/l3\tvalid\n\n" + tail + "1/1 digest files valid\n2/3 log files valid, 1/3 log files INVALID\n"
+	if got := r.Text(true); got != want {
+		t.Errorf("verbose with an INVALID file:\n%q\nwant\n%q", got, want)
+	}
+	want = head + "Log file\ts3://b/l2\tINVALID: not found (deleted)\n\n" + tail + "1/1 digest files valid\n2/3 log files valid, 1/3 log files INVALID\n"
+	if got := r.Text(false); got != want {
+		t.Errorf("an INVALID file:\n%q\nwant\n%q", got, want)
+	}
+}

@@ -77,20 +77,32 @@ func (r *Report) OK() bool { return r.InvalidDigests == 0 && r.InvalidLogs == 0 
 func (r *Report) Text(verbose bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Validating log files for trail %s between %s and %s\n\n", r.TrailARN, awsTime(r.Start), awsTime(r.End))
+	// The blank lines are validate-logs': an INVALID line (stderr there) stands between
+	// blank lines, valid lines (--verbose) follow each other.
+	blank := true // the text ends with a blank line
+	problem := func(line string) {
+		if !blank {
+			b.WriteByte('\n')
+		}
+		b.WriteString(line + "\n\n")
+		blank = true
+	}
 	for _, f := range r.Findings {
-		if f.Status == StatusValid && !verbose {
-			continue
+		switch {
+		case f.Status != StatusValid:
+			problem(f.Line() + " (" + f.Status + ")")
+		case verbose:
+			b.WriteString(f.Line() + "\n")
+			blank = false
 		}
-		b.WriteString(f.Line())
-		if f.Status != StatusValid {
-			fmt.Fprintf(&b, " (%s)", f.Status)
-		}
-		b.WriteByte('\n')
 	}
 	for _, g := range r.Gaps {
-		b.WriteString(g + "\n")
+		problem(g)
 	}
-	fmt.Fprintf(&b, "\nResults requested for %s to %s\n", awsTime(r.Start), awsTime(r.End))
+	if !blank {
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "Results requested for %s to %s\n", awsTime(r.Start), awsTime(r.End))
 	if r.ValidDigests+r.InvalidDigests == 0 {
 		b.WriteString("No digests found\n")
 		return b.String()
