@@ -31,6 +31,7 @@ type recorder struct {
 	j       *audit.Journal
 	region  string
 	account string
+	kms     *kms.Service // resolves aliases in resources; set once the service exists
 }
 
 // record is the Router.Record hook.
@@ -58,7 +59,9 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 	var keyID string
 	e.RequestParameters, keyID = requestParams(c)
 	if c.Service == "kms" && keyID != "" {
-		e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: kmsKeyARN(keyID, c.Region, c.Principal.Account)}}
+		if arn, ok := r.kmsKeyARN(keyID, c.Region, c.Principal.Account); ok {
+			e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: arn}}
+		}
 	}
 	// The journal bounds the wait (audit.Options.AppendTimeout, one timer
 	// per group rather than a deadline per request).
@@ -136,12 +139,17 @@ func requestParams(c *awsproto.Call) (params json.RawMessage, kmsKeyID string) {
 	return audit.Params(out), ""
 }
 
-// kmsKeyARN names the key a request refers to (aliases stay as given).
-func kmsKeyARN(id, region, account string) string {
-	if strings.HasPrefix(id, "arn:") || strings.HasPrefix(id, "alias/") {
-		return id
+// kmsKeyARN names the key a KMS request refers to, as CloudTrail does: an alias is
+// recorded as the key it points to, and an alias that points nowhere gives no resource.
+// Without a KMS service (tests) aliases stay as given.
+func (r *recorder) kmsKeyARN(id, region, account string) (string, bool) {
+	if r.kms != nil {
+		return r.kms.KeyARN(region, account, id)
 	}
-	return "arn:aws:kms:" + region + ":" + account + ":key/" + id
+	if strings.HasPrefix(id, "arn:") || strings.HasPrefix(id, "alias/") {
+		return id, true
+	}
+	return "arn:aws:kms:" + region + ":" + account + ":key/" + id, true
 }
 
 // hsmEvent records an HSM event (login, logout, user and key management...) with

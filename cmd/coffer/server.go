@@ -332,6 +332,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	defer n.store.Close()
 	n.hsm.Attach(n.store)
 	n.kms.Attach(n.store)
+	if n.rec != nil {
+		n.rec.kms = n.kms
+	}
 	n.cloudhsm.Attach(n.store)
 	n.iam.Attach(n.store)
 	n.cw.Attach(n.store)
