@@ -158,7 +158,7 @@ Exit status: 0 when everything checked is valid, 2 when anything is invalid, 1 o
 	f.BoolVar(&o.verbose, "verbose", false, "also list every valid file")
 	f.StringVar(&o.endpoint, "endpoint", endpoint, "the node's URL (default $COFFER_ENDPOINT)")
 	f.StringVar(&o.caCert, "ca-cert", "", "PEM CA certificate to trust for an https endpoint, e.g. <data-dir>/tls/ca.pem (default $"+envCACert+")")
-	f.StringVar(&o.region, "region", "", "region of the requests (default: the trail ARN's region)")
+	f.StringVar(&o.region, "region", "", "region whose log and digest files are validated, with that region's public keys, as aws cloudtrail validate-logs --region (default: the trail ARN's region)")
 	f.StringVar(&o.accessKeyID, "access-key-id", "", "AWS access key id (default $AWS_ACCESS_KEY_ID, else <data-dir>/dev-credentials)")
 	f.StringVar(&o.secretKey, "secret-access-key", "", "AWS secret access key (default $AWS_SECRET_ACCESS_KEY, else <data-dir>/dev-credentials)")
 	f.StringVar(&o.dataDir, "data-dir", "./coffer-data", "the node's data dir (for dev-credentials and the default --trail-dir)")
@@ -242,7 +242,7 @@ func runTrailValidate(ctx context.Context, o *trailValidateOptions, stdout, stde
 	for _, k := range keys.PublicKeyList {
 		pks[aws.ToString(k.Fingerprint)] = k.Value
 	}
-	in := &trail.ValidateInput{Root: o.trailDir, Trail: t, Start: start, End: end, PublicKeys: pks,
+	in := &trail.ValidateInput{Root: o.trailDir, Trail: t, Region: region, Start: start, End: end, PublicKeys: pks,
 		Keys: &remoteKeys{kms: awskms.New(awskms.Options{Region: region, BaseEndpoint: aws.String(o.endpoint), Credentials: creds, HTTPClient: httpc})}}
 	var n int
 	in.Progress = func(format string, args ...any) {
