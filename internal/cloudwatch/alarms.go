@@ -46,6 +46,7 @@ type alarmRec struct {
 	Threshold                          float64     `json:"threshold"`
 	ComparisonOperator                 string      `json:"comparison_operator"`
 	TreatMissingData                   string      `json:"treat_missing_data,omitempty"`
+	EvaluateLowSampleCountPercentile   string      `json:"evaluate_low_sample_count_percentile,omitempty"`
 	Tags                               []Tag       `json:"tags,omitempty"`
 
 	StateValue                 string    `json:"state"`
@@ -83,6 +84,7 @@ type MetricAlarm struct {
 	Threshold                          float64
 	ComparisonOperator                 string
 	TreatMissingData                   string
+	EvaluateLowSampleCountPercentile   string
 }
 
 func (a *alarmRec) public() MetricAlarm {
@@ -94,7 +96,7 @@ func (a *alarmRec) public() MetricAlarm {
 		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
 		Dimensions: clone(a.Dimensions), Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods,
 		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator,
-		TreatMissingData: a.TreatMissingData}
+		TreatMissingData: a.TreatMissingData, EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile}
 }
 
 func clone[T any](s []T) []T {
@@ -135,8 +137,11 @@ type PutMetricAlarmInput struct {
 	Threshold               *float64
 	ComparisonOperator      string
 	TreatMissingData        string
-	Tags                    []Tag
-	// Metrics, ThresholdMetricId, EvaluateLowSampleCountPercentile: not supported.
+	// EvaluateLowSampleCountPercentile (evaluate or ignore) is kept and returned; the
+	// alarm is always evaluated (evaluate).
+	EvaluateLowSampleCountPercentile string
+	Tags                             []Tag
+	// Metrics, ThresholdMetricId: not supported.
 	Metrics           []MetricDataQuery
 	ThresholdMetricID string
 }
@@ -207,6 +212,9 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	if in.Period*in.EvaluationPeriods > 7*86400 {
 		return invalid("The product of EvaluationPeriods and Period must not exceed 7 days.")
 	}
+	if in.Period < 3600 && in.Period*in.EvaluationPeriods > 86400 {
+		return invalid("The product of EvaluationPeriods and Period must not exceed 1 day for a Period of less than 1 hour.")
+	}
 	dta := in.DatapointsToAlarm
 	if dta == 0 {
 		dta = in.EvaluationPeriods
@@ -218,6 +226,11 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	case "", "breaching", "notBreaching", "ignore", "missing":
 	default:
 		return invalid("The value %s for parameter TreatMissingData is invalid (breaching, notBreaching, ignore or missing).", in.TreatMissingData)
+	}
+	switch in.EvaluateLowSampleCountPercentile {
+	case "", "evaluate", "ignore":
+	default:
+		return invalid("The value %s for parameter EvaluateLowSampleCountPercentile is invalid (evaluate or ignore).", in.EvaluateLowSampleCountPercentile)
 	}
 	if in.Unit != "" && !units[in.Unit] {
 		return invalid("The value %s for parameter Unit is not a valid unit.", in.Unit)
@@ -233,8 +246,8 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	if err := checkValue(*in.Threshold); err != nil {
 		return err
 	}
-	if len(in.Tags) > 50 {
-		return invalid("Too many tags.")
+	if err := checkTags(in.Tags); err != nil {
+		return err
 	}
 	now := s.now()
 	a := &alarmRec{AlarmName: in.AlarmName, AlarmArn: s.alarmARN(in.AlarmName), AlarmDescription: in.AlarmDescription,
@@ -243,7 +256,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		MetricName: in.MetricName, Namespace: in.Namespace, Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic,
 		Dimensions: normDims(in.Dimensions), Period: in.Period, Unit: in.Unit, EvaluationPeriods: in.EvaluationPeriods,
 		DatapointsToAlarm: in.DatapointsToAlarm, Threshold: *in.Threshold, ComparisonOperator: in.ComparisonOperator,
-		TreatMissingData: in.TreatMissingData, Tags: clone(in.Tags),
+		TreatMissingData: in.TreatMissingData, EvaluateLowSampleCountPercentile: in.EvaluateLowSampleCountPercentile, Tags: clone(in.Tags),
 		StateValue: StateInsufficientData, StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 	s.mu.RLock()
 	exists := s.alarms[in.AlarmName] != nil
@@ -474,4 +487,62 @@ func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, r
 		return cwErr("ResourceNotFound", "Alarm %s does not exist.", name)
 	}
 	return s.transitionLocked(ctx, &cp, stateValue, reason, reasonData, s.now())
+}
+
+// DescribeAlarmsForMetricInput is DescribeAlarmsForMetric's input: the metric (Namespace,
+// MetricName, Dimensions: all of them) and optional filters.
+type DescribeAlarmsForMetricInput struct {
+	Namespace         string
+	MetricName        string
+	Dimensions        []Dimension
+	Statistic         string
+	ExtendedStatistic string
+	Period            int // 0: any
+	Unit              string
+}
+
+// DescribeAlarmsForMetric returns the metric alarms on one metric (its exact set of
+// dimensions), by name, filtered by statistic, period and unit when they are given.
+func (s *Service) DescribeAlarmsForMetric(ctx context.Context, in DescribeAlarmsForMetricInput) ([]MetricAlarm, error) {
+	if in.MetricName == "" {
+		return nil, missing("MetricName")
+	}
+	if len(in.MetricName) > 255 {
+		return nil, invalid("The parameter MetricName must be at most 255 characters.")
+	}
+	if err := checkNamespace(in.Namespace, false); err != nil {
+		return nil, err
+	}
+	if in.Statistic != "" && !statNames[in.Statistic] {
+		return nil, invalid("The value %s for parameter Statistic is not a valid statistic.", in.Statistic)
+	}
+	if in.ExtendedStatistic != "" {
+		if _, ok := parsePercentile(in.ExtendedStatistic); !ok {
+			return nil, invalid("The value %s for parameter ExtendedStatistic is not a valid percentile.", in.ExtendedStatistic)
+		}
+	}
+	if in.Period < 0 {
+		return nil, invalid("The parameter Period must be greater than 0.")
+	}
+	if in.Unit != "" && !units[in.Unit] {
+		return nil, invalid("The value %s for parameter Unit is not a valid unit.", in.Unit)
+	}
+	if err := checkDims(in.Dimensions, 30); err != nil {
+		return nil, err
+	}
+	key := metricKey(in.Namespace, in.MetricName, in.Dimensions)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []MetricAlarm
+	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
+		a := s.alarms[n]
+		if metricKey(a.Namespace, a.MetricName, a.Dimensions) != key ||
+			(in.Statistic != "" && a.Statistic != in.Statistic) ||
+			(in.ExtendedStatistic != "" && a.ExtendedStatistic != in.ExtendedStatistic) ||
+			(in.Period != 0 && a.Period != in.Period) || (in.Unit != "" && a.Unit != in.Unit) {
+			continue
+		}
+		out = append(out, a.public())
+	}
+	return out, nil
 }

@@ -107,7 +107,7 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 func cwErr(code, format string, args ...any) *Error {
 	st := http.StatusBadRequest
 	switch code {
-	case "ResourceNotFound":
+	case "ResourceNotFound", "ResourceNotFoundException":
 		st = http.StatusNotFound
 	case "InternalServiceError":
 		st = http.StatusInternalServerError
@@ -258,6 +258,7 @@ const (
 	cmdDeleteAlarms = "cloudwatch.alarm.delete"
 	cmdSetState     = "cloudwatch.alarm.state"
 	cmdSetActions   = "cloudwatch.alarm.actions"
+	cmdSetTags      = "cloudwatch.alarm.tags"
 )
 
 type putAlarmCmd struct {
@@ -277,6 +278,15 @@ type setStateCmd struct {
 	ReasonData string      `json:"reason_data,omitempty"`
 	Time       time.Time   `json:"time"`
 	History    HistoryItem `json:"history"`
+}
+
+// setTagsCmd removes the tags of keys Remove, then sets the tags Add (TagResource,
+// UntagResource).
+type setTagsCmd struct {
+	Name   string   `json:"name"`
+	ARN    string   `json:"arn"` // for the error message
+	Add    []Tag    `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
 }
 
 type setActionsCmd struct {
@@ -302,7 +312,9 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		defer s.mu.Unlock()
 		a := *c.Alarm
 		if old := s.alarms[a.AlarmName]; old != nil {
-			// An update keeps the alarm's state.
+			// An update keeps the alarm's state and its tags (AWS ignores the Tags of
+			// an update: TagResource and UntagResource change them).
+			a.Tags = old.Tags
 			a.StateValue, a.StateReason, a.StateReasonData = old.StateValue, old.StateReason, old.StateReasonData
 			a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.StateRevision = old.StateUpdatedTimestamp, old.StateTransitionedTimestamp, old.StateRevision
 		}
@@ -353,6 +365,25 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			s.addHistoryLocked(c.History)
 		}
 		return n, nil
+	case cmdSetTags:
+		c, err := state.DecodeBody[setTagsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		a := s.alarms[c.Name]
+		if a == nil {
+			return nil, notFoundARN(c.ARN)
+		}
+		tags, err := applyTags(a.Tags, c)
+		if err != nil {
+			return nil, err
+		}
+		n := *a
+		n.Tags = tags
+		s.alarms[c.Name] = &n
+		return nil, nil
 	case cmdSetActions:
 		c, err := state.DecodeBody[setActionsCmd](cmd.Body)
 		if err != nil {

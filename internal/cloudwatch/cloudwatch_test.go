@@ -236,12 +236,12 @@ func TestGetMetricDataAndListMetrics(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.put(t0.Add(time.Duration(i)*time.Minute), float64(i+1))
 	}
-	res, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{
+	res, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{
 		{ID: "m1", MetricStat: &MetricStat{Metric: Metric{Namespace: "Test", MetricName: "M"}, Period: 60, Stat: "Sum"}}}})
 	if err != nil || len(res) != 1 || len(res[0].Values) != 3 || res[0].Values[0] != 3 || !res[0].Timestamps[0].Equal(t0.Add(2*time.Minute)) || res[0].StatusCode != "Complete" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	_, err = e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{{ID: "e1", Expression: "SUM(METRICS())"}}})
+	_, _, err = e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{{ID: "e1", Expression: "SUM(METRICS())"}}})
 	wantCode(t, err, "InvalidParameterValue")
 
 	for i := 0; i < 510; i++ {

@@ -1,8 +1,10 @@
 package cloudwatch
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -271,6 +273,9 @@ func checkNamespace(ns string, user bool) error {
 	if len(ns) > 255 {
 		return invalid("The parameter Namespace must be at most 255 characters.")
 	}
+	if ns[0] == ':' { // the model's pattern [^:].*
+		return invalid("The value %s for parameter Namespace is invalid: it must not start with a colon.", ns)
+	}
 	if user && strings.HasPrefix(ns, "AWS/") {
 		return invalid("The value AWS/ for parameter Namespace is invalid.")
 	}
@@ -403,15 +408,18 @@ type agg struct {
 	n, sum        float64
 	min, max      float64
 	unit          string
-	values        []float64
-	rawComplete   bool
+	samples       []sample // the samples, when every point's are known (percentiles)
+	noSamples     bool     // a point's samples are not known: no percentiles
 	hasPoints     bool
 	unitsConflict bool
 }
 
+// sample is a value seen weight times.
+type sample struct{ v, w float64 }
+
 func (a *agg) add(p point) {
 	if !a.hasPoints {
-		a.min, a.max, a.unit, a.rawComplete = p.min, p.max, p.unit, true
+		a.min, a.max, a.unit = p.min, p.max, p.unit
 	} else if p.unit != a.unit {
 		a.unitsConflict = true
 	}
@@ -420,10 +428,19 @@ func (a *agg) add(p point) {
 	a.sum += p.sum
 	a.min = math.Min(a.min, p.min)
 	a.max = math.Max(a.max, p.max)
-	if p.values == nil {
-		a.rawComplete = false
+	switch {
+	case a.noSamples:
+	case p.values != nil:
+		for _, v := range p.values {
+			a.samples = append(a.samples, sample{v, 1})
+		}
+	case p.min == p.max && p.sum == p.min*p.n:
+		// A value with a count (Values and Counts), or a statistic set whose samples
+		// are all equal: AWS computes percentiles on those too.
+		a.samples = append(a.samples, sample{p.min, p.n})
+	default: // a statistic set of different values
+		a.noSamples, a.samples = true, nil
 	}
-	a.values = append(a.values, p.values...)
 }
 
 func (a *agg) stat(name string) (float64, bool) {
@@ -439,16 +456,29 @@ func (a *agg) stat(name string) (float64, bool) {
 	case "Maximum":
 		return a.max, true
 	}
-	if p, ok := parsePercentile(name); ok && len(a.values) > 0 {
-		v := append([]float64(nil), a.values...)
-		sort.Float64s(v)
-		i := int(math.Ceil(p/100*float64(len(v)))) - 1
-		if i < 0 {
-			i = 0
-		}
-		return v[i], true
+	if p, ok := parsePercentile(name); ok && !a.noSamples && len(a.samples) > 0 {
+		return percentile(a.samples, p), true
 	}
 	return 0, false
+}
+
+// percentile is the nearest-rank p-th percentile of weighted samples: the smallest
+// value whose cumulative weight reaches p% of the total (the first value for p0).
+func percentile(samples []sample, p float64) float64 {
+	v := slices.Clone(samples)
+	slices.SortFunc(v, func(x, y sample) int { return cmp.Compare(x.v, y.v) })
+	total := 0.0
+	for _, x := range v {
+		total += x.w
+	}
+	target, cum := p*total/100, 0.0
+	for _, x := range v {
+		cum += x.w
+		if cum >= target {
+			return x.v
+		}
+	}
+	return v[len(v)-1].v
 }
 
 // parsePercentile parses "p99", "p99.9" (p0 to p100).
@@ -633,62 +663,92 @@ type GetMetricDataInput struct {
 	StartTime     time.Time
 	EndTime       time.Time
 	ScanBy        string // TimestampDescending (default) or TimestampAscending
-	MaxDatapoints int    // default 100800
+	MaxDatapoints int    // per page, default 100800
+	NextToken     string // from the previous page
 }
 
-// GetMetricData evaluates MetricStat queries. NextToken is never returned: every result
-// is Complete or truncated at MaxDatapoints (PartialData).
-func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]MetricDataResult, error) {
+// validMetricID: letters, digits and underscores, starting with a lowercase letter.
+func validMetricID(id string) bool {
+	if id == "" || len(id) > 255 || id[0] < 'a' || id[0] > 'z' {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// GetMetricData evaluates MetricStat queries. The datapoints of the results, in query
+// order, are returned MaxDatapoints at a time: a page that stops inside a result marks
+// it PartialData and returns a NextToken from which the next page continues (AWS's
+// pagination). A page holds the results that have datapoints in it (a result with none
+// is in the page where its datapoints would have started).
+func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]MetricDataResult, string, error) {
 	s.collect()
 	if len(in.Queries) == 0 {
-		return nil, missing("MetricDataQueries")
+		return nil, "", missing("MetricDataQueries")
 	}
 	if len(in.Queries) > 500 {
-		return nil, invalid("The collection MetricDataQueries must not have a size greater than 500.")
+		return nil, "", invalid("The collection MetricDataQueries must not have a size greater than 500.")
 	}
 	if !in.StartTime.Before(in.EndTime) {
-		return nil, invalid("The parameter StartTime must be less than the parameter EndTime.")
+		return nil, "", invalid("The parameter StartTime must be less than the parameter EndTime.")
 	}
 	switch in.ScanBy {
 	case "", "TimestampDescending", "TimestampAscending":
 	default:
-		return nil, invalid("The value %s for parameter ScanBy is invalid.", in.ScanBy)
+		return nil, "", invalid("The value %s for parameter ScanBy is invalid.", in.ScanBy)
 	}
 	maxDP := in.MaxDatapoints
 	if maxDP <= 0 {
 		maxDP = 100800
 	}
+	skip := 0
+	if in.NextToken != "" {
+		t, err := decodeToken(in.NextToken)
+		if err != nil {
+			return nil, "", err
+		}
+		if skip, err = strconv.Atoi(strings.TrimPrefix(t, "gmd:")); err != nil || skip < 0 || !strings.HasPrefix(t, "gmd:") {
+			return nil, "", cwErr("InvalidNextToken", "The NextToken is invalid.")
+		}
+	}
 	ids := map[string]bool{}
-	for _, q := range in.Queries {
+	for i, q := range in.Queries {
 		if q.ID == "" {
-			return nil, missing("MetricDataQueries.member.Id")
+			return nil, "", missing(fmt.Sprintf("MetricDataQueries.member.%d.Id", i+1))
+		}
+		if !validMetricID(q.ID) {
+			return nil, "", invalid("The value %s for parameter MetricDataQueries.member.%d.Id is invalid: an Id has letters, numbers and underscores and starts with a lowercase letter.", q.ID, i+1)
 		}
 		if ids[q.ID] {
-			return nil, invalid("The value %s for parameter MetricDataQueries.member.Id is duplicated.", q.ID)
+			return nil, "", invalid("The value %s for parameter MetricDataQueries.member.Id is duplicated.", q.ID)
 		}
 		ids[q.ID] = true
 		if q.Expression != "" {
-			return nil, invalid("Metric math expressions are not supported (query %s).", q.ID)
+			return nil, "", invalid("Metric math expressions are not supported (query %s).", q.ID)
 		}
 		if q.MetricStat == nil {
-			return nil, missing("MetricDataQueries.member.MetricStat")
+			return nil, "", missing("MetricDataQueries.member.MetricStat")
 		}
 		ms := q.MetricStat
 		if err := checkNamespace(ms.Metric.Namespace, false); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if ms.Metric.MetricName == "" {
-			return nil, missing("MetricStat.Metric.MetricName")
+			return nil, "", missing("MetricStat.Metric.MetricName")
 		}
 		if err := checkPeriod(ms.Period, true); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if _, ok := parsePercentile(ms.Stat); !ok && !statNames[ms.Stat] {
-			return nil, invalid("The value %s for parameter MetricStat.Stat is not a valid statistic.", ms.Stat)
+			return nil, "", invalid("The value %s for parameter MetricStat.Stat is not a valid statistic.", ms.Stat)
 		}
 	}
 	var out []MetricDataResult
-	total := 0
+	pos, lim := 0, skip+maxDP // datapoints before the current result; end of this page
 	for _, q := range in.Queries {
 		if q.ReturnData != nil && !*q.ReturnData {
 			continue
@@ -700,26 +760,44 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 		}
 		aggs := s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), in.StartTime, in.EndTime, time.Duration(ms.Period)*time.Second, ms.Unit)
 		if in.ScanBy != "TimestampAscending" {
-			for i, j := 0, len(aggs)-1; i < j; i, j = i+1, j-1 {
-				aggs[i], aggs[j] = aggs[j], aggs[i]
-			}
+			slices.Reverse(aggs)
 		}
+		start := pos
 		for _, a := range aggs {
 			v, ok := a.stat(ms.Stat)
 			if !ok {
 				continue
 			}
-			if total >= maxDP {
+			switch {
+			case pos < skip: // returned by a previous page
+			case pos < lim:
+				r.Timestamps = append(r.Timestamps, a.start)
+				r.Values = append(r.Values, v)
+			default:
 				r.StatusCode = "PartialData"
-				break
 			}
-			total++
-			r.Timestamps = append(r.Timestamps, a.start)
-			r.Values = append(r.Values, v)
+			pos++
 		}
-		out = append(out, r)
+		switch {
+		case pos > skip && start < lim: // datapoints in this page
+			out = append(out, r)
+		case pos == start && skip <= start && start < lim: // none, starting in this page
+			out = append(out, r)
+		case pos == start && start == lim: // none, at the end of this page: in it if it is the last
+			r.StatusCode = "endOfPage"
+			out = append(out, r)
+		}
 	}
-	return out, nil
+	if pos > lim {
+		out = slices.DeleteFunc(out, func(r MetricDataResult) bool { return r.StatusCode == "endOfPage" })
+		return out, encodeToken("gmd:" + strconv.Itoa(lim)), nil
+	}
+	for i := range out {
+		if out[i].StatusCode == "endOfPage" {
+			out[i].StatusCode = "Complete"
+		}
+	}
+	return out, "", nil
 }
 
 // ListMetricsInput is ListMetrics' input.

@@ -1,0 +1,270 @@
+package cloudwatch
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// Regression tests of the CloudWatch compatibility sweep (behaviour AWS documents in
+// botocore's cloudwatch 2010-08-01 model).
+
+const alarmARNa = "arn:aws:cloudwatch:us-east-1:111122223333:alarm:a"
+
+func (e *env) tags(arn string) []Tag {
+	e.t.Helper()
+	tags, err := e.cw.ListTagsForResource(e.ctx, arn)
+	if err != nil {
+		e.t.Fatalf("ListTagsForResource: %v", err)
+	}
+	return tags
+}
+
+func TestSweepAlarmTags(t *testing.T) {
+	e := newEnv(t)
+	e.alarm(PutMetricAlarmInput{Tags: []Tag{{"team", "ops"}}})
+	if got := e.tags(alarmARNa); !reflect.DeepEqual(got, []Tag{{"team", "ops"}}) {
+		t.Fatalf("tags after create: %v", got)
+	}
+	// An update ignores Tags and keeps the alarm's tags (AWS: "If you are using this
+	// operation to update an existing alarm, any tags you specify in this parameter are
+	// ignored").
+	e.alarm(PutMetricAlarmInput{Threshold: f(7), Tags: []Tag{{"other", "x"}}})
+	e.alarm(PutMetricAlarmInput{Threshold: f(8)})
+	if got := e.tags(alarmARNa); !reflect.DeepEqual(got, []Tag{{"team", "ops"}}) {
+		t.Fatalf("tags after updates: %v", got)
+	}
+	if err := e.cw.TagResource(e.ctx, alarmARNa, []Tag{{"env", "prod"}, {"team", "sec"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cw.UntagResource(e.ctx, alarmARNa, []string{"env", "absent"}); err != nil {
+		t.Fatal(err)
+	}
+	e.restart() // replicated: replayed from the log
+	if got := e.tags(alarmARNa); !reflect.DeepEqual(got, []Tag{{"team", "sec"}}) {
+		t.Fatalf("tags after tag, untag and restart: %v", got)
+	}
+	// Through the query protocol: results as botocore's model has them.
+	_, x := e.ok("TagResource", "ResourceARN", alarmARNa, "Tags.member.1.Key", "k", "Tags.member.1.Value", "v")
+	contains(t, x, "<TagResourceResult></TagResourceResult>")
+	_, x = e.ok("ListTagsForResource", "ResourceARN", alarmARNa)
+	contains(t, x, "<Tags><member><Key>team</Key><Value>sec</Value></member><member><Key>k</Key><Value>v</Value></member></Tags>")
+	_, x = e.ok("UntagResource", "ResourceARN", alarmARNa, "TagKeys.member.1", "k")
+	contains(t, x, "<UntagResourceResult></UntagResourceResult>")
+
+	e.fails("ResourceNotFoundException", http.StatusNotFound, "ListTagsForResource", "ResourceARN", alarmARNa+"x")
+	e.fails("ResourceNotFoundException", http.StatusNotFound, "TagResource", "ResourceARN", "arn:aws:cloudwatch:us-east-1:111122223333:alarm:nope",
+		"Tags.member.1.Key", "k", "Tags.member.1.Value", "v")
+	e.fails("ResourceNotFoundException", http.StatusNotFound, "UntagResource", "ResourceARN", "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:a",
+		"TagKeys.member.1", "k")
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "ListTagsForResource", "ResourceARN", "not-an-arn")
+	e.fails("MissingParameter", http.StatusBadRequest, "ListTagsForResource")
+	e.fails("MissingParameter", http.StatusBadRequest, "TagResource", "ResourceARN", alarmARNa)
+	e.fails("MissingParameter", http.StatusBadRequest, "UntagResource", "ResourceARN", alarmARNa)
+	long := string(make([]byte, 129))
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "TagResource", "ResourceARN", alarmARNa, "Tags.member.1.Key", long, "Tags.member.1.Value", "v")
+	// At most 50 tags: the 51st is refused and nothing is changed.
+	var many []Tag
+	for i := range 50 {
+		many = append(many, Tag{Key: "k" + string(rune('A'+i)), Value: "v"})
+	}
+	if err := e.cw.TagResource(e.ctx, alarmARNa, many); err != nil {
+		wantCode(t, err, "InvalidParameterValue")
+	} else {
+		t.Fatal("51 tags accepted")
+	}
+	if got := e.tags(alarmARNa); !reflect.DeepEqual(got, []Tag{{"team", "sec"}}) {
+		t.Fatalf("tags after a refused TagResource: %v", got)
+	}
+}
+
+func TestSweepDescribeAlarmsForMetric(t *testing.T) {
+	e := newEnv(t)
+	dims := []Dimension{{"B", "2"}, {"A", "1"}}
+	e.alarm(PutMetricAlarmInput{AlarmName: "x1", Dimensions: dims, Statistic: "Average", Period: 60})
+	e.alarm(PutMetricAlarmInput{AlarmName: "x2", Dimensions: dims, Statistic: "Sum", Period: 300, Unit: "Count"})
+	e.alarm(PutMetricAlarmInput{AlarmName: "x3", Dimensions: dims, ExtendedStatistic: "p99"})
+	e.alarm(PutMetricAlarmInput{AlarmName: "other-dims", Dimensions: dims[:1]})
+	e.alarm(PutMetricAlarmInput{AlarmName: "other-metric", MetricName: "N", Dimensions: dims})
+	names := func(in DescribeAlarmsForMetricInput) []string {
+		t.Helper()
+		l, err := e.cw.DescribeAlarmsForMetric(e.ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range l {
+			out = append(out, a.AlarmName)
+		}
+		return out
+	}
+	all := DescribeAlarmsForMetricInput{Namespace: "Test", MetricName: "M", Dimensions: []Dimension{{"A", "1"}, {"B", "2"}}}
+	if got := names(all); !reflect.DeepEqual(got, []string{"x1", "x2", "x3"}) {
+		t.Fatalf("all: %v", got)
+	}
+	for _, c := range []struct {
+		in   func(DescribeAlarmsForMetricInput) DescribeAlarmsForMetricInput
+		want []string
+	}{
+		{func(i DescribeAlarmsForMetricInput) DescribeAlarmsForMetricInput { i.Statistic = "Sum"; return i }, []string{"x2"}},
+		{func(i DescribeAlarmsForMetricInput) DescribeAlarmsForMetricInput {
+			i.ExtendedStatistic = "p99"
+			return i
+		}, []string{"x3"}},
+		{func(i DescribeAlarmsForMetricInput) DescribeAlarmsForMetricInput { i.Period = 300; return i }, []string{"x2"}},
+		{func(i DescribeAlarmsForMetricInput) DescribeAlarmsForMetricInput { i.Unit = "Count"; return i }, []string{"x2"}},
+		{func(i DescribeAlarmsForMetricInput) DescribeAlarmsForMetricInput { i.Dimensions = nil; return i }, nil},
+	} {
+		if got := names(c.in(all)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("got %v, want %v", got, c.want)
+		}
+	}
+	_, x := e.ok("DescribeAlarmsForMetric", "Namespace", "Test", "MetricName", "M", "Dimensions.member.1.Name", "B",
+		"Dimensions.member.1.Value", "2", "Dimensions.member.2.Name", "A", "Dimensions.member.2.Value", "1", "Period", "60")
+	contains(t, x, "<DescribeAlarmsForMetricResult><MetricAlarms><member><AlarmName>x1</AlarmName>")
+	e.fails("MissingParameter", http.StatusBadRequest, "DescribeAlarmsForMetric", "Namespace", "Test")
+	e.fails("MissingParameter", http.StatusBadRequest, "DescribeAlarmsForMetric", "MetricName", "M")
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "DescribeAlarmsForMetric", "Namespace", "Test", "MetricName", "M", "Statistic", "Avg")
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "DescribeAlarmsForMetric", "Namespace", "Test", "MetricName", "M", "Unit", "Furlongs")
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "DescribeAlarmsForMetric", "Namespace", "Test", "MetricName", "M", "Period", "0")
+}
+
+// Values with Counts (and statistic sets whose samples are equal) count in percentiles
+// with their weight; a statistic set of different values makes percentiles unavailable
+// for its period instead of silently leaving it out.
+func TestSweepPercentilesWithCounts(t *testing.T) {
+	e := newEnv(t)
+	ts := t0.Add(10 * time.Second)
+	if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: "L", Timestamp: ts, Values: []float64{1, 2, 3}, Counts: []float64{1, 1, 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) []Datapoint {
+		t.Helper()
+		_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "T", MetricName: name, StartTime: t0, EndTime: t0.Add(time.Minute),
+			Period: 60, Statistics: []string{"Maximum"}, ExtendedStatistics: []string{"p0", "p50", "p75", "p100"}})
+		if err != nil || len(dps) != 1 {
+			t.Fatalf("%v %v", dps, err)
+		}
+		return dps
+	}
+	// Samples 1, 2, 3, 3.
+	if got, want := get("L")[0].ExtendedStatistics, map[string]float64{"p0": 1, "p50": 2, "p75": 3, "p100": 3}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("percentiles %v, want %v", got, want)
+	}
+	if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{
+		{MetricName: "S", Timestamp: ts, Value: f(1)},
+		{MetricName: "S", Timestamp: ts, StatisticValues: &StatisticSet{SampleCount: 3, Sum: 30, Minimum: 10, Maximum: 10}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := get("S")[0].ExtendedStatistics, map[string]float64{"p0": 1, "p50": 10, "p75": 10, "p100": 10}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("percentiles with an equal-valued set %v, want %v", got, want)
+	}
+	if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{
+		{MetricName: "S", Timestamp: ts, StatisticValues: &StatisticSet{SampleCount: 2, Sum: 30, Minimum: 10, Maximum: 20}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d := get("S")[0]; d.ExtendedStatistics != nil || *d.Maximum != 20 {
+		t.Fatalf("percentiles with a set of unknown samples: %+v", d)
+	}
+}
+
+func TestSweepGetMetricDataPages(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		for _, m := range []string{"A", "C"} {
+			if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: m, Timestamp: t0.Add(time.Duration(i) * time.Minute), Value: f(float64(i))}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	q := func(id, name string) MetricDataQuery {
+		return MetricDataQuery{ID: id, MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: name}, Period: 60, Stat: "Sum"}}
+	}
+	in := GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), ScanBy: "TimestampAscending", MaxDatapoints: 3,
+		Queries: []MetricDataQuery{q("a", "A"), q("b", "B"), q("c", "C")}} // B has no datapoints
+	type page struct {
+		ids    []string
+		values [][]float64
+		status []string
+	}
+	var pages []page
+	for range 10 {
+		res, next, err := e.cw.GetMetricData(e.ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p page
+		for _, r := range res {
+			p.ids, p.values, p.status = append(p.ids, r.ID), append(p.values, r.Values), append(p.status, r.StatusCode)
+		}
+		pages = append(pages, p)
+		if next == "" {
+			break
+		}
+		in.NextToken = next
+	}
+	want := []page{
+		{[]string{"a"}, [][]float64{{0, 1, 2}}, []string{"PartialData"}},
+		{[]string{"a", "b", "c"}, [][]float64{{3, 4}, nil, {0}}, []string{"Complete", "Complete", "PartialData"}},
+		{[]string{"c"}, [][]float64{{1, 2, 3}}, []string{"PartialData"}},
+		{[]string{"c"}, [][]float64{{4}}, []string{"Complete"}},
+	}
+	if !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages\n%+v\nwant\n%+v", pages, want)
+	}
+	in.NextToken = "bm9wZQ" // "nope"
+	_, _, err := e.cw.GetMetricData(e.ctx, in)
+	wantCode(t, err, "InvalidNextToken")
+	// Through the query protocol, NextToken is in the result.
+	_, x := e.ok("GetMetricData", "StartTime", t0.Format(time.RFC3339), "EndTime", t0.Add(time.Hour).Format(time.RFC3339), "MaxDatapoints", "2",
+		"MetricDataQueries.member.1.Id", "a", "MetricDataQueries.member.1.MetricStat.Metric.Namespace", "T",
+		"MetricDataQueries.member.1.MetricStat.Metric.MetricName", "A", "MetricDataQueries.member.1.MetricStat.Period", "60",
+		"MetricDataQueries.member.1.MetricStat.Stat", "Sum")
+	contains(t, x, "<NextToken>", "<StatusCode>PartialData</StatusCode>")
+}
+
+func TestSweepValidation(t *testing.T) {
+	e := newEnv(t)
+	base := PutMetricAlarmInput{AlarmName: "v", Namespace: "T", MetricName: "M", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
+		ComparisonOperator: "GreaterThanThreshold", Threshold: f(1)}
+	for _, c := range []struct {
+		name string
+		mod  func(*PutMetricAlarmInput)
+	}{
+		// "For alarms with a period of less than one hour (3,600 seconds), the total
+		// evaluation period can't be longer than one day (86,400 seconds)."
+		{"1441 periods of 60 s", func(i *PutMetricAlarmInput) { i.EvaluationPeriods = 1441 }},
+		{"EvaluateLowSampleCountPercentile", func(i *PutMetricAlarmInput) { i.EvaluateLowSampleCountPercentile = "sometimes" }},
+		{"namespace with a leading colon", func(i *PutMetricAlarmInput) { i.Namespace = ":T" }},
+	} {
+		in := base
+		c.mod(&in)
+		if err := e.cw.PutMetricAlarm(e.ctx, in); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		} else {
+			wantCode(t, err, "InvalidParameterValue")
+		}
+	}
+	ok := base
+	ok.Period, ok.EvaluationPeriods, ok.EvaluateLowSampleCountPercentile = 3600, 48, "ignore"
+	if err := e.cw.PutMetricAlarm(e.ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.state("v"); a.EvaluateLowSampleCountPercentile != "ignore" {
+		t.Fatalf("EvaluateLowSampleCountPercentile not kept: %+v", a)
+	}
+	_, x := e.ok("DescribeAlarms", "AlarmNames.member.1", "v")
+	contains(t, x, "<EvaluateLowSampleCountPercentile>ignore</EvaluateLowSampleCountPercentile>")
+
+	err := e.cw.PutMetricData(e.ctx, ":T", []MetricDatum{{MetricName: "M", Value: f(1)}})
+	wantCode(t, err, "InvalidParameterValue")
+	// MetricDataQuery Id: "The first character must be a lowercase letter."
+	for _, id := range []string{"A", "1a", "a-b"} {
+		_, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour),
+			Queries: []MetricDataQuery{{ID: id, MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: "M"}, Period: 60, Stat: "Sum"}}}})
+		wantCode(t, err, "InvalidParameterValue")
+	}
+}
