@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// Regression tests of the CloudWatch compatibility sweep, with the real AWS CLIs: Debian's
+// awscli 2.9 (query protocol) and, when it is on PATH, aws-cli v1 (AWS JSON 1.0).
+
+type sweepTags struct{ Tags []struct{ Key, Value string } }
+
+func (s sweepTags) String() string {
+	out := ""
+	for _, t := range s.Tags {
+		out += t.Key + "=" + t.Value + " "
+	}
+	return out
+}
+
+// TestSweepCWAlarmTagsAndAlarmsForMetric: DescribeAlarmsForMetric, TagResource,
+// UntagResource and ListTagsForResource exist, their answers parse in both CLIs, and an
+// update of an alarm keeps its tags (AWS ignores the Tags of an update).
+func TestSweepCWAlarmTagsAndAlarmsForMetric(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	dc := s.creds()
+	clients := map[string]*cliClient{"query": {bin: "/usr/bin/aws", endpoint: s.url, creds: dc}}
+	if v1 := awsCLIs(t)["v1"]; v1 != "" {
+		clients["json"] = &cliClient{bin: v1, endpoint: s.url, creds: dc}
+	}
+	for tag, c := range clients {
+		name := "sweep-" + tag
+		alarm := func(threshold string, tags ...string) {
+			t.Helper()
+			args := []string{"put-metric-alarm", "--alarm-name", name, "--namespace", "Sweep", "--metric-name", "Lat-" + tag,
+				"--dimensions", "Name=Host,Value=h1", "--statistic", "Average", "--period", "60", "--evaluation-periods", "1",
+				"--threshold", threshold, "--comparison-operator", "GreaterThanThreshold"}
+			if len(tags) > 0 {
+				args = append(append(args, "--tags"), tags...)
+			}
+			if err := c.run(nil, args...); err != nil {
+				t.Fatalf("%s: %v", tag, err)
+			}
+		}
+		alarm("1", "Key=team,Value=ops")
+		var desc struct {
+			MetricAlarms []struct{ AlarmName, AlarmArn string }
+		}
+		if err := c.run(&desc, "describe-alarms-for-metric", "--namespace", "Sweep", "--metric-name", "Lat-"+tag,
+			"--dimensions", "Name=Host,Value=h1", "--statistic", "Average"); err != nil {
+			t.Fatalf("%s: describe-alarms-for-metric: %v", tag, err)
+		}
+		if len(desc.MetricAlarms) != 1 || desc.MetricAlarms[0].AlarmName != name {
+			t.Fatalf("%s: describe-alarms-for-metric: %+v", tag, desc)
+		}
+		arn := desc.MetricAlarms[0].AlarmArn
+		tagsNow := func() string {
+			t.Helper()
+			var tags sweepTags
+			if err := c.run(&tags, "list-tags-for-resource", "--resource-arn", arn); err != nil {
+				t.Fatalf("%s: list-tags-for-resource: %v", tag, err)
+			}
+			return tags.String()
+		}
+		if got := tagsNow(); got != "team=ops " {
+			t.Fatalf("%s: tags after create: %q", tag, got)
+		}
+		alarm("2", "Key=other,Value=x") // an update: its tags are ignored
+		alarm("3")
+		if got := tagsNow(); got != "team=ops " {
+			t.Fatalf("%s: tags after updates: %q", tag, got)
+		}
+		if err := c.run(nil, "tag-resource", "--resource-arn", arn, "--tags", "Key=env,Value=prod", "Key=team,Value=sec"); err != nil {
+			t.Fatalf("%s: tag-resource: %v", tag, err)
+		}
+		if err := c.run(nil, "untag-resource", "--resource-arn", arn, "--tag-keys", "env"); err != nil {
+			t.Fatalf("%s: untag-resource: %v", tag, err)
+		}
+		if got := tagsNow(); got != "team=sec " {
+			t.Fatalf("%s: tags after tag and untag: %q", tag, got)
+		}
+		var ce *cliError
+		if err := c.run(nil, "list-tags-for-resource", "--resource-arn", arn+"-nope"); !errors.As(err, &ce) || ce.code != "ResourceNotFoundException" {
+			t.Fatalf("%s: list-tags-for-resource of a missing alarm: %v", tag, err)
+		}
+	}
+}
+
+// TestSweepCWGetMetricDataPages: GetMetricData returns NextToken when MaxDatapoints
+// stops it, and the CLI's paginator (--page-size) collects every datapoint.
+func TestSweepCWGetMetricDataPages(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	c := &cliClient{bin: "/usr/bin/aws", endpoint: s.url, creds: s.creds()}
+	at := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
+	data := ""
+	for i := range 5 {
+		data += fmt.Sprintf(`{"MetricName":"Lat","Value":%d,"Timestamp":"%s"},`, i+1, at.Add(time.Duration(i)*time.Minute).Format(time.RFC3339))
+	}
+	// Values with Counts: percentiles count each value by its count.
+	data += fmt.Sprintf(`{"MetricName":"Sizes","Values":[1,2,3],"Counts":[1,1,2],"Timestamp":"%s"}`, at.Format(time.RFC3339))
+	if err := c.run(nil, "put-metric-data", "--namespace", "Sweep", "--metric-data", "["+data+"]"); err != nil {
+		t.Fatal(err)
+	}
+	q := `[{"Id":"a","MetricStat":{"Metric":{"Namespace":"Sweep","MetricName":"Lat"},"Period":60,"Stat":"Sum"}},` +
+		`{"Id":"b","MetricStat":{"Metric":{"Namespace":"Sweep","MetricName":"Lat"},"Period":60,"Stat":"Maximum"}}]`
+	window := []string{"--start-time", at.Format(time.RFC3339), "--end-time", at.Add(time.Hour).Format(time.RFC3339), "--scan-by", "TimestampAscending"}
+	type result struct {
+		MetricDataResults []struct {
+			ID         string `json:"Id"`
+			Values     []float64
+			StatusCode string
+		}
+		NextToken string
+	}
+	var one result
+	if err := c.run(&one, append([]string{"get-metric-data", "--metric-data-queries", q, "--max-datapoints", "3"}, window...)...); err != nil {
+		t.Fatal(err)
+	}
+	if one.NextToken == "" || len(one.MetricDataResults) != 1 || one.MetricDataResults[0].StatusCode != "PartialData" {
+		t.Fatalf("first page of 3: %+v", one)
+	}
+	var all result
+	if err := c.run(&all, append([]string{"get-metric-data", "--metric-data-queries", q, "--page-size", "3"}, window...)...); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]float64{}
+	for _, r := range all.MetricDataResults {
+		got[r.ID] = append(got[r.ID], r.Values...)
+	}
+	if want := (map[string][]float64{"a": {1, 2, 3, 4, 5}, "b": {1, 2, 3, 4, 5}}); !reflect.DeepEqual(got, want) || all.NextToken != "" {
+		t.Fatalf("paginated: %v (next %q), want %v", got, all.NextToken, want)
+	}
+	var stats struct {
+		Datapoints []struct{ ExtendedStatistics map[string]float64 }
+	}
+	if err := c.run(&stats, "get-metric-statistics", "--namespace", "Sweep", "--metric-name", "Sizes", "--period", "60",
+		"--extended-statistics", "p50", "p100", "--start-time", at.Format(time.RFC3339), "--end-time", at.Add(time.Minute).Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	if len(stats.Datapoints) != 1 || !reflect.DeepEqual(stats.Datapoints[0].ExtendedStatistics, map[string]float64{"p50": 2, "p100": 3}) {
+		t.Fatalf("percentiles of 1, 2, 3×2: %+v", stats)
+	}
+}
