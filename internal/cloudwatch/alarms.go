@@ -455,7 +455,8 @@ func (s *Service) setActions(ctx context.Context, names []string, on bool) error
 }
 
 // SetAlarmState sets an alarm's state until its next evaluation, as AWS does: the
-// transition is recorded and its actions are executed (when enabled).
+// transition is recorded and its actions are executed (when enabled). The reason is
+// required by the API but may be empty (the operation checks that it is given).
 func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, reasonData string) error {
 	if name == "" {
 		return missing("AlarmName")
@@ -465,11 +466,11 @@ func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, r
 	default:
 		return invalid("The value %s for parameter StateValue is invalid.", stateValue)
 	}
-	if reason == "" {
-		return missing("StateReason")
-	}
 	if len(reason) > 1023 {
 		return invalid("The parameter StateReason must be at most 1023 characters.")
+	}
+	if len(reasonData) > 4000 {
+		return invalid("The parameter StateReasonData must be at most 4000 characters.")
 	}
 	if reasonData != "" && !json.Valid([]byte(reasonData)) {
 		return cwErr("InvalidFormat", "StateReasonData is not valid JSON.")

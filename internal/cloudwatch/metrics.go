@@ -806,6 +806,8 @@ type ListMetricsInput struct {
 	MetricName string
 	Dimensions []DimensionFilter
 	NextToken  string
+	// RecentlyActive (PT3H): only the metrics with a datapoint in the past three hours.
+	RecentlyActive bool
 }
 
 const listMetricsPage = 500
@@ -828,6 +830,9 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 	defer s.mmu.RUnlock()
 	keys := slices.Sorted(maps.Keys(s.metrics))
 	limit := s.retentionLimit()
+	if in.RecentlyActive {
+		limit = s.now().Add(-3 * time.Hour)
+	}
 	var out []Metric
 	next := ""
 	for _, k := range keys {

@@ -594,6 +594,9 @@ func opSetAlarmState(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if sv == "" {
 		return nil, missing("StateValue")
 	}
+	if !f.has("StateReason") { // required, but may be empty (0 to 1023 characters)
+		return nil, missing("StateReason")
+	}
 	return nil, s.SetAlarmState(ctx, name, sv, f.str("StateReason"), f.str("StateReasonData"))
 }
 
@@ -757,7 +760,9 @@ func opListMetrics(s *Service, ctx context.Context, c Caller, body []byte) (any,
 		}
 	}
 	switch ra := f.str("RecentlyActive"); ra {
-	case "", "PT3H": // accepted, not filtered: every stored metric is listed
+	case "":
+	case "PT3H":
+		in.RecentlyActive = true
 	default:
 		return nil, invalid("The value %s for parameter RecentlyActive is invalid.", ra)
 	}

@@ -3,6 +3,7 @@ package cloudwatch
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -266,5 +267,42 @@ func TestSweepValidation(t *testing.T) {
 		_, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour),
 			Queries: []MetricDataQuery{{ID: id, MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: "M"}, Period: 60, Stat: "Sum"}}}})
 		wantCode(t, err, "InvalidParameterValue")
+	}
+}
+
+func TestSweepSetAlarmStateReason(t *testing.T) {
+	e := newEnv(t)
+	e.alarm(PutMetricAlarmInput{})
+	// StateReason is required, 0 to 1023 characters: an empty one is a reason.
+	e.ok("SetAlarmState", "AlarmName", "a", "StateValue", "ALARM", "StateReason", "")
+	if a := e.state("a"); a.StateValue != StateAlarm || a.StateReason != "" {
+		t.Fatalf("%+v", a)
+	}
+	e.fails("MissingParameter", http.StatusBadRequest, "SetAlarmState", "AlarmName", "a", "StateValue", "OK")
+	// StateReasonData: at most 4000 characters.
+	big := `{"x":"` + strings.Repeat("a", 4000) + `"}`
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "SetAlarmState", "AlarmName", "a", "StateValue", "OK", "StateReason", "r", "StateReasonData", big)
+	if a := e.state("a"); a.StateValue != StateAlarm {
+		t.Fatalf("state changed by a refused SetAlarmState: %+v", a)
+	}
+}
+
+func TestSweepListMetricsRecentlyActive(t *testing.T) {
+	e := newEnv(t)
+	for name, age := range map[string]time.Duration{"old": 4 * time.Hour, "new": time.Hour} {
+		if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: name, Timestamp: t0.Add(-age), Value: f(1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(params ...string) string {
+		t.Helper()
+		_, x := e.ok("ListMetrics", append([]string{"Namespace", "T"}, params...)...)
+		return x
+	}
+	if x := list(); !strings.Contains(x, "<MetricName>old</MetricName>") || !strings.Contains(x, "<MetricName>new</MetricName>") {
+		t.Fatalf("all: %s", x)
+	}
+	if x := list("RecentlyActive", "PT3H"); strings.Contains(x, "<MetricName>old</MetricName>") || !strings.Contains(x, "<MetricName>new</MetricName>") {
+		t.Fatalf("PT3H: %s", x)
 	}
 }
