@@ -430,6 +430,8 @@ func (a *agg) add(p point) {
 	a.max = math.Max(a.max, p.max)
 	switch {
 	case a.noSamples:
+	case p.min < 0: // "Percentile statistics are not available for metrics when any of the metric values are negative numbers."
+		a.noSamples, a.samples = true, nil
 	case p.values != nil:
 		for _, v := range p.values {
 			a.samples = append(a.samples, sample{v, 1})
@@ -575,7 +577,7 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 		return "", nil, err
 	}
 	if len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0 {
-		return "", nil, missing("Statistics or ExtendedStatistics")
+		return "", nil, cwErr("InvalidParameterCombination", "At least one of the parameters Statistics and ExtendedStatistics must be specified.")
 	}
 	if len(in.Statistics) > 5 || len(in.ExtendedStatistics) > 10 {
 		return "", nil, invalid("Too many statistics.")

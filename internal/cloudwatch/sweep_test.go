@@ -306,3 +306,22 @@ func TestSweepListMetricsRecentlyActive(t *testing.T) {
 		t.Fatalf("PT3H: %s", x)
 	}
 }
+
+func TestSweepGetMetricStatisticsRules(t *testing.T) {
+	e := newEnv(t)
+	ts := t0.Add(10 * time.Second)
+	if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: "Neg", Timestamp: ts, Values: []float64{-1, 2, 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Neither Statistics nor ExtendedStatistics: AWS answers InvalidParameterCombination
+	// "At least one of the parameters Statistics and ExtendedStatistics must be specified."
+	e.fails("InvalidParameterCombination", http.StatusBadRequest, "GetMetricStatistics", "Namespace", "T", "MetricName", "Neg",
+		"StartTime", t0.Format(time.RFC3339), "EndTime", t0.Add(time.Minute).Format(time.RFC3339), "Period", "60")
+	// "Percentile statistics are not available for metrics when any of the metric
+	// values are negative numbers."
+	_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "T", MetricName: "Neg", StartTime: t0, EndTime: t0.Add(time.Minute),
+		Period: 60, Statistics: []string{"Minimum"}, ExtendedStatistics: []string{"p50"}})
+	if err != nil || len(dps) != 1 || dps[0].ExtendedStatistics != nil || *dps[0].Minimum != -1 {
+		t.Fatalf("%+v %v", dps, err)
+	}
+}
