@@ -420,7 +420,7 @@ type sample struct{ v, w float64 }
 func (a *agg) add(p point) {
 	if !a.hasPoints {
 		a.min, a.max, a.unit = p.min, p.max, p.unit
-	} else if p.unit != a.unit {
+	} else if unitOf(p.unit) != unitOf(a.unit) {
 		a.unitsConflict = true
 	}
 	a.hasPoints = true
@@ -513,7 +513,7 @@ func (s *Service) aggregate(key string, start, end time.Time, period time.Durati
 	i := sort.Search(len(se.points), func(i int) bool { return !se.points[i].t.Before(start) })
 	for ; i < len(se.points) && se.points[i].t.Before(end); i++ {
 		p := se.points[i]
-		if unit != "" && p.unit != unit {
+		if unit != "" && unitOf(p.unit) != unitOf(unit) {
 			continue
 		}
 		b := alignDown(p.t, period)
@@ -523,6 +523,15 @@ func (s *Service) aggregate(key string, start, end time.Time, period time.Durati
 		out[len(out)-1].add(p)
 	}
 	return out
+}
+
+// unitOf is the unit of a datapoint stored with unit u: a datapoint published without a
+// unit has the unit None, as on AWS (GetMetricStatistics with Unit=None returns it).
+func unitOf(u string) string {
+	if u == "" {
+		return "None"
+	}
+	return u
 }
 
 func alignDown(t time.Time, period time.Duration) time.Time {

@@ -325,3 +325,28 @@ func TestSweepGetMetricStatisticsRules(t *testing.T) {
 		t.Fatalf("%+v %v", dps, err)
 	}
 }
+
+// A datapoint published without a unit has the unit None: Unit=None selects it (and an
+// alarm with Unit None sees it).
+func TestSweepUnitNone(t *testing.T) {
+	e := newEnv(t)
+	ts := t0.Add(10 * time.Second)
+	if err := e.cw.PutMetricData(e.ctx, "Test", []MetricDatum{
+		{MetricName: "M", Timestamp: ts, Value: f(5)},
+		{MetricName: "M", Timestamp: ts, Value: f(7), Unit: "None"},
+		{MetricName: "M", Timestamp: ts, Value: f(100), Unit: "Seconds"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "Test", MetricName: "M", StartTime: t0, EndTime: t0.Add(time.Minute),
+		Period: 60, Statistics: []string{"Sum"}, Unit: "None"})
+	if err != nil || len(dps) != 1 || *dps[0].Sum != 12 || dps[0].Unit != "None" {
+		t.Fatalf("Unit=None: %+v %v", dps, err)
+	}
+	e.clk.Add(30 * time.Second)
+	e.alarm(PutMetricAlarmInput{Unit: "None", Threshold: f(12)})
+	e.eval()
+	if a := e.state("a"); a.StateValue != StateAlarm {
+		t.Fatalf("alarm with Unit None: %s %s", a.StateValue, a.StateReason)
+	}
+}
