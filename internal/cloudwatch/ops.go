@@ -445,18 +445,20 @@ type ListMetricsResult struct {
 // ---- operations ----
 
 // alarmTypesExclude reports whether AlarmTypes is given without MetricAlarm (only
-// metric alarms exist here).
-func alarmTypesExclude(f *form) bool {
+// metric alarms exist here); a value that is not an alarm type is InvalidParameterValue.
+func alarmTypesExclude(f *form) (bool, error) {
 	types := f.strs("AlarmTypes")
-	if len(types) == 0 {
-		return false
-	}
+	exclude := len(types) > 0
 	for _, t := range types {
-		if t == "MetricAlarm" {
-			return false
+		switch t {
+		case "MetricAlarm":
+			exclude = false
+		case "CompositeAlarm":
+		default:
+			return false, invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
 		}
 	}
-	return true
+	return exclude, nil
 }
 
 func opPutMetricAlarm(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
@@ -514,13 +516,17 @@ func opDescribeAlarms(s *Service, ctx context.Context, c Caller, body []byte) (a
 	if f.has("MaxRecords") && in.MaxRecords == 0 {
 		return nil, invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
+	exclude, err := alarmTypesExclude(f)
+	if err != nil {
+		return nil, err
+	}
 	alarms, next, err := s.DescribeAlarms(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res := &DescribeAlarmsResult{}
 	// No composite alarms exist: their children and parents are none.
-	if alarmTypesExclude(f) || f.str("ChildrenOfAlarmName") != "" || f.str("ParentsOfAlarmName") != "" {
+	if exclude || f.str("ChildrenOfAlarmName") != "" || f.str("ParentsOfAlarmName") != "" {
 		return res, nil
 	}
 	for _, a := range alarms {
@@ -554,12 +560,16 @@ func opDescribeAlarmHistory(s *Service, ctx context.Context, c Caller, body []by
 	if f.has("MaxRecords") && in.MaxRecords == 0 {
 		return nil, invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
+	exclude, err := alarmTypesExclude(f)
+	if err != nil {
+		return nil, err
+	}
 	items, next, err := s.DescribeAlarmHistory(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res := &DescribeAlarmHistoryResult{}
-	if alarmTypesExclude(f) {
+	if exclude {
 		return res, nil
 	}
 	for _, h := range items {

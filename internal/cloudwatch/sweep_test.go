@@ -350,3 +350,18 @@ func TestSweepUnitNone(t *testing.T) {
 		t.Fatalf("alarm with Unit None: %s %s", a.StateValue, a.StateReason)
 	}
 }
+
+func TestSweepAlarmTypes(t *testing.T) {
+	e := newEnv(t)
+	e.alarm(PutMetricAlarmInput{})
+	for _, op := range []string{"DescribeAlarms", "DescribeAlarmHistory"} {
+		e.fails("InvalidParameterValue", http.StatusBadRequest, op, "AlarmTypes.member.1", "Bogus")
+		e.fails("InvalidParameterValue", http.StatusBadRequest, op, "AlarmTypes.member.1", "MetricAlarm", "AlarmTypes.member.2", "metricalarm")
+		if _, x := e.ok(op, "AlarmTypes.member.1", "CompositeAlarm"); strings.Contains(x, "<AlarmName>a</AlarmName>") {
+			t.Errorf("%s CompositeAlarm: %s", op, x)
+		}
+		if _, x := e.ok(op, "AlarmTypes.member.1", "CompositeAlarm", "AlarmTypes.member.2", "MetricAlarm"); !strings.Contains(x, "<AlarmName>a</AlarmName>") {
+			t.Errorf("%s both types: %s", op, x)
+		}
+	}
+}
