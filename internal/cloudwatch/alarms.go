@@ -421,7 +421,10 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 	return all, "", nil
 }
 
-// DeleteAlarms deletes alarms (all or none: ResourceNotFound when one does not exist).
+// DeleteAlarms deletes alarms. As AWS documents it, "if you specify any incorrect alarm
+// names, the alarms you specify with correct names are still deleted": the alarms that
+// exist are deleted, and the names that are not alarms are then reported as
+// ResourceNotFound.
 func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 	if len(names) == 0 {
 		return missing("AlarmNames")
@@ -429,8 +432,19 @@ func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 	if len(names) > 100 {
 		return invalid("The collection AlarmNames must not have a size greater than 100.")
 	}
-	_, err := s.propose(ctx, cmdDeleteAlarms, deleteAlarmsCmd{Names: names})
-	return err
+	for _, n := range names {
+		if n == "" || len(n) > 255 {
+			return invalid("The parameter AlarmNames.member.N must be 1 to 255 characters.")
+		}
+	}
+	res, err := s.propose(ctx, cmdDeleteAlarms, deleteAlarmsCmd{Names: names})
+	if err != nil {
+		return err
+	}
+	if nf, _ := res.([]string); len(nf) > 0 {
+		return cwErr("ResourceNotFound", "The following alarms do not exist: %s (the others were deleted).", strings.Join(nf, ", "))
+	}
+	return nil
 }
 
 // EnableAlarmActions enables the actions of the named alarms (unknown names are ignored).

@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -327,18 +328,22 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The alarms that exist are deleted; the names of those that do not are
+		// returned (DeleteAlarms reports them).
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		var notFound []string
 		for _, n := range c.Names {
 			if s.alarms[n] == nil {
-				return nil, cwErr("ResourceNotFound", "Alarm %s does not exist.", n)
+				if !slices.Contains(notFound, n) {
+					notFound = append(notFound, n)
+				}
+				continue
 			}
-		}
-		for _, n := range c.Names {
 			delete(s.alarms, n)
 			delete(s.history, n)
 		}
-		return nil, nil
+		return notFound, nil
 	case cmdSetState:
 		c, err := state.DecodeBody[setStateCmd](cmd.Body)
 		if err != nil {

@@ -569,8 +569,13 @@ func TestDescribeAndDeleteAlarms(t *testing.T) {
 	if s := e.state("hsm-3"); s.StateValue != StateAlarm || s.Threshold != 100 {
 		t.Fatalf("%+v", s)
 	}
+	// An unknown name is reported; the alarms that exist are deleted (AWS: "the alarms
+	// you specify with correct names are still deleted").
 	wantCode(t, e.cw.DeleteAlarms(e.ctx, []string{"hsm-0", "nope"}), "ResourceNotFound")
-	if err := e.cw.DeleteAlarms(e.ctx, []string{"hsm-0", "hsm-1"}); err != nil {
+	if l, _, _ := e.cw.DescribeAlarms(e.ctx, DescribeAlarmsInput{AlarmNames: []string{"hsm-0"}}); len(l) != 0 {
+		t.Fatalf("hsm-0 not deleted with an unknown name beside it: %+v", l)
+	}
+	if err := e.cw.DeleteAlarms(e.ctx, []string{"hsm-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if l, _, _ := e.cw.DescribeAlarms(e.ctx, DescribeAlarmsInput{}); len(l) != 4 {
