@@ -271,7 +271,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	}
 	h := HistoryItem{AlarmName: in.AlarmName, AlarmType: "MetricAlarm", Timestamp: now, HistoryItemType: "ConfigurationUpdate",
 		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: string(data)}
-	_, err := s.propose(ctx, cmdPutAlarm, putAlarmCmd{Alarm: a, History: h})
+	_, err := s.propose(ctx, cmdPutAlarm, putAlarmCmd{Alarm: a, History: h, KeepTags: true})
 	return err
 }
 
@@ -437,7 +437,7 @@ func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 			return invalid("The parameter AlarmNames.member.N must be 1 to 255 characters.")
 		}
 	}
-	res, err := s.propose(ctx, cmdDeleteAlarms, deleteAlarmsCmd{Names: names})
+	res, err := s.propose(ctx, cmdDeleteExisting, deleteAlarmsCmd{Names: names})
 	if err != nil {
 		return err
 	}

@@ -257,15 +257,20 @@ func (s *Service) Restore(data []byte) error {
 
 const (
 	cmdPutAlarm     = "cloudwatch.alarm.put"
-	cmdDeleteAlarms = "cloudwatch.alarm.delete"
-	cmdSetState     = "cloudwatch.alarm.state"
-	cmdSetActions   = "cloudwatch.alarm.actions"
-	cmdSetTags      = "cloudwatch.alarm.tags"
+	cmdDeleteAlarms = "cloudwatch.alarm.delete" // all or none: proposed by earlier versions
+	// cmdDeleteExisting deletes the named alarms that exist and returns the other names.
+	cmdDeleteExisting = "cloudwatch.alarm.delete_existing"
+	cmdSetState       = "cloudwatch.alarm.state"
+	cmdSetActions     = "cloudwatch.alarm.actions"
+	cmdSetTags        = "cloudwatch.alarm.tags"
 )
 
 type putAlarmCmd struct {
 	Alarm   *alarmRec   `json:"alarm"`
 	History HistoryItem `json:"history"`
+	// KeepTags: an update keeps the alarm's tags (AWS ignores the Tags of an update).
+	// Unset in the commands of earlier versions, whose updates replaced them.
+	KeepTags bool `json:"keep_tags,omitempty"`
 }
 
 type deleteAlarmsCmd struct {
@@ -314,9 +319,11 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		defer s.mu.Unlock()
 		a := *c.Alarm
 		if old := s.alarms[a.AlarmName]; old != nil {
-			// An update keeps the alarm's state and its tags (AWS ignores the Tags of
-			// an update: TagResource and UntagResource change them).
-			a.Tags = old.Tags
+			// An update keeps the alarm's state, and its tags (AWS ignores the Tags
+			// of an update: TagResource and UntagResource change them).
+			if c.KeepTags {
+				a.Tags = old.Tags
+			}
 			a.StateValue, a.StateReason, a.StateReasonData = old.StateValue, old.StateReason, old.StateReasonData
 			a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.StateRevision = old.StateUpdatedTimestamp, old.StateTransitionedTimestamp, old.StateRevision
 		}
@@ -324,6 +331,24 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		s.addHistoryLocked(c.History)
 		return nil, nil
 	case cmdDeleteAlarms:
+		c, err := state.DecodeBody[deleteAlarmsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		// All or none (the command of earlier versions, kept for their log entries).
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, n := range c.Names {
+			if s.alarms[n] == nil {
+				return nil, cwErr("ResourceNotFound", "Alarm %s does not exist.", n)
+			}
+		}
+		for _, n := range c.Names {
+			delete(s.alarms, n)
+			delete(s.history, n)
+		}
+		return nil, nil
+	case cmdDeleteExisting:
 		c, err := state.DecodeBody[deleteAlarmsCmd](cmd.Body)
 		if err != nil {
 			return nil, err

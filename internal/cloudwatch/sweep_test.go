@@ -1,11 +1,14 @@
 package cloudwatch
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-hsm/coffer/internal/state"
 )
 
 // Regression tests of the CloudWatch compatibility sweep (behaviour AWS documents in
@@ -363,5 +366,33 @@ func TestSweepAlarmTypes(t *testing.T) {
 		if _, x := e.ok(op, "AlarmTypes.member.1", "CompositeAlarm", "AlarmTypes.member.2", "MetricAlarm"); !strings.Contains(x, "<AlarmName>a</AlarmName>") {
 			t.Errorf("%s both types: %s", op, x)
 		}
+	}
+}
+
+// The log entries of earlier versions apply as they did when they were committed: a
+// DeleteAlarms of all-or-none, a PutMetricAlarm update that replaces the tags.
+func TestSweepEarlierCommandsReplay(t *testing.T) {
+	e := newEnv(t)
+	e.alarm(PutMetricAlarmInput{AlarmName: "x", Tags: []Tag{{"k", "v"}}})
+	apply := func(typ string, body any) error {
+		t.Helper()
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.cw.Apply(1000, state.Command{Type: typ, Version: 1, Time: t0, Body: b})
+		return err
+	}
+	wantCode(t, apply(cmdDeleteAlarms, deleteAlarmsCmd{Names: []string{"x", "nope"}}), "ResourceNotFound")
+	if l, _, _ := e.cw.DescribeAlarms(e.ctx, DescribeAlarmsInput{AlarmNames: []string{"x"}}); len(l) != 1 {
+		t.Fatal("an earlier all-or-none delete deleted an alarm")
+	}
+	upd := &alarmRec{AlarmName: "x", Namespace: "Test", MetricName: "M", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
+		ComparisonOperator: "GreaterThanThreshold", Tags: []Tag{{"new", "1"}}}
+	if err := apply(cmdPutAlarm, putAlarmCmd{Alarm: upd, History: HistoryItem{AlarmName: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.tags("arn:aws:cloudwatch:us-east-1:111122223333:alarm:x"); !reflect.DeepEqual(got, []Tag{{"new", "1"}}) {
+		t.Fatalf("an earlier update's tags: %v", got)
 	}
 }
