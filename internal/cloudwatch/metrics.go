@@ -538,6 +538,24 @@ func alignDown(t time.Time, period time.Duration) time.Time {
 	return time.Unix(0, t.UnixNano()-t.UnixNano()%int64(period)).UTC()
 }
 
+// roundStart rounds a query's StartTime down as AWS documents it: to the period for
+// periods under a minute (even 1-, 5-, 10-, 20- or 30-second divisions of a minute), else
+// to the minute for a start less than 15 days ago, to 5 minutes up to 63 days ago and to
+// the hour beyond. "12:32:34 is rounded down to 12:32:00": the datapoints of 12:32:00 to
+// 12:32:34 are in the first period.
+func (s *Service) roundStart(start time.Time, period time.Duration) time.Time {
+	age := s.now().Sub(start)
+	switch {
+	case period < time.Minute:
+		return alignDown(start, period)
+	case age < 15*24*time.Hour:
+		return alignDown(start, time.Minute)
+	case age < 63*24*time.Hour:
+		return alignDown(start, 5*time.Minute)
+	}
+	return alignDown(start, time.Hour)
+}
+
 func checkPeriod(p int, highRes bool) error {
 	if p <= 0 {
 		return invalid("The parameter Period must be greater than 0.")
@@ -608,7 +626,7 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 	if in.EndTime.Sub(in.StartTime)/period > 1440 {
 		return "", nil, cwErr("InvalidParameterCombination", "You have requested up to %d datapoints, which exceeds the limit of 1440.", in.EndTime.Sub(in.StartTime)/period)
 	}
-	for _, a := range s.aggregate(metricKey(in.Namespace, in.MetricName, in.Dimensions), in.StartTime, in.EndTime, period, in.Unit) {
+	for _, a := range s.aggregate(metricKey(in.Namespace, in.MetricName, in.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, in.Unit) {
 		dp := Datapoint{Timestamp: a.start, Unit: a.unit}
 		if a.unit == "" || a.unitsConflict {
 			dp.Unit = "None"
@@ -769,7 +787,8 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 		if r.Label == "" {
 			r.Label = ms.Metric.MetricName
 		}
-		aggs := s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), in.StartTime, in.EndTime, time.Duration(ms.Period)*time.Second, ms.Unit)
+		period := time.Duration(ms.Period) * time.Second
+		aggs := s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, ms.Unit)
 		if in.ScanBy != "TimestampAscending" {
 			slices.Reverse(aggs)
 		}

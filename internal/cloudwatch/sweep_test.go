@@ -396,3 +396,32 @@ func TestSweepEarlierCommandsReplay(t *testing.T) {
 		t.Fatalf("an earlier update's tags: %v", got)
 	}
 }
+
+// StartTime is rounded down ("12:32:34 is rounded down to 12:32:00"), so the datapoints
+// of the first period before StartTime count.
+func TestSweepStartTimeRounded(t *testing.T) {
+	e := newEnv(t)
+	e.clk.Add(time.Hour)
+	for _, d := range []time.Duration{10 * time.Second, 40 * time.Second, 70 * time.Second} {
+		if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: "M", Timestamp: t0.Add(d), Value: f(1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := t0.Add(34 * time.Second)
+	_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "T", MetricName: "M", StartTime: start, EndTime: t0.Add(5 * time.Minute),
+		Period: 60, Statistics: []string{"SampleCount"}})
+	if err != nil || len(dps) != 2 || !dps[0].Timestamp.Equal(t0) || *dps[0].SampleCount != 2 || *dps[1].SampleCount != 1 {
+		t.Fatalf("GetMetricStatistics from 00:34: %+v %v", dps, err)
+	}
+	// Period 10: rounded to 10 seconds (00:30), so 00:10 is out and 00:40 in.
+	_, dps, err = e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "T", MetricName: "M", StartTime: start, EndTime: t0.Add(5 * time.Minute),
+		Period: 10, Statistics: []string{"SampleCount"}})
+	if err != nil || len(dps) != 2 || !dps[0].Timestamp.Equal(t0.Add(40*time.Second)) {
+		t.Fatalf("GetMetricStatistics from 00:34, period 10: %+v %v", dps, err)
+	}
+	res, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: start, EndTime: t0.Add(5 * time.Minute), ScanBy: "TimestampAscending",
+		Queries: []MetricDataQuery{{ID: "a", MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: "M"}, Period: 60, Stat: "SampleCount"}}}})
+	if err != nil || len(res) != 1 || !reflect.DeepEqual(res[0].Values, []float64{2, 1}) {
+		t.Fatalf("GetMetricData from 00:34: %+v %v", res, err)
+	}
+}
