@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 )
 
 // Regression tests of the CloudWatch compatibility sweep, with the real AWS CLIs: Debian's
@@ -149,5 +154,75 @@ func TestSweepCWGetMetricDataPages(t *testing.T) {
 	}
 	if len(stats.Datapoints) != 1 || !reflect.DeepEqual(stats.Datapoints[0].ExtendedStatistics, map[string]float64{"p50": 2, "p100": 3}) {
 		t.Fatalf("percentiles of 1, 2, 3×2: %+v", stats)
+	}
+}
+
+// TestSweepCWSDK: the new operations and GetMetricData's pages through aws-sdk-go-v2
+// (Smithy RPC v2 CBOR), with its typed errors and its paginator.
+func TestSweepCWSDK(t *testing.T) {
+	s := startServer(t, "", nil)
+	dc := s.creds()
+	c := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey, Source: "e2e"}, nil
+		})})
+	dims := []cwtypes.Dimension{{Name: aws.String("Host"), Value: aws.String("h1")}}
+	put := func(threshold float64, tags ...cwtypes.Tag) {
+		t.Helper()
+		if _, err := c.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("sdk"), Namespace: aws.String("Sweep"),
+			MetricName: aws.String("Lat"), Dimensions: dims, Statistic: cwtypes.StatisticAverage, Period: aws.Int32(60),
+			EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(threshold), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+			Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1, cwtypes.Tag{Key: aws.String("team"), Value: aws.String("ops")})
+	put(2, cwtypes.Tag{Key: aws.String("other"), Value: aws.String("x")})
+	am, err := c.DescribeAlarmsForMetric(ctx, &cloudwatch.DescribeAlarmsForMetricInput{Namespace: aws.String("Sweep"), MetricName: aws.String("Lat"), Dimensions: dims})
+	if err != nil || len(am.MetricAlarms) != 1 || aws.ToFloat64(am.MetricAlarms[0].Threshold) != 2 {
+		t.Fatalf("DescribeAlarmsForMetric: %+v %v", am, err)
+	}
+	arn := am.MetricAlarms[0].AlarmArn
+	if _, err := c.TagResource(ctx, &cloudwatch.TagResourceInput{ResourceARN: arn, Tags: []cwtypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UntagResource(ctx, &cloudwatch.UntagResourceInput{ResourceARN: arn, TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	lt, err := c.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: arn})
+	if err != nil || len(lt.Tags) != 1 || aws.ToString(lt.Tags[0].Key) != "env" || aws.ToString(lt.Tags[0].Value) != "prod" {
+		t.Fatalf("ListTagsForResource: %+v %v", lt, err)
+	}
+	var nf *cwtypes.ResourceNotFoundException
+	if _, err := c.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: aws.String(aws.ToString(arn) + "-nope")}); !errors.As(err, &nf) {
+		t.Fatalf("ListTagsForResource of a missing alarm: %T %v", err, err)
+	}
+
+	at := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
+	var data []cwtypes.MetricDatum
+	for i := range 5 {
+		data = append(data, cwtypes.MetricDatum{MetricName: aws.String("Lat"), Value: aws.Float64(float64(i + 1)), Timestamp: aws.Time(at.Add(time.Duration(i) * time.Minute))})
+	}
+	if _, err := c.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Sweep"), MetricData: data}); err != nil {
+		t.Fatal(err)
+	}
+	p := cloudwatch.NewGetMetricDataPaginator(c, &cloudwatch.GetMetricDataInput{StartTime: aws.Time(at), EndTime: aws.Time(at.Add(time.Hour)),
+		ScanBy: cwtypes.ScanByTimestampAscending, MaxDatapoints: aws.Int32(2),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("a"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: aws.String("Sweep"), MetricName: aws.String("Lat")}, Period: aws.Int32(60), Stat: aws.String("Sum")}}}})
+	var values []float64
+	pages := 0
+	for p.HasMorePages() && pages < 10 {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, r := range out.MetricDataResults {
+			values = append(values, r.Values...)
+		}
+	}
+	if !reflect.DeepEqual(values, []float64{1, 2, 3, 4, 5}) || pages != 3 {
+		t.Fatalf("GetMetricData pages: %d pages, %v", pages, values)
 	}
 }
