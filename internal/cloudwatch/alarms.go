@@ -176,6 +176,8 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		return missing("AlarmName")
 	case len(in.AlarmName) > 255:
 		return invalid("The parameter AlarmName must be at most 255 characters.")
+	case !validAlarmName(in.AlarmName):
+		return invalid("The value %q for parameter AlarmName is invalid: UTF-8 characters, no ASCII control characters.", in.AlarmName)
 	case len(in.AlarmDescription) > 1024:
 		return invalid("The parameter AlarmDescription must be at most 1024 characters.")
 	case len(in.Metrics) > 0 || in.ThresholdMetricID != "":

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Dimension is a name/value pair of a metric's identity.
@@ -246,6 +247,30 @@ func checkValue(v float64) error {
 	return nil
 }
 
+// printableASCII reports whether s has ASCII characters only, and no control characters.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// validAlarmName: "The name must contain only UTF-8 characters, and can't contain ASCII
+// control characters".
+func validAlarmName(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func checkDims(dims []Dimension, max int) error {
 	if len(dims) > max {
 		return invalid("The collection Dimensions must not have a size greater than %d.", max)
@@ -257,6 +282,15 @@ func checkDims(dims []Dimension, max int) error {
 		}
 		if d.Value == "" || len(d.Value) > 1024 {
 			return invalid("Dimension value must be 1 to 1024 characters.")
+		}
+		// "Dimension names must contain only ASCII characters, must include at least
+		// one non-whitespace character, and cannot start with a colon (:). ASCII
+		// control characters are not supported"; the same for values but the colon.
+		if !printableASCII(d.Name) || strings.TrimSpace(d.Name) == "" || d.Name[0] == ':' {
+			return invalid("The value %q for a dimension name is invalid: printable ASCII characters, not only spaces, not starting with a colon.", d.Name)
+		}
+		if !printableASCII(d.Value) || strings.TrimSpace(d.Value) == "" {
+			return invalid("The value %q for a dimension value is invalid: printable ASCII characters, not only spaces.", d.Value)
 		}
 		if seen[d.Name] {
 			return invalid("No two dimensions may have the same name (%s).", d.Name)
@@ -275,6 +309,9 @@ func checkNamespace(ns string, user bool) error {
 	}
 	if ns[0] == ':' { // the model's pattern [^:].*
 		return invalid("The value %s for parameter Namespace is invalid: it must not start with a colon.", ns)
+	}
+	if !printableASCII(ns) { // "ASCII characters ... except for control characters"
+		return invalid("The value %q for parameter Namespace is invalid: printable ASCII characters only.", ns)
 	}
 	if user && strings.HasPrefix(ns, "AWS/") {
 		return invalid("The value AWS/ for parameter Namespace is invalid.")

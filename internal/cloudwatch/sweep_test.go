@@ -425,3 +425,40 @@ func TestSweepStartTimeRounded(t *testing.T) {
 		t.Fatalf("GetMetricData from 00:34: %+v %v", res, err)
 	}
 }
+
+// Characters AWS documents as invalid are refused instead of being stored and then
+// returned altered (XML cannot carry control characters: a listed name would not be the
+// stored one).
+func TestSweepNameCharacters(t *testing.T) {
+	e := newEnv(t)
+	base := PutMetricAlarmInput{Namespace: "T", MetricName: "M", Statistic: "Sum", Period: 60, EvaluationPeriods: 1,
+		ComparisonOperator: "GreaterThanThreshold", Threshold: f(1)}
+	for _, name := range []string{"a\x01b", "tab\there", "del\x7f", "bad\xffutf8"} {
+		in := base
+		in.AlarmName = name
+		wantCode(t, e.cw.PutMetricAlarm(e.ctx, in), "InvalidParameterValue")
+	}
+	in := base
+	in.AlarmName = "héllo wörld / ok: ✓"
+	if err := e.cw.PutMetricAlarm(e.ctx, in); err != nil {
+		t.Fatalf("a UTF-8 alarm name: %v", err)
+	}
+	for _, c := range []struct {
+		ns   string
+		dims []Dimension
+	}{
+		{"N\x02", nil},
+		{"Nämespace", nil},
+		{"T", []Dimension{{"na\x01me", "v"}}},
+		{"T", []Dimension{{":name", "v"}}},
+		{"T", []Dimension{{"   ", "v"}}},
+		{"T", []Dimension{{"n", "vä"}}},
+		{"T", []Dimension{{"n", "  "}}},
+	} {
+		err := e.cw.PutMetricData(e.ctx, c.ns, []MetricDatum{{MetricName: "M", Dimensions: c.dims, Value: f(1)}})
+		wantCode(t, err, "InvalidParameterValue")
+	}
+	if err := e.cw.PutMetricData(e.ctx, "My/Name-space_1.x", []MetricDatum{{MetricName: "M", Dimensions: []Dimension{{"Host name", " h1:443 "}}, Value: f(1)}}); err != nil {
+		t.Fatalf("printable ASCII: %v", err)
+	}
+}
