@@ -34,7 +34,8 @@
 // datapoint is acted upon as soon as it arrives, which is what the security alarms
 // (FailedLoginCount) need. M out of N: ALARM when at least DatapointsToAlarm of the N
 // periods breach; TreatMissingData decides how empty periods count (see evaluate.go).
-// Expressions (metric math, anomaly detection) are not supported. docs/cloudwatch.md
+// Alarms on expressions (metric math, anomaly detection) are not supported; GetMetricData
+// evaluates arithmetic metric math (mathexpr.go). docs/cloudwatch.md
 // lists the API's behaviours as AWS documents them.
 //
 // Put, PutMetricData+EvaluateNow, Evaluate and SetAlarmState propose commands: they must

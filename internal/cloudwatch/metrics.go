@@ -704,8 +704,8 @@ type MetricStat struct {
 	Unit   string
 }
 
-// MetricDataQuery is one GetMetricData query. Only MetricStat is supported; Expression
-// (metric math) is rejected.
+// MetricDataQuery is one GetMetricData query: a MetricStat, or an Expression of metric
+// math on the other queries' Ids (GetMetricData only: alarms do not take Metrics).
 type MetricDataQuery struct {
 	ID         string
 	MetricStat *MetricStat
@@ -746,7 +746,8 @@ func validMetricID(id string) bool {
 	return true
 }
 
-// GetMetricData evaluates MetricStat queries. The datapoints of the results, in query
+// GetMetricData evaluates MetricStat queries and metric math expressions (the
+// arithmetic subset, mathexpr.go). The datapoints of the results, in query
 // order, are returned MaxDatapoints at a time: a page that stops inside a result marks
 // it PartialData and returns a NextToken from which the next page continues (AWS's
 // pagination). A page holds the results that have datapoints in it (a result with none
@@ -793,8 +794,20 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 			return nil, "", invalid("The value %s for parameter MetricDataQueries.member.Id is duplicated.", q.ID)
 		}
 		ids[q.ID] = true
+	}
+	exprs := map[string]exprNode{}
+	refs := map[string][]string{}
+	for _, q := range in.Queries {
 		if q.Expression != "" {
-			return nil, "", invalid("Metric math expressions are not supported (query %s).", q.ID)
+			if q.MetricStat != nil {
+				return nil, "", cwErr("InvalidParameterCombination", "Query %s must have either Expression or MetricStat, not both.", q.ID)
+			}
+			n, r, err := parseExpression(q.ID, q.Expression, ids)
+			if err != nil {
+				return nil, "", err
+			}
+			exprs[q.ID], refs[q.ID] = n, r
+			continue
 		}
 		if q.MetricStat == nil {
 			return nil, "", missing("MetricDataQueries.member.MetricStat")
@@ -813,33 +826,82 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 			return nil, "", invalid("The value %s for parameter MetricStat.Stat is not a valid statistic.", ms.Stat)
 		}
 	}
+	// The series of every query (ascending), expressions after the queries they use.
+	byID := map[string]MetricDataQuery{}
+	for _, q := range in.Queries {
+		byID[q.ID] = q
+	}
+	vals := map[string]mathValue{}
+	state := map[string]int{} // 1: being evaluated, 2: done
+	var eval func(id string) error
+	eval = func(id string) error {
+		switch state[id] {
+		case 1:
+			return invalid("The expression of query %s refers to itself (directly or through other expressions).", id)
+		case 2:
+			return nil
+		}
+		state[id] = 1
+		q := byID[id]
+		if n, ok := exprs[id]; ok {
+			for _, r := range refs[id] {
+				if err := eval(r); err != nil {
+					return err
+				}
+			}
+			v := evalExpr(n, vals)
+			if v.series == nil {
+				return invalid("The expression of query %s must use the Id of at least one metric (it is the number %v).", id, v.num)
+			}
+			vals[id] = v
+		} else {
+			ms := q.MetricStat
+			period := time.Duration(ms.Period) * time.Second
+			ts := &tseries{}
+			for _, a := range s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, ms.Unit) {
+				if v, ok := a.stat(ms.Stat); ok {
+					ts.t, ts.v = append(ts.t, a.start), append(ts.v, v)
+				}
+			}
+			vals[id] = mathValue{series: ts}
+		}
+		state[id] = 2
+		return nil
+	}
+	for _, q := range in.Queries {
+		if err := eval(q.ID); err != nil {
+			return nil, "", err
+		}
+	}
 	var out []MetricDataResult
 	pos, lim := 0, skip+maxDP // datapoints before the current result; end of this page
 	for _, q := range in.Queries {
 		if q.ReturnData != nil && !*q.ReturnData {
 			continue
 		}
-		ms := q.MetricStat
 		r := MetricDataResult{ID: q.ID, Label: q.Label, StatusCode: "Complete"}
 		if r.Label == "" {
-			r.Label = ms.Metric.MetricName
+			if q.MetricStat != nil {
+				r.Label = q.MetricStat.Metric.MetricName
+			} else {
+				r.Label = q.ID
+			}
 		}
-		period := time.Duration(ms.Period) * time.Second
-		aggs := s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, ms.Unit)
+		ser := vals[q.ID].series
+		idx := make([]int, len(ser.t))
+		for i := range idx {
+			idx[i] = i
+		}
 		if in.ScanBy != "TimestampAscending" {
-			slices.Reverse(aggs)
+			slices.Reverse(idx)
 		}
 		start := pos
-		for _, a := range aggs {
-			v, ok := a.stat(ms.Stat)
-			if !ok {
-				continue
-			}
+		for _, i := range idx {
 			switch {
 			case pos < skip: // returned by a previous page
 			case pos < lim:
-				r.Timestamps = append(r.Timestamps, a.start)
-				r.Values = append(r.Values, v)
+				r.Timestamps = append(r.Timestamps, ser.t[i])
+				r.Values = append(r.Values, ser.v[i])
 			default:
 				r.StatusCode = "PartialData"
 			}

@@ -2,6 +2,7 @@ package cloudwatch
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -461,4 +462,96 @@ func TestSweepNameCharacters(t *testing.T) {
 	if err := e.cw.PutMetricData(e.ctx, "My/Name-space_1.x", []MetricDatum{{MetricName: "M", Dimensions: []Dimension{{"Host name", " h1:443 "}}, Value: f(1)}}); err != nil {
 		t.Fatalf("printable ASCII: %v", err)
 	}
+}
+
+func TestSweepMetricMath(t *testing.T) {
+	e := newEnv(t)
+	e.clk.Add(time.Hour)
+	// Errors at 00, 01, 02; Requests at 00, 01 (0 at 01), 03.
+	for _, p := range []struct {
+		name string
+		min  int
+		v    float64
+	}{{"Errors", 0, 2}, {"Errors", 1, 3}, {"Errors", 2, 4}, {"Requests", 0, 8}, {"Requests", 1, 0}, {"Requests", 3, 5}} {
+		if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: p.name, Timestamp: t0.Add(time.Duration(p.min) * time.Minute), Value: f(p.v)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	no := false
+	metric := func(id, name string) MetricDataQuery {
+		return MetricDataQuery{ID: id, ReturnData: &no, MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: name}, Period: 60, Stat: "Sum"}}
+	}
+	run := func(exprs ...string) ([]MetricDataResult, error) {
+		q := []MetricDataQuery{metric("m1", "Errors"), metric("m2", "Requests")}
+		for i, x := range exprs {
+			q = append(q, MetricDataQuery{ID: fmt.Sprintf("e%d", i+1), Expression: x})
+		}
+		res, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(10 * time.Minute), ScanBy: "TimestampAscending", Queries: q})
+		return res, err
+	}
+	type pt struct {
+		min int
+		v   float64
+	}
+	for expr, want := range map[string][]pt{
+		"m1/m2*100":        {{0, 25}},                      // 01: division by zero; 02, 03: in one series only
+		"m1 + m2":          {{0, 10}, {1, 3}},              // timestamps in both
+		"-m1 + 2 * 3":      {{0, 4}, {1, 3}, {2, 2}},       // unary minus, precedence
+		"(m1 + 1) ^ 2 / 4": {{0, 2.25}, {1, 4}, {2, 6.25}}, // power binds tighter
+		"e2 - m1":          {{0, 0}, {1, 0}, {2, 0}},       // another expression (e2 = m1 + 0)
+		"2 ^ -1 * m1":      {{0, 1}, {1, 1.5}, {2, 2}},
+		"m1 - - 1e0":       {{0, 3}, {1, 4}, {2, 5}},
+	} {
+		exprs := []string{expr, "m1 + 0"}
+		res, err := run(exprs...)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if len(res) != 2 || res[0].ID != "e1" || res[0].Label != "e1" || res[0].StatusCode != "Complete" {
+			t.Fatalf("%s: %+v", expr, res)
+		}
+		var got []pt
+		for i, ts := range res[0].Timestamps {
+			got = append(got, pt{int(ts.Sub(t0) / time.Minute), res[0].Values[i]})
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v, want %v", expr, got, want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"SUM(METRICS())"}, // functions are not supported
+		{"m1 + m3"},        // not an Id
+		{"m1 +"},           // syntax
+		{"(m1"},
+		{"m1 m2"},
+		{"2 + 3"},        // no metric
+		{"e2", "e1 + 1"}, // a cycle
+		{"e1"},
+	} {
+		if _, err := run(bad...); err == nil {
+			t.Errorf("%q accepted", bad)
+		} else {
+			wantCode(t, err, "InvalidParameterValue")
+		}
+	}
+	_, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{
+		{ID: "a", Expression: "1", MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: "Errors"}, Period: 60, Stat: "Sum"}}}})
+	wantCode(t, err, "InvalidParameterCombination")
+}
+
+// FuzzParseExpression: any expression parses or fails without panicking, and what parses
+// evaluates.
+func FuzzParseExpression(f *testing.F) {
+	for _, s := range []string{"m1/m2*100", "-(m1 ^ -2) - - m2", "((((m1))))", "m1 +", "SUM(m1)", "1e", "1e+", ".5*m1", "m1 ^ ^ 2", "\x00", "é"} {
+		f.Add(s)
+	}
+	ids := map[string]bool{"m1": true, "m2": true}
+	one := &tseries{t: []time.Time{t0}, v: []float64{1}}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, _, err := parseExpression("e1", s, ids)
+		if err != nil {
+			return
+		}
+		evalExpr(n, map[string]mathValue{"m1": {series: one}, "m2": {series: one}})
+	})
 }
