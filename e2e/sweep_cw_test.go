@@ -145,6 +145,22 @@ func TestSweepCWGetMetricDataPages(t *testing.T) {
 	if want := (map[string][]float64{"a": {1, 2, 3, 4, 5}, "b": {1, 2, 3, 4, 5}}); !reflect.DeepEqual(got, want) || all.NextToken != "" {
 		t.Fatalf("paginated: %v (next %q), want %v", got, all.NextToken, want)
 	}
+	// Metric math: a*10 - b (both series have every minute).
+	mq := `[{"Id":"a","ReturnData":false,"MetricStat":{"Metric":{"Namespace":"Sweep","MetricName":"Lat"},"Period":60,"Stat":"Sum"}},` +
+		`{"Id":"b","ReturnData":false,"MetricStat":{"Metric":{"Namespace":"Sweep","MetricName":"Lat"},"Period":60,"Stat":"Maximum"}},` +
+		`{"Id":"e1","Expression":"a * 10 - b","Label":"ten times less one"}]`
+	var math result
+	if err := c.run(&math, append([]string{"get-metric-data", "--metric-data-queries", mq}, window...)...); err != nil {
+		t.Fatal(err)
+	}
+	if len(math.MetricDataResults) != 1 || math.MetricDataResults[0].ID != "e1" ||
+		!reflect.DeepEqual(math.MetricDataResults[0].Values, []float64{9, 18, 27, 36, 45}) {
+		t.Fatalf("metric math: %+v", math)
+	}
+	var ce *cliError
+	if err := c.run(nil, append([]string{"get-metric-data", "--metric-data-queries", `[{"Id":"e1","Expression":"SUM(METRICS())"}]`}, window...)...); !errors.As(err, &ce) || ce.code != "InvalidParameterValue" {
+		t.Fatalf("an unsupported function: %v", err)
+	}
 	var stats struct {
 		Datapoints []struct{ ExtendedStatistics map[string]float64 }
 	}
