@@ -46,6 +46,7 @@ type alarmRec struct {
 	Threshold                          float64     `json:"threshold"`
 	ComparisonOperator                 string      `json:"comparison_operator"`
 	TreatMissingData                   string      `json:"treat_missing_data,omitempty"`
+	EvaluateLowSampleCountPercentile   string      `json:"evaluate_low_sample_count_percentile,omitempty"`
 	Tags                               []Tag       `json:"tags,omitempty"`
 
 	StateValue                 string    `json:"state"`
@@ -83,6 +84,7 @@ type MetricAlarm struct {
 	Threshold                          float64
 	ComparisonOperator                 string
 	TreatMissingData                   string
+	EvaluateLowSampleCountPercentile   string
 }
 
 func (a *alarmRec) public() MetricAlarm {
@@ -94,7 +96,7 @@ func (a *alarmRec) public() MetricAlarm {
 		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
 		Dimensions: clone(a.Dimensions), Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods,
 		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator,
-		TreatMissingData: a.TreatMissingData}
+		TreatMissingData: a.TreatMissingData, EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile}
 }
 
 func clone[T any](s []T) []T {
@@ -135,8 +137,11 @@ type PutMetricAlarmInput struct {
 	Threshold               *float64
 	ComparisonOperator      string
 	TreatMissingData        string
-	Tags                    []Tag
-	// Metrics, ThresholdMetricId, EvaluateLowSampleCountPercentile: not supported.
+	// EvaluateLowSampleCountPercentile (evaluate or ignore) is kept and returned; the
+	// alarm is always evaluated (evaluate).
+	EvaluateLowSampleCountPercentile string
+	Tags                             []Tag
+	// Metrics, ThresholdMetricId: not supported.
 	Metrics           []MetricDataQuery
 	ThresholdMetricID string
 }
@@ -171,6 +176,8 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		return missing("AlarmName")
 	case len(in.AlarmName) > 255:
 		return invalid("The parameter AlarmName must be at most 255 characters.")
+	case !validAlarmName(in.AlarmName):
+		return invalid("The value %q for parameter AlarmName is invalid: UTF-8 characters, no ASCII control characters.", in.AlarmName)
 	case len(in.AlarmDescription) > 1024:
 		return invalid("The parameter AlarmDescription must be at most 1024 characters.")
 	case len(in.Metrics) > 0 || in.ThresholdMetricID != "":
@@ -207,6 +214,9 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	if in.Period*in.EvaluationPeriods > 7*86400 {
 		return invalid("The product of EvaluationPeriods and Period must not exceed 7 days.")
 	}
+	if in.Period < 3600 && in.Period*in.EvaluationPeriods > 86400 {
+		return invalid("The product of EvaluationPeriods and Period must not exceed 1 day for a Period of less than 1 hour.")
+	}
 	dta := in.DatapointsToAlarm
 	if dta == 0 {
 		dta = in.EvaluationPeriods
@@ -218,6 +228,11 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	case "", "breaching", "notBreaching", "ignore", "missing":
 	default:
 		return invalid("The value %s for parameter TreatMissingData is invalid (breaching, notBreaching, ignore or missing).", in.TreatMissingData)
+	}
+	switch in.EvaluateLowSampleCountPercentile {
+	case "", "evaluate", "ignore":
+	default:
+		return invalid("The value %s for parameter EvaluateLowSampleCountPercentile is invalid (evaluate or ignore).", in.EvaluateLowSampleCountPercentile)
 	}
 	if in.Unit != "" && !units[in.Unit] {
 		return invalid("The value %s for parameter Unit is not a valid unit.", in.Unit)
@@ -233,8 +248,8 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	if err := checkValue(*in.Threshold); err != nil {
 		return err
 	}
-	if len(in.Tags) > 50 {
-		return invalid("Too many tags.")
+	if err := checkTags(in.Tags); err != nil {
+		return err
 	}
 	now := s.now()
 	a := &alarmRec{AlarmName: in.AlarmName, AlarmArn: s.alarmARN(in.AlarmName), AlarmDescription: in.AlarmDescription,
@@ -243,7 +258,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		MetricName: in.MetricName, Namespace: in.Namespace, Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic,
 		Dimensions: normDims(in.Dimensions), Period: in.Period, Unit: in.Unit, EvaluationPeriods: in.EvaluationPeriods,
 		DatapointsToAlarm: in.DatapointsToAlarm, Threshold: *in.Threshold, ComparisonOperator: in.ComparisonOperator,
-		TreatMissingData: in.TreatMissingData, Tags: clone(in.Tags),
+		TreatMissingData: in.TreatMissingData, EvaluateLowSampleCountPercentile: in.EvaluateLowSampleCountPercentile, Tags: clone(in.Tags),
 		StateValue: StateInsufficientData, StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 	s.mu.RLock()
 	exists := s.alarms[in.AlarmName] != nil
@@ -258,7 +273,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	}
 	h := HistoryItem{AlarmName: in.AlarmName, AlarmType: "MetricAlarm", Timestamp: now, HistoryItemType: "ConfigurationUpdate",
 		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: string(data)}
-	_, err := s.propose(ctx, cmdPutAlarm, putAlarmCmd{Alarm: a, History: h})
+	_, err := s.propose(ctx, cmdPutAlarm, putAlarmCmd{Alarm: a, History: h, KeepTags: true})
 	return err
 }
 
@@ -408,7 +423,10 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 	return all, "", nil
 }
 
-// DeleteAlarms deletes alarms (all or none: ResourceNotFound when one does not exist).
+// DeleteAlarms deletes alarms. As AWS documents it, "if you specify any incorrect alarm
+// names, the alarms you specify with correct names are still deleted": the alarms that
+// exist are deleted, and the names that are not alarms are then reported as
+// ResourceNotFound.
 func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 	if len(names) == 0 {
 		return missing("AlarmNames")
@@ -416,8 +434,19 @@ func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 	if len(names) > 100 {
 		return invalid("The collection AlarmNames must not have a size greater than 100.")
 	}
-	_, err := s.propose(ctx, cmdDeleteAlarms, deleteAlarmsCmd{Names: names})
-	return err
+	for _, n := range names {
+		if n == "" || len(n) > 255 {
+			return invalid("The parameter AlarmNames.member.N must be 1 to 255 characters.")
+		}
+	}
+	res, err := s.propose(ctx, cmdDeleteExisting, deleteAlarmsCmd{Names: names})
+	if err != nil {
+		return err
+	}
+	if nf, _ := res.([]string); len(nf) > 0 {
+		return cwErr("ResourceNotFound", "The following alarms do not exist: %s (the others were deleted).", strings.Join(nf, ", "))
+	}
+	return nil
 }
 
 // EnableAlarmActions enables the actions of the named alarms (unknown names are ignored).
@@ -442,7 +471,8 @@ func (s *Service) setActions(ctx context.Context, names []string, on bool) error
 }
 
 // SetAlarmState sets an alarm's state until its next evaluation, as AWS does: the
-// transition is recorded and its actions are executed (when enabled).
+// transition is recorded and its actions are executed (when enabled). The reason is
+// required by the API but may be empty (the operation checks that it is given).
 func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, reasonData string) error {
 	if name == "" {
 		return missing("AlarmName")
@@ -452,11 +482,11 @@ func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, r
 	default:
 		return invalid("The value %s for parameter StateValue is invalid.", stateValue)
 	}
-	if reason == "" {
-		return missing("StateReason")
-	}
 	if len(reason) > 1023 {
 		return invalid("The parameter StateReason must be at most 1023 characters.")
+	}
+	if len(reasonData) > 4000 {
+		return invalid("The parameter StateReasonData must be at most 4000 characters.")
 	}
 	if reasonData != "" && !json.Valid([]byte(reasonData)) {
 		return cwErr("InvalidFormat", "StateReasonData is not valid JSON.")
@@ -474,4 +504,62 @@ func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, r
 		return cwErr("ResourceNotFound", "Alarm %s does not exist.", name)
 	}
 	return s.transitionLocked(ctx, &cp, stateValue, reason, reasonData, s.now())
+}
+
+// DescribeAlarmsForMetricInput is DescribeAlarmsForMetric's input: the metric (Namespace,
+// MetricName, Dimensions: all of them) and optional filters.
+type DescribeAlarmsForMetricInput struct {
+	Namespace         string
+	MetricName        string
+	Dimensions        []Dimension
+	Statistic         string
+	ExtendedStatistic string
+	Period            int // 0: any
+	Unit              string
+}
+
+// DescribeAlarmsForMetric returns the metric alarms on one metric (its exact set of
+// dimensions), by name, filtered by statistic, period and unit when they are given.
+func (s *Service) DescribeAlarmsForMetric(ctx context.Context, in DescribeAlarmsForMetricInput) ([]MetricAlarm, error) {
+	if in.MetricName == "" {
+		return nil, missing("MetricName")
+	}
+	if len(in.MetricName) > 255 {
+		return nil, invalid("The parameter MetricName must be at most 255 characters.")
+	}
+	if err := checkNamespace(in.Namespace, false); err != nil {
+		return nil, err
+	}
+	if in.Statistic != "" && !statNames[in.Statistic] {
+		return nil, invalid("The value %s for parameter Statistic is not a valid statistic.", in.Statistic)
+	}
+	if in.ExtendedStatistic != "" {
+		if _, ok := parsePercentile(in.ExtendedStatistic); !ok {
+			return nil, invalid("The value %s for parameter ExtendedStatistic is not a valid percentile.", in.ExtendedStatistic)
+		}
+	}
+	if in.Period < 0 {
+		return nil, invalid("The parameter Period must be greater than 0.")
+	}
+	if in.Unit != "" && !units[in.Unit] {
+		return nil, invalid("The value %s for parameter Unit is not a valid unit.", in.Unit)
+	}
+	if err := checkDims(in.Dimensions, 30); err != nil {
+		return nil, err
+	}
+	key := metricKey(in.Namespace, in.MetricName, in.Dimensions)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []MetricAlarm
+	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
+		a := s.alarms[n]
+		if metricKey(a.Namespace, a.MetricName, a.Dimensions) != key ||
+			(in.Statistic != "" && a.Statistic != in.Statistic) ||
+			(in.ExtendedStatistic != "" && a.ExtendedStatistic != in.ExtendedStatistic) ||
+			(in.Period != 0 && a.Period != in.Period) || (in.Unit != "" && a.Unit != in.Unit) {
+			continue
+		}
+		out = append(out, a.public())
+	}
+	return out, nil
 }

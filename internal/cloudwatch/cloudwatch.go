@@ -34,7 +34,9 @@
 // datapoint is acted upon as soon as it arrives, which is what the security alarms
 // (FailedLoginCount) need. M out of N: ALARM when at least DatapointsToAlarm of the N
 // periods breach; TreatMissingData decides how empty periods count (see evaluate.go).
-// Expressions (metric math, anomaly detection) are not supported.
+// Alarms on expressions (metric math, anomaly detection) are not supported; GetMetricData
+// evaluates arithmetic metric math (mathexpr.go). docs/cloudwatch.md
+// lists the API's behaviours as AWS documents them.
 //
 // Put, PutMetricData+EvaluateNow, Evaluate and SetAlarmState propose commands: they must
 // never be called from a state.Part's Apply (that would deadlock raft), and on a
@@ -48,6 +50,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,7 +110,7 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 func cwErr(code, format string, args ...any) *Error {
 	st := http.StatusBadRequest
 	switch code {
-	case "ResourceNotFound":
+	case "ResourceNotFound", "ResourceNotFoundException":
 		st = http.StatusNotFound
 	case "InternalServiceError":
 		st = http.StatusInternalServerError
@@ -255,14 +258,20 @@ func (s *Service) Restore(data []byte) error {
 
 const (
 	cmdPutAlarm     = "cloudwatch.alarm.put"
-	cmdDeleteAlarms = "cloudwatch.alarm.delete"
-	cmdSetState     = "cloudwatch.alarm.state"
-	cmdSetActions   = "cloudwatch.alarm.actions"
+	cmdDeleteAlarms = "cloudwatch.alarm.delete" // all or none: proposed by earlier versions
+	// cmdDeleteExisting deletes the named alarms that exist and returns the other names.
+	cmdDeleteExisting = "cloudwatch.alarm.delete_existing"
+	cmdSetState       = "cloudwatch.alarm.state"
+	cmdSetActions     = "cloudwatch.alarm.actions"
+	cmdSetTags        = "cloudwatch.alarm.tags"
 )
 
 type putAlarmCmd struct {
 	Alarm   *alarmRec   `json:"alarm"`
 	History HistoryItem `json:"history"`
+	// KeepTags: an update keeps the alarm's tags (AWS ignores the Tags of an update).
+	// Unset in the commands of earlier versions, whose updates replaced them.
+	KeepTags bool `json:"keep_tags,omitempty"`
 }
 
 type deleteAlarmsCmd struct {
@@ -277,6 +286,15 @@ type setStateCmd struct {
 	ReasonData string      `json:"reason_data,omitempty"`
 	Time       time.Time   `json:"time"`
 	History    HistoryItem `json:"history"`
+}
+
+// setTagsCmd removes the tags of keys Remove, then sets the tags Add (TagResource,
+// UntagResource).
+type setTagsCmd struct {
+	Name   string   `json:"name"`
+	ARN    string   `json:"arn"` // for the error message
+	Add    []Tag    `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
 }
 
 type setActionsCmd struct {
@@ -302,7 +320,11 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		defer s.mu.Unlock()
 		a := *c.Alarm
 		if old := s.alarms[a.AlarmName]; old != nil {
-			// An update keeps the alarm's state.
+			// An update keeps the alarm's state, and its tags (AWS ignores the Tags
+			// of an update: TagResource and UntagResource change them).
+			if c.KeepTags {
+				a.Tags = old.Tags
+			}
 			a.StateValue, a.StateReason, a.StateReasonData = old.StateValue, old.StateReason, old.StateReasonData
 			a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.StateRevision = old.StateUpdatedTimestamp, old.StateTransitionedTimestamp, old.StateRevision
 		}
@@ -314,6 +336,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		// All or none (the command of earlier versions, kept for their log entries).
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, n := range c.Names {
@@ -326,6 +349,27 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			delete(s.history, n)
 		}
 		return nil, nil
+	case cmdDeleteExisting:
+		c, err := state.DecodeBody[deleteAlarmsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		// The alarms that exist are deleted; the names of those that do not are
+		// returned (DeleteAlarms reports them).
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var notFound []string
+		for _, n := range c.Names {
+			if s.alarms[n] == nil {
+				if !slices.Contains(notFound, n) {
+					notFound = append(notFound, n)
+				}
+				continue
+			}
+			delete(s.alarms, n)
+			delete(s.history, n)
+		}
+		return notFound, nil
 	case cmdSetState:
 		c, err := state.DecodeBody[setStateCmd](cmd.Body)
 		if err != nil {
@@ -353,6 +397,25 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			s.addHistoryLocked(c.History)
 		}
 		return n, nil
+	case cmdSetTags:
+		c, err := state.DecodeBody[setTagsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		a := s.alarms[c.Name]
+		if a == nil {
+			return nil, notFoundARN(c.ARN)
+		}
+		tags, err := applyTags(a.Tags, c)
+		if err != nil {
+			return nil, err
+		}
+		n := *a
+		n.Tags = tags
+		s.alarms[c.Name] = &n
+		return nil, nil
 	case cmdSetActions:
 		c, err := state.DecodeBody[setActionsCmd](cmd.Body)
 		if err != nil {

@@ -236,12 +236,12 @@ func TestGetMetricDataAndListMetrics(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.put(t0.Add(time.Duration(i)*time.Minute), float64(i+1))
 	}
-	res, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{
+	res, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{
 		{ID: "m1", MetricStat: &MetricStat{Metric: Metric{Namespace: "Test", MetricName: "M"}, Period: 60, Stat: "Sum"}}}})
 	if err != nil || len(res) != 1 || len(res[0].Values) != 3 || res[0].Values[0] != 3 || !res[0].Timestamps[0].Equal(t0.Add(2*time.Minute)) || res[0].StatusCode != "Complete" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	_, err = e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{{ID: "e1", Expression: "SUM(METRICS())"}}})
+	_, _, err = e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{{ID: "e1", Expression: "SUM(METRICS())"}}})
 	wantCode(t, err, "InvalidParameterValue")
 
 	for i := 0; i < 510; i++ {
@@ -569,8 +569,13 @@ func TestDescribeAndDeleteAlarms(t *testing.T) {
 	if s := e.state("hsm-3"); s.StateValue != StateAlarm || s.Threshold != 100 {
 		t.Fatalf("%+v", s)
 	}
+	// An unknown name is reported; the alarms that exist are deleted (AWS: "the alarms
+	// you specify with correct names are still deleted").
 	wantCode(t, e.cw.DeleteAlarms(e.ctx, []string{"hsm-0", "nope"}), "ResourceNotFound")
-	if err := e.cw.DeleteAlarms(e.ctx, []string{"hsm-0", "hsm-1"}); err != nil {
+	if l, _, _ := e.cw.DescribeAlarms(e.ctx, DescribeAlarmsInput{AlarmNames: []string{"hsm-0"}}); len(l) != 0 {
+		t.Fatalf("hsm-0 not deleted with an unknown name beside it: %+v", l)
+	}
+	if err := e.cw.DeleteAlarms(e.ctx, []string{"hsm-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if l, _, _ := e.cw.DescribeAlarms(e.ctx, DescribeAlarmsInput{}); len(l) != 4 {

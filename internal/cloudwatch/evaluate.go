@@ -337,7 +337,8 @@ func (s *Service) notification(a *alarmRec, old, newState, reason string, now ti
 	}
 	tr := Trigger{MetricName: a.MetricName, Namespace: a.Namespace, StatisticType: "Statistic", Statistic: strings.ToUpper(a.Statistic),
 		Dimensions: []TriggerDimension{}, Period: a.Period, EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm,
-		ComparisonOperator: a.ComparisonOperator, Threshold: a.Threshold, TreatMissingData: a.TreatMissingData}
+		ComparisonOperator: a.ComparisonOperator, Threshold: a.Threshold, TreatMissingData: a.TreatMissingData,
+		EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile}
 	if tr.DatapointsToAlarm == 0 {
 		tr.DatapointsToAlarm = a.EvaluationPeriods
 	}

@@ -1,8 +1,10 @@
 package cloudwatch
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Dimension is a name/value pair of a metric's identity.
@@ -244,6 +247,30 @@ func checkValue(v float64) error {
 	return nil
 }
 
+// printableASCII reports whether s has ASCII characters only, and no control characters.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// validAlarmName: "The name must contain only UTF-8 characters, and can't contain ASCII
+// control characters".
+func validAlarmName(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func checkDims(dims []Dimension, max int) error {
 	if len(dims) > max {
 		return invalid("The collection Dimensions must not have a size greater than %d.", max)
@@ -255,6 +282,15 @@ func checkDims(dims []Dimension, max int) error {
 		}
 		if d.Value == "" || len(d.Value) > 1024 {
 			return invalid("Dimension value must be 1 to 1024 characters.")
+		}
+		// "Dimension names must contain only ASCII characters, must include at least
+		// one non-whitespace character, and cannot start with a colon (:). ASCII
+		// control characters are not supported"; the same for values but the colon.
+		if !printableASCII(d.Name) || strings.TrimSpace(d.Name) == "" || d.Name[0] == ':' {
+			return invalid("The value %q for a dimension name is invalid: printable ASCII characters, not only spaces, not starting with a colon.", d.Name)
+		}
+		if !printableASCII(d.Value) || strings.TrimSpace(d.Value) == "" {
+			return invalid("The value %q for a dimension value is invalid: printable ASCII characters, not only spaces.", d.Value)
 		}
 		if seen[d.Name] {
 			return invalid("No two dimensions may have the same name (%s).", d.Name)
@@ -270,6 +306,12 @@ func checkNamespace(ns string, user bool) error {
 	}
 	if len(ns) > 255 {
 		return invalid("The parameter Namespace must be at most 255 characters.")
+	}
+	if ns[0] == ':' { // the model's pattern [^:].*
+		return invalid("The value %s for parameter Namespace is invalid: it must not start with a colon.", ns)
+	}
+	if !printableASCII(ns) { // "ASCII characters ... except for control characters"
+		return invalid("The value %q for parameter Namespace is invalid: printable ASCII characters only.", ns)
 	}
 	if user && strings.HasPrefix(ns, "AWS/") {
 		return invalid("The value AWS/ for parameter Namespace is invalid.")
@@ -403,16 +445,19 @@ type agg struct {
 	n, sum        float64
 	min, max      float64
 	unit          string
-	values        []float64
-	rawComplete   bool
+	samples       []sample // the samples, when every point's are known (percentiles)
+	noSamples     bool     // a point's samples are not known: no percentiles
 	hasPoints     bool
 	unitsConflict bool
 }
 
+// sample is a value seen weight times.
+type sample struct{ v, w float64 }
+
 func (a *agg) add(p point) {
 	if !a.hasPoints {
-		a.min, a.max, a.unit, a.rawComplete = p.min, p.max, p.unit, true
-	} else if p.unit != a.unit {
+		a.min, a.max, a.unit = p.min, p.max, p.unit
+	} else if unitOf(p.unit) != unitOf(a.unit) {
 		a.unitsConflict = true
 	}
 	a.hasPoints = true
@@ -420,10 +465,21 @@ func (a *agg) add(p point) {
 	a.sum += p.sum
 	a.min = math.Min(a.min, p.min)
 	a.max = math.Max(a.max, p.max)
-	if p.values == nil {
-		a.rawComplete = false
+	switch {
+	case a.noSamples:
+	case p.min < 0: // "Percentile statistics are not available for metrics when any of the metric values are negative numbers."
+		a.noSamples, a.samples = true, nil
+	case p.values != nil:
+		for _, v := range p.values {
+			a.samples = append(a.samples, sample{v, 1})
+		}
+	case p.min == p.max && p.sum == p.min*p.n:
+		// A value with a count (Values and Counts), or a statistic set whose samples
+		// are all equal: AWS computes percentiles on those too.
+		a.samples = append(a.samples, sample{p.min, p.n})
+	default: // a statistic set of different values
+		a.noSamples, a.samples = true, nil
 	}
-	a.values = append(a.values, p.values...)
 }
 
 func (a *agg) stat(name string) (float64, bool) {
@@ -439,16 +495,29 @@ func (a *agg) stat(name string) (float64, bool) {
 	case "Maximum":
 		return a.max, true
 	}
-	if p, ok := parsePercentile(name); ok && len(a.values) > 0 {
-		v := append([]float64(nil), a.values...)
-		sort.Float64s(v)
-		i := int(math.Ceil(p/100*float64(len(v)))) - 1
-		if i < 0 {
-			i = 0
-		}
-		return v[i], true
+	if p, ok := parsePercentile(name); ok && !a.noSamples && len(a.samples) > 0 {
+		return percentile(a.samples, p), true
 	}
 	return 0, false
+}
+
+// percentile is the nearest-rank p-th percentile of weighted samples: the smallest
+// value whose cumulative weight reaches p% of the total (the first value for p0).
+func percentile(samples []sample, p float64) float64 {
+	v := slices.Clone(samples)
+	slices.SortFunc(v, func(x, y sample) int { return cmp.Compare(x.v, y.v) })
+	total := 0.0
+	for _, x := range v {
+		total += x.w
+	}
+	target, cum := p*total/100, 0.0
+	for _, x := range v {
+		cum += x.w
+		if cum >= target {
+			return x.v
+		}
+	}
+	return v[len(v)-1].v
 }
 
 // parsePercentile parses "p99", "p99.9" (p0 to p100).
@@ -481,7 +550,7 @@ func (s *Service) aggregate(key string, start, end time.Time, period time.Durati
 	i := sort.Search(len(se.points), func(i int) bool { return !se.points[i].t.Before(start) })
 	for ; i < len(se.points) && se.points[i].t.Before(end); i++ {
 		p := se.points[i]
-		if unit != "" && p.unit != unit {
+		if unit != "" && unitOf(p.unit) != unitOf(unit) {
 			continue
 		}
 		b := alignDown(p.t, period)
@@ -493,8 +562,35 @@ func (s *Service) aggregate(key string, start, end time.Time, period time.Durati
 	return out
 }
 
+// unitOf is the unit of a datapoint stored with unit u: a datapoint published without a
+// unit has the unit None, as on AWS (GetMetricStatistics with Unit=None returns it).
+func unitOf(u string) string {
+	if u == "" {
+		return "None"
+	}
+	return u
+}
+
 func alignDown(t time.Time, period time.Duration) time.Time {
 	return time.Unix(0, t.UnixNano()-t.UnixNano()%int64(period)).UTC()
+}
+
+// roundStart rounds a query's StartTime down as AWS documents it: to the period for
+// periods under a minute (even 1-, 5-, 10-, 20- or 30-second divisions of a minute), else
+// to the minute for a start less than 15 days ago, to 5 minutes up to 63 days ago and to
+// the hour beyond. "12:32:34 is rounded down to 12:32:00": the datapoints of 12:32:00 to
+// 12:32:34 are in the first period.
+func (s *Service) roundStart(start time.Time, period time.Duration) time.Time {
+	age := s.now().Sub(start)
+	switch {
+	case period < time.Minute:
+		return alignDown(start, period)
+	case age < 15*24*time.Hour:
+		return alignDown(start, time.Minute)
+	case age < 63*24*time.Hour:
+		return alignDown(start, 5*time.Minute)
+	}
+	return alignDown(start, time.Hour)
 }
 
 func checkPeriod(p int, highRes bool) error {
@@ -545,7 +641,7 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 		return "", nil, err
 	}
 	if len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0 {
-		return "", nil, missing("Statistics or ExtendedStatistics")
+		return "", nil, cwErr("InvalidParameterCombination", "At least one of the parameters Statistics and ExtendedStatistics must be specified.")
 	}
 	if len(in.Statistics) > 5 || len(in.ExtendedStatistics) > 10 {
 		return "", nil, invalid("Too many statistics.")
@@ -567,7 +663,7 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 	if in.EndTime.Sub(in.StartTime)/period > 1440 {
 		return "", nil, cwErr("InvalidParameterCombination", "You have requested up to %d datapoints, which exceeds the limit of 1440.", in.EndTime.Sub(in.StartTime)/period)
 	}
-	for _, a := range s.aggregate(metricKey(in.Namespace, in.MetricName, in.Dimensions), in.StartTime, in.EndTime, period, in.Unit) {
+	for _, a := range s.aggregate(metricKey(in.Namespace, in.MetricName, in.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, in.Unit) {
 		dp := Datapoint{Timestamp: a.start, Unit: a.unit}
 		if a.unit == "" || a.unitsConflict {
 			dp.Unit = "None"
@@ -608,8 +704,8 @@ type MetricStat struct {
 	Unit   string
 }
 
-// MetricDataQuery is one GetMetricData query. Only MetricStat is supported; Expression
-// (metric math) is rejected.
+// MetricDataQuery is one GetMetricData query: a MetricStat, or an Expression of metric
+// math on the other queries' Ids (GetMetricData only: alarms do not take Metrics).
 type MetricDataQuery struct {
 	ID         string
 	MetricStat *MetricStat
@@ -633,93 +729,204 @@ type GetMetricDataInput struct {
 	StartTime     time.Time
 	EndTime       time.Time
 	ScanBy        string // TimestampDescending (default) or TimestampAscending
-	MaxDatapoints int    // default 100800
+	MaxDatapoints int    // per page, default 100800
+	NextToken     string // from the previous page
 }
 
-// GetMetricData evaluates MetricStat queries. NextToken is never returned: every result
-// is Complete or truncated at MaxDatapoints (PartialData).
-func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]MetricDataResult, error) {
+// validMetricID: letters, digits and underscores, starting with a lowercase letter.
+func validMetricID(id string) bool {
+	if id == "" || len(id) > 255 || id[0] < 'a' || id[0] > 'z' {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// GetMetricData evaluates MetricStat queries and metric math expressions (the
+// arithmetic subset, mathexpr.go). The datapoints of the results, in query
+// order, are returned MaxDatapoints at a time: a page that stops inside a result marks
+// it PartialData and returns a NextToken from which the next page continues (AWS's
+// pagination). A page holds the results that have datapoints in it (a result with none
+// is in the page where its datapoints would have started).
+func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]MetricDataResult, string, error) {
 	s.collect()
 	if len(in.Queries) == 0 {
-		return nil, missing("MetricDataQueries")
+		return nil, "", missing("MetricDataQueries")
 	}
 	if len(in.Queries) > 500 {
-		return nil, invalid("The collection MetricDataQueries must not have a size greater than 500.")
+		return nil, "", invalid("The collection MetricDataQueries must not have a size greater than 500.")
 	}
 	if !in.StartTime.Before(in.EndTime) {
-		return nil, invalid("The parameter StartTime must be less than the parameter EndTime.")
+		return nil, "", invalid("The parameter StartTime must be less than the parameter EndTime.")
 	}
 	switch in.ScanBy {
 	case "", "TimestampDescending", "TimestampAscending":
 	default:
-		return nil, invalid("The value %s for parameter ScanBy is invalid.", in.ScanBy)
+		return nil, "", invalid("The value %s for parameter ScanBy is invalid.", in.ScanBy)
 	}
 	maxDP := in.MaxDatapoints
 	if maxDP <= 0 {
 		maxDP = 100800
 	}
+	skip := 0
+	if in.NextToken != "" {
+		t, err := decodeToken(in.NextToken)
+		if err != nil {
+			return nil, "", err
+		}
+		if skip, err = strconv.Atoi(strings.TrimPrefix(t, "gmd:")); err != nil || skip < 0 || !strings.HasPrefix(t, "gmd:") {
+			return nil, "", cwErr("InvalidNextToken", "The NextToken is invalid.")
+		}
+	}
 	ids := map[string]bool{}
-	for _, q := range in.Queries {
+	for i, q := range in.Queries {
 		if q.ID == "" {
-			return nil, missing("MetricDataQueries.member.Id")
+			return nil, "", missing(fmt.Sprintf("MetricDataQueries.member.%d.Id", i+1))
+		}
+		if !validMetricID(q.ID) {
+			return nil, "", invalid("The value %s for parameter MetricDataQueries.member.%d.Id is invalid: an Id has letters, numbers and underscores and starts with a lowercase letter.", q.ID, i+1)
 		}
 		if ids[q.ID] {
-			return nil, invalid("The value %s for parameter MetricDataQueries.member.Id is duplicated.", q.ID)
+			return nil, "", invalid("The value %s for parameter MetricDataQueries.member.Id is duplicated.", q.ID)
 		}
 		ids[q.ID] = true
+	}
+	exprs := map[string]exprNode{}
+	refs := map[string][]string{}
+	for _, q := range in.Queries {
 		if q.Expression != "" {
-			return nil, invalid("Metric math expressions are not supported (query %s).", q.ID)
+			if q.MetricStat != nil {
+				return nil, "", cwErr("InvalidParameterCombination", "Query %s must have either Expression or MetricStat, not both.", q.ID)
+			}
+			n, r, err := parseExpression(q.ID, q.Expression, ids)
+			if err != nil {
+				return nil, "", err
+			}
+			exprs[q.ID], refs[q.ID] = n, r
+			continue
 		}
 		if q.MetricStat == nil {
-			return nil, missing("MetricDataQueries.member.MetricStat")
+			return nil, "", missing("MetricDataQueries.member.MetricStat")
 		}
 		ms := q.MetricStat
 		if err := checkNamespace(ms.Metric.Namespace, false); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if ms.Metric.MetricName == "" {
-			return nil, missing("MetricStat.Metric.MetricName")
+			return nil, "", missing("MetricStat.Metric.MetricName")
 		}
 		if err := checkPeriod(ms.Period, true); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if _, ok := parsePercentile(ms.Stat); !ok && !statNames[ms.Stat] {
-			return nil, invalid("The value %s for parameter MetricStat.Stat is not a valid statistic.", ms.Stat)
+			return nil, "", invalid("The value %s for parameter MetricStat.Stat is not a valid statistic.", ms.Stat)
+		}
+	}
+	// The series of every query (ascending), expressions after the queries they use.
+	byID := map[string]MetricDataQuery{}
+	for _, q := range in.Queries {
+		byID[q.ID] = q
+	}
+	vals := map[string]mathValue{}
+	state := map[string]int{} // 1: being evaluated, 2: done
+	var eval func(id string) error
+	eval = func(id string) error {
+		switch state[id] {
+		case 1:
+			return invalid("The expression of query %s refers to itself (directly or through other expressions).", id)
+		case 2:
+			return nil
+		}
+		state[id] = 1
+		q := byID[id]
+		if n, ok := exprs[id]; ok {
+			for _, r := range refs[id] {
+				if err := eval(r); err != nil {
+					return err
+				}
+			}
+			v := evalExpr(n, vals)
+			if v.series == nil {
+				return invalid("The expression of query %s must use the Id of at least one metric (it is the number %v).", id, v.num)
+			}
+			vals[id] = v
+		} else {
+			ms := q.MetricStat
+			period := time.Duration(ms.Period) * time.Second
+			ts := &tseries{}
+			for _, a := range s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, ms.Unit) {
+				if v, ok := a.stat(ms.Stat); ok {
+					ts.t, ts.v = append(ts.t, a.start), append(ts.v, v)
+				}
+			}
+			vals[id] = mathValue{series: ts}
+		}
+		state[id] = 2
+		return nil
+	}
+	for _, q := range in.Queries {
+		if err := eval(q.ID); err != nil {
+			return nil, "", err
 		}
 	}
 	var out []MetricDataResult
-	total := 0
+	pos, lim := 0, skip+maxDP // datapoints before the current result; end of this page
 	for _, q := range in.Queries {
 		if q.ReturnData != nil && !*q.ReturnData {
 			continue
 		}
-		ms := q.MetricStat
 		r := MetricDataResult{ID: q.ID, Label: q.Label, StatusCode: "Complete"}
 		if r.Label == "" {
-			r.Label = ms.Metric.MetricName
+			if q.MetricStat != nil {
+				r.Label = q.MetricStat.Metric.MetricName
+			} else {
+				r.Label = q.ID
+			}
 		}
-		aggs := s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), in.StartTime, in.EndTime, time.Duration(ms.Period)*time.Second, ms.Unit)
+		ser := vals[q.ID].series
+		idx := make([]int, len(ser.t))
+		for i := range idx {
+			idx[i] = i
+		}
 		if in.ScanBy != "TimestampAscending" {
-			for i, j := 0, len(aggs)-1; i < j; i, j = i+1, j-1 {
-				aggs[i], aggs[j] = aggs[j], aggs[i]
-			}
+			slices.Reverse(idx)
 		}
-		for _, a := range aggs {
-			v, ok := a.stat(ms.Stat)
-			if !ok {
-				continue
-			}
-			if total >= maxDP {
+		start := pos
+		for _, i := range idx {
+			switch {
+			case pos < skip: // returned by a previous page
+			case pos < lim:
+				r.Timestamps = append(r.Timestamps, ser.t[i])
+				r.Values = append(r.Values, ser.v[i])
+			default:
 				r.StatusCode = "PartialData"
-				break
 			}
-			total++
-			r.Timestamps = append(r.Timestamps, a.start)
-			r.Values = append(r.Values, v)
+			pos++
 		}
-		out = append(out, r)
+		switch {
+		case pos > skip && start < lim: // datapoints in this page
+			out = append(out, r)
+		case pos == start && skip <= start && start < lim: // none, starting in this page
+			out = append(out, r)
+		case pos == start && start == lim: // none, at the end of this page: in it if it is the last
+			r.StatusCode = "endOfPage"
+			out = append(out, r)
+		}
 	}
-	return out, nil
+	if pos > lim {
+		out = slices.DeleteFunc(out, func(r MetricDataResult) bool { return r.StatusCode == "endOfPage" })
+		return out, encodeToken("gmd:" + strconv.Itoa(lim)), nil
+	}
+	for i := range out {
+		if out[i].StatusCode == "endOfPage" {
+			out[i].StatusCode = "Complete"
+		}
+	}
+	return out, "", nil
 }
 
 // ListMetricsInput is ListMetrics' input.
@@ -728,6 +935,8 @@ type ListMetricsInput struct {
 	MetricName string
 	Dimensions []DimensionFilter
 	NextToken  string
+	// RecentlyActive (PT3H): only the metrics with a datapoint in the past three hours.
+	RecentlyActive bool
 }
 
 const listMetricsPage = 500
@@ -750,6 +959,9 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 	defer s.mmu.RUnlock()
 	keys := slices.Sorted(maps.Keys(s.metrics))
 	limit := s.retentionLimit()
+	if in.RecentlyActive {
+		limit = s.now().Add(-3 * time.Hour)
+	}
 	var out []Metric
 	next := ""
 	for _, k := range keys {

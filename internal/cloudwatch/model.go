@@ -13,7 +13,8 @@ import (
 //
 //	python3 scripts/trim-botocore-model.py cloudwatch PutMetricAlarm DescribeAlarms \
 //	  DescribeAlarmHistory DeleteAlarms EnableAlarmActions DisableAlarmActions SetAlarmState \
-//	  PutMetricData GetMetricStatistics GetMetricData ListMetrics > internal/cloudwatch/model.json
+//	  PutMetricData GetMetricStatistics GetMetricData ListMetrics DescribeAlarmsForMetric ListTagsForResource TagResource \
+//	  UntagResource > internal/cloudwatch/model.json
 //
 //go:embed model.json
 var modelJSON []byte

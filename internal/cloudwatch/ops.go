@@ -54,6 +54,11 @@ var cwOps = map[string]Op{
 	"GetMetricStatistics":  opGetMetricStatistics,
 	"GetMetricData":        opGetMetricData,
 	"ListMetrics":          opListMetrics,
+
+	"DescribeAlarmsForMetric": opDescribeAlarmsForMetric,
+	"ListTagsForResource":     opListTagsForResource,
+	"TagResource":             opTagResource,
+	"UntagResource":           opUntagResource,
 }
 
 // Operations is the dispatch table of the CloudWatch API (query protocol, version
@@ -309,6 +314,7 @@ type MetricAlarmXML struct {
 	Threshold                          float64       `xml:"Threshold"`
 	ComparisonOperator                 string        `xml:"ComparisonOperator"`
 	TreatMissingData                   string        `xml:"TreatMissingData,omitempty"`
+	EvaluateLowSampleCountPercentile   string        `xml:"EvaluateLowSampleCountPercentile,omitempty"`
 }
 
 func alarmXML(a MetricAlarm) MetricAlarmXML {
@@ -320,7 +326,7 @@ func alarmXML(a MetricAlarm) MetricAlarmXML {
 		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
 		Dimensions: toDims(a.Dimensions), Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods,
 		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator,
-		TreatMissingData: a.TreatMissingData}
+		TreatMissingData: a.TreatMissingData, EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile}
 }
 
 // DescribeAlarmsResult is the content of <DescribeAlarmsResult>.
@@ -330,6 +336,26 @@ type DescribeAlarmsResult struct {
 	} `xml:"MetricAlarms"`
 	CompositeAlarms struct{} `xml:"CompositeAlarms"`
 	NextToken       string   `xml:"NextToken,omitempty"`
+}
+
+// DescribeAlarmsForMetricResult is the content of <DescribeAlarmsForMetricResult>.
+type DescribeAlarmsForMetricResult struct {
+	MetricAlarms struct {
+		Member []MetricAlarmXML `xml:"member"`
+	} `xml:"MetricAlarms"`
+}
+
+// TagXML is a <member> of ListTagsForResource's Tags.
+type TagXML struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+// ListTagsForResourceResult is the content of <ListTagsForResourceResult>.
+type ListTagsForResourceResult struct {
+	Tags struct {
+		Member []TagXML `xml:"member"`
+	} `xml:"Tags"`
 }
 
 // AlarmHistoryItemXML is a <member> of DescribeAlarmHistory's AlarmHistoryItems.
@@ -397,7 +423,8 @@ type GetMetricDataResult struct {
 	MetricDataResults struct {
 		Member []MetricDataResultXML `xml:"member"`
 	} `xml:"MetricDataResults"`
-	Messages struct{} `xml:"Messages"`
+	NextToken string   `xml:"NextToken,omitempty"`
+	Messages  struct{} `xml:"Messages"`
 }
 
 // MetricXML is a <member> of ListMetrics' Metrics.
@@ -418,18 +445,20 @@ type ListMetricsResult struct {
 // ---- operations ----
 
 // alarmTypesExclude reports whether AlarmTypes is given without MetricAlarm (only
-// metric alarms exist here).
-func alarmTypesExclude(f *form) bool {
+// metric alarms exist here); a value that is not an alarm type is InvalidParameterValue.
+func alarmTypesExclude(f *form) (bool, error) {
 	types := f.strs("AlarmTypes")
-	if len(types) == 0 {
-		return false
-	}
+	exclude := len(types) > 0
 	for _, t := range types {
-		if t == "MetricAlarm" {
-			return false
+		switch t {
+		case "MetricAlarm":
+			exclude = false
+		case "CompositeAlarm":
+		default:
+			return false, invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
 		}
 	}
-	return true
+	return exclude, nil
 }
 
 func opPutMetricAlarm(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
@@ -442,7 +471,8 @@ func opPutMetricAlarm(s *Service, ctx context.Context, c Caller, body []byte) (a
 		MetricName: f.str("MetricName"), Namespace: f.str("Namespace"), Statistic: f.str("Statistic"),
 		ExtendedStatistic: f.str("ExtendedStatistic"), Dimensions: f.dims("Dimensions"), Unit: f.str("Unit"),
 		ComparisonOperator: f.str("ComparisonOperator"), TreatMissingData: f.str("TreatMissingData"),
-		ThresholdMetricID: f.str("ThresholdMetricId")}
+		EvaluateLowSampleCountPercentile: f.str("EvaluateLowSampleCountPercentile"),
+		ThresholdMetricID:                f.str("ThresholdMetricId")}
 	if in.AlarmName == "" {
 		return nil, missing("AlarmName")
 	}
@@ -486,13 +516,17 @@ func opDescribeAlarms(s *Service, ctx context.Context, c Caller, body []byte) (a
 	if f.has("MaxRecords") && in.MaxRecords == 0 {
 		return nil, invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
+	exclude, err := alarmTypesExclude(f)
+	if err != nil {
+		return nil, err
+	}
 	alarms, next, err := s.DescribeAlarms(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res := &DescribeAlarmsResult{}
 	// No composite alarms exist: their children and parents are none.
-	if alarmTypesExclude(f) || f.str("ChildrenOfAlarmName") != "" || f.str("ParentsOfAlarmName") != "" {
+	if exclude || f.str("ChildrenOfAlarmName") != "" || f.str("ParentsOfAlarmName") != "" {
 		return res, nil
 	}
 	for _, a := range alarms {
@@ -526,12 +560,16 @@ func opDescribeAlarmHistory(s *Service, ctx context.Context, c Caller, body []by
 	if f.has("MaxRecords") && in.MaxRecords == 0 {
 		return nil, invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
+	exclude, err := alarmTypesExclude(f)
+	if err != nil {
+		return nil, err
+	}
 	items, next, err := s.DescribeAlarmHistory(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res := &DescribeAlarmHistoryResult{}
-	if alarmTypesExclude(f) {
+	if exclude {
 		return res, nil
 	}
 	for _, h := range items {
@@ -565,6 +603,9 @@ func opSetAlarmState(s *Service, ctx context.Context, c Caller, body []byte) (an
 	}
 	if sv == "" {
 		return nil, missing("StateValue")
+	}
+	if !f.has("StateReason") { // required, but may be empty (0 to 1023 characters)
+		return nil, missing("StateReason")
 	}
 	return nil, s.SetAlarmState(ctx, name, sv, f.str("StateReason"), f.str("StateReasonData"))
 }
@@ -675,7 +716,7 @@ func opGetMetricData(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if err != nil {
 		return nil, err
 	}
-	in := GetMetricDataInput{ScanBy: f.str("ScanBy")}
+	in := GetMetricDataInput{ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken")}
 	if in.Queries, err = f.queries("MetricDataQueries"); err != nil {
 		return nil, err
 	}
@@ -697,14 +738,11 @@ func opGetMetricData(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if f.has("MaxDatapoints") && in.MaxDatapoints <= 0 {
 		return nil, invalid("The parameter MaxDatapoints must be positive.")
 	}
-	if f.str("NextToken") != "" { // never returned by this implementation
-		return nil, cwErr("InvalidNextToken", "The NextToken is invalid.")
-	}
-	results, err := s.GetMetricData(ctx, in)
+	results, next, err := s.GetMetricData(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	res := &GetMetricDataResult{}
+	res := &GetMetricDataResult{NextToken: next}
 	for _, r := range results {
 		x := MetricDataResultXML{ID: r.ID, Label: r.Label, StatusCode: r.StatusCode}
 		for _, t := range r.Timestamps {
@@ -732,7 +770,9 @@ func opListMetrics(s *Service, ctx context.Context, c Caller, body []byte) (any,
 		}
 	}
 	switch ra := f.str("RecentlyActive"); ra {
-	case "", "PT3H": // accepted, not filtered: every stored metric is listed
+	case "":
+	case "PT3H":
+		in.RecentlyActive = true
 	default:
 		return nil, invalid("The value %s for parameter RecentlyActive is invalid.", ra)
 	}
@@ -745,4 +785,72 @@ func opListMetrics(s *Service, ctx context.Context, c Caller, body []byte) (any,
 		res.Metrics.Member = append(res.Metrics.Member, MetricXML{Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: toDims(m.Dimensions)})
 	}
 	return res, nil
+}
+
+func opDescribeAlarmsForMetric(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	f, err := parseForm(body)
+	if err != nil {
+		return nil, err
+	}
+	in := DescribeAlarmsForMetricInput{Namespace: f.str("Namespace"), MetricName: f.str("MetricName"), Dimensions: f.dims("Dimensions"),
+		Statistic: f.str("Statistic"), ExtendedStatistic: f.str("ExtendedStatistic"), Unit: f.str("Unit")}
+	if in.Period, err = f.int("Period"); err != nil {
+		return nil, err
+	}
+	if f.has("Period") && in.Period < 1 {
+		return nil, invalid("The parameter Period must be greater than 0.")
+	}
+	alarms, err := s.DescribeAlarmsForMetric(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	res := &DescribeAlarmsForMetricResult{}
+	for _, a := range alarms {
+		res.MetricAlarms.Member = append(res.MetricAlarms.Member, alarmXML(a))
+	}
+	return res, nil
+}
+
+func opListTagsForResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	f, err := parseForm(body)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := s.ListTagsForResource(ctx, f.str("ResourceARN"))
+	if err != nil {
+		return nil, err
+	}
+	res := &ListTagsForResourceResult{}
+	for _, t := range tags {
+		res.Tags.Member = append(res.Tags.Member, TagXML(t))
+	}
+	return res, nil
+}
+
+func opTagResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	f, err := parseForm(body)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := f.tags("Tags")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.TagResource(ctx, f.str("ResourceARN"), tags); err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil // <TagResourceResult/>: botocore's model has one
+
+}
+
+func opUntagResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	f, err := parseForm(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.UntagResource(ctx, f.str("ResourceARN"), f.strs("TagKeys")); err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil // <UntagResourceResult/>
+
 }

@@ -89,8 +89,9 @@ func TestOpsOperations(t *testing.T) {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	want := []string{"DeleteAlarms", "DescribeAlarmHistory", "DescribeAlarms", "DisableAlarmActions", "EnableAlarmActions",
-		"GetMetricData", "GetMetricStatistics", "ListMetrics", "PutMetricAlarm", "PutMetricData", "SetAlarmState"}
+	want := []string{"DeleteAlarms", "DescribeAlarmHistory", "DescribeAlarms", "DescribeAlarmsForMetric", "DisableAlarmActions",
+		"EnableAlarmActions", "GetMetricData", "GetMetricStatistics", "ListMetrics", "ListTagsForResource", "PutMetricAlarm",
+		"PutMetricData", "SetAlarmState", "TagResource", "UntagResource"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("ops %v", names)
 	}

@@ -125,7 +125,7 @@ func answers(t *testing.T, s *Service, from, to time.Time) string {
 				out[m.key()+"/"+unit+"/"+time.Duration(period).String()] = dps
 			}
 		}
-		r, err := s.GetMetricData(ctx, GetMetricDataInput{StartTime: from, EndTime: to, Queries: []MetricDataQuery{
+		r, _, err := s.GetMetricData(ctx, GetMetricDataInput{StartTime: from, EndTime: to, Queries: []MetricDataQuery{
 			{ID: "a", MetricStat: &MetricStat{Metric: m, Period: 60, Stat: "Sum"}},
 			{ID: "b", MetricStat: &MetricStat{Metric: m, Period: 60, Stat: "p90"}},
 		}})
