@@ -172,12 +172,18 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 			}
 		}
 	}
-	r := s.cfg.Retry
-	policy := fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}`,
-		int(r.MinDelay/time.Second), int(r.MaxDelay/time.Second), r.Retries)
+	policy := s.effectiveDeliveryPolicy()
 	return map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName,
 		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": "0",
 		"EffectiveDeliveryPolicy": policy}, nil
+}
+
+// effectiveDeliveryPolicy is the EffectiveDeliveryPolicy attribute of topics and
+// subscriptions: the node's retry policy.
+func (s *Service) effectiveDeliveryPolicy() string {
+	r := s.cfg.Retry
+	return fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}`,
+		int(r.MinDelay/time.Second), int(r.MaxDelay/time.Second), r.Retries)
 }
 
 // SubscribeOutput is Subscribe's result: "pending confirmation" unless the subscription
@@ -351,6 +357,31 @@ type PublishInput struct {
 
 const maxMessage = 256 * 1024
 
+// snsNumber is the syntax of a Number message attribute: a decimal integer or float
+// (strconv.ParseFloat alone would also take "NaN", "Inf", hex floats and underscores).
+var snsNumber = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// isSNSNumber reports whether v is a valid Number attribute value: decimal, at most 38
+// significant digits, between -10^128 and 10^126 (SNS message attribute data types).
+func isSNSNumber(v string) bool {
+	if !snsNumber.MatchString(v) {
+		return false
+	}
+	mant, _, _ := strings.Cut(strings.ToLower(strings.TrimLeft(v, "+-")), "e")
+	digits := strings.TrimLeft(strings.Replace(mant, ".", "", 1), "0")
+	if strings.Contains(mant, ".") {
+		digits = strings.TrimRight(digits, "0")
+	}
+	if len(digits) > 38 {
+		return false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return false
+	}
+	return f >= -1e128 && f <= 1e126
+}
+
 func checkPublish(in PublishInput) error {
 	if in.Message == "" {
 		return invalid("Invalid parameter: Empty message")
@@ -380,7 +411,7 @@ func checkPublish(in PublishInput) error {
 				return invalid("Invalid parameter: MessageAttributes: %s must have a StringValue", k)
 			}
 			if base == "Number" {
-				if _, err := strconv.ParseFloat(v.StringValue, 64); err != nil {
+				if !isSNSNumber(v.StringValue) {
 					return invalid("Invalid parameter: MessageAttributes: %s is not a number", k)
 				}
 			}
