@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -162,12 +163,27 @@ func (s *Service) attachmentsInAccountLocked(acct, arn string) int {
 
 type PolicyVersionInput struct{ PolicyArn, VersionId string }
 
+// versionIDRE is the pattern of policyVersionIdType (botocore's iam model).
+var versionIDRE = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
+
+// checkVersionID validates a VersionId parameter as IAM's request validation does,
+// before any look-up.
+func checkVersionID(id string) error {
+	if !versionIDRE.MatchString(id) {
+		return validation("1 validation error detected: Value '%s' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?", id)
+	}
+	return nil
+}
+
 type GetPolicyVersionOutput struct {
 	PolicyVersion PolicyVersion `xml:"PolicyVersion"`
 }
 
 func (s *Service) GetPolicyVersion(ctx context.Context, c Caller, in PolicyVersionInput) (*GetPolicyVersionOutput, error) {
 	if err := checkPolicyARN(in.PolicyArn); err != nil {
+		return nil, err
+	}
+	if err := checkVersionID(in.VersionId); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -324,6 +340,9 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, c Caller, in CreatePo
 }
 
 func (s *Service) DeletePolicyVersion(ctx context.Context, c Caller, in PolicyVersionInput) error {
+	if err := checkVersionID(in.VersionId); err != nil {
+		return err
+	}
 	if err := s.ownPolicy(c, in.PolicyArn); err != nil {
 		return err
 	}
@@ -331,6 +350,9 @@ func (s *Service) DeletePolicyVersion(ctx context.Context, c Caller, in PolicyVe
 }
 
 func (s *Service) SetDefaultPolicyVersion(ctx context.Context, c Caller, in PolicyVersionInput) error {
+	if err := checkVersionID(in.VersionId); err != nil {
+		return err
+	}
 	if err := s.ownPolicy(c, in.PolicyArn); err != nil {
 		return err
 	}

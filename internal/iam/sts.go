@@ -114,15 +114,18 @@ func (s *Service) GetSessionToken(ctx context.Context, c Caller, in GetSessionTo
 	if s.callerSession(c) != nil {
 		return nil, iamErr("AccessDenied", "Cannot call GetSessionToken with session credentials")
 	}
-	dur, maxDur := 43200, 129600
-	if p.Kind == "root" {
-		dur, maxDur = 3600, 3600
-	}
+	dur := 43200
 	if in.DurationSeconds != nil {
 		dur = *in.DurationSeconds
-		if dur < 900 || dur > maxDur {
-			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to %d", dur, maxDur)
+		if dur < 900 || dur > 129600 {
+			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 129600", dur)
 		}
+	}
+	if p.Kind == "root" && dur > 3600 {
+		// "Sessions for Amazon Web Services account owners are restricted to a maximum
+		// of 3,600 seconds (one hour). If the duration is longer than one hour, the
+		// session for Amazon Web Services account owners defaults to one hour."
+		dur = 3600
 	}
 	serial, step, err := s.mfaPair(c, in.SerialNumber, in.TokenCode)
 	if err != nil {

@@ -1,0 +1,83 @@
+package iam
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+)
+
+// GetUser without UserName, called by the root: AWS answers the root identity with
+// the account's creation date and without UserName and Path. An empty CreateDate made
+// the AWS CLI fail ("Invalid timestamp").
+func TestRootGetUser(t *testing.T) {
+	e := newTestEnv(t)
+	out := must[*GetUserOutput](t)(e.s.GetUser(e.ctx, e.root, GetUserInput{}))
+	b, err := xml.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := string(b)
+	if strings.Contains(x, "<UserName>") || strings.Contains(x, "<Path>") ||
+		!strings.Contains(x, "<UserId>"+acct+"</UserId>") || !strings.Contains(x, "<Arn>arn:aws:iam::"+acct+":root</Arn>") {
+		t.Fatal(x)
+	}
+	if created, err := time.Parse(time.RFC3339, out.User.CreateDate); err != nil || !created.Equal(e.clock.Now()) {
+		t.Fatalf("CreateDate %q (%v), want the service's start %s", out.User.CreateDate, err, e.clock.Now())
+	}
+
+	// Config.AccountCreated, when set, is the root's CreateDate.
+	when := time.Date(2025, 6, 1, 8, 30, 0, 0, time.UTC)
+	s, err := New(Config{Now: e.clock.Now, Root: rootCreds, AccountCreated: when})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := must[*GetUserOutput](t)(s.GetUser(e.ctx, e.root, GetUserInput{})).User.CreateDate; got != "2025-06-01T08:30:00Z" {
+		t.Fatal(got)
+	}
+}
+
+// GetSessionToken: the root's sessions last at most an hour; a longer DurationSeconds
+// (up to 129600) "defaults to one hour" rather than failing. Beyond 129600 it is a
+// ValidationError for everyone.
+func TestRootGetSessionTokenDuration(t *testing.T) {
+	e := newTestEnv(t)
+	for _, d := range []int{7200, 129600} {
+		out := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, e.root, GetSessionTokenInput{DurationSeconds: &d}))
+		exp, err := time.Parse(time.RFC3339, out.Credentials.Expiration)
+		if err != nil || !exp.Equal(e.clock.Now().Add(time.Hour)) {
+			t.Fatalf("%d: expiration %s (%v)", d, out.Credentials.Expiration, err)
+		}
+	}
+	d := 1800
+	out := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, e.root, GetSessionTokenInput{DurationSeconds: &d}))
+	if exp, _ := time.Parse(time.RFC3339, out.Credentials.Expiration); !exp.Equal(e.clock.Now().Add(30 * time.Minute)) {
+		t.Fatal(out.Credentials.Expiration)
+	}
+	for _, bad := range []int{899, 129601} {
+		_, err := e.s.GetSessionToken(e.ctx, e.root, GetSessionTokenInput{DurationSeconds: &bad})
+		wantCode(t, err, "ValidationError")
+		if !strings.Contains(err.Error(), "less than or equal to 129600") {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A VersionId that does not match policyVersionIdType's pattern is a ValidationError,
+// not NoSuchEntity.
+func TestPolicyVersionIDPattern(t *testing.T) {
+	e := newTestEnv(t)
+	p := must[*PolicyOutput](t)(e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p",
+		PolicyDocument: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`}))
+	arn := p.Policy.Arn
+	for _, id := range []string{"bogus", "v0", "V1", "", "v1 "} {
+		in := PolicyVersionInput{PolicyArn: arn, VersionId: id}
+		_, err := e.s.GetPolicyVersion(e.ctx, e.root, in)
+		wantCode(t, err, "ValidationError")
+		wantCode(t, e.s.SetDefaultPolicyVersion(e.ctx, e.root, in), "ValidationError")
+		wantCode(t, e.s.DeletePolicyVersion(e.ctx, e.root, in), "ValidationError")
+	}
+	_, err := e.s.GetPolicyVersion(e.ctx, e.root, PolicyVersionInput{PolicyArn: arn, VersionId: "v9"})
+	wantCode(t, err, "NoSuchEntity")
+	must[*GetPolicyVersionOutput](t)(e.s.GetPolicyVersion(e.ctx, e.root, PolicyVersionInput{PolicyArn: arn, VersionId: "v1"}))
+}
