@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSweepSnsIamCLI: discrepancies with AWS found by driving SNS and IAM/STS with
+// Debian's AWS CLI (v2.9), which fails loudly on responses it cannot parse.
+func TestSweepSnsIamCLI(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	dc := s.creds()
+	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	var who struct{ Account string }
+	awsOK(t, s, root, &who, "sts", "get-caller-identity")
+	acct := who.Account
+
+	// fails runs a command that must fail with the error code.
+	fails := func(t *testing.T, code string, args ...string) string {
+		t.Helper()
+		out, errOut, ok := awsAs(t, s, root, args...)
+		if ok || !strings.Contains(errOut, "("+code+")") {
+			t.Fatalf("aws %s: want %s, got ok=%v\n%s\n%s", strings.Join(args, " "), code, ok, out, errOut)
+		}
+		return errOut
+	}
+
+	t.Run("RootGetUser", func(t *testing.T) {
+		// The CLI refused Coffer's answer ("Invalid timestamp """).
+		var u struct {
+			User struct {
+				UserId, Arn, CreateDate string
+				UserName, Path          *string
+			}
+		}
+		awsOK(t, s, root, &u, "iam", "get-user")
+		if u.User.UserId != acct || u.User.Arn != "arn:aws:iam::"+acct+":root" || u.User.UserName != nil || u.User.Path != nil {
+			t.Fatalf("%+v", u.User)
+		}
+		if _, err := time.Parse(time.RFC3339, u.User.CreateDate); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("RootGetSessionToken", func(t *testing.T) {
+		var out struct{ Credentials struct{ Expiration string } }
+		start := time.Now()
+		awsOK(t, s, root, &out, "sts", "get-session-token", "--duration-seconds", "7200")
+		exp, err := time.Parse(time.RFC3339, out.Credentials.Expiration)
+		if err != nil || exp.After(start.Add(time.Hour+time.Minute)) || exp.Before(start.Add(59*time.Minute)) {
+			t.Fatalf("expiration %s (%v), want an hour from now", out.Credentials.Expiration, err)
+		}
+		fails(t, "ValidationError", "sts", "get-session-token", "--duration-seconds", "129601")
+	})
+
+	t.Run("PolicyVersionId", func(t *testing.T) {
+		var p struct{ Policy struct{ Arn string } }
+		awsOK(t, s, root, &p, "iam", "create-policy", "--policy-name", "sweep",
+			"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`)
+		fails(t, "ValidationError", "iam", "get-policy-version", "--policy-arn", p.Policy.Arn, "--version-id", "bogus")
+		fails(t, "NoSuchEntity", "iam", "get-policy-version", "--policy-arn", p.Policy.Arn, "--version-id", "v2")
+	})
+
+	t.Run("TopicAttributesAndTags", func(t *testing.T) {
+		var ct struct{ TopicArn string }
+		awsOK(t, s, root, &ct, "sns", "create-topic", "--name", "sweep", "--tags", "Key=team,Value=ops")
+		topic := ct.TopicArn
+		fails(t, "InvalidParameter", "sns", "create-topic", "--name", "sweep", "--tags", "Key=team,Value=dev")
+
+		awsOK(t, s, root, nil, "sns", "set-topic-attributes", "--topic-arn", topic, "--attribute-name", "DisplayName", "--attribute-value", "Sweep")
+		var ga struct{ Attributes map[string]string }
+		awsOK(t, s, root, &ga, "sns", "get-topic-attributes", "--topic-arn", topic)
+		if ga.Attributes["DisplayName"] != "Sweep" {
+			t.Fatalf("%v", ga.Attributes)
+		}
+		fails(t, "InvalidParameter", "sns", "set-topic-attributes", "--topic-arn", topic, "--attribute-name", "Bogus", "--attribute-value", "x")
+		fails(t, "NotFound", "sns", "set-topic-attributes", "--topic-arn", topic+"-missing", "--attribute-name", "DisplayName", "--attribute-value", "x")
+
+		awsOK(t, s, root, nil, "sns", "tag-resource", "--resource-arn", topic, "--tags", "Key=env,Value=prod")
+		awsOK(t, s, root, nil, "sns", "untag-resource", "--resource-arn", topic, "--tag-keys", "team")
+		var lt struct{ Tags []struct{ Key, Value string } }
+		awsOK(t, s, root, &lt, "sns", "list-tags-for-resource", "--resource-arn", topic)
+		if len(lt.Tags) != 1 || lt.Tags[0].Key != "env" || lt.Tags[0].Value != "prod" {
+			t.Fatalf("%+v", lt)
+		}
+		fails(t, "ResourceNotFound", "sns", "list-tags-for-resource", "--resource-arn", topic+"-missing")
+
+		// A subscriber on loopback; the subscription stays pending.
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		defer hook.Close()
+		var sub struct{ SubscriptionArn string }
+		awsOK(t, s, root, &sub, "sns", "subscribe", "--topic-arn", topic, "--protocol", "http",
+			"--notification-endpoint", hook.URL+"/sweep", "--return-subscription-arn")
+		var sa struct{ Attributes map[string]string }
+		awsOK(t, s, root, &sa, "sns", "get-subscription-attributes", "--subscription-arn", sub.SubscriptionArn)
+		if a := sa.Attributes; a["PendingConfirmation"] != "true" || a["TopicArn"] != topic || a["Endpoint"] != hook.URL+"/sweep" ||
+			a["Protocol"] != "http" || a["SubscriptionArn"] != sub.SubscriptionArn || a["Owner"] != acct {
+			t.Fatalf("%v", a)
+		}
+		awsOK(t, s, root, nil, "sns", "set-subscription-attributes", "--subscription-arn", sub.SubscriptionArn,
+			"--attribute-name", "RawMessageDelivery", "--attribute-value", "false")
+		fails(t, "InvalidParameter", "sns", "set-subscription-attributes", "--subscription-arn", sub.SubscriptionArn,
+			"--attribute-name", "Bogus", "--attribute-value", "x")
+		fails(t, "NotFound", "sns", "get-subscription-attributes", "--subscription-arn", topic+":00000000-0000-0000-0000-000000000000")
+	})
+}
