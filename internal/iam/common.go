@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/coffer-hsm/coffer/internal/iam/policy"
 )
@@ -94,15 +95,27 @@ func checkDocument(doc string, trust bool, maxChars int) (*policy.Policy, error)
 	return p, nil
 }
 
+// The patterns of tagKeyType and tagValueType (botocore's iam and sts models).
+var (
+	tagKeyRE   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	tagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+)
+
 // checkTags validates request tags (≤ 50, key 1..128, value ≤ 256, unique keys).
 func checkTags(tags []Tag) error {
 	if len(tags) > maxTags {
 		return validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", maxTags)
 	}
 	seen := map[string]bool{}
-	for _, t := range tags {
-		if t.Key == "" || len(t.Key) > 128 || len(t.Value) > 256 {
+	for i, t := range tags {
+		if t.Key == "" || utf8.RuneCountInString(t.Key) > 128 || utf8.RuneCountInString(t.Value) > 256 {
 			return validation("1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint: tag keys must be 1-128 characters and values at most 256", t.Key)
+		}
+		if !tagKeyRE.MatchString(t.Key) {
+			return validation("1 validation error detected: Value '%s' at 'tags.%d.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", t.Key, i+1)
+		}
+		if !tagValueRE.MatchString(t.Value) {
+			return validation("1 validation error detected: Value '%s' at 'tags.%d.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*", t.Value, i+1)
 		}
 		k := strings.ToLower(t.Key)
 		if seen[k] {

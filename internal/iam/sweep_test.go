@@ -81,3 +81,21 @@ func TestPolicyVersionIDPattern(t *testing.T) {
 	wantCode(t, err, "NoSuchEntity")
 	must[*GetPolicyVersionOutput](t)(e.s.GetPolicyVersion(e.ctx, e.root, PolicyVersionInput{PolicyArn: arn, VersionId: "v1"}))
 }
+
+// Tag keys and values follow tagKeyType/tagValueType: letters, separators, digits and
+// _.:/=+-@, lengths counted in characters.
+func TestTagPattern(t *testing.T) {
+	for _, bad := range [][]Tag{{{"a#b", "v"}}, {{"k", "v!"}}, {{"k", "semi;colon"}}, {{strings.Repeat("k", 129), "v"}}} {
+		wantCode(t, checkTags(bad), "ValidationError")
+	}
+	ok := []Tag{{"Département", "Ressources humaines"}, {"cost:center/x=+-@_.", ""}, {strings.Repeat("é", 128), strings.Repeat("ü", 256)}}
+	if err := checkTags(ok); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEnv(t)
+	_, err := e.s.CreateUser(e.ctx, e.root, CreateUserInput{UserName: "u", Tags: []Tag{{"a#b", "v"}}})
+	wantCode(t, err, "ValidationError")
+	if _, err := e.s.GetUser(e.ctx, e.root, GetUserInput{UserName: "u"}); err == nil {
+		t.Fatal("user created with an invalid tag")
+	}
+}
