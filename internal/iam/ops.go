@@ -138,6 +138,7 @@ var iamOps = map[string]Op{
 	"ListMFADevices":         op((*Service).ListMFADevices),
 	"DeactivateMFADevice":    opNoOutput((*Service).DeactivateMFADevice),
 	"DeleteVirtualMFADevice": opNoOutput((*Service).DeleteVirtualMFADevice),
+	"ListVirtualMFADevices":  op((*Service).ListVirtualMFADevices),
 }
 
 var stsOps = map[string]Op{

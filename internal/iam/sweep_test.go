@@ -99,3 +99,46 @@ func TestTagPattern(t *testing.T) {
 		t.Fatal("user created with an invalid tag")
 	}
 }
+
+// ListVirtualMFADevices (the CLI's list-virtual-mfa-devices was InvalidAction).
+func TestListVirtualMFADevices(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("alice")
+	var serials []string
+	var seed []byte
+	for _, n := range []string{"b-mfa", "a-mfa"} {
+		d := must[*CreateVirtualMFADeviceOutput](t)(e.s.CreateVirtualMFADevice(e.ctx, e.root, CreateVirtualMFADeviceInput{VirtualMFADeviceName: n}))
+		serials = append(serials, d.VirtualMFADevice.SerialNumber)
+		if n == "b-mfa" {
+			seed = seedOf(t, d.VirtualMFADevice)
+		}
+	}
+	now := e.clock.Now()
+	if err := e.s.EnableMFADevice(e.ctx, e.root, EnableMFADeviceInput{UserName: "alice", SerialNumber: serials[0],
+		AuthenticationCode1: code(seed, now.Add(-30*time.Second)), AuthenticationCode2: code(seed, now)}); err != nil {
+		t.Fatal(err)
+	}
+	all := must[*ListVirtualMFADevicesOutput](t)(e.s.ListVirtualMFADevices(e.ctx, e.root, ListVirtualMFADevicesInput{}))
+	b, _ := xml.Marshal(all)
+	if x := string(b); len(all.VirtualMFADevices) != 2 || all.VirtualMFADevices[0].SerialNumber != serials[1] ||
+		all.VirtualMFADevices[1].User == nil || all.VirtualMFADevices[1].User.UserName != "alice" || all.VirtualMFADevices[1].EnableDate == "" ||
+		all.VirtualMFADevices[0].User != nil || strings.Contains(x, "Base32StringSeed") {
+		t.Fatal(x)
+	}
+	as := must[*ListVirtualMFADevicesOutput](t)(e.s.ListVirtualMFADevices(e.ctx, e.root, ListVirtualMFADevicesInput{AssignmentStatus: "Assigned"}))
+	un := must[*ListVirtualMFADevicesOutput](t)(e.s.ListVirtualMFADevices(e.ctx, e.root, ListVirtualMFADevicesInput{AssignmentStatus: "Unassigned", MaxItems: 1}))
+	if len(as.VirtualMFADevices) != 1 || as.VirtualMFADevices[0].SerialNumber != serials[0] ||
+		len(un.VirtualMFADevices) != 1 || un.VirtualMFADevices[0].SerialNumber != serials[1] || un.IsTruncated {
+		t.Fatalf("%+v %+v", as, un)
+	}
+	p1 := must[*ListVirtualMFADevicesOutput](t)(e.s.ListVirtualMFADevices(e.ctx, e.root, ListVirtualMFADevicesInput{MaxItems: 1}))
+	p2 := must[*ListVirtualMFADevicesOutput](t)(e.s.ListVirtualMFADevices(e.ctx, e.root, ListVirtualMFADevicesInput{MaxItems: 1, Marker: p1.Marker}))
+	if !p1.IsTruncated || p2.IsTruncated || p2.VirtualMFADevices[0].SerialNumber != serials[0] {
+		t.Fatalf("%+v %+v", p1, p2)
+	}
+	_, err := e.s.ListVirtualMFADevices(e.ctx, e.root, ListVirtualMFADevicesInput{AssignmentStatus: "Bogus"})
+	wantCode(t, err, "ValidationError")
+	if Operations()["ListVirtualMFADevices"] == nil {
+		t.Fatal("not in the operation table")
+	}
+}
