@@ -142,3 +142,21 @@ func TestListVirtualMFADevices(t *testing.T) {
 		t.Fatal("not in the operation table")
 	}
 }
+
+// ListAccessKeys without UserName, called by the root, lists the root's key (AWS lists
+// the root user's keys) instead of refusing as for a role.
+func TestRootListAccessKeys(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("alice")
+	out := must[*ListAccessKeysOutput](t)(e.s.ListAccessKeys(e.ctx, e.root, ListAccessKeysInput{}))
+	b, _ := xml.Marshal(out)
+	if len(out.AccessKeyMetadata) != 1 || out.AccessKeyMetadata[0].AccessKeyId != "AKIAROOTROOTROOT0000" ||
+		out.AccessKeyMetadata[0].Status != "Active" || out.AccessKeyMetadata[0].CreateDate == "" || strings.Contains(string(b), "<UserName>") {
+		t.Fatal(string(b))
+	}
+	// With UserName, the user's keys.
+	out = must[*ListAccessKeysOutput](t)(e.s.ListAccessKeys(e.ctx, e.root, ListAccessKeysInput{UserName: "alice"}))
+	if len(out.AccessKeyMetadata) != 1 || out.AccessKeyMetadata[0].UserName != "alice" {
+		t.Fatalf("%+v", out)
+	}
+}
