@@ -205,15 +205,21 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 		return nil, iamErr("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.Principal.ARN, in.RoleArn)
 	}
 	callerSess := s.callerSession(c)
+	// Role chaining: temporary credentials (of an assumed role, or GetSessionToken's)
+	// assuming a role get at most an hour, whatever the role's MaxSessionDuration.
+	chained := cp.Kind == "assumed-role" || callerSess != nil
 	maxDur := role.MaxSessionDuration
-	if cp.Kind == "assumed-role" {
-		maxDur = 3600 // role chaining
+	if chained {
+		maxDur = 3600
 	}
 	dur := 3600
 	if in.DurationSeconds != nil {
 		dur = *in.DurationSeconds
 		if dur < 900 || dur > maxDur {
 			if dur >= 900 && dur <= 43200 {
+				if chained {
+					return nil, validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+				}
 				return nil, validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 			}
 			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 43200", dur)

@@ -160,3 +160,27 @@ func TestRootListAccessKeys(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 }
+
+// Role chaining: credentials from GetSessionToken assuming a role are limited to an
+// hour, as an assumed role's are, with STS's message.
+func TestRoleChainingDuration(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "R",
+		AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, ""), MaxSessionDuration: 7200}))
+	d := 7200
+	must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "direct", DurationSeconds: &d}))
+
+	st := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{}))
+	sess := e.callerFor(st.Credentials.AccessKeyId)
+	_, err := e.s.AssumeRole(e.ctx, sess, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "chained", DurationSeconds: &d})
+	wantCode(t, err, "ValidationError")
+	if !strings.Contains(err.Error(), "1 hour session limit for roles assumed by role chaining") {
+		t.Fatal(err)
+	}
+	h := 3600
+	out := must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, sess, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "chained", DurationSeconds: &h}))
+	if out.Credentials.Expiration != e.clock.Now().Add(time.Hour).Format(timeFormat) {
+		t.Fatal(out.Credentials.Expiration)
+	}
+}
