@@ -495,3 +495,39 @@ func TestOpsAttributesAndTags(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// Publish's limits as botocore's sns model states them: a Subject begins with a letter,
+// number or punctuation mark; message attributes count toward the 256 KiB; a
+// String.Array is a JSON array of simple values.
+func TestPublishValidationLimits(t *testing.T) {
+	e := newEnv(t, fast)
+	e.mustCall("CreateTopic", url.Values{"Name": {"t"}})
+	topic := "arn:aws:sns:us-east-1:111122223333:t"
+	attr := func(typ, val string) url.Values {
+		return url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"a"},
+			"MessageAttributes.entry.1.Value.DataType": {typ}, "MessageAttributes.entry.1.Value.StringValue": {val}}
+	}
+	bad := []url.Values{
+		{"TopicArn": {topic}, "Message": {"m"}, "Subject": {" leading space"}},
+		{"TopicArn": {topic}, "Message": {strings.Repeat("m", maxMessage-10)}, "MessageAttributes.entry.1.Name": {"a"},
+			"MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"0123456789"}},
+		attr("String.Array", "not json"),
+		attr("String.Array", `{"a":1}`),
+		attr("String.Array", `["a",{"b":1}]`),
+		attr("String.Array", `null`),
+	}
+	for _, p := range bad {
+		_, err := e.call("Publish", p)
+		wantAPIError(t, err, 400, "InvalidParameter")
+	}
+	good := []url.Values{
+		{"TopicArn": {topic}, "Message": {"m"}, "Subject": {"[alarm] 100% CPU"}},
+		{"TopicArn": {topic}, "Message": {strings.Repeat("m", maxMessage-20)}, "MessageAttributes.entry.1.Name": {"a"},
+			"MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"0123456789"}},
+		attr("String.Array", `["a",1,true,null]`),
+		attr("String.custom", `anything`),
+	}
+	for _, p := range good {
+		e.mustCall("Publish", p)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -392,15 +393,21 @@ func checkPublish(in PublishInput) error {
 	if len(in.Subject) > 100 {
 		return invalid("Invalid parameter: Subject")
 	}
-	for _, r := range in.Subject {
-		if r > unicode.MaxASCII || r == '\n' || r == '\r' || !unicode.IsPrint(r) {
+	for i, r := range in.Subject {
+		// ASCII, no line breaks or control characters, beginning with a letter, number
+		// or punctuation mark (not a space).
+		if r > unicode.MaxASCII || r == '\n' || r == '\r' || !unicode.IsPrint(r) || (i == 0 && r == ' ') {
 			return invalid("Invalid parameter: Subject")
 		}
 	}
 	if len(in.MessageAttributes) > 10 {
 		return invalid("Invalid parameter: MessageAttributes: too many attributes")
 	}
+	size := len(in.Message)
 	for k, v := range in.MessageAttributes {
+		// "All parts of the message attribute, including name, type, and value, are
+		// included in the message size restriction" (MessageAttributeValue).
+		size += len(k) + len(v.DataType) + len(v.StringValue) + len(v.BinaryValue)
 		if k == "" || len(k) > 256 || strings.HasPrefix(strings.ToLower(k), "aws.") || strings.HasPrefix(strings.ToLower(k), "amazon.") {
 			return invalid("Invalid parameter: MessageAttributes: invalid name %q", k)
 		}
@@ -415,6 +422,9 @@ func checkPublish(in PublishInput) error {
 					return invalid("Invalid parameter: MessageAttributes: %s is not a number", k)
 				}
 			}
+			if v.DataType == "String.Array" && !isStringArray(v.StringValue) {
+				return invalid("Invalid parameter: MessageAttributes: the String.Array %s must be a JSON array of strings, numbers, booleans or nulls", k)
+			}
 		case "Binary":
 			if len(v.BinaryValue) == 0 {
 				return invalid("Invalid parameter: MessageAttributes: %s must have a BinaryValue", k)
@@ -423,7 +433,27 @@ func checkPublish(in PublishInput) error {
 			return invalid("Invalid parameter: MessageAttributes: %s has an invalid DataType", k)
 		}
 	}
+	if size > maxMessage {
+		return invalid("Invalid parameter: Message too long")
+	}
 	return nil
+}
+
+// isStringArray reports whether v is a String.Array value: a JSON array whose elements
+// are strings, numbers, booleans or nulls.
+func isStringArray(v string) bool {
+	var a []any
+	if err := json.Unmarshal([]byte(v), &a); err != nil || a == nil {
+		return false
+	}
+	for _, e := range a {
+		switch e.(type) {
+		case string, float64, bool, nil:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Publish publishes a message to a topic's confirmed subscriptions and returns its
