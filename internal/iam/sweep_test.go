@@ -184,3 +184,62 @@ func TestRoleChainingDuration(t *testing.T) {
 		t.Fatal(out.Credentials.Expiration)
 	}
 }
+
+// UpdateRole, UpdateRoleDescription and UpdateAssumeRolePolicy (InvalidAction before):
+// the changes are replicated, survive a restart, and a new trust policy decides
+// AssumeRole at once.
+func TestUpdateRole(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	bob, _ := e.user("bob")
+	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "R", Description: "old",
+		AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, ""), Tags: []Tag{{"k", "v"}}}))
+	must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "sa"}))
+
+	d := 7200
+	must[*UpdateRoleOutput](t)(e.s.UpdateRole(e.ctx, e.root, UpdateRoleInput{RoleName: "r", Description: "new", MaxSessionDuration: &d}))
+	got := must[*GetRoleOutput](t)(e.s.GetRole(e.ctx, e.root, RoleNameInput{RoleName: "R"})).Role
+	if got.Description != "new" || got.MaxSessionDuration != 7200 || got.RoleId != role.Role.RoleId || got.Tags == nil {
+		t.Fatalf("%+v", got)
+	}
+	// Without parameters nothing changes.
+	must[*UpdateRoleOutput](t)(e.s.UpdateRole(e.ctx, e.root, UpdateRoleInput{RoleName: "R"}))
+	if got := must[*GetRoleOutput](t)(e.s.GetRole(e.ctx, e.root, RoleNameInput{RoleName: "R"})).Role; got.Description != "new" || got.MaxSessionDuration != 7200 {
+		t.Fatalf("%+v", got)
+	}
+	out := must[*GetRoleOutput](t)(e.s.UpdateRoleDescription(e.ctx, e.root, UpdateRoleDescriptionInput{RoleName: "R", Description: ""}))
+	if out.Role.Description != "" || out.Role.MaxSessionDuration != 7200 {
+		t.Fatalf("%+v", out.Role)
+	}
+
+	if err := e.s.UpdateAssumeRolePolicy(e.ctx, e.root, UpdateAssumeRolePolicyInput{RoleName: "R", PolicyDocument: trustDoc(bob.Principal.ARN, "")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "sa"})
+	wantCode(t, err, "AccessDenied")
+	must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, bob, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "sb", DurationSeconds: &d}))
+
+	// Errors, and nothing changed by them.
+	bad := 43201
+	_, err = e.s.UpdateRole(e.ctx, e.root, UpdateRoleInput{RoleName: "R", MaxSessionDuration: &bad})
+	wantCode(t, err, "ValidationError")
+	_, err = e.s.UpdateRole(e.ctx, e.root, UpdateRoleInput{RoleName: "Nope", Description: "x"})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = e.s.UpdateRole(e.ctx, e.root, UpdateRoleInput{RoleName: "R", Description: strings.Repeat("d", 1001)})
+	wantCode(t, err, "ValidationError")
+	wantCode(t, e.s.UpdateAssumeRolePolicy(e.ctx, e.root, UpdateAssumeRolePolicyInput{RoleName: "R", PolicyDocument: "{"}), "MalformedPolicyDocument")
+	wantCode(t, e.s.UpdateAssumeRolePolicy(e.ctx, e.root, UpdateAssumeRolePolicyInput{RoleName: "R", PolicyDocument: allowKMSRead}), "MalformedPolicyDocument")
+	wantCode(t, e.s.UpdateAssumeRolePolicy(e.ctx, e.root, UpdateAssumeRolePolicyInput{RoleName: "R"}), "ValidationError")
+	wantCode(t, e.s.UpdateAssumeRolePolicy(e.ctx, e.root, UpdateAssumeRolePolicyInput{RoleName: "Nope", PolicyDocument: trustDoc(bob.Principal.ARN, "")}), "NoSuchEntity")
+
+	e.restart()
+	got = must[*GetRoleOutput](t)(e.s.GetRole(e.ctx, e.root, RoleNameInput{RoleName: "R"})).Role
+	if got.MaxSessionDuration != 7200 || got.AssumeRolePolicyDocument != urlEncode(trustDoc(bob.Principal.ARN, "")) || got.Description != "" {
+		t.Fatalf("%+v", got)
+	}
+	for _, op := range []string{"UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy"} {
+		if Operations()[op] == nil {
+			t.Fatal(op)
+		}
+	}
+}
