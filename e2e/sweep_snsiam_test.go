@@ -68,6 +68,51 @@ func TestSweepSnsIamCLI(t *testing.T) {
 		fails(t, "NoSuchEntity", "iam", "get-policy-version", "--policy-arn", p.Policy.Arn, "--version-id", "v2")
 	})
 
+	t.Run("RoleUpdatesAndMFAList", func(t *testing.T) {
+		// Operations the CLI reached as InvalidAction.
+		trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
+		awsOK(t, s, root, nil, "iam", "create-role", "--role-name", "sweep", "--assume-role-policy-document", trust)
+		awsOK(t, s, root, nil, "iam", "update-role", "--role-name", "sweep", "--description", "d1", "--max-session-duration", "7200")
+		var rd struct{ Role struct{ Description string } }
+		awsOK(t, s, root, &rd, "iam", "update-role-description", "--role-name", "sweep", "--description", "d2")
+		if rd.Role.Description != "d2" {
+			t.Fatalf("%+v", rd)
+		}
+		newTrust := strings.Replace(trust, ":root", ":user/nobody", 1)
+		awsOK(t, s, root, nil, "iam", "update-assume-role-policy", "--role-name", "sweep", "--policy-document", newTrust)
+		var r struct {
+			Role struct {
+				Description              string
+				MaxSessionDuration       int
+				AssumeRolePolicyDocument struct {
+					Statement []struct{ Principal struct{ AWS string } }
+				}
+			}
+		}
+		awsOK(t, s, root, &r, "iam", "get-role", "--role-name", "sweep")
+		if r.Role.Description != "d2" || r.Role.MaxSessionDuration != 7200 || r.Role.AssumeRolePolicyDocument.Statement[0].Principal.AWS != "arn:aws:iam::"+acct+":user/nobody" {
+			t.Fatalf("%+v", r.Role)
+		}
+		fails(t, "MalformedPolicyDocument", "iam", "update-assume-role-policy", "--role-name", "sweep", "--policy-document", "{")
+
+		var ks struct {
+			AccessKeyMetadata []struct{ AccessKeyId string }
+		}
+		awsOK(t, s, root, &ks, "iam", "list-access-keys")
+		if len(ks.AccessKeyMetadata) != 1 || ks.AccessKeyMetadata[0].AccessKeyId != root.AccessKeyID {
+			t.Fatalf("%+v", ks)
+		}
+		awsOK(t, s, root, nil, "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", "sweep-mfa",
+			"--outfile", t.TempDir()+"/seed", "--bootstrap-method", "Base32StringSeed")
+		var mf struct {
+			VirtualMFADevices []struct{ SerialNumber string }
+		}
+		awsOK(t, s, root, &mf, "iam", "list-virtual-mfa-devices", "--assignment-status", "Unassigned")
+		if len(mf.VirtualMFADevices) != 1 || mf.VirtualMFADevices[0].SerialNumber != "arn:aws:iam::"+acct+":mfa/sweep-mfa" {
+			t.Fatalf("%+v", mf)
+		}
+	})
+
 	t.Run("TopicAttributesAndTags", func(t *testing.T) {
 		var ct struct{ TopicArn string }
 		awsOK(t, s, root, &ct, "sns", "create-topic", "--name", "sweep", "--tags", "Key=team,Value=ops")
