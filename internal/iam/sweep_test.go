@@ -243,3 +243,42 @@ func TestUpdateRole(t *testing.T) {
 		}
 	}
 }
+
+// SourceIdentity: its pattern is validated, setting it needs sts:SetSourceIdentity in the
+// trust policy, and it persists across chained sessions without being changeable.
+func TestSourceIdentity(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	plain := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "Plain", AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, "")}))
+	withSI := func(name, principal string) string {
+		doc := strings.Replace(trustDoc(principal, ""), `"sts:AssumeRole"`, `["sts:AssumeRole","sts:SetSourceIdentity"]`, 1)
+		return must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: name, AssumeRolePolicyDocument: doc})).Role.Arn
+	}
+	first := withSI("First", alice.Principal.ARN)
+	second := withSI("Second", "arn:aws:sts::"+acct+":assumed-role/First/s1")
+
+	_, err := e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: plain.Role.Arn, RoleSessionName: "s1", SourceIdentity: "alice"})
+	wantCode(t, err, "AccessDenied")
+	for _, bad := range []string{"bad identity!", "a", "aws:x", strings.Repeat("x", 65)} {
+		_, err = e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: first, RoleSessionName: "s1", SourceIdentity: bad})
+		wantCode(t, err, "ValidationError")
+	}
+	_, err = e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: first, RoleSessionName: "s1", ExternalId: "has space"})
+	wantCode(t, err, "ValidationError")
+
+	out := must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: first, RoleSessionName: "s1", SourceIdentity: "alice@example.com"}))
+	if out.SourceIdentity != "alice@example.com" {
+		t.Fatalf("%+v", out)
+	}
+	sess := e.callerFor(out.Credentials.AccessKeyId)
+	// Chained: inherited without asking, and not changeable.
+	chained := must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, sess, AssumeRoleInput{RoleArn: second, RoleSessionName: "s2"}))
+	if chained.SourceIdentity != "alice@example.com" {
+		t.Fatalf("%+v", chained)
+	}
+	if _, p, ok := e.s.Lookup(chained.Credentials.AccessKeyId); !ok || p.SourceIdentity != "alice@example.com" {
+		t.Fatalf("%+v", p)
+	}
+	_, err = e.s.AssumeRole(e.ctx, sess, AssumeRoleInput{RoleArn: second, RoleSessionName: "s3", SourceIdentity: "mallory"})
+	wantCode(t, err, "AccessDenied")
+}
