@@ -426,8 +426,15 @@ func opSubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, e
 	if err != nil {
 		return nil, asInvalid(err)
 	}
-	for k := range attrs {
-		return nil, invalid("Invalid parameter: Attributes Reason: Unsupported subscription attribute %s", k)
+	for k, val := range attrs {
+		if !slices.Contains(subscriptionAttributeNames, k) {
+			return nil, invalid("Invalid parameter: Attributes Reason: Unknown attribute %s", k)
+		}
+		// What SetSubscriptionAttribute accepts (RawMessageDelivery=false, the
+		// behaviour of every subscription) is accepted here too.
+		if k != "RawMessageDelivery" || val != "false" {
+			return nil, invalid("Invalid parameter: Attributes Reason: Unsupported subscription attribute %s=%s", k, val)
+		}
 	}
 	ret, err := boolParam(v, "ReturnSubscriptionArn")
 	if err != nil {

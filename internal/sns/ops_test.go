@@ -469,6 +469,15 @@ func TestOpsAttributesAndTags(t *testing.T) {
 	e.mustCall("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
 		"MessageAttributes.entry.1.Value.DataType": {"Number.float"}, "MessageAttributes.entry.1.Value.StringValue": {"-1.5E+3"}})
 
+	// Subscribe takes the attribute values SetSubscriptionAttributes takes.
+	e.mustCall("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw"},
+		"Attributes.entry.1.key": {"RawMessageDelivery"}, "Attributes.entry.1.value": {"false"}})
+	for _, a := range [][2]string{{"RawMessageDelivery", "true"}, {"Bogus", "x"}, {"FilterPolicy", "{}"}} {
+		_, err := e.call("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw2"},
+			"Attributes.entry.1.key": {a[0]}, "Attributes.entry.1.value": {a[1]}})
+		wantAPIError(t, err, 400, "InvalidParameter")
+	}
+
 	// Over 50 tags in all.
 	many := url.Values{"ResourceArn": {topic}}
 	for i := 1; i <= 50; i++ {
