@@ -65,6 +65,8 @@ func nonSpaceLen(s string) int {
 	return n
 }
 
+var sidRE = regexp.MustCompile(`^[0-9A-Za-z]*$`)
+
 // checkDocument parses a policy document. Identity policies must not name a principal;
 // trust (resource) policies must. maxChars bounds the non-whitespace characters.
 func checkDocument(doc string, trust bool, maxChars int) (*policy.Policy, error) {
@@ -83,6 +85,13 @@ func checkDocument(doc string, trust bool, maxChars int) (*policy.Policy, error)
 	}
 	if err != nil {
 		return nil, AsError(err)
+	}
+	// IAM's policies (not KMS key policies, whose default has "Enable IAM User
+	// Permissions") take only alphanumeric statement IDs.
+	for _, st := range p.Statements {
+		if !sidRE.MatchString(st.Sid) {
+			return nil, iamErr("MalformedPolicyDocument", "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*")
+		}
 	}
 	if trust {
 		err = p.ValidateResource()

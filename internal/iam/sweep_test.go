@@ -282,3 +282,20 @@ func TestSourceIdentity(t *testing.T) {
 	_, err = e.s.AssumeRole(e.ctx, sess, AssumeRoleInput{RoleArn: second, RoleSessionName: "s3", SourceIdentity: "mallory"})
 	wantCode(t, err, "AccessDenied")
 }
+
+// IAM policies take only alphanumeric Sids (KMS key policies, parsed by the same
+// package, take any).
+func TestPolicySidAlphanumeric(t *testing.T) {
+	e := newTestEnv(t)
+	doc := func(sid string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Sid":"` + sid + `","Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`
+	}
+	_, err := e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", PolicyDocument: doc("has space")})
+	wantCode(t, err, "MalformedPolicyDocument")
+	_, err = e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", PolicyDocument: doc("a-b")})
+	wantCode(t, err, "MalformedPolicyDocument")
+	must[*PolicyOutput](t)(e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", PolicyDocument: doc("AllowEncrypt1")}))
+	trust := `{"Version":"2012-10-17","Statement":[{"Sid":"trust me","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
+	_, err = e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trust})
+	wantCode(t, err, "MalformedPolicyDocument")
+}
