@@ -253,6 +253,11 @@ func (s *Service) ListPolicies(ctx context.Context, c Caller, in ListPoliciesInp
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]", in.Scope)
 	}
+	switch in.PolicyUsageFilter {
+	case "", "PermissionsPolicy", "PermissionsBoundary":
+	default:
+		return nil, validation("1 validation error detected: Value '%s' at 'policyUsageFilter' failed to satisfy constraint: Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]", in.PolicyUsageFilter)
+	}
 	if err := checkPathPrefix(in.PathPrefix); err != nil {
 		return nil, err
 	}

@@ -299,3 +299,12 @@ func TestPolicySidAlphanumeric(t *testing.T) {
 	_, err = e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trust})
 	wantCode(t, err, "MalformedPolicyDocument")
 }
+
+func TestListPoliciesUsageFilterEnum(t *testing.T) {
+	e := newTestEnv(t)
+	_, err := e.s.ListPolicies(e.ctx, e.root, ListPoliciesInput{PolicyUsageFilter: "Bogus"})
+	wantCode(t, err, "ValidationError")
+	for _, f := range []string{"", "PermissionsPolicy", "PermissionsBoundary"} {
+		must[*ListPoliciesOutput](t)(e.s.ListPolicies(e.ctx, e.root, ListPoliciesInput{PolicyUsageFilter: f}))
+	}
+}
