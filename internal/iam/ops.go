@@ -142,6 +142,8 @@ var iamOps = map[string]Op{
 	"DeactivateMFADevice":    opNoOutput((*Service).DeactivateMFADevice),
 	"DeleteVirtualMFADevice": opNoOutput((*Service).DeleteVirtualMFADevice),
 	"ListVirtualMFADevices":  op((*Service).ListVirtualMFADevices),
+
+	"ListAccountAliases": op((*Service).ListAccountAliases),
 }
 
 var stsOps = map[string]Op{

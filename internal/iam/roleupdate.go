@@ -116,3 +116,24 @@ func (s *Service) UpdateAssumeRolePolicy(ctx context.Context, c Caller, in Updat
 	}
 	return s.propose(ctx, cmdRoleUpdate, roleUpdateCmd{Account: c.Account, Name: in.RoleName, TrustPolicy: in.PolicyDocument})
 }
+
+type ListAccountAliasesInput struct {
+	Marker   string
+	MaxItems int
+}
+
+type ListAccountAliasesOutput struct {
+	AccountAliases []string `xml:"AccountAliases>member"`
+	IsTruncated    bool     `xml:"IsTruncated"`
+	Marker         string   `xml:"Marker,omitempty"`
+}
+
+// ListAccountAliases lists the account's aliases: Coffer's account has none (there is
+// no CreateAccountAlias), so the list is empty.
+func (s *Service) ListAccountAliases(ctx context.Context, c Caller, in ListAccountAliasesInput) (*ListAccountAliasesOutput, error) {
+	page, trunc, next, err := paginate([]string{}, in.Marker, in.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	return &ListAccountAliasesOutput{AccountAliases: nonNil(page), IsTruncated: trunc, Marker: next}, nil
+}

@@ -308,3 +308,16 @@ func TestListPoliciesUsageFilterEnum(t *testing.T) {
 		must[*ListPoliciesOutput](t)(e.s.ListPolicies(e.ctx, e.root, ListPoliciesInput{PolicyUsageFilter: f}))
 	}
 }
+
+func TestListAccountAliases(t *testing.T) {
+	e := newTestEnv(t)
+	out, err := Operations()["ListAccountAliases"](e.s, e.ctx, e.root, []byte("Action=ListAccountAliases&Version=2010-05-08"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := xml.Marshal(out); string(b) != "<ListAccountAliasesOutput><AccountAliases></AccountAliases><IsTruncated>false</IsTruncated></ListAccountAliasesOutput>" {
+		t.Fatal(string(b))
+	}
+	_, err = e.s.ListAccountAliases(e.ctx, e.root, ListAccountAliasesInput{MaxItems: 1001})
+	wantCode(t, err, "ValidationError")
+}
