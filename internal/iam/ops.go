@@ -143,7 +143,8 @@ var iamOps = map[string]Op{
 	"DeleteVirtualMFADevice": opNoOutput((*Service).DeleteVirtualMFADevice),
 	"ListVirtualMFADevices":  op((*Service).ListVirtualMFADevices),
 
-	"ListAccountAliases": op((*Service).ListAccountAliases),
+	"ListAccountAliases":    op((*Service).ListAccountAliases),
+	"ListEntitiesForPolicy": op((*Service).ListEntitiesForPolicy),
 }
 
 var stsOps = map[string]Op{

@@ -321,3 +321,57 @@ func TestListAccountAliases(t *testing.T) {
 	_, err = e.s.ListAccountAliases(e.ctx, e.root, ListAccountAliasesInput{MaxItems: 1001})
 	wantCode(t, err, "ValidationError")
 }
+
+// ListEntitiesForPolicy (InvalidAction before): who a managed policy is attached to.
+func TestListEntitiesForPolicy(t *testing.T) {
+	e := newTestEnv(t)
+	admin := "arn:aws:iam::aws:policy/AdministratorAccess"
+	e.user("bob")
+	e.user("alice")
+	must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "R", Path: "/svc/", AssumeRolePolicyDocument: trustDoc("arn:aws:iam::"+acct+":root", "")}))
+	g := must[*CreateGroupOutput](t)(e.s.CreateGroup(e.ctx, e.root, CreateGroupInput{GroupName: "G"}))
+	for _, a := range []struct{ kind, name string }{{kindUser, "bob"}, {kindUser, "alice"}, {kindRole, "R"}, {kindGroup, "G"}} {
+		in := AttachPolicyInput{PolicyArn: admin}
+		switch a.kind {
+		case kindUser:
+			in.UserName = a.name
+		case kindRole:
+			in.RoleName = a.name
+		default:
+			in.GroupName = a.name
+		}
+		if err := e.s.attach(e.ctx, e.root, a.kind, in, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := must[*ListEntitiesForPolicyOutput](t)(e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: admin}))
+	if len(out.PolicyGroups) != 1 || out.PolicyGroups[0] != (PolicyGroup{"G", g.Group.GroupId}) ||
+		len(out.PolicyUsers) != 2 || out.PolicyUsers[0].UserName != "alice" || out.PolicyUsers[1].UserName != "bob" ||
+		len(out.PolicyRoles) != 1 || out.PolicyRoles[0].RoleName != "R" || out.IsTruncated {
+		t.Fatalf("%+v", out)
+	}
+	// Pages span the lists.
+	p1 := must[*ListEntitiesForPolicyOutput](t)(e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: admin, MaxItems: 2}))
+	p2 := must[*ListEntitiesForPolicyOutput](t)(e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: admin, MaxItems: 2, Marker: p1.Marker}))
+	if !p1.IsTruncated || len(p1.PolicyGroups) != 1 || len(p1.PolicyUsers) != 1 || p2.IsTruncated || len(p2.PolicyUsers) != 1 || len(p2.PolicyRoles) != 1 {
+		t.Fatalf("%+v %+v", p1, p2)
+	}
+	for f, want := range map[string]int{"User": 2, "Role": 1, "Group": 1, "AWSManagedPolicy": 4, "LocalManagedPolicy": 0} {
+		o := must[*ListEntitiesForPolicyOutput](t)(e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: admin, EntityFilter: f}))
+		if n := len(o.PolicyGroups) + len(o.PolicyUsers) + len(o.PolicyRoles); n != want {
+			t.Errorf("%s: %d", f, n)
+		}
+	}
+	o := must[*ListEntitiesForPolicyOutput](t)(e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: admin, PathPrefix: "/svc/"}))
+	if len(o.PolicyRoles) != 1 || len(o.PolicyUsers) != 0 {
+		t.Fatalf("%+v", o)
+	}
+	b, _ := xml.Marshal(must[*ListEntitiesForPolicyOutput](t)(e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: admin, PolicyUsageFilter: "PermissionsBoundary"})))
+	if string(b) != "<ListEntitiesForPolicyOutput><PolicyGroups></PolicyGroups><PolicyUsers></PolicyUsers><PolicyRoles></PolicyRoles><IsTruncated>false</IsTruncated></ListEntitiesForPolicyOutput>" {
+		t.Fatal(string(b))
+	}
+	_, err := e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: "arn:aws:iam::" + acct + ":policy/nope"})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: admin, EntityFilter: "Bogus"})
+	wantCode(t, err, "ValidationError")
+}
