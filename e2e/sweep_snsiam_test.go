@@ -95,6 +95,21 @@ func TestSweepSnsIamCLI(t *testing.T) {
 		}
 		fails(t, "MalformedPolicyDocument", "iam", "update-assume-role-policy", "--role-name", "sweep", "--policy-document", "{")
 
+		awsOK(t, s, root, nil, "iam", "attach-role-policy", "--role-name", "sweep", "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+		var ents struct {
+			PolicyRoles []struct{ RoleName string }
+			PolicyUsers []struct{ UserName string }
+		}
+		awsOK(t, s, root, &ents, "iam", "list-entities-for-policy", "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+		if len(ents.PolicyRoles) != 1 || ents.PolicyRoles[0].RoleName != "sweep" || len(ents.PolicyUsers) != 0 {
+			t.Fatalf("%+v", ents)
+		}
+		var al struct{ AccountAliases []string }
+		awsOK(t, s, root, &al, "iam", "list-account-aliases")
+		if al.AccountAliases == nil || len(al.AccountAliases) != 0 {
+			t.Fatalf("%+v", al)
+		}
+
 		var ks struct {
 			AccessKeyMetadata []struct{ AccessKeyId string }
 		}
