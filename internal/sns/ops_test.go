@@ -466,8 +466,13 @@ func TestOpsAttributesAndTags(t *testing.T) {
 			t.Fatalf("%s %v: got %d %s (%v)", c.action, c.params, ae.Status, ae.Code, err)
 		}
 	}
-	e.mustCall("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
-		"MessageAttributes.entry.1.Value.DataType": {"Number.float"}, "MessageAttributes.entry.1.Value.StringValue": {"-1.5E+3"}})
+	for _, n := range []string{"-1.5E+3", "1" + strings.Repeat("0", 60), "0.000" + strings.Repeat("9", 38), ".5", "7."} {
+		e.mustCall("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number.float"}, "MessageAttributes.entry.1.Value.StringValue": {n}})
+	}
+	_, err = e.call("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
+		"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"1." + strings.Repeat("1", 38)}})
+	wantAPIError(t, err, 400, "InvalidParameter") // 39 significant digits
 
 	// Subscribe takes the attribute values SetSubscriptionAttributes takes.
 	e.mustCall("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw"},

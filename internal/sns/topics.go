@@ -369,10 +369,8 @@ func isSNSNumber(v string) bool {
 		return false
 	}
 	mant, _, _ := strings.Cut(strings.ToLower(strings.TrimLeft(v, "+-")), "e")
-	digits := strings.TrimLeft(strings.Replace(mant, ".", "", 1), "0")
-	if strings.Contains(mant, ".") {
-		digits = strings.TrimRight(digits, "0")
-	}
+	// Significant digits: without the leading and trailing zeros.
+	digits := strings.Trim(strings.Replace(mant, ".", "", 1), "0")
 	if len(digits) > 38 {
 		return false
 	}
