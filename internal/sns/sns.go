@@ -1,6 +1,8 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
-// topics, HTTP/HTTPS subscriptions with SNS's confirmation flow, Publish, and durable
-// HTTP delivery with retries and SNS message signatures (SignatureVersion 1).
+// topics (DisplayName and tags are their settable attributes), HTTP/HTTPS subscriptions
+// with SNS's confirmation flow (their attributes are read-only but for
+// RawMessageDelivery=false), Publish, and durable HTTP delivery with retries and SNS
+// message signatures (SignatureVersion 1).
 //
 // # State
 //
