@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/coffer-hsm/coffer/internal/iam/policy"
 )
@@ -64,6 +65,8 @@ func nonSpaceLen(s string) int {
 	return n
 }
 
+var sidRE = regexp.MustCompile(`^[0-9A-Za-z]*$`)
+
 // checkDocument parses a policy document. Identity policies must not name a principal;
 // trust (resource) policies must. maxChars bounds the non-whitespace characters.
 func checkDocument(doc string, trust bool, maxChars int) (*policy.Policy, error) {
@@ -83,6 +86,13 @@ func checkDocument(doc string, trust bool, maxChars int) (*policy.Policy, error)
 	if err != nil {
 		return nil, AsError(err)
 	}
+	// IAM's policies (not KMS key policies, whose default has "Enable IAM User
+	// Permissions") take only alphanumeric statement IDs.
+	for _, st := range p.Statements {
+		if !sidRE.MatchString(st.Sid) {
+			return nil, iamErr("MalformedPolicyDocument", "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*")
+		}
+	}
 	if trust {
 		err = p.ValidateResource()
 	} else {
@@ -94,15 +104,27 @@ func checkDocument(doc string, trust bool, maxChars int) (*policy.Policy, error)
 	return p, nil
 }
 
+// The patterns of tagKeyType and tagValueType (botocore's iam and sts models).
+var (
+	tagKeyRE   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	tagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+)
+
 // checkTags validates request tags (≤ 50, key 1..128, value ≤ 256, unique keys).
 func checkTags(tags []Tag) error {
 	if len(tags) > maxTags {
 		return validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to %d", maxTags)
 	}
 	seen := map[string]bool{}
-	for _, t := range tags {
-		if t.Key == "" || len(t.Key) > 128 || len(t.Value) > 256 {
+	for i, t := range tags {
+		if t.Key == "" || utf8.RuneCountInString(t.Key) > 128 || utf8.RuneCountInString(t.Value) > 256 {
 			return validation("1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint: tag keys must be 1-128 characters and values at most 256", t.Key)
+		}
+		if !tagKeyRE.MatchString(t.Key) {
+			return validation("1 validation error detected: Value '%s' at 'tags.%d.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", t.Key, i+1)
+		}
+		if !tagValueRE.MatchString(t.Value) {
+			return validation("1 validation error detected: Value '%s' at 'tags.%d.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*", t.Value, i+1)
 		}
 		k := strings.ToLower(t.Key)
 		if seen[k] {

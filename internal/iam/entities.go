@@ -8,8 +8,8 @@ import (
 
 // User is IAM's User shape.
 type User struct {
-	Path       string `xml:"Path"`
-	UserName   string `xml:"UserName"`
+	Path       string `xml:"Path,omitempty"`     // empty only for the root user
+	UserName   string `xml:"UserName,omitempty"` // empty only for the root user
 	UserId     string `xml:"UserId"`
 	Arn        string `xml:"Arn"`
 	CreateDate string `xml:"CreateDate"`
@@ -168,8 +168,10 @@ func (s *Service) GetUser(ctx context.Context, c Caller, in GetUserInput) (*GetU
 	if name == "" {
 		name = callerUserName(c)
 		if name == "" {
-			// The root user: AWS answers with the account's root identity.
-			return &GetUserOutput{User: User{Path: "/", UserId: c.Account, Arn: "arn:aws:iam::" + c.Account + ":root"}}, nil
+			// The root user: AWS answers with the account's root identity, without
+			// UserName and Path, and the account's creation date.
+			return &GetUserOutput{User: User{UserId: c.Account, Arn: "arn:aws:iam::" + c.Account + ":root",
+				CreateDate: s.cfg.AccountCreated.UTC().Format(timeFormat)}}, nil
 		}
 	}
 	e, err := s.getEntity(kindUser, c.Account, name)

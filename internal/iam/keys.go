@@ -20,7 +20,7 @@ type AccessKey struct {
 
 // AccessKeyMetadata is IAM's AccessKeyMetadata shape.
 type AccessKeyMetadata struct {
-	UserName    string `xml:"UserName"`
+	UserName    string `xml:"UserName,omitempty"` // empty only for the root's key
 	AccessKeyId string `xml:"AccessKeyId"`
 	Status      string `xml:"Status"`
 	CreateDate  string `xml:"CreateDate"`
@@ -82,6 +82,17 @@ type ListAccessKeysOutput struct {
 }
 
 func (s *Service) ListAccessKeys(ctx context.Context, c Caller, in ListAccessKeysInput) (*ListAccessKeysOutput, error) {
+	if p, ok := parseARN(c.Principal.ARN); ok && p.Kind == "root" && in.UserName == "" && s.callerSession(c) == nil {
+		// The root's own keys. Coffer's root has the one key it is configured with (it
+		// cannot create others): the caller's. Its CreateDate is the account's.
+		list := []AccessKeyMetadata{{AccessKeyId: c.Principal.AccessKeyID, Status: "Active",
+			CreateDate: s.cfg.AccountCreated.UTC().Format(timeFormat)}}
+		page, trunc, next, err := paginate(list, in.Marker, in.MaxItems)
+		if err != nil {
+			return nil, err
+		}
+		return &ListAccessKeysOutput{AccessKeyMetadata: nonNil(page), IsTruncated: trunc, Marker: next}, nil
+	}
 	name, err := keyUser(c, in.UserName)
 	if err != nil {
 		return nil, err

@@ -236,3 +236,52 @@ func (s *Service) verifyMFA(acct, userName, serial, code string) (int64, error) 
 	}
 	return st, nil
 }
+
+type ListVirtualMFADevicesInput struct {
+	AssignmentStatus, Marker string
+	MaxItems                 int
+}
+
+type ListVirtualMFADevicesOutput struct {
+	VirtualMFADevices []VirtualMFADevice `xml:"VirtualMFADevices>member"`
+	IsTruncated       bool               `xml:"IsTruncated"`
+	Marker            string             `xml:"Marker,omitempty"`
+}
+
+// ListVirtualMFADevices lists the account's virtual MFA devices (AssignmentStatus
+// Assigned, Unassigned or Any, the default), sorted by serial number. Seeds are never
+// listed.
+func (s *Service) ListVirtualMFADevices(ctx context.Context, c Caller, in ListVirtualMFADevicesInput) (*ListVirtualMFADevicesOutput, error) {
+	switch in.AssignmentStatus {
+	case "", "Any", "Assigned", "Unassigned":
+	default:
+		return nil, validation("1 validation error detected: Value '%s' at 'assignmentStatus' failed to satisfy constraint: Member must satisfy enum value set: [Unassigned, Any, Assigned]", in.AssignmentStatus)
+	}
+	var list []VirtualMFADevice
+	s.mu.RLock()
+	for _, d := range s.mfas {
+		if d.Account != c.Account {
+			continue
+		}
+		assigned := d.UserName != ""
+		if (in.AssignmentStatus == "Assigned" && !assigned) || (in.AssignmentStatus == "Unassigned" && assigned) {
+			continue
+		}
+		v := VirtualMFADevice{SerialNumber: d.Serial}
+		if assigned {
+			v.EnableDate = d.Enabled.UTC().Format(timeFormat)
+			if u, ok := s.ents[entKey(kindUser, c.Account, d.UserName)]; ok {
+				uv := userOf(u, false)
+				v.User = &uv
+			}
+		}
+		list = append(list, v)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(list, func(a, b VirtualMFADevice) int { return strings.Compare(a.SerialNumber, b.SerialNumber) })
+	page, trunc, next, err := paginate(list, in.Marker, in.MaxItems)
+	if err != nil {
+		return nil, err
+	}
+	return &ListVirtualMFADevicesOutput{VirtualMFADevices: nonNil(page), IsTruncated: trunc, Marker: next}, nil
+}

@@ -250,6 +250,7 @@ var applyTable = map[string]applyFunc{
 	cmdMFADelete:      applyMFADelete,
 	cmdSessionCreate:  applySessionCreate,
 	cmdSessionsExpire: applySessionsExpire,
+	cmdRoleUpdate:     applyRoleUpdate,
 }
 
 func kindTitle(kind string) string {

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -162,12 +163,27 @@ func (s *Service) attachmentsInAccountLocked(acct, arn string) int {
 
 type PolicyVersionInput struct{ PolicyArn, VersionId string }
 
+// versionIDRE is the pattern of policyVersionIdType (botocore's iam model).
+var versionIDRE = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
+
+// checkVersionID validates a VersionId parameter as IAM's request validation does,
+// before any look-up.
+func checkVersionID(id string) error {
+	if !versionIDRE.MatchString(id) {
+		return validation("1 validation error detected: Value '%s' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?", id)
+	}
+	return nil
+}
+
 type GetPolicyVersionOutput struct {
 	PolicyVersion PolicyVersion `xml:"PolicyVersion"`
 }
 
 func (s *Service) GetPolicyVersion(ctx context.Context, c Caller, in PolicyVersionInput) (*GetPolicyVersionOutput, error) {
 	if err := checkPolicyARN(in.PolicyArn); err != nil {
+		return nil, err
+	}
+	if err := checkVersionID(in.VersionId); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -236,6 +252,11 @@ func (s *Service) ListPolicies(ctx context.Context, c Caller, in ListPoliciesInp
 	case "All", "AWS", "Local":
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]", in.Scope)
+	}
+	switch in.PolicyUsageFilter {
+	case "", "PermissionsPolicy", "PermissionsBoundary":
+	default:
+		return nil, validation("1 validation error detected: Value '%s' at 'policyUsageFilter' failed to satisfy constraint: Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]", in.PolicyUsageFilter)
 	}
 	if err := checkPathPrefix(in.PathPrefix); err != nil {
 		return nil, err
@@ -324,6 +345,9 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, c Caller, in CreatePo
 }
 
 func (s *Service) DeletePolicyVersion(ctx context.Context, c Caller, in PolicyVersionInput) error {
+	if err := checkVersionID(in.VersionId); err != nil {
+		return err
+	}
 	if err := s.ownPolicy(c, in.PolicyArn); err != nil {
 		return err
 	}
@@ -331,6 +355,9 @@ func (s *Service) DeletePolicyVersion(ctx context.Context, c Caller, in PolicyVe
 }
 
 func (s *Service) SetDefaultPolicyVersion(ctx context.Context, c Caller, in PolicyVersionInput) error {
+	if err := checkVersionID(in.VersionId); err != nil {
+		return err
+	}
 	if err := s.ownPolicy(c, in.PolicyArn); err != nil {
 		return err
 	}

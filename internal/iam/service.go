@@ -38,6 +38,9 @@ type Config struct {
 	// Without it they are stored as they are. It must be the same on every node and across
 	// restarts.
 	SecretsKey []byte
+	// AccountCreated is when the account was created: the CreateDate of the root user
+	// (GetUser called by the root). Zero: the time New was called.
+	AccountCreated time.Time
 }
 
 // Caller is who calls an operation, from the verified request.
@@ -72,6 +75,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AccountCreated.IsZero() {
+		cfg.AccountCreated = cfg.Now()
 	}
 	s := &Service{cfg: cfg}
 	if cfg.SecretsKey != nil {

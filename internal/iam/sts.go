@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -114,15 +115,18 @@ func (s *Service) GetSessionToken(ctx context.Context, c Caller, in GetSessionTo
 	if s.callerSession(c) != nil {
 		return nil, iamErr("AccessDenied", "Cannot call GetSessionToken with session credentials")
 	}
-	dur, maxDur := 43200, 129600
-	if p.Kind == "root" {
-		dur, maxDur = 3600, 3600
-	}
+	dur := 43200
 	if in.DurationSeconds != nil {
 		dur = *in.DurationSeconds
-		if dur < 900 || dur > maxDur {
-			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to %d", dur, maxDur)
+		if dur < 900 || dur > 129600 {
+			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 129600", dur)
 		}
+	}
+	if p.Kind == "root" && dur > 3600 {
+		// "Sessions for Amazon Web Services account owners are restricted to a maximum
+		// of 3,600 seconds (one hour). If the duration is longer than one hour, the
+		// session for Amazon Web Services account owners defaults to one hour."
+		dur = 3600
 	}
 	serial, step, err := s.mfaPair(c, in.SerialNumber, in.TokenCode)
 	if err != nil {
@@ -167,6 +171,9 @@ type AssumeRoleOutput struct {
 
 var sessionNameOK = nameRE
 
+// externalIDRE is externalIdType's pattern (botocore's sts model).
+var externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+
 // AssumeRole returns temporary credentials of a role whose trust policy allows the caller.
 func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) (*AssumeRoleOutput, error) {
 	if len(in.RoleArn) < 20 || len(in.RoleArn) > 2048 {
@@ -183,8 +190,11 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
-	if len(in.SourceIdentity) > 64 {
-		return nil, validation("1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint: Member must have length less than or equal to 64")
+	if in.SourceIdentity != "" && (len(in.SourceIdentity) < 2 || len(in.SourceIdentity) > 64 || !sessionNameOK.MatchString(in.SourceIdentity)) {
+		return nil, validation("1 validation error detected: Value '%s' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64", in.SourceIdentity)
+	}
+	if in.ExternalId != "" && (len(in.ExternalId) < 2 || len(in.ExternalId) > 1224 || !externalIDRE.MatchString(in.ExternalId)) {
+		return nil, validation("1 validation error detected: Value '%s' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]* and have length between 2 and 1224", in.ExternalId)
 	}
 	rp, ok := parseARN(in.RoleArn)
 	if !ok || rp.Service != "iam" || rp.Kind != "role" {
@@ -202,15 +212,21 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 		return nil, iamErr("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.Principal.ARN, in.RoleArn)
 	}
 	callerSess := s.callerSession(c)
+	// Role chaining: temporary credentials (of an assumed role, or GetSessionToken's)
+	// assuming a role get at most an hour, whatever the role's MaxSessionDuration.
+	chained := cp.Kind == "assumed-role" || callerSess != nil
 	maxDur := role.MaxSessionDuration
-	if cp.Kind == "assumed-role" {
-		maxDur = 3600 // role chaining
+	if chained {
+		maxDur = 3600
 	}
 	dur := 3600
 	if in.DurationSeconds != nil {
 		dur = *in.DurationSeconds
 		if dur < 900 || dur > maxDur {
 			if dur >= 900 && dur <= 43200 {
+				if chained {
+					return nil, validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+				}
 				return nil, validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 			}
 			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 43200", dur)
@@ -226,6 +242,13 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 		mfa, mfaTime = true, second(s.now())
 	case callerSess != nil && callerSess.MFA:
 		mfa, mfaTime = true, callerSess.MFAAuthTime
+	}
+	if callerSess != nil && callerSess.SourceIdentity != "" {
+		// A source identity persists across chained role sessions and cannot be changed.
+		if in.SourceIdentity != "" && in.SourceIdentity != callerSess.SourceIdentity {
+			return nil, iamErr("AccessDenied", "User: %s is not authorized to perform: sts:SetSourceIdentity on resource: %s: the source identity of a role session cannot be changed", c.Principal.ARN, in.RoleArn)
+		}
+		in.SourceIdentity = callerSess.SourceIdentity
 	}
 	if err := s.checkTrust(c, cp, role, in, callerSess, mfa, mfaTime); err != nil {
 		return nil, err
@@ -250,7 +273,7 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 }
 
 // checkTrust evaluates the role's trust policy for sts:AssumeRole (and sts:TagSession when
-// session tags are passed). A statement naming the caller allows it by itself; one naming
+// session tags are passed, sts:SetSourceIdentity when a SourceIdentity is). A statement naming the caller allows it by itself; one naming
 // only the caller's account (root) allows it if, in addition, the caller's identity
 // policies allow the action on the role (AWS's rule for same-account trust).
 func (s *Service) checkTrust(c Caller, cp parsedARN, role *entity, in AssumeRoleInput, callerSess *sessionRec, mfa bool, mfaTime time.Time) error {
@@ -297,6 +320,11 @@ func (s *Service) checkTrust(c Caller, cp parsedARN, role *entity, in AssumeRole
 	actions := []string{"sts:AssumeRole"}
 	if len(in.Tags) > 0 {
 		actions = append(actions, "sts:TagSession")
+	}
+	if in.SourceIdentity != "" {
+		// "To set a source identity, the role's trust policy must allow
+		// sts:SetSourceIdentity" (and the caller's permissions, as for the others).
+		actions = append(actions, "sts:SetSourceIdentity")
 	}
 	var identity []*policy.Policy
 	identityLoaded := false

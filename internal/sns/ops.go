@@ -8,7 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,16 +39,22 @@ type Caller struct {
 type Op func(s *Service, ctx context.Context, c Caller, body []byte) (any, error)
 
 var snsOps = map[string]Op{
-	"CreateTopic":              opCreateTopic,
-	"ListTopics":               opListTopics,
-	"DeleteTopic":              opDeleteTopic,
-	"GetTopicAttributes":       opGetTopicAttributes,
-	"Subscribe":                opSubscribe,
-	"ConfirmSubscription":      opConfirmSubscription,
-	"ListSubscriptions":        opListSubscriptions,
-	"ListSubscriptionsByTopic": opListSubscriptionsByTopic,
-	"Unsubscribe":              opUnsubscribe,
-	"Publish":                  opPublish,
+	"CreateTopic":               opCreateTopic,
+	"ListTopics":                opListTopics,
+	"DeleteTopic":               opDeleteTopic,
+	"GetTopicAttributes":        opGetTopicAttributes,
+	"Subscribe":                 opSubscribe,
+	"ConfirmSubscription":       opConfirmSubscription,
+	"ListSubscriptions":         opListSubscriptions,
+	"ListSubscriptionsByTopic":  opListSubscriptionsByTopic,
+	"Unsubscribe":               opUnsubscribe,
+	"Publish":                   opPublish,
+	"SetTopicAttributes":        opSetTopicAttributes,
+	"GetSubscriptionAttributes": opGetSubscriptionAttributes,
+	"SetSubscriptionAttributes": opSetSubscriptionAttributes,
+	"ListTagsForResource":       opListTagsForResource,
+	"TagResource":               opTagResource,
+	"UntagResource":             opUntagResource,
 }
 
 // Operations is the dispatch table of the SNS API (query protocol, version 2010-03-31).
@@ -145,6 +151,40 @@ type ListSubscriptionsResult struct {
 // PublishResult is the content of <PublishResult>.
 type PublishResult struct {
 	MessageId string `xml:"MessageId"`
+}
+
+// GetSubscriptionAttributesResult is the content of <GetSubscriptionAttributesResult>.
+type GetSubscriptionAttributesResult struct {
+	Attributes AttributeMap `xml:"Attributes"`
+}
+
+// TagMember is one <Tags><member>.
+type TagMember struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+// ListTagsForResourceResult is the content of <ListTagsForResourceResult> (<Tags> is
+// always present).
+type ListTagsForResourceResult struct {
+	Tags struct {
+		Member []TagMember `xml:"member"`
+	} `xml:"Tags"`
+}
+
+// TagResourceResult and UntagResourceResult are the (empty) <TagResourceResult> and
+// <UntagResourceResult>.
+type (
+	TagResourceResult   struct{}
+	UntagResourceResult struct{}
+)
+
+func attributeMap(attrs map[string]string) AttributeMap {
+	var m AttributeMap
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		m.Entry = append(m.Entry, AttributeEntry{Key: k, Value: attrs[k]})
+	}
+	return m
 }
 
 // ---- decoding helpers ----
@@ -300,16 +340,81 @@ func opGetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
+	return &GetTopicAttributesResult{Attributes: attributeMap(attrs)}, nil
+}
+
+func opSetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(keys)
-	out := &GetTopicAttributesResult{}
-	for _, k := range keys {
-		out.Attributes.Entry = append(out.Attributes.Entry, AttributeEntry{Key: k, Value: attrs[k]})
+	return nil, s.SetTopicAttribute(ctx, v.Get("TopicArn"), v.Get("AttributeName"), v.Get("AttributeValue"))
+}
+
+func opGetSubscriptionAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := s.GetSubscriptionAttributes(ctx, v.Get("SubscriptionArn"))
+	if err != nil {
+		return nil, err
+	}
+	return &GetSubscriptionAttributesResult{Attributes: attributeMap(attrs)}, nil
+}
+
+func opSetSubscriptionAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.SetSubscriptionAttribute(ctx, v.Get("SubscriptionArn"), v.Get("AttributeName"), v.Get("AttributeValue"))
+}
+
+func opListTagsForResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := s.ListTopicTags(ctx, v.Get("ResourceArn"))
+	if err != nil {
+		return nil, err
+	}
+	out := &ListTagsForResourceResult{}
+	for _, t := range tags {
+		out.Tags.Member = append(out.Tags.Member, TagMember(t))
 	}
 	return out, nil
+}
+
+func opTagResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	list, err := awsproto.QueryTags(v, "Tags")
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	tags := make([]Tag, 0, len(list))
+	for _, t := range list {
+		tags = append(tags, Tag{Key: t.Key, Value: t.Value})
+	}
+	if err := s.TagTopic(ctx, v.Get("ResourceArn"), tags); err != nil {
+		return nil, err
+	}
+	return &TagResourceResult{}, nil
+}
+
+func opUntagResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.UntagTopic(ctx, v.Get("ResourceArn"), awsproto.QueryList(v, "TagKeys")); err != nil {
+		return nil, err
+	}
+	return &UntagResourceResult{}, nil
 }
 
 func opSubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
@@ -321,8 +426,15 @@ func opSubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, e
 	if err != nil {
 		return nil, asInvalid(err)
 	}
-	for k := range attrs {
-		return nil, invalid("Invalid parameter: Attributes Reason: Unsupported subscription attribute %s", k)
+	for k, val := range attrs {
+		if !slices.Contains(subscriptionAttributeNames, k) {
+			return nil, invalid("Invalid parameter: Attributes Reason: Unknown attribute %s", k)
+		}
+		// What SetSubscriptionAttribute accepts (RawMessageDelivery=false, the
+		// behaviour of every subscription) is accepted here too.
+		if k != "RawMessageDelivery" || val != "false" {
+			return nil, invalid("Invalid parameter: Attributes Reason: Unsupported subscription attribute %s=%s", k, val)
+		}
 	}
 	ret, err := boolParam(v, "ReturnSubscriptionArn")
 	if err != nil {

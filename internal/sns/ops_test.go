@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,7 +70,8 @@ func TestOperationsTable(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := "ConfirmSubscription CreateTopic DeleteTopic GetTopicAttributes ListSubscriptions ListSubscriptionsByTopic ListTopics Publish Subscribe Unsubscribe"
+	want := "ConfirmSubscription CreateTopic DeleteTopic GetSubscriptionAttributes GetTopicAttributes ListSubscriptions ListSubscriptionsByTopic " +
+		"ListTagsForResource ListTopics Publish SetSubscriptionAttributes SetTopicAttributes Subscribe TagResource Unsubscribe UntagResource"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("got %s", got)
 	}
@@ -363,5 +365,183 @@ func TestHTTPHandlerLinks(t *testing.T) {
 		if rec := serve(h, c.method, c.target); rec.Code != c.status {
 			t.Fatalf("%s %s: %d %s", c.method, c.target, rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// The attribute and tag operations, and the state they change surviving a restart.
+func TestOpsAttributesAndTags(t *testing.T) {
+	e := newEnv(t, fast)
+	topic := "arn:aws:sns:us-east-1:111122223333:t"
+	e.mustCall("CreateTopic", url.Values{"Name": {"t"}, "Tags.member.1.Key": {"team"}, "Tags.member.1.Value": {"ops"}})
+
+	// CreateTopic is idempotent only with the same tags.
+	e.mustCall("CreateTopic", url.Values{"Name": {"t"}})
+	e.mustCall("CreateTopic", url.Values{"Name": {"t"}, "Tags.member.1.Key": {"team"}, "Tags.member.1.Value": {"ops"}})
+	_, err := e.call("CreateTopic", url.Values{"Name": {"t"}, "Tags.member.1.Key": {"team"}, "Tags.member.1.Value": {"dev"}})
+	wantAPIError(t, err, 400, "InvalidParameter")
+	if !strings.Contains(err.Error(), "Topic already exists with different tags") {
+		t.Fatal(err)
+	}
+
+	e.mustCall("SetTopicAttributes", url.Values{"TopicArn": {topic}, "AttributeName": {"DisplayName"}, "AttributeValue": {"Ops alerts"}})
+	x := resultXML(t, "GetTopicAttributes", e.mustCall("GetTopicAttributes", url.Values{"TopicArn": {topic}}))
+	if !strings.Contains(x, "<entry><key>DisplayName</key><value>Ops alerts</value></entry>") {
+		t.Fatal(x)
+	}
+
+	e.mustCall("TagResource", url.Values{"ResourceArn": {topic}, "Tags.member.1.Key": {"env"}, "Tags.member.1.Value": {"prod"},
+		"Tags.member.2.Key": {"team"}, "Tags.member.2.Value": {"sec"}})
+	e.mustCall("UntagResource", url.Values{"ResourceArn": {topic}, "TagKeys.member.1": {"nope"}})
+	out := e.mustCall("ListTagsForResource", url.Values{"ResourceArn": {topic}})
+	if got := resultXML(t, "ListTagsForResource", out); got != "<ListTagsForResourceResult><Tags><member><Key>env</Key><Value>prod</Value></member>"+
+		"<member><Key>team</Key><Value>sec</Value></member></Tags></ListTagsForResourceResult>" {
+		t.Fatal(got)
+	}
+	if got := resultXML(t, "TagResource", e.mustCall("TagResource", url.Values{"ResourceArn": {topic}, "Tags.member.1.Key": {"x"}, "Tags.member.1.Value": {""}})); got != "<TagResourceResult></TagResourceResult>" {
+		t.Fatal(got)
+	}
+	e.mustCall("UntagResource", url.Values{"ResourceArn": {topic}, "TagKeys.member.1": {"env"}, "TagKeys.member.2": {"x"}})
+
+	sub := newSubscriber(t, nil)
+	pending := e.mustCall("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/p"},
+		"ReturnSubscriptionArn": {"true"}}).(*SubscribeResult).SubscriptionArn
+	a := e.mustCall("GetSubscriptionAttributes", url.Values{"SubscriptionArn": {pending}}).(*GetSubscriptionAttributesResult)
+	x = resultXML(t, "GetSubscriptionAttributes", a)
+	for _, want := range []string{"<entry><key>PendingConfirmation</key><value>true</value></entry>",
+		"<entry><key>SubscriptionArn</key><value>" + pending + "</value></entry>",
+		"<entry><key>TopicArn</key><value>" + topic + "</value></entry>",
+		"<entry><key>Endpoint</key><value>" + sub.srv.URL + "/p</value></entry>",
+		"<entry><key>Protocol</key><value>http</value></entry>", "<entry><key>Owner</key><value>111122223333</value></entry>",
+		"<entry><key>RawMessageDelivery</key><value>false</value></entry>"} {
+		if !strings.Contains(x, want) {
+			t.Fatalf("%s\nmissing %s", x, want)
+		}
+	}
+	confirmed := e.subscribeConfirmed(topic, newSubscriber(t, nil))
+	a = e.mustCall("GetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}}).(*GetSubscriptionAttributesResult)
+	if x := resultXML(t, "GetSubscriptionAttributes", a); !strings.Contains(x, "<entry><key>PendingConfirmation</key><value>false</value></entry>") {
+		t.Fatal(x)
+	}
+	if out := e.mustCall("SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"RawMessageDelivery"}, "AttributeValue": {"false"}}); out != nil {
+		t.Fatal(out)
+	}
+
+	missingTopic, missingSub := topic+"x", topic+":00000000-0000-0000-0000-000000000000"
+	cases := []struct {
+		action string
+		params url.Values
+		status int
+		code   string
+	}{
+		{"SetTopicAttributes", url.Values{"TopicArn": {missingTopic}, "AttributeName": {"DisplayName"}, "AttributeValue": {"x"}}, 404, "NotFound"},
+		{"SetTopicAttributes", url.Values{"TopicArn": {topic}, "AttributeName": {"Bogus"}, "AttributeValue": {"x"}}, 400, "InvalidParameter"},
+		{"SetTopicAttributes", url.Values{"TopicArn": {topic}, "AttributeName": {"Policy"}, "AttributeValue": {"{}"}}, 400, "InvalidParameter"},
+		{"SetTopicAttributes", url.Values{"TopicArn": {topic}, "AttributeName": {"DisplayName"}, "AttributeValue": {strings.Repeat("d", 101)}}, 400, "InvalidParameter"},
+		{"SetTopicAttributes", url.Values{"AttributeName": {"DisplayName"}}, 400, "InvalidParameter"},
+		{"GetSubscriptionAttributes", url.Values{"SubscriptionArn": {missingSub}}, 404, "NotFound"},
+		{"GetSubscriptionAttributes", url.Values{}, 400, "InvalidParameter"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {missingSub}, "AttributeName": {"RawMessageDelivery"}, "AttributeValue": {"false"}}, 404, "NotFound"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"Bogus"}, "AttributeValue": {"x"}}, 400, "InvalidParameter"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"RawMessageDelivery"}, "AttributeValue": {"true"}}, 400, "InvalidParameter"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"FilterPolicy"}, "AttributeValue": {"{}"}}, 400, "InvalidParameter"},
+		{"ListTagsForResource", url.Values{"ResourceArn": {missingTopic}}, 404, "ResourceNotFound"},
+		{"TagResource", url.Values{"ResourceArn": {missingTopic}, "Tags.member.1.Key": {"k"}, "Tags.member.1.Value": {"v"}}, 404, "ResourceNotFound"},
+		{"TagResource", url.Values{"ResourceArn": {topic}}, 400, "InvalidParameter"},
+		{"TagResource", url.Values{"ResourceArn": {topic}, "Tags.member.1.Key": {strings.Repeat("k", 129)}, "Tags.member.1.Value": {"v"}}, 400, "InvalidParameter"},
+		{"UntagResource", url.Values{"ResourceArn": {topic}}, 400, "InvalidParameter"},
+		{"UntagResource", url.Values{"ResourceArn": {missingTopic}, "TagKeys.member.1": {"k"}}, 404, "ResourceNotFound"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"NaN"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"0x10"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"1e127"}}, 400, "InvalidParameter"},
+	}
+	for _, c := range cases {
+		_, err := e.call(c.action, c.params)
+		if err == nil {
+			t.Fatalf("%s %v: no error", c.action, c.params)
+		}
+		if ae := MapError(err); ae.Status != c.status || ae.Code != c.code {
+			t.Fatalf("%s %v: got %d %s (%v)", c.action, c.params, ae.Status, ae.Code, err)
+		}
+	}
+	for _, n := range []string{"-1.5E+3", "1" + strings.Repeat("0", 60), "0.000" + strings.Repeat("9", 38), ".5", "7."} {
+		e.mustCall("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number.float"}, "MessageAttributes.entry.1.Value.StringValue": {n}})
+	}
+	_, err = e.call("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
+		"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"1." + strings.Repeat("1", 38)}})
+	wantAPIError(t, err, 400, "InvalidParameter") // 39 significant digits
+
+	// Subscribe takes the attribute values SetSubscriptionAttributes takes.
+	e.mustCall("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw"},
+		"Attributes.entry.1.key": {"RawMessageDelivery"}, "Attributes.entry.1.value": {"false"}})
+	for _, a := range [][2]string{{"RawMessageDelivery", "true"}, {"Bogus", "x"}, {"FilterPolicy", "{}"}} {
+		_, err := e.call("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw2"},
+			"Attributes.entry.1.key": {a[0]}, "Attributes.entry.1.value": {a[1]}})
+		wantAPIError(t, err, 400, "InvalidParameter")
+	}
+
+	// Over 50 tags in all.
+	many := url.Values{"ResourceArn": {topic}}
+	for i := 1; i <= 50; i++ {
+		many.Set("Tags.member."+strconv.Itoa(i)+".Key", "k"+strconv.Itoa(i))
+		many.Set("Tags.member."+strconv.Itoa(i)+".Value", "v")
+	}
+	_, err = e.call("TagResource", many)
+	wantAPIError(t, err, 400, "TagLimitExceeded")
+
+	// The changes are replicated state: they survive a restart, and the failed
+	// TagResource changed nothing.
+	e.restart()
+	x = resultXML(t, "GetTopicAttributes", e.mustCall("GetTopicAttributes", url.Values{"TopicArn": {topic}}))
+	if !strings.Contains(x, "<entry><key>DisplayName</key><value>Ops alerts</value></entry>") {
+		t.Fatal(x)
+	}
+	if got := resultXML(t, "ListTagsForResource", e.mustCall("ListTagsForResource", url.Values{"ResourceArn": {topic}})); got != "<ListTagsForResourceResult><Tags><member><Key>team</Key><Value>sec</Value></member></Tags></ListTagsForResourceResult>" {
+		t.Fatal(got)
+	}
+	// Deleting the topic deletes its tags: a new topic of that name has none.
+	e.mustCall("DeleteTopic", url.Values{"TopicArn": {topic}})
+	e.mustCall("CreateTopic", url.Values{"Name": {"t"}})
+	if got := resultXML(t, "ListTagsForResource", e.mustCall("ListTagsForResource", url.Values{"ResourceArn": {topic}})); got != "<ListTagsForResourceResult><Tags></Tags></ListTagsForResourceResult>" {
+		t.Fatal(got)
+	}
+}
+
+// Publish's limits as botocore's sns model states them: a Subject begins with a letter,
+// number or punctuation mark; message attributes count toward the 256 KiB; a
+// String.Array is a JSON array of simple values.
+func TestPublishValidationLimits(t *testing.T) {
+	e := newEnv(t, fast)
+	e.mustCall("CreateTopic", url.Values{"Name": {"t"}})
+	topic := "arn:aws:sns:us-east-1:111122223333:t"
+	attr := func(typ, val string) url.Values {
+		return url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"a"},
+			"MessageAttributes.entry.1.Value.DataType": {typ}, "MessageAttributes.entry.1.Value.StringValue": {val}}
+	}
+	bad := []url.Values{
+		{"TopicArn": {topic}, "Message": {"m"}, "Subject": {" leading space"}},
+		{"TopicArn": {topic}, "Message": {strings.Repeat("m", maxMessage-10)}, "MessageAttributes.entry.1.Name": {"a"},
+			"MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"0123456789"}},
+		attr("String.Array", "not json"),
+		attr("String.Array", `{"a":1}`),
+		attr("String.Array", `["a",{"b":1}]`),
+		attr("String.Array", `null`),
+	}
+	for _, p := range bad {
+		_, err := e.call("Publish", p)
+		wantAPIError(t, err, 400, "InvalidParameter")
+	}
+	good := []url.Values{
+		{"TopicArn": {topic}, "Message": {"m"}, "Subject": {"[alarm] 100% CPU"}},
+		{"TopicArn": {topic}, "Message": {strings.Repeat("m", maxMessage-20)}, "MessageAttributes.entry.1.Name": {"a"},
+			"MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"0123456789"}},
+		attr("String.Array", `["a",1,true,null]`),
+		attr("String.custom", `anything`),
+	}
+	for _, p := range good {
+		e.mustCall("Publish", p)
 	}
 }

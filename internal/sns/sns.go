@@ -1,6 +1,8 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
-// topics, HTTP/HTTPS subscriptions with SNS's confirmation flow, Publish, and durable
-// HTTP delivery with retries and SNS message signatures (SignatureVersion 1).
+// topics (DisplayName and tags are their settable attributes), HTTP/HTTPS subscriptions
+// with SNS's confirmation flow (their attributes are read-only but for
+// RawMessageDelivery=false), Publish, and durable HTTP delivery with retries and SNS
+// message signatures (SignatureVersion 1).
 //
 // # State
 //
@@ -84,7 +86,7 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 func snsErr(code, format string, args ...any) *Error {
 	st := http.StatusBadRequest
 	switch code {
-	case "NotFound":
+	case "NotFound", "ResourceNotFound":
 		st = http.StatusNotFound
 	case "InternalError":
 		st = http.StatusInternalServerError
@@ -248,6 +250,8 @@ const (
 	cmdDeleteSub    = "sns.subscription.delete"
 	cmdPutDelivery  = "sns.delivery.put"
 	cmdDoneDelivery = "sns.delivery.done"
+	cmdSetTopicAttr = "sns.topic.set_attribute"
+	cmdTagTopic     = "sns.topic.tag"
 )
 
 type createTopicCmd struct {
@@ -296,6 +300,9 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		if old := s.topics[c.Topic.Arn]; old != nil {
 			if old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "" {
 				return nil, invalid("Invalid parameter: Attributes Reason: Topic already exists with different attributes")
+			}
+			if c.Topic.Tags != nil && !maps.Equal(old.Tags, c.Topic.Tags) {
+				return nil, invalid("Invalid parameter: Tags Reason: Topic already exists with different tags")
 			}
 			return old.Arn, nil
 		}
@@ -391,6 +398,18 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			s.deliveries[d.ID] = &cp
 		}
 		return nil, nil
+	case cmdSetTopicAttr:
+		c, err := state.DecodeBody[setTopicAttrCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		return s.applySetTopicAttr(c)
+	case cmdTagTopic:
+		c, err := state.DecodeBody[tagTopicCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		return s.applyTagTopic(c)
 	case cmdDoneDelivery:
 		c, err := state.DecodeBody[doneDeliveryCmd](cmd.Body)
 		if err != nil {

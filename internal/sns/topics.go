@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -172,12 +173,18 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 			}
 		}
 	}
-	r := s.cfg.Retry
-	policy := fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}`,
-		int(r.MinDelay/time.Second), int(r.MaxDelay/time.Second), r.Retries)
+	policy := s.effectiveDeliveryPolicy()
 	return map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName,
 		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": "0",
 		"EffectiveDeliveryPolicy": policy}, nil
+}
+
+// effectiveDeliveryPolicy is the EffectiveDeliveryPolicy attribute of topics and
+// subscriptions: the node's retry policy.
+func (s *Service) effectiveDeliveryPolicy() string {
+	r := s.cfg.Retry
+	return fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}`,
+		int(r.MinDelay/time.Second), int(r.MaxDelay/time.Second), r.Retries)
 }
 
 // SubscribeOutput is Subscribe's result: "pending confirmation" unless the subscription
@@ -351,6 +358,29 @@ type PublishInput struct {
 
 const maxMessage = 256 * 1024
 
+// snsNumber is the syntax of a Number message attribute: a decimal integer or float
+// (strconv.ParseFloat alone would also take "NaN", "Inf", hex floats and underscores).
+var snsNumber = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// isSNSNumber reports whether v is a valid Number attribute value: decimal, at most 38
+// significant digits, between -10^128 and 10^126 (SNS message attribute data types).
+func isSNSNumber(v string) bool {
+	if !snsNumber.MatchString(v) {
+		return false
+	}
+	mant, _, _ := strings.Cut(strings.ToLower(strings.TrimLeft(v, "+-")), "e")
+	// Significant digits: without the leading and trailing zeros.
+	digits := strings.Trim(strings.Replace(mant, ".", "", 1), "0")
+	if len(digits) > 38 {
+		return false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return false
+	}
+	return f >= -1e128 && f <= 1e126
+}
+
 func checkPublish(in PublishInput) error {
 	if in.Message == "" {
 		return invalid("Invalid parameter: Empty message")
@@ -361,15 +391,21 @@ func checkPublish(in PublishInput) error {
 	if len(in.Subject) > 100 {
 		return invalid("Invalid parameter: Subject")
 	}
-	for _, r := range in.Subject {
-		if r > unicode.MaxASCII || r == '\n' || r == '\r' || !unicode.IsPrint(r) {
+	for i, r := range in.Subject {
+		// ASCII, no line breaks or control characters, beginning with a letter, number
+		// or punctuation mark (not a space).
+		if r > unicode.MaxASCII || r == '\n' || r == '\r' || !unicode.IsPrint(r) || (i == 0 && r == ' ') {
 			return invalid("Invalid parameter: Subject")
 		}
 	}
 	if len(in.MessageAttributes) > 10 {
 		return invalid("Invalid parameter: MessageAttributes: too many attributes")
 	}
+	size := len(in.Message)
 	for k, v := range in.MessageAttributes {
+		// "All parts of the message attribute, including name, type, and value, are
+		// included in the message size restriction" (MessageAttributeValue).
+		size += len(k) + len(v.DataType) + len(v.StringValue) + len(v.BinaryValue)
 		if k == "" || len(k) > 256 || strings.HasPrefix(strings.ToLower(k), "aws.") || strings.HasPrefix(strings.ToLower(k), "amazon.") {
 			return invalid("Invalid parameter: MessageAttributes: invalid name %q", k)
 		}
@@ -380,9 +416,12 @@ func checkPublish(in PublishInput) error {
 				return invalid("Invalid parameter: MessageAttributes: %s must have a StringValue", k)
 			}
 			if base == "Number" {
-				if _, err := strconv.ParseFloat(v.StringValue, 64); err != nil {
+				if !isSNSNumber(v.StringValue) {
 					return invalid("Invalid parameter: MessageAttributes: %s is not a number", k)
 				}
+			}
+			if v.DataType == "String.Array" && !isStringArray(v.StringValue) {
+				return invalid("Invalid parameter: MessageAttributes: the String.Array %s must be a JSON array of strings, numbers, booleans or nulls", k)
 			}
 		case "Binary":
 			if len(v.BinaryValue) == 0 {
@@ -392,7 +431,27 @@ func checkPublish(in PublishInput) error {
 			return invalid("Invalid parameter: MessageAttributes: %s has an invalid DataType", k)
 		}
 	}
+	if size > maxMessage {
+		return invalid("Invalid parameter: Message too long")
+	}
 	return nil
+}
+
+// isStringArray reports whether v is a String.Array value: a JSON array whose elements
+// are strings, numbers, booleans or nulls.
+func isStringArray(v string) bool {
+	var a []any
+	if err := json.Unmarshal([]byte(v), &a); err != nil || a == nil {
+		return false
+	}
+	for _, e := range a {
+		switch e.(type) {
+		case string, float64, bool, nil:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Publish publishes a message to a topic's confirmed subscriptions and returns its

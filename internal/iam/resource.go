@@ -1,0 +1,108 @@
+package iam
+
+import (
+	"net/url"
+	"strings"
+)
+
+// RequestResource returns the resource ARN an IAM request acts on, for the identity
+// decision that authorizes it (action iam:<op>): the user, role, group, managed policy or
+// virtual MFA device it names, as AWS's Service Authorization Reference lists them
+// (access keys, MFA enablement, inline and attached policies of a user are the user;
+// ListUsers/ListRoles/ListGroups are "arn:aws:iam::<account>:user/" etc.). An existing
+// entity's ARN carries its path. Operations without a resource, and requests that do not
+// parse, give "*". body is the form-encoded request; caller is the signing principal's
+// ARN (UserName defaults to the calling user, as the operations do).
+//
+// Authorizing with "*" instead makes statements scoped to a resource ARN match nothing:
+// their Allow never applies and, worse, neither does their Deny.
+func (s *Service) RequestResource(account, op string, body []byte, caller string) string {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "*"
+	}
+	entity := func(kind, name, path string) string {
+		if name == "" {
+			return "*"
+		}
+		s.mu.RLock()
+		e := s.ents[entKey(kind, account, name)]
+		var arn string
+		if e != nil {
+			arn = e.arn()
+		}
+		s.mu.RUnlock()
+		if arn != "" {
+			return arn
+		}
+		if path == "" || !strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/") {
+			path = "/"
+		}
+		switch kind {
+		case kindRole:
+			return roleARN(account, path, name)
+		case kindGroup:
+			return groupARN(account, path, name)
+		}
+		return userARN(account, path, name)
+	}
+	user := func() string {
+		name := v.Get("UserName")
+		if name == "" {
+			if p, ok := parseARN(caller); ok && p.Kind == "user" && p.Account == account {
+				return caller
+			}
+			return "*"
+		}
+		return entity(kindUser, name, v.Get("Path"))
+	}
+	switch op {
+	case "CreateUser", "GetUser", "DeleteUser", "TagUser", "UntagUser", "ListUserTags",
+		"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
+		"ListGroupsForUser", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies",
+		"PutUserPolicy", "GetUserPolicy", "DeleteUserPolicy", "ListUserPolicies",
+		"EnableMFADevice", "ListMFADevices", "DeactivateMFADevice":
+		return user()
+	case "CreateRole", "GetRole", "DeleteRole", "TagRole", "UntagRole", "ListRoleTags",
+		"UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy",
+		"AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies",
+		"PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies":
+		return entity(kindRole, v.Get("RoleName"), v.Get("Path"))
+	case "CreateGroup", "GetGroup", "DeleteGroup", "AddUserToGroup", "RemoveUserFromGroup",
+		"AttachGroupPolicy", "DetachGroupPolicy", "ListAttachedGroupPolicies",
+		"PutGroupPolicy", "GetGroupPolicy", "DeleteGroupPolicy", "ListGroupPolicies":
+		return entity(kindGroup, v.Get("GroupName"), v.Get("Path"))
+	case "GetPolicy", "GetPolicyVersion", "ListPolicyVersions", "DeletePolicy",
+		"CreatePolicyVersion", "DeletePolicyVersion", "SetDefaultPolicyVersion":
+		if a := v.Get("PolicyArn"); a != "" {
+			return a
+		}
+	case "CreatePolicy":
+		if n := v.Get("PolicyName"); n != "" {
+			path := v.Get("Path")
+			if path == "" || !strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/") {
+				path = "/"
+			}
+			return policyARN(account, path, n)
+		}
+	case "CreateVirtualMFADevice":
+		if n := v.Get("VirtualMFADeviceName"); n != "" {
+			path := v.Get("Path")
+			if path == "" || !strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/") {
+				path = "/"
+			}
+			return mfaARN(account, path, n)
+		}
+	case "DeleteVirtualMFADevice":
+		if sn := v.Get("SerialNumber"); sn != "" {
+			return sn
+		}
+	case "ListUsers":
+		return "arn:aws:iam::" + account + ":user/"
+	case "ListRoles":
+		return "arn:aws:iam::" + account + ":role/"
+	case "ListGroups":
+		return "arn:aws:iam::" + account + ":group/"
+	}
+	return "*"
+}
