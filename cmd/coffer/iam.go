@@ -152,7 +152,11 @@ func iamCaller(c *awsproto.Call) iam.Caller {
 
 // iamQueryService exposes IAM (query protocol, SigV4 service "iam").
 func iamQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QueryService {
-	ops := handlers(svc, iam.Operations(), iamCaller, a.guardAll("iam", "AccessDenied", http.StatusForbidden))
+	ops := handlers(svc, iam.Operations(), iamCaller, a.guardAllOn("iam", "AccessDenied", http.StatusForbidden,
+		func(op string, c *awsproto.Call) string {
+			// The user, group, role or policy, so that statements scoped to it apply.
+			return svc.RequestResource(c.Principal.Account, op, c.Body, c.Principal.ARN)
+		}))
 	return &awsproto.QueryService{SigningName: "iam", Version: "2010-05-08",
 		XMLNamespace: "https://iam.amazonaws.com/doc/2010-05-08/", Operations: ops, MapError: iam.MapError}
 }

@@ -26,7 +26,9 @@ func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *aws
 func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QueryService {
 	ops := handlers(svc, sns.Operations(), func(c *awsproto.Call) sns.Caller {
 		return sns.Caller{Region: c.Region, Account: c.Principal.Account}
-	}, a.guardAll("sns", "AuthorizationError", http.StatusForbidden))
+	}, a.guardAllOn("sns", "AuthorizationError", http.StatusForbidden, func(op string, c *awsproto.Call) string {
+		return svc.RequestResource(op, c.Body) // the topic, so that topic-scoped statements apply
+	}))
 	return &awsproto.QueryService{SigningName: "sns", Version: "2010-03-31",
 		XMLNamespace: sns.XMLNamespace, Operations: ops, MapError: sns.MapError}
 }

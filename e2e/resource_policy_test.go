@@ -43,3 +43,40 @@ func TestCloudHSMIdentityPolicyOnResource(t *testing.T) {
 	awsOK(t, s, auditor, nil, "cloudhsmv2", "list-tags", "--resource-id", id)
 	awsDenied(t, s, auditor, "cloudhsmv2", "describe-clusters")
 }
+
+// TestIAMAndSNSIdentityPolicyOnResource: identity policies for iam: and sns: actions are
+// decided on the user, role or topic the request names: a Deny scoped to one of them stops
+// calls on it and only on it.
+func TestIAMAndSNSIdentityPolicyOnResource(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	dc := s.creds()
+	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	var who struct{ Account string }
+	awsOK(t, s, root, &who, "sts", "get-caller-identity")
+	acct := who.Account
+
+	var alarms, other struct{ TopicArn string }
+	awsOK(t, s, root, &alarms, "sns", "create-topic", "--name", "alarms")
+	awsOK(t, s, root, &other, "sns", "create-topic", "--name", "other")
+	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "break-glass")
+	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "temp")
+
+	ops, _ := newIAMUser(t, s, root, "ops")
+	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "ops", "--policy-name", "ops",
+		"--policy-document", `{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":["sns:*","iam:*"],"Resource":"*"},
+ {"Effect":"Deny","Action":"sns:Publish","Resource":"`+alarms.TopicArn+`"},
+ {"Effect":"Deny","Action":"iam:DeleteUser","Resource":"arn:aws:iam::`+acct+`:user/break-glass"}]}`)
+
+	_, msg, ok := awsAs(t, s, ops, "sns", "publish", "--topic-arn", alarms.TopicArn, "--message", "spoofed alarm")
+	if ok || !strings.Contains(msg, "AuthorizationError") || !strings.Contains(msg, "sns:Publish") || !strings.Contains(msg, alarms.TopicArn) {
+		t.Fatalf("denial message: %s", msg)
+	}
+	awsOK(t, s, ops, nil, "sns", "publish", "--topic-arn", other.TopicArn, "--message", "hello")
+	awsDenied(t, s, ops, "iam", "delete-user", "--user-name", "break-glass")
+	awsOK(t, s, ops, nil, "iam", "delete-user", "--user-name", "temp")
+	awsOK(t, s, root, nil, "iam", "get-user", "--user-name", "break-glass")
+}
