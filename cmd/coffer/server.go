@@ -288,7 +288,14 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n.iam, err = iam.New(iam.Config{Root: rootCredentials(akid, secret, o.accountID), SecretsKey: secretsKey, Logger: log})
+	// The root's CreateDate: when this node's IAM secrets key was made (once, with the
+	// node's data), so that it stays the same across restarts.
+	var accountCreated time.Time
+	if fi, err := os.Stat(filepath.Join(o.dataDir, "iam-secrets.sealed")); err == nil {
+		accountCreated = fi.ModTime().UTC().Truncate(time.Second)
+	}
+	n.iam, err = iam.New(iam.Config{Root: rootCredentials(akid, secret, o.accountID), SecretsKey: secretsKey, Logger: log,
+		AccountCreated: accountCreated})
 	clear(secretsKey)
 	if err != nil {
 		return err

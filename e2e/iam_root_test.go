@@ -1,0 +1,25 @@
+package e2e
+
+import (
+	"os"
+	"testing"
+)
+
+// TestRootCreateDateStable: the root identity's CreateDate (iam get-user as root) is the
+// same after a restart, as an account's creation date is.
+func TestRootCreateDateStable(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	dc := s.creds()
+	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	var before, after struct{ User struct{ CreateDate string } }
+	awsOK(t, s, root, &before, "iam", "get-user")
+	s.stop()
+	s.restart()
+	awsOK(t, s, root, &after, "iam", "get-user")
+	if before.User.CreateDate == "" || before.User.CreateDate != after.User.CreateDate {
+		t.Fatalf("root CreateDate %q before the restart, %q after", before.User.CreateDate, after.User.CreateDate)
+	}
+}
