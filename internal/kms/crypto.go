@@ -282,26 +282,35 @@ type GenerateDataKeyOutput struct {
 	KeyMaterialId  string `json:"KeyMaterialId,omitempty"`
 }
 
+// dataKeyLen is the length of the data key a request asks for (NumberOfBytes or KeySpec,
+// exactly one of them).
+func (in GenerateDataKeyInput) dataKeyLen() (int, error) {
+	switch {
+	case in.NumberOfBytes != nil && in.KeySpec != "":
+		return 0, validation("Please specify either number of bytes or key spec.")
+	case in.NumberOfBytes != nil:
+		n := *in.NumberOfBytes
+		if n < 1 || n > 1024 {
+			return 0, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+		}
+		return n, nil
+	case in.KeySpec == "AES_256":
+		return 32, nil
+	case in.KeySpec == "AES_128":
+		return 16, nil
+	case in.KeySpec == "":
+		return 0, validation("Please specify either number of bytes or key spec.")
+	default:
+		return 0, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", in.KeySpec)
+	}
+}
+
 // GenerateDataKey returns a random data key in plaintext (unless withoutPlaintext) and
 // encrypted under a symmetric KMS key.
 func (s *Service) GenerateDataKey(ctx context.Context, c Caller, in GenerateDataKeyInput, withoutPlaintext bool) (*GenerateDataKeyOutput, error) {
-	var n int
-	switch {
-	case in.NumberOfBytes != nil && in.KeySpec != "":
-		return nil, validation("Please specify either number of bytes or key spec.")
-	case in.NumberOfBytes != nil:
-		n = *in.NumberOfBytes
-		if n < 1 || n > 1024 {
-			return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
-		}
-	case in.KeySpec == "AES_256":
-		n = 32
-	case in.KeySpec == "AES_128":
-		n = 16
-	case in.KeySpec == "":
-		return nil, validation("Please specify either number of bytes or key spec.")
-	default:
-		return nil, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", in.KeySpec)
+	n, err := in.dataKeyLen()
+	if err != nil {
+		return nil, err
 	}
 	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
 	if err != nil {

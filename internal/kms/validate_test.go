@@ -1,0 +1,64 @@
+package kms
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestInputValidationBeforeLookup: enum values and grant tokens of the symmetric
+// cryptographic operations are checked as the model says, before the key is looked up or
+// the request authorized (authorization on, as a node runs it).
+func TestInputValidationBeforeLookup(t *testing.T) {
+	e, _ := newAuthzEnv(t)
+	root := Caller{Region: "us-east-1", Account: authzAcct, Principal: "arn:aws:iam::" + authzAcct + ":root"}
+	sym := e.createKey(CreateKeyInput{})
+	ct := e.mustCall(root, "Encrypt", EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("hi")}).(*EncryptOutput).CiphertextBlob
+	grant := e.mustCall(root, "CreateGrant", CreateGrantInput{KeyId: sym.KeyId, GranteePrincipal: root.Principal,
+		Operations: []string{"Encrypt", "Decrypt"}}).(*CreateGrantOutput)
+	tooMany := make([]string, 11)
+	for i := range tooMany {
+		tooMany[i] = grant.GrantToken
+	}
+	missing := "alias/does-not-exist"
+	cases := []struct {
+		name string
+		op   string
+		in   any
+		code string
+		msg  string
+	}{
+		{"Encrypt unknown algorithm", "Encrypt", EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("hi"), EncryptionAlgorithm: "FOO"}, "ValidationException", "at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set"},
+		{"Encrypt unknown algorithm, missing key", "Encrypt", EncryptInput{KeyId: missing, Plaintext: []byte("hi"), EncryptionAlgorithm: "FOO"}, "ValidationException", "encryptionAlgorithm"},
+		{"Decrypt unknown algorithm", "Decrypt", DecryptInput{CiphertextBlob: ct, EncryptionAlgorithm: "FOO"}, "ValidationException", "at 'encryptionAlgorithm'"},
+		{"ReEncrypt unknown source algorithm", "ReEncrypt", ReEncryptInput{CiphertextBlob: ct, DestinationKeyId: sym.KeyId, SourceEncryptionAlgorithm: "FOO"}, "ValidationException", "at 'sourceEncryptionAlgorithm'"},
+		{"ReEncrypt unknown destination algorithm", "ReEncrypt", ReEncryptInput{CiphertextBlob: ct, DestinationKeyId: sym.KeyId, DestinationEncryptionAlgorithm: "FOO"}, "ValidationException", "at 'destinationEncryptionAlgorithm'"},
+		{"Encrypt 11 grant tokens", "Encrypt", EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("hi"), GrantTokens: tooMany}, "ValidationException", "grantTokens"},
+		{"Encrypt empty grant token", "Encrypt", EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("hi"), GrantTokens: []string{""}}, "ValidationException", "grantTokens"},
+		{"Encrypt 8193-byte grant token", "Encrypt", EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("hi"), GrantTokens: []string{strings.Repeat("a", 8193)}}, "ValidationException", "grantTokens"},
+		{"Encrypt malformed grant token", "Encrypt", EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("hi"), GrantTokens: []string{"garbage"}}, "InvalidGrantTokenException", ""},
+		{"Decrypt malformed grant token", "Decrypt", DecryptInput{CiphertextBlob: ct, GrantTokens: []string{"garbage"}}, "InvalidGrantTokenException", ""},
+		{"ReEncrypt 11 grant tokens", "ReEncrypt", ReEncryptInput{CiphertextBlob: ct, DestinationKeyId: sym.KeyId, GrantTokens: tooMany}, "ValidationException", "grantTokens"},
+		{"GenerateDataKey malformed grant token", "GenerateDataKey", GenerateDataKeyInput{KeyId: sym.KeyId, KeySpec: "AES_256", GrantTokens: []string{"garbage"}}, "InvalidGrantTokenException", ""},
+		{"GenerateDataKeyWithoutPlaintext 11 grant tokens", "GenerateDataKeyWithoutPlaintext", GenerateDataKeyInput{KeyId: sym.KeyId, KeySpec: "AES_256", GrantTokens: tooMany}, "ValidationException", "grantTokens"},
+		{"GenerateDataKey bad KeySpec, missing key", "GenerateDataKey", GenerateDataKeyInput{KeyId: missing, KeySpec: "AES_512"}, "ValidationException", "keySpec"},
+		{"DescribeKey 11 grant tokens", "DescribeKey", KeyIDInput{KeyId: sym.KeyId, GrantTokens: tooMany}, "ValidationException", "grantTokens"},
+		{"Sign malformed grant token", "Sign", SignInput{KeyId: sym.KeyId, Message: []byte("m"), SigningAlgorithm: "ECDSA_SHA_256", GrantTokens: []string{"garbage"}}, "InvalidGrantTokenException", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.call(root, tc.op, tc.in)
+			wantCode(t, err, tc.code)
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("%v: message lacks %q", err, tc.msg)
+			}
+		})
+	}
+
+	// Well-formed tokens pass: a live grant's, and one of a revoked grant (its format is
+	// fine; AWS does not fail a request for a token whose grant is gone).
+	e.mustCall(root, "Encrypt", EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("hi"), GrantTokens: []string{grant.GrantToken}})
+	e.mustCall(root, "Decrypt", DecryptInput{CiphertextBlob: ct, GrantTokens: []string{grant.GrantToken}})
+	e.mustCall(root, "DescribeKey", KeyIDInput{KeyId: sym.KeyId, GrantTokens: []string{grant.GrantToken}})
+	e.mustCall(root, "RevokeGrant", RevokeGrantInput{KeyId: sym.KeyId, GrantId: grant.GrantId})
+	e.mustCall(root, "GenerateDataKey", GenerateDataKeyInput{KeyId: sym.KeyId, NumberOfBytes: new(int(32)), GrantTokens: []string{grant.GrantToken}})
+}
