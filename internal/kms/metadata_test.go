@@ -69,7 +69,7 @@ func TestMetadataWire(t *testing.T) {
 	if la["Truncated"] != false {
 		t.Errorf("%v", la)
 	}
-	call("TagResource", `{"KeyId":"alias/wire","Tags":[{"TagKey":"k","TagValue":"v"}]}`)
+	call("TagResource", `{"KeyId":"`+md.KeyId+`","Tags":[{"TagKey":"k","TagValue":"v"}]}`)
 	if tags := call("ListResourceTags", `{"KeyId":"`+md.Arn+`"}`); fmt.Sprint(tags["Tags"]) != "[map[TagKey:k TagValue:v]]" {
 		t.Errorf("%v", tags)
 	}

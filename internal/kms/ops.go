@@ -22,6 +22,9 @@ func op[In authInput, Out any](name string, fn func(*Service, context.Context, C
 		if err := validateInput(in); err != nil {
 			return nil, err
 		}
+		if err := checkKeyIDOnly(name, body); err != nil {
+			return nil, err
+		}
 		if s.cfg.Enforce {
 			if err := s.authorize(ctx, c, name, in); err != nil {
 				return nil, err
@@ -43,6 +46,9 @@ func opNoOutput[In authInput](name string, fn func(*Service, context.Context, Ca
 			return nil, err
 		}
 		if err := validateInput(in); err != nil {
+			return nil, err
+		}
+		if err := checkKeyIDOnly(name, body); err != nil {
 			return nil, err
 		}
 		if s.cfg.Enforce {

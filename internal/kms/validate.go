@@ -1,6 +1,10 @@
 package kms
 
-import "encoding/base64"
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+)
 
 // inputValidator is a request with model constraints (enum values, list sizes, lengths)
 // that AWS checks before it authorizes the request or looks anything up: a request with an
@@ -66,3 +70,46 @@ func (in GenerateDataKeyInput) validate() error {
 }
 
 func (in KeyIDInput) validate() error { return asymCheckGrants(in.GrantTokens) }
+
+// keyIDOnlyOps are the operations whose KeyId is "the key ID or key ARN of the KMS key"
+// (the model's documentation): AWS refuses an alias name or alias ARN there with
+// NotFoundException "Invalid keyId ...", where the cryptographic operations and
+// DescribeKey accept one.
+var keyIDOnlyOps = map[string]bool{
+	"EnableKey": true, "DisableKey": true, "UpdateKeyDescription": true,
+	"ScheduleKeyDeletion": true, "CancelKeyDeletion": true,
+	"GetKeyPolicy": true, "PutKeyPolicy": true, "ListKeyPolicies": true,
+	"TagResource": true, "UntagResource": true, "ListResourceTags": true,
+	"CreateGrant": true, "ListGrants": true, "RevokeGrant": true,
+	"EnableKeyRotation": true, "DisableKeyRotation": true, "GetKeyRotationStatus": true,
+	"RotateKeyOnDemand": true, "ListKeyRotations": true,
+	"GetParametersForImport": true, "ImportKeyMaterial": true, "DeleteImportedKeyMaterial": true,
+	"ReplicateKey": true, "UpdatePrimaryRegion": true, "ListAliases": true, "GetKeyLastUsage": true,
+}
+
+// checkKeyIDOnly refuses an alias as the KeyId of a keyIDOnlyOps operation. body has
+// already been decoded into the operation's input, so it is valid JSON.
+func checkKeyIDOnly(op string, body []byte) error {
+	if !keyIDOnlyOps[op] || len(body) == 0 {
+		return nil
+	}
+	var in struct {
+		KeyId string `json:"KeyId"`
+	}
+	if json.Unmarshal(body, &in) != nil || !isAliasRef(in.KeyId) {
+		return nil
+	}
+	return notFound("Invalid keyId %s", in.KeyId)
+}
+
+// isAliasRef reports whether a key reference is an alias name or an alias ARN.
+func isAliasRef(id string) bool {
+	if strings.HasPrefix(id, "alias/") {
+		return true
+	}
+	if strings.HasPrefix(id, "arn:") {
+		parts := strings.SplitN(id, ":", 6)
+		return len(parts) == 6 && strings.HasPrefix(parts[5], "alias/")
+	}
+	return false
+}

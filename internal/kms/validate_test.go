@@ -62,3 +62,41 @@ func TestInputValidationBeforeLookup(t *testing.T) {
 	e.mustCall(root, "RevokeGrant", RevokeGrantInput{KeyId: sym.KeyId, GrantId: grant.GrantId})
 	e.mustCall(root, "GenerateDataKey", GenerateDataKeyInput{KeyId: sym.KeyId, NumberOfBytes: new(int(32)), GrantTokens: []string{grant.GrantToken}})
 }
+
+// TestKeyIDOnlyOperationsRefuseAliases: the operations whose KeyId is "the key ID or key
+// ARN" answer an alias name or alias ARN with NotFoundException, even one that exists;
+// the cryptographic operations and DescribeKey take it.
+func TestKeyIDOnlyOperationsRefuseAliases(t *testing.T) {
+	e, _ := newAuthzEnv(t)
+	root := Caller{Region: "us-east-1", Account: authzAcct, Principal: "arn:aws:iam::" + authzAcct + ":root"}
+	sym := e.createKey(CreateKeyInput{})
+	e.mustCall(root, "CreateAlias", CreateAliasInput{AliasName: "alias/only-ids", TargetKeyId: sym.KeyId})
+	aliasARN := "arn:aws:kms:us-east-1:" + authzAcct + ":alias/only-ids"
+	for _, ref := range []string{"alias/only-ids", aliasARN} {
+		for op, in := range map[string]any{
+			"EnableKey":            KeyIDInput{KeyId: ref},
+			"DisableKey":           KeyIDInput{KeyId: ref},
+			"ScheduleKeyDeletion":  map[string]any{"KeyId": ref, "PendingWindowInDays": 7},
+			"TagResource":          TagResourceInput{KeyId: ref, Tags: []Tag{{TagKey: "k", TagValue: "v"}}},
+			"ListResourceTags":     map[string]any{"KeyId": ref},
+			"GetKeyPolicy":         map[string]any{"KeyId": ref, "PolicyName": "default"},
+			"CreateGrant":          CreateGrantInput{KeyId: ref, GranteePrincipal: root.Principal, Operations: []string{"Decrypt"}},
+			"EnableKeyRotation":    map[string]any{"KeyId": ref},
+			"UpdateKeyDescription": map[string]any{"KeyId": ref, "Description": "x"},
+		} {
+			_, err := e.call(root, op, in)
+			wantCode(t, err, "NotFoundException")
+			if !strings.Contains(err.Error(), "Invalid keyId "+ref) {
+				t.Fatalf("%s %s: %v", op, ref, err)
+			}
+		}
+		e.mustCall(root, "DescribeKey", KeyIDInput{KeyId: ref})
+		e.mustCall(root, "Encrypt", EncryptInput{KeyId: ref, Plaintext: []byte("hi")})
+	}
+	// Nothing was changed through the alias.
+	md := e.mustCall(root, "DescribeKey", KeyIDInput{KeyId: sym.KeyId}).(*KeyMetadataOutput).KeyMetadata
+	if md.KeyState != StateEnabled || md.Description != "" {
+		t.Fatalf("%+v", md)
+	}
+	e.mustCall(root, "EnableKey", KeyIDInput{KeyId: sym.Arn})
+}
