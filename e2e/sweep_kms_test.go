@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// sweepKMSCLI runs the real AWS CLI v2 (/usr/bin/aws) against s's KMS as the account root
+// and returns its stdout, stderr and exit code.
+func sweepKMSCLI(t *testing.T, s *server, args ...string) (string, string, int) {
+	t.Helper()
+	c := s.creds()
+	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json", "kms"}, args...)...)
+	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// sweepKMSOK runs a CLI command that must succeed and decodes its output into v (if not nil).
+func sweepKMSOK(t *testing.T, s *server, v any, args ...string) {
+	t.Helper()
+	out, errOut, code := sweepKMSCLI(t, s, args...)
+	if code != 0 {
+		t.Fatalf("aws kms %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			t.Fatalf("aws kms %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// sweepKMSFail runs a CLI command that must fail with the AWS error code and a message
+// containing msg.
+func sweepKMSFail(t *testing.T, s *server, code, msg string, args ...string) {
+	t.Helper()
+	out, errOut, rc := sweepKMSCLI(t, s, args...)
+	if rc == 0 {
+		t.Fatalf("aws kms %s succeeded, want %s:\n%s", strings.Join(args, " "), code, out)
+	}
+	if !strings.Contains(errOut, "("+code+")") || !strings.Contains(errOut, msg) {
+		t.Fatalf("aws kms %s: want %s %q, got:\n%s", strings.Join(args, " "), code, msg, errOut)
+	}
+}
+
+func sweepKMSNeedCLI(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("no /usr/bin/aws")
+	}
+}
+
+type sweepKMSKey struct {
+	KeyMetadata struct {
+		KeyId, Arn, KeyState, Description string
+	}
+}
+
+// TestSweepKMSRequestValidation: enum values and grant tokens the CLI passes through
+// unchecked get AWS's answers (the model's ValidationException, InvalidGrantTokenException).
+func TestSweepKMSRequestValidation(t *testing.T) {
+	sweepKMSNeedCLI(t)
+	s := startServer(t, "", nil)
+	var k sweepKMSKey
+	sweepKMSOK(t, s, &k, "create-key")
+	pt := "fileb://" + writeSweepKMSFile(t, "secret")
+
+	sweepKMSFail(t, s, "ValidationException", "at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set",
+		"encrypt", "--key-id", k.KeyMetadata.KeyId, "--plaintext", pt, "--encryption-algorithm", "RSAES_OAEP_SHA_512")
+	// Even for a key that does not exist: the request is invalid before any lookup.
+	sweepKMSFail(t, s, "ValidationException", "encryptionAlgorithm",
+		"encrypt", "--key-id", "alias/none", "--plaintext", pt, "--encryption-algorithm", "RSAES_OAEP_SHA_512")
+	sweepKMSFail(t, s, "InvalidGrantTokenException", "",
+		"encrypt", "--key-id", k.KeyMetadata.KeyId, "--plaintext", pt, "--grant-tokens", "not-a-token")
+	eleven := make([]string, 11)
+	for i := range eleven {
+		eleven[i] = "t"
+	}
+	sweepKMSFail(t, s, "ValidationException", "grantTokens",
+		append([]string{"generate-data-key", "--key-id", k.KeyMetadata.KeyId, "--key-spec", "AES_256", "--grant-tokens"}, eleven...)...)
+
+	var enc struct{ CiphertextBlob string }
+	sweepKMSOK(t, s, &enc, "encrypt", "--key-id", k.KeyMetadata.KeyId, "--plaintext", pt)
+	ct := "fileb://" + writeSweepKMSBase64File(t, enc.CiphertextBlob)
+	sweepKMSFail(t, s, "ValidationException", "at 'encryptionAlgorithm'",
+		"decrypt", "--ciphertext-blob", ct, "--encryption-algorithm", "FOO")
+	sweepKMSFail(t, s, "ValidationException", "at 'destinationEncryptionAlgorithm'",
+		"re-encrypt", "--ciphertext-blob", ct, "--destination-key-id", k.KeyMetadata.KeyId, "--destination-encryption-algorithm", "FOO")
+
+	// A real grant's token is accepted.
+	var g struct{ GrantToken string }
+	sweepKMSOK(t, s, &g, "create-grant", "--key-id", k.KeyMetadata.KeyId, "--grantee-principal", "arn:aws:iam::111122223333:root",
+		"--operations", "Decrypt")
+	var dec struct{ Plaintext string }
+	sweepKMSOK(t, s, &dec, "decrypt", "--ciphertext-blob", ct, "--grant-tokens", g.GrantToken)
+}
+
+// TestSweepKMSManagementRefusesAliases: operations whose KeyId AWS documents as "key ID or
+// key ARN" refuse an alias (NotFoundException "Invalid keyId") and change nothing.
+func TestSweepKMSManagementRefusesAliases(t *testing.T) {
+	sweepKMSNeedCLI(t)
+	s := startServer(t, "", nil)
+	var k sweepKMSKey
+	sweepKMSOK(t, s, &k, "create-key")
+	sweepKMSOK(t, s, nil, "create-alias", "--alias-name", "alias/sweep", "--target-key-id", k.KeyMetadata.KeyId)
+	aliasARN := "arn:aws:kms:us-east-1:111122223333:alias/sweep"
+
+	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId alias/sweep", "disable-key", "--key-id", "alias/sweep")
+	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId "+aliasARN, "schedule-key-deletion", "--key-id", aliasARN)
+	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId alias/sweep", "tag-resource", "--key-id", "alias/sweep", "--tags", "TagKey=a,TagValue=b")
+	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId alias/sweep", "update-key-description", "--key-id", "alias/sweep", "--description", "changed")
+	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId alias/sweep", "get-key-policy", "--key-id", "alias/sweep", "--policy-name", "default")
+
+	var d sweepKMSKey
+	sweepKMSOK(t, s, &d, "describe-key", "--key-id", "alias/sweep")
+	if d.KeyMetadata.KeyId != k.KeyMetadata.KeyId || d.KeyMetadata.KeyState != "Enabled" || d.KeyMetadata.Description != "" {
+		t.Fatalf("key changed through an alias: %+v", d.KeyMetadata)
+	}
+	var tags struct{ Tags []any }
+	sweepKMSOK(t, s, &tags, "list-resource-tags", "--key-id", k.KeyMetadata.Arn)
+	if len(tags.Tags) != 0 {
+		t.Fatalf("tags: %v", tags.Tags)
+	}
+	sweepKMSOK(t, s, nil, "disable-key", "--key-id", k.KeyMetadata.Arn)
+}
+
+func writeSweepKMSFile(t *testing.T, content string) string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "sweep-kms-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
+}
+
+func writeSweepKMSBase64File(t *testing.T, b64 string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeSweepKMSFile(t, string(b))
+}
