@@ -87,19 +87,52 @@ var keyIDOnlyOps = map[string]bool{
 	"ReplicateKey": true, "UpdatePrimaryRegion": true, "ListAliases": true, "GetKeyLastUsage": true,
 }
 
-// checkKeyIDOnly refuses an alias as the KeyId of a keyIDOnlyOps operation. body has
-// already been decoded into the operation's input, so it is valid JSON.
-func checkKeyIDOnly(op string, body []byte) error {
-	if !keyIDOnlyOps[op] || len(body) == 0 {
+// minLengthZeroMembers are the top-level string members of KMS requests that may be empty
+// (DescriptionType, min 0); every other top-level string member has a minimum length of 1
+// or is an enum, of which "" is not a value.
+var minLengthZeroMembers = map[string]bool{"Description": true, "KeyMaterialDescription": true}
+
+// requiredNullable are required members whose zero value is valid, so the decoded input
+// cannot tell them missing.
+var requiredNullable = map[string][]string{"UpdateKeyDescription": {"Description"}}
+
+// checkRawMembers checks what the decoded input cannot show: a top-level string member
+// sent as "" (AWS: below the minimum length, not absent), a required member missing, and
+// an alias as the KeyId of a keyIDOnlyOps operation. body has already been decoded into
+// the operation's input, so it is a valid JSON object.
+func checkRawMembers(op string, body []byte) error {
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
 		return nil
 	}
-	var in struct {
-		KeyId string `json:"KeyId"`
+	for _, name := range requiredNullable[op] {
+		if v, ok := members[name]; !ok || string(v) == "null" {
+			return requiredMemberErr(lowerFirst(name))
+		}
 	}
-	if json.Unmarshal(body, &in) != nil || !isAliasRef(in.KeyId) {
-		return nil
+	for name, v := range members {
+		if string(v) == `""` && !minLengthZeroMembers[name] {
+			return validation("1 validation error detected: Value '' at '%s' failed to satisfy constraint: Member must have length greater than or equal to 1", lowerFirst(name))
+		}
 	}
-	return notFound("Invalid keyId %s", in.KeyId)
+	if keyIDOnlyOps[op] {
+		var id string
+		if json.Unmarshal(members["KeyId"], &id) == nil && isAliasRef(id) {
+			return notFound("Invalid keyId %s", id)
+		}
+	}
+	return nil
+}
+
+// lowerFirst is a member's name as AWS's validation messages spell it (keyId, policy).
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // isAliasRef reports whether a key reference is an alias name or an alias ARN.

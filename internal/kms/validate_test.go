@@ -100,3 +100,57 @@ func TestKeyIDOnlyOperationsRefuseAliases(t *testing.T) {
 	}
 	e.mustCall(root, "EnableKey", KeyIDInput{KeyId: sym.Arn})
 }
+
+// TestEmptyAndMissingMembers: a member sent as "" is below the model's minimum length (not
+// absent), so CreateKey with Policy "" does not fall back to the default policy; a missing
+// required Description does not clear the description. Description itself may be "".
+func TestEmptyAndMissingMembers(t *testing.T) {
+	e := newTestEnv(t)
+	raw := func(op, body string) (any, error) { return Operations()[op](e.k, e.ctx, e.c, []byte(body)) }
+	keysBefore, err := e.k.ListKeys(e.ctx, e.c, ListInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ op, body, field string }{
+		{"CreateKey", `{"Policy":""}`, "policy"},
+		{"CreateKey", `{"Description":"d","CustomKeyStoreId":""}`, "customKeyStoreId"},
+		{"CreateKey", `{"KeySpec":""}`, "keySpec"},
+		{"ListKeys", `{"Marker":""}`, "marker"},
+	} {
+		_, err := raw(tc.op, tc.body)
+		wantCode(t, err, "ValidationException")
+		if !strings.Contains(err.Error(), "Value '' at '"+tc.field+"'") {
+			t.Fatalf("%s %s: %v", tc.op, tc.body, err)
+		}
+	}
+	keysAfter, err := e.k.ListKeys(e.ctx, e.c, ListInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keysAfter.Keys) != len(keysBefore.Keys) {
+		t.Fatalf("a refused CreateKey created a key: %d -> %d", len(keysBefore.Keys), len(keysAfter.Keys))
+	}
+
+	k := e.createKey(CreateKeyInput{Description: "keep"})
+	for _, body := range []string{`{"KeyId":"` + k.KeyId + `"}`, `{"KeyId":"` + k.KeyId + `","Description":null}`} {
+		_, err := raw("UpdateKeyDescription", body)
+		wantCode(t, err, "ValidationException")
+		if !strings.Contains(err.Error(), "Value null at 'description'") {
+			t.Fatal(err)
+		}
+	}
+	if _, err := raw("Encrypt", `{"KeyId":"`+k.KeyId+`","Plaintext":"aGk=","EncryptionAlgorithm":""}`); err == nil {
+		t.Fatal("EncryptionAlgorithm \"\" accepted")
+	}
+	md, _ := raw("DescribeKey", `{"KeyId":"`+k.KeyId+`"}`)
+	if d := md.(*KeyMetadataOutput).KeyMetadata.Description; d != "keep" {
+		t.Fatalf("description %q", d)
+	}
+	if _, err := raw("UpdateKeyDescription", `{"KeyId":"`+k.KeyId+`","Description":""}`); err != nil {
+		t.Fatal(err)
+	}
+	md, _ = raw("DescribeKey", `{"KeyId":"`+k.KeyId+`"}`)
+	if d := md.(*KeyMetadataOutput).KeyMetadata.Description; d != "" {
+		t.Fatalf("description %q", d)
+	}
+}
