@@ -71,6 +71,11 @@ func (in GenerateDataKeyInput) validate() error {
 
 func (in KeyIDInput) validate() error { return asymCheckGrants(in.GrantTokens) }
 
+// CreateAliasInput is also UpdateAliasInput.
+func (in CreateAliasInput) validate() error { return validateAliasName(in.AliasName) }
+
+func (in DeleteAliasInput) validate() error { return validateAliasName(in.AliasName) }
+
 // keyIDOnlyOps are the operations whose KeyId is "the key ID or key ARN of the KMS key"
 // (the model's documentation): AWS refuses an alias name or alias ARN there with
 // NotFoundException "Invalid keyId ...", where the cryptographic operations and
@@ -116,6 +121,12 @@ func checkRawMembers(op string, body []byte) error {
 	for name, v := range members {
 		if string(v) == `""` && !minLengthZeroMembers[name] {
 			return validation("1 validation error detected: Value '' at '%s' failed to satisfy constraint: Member must have length greater than or equal to 1", lowerFirst(name))
+		}
+	}
+	if v, ok := members["Marker"]; ok {
+		var m string
+		if json.Unmarshal(v, &m) == nil && len(m) > 1024 {
+			return validation("1 validation error detected: Value '%s' at 'marker' failed to satisfy constraint: Member must have length less than or equal to 1024", m)
 		}
 	}
 	if keyIDOnlyOps[op] {

@@ -154,3 +154,38 @@ func TestEmptyAndMissingMembers(t *testing.T) {
 		t.Fatalf("description %q", d)
 	}
 }
+
+// TestAliasNameAndMarkerLengths: an alias name over 256 characters or a marker over 1024
+// is a ValidationException before any lookup (with authorization on, the alias's key
+// would otherwise be looked up first and be "not found").
+func TestAliasNameAndMarkerLengths(t *testing.T) {
+	e, _ := newAuthzEnv(t)
+	root := Caller{Region: "us-east-1", Account: authzAcct, Principal: "arn:aws:iam::" + authzAcct + ":root"}
+	sym := e.createKey(CreateKeyInput{})
+	long := "alias/" + strings.Repeat("a", 251)
+	for op, in := range map[string]any{
+		"CreateAlias": CreateAliasInput{AliasName: long, TargetKeyId: sym.KeyId},
+		"UpdateAlias": CreateAliasInput{AliasName: long, TargetKeyId: sym.KeyId},
+		"DeleteAlias": DeleteAliasInput{AliasName: long},
+	} {
+		_, err := e.call(root, op, in)
+		wantCode(t, err, "ValidationException")
+		if !strings.Contains(err.Error(), "at 'aliasName'") {
+			t.Fatalf("%s: %v", op, err)
+		}
+	}
+	marker := strings.Repeat("m", 1025)
+	for op, in := range map[string]any{
+		"ListKeys":         map[string]any{"Marker": marker},
+		"ListAliases":      map[string]any{"Marker": marker},
+		"ListGrants":       map[string]any{"KeyId": sym.KeyId, "Marker": marker},
+		"ListResourceTags": map[string]any{"KeyId": sym.KeyId, "Marker": marker},
+		"ListKeyRotations": map[string]any{"KeyId": sym.KeyId, "Marker": marker},
+	} {
+		_, err := e.call(root, op, in)
+		wantCode(t, err, "ValidationException")
+		if !strings.Contains(err.Error(), "at 'marker'") {
+			t.Fatalf("%s: %v", op, err)
+		}
+	}
+}
