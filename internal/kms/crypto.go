@@ -137,6 +137,10 @@ type DecryptInput struct {
 	KeyId               string            `json:"KeyId"`
 	EncryptionAlgorithm string            `json:"EncryptionAlgorithm"`
 	DryRun              bool              `json:"DryRun"`
+	// Recipient asks for the plaintext encrypted to a Nitro Enclave: not supported, and
+	// never ignored (the plaintext must not be returned to a caller that asked for it not
+	// to be).
+	Recipient *AttestationRecipient `json:"Recipient"`
 }
 
 // DecryptOutput is Decrypt's response.
@@ -152,6 +156,9 @@ type DecryptOutput struct {
 func (s *Service) Decrypt(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, error) {
 	if len(in.CiphertextBlob) < 1 || len(in.CiphertextBlob) > 6144 {
 		return nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+	}
+	if in.Recipient != nil {
+		return nil, recipientUnsupported()
 	}
 	if in.EncryptionAlgorithm != "" && in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
 		return s.decryptRSA(ctx, c, in)
@@ -272,6 +279,8 @@ type GenerateDataKeyInput struct {
 	KeySpec           string            `json:"KeySpec"`
 	GrantTokens       []string          `json:"GrantTokens"`
 	DryRun            bool              `json:"DryRun"`
+	// Recipient (GenerateDataKey only; see DecryptInput.Recipient).
+	Recipient *AttestationRecipient `json:"Recipient"`
 }
 
 // GenerateDataKeyOutput is GenerateDataKey's response (no Plaintext for WithoutPlaintext).
@@ -311,6 +320,9 @@ func (s *Service) GenerateDataKey(ctx context.Context, c Caller, in GenerateData
 	n, err := in.dataKeyLen()
 	if err != nil {
 		return nil, err
+	}
+	if !withoutPlaintext && in.Recipient != nil {
+		return nil, recipientUnsupported()
 	}
 	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
 	if err != nil {
@@ -352,8 +364,9 @@ func (s *Service) GenerateDataKey(ctx context.Context, c Caller, in GenerateData
 
 // GenerateRandomInput is GenerateRandom's request.
 type GenerateRandomInput struct {
-	NumberOfBytes    *int   `json:"NumberOfBytes"`
-	CustomKeyStoreId string `json:"CustomKeyStoreId"`
+	NumberOfBytes    *int                  `json:"NumberOfBytes"`
+	CustomKeyStoreId string                `json:"CustomKeyStoreId"`
+	Recipient        *AttestationRecipient `json:"Recipient"` // see DecryptInput.Recipient
 }
 
 // GenerateRandomOutput is GenerateRandom's response.
@@ -369,6 +382,9 @@ func (s *Service) GenerateRandom(ctx context.Context, c Caller, in GenerateRando
 			v = *in.NumberOfBytes
 		}
 		return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", v)
+	}
+	if in.Recipient != nil {
+		return nil, recipientUnsupported()
 	}
 	var sess *hsm.Session
 	var err error

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -187,5 +188,36 @@ func TestAliasNameAndMarkerLengths(t *testing.T) {
 		if !strings.Contains(err.Error(), "at 'marker'") {
 			t.Fatalf("%s: %v", op, err)
 		}
+	}
+}
+
+// TestRecipientNeverIgnored: Decrypt, GenerateDataKey and GenerateRandom with a Recipient
+// (Nitro Enclaves) answer UnsupportedOperationException, as GenerateDataKeyPair and
+// DeriveSharedSecret do, instead of returning the plaintext the caller asked to receive
+// only encrypted to its enclave.
+func TestRecipientNeverIgnored(t *testing.T) {
+	e := newTestEnv(t)
+	sym := e.createKey(CreateKeyInput{})
+	enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpt := `"Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"ZG9j"}`
+	ct, _ := json.Marshal(enc.CiphertextBlob)
+	for op, body := range map[string]string{
+		"Decrypt":         `{"CiphertextBlob":` + string(ct) + `,` + rcpt + `}`,
+		"GenerateDataKey": `{"KeyId":"` + sym.KeyId + `","KeySpec":"AES_256",` + rcpt + `}`,
+		"GenerateRandom":  `{"NumberOfBytes":32,` + rcpt + `}`,
+	} {
+		out, err := Operations()[op](e.k, e.ctx, e.c, []byte(body))
+		if out != nil {
+			t.Errorf("%s returned %+v", op, out)
+		}
+		wantCode(t, err, "UnsupportedOperationException")
+	}
+	// GenerateDataKeyWithoutPlaintext has no Recipient member: an unknown member is ignored.
+	if _, err := Operations()["GenerateDataKeyWithoutPlaintext"](e.k, e.ctx, e.c,
+		[]byte(`{"KeyId":"`+sym.KeyId+`","KeySpec":"AES_256",`+rcpt+`}`)); err != nil {
+		t.Fatal(err)
 	}
 }
