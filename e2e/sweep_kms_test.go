@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
 // sweepKMSCLI runs the real AWS CLI v2 (/usr/bin/aws) against s's KMS as the account root
@@ -156,4 +161,51 @@ func writeSweepKMSBase64File(t *testing.T, b64 string) string {
 		t.Fatal(err)
 	}
 	return writeSweepKMSFile(t, string(b))
+}
+
+// TestSweepKMSSDKEmptyMembersAndRecipient drives, with aws-sdk-go-v2 (which checks only
+// required members client-side), what the CLI refuses before sending: a member set to ""
+// and a Nitro Enclaves Recipient.
+func TestSweepKMSSDKEmptyMembersAndRecipient(t *testing.T) {
+	s := startServer(t, "", nil)
+	k := s.kmsClient()
+	ctx := context.Background()
+	before, err := k.ListKeys(ctx, &kms.ListKeysInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty policy (say, read from an empty file) is refused, not replaced by the
+	// default key policy.
+	_, err = k.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String("")})
+	wantAPIError(t, err, "ValidationException")
+	after, err := k.ListKeys(ctx, &kms.ListKeysInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Keys) != len(before.Keys) {
+		t.Fatalf("CreateKey with Policy \"\" created a key")
+	}
+
+	ck, err := k.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = k.Encrypt(ctx, &kms.EncryptInput{KeyId: ck.KeyMetadata.KeyId, Plaintext: []byte("x"), EncryptionAlgorithm: ""})
+	if err != nil {
+		t.Fatalf("an unset enum must be omitted by the SDK: %v", err)
+	}
+	enc, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: ck.KeyMetadata.KeyId, Plaintext: []byte("enclave only")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpt := &types.RecipientInfo{KeyEncryptionAlgorithm: types.KeyEncryptionMechanismRsaesOaepSha256, AttestationDocument: []byte("doc")}
+	dec, err := k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, Recipient: rcpt})
+	wantAPIError(t, err, "UnsupportedOperationException")
+	if dec != nil && dec.Plaintext != nil {
+		t.Fatal("plaintext returned to a Recipient request")
+	}
+	_, err = k.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: ck.KeyMetadata.KeyId, KeySpec: types.DataKeySpecAes256, Recipient: rcpt})
+	wantAPIError(t, err, "UnsupportedOperationException")
+	_, err = k.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(16), Recipient: rcpt})
+	wantAPIError(t, err, "UnsupportedOperationException")
 }
