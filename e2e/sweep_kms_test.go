@@ -104,6 +104,10 @@ func TestSweepKMSRequestValidation(t *testing.T) {
 	sweepKMSFail(t, s, "ValidationException", "at 'destinationEncryptionAlgorithm'",
 		"re-encrypt", "--ciphertext-blob", ct, "--destination-key-id", k.KeyMetadata.KeyId, "--destination-encryption-algorithm", "FOO")
 
+	// KeyUsage defaults to ENCRYPT_DECRYPT and is required for keys that cannot encrypt.
+	sweepKMSFail(t, s, "ValidationException", "KeyUsage is required for KeySpec HMAC_256", "create-key", "--key-spec", "HMAC_256")
+	sweepKMSFail(t, s, "ValidationException", "KeyUsage is required for KeySpec ECC_NIST_P256", "create-key", "--key-spec", "ECC_NIST_P256")
+
 	// A real grant's token is accepted.
 	var g struct{ GrantToken string }
 	sweepKMSOK(t, s, &g, "create-grant", "--key-id", k.KeyMetadata.KeyId, "--grantee-principal", "arn:aws:iam::111122223333:root",

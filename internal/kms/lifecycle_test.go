@@ -143,7 +143,7 @@ func TestKeyRotationSettings(t *testing.T) {
 
 	// Key types.
 	rsa := e.createKey(CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt})
-	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256})
+	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC})
 	for _, id := range []string{rsa.KeyId, hmac.KeyId} {
 		wantCode(t, e.k.EnableKeyRotation(e.ctx, e.c, EnableKeyRotationInput{KeyId: id}), "UnsupportedOperationException")
 		wantCode(t, e.k.DisableKeyRotation(e.ctx, e.c, KeyIDInput{KeyId: id}), "UnsupportedOperationException")

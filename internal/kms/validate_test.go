@@ -221,3 +221,26 @@ func TestRecipientNeverIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCreateKeyUsageDefault: KeyUsage defaults to ENCRYPT_DECRYPT (the model's
+// documentation) and is required for specs that cannot encrypt: an HMAC or
+// elliptic-curve key without one is refused rather than given a usage.
+func TestCreateKeyUsageDefault(t *testing.T) {
+	e := newTestEnv(t)
+	for _, spec := range []string{SpecHMAC224, SpecHMAC256, SpecHMAC512, SpecP256, SpecP384, SpecSecp256k1, SpecEd25519} {
+		_, err := e.k.CreateKey(e.ctx, e.c, CreateKeyInput{KeySpec: spec})
+		wantCode(t, err, "ValidationException")
+		if !strings.Contains(err.Error(), "KeyUsage is required for KeySpec "+spec) {
+			t.Fatalf("%s: %v", spec, err)
+		}
+	}
+	for _, spec := range []string{SpecSymmetric, SpecRSA2048, ""} {
+		md := e.createKey(CreateKeyInput{KeySpec: spec})
+		if md.KeyUsage != UsageEncrypt {
+			t.Fatalf("%s: usage %s", spec, md.KeyUsage)
+		}
+	}
+	if md := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC}); md.KeyUsage != UsageMAC {
+		t.Fatalf("%+v", md)
+	}
+}
