@@ -217,7 +217,7 @@ func (s *Service) metadata(k *keyRec, m *material) KeyMetadata {
 		CustomKeyStoreId: k.CustomKeyStoreID, ExpirationModel: k.ExpirationModel, KeyManager: "CUSTOMER",
 		CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec, MultiRegion: k.MultiRegion,
 	}
-	if k.State == StatePendingDeletion {
+	if k.State == StatePendingDeletion || k.State == StatePendingReplicaDeletion {
 		md.PendingDeletionWindowInDays = k.PendingWindow
 	}
 	if k.CustomKeyStoreID != "" {

@@ -566,9 +566,15 @@ func TestMultiRegionRotationAndDeletion(t *testing.T) {
 	wantCode(t, e.k.EnableKeyRotation(e.ctx, eu, EnableKeyRotationInput{KeyId: md.KeyId}), "UnsupportedOperationException")
 	_, err := e.k.RotateKeyOnDemand(e.ctx, eu, KeyIDInput{KeyId: md.KeyId})
 	wantCode(t, err, "UnsupportedOperationException")
-	_, err = e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: md.KeyId})
-	wantCode(t, err, "KMSInvalidStateException")
-	if !strings.Contains(err.Error(), "eu-west-1") {
+	// The primary waits for its replicas (PendingReplicaDeletion); cancel and re-enable it.
+	sched, err := e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: md.KeyId})
+	if err != nil || sched.KeyState != StatePendingReplicaDeletion {
+		t.Fatalf("%v %+v", err, sched)
+	}
+	if _, err := e.k.CancelKeyDeletion(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.k.EnableKey(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 

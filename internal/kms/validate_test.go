@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestInputValidationBeforeLookup: enum values and grant tokens of the symmetric
@@ -242,5 +243,85 @@ func TestCreateKeyUsageDefault(t *testing.T) {
 	}
 	if md := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC}); md.KeyUsage != UsageMAC {
 		t.Fatalf("%+v", md)
+	}
+}
+
+// TestScheduleDeletionOfPrimaryWithReplicas: a Multi-Region primary key with replicas is
+// scheduled into PendingReplicaDeletion (no deletion date, unusable); its waiting period
+// begins when its last replica is deleted, and it is then deleted. Canceling returns it to
+// Disabled.
+func TestScheduleDeletionOfPrimaryWithReplicas(t *testing.T) {
+	e := newTestEnv(t)
+	eu := Caller{Region: "eu-west-1", Account: e.c.Account, Principal: e.c.Principal}
+	multi := true
+	md := e.createKey(CreateKeyInput{MultiRegion: &multi})
+	if _, err := e.k.ReplicateKey(e.ctx, e.c, ReplicateKeyInput{KeyId: md.KeyId, ReplicaRegion: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: md.KeyId, PendingWindowInDays: lcInt(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.KeyState != StatePendingReplicaDeletion || out.DeletionDate != nil || out.PendingWindowInDays != 7 {
+		t.Fatalf("%+v", out)
+	}
+	d := e.describe(e.c, md.KeyId)
+	if d.KeyState != StatePendingReplicaDeletion || d.Enabled || d.DeletionDate != nil || d.PendingDeletionWindowInDays != 7 {
+		t.Fatalf("%+v", d)
+	}
+	_, err = e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")})
+	wantCode(t, err, "KMSInvalidStateException")
+	_, err = e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: md.KeyId})
+	wantCode(t, err, "KMSInvalidStateException")
+	// The replica still works until it is deleted.
+	if _, err := e.k.Encrypt(e.ctx, eu, EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A tick changes nothing while the replica exists.
+	e.clock.Add(40 * day)
+	if err := e.k.Tick(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.describe(e.c, md.KeyId); d.KeyState != StatePendingReplicaDeletion {
+		t.Fatalf("%+v", d)
+	}
+	if _, err := e.k.ScheduleKeyDeletion(e.ctx, eu, ScheduleKeyDeletionInput{KeyId: md.KeyId, PendingWindowInDays: lcInt(7)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(8 * day)
+	if err := e.k.Tick(e.ctx); err != nil { // deletes the replica
+		t.Fatal(err)
+	}
+	if err := e.k.Tick(e.ctx); err != nil { // starts the primary's waiting period
+		t.Fatal(err)
+	}
+	d = e.describe(e.c, md.KeyId)
+	if d.KeyState != StatePendingDeletion || d.DeletionDate == nil || d.PendingDeletionWindowInDays != 7 {
+		t.Fatalf("%+v", d)
+	}
+	if want := e.clock.Now().Add(7 * day); !time.Time(*d.DeletionDate).Equal(want) {
+		t.Fatalf("deletion date %v, want %v", time.Time(*d.DeletionDate), want)
+	}
+	e.clock.Add(8 * day)
+	if err := e.k.Tick(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.k.DescribeKey(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId})
+	wantCode(t, err, "NotFoundException")
+
+	// Canceling a PendingReplicaDeletion primary disables it.
+	md2 := e.createKey(CreateKeyInput{MultiRegion: &multi})
+	if _, err := e.k.ReplicateKey(e.ctx, e.c, ReplicateKeyInput{KeyId: md2.KeyId, ReplicaRegion: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: md2.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.CancelKeyDeletion(e.ctx, e.c, KeyIDInput{KeyId: md2.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.describe(e.c, md2.KeyId); d.KeyState != StateDisabled || d.PendingDeletionWindowInDays != 0 {
+		t.Fatalf("%+v", d)
 	}
 }
