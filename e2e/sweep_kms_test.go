@@ -213,3 +213,34 @@ func TestSweepKMSSDKEmptyMembersAndRecipient(t *testing.T) {
 	_, err = k.GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(16), Recipient: rcpt})
 	wantAPIError(t, err, "UnsupportedOperationException")
 }
+
+// TestSweepKMSMultiRegionPrimaryDeletion: scheduling the deletion of a Multi-Region primary
+// key with a replica answers PendingReplicaDeletion without a deletion date, as AWS does.
+func TestSweepKMSMultiRegionPrimaryDeletion(t *testing.T) {
+	sweepKMSNeedCLI(t)
+	s := startServer(t, "", nil)
+	var k sweepKMSKey
+	sweepKMSOK(t, s, &k, "create-key", "--multi-region")
+	sweepKMSOK(t, s, nil, "replicate-key", "--key-id", k.KeyMetadata.KeyId, "--replica-region", "eu-west-1")
+	var sched struct {
+		KeyState            string
+		DeletionDate        *string
+		PendingWindowInDays int
+	}
+	sweepKMSOK(t, s, &sched, "schedule-key-deletion", "--key-id", k.KeyMetadata.KeyId, "--pending-window-in-days", "9")
+	if sched.KeyState != "PendingReplicaDeletion" || sched.DeletionDate != nil || sched.PendingWindowInDays != 9 {
+		t.Fatalf("%+v", sched)
+	}
+	var d struct {
+		KeyMetadata struct {
+			KeyState                    string
+			Enabled                     bool
+			PendingDeletionWindowInDays int
+		}
+	}
+	sweepKMSOK(t, s, &d, "describe-key", "--key-id", k.KeyMetadata.KeyId)
+	if d.KeyMetadata.KeyState != "PendingReplicaDeletion" || d.KeyMetadata.Enabled || d.KeyMetadata.PendingDeletionWindowInDays != 9 {
+		t.Fatalf("%+v", d.KeyMetadata)
+	}
+	sweepKMSFail(t, s, "KMSInvalidStateException", "", "encrypt", "--key-id", k.KeyMetadata.KeyId, "--plaintext", "fileb://"+writeSweepKMSFile(t, "x"))
+}
