@@ -22,7 +22,7 @@ func op[In authInput, Out any](name string, fn func(*Service, context.Context, C
 		if err := validateInput(in); err != nil {
 			return nil, err
 		}
-		if err := checkRawMembers(name, body); err != nil {
+		if err := checkRawMembers(name, c.Region, body); err != nil {
 			return nil, err
 		}
 		if s.cfg.Enforce {
@@ -48,7 +48,7 @@ func opNoOutput[In authInput](name string, fn func(*Service, context.Context, Ca
 		if err := validateInput(in); err != nil {
 			return nil, err
 		}
-		if err := checkRawMembers(name, body); err != nil {
+		if err := checkRawMembers(name, c.Region, body); err != nil {
 			return nil, err
 		}
 		if s.cfg.Enforce {

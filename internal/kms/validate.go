@@ -102,10 +102,11 @@ var minLengthZeroMembers = map[string]bool{"Description": true, "KeyMaterialDesc
 var requiredNullable = map[string][]string{"UpdateKeyDescription": {"Description"}}
 
 // checkRawMembers checks what the decoded input cannot show: a top-level string member
-// sent as "" (AWS: below the minimum length, not absent), a required member missing, and
-// an alias as the KeyId of a keyIDOnlyOps operation. body has already been decoded into
+// sent as "" (AWS: below the minimum length, not absent), a required member missing, a
+// key ARN of a region other than the request's, and an alias as the KeyId of a
+// keyIDOnlyOps operation. body has already been decoded into
 // the operation's input, so it is a valid JSON object.
-func checkRawMembers(op string, body []byte) error {
+func checkRawMembers(op, region string, body []byte) error {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
@@ -127,6 +128,19 @@ func checkRawMembers(op string, body []byte) error {
 		var m string
 		if json.Unmarshal(v, &m) == nil && len(m) > 1024 {
 			return validation("1 validation error detected: Value '%s' at 'marker' failed to satisfy constraint: Member must have length less than or equal to 1024", m)
+		}
+	}
+	// KMS is regional: a key or alias ARN of another region names nothing in this one.
+	for _, name := range []string{"KeyId", "SourceKeyId", "DestinationKeyId"} {
+		var id string
+		if json.Unmarshal(members[name], &id) != nil || !strings.HasPrefix(id, "arn:") {
+			continue
+		}
+		if parts := strings.SplitN(id, ":", 6); len(parts) == 6 && parts[3] != region {
+			if strings.HasPrefix(parts[5], "alias/") {
+				return notFound("Alias %s is not found.", id)
+			}
+			return notFound("Key '%s' does not exist", id)
 		}
 	}
 	if keyIDOnlyOps[op] {

@@ -325,3 +325,47 @@ func TestScheduleDeletionOfPrimaryWithReplicas(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 }
+
+// TestForeignRegionARNs: a request acts in its own region; a key or alias ARN of another
+// region is not found there (and the key in that region is left alone).
+func TestForeignRegionARNs(t *testing.T) {
+	e := newTestEnv(t)
+	west := Caller{Region: "us-west-2", Account: e.c.Account, Principal: e.c.Principal}
+	out, err := e.k.CreateKey(e.ctx, west, CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk := out.KeyMetadata
+	if err := e.k.CreateAlias(e.ctx, west, CreateAliasInput{AliasName: "alias/west", TargetKeyId: wk.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	east := e.createKey(CreateKeyInput{})
+	ct, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: east.KeyId, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	westAlias := "arn:aws:kms:us-west-2:" + e.c.Account + ":alias/west"
+	for _, tc := range []struct {
+		op string
+		in any
+	}{
+		{"DescribeKey", KeyIDInput{KeyId: wk.Arn}},
+		{"DescribeKey", KeyIDInput{KeyId: westAlias}},
+		{"Encrypt", EncryptInput{KeyId: wk.Arn, Plaintext: []byte("x")}},
+		{"DisableKey", KeyIDInput{KeyId: wk.Arn}},
+		{"ScheduleKeyDeletion", map[string]any{"KeyId": wk.Arn, "PendingWindowInDays": 7}},
+		{"ReEncrypt", ReEncryptInput{CiphertextBlob: ct.CiphertextBlob, DestinationKeyId: wk.Arn}},
+		{"Decrypt", DecryptInput{CiphertextBlob: ct.CiphertextBlob, KeyId: wk.Arn}},
+	} {
+		_, err := e.call(e.c, tc.op, tc.in)
+		wantCode(t, err, "NotFoundException")
+	}
+	md, err := e.k.DescribeKey(e.ctx, west, KeyIDInput{KeyId: wk.KeyId})
+	if err != nil || md.KeyMetadata.KeyState != StateEnabled {
+		t.Fatalf("%v %+v", err, md)
+	}
+	// The request's own region's ARN works.
+	if _, err := e.call(e.c, "DescribeKey", KeyIDInput{KeyId: east.Arn}); err != nil {
+		t.Fatal(err)
+	}
+}
