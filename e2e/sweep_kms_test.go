@@ -15,11 +15,16 @@ import (
 )
 
 // sweepKMSCLI runs the real AWS CLI v2 (/usr/bin/aws) against s's KMS as the account root
-// and returns its stdout, stderr and exit code.
+// (in us-east-1, or the region of a leading "--region R") and returns its stdout, stderr
+// and exit code.
 func sweepKMSCLI(t *testing.T, s *server, args ...string) (string, string, int) {
 	t.Helper()
 	c := s.creds()
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json", "kms"}, args...)...)
+	region := "us-east-1"
+	if len(args) > 1 && args[0] == "--region" {
+		region, args = args[1], args[2:]
+	}
+	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json", "kms"}, args...)...)
 	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
 	var out, errb strings.Builder
@@ -131,6 +136,16 @@ func TestSweepKMSManagementRefusesAliases(t *testing.T) {
 	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId alias/sweep", "tag-resource", "--key-id", "alias/sweep", "--tags", "TagKey=a,TagValue=b")
 	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId alias/sweep", "update-key-description", "--key-id", "alias/sweep", "--description", "changed")
 	sweepKMSFail(t, s, "NotFoundException", "Invalid keyId alias/sweep", "get-key-policy", "--key-id", "alias/sweep", "--policy-name", "default")
+
+	// A key ARN of another region is not found (KMS is regional), and that key is unchanged.
+	var west sweepKMSKey
+	sweepKMSOK(t, s, &west, "--region", "us-west-2", "create-key")
+	sweepKMSFail(t, s, "NotFoundException", "does not exist", "disable-key", "--key-id", west.KeyMetadata.Arn)
+	sweepKMSFail(t, s, "NotFoundException", "does not exist", "describe-key", "--key-id", west.KeyMetadata.Arn)
+	sweepKMSOK(t, s, &west, "--region", "us-west-2", "describe-key", "--key-id", west.KeyMetadata.Arn)
+	if west.KeyMetadata.KeyState != "Enabled" {
+		t.Fatalf("us-west-2 key: %+v", west.KeyMetadata)
+	}
 
 	var d sweepKMSKey
 	sweepKMSOK(t, s, &d, "describe-key", "--key-id", "alias/sweep")
