@@ -217,7 +217,9 @@ func (s *Service) metadata(k *keyRec, m *material) KeyMetadata {
 		CustomKeyStoreId: k.CustomKeyStoreID, ExpirationModel: k.ExpirationModel, KeyManager: "CUSTOMER",
 		CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec, MultiRegion: k.MultiRegion,
 	}
-	if k.State == StatePendingDeletion || k.State == StatePendingReplicaDeletion {
+	// "present only when the KeyState of the KMS key is PendingReplicaDeletion" (the
+	// model); a key pending deletion shows its DeletionDate instead.
+	if k.State == StatePendingReplicaDeletion {
 		md.PendingDeletionWindowInDays = k.PendingWindow
 	}
 	if k.CustomKeyStoreID != "" {

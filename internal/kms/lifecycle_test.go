@@ -413,7 +413,7 @@ func TestScheduleAndCancelKeyDeletion(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 	d, _ := e.k.DescribeKey(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId})
-	if d.KeyMetadata.KeyState != StatePendingDeletion || d.KeyMetadata.Enabled || d.KeyMetadata.PendingDeletionWindowInDays != 30 ||
+	if d.KeyMetadata.KeyState != StatePendingDeletion || d.KeyMetadata.Enabled || d.KeyMetadata.PendingDeletionWindowInDays != 0 ||
 		d.KeyMetadata.DeletionDate == nil {
 		t.Fatalf("%+v", d.KeyMetadata)
 	}

@@ -297,7 +297,7 @@ func TestScheduleDeletionOfPrimaryWithReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = e.describe(e.c, md.KeyId)
-	if d.KeyState != StatePendingDeletion || d.DeletionDate == nil || d.PendingDeletionWindowInDays != 7 {
+	if d.KeyState != StatePendingDeletion || d.DeletionDate == nil || d.PendingDeletionWindowInDays != 0 {
 		t.Fatalf("%+v", d)
 	}
 	if want := e.clock.Now().Add(7 * day); !time.Time(*d.DeletionDate).Equal(want) {
