@@ -369,3 +369,17 @@ func TestForeignRegionARNs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPKCS1WrappingRefused: AWS KMS has not supported the RSAES_PKCS1_V1_5 wrapping
+// algorithm since October 10, 2023; GetParametersForImport refuses it for every key type.
+func TestPKCS1WrappingRefused(t *testing.T) {
+	e := newTestEnv(t)
+	for _, in := range []CreateKeyInput{{Origin: OriginExternal}, {Origin: OriginExternal, KeySpec: SpecHMAC256, KeyUsage: UsageMAC}} {
+		md := e.createKey(in)
+		_, err := e.k.GetParametersForImport(e.ctx, e.c, GetParametersForImportInput{KeyId: md.KeyId, WrappingAlgorithm: "RSAES_PKCS1_V1_5", WrappingKeySpec: "RSA_2048"})
+		wantCode(t, err, "ValidationException")
+		if !strings.Contains(err.Error(), "RSAES_PKCS1_V1_5 wrapping algorithm is not supported") {
+			t.Fatal(err)
+		}
+	}
+}
