@@ -84,6 +84,11 @@ func asymCheckGrants(t []string) error {
 			return validation("1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 8192, Member must have length greater than or equal to 1]")
 		}
 	}
+	for _, g := range t {
+		if !grantTokenWellFormed(g) {
+			return invalidGrantToken()
+		}
+	}
 	return nil
 }
 

@@ -237,7 +237,7 @@ func TestSignVerifyErrors(t *testing.T) {
 func TestGetPublicKey(t *testing.T) {
 	e := newTestEnv(t)
 	sym := e.createKey(CreateKeyInput{})
-	hmacKey := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256})
+	hmacKey := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC})
 	for _, id := range []string{sym.KeyId, hmacKey.KeyId} {
 		_, err := e.k.GetPublicKey(e.ctx, e.c, GetPublicKeyInput{KeyId: id})
 		wantCode(t, err, "UnsupportedOperationException")
@@ -412,7 +412,7 @@ func TestMac(t *testing.T) {
 	if bytes.Equal(macs[SpecHMAC256][:28], macs[SpecHMAC224]) {
 		t.Fatal("different keys gave the same MAC")
 	}
-	k256 := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256})
+	k256 := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC})
 	for _, tc := range []struct {
 		in   GenerateMacInput
 		code string

@@ -137,6 +137,10 @@ type DecryptInput struct {
 	KeyId               string            `json:"KeyId"`
 	EncryptionAlgorithm string            `json:"EncryptionAlgorithm"`
 	DryRun              bool              `json:"DryRun"`
+	// Recipient asks for the plaintext encrypted to a Nitro Enclave: not supported, and
+	// never ignored (the plaintext must not be returned to a caller that asked for it not
+	// to be).
+	Recipient *AttestationRecipient `json:"Recipient"`
 }
 
 // DecryptOutput is Decrypt's response.
@@ -152,6 +156,9 @@ type DecryptOutput struct {
 func (s *Service) Decrypt(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, error) {
 	if len(in.CiphertextBlob) < 1 || len(in.CiphertextBlob) > 6144 {
 		return nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+	}
+	if in.Recipient != nil {
+		return nil, recipientUnsupported()
 	}
 	if in.EncryptionAlgorithm != "" && in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
 		return s.decryptRSA(ctx, c, in)
@@ -272,6 +279,8 @@ type GenerateDataKeyInput struct {
 	KeySpec           string            `json:"KeySpec"`
 	GrantTokens       []string          `json:"GrantTokens"`
 	DryRun            bool              `json:"DryRun"`
+	// Recipient (GenerateDataKey only; see DecryptInput.Recipient).
+	Recipient *AttestationRecipient `json:"Recipient"`
 }
 
 // GenerateDataKeyOutput is GenerateDataKey's response (no Plaintext for WithoutPlaintext).
@@ -282,26 +291,38 @@ type GenerateDataKeyOutput struct {
 	KeyMaterialId  string `json:"KeyMaterialId,omitempty"`
 }
 
+// dataKeyLen is the length of the data key a request asks for (NumberOfBytes or KeySpec,
+// exactly one of them).
+func (in GenerateDataKeyInput) dataKeyLen() (int, error) {
+	switch {
+	case in.NumberOfBytes != nil && in.KeySpec != "":
+		return 0, validation("Please specify either number of bytes or key spec.")
+	case in.NumberOfBytes != nil:
+		n := *in.NumberOfBytes
+		if n < 1 || n > 1024 {
+			return 0, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+		}
+		return n, nil
+	case in.KeySpec == "AES_256":
+		return 32, nil
+	case in.KeySpec == "AES_128":
+		return 16, nil
+	case in.KeySpec == "":
+		return 0, validation("Please specify either number of bytes or key spec.")
+	default:
+		return 0, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", in.KeySpec)
+	}
+}
+
 // GenerateDataKey returns a random data key in plaintext (unless withoutPlaintext) and
 // encrypted under a symmetric KMS key.
 func (s *Service) GenerateDataKey(ctx context.Context, c Caller, in GenerateDataKeyInput, withoutPlaintext bool) (*GenerateDataKeyOutput, error) {
-	var n int
-	switch {
-	case in.NumberOfBytes != nil && in.KeySpec != "":
-		return nil, validation("Please specify either number of bytes or key spec.")
-	case in.NumberOfBytes != nil:
-		n = *in.NumberOfBytes
-		if n < 1 || n > 1024 {
-			return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
-		}
-	case in.KeySpec == "AES_256":
-		n = 32
-	case in.KeySpec == "AES_128":
-		n = 16
-	case in.KeySpec == "":
-		return nil, validation("Please specify either number of bytes or key spec.")
-	default:
-		return nil, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]", in.KeySpec)
+	n, err := in.dataKeyLen()
+	if err != nil {
+		return nil, err
+	}
+	if !withoutPlaintext && in.Recipient != nil {
+		return nil, recipientUnsupported()
 	}
 	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
 	if err != nil {
@@ -343,8 +364,9 @@ func (s *Service) GenerateDataKey(ctx context.Context, c Caller, in GenerateData
 
 // GenerateRandomInput is GenerateRandom's request.
 type GenerateRandomInput struct {
-	NumberOfBytes    *int   `json:"NumberOfBytes"`
-	CustomKeyStoreId string `json:"CustomKeyStoreId"`
+	NumberOfBytes    *int                  `json:"NumberOfBytes"`
+	CustomKeyStoreId string                `json:"CustomKeyStoreId"`
+	Recipient        *AttestationRecipient `json:"Recipient"` // see DecryptInput.Recipient
 }
 
 // GenerateRandomOutput is GenerateRandom's response.
@@ -360,6 +382,9 @@ func (s *Service) GenerateRandom(ctx context.Context, c Caller, in GenerateRando
 			v = *in.NumberOfBytes
 		}
 		return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", v)
+	}
+	if in.Recipient != nil {
+		return nil, recipientUnsupported()
 	}
 	var sess *hsm.Session
 	var err error

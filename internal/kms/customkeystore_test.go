@@ -400,7 +400,7 @@ func TestCustomKeyStoreConnectAndUse(t *testing.T) {
 		code string
 	}{
 		{CreateKeyInput{Origin: OriginCloudHSM, CustomKeyStoreId: id, KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt}, "UnsupportedOperationException"},
-		{CreateKeyInput{Origin: OriginCloudHSM, CustomKeyStoreId: id, KeySpec: SpecHMAC256}, "UnsupportedOperationException"},
+		{CreateKeyInput{Origin: OriginCloudHSM, CustomKeyStoreId: id, KeySpec: SpecHMAC256, KeyUsage: UsageMAC}, "UnsupportedOperationException"},
 		{CreateKeyInput{Origin: OriginCloudHSM, CustomKeyStoreId: id, MultiRegion: &yes}, "UnsupportedOperationException"},
 		{CreateKeyInput{Origin: OriginCloudHSM}, "ValidationException"},
 		{CreateKeyInput{Origin: OriginCloudHSM, CustomKeyStoreId: "cks-00000000000000000"}, "CustomKeyStoreNotFoundException"},

@@ -149,6 +149,12 @@ func (s *Service) GetParametersForImport(ctx context.Context, c Caller, in GetPa
 	if in.WrappingAlgorithm == "SM2PKE" || in.WrappingKeySpec == "SM2" {
 		return nil, kmsErr("UnsupportedOperationException", "SM2 wrapping keys and the SM2PKE wrapping algorithm are only supported in China Regions.")
 	}
+	if in.WrappingAlgorithm == "RSAES_PKCS1_V1_5" {
+		// Still an enum value of the model, but "As of October 10, 2023, KMS does not
+		// support the RSAES_PKCS1_V1_5 wrapping algorithm" (and PKCS #1 v1.5 unwrapping
+		// is a padding oracle).
+		return nil, validation("The RSAES_PKCS1_V1_5 wrapping algorithm is not supported (AWS KMS stopped supporting it on October 10, 2023); use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256.")
+	}
 	k, _, err := s.resolve(c, in.KeyId)
 	if err != nil {
 		return nil, err

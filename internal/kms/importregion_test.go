@@ -21,7 +21,7 @@ import (
 	"github.com/coffer-hsm/coffer/internal/hsm"
 )
 
-var allWrappingAlgorithms = []string{"RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256"}
+var allWrappingAlgorithms = []string{"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256"}
 
 func randBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
@@ -459,7 +459,7 @@ func TestReimportExpiryAndDelete(t *testing.T) {
 	_, err = e.importMaterial(e.c, md.KeyId, "RSAES_OAEP_SHA_256", randBytes(t, 32), ImportKeyMaterialInput{})
 	wantCode(t, err, "IncorrectKeyMaterialException")
 	// The same material restores the key and its old ciphertexts.
-	out, err := e.importMaterial(e.c, md.KeyId, "RSAES_PKCS1_V1_5", key, ImportKeyMaterialInput{ImportType: importExisting})
+	out, err := e.importMaterial(e.c, md.KeyId, "RSA_AES_KEY_WRAP_SHA_256", key, ImportKeyMaterialInput{ImportType: importExisting})
 	if err != nil || out.KeyMaterialId != first.KeyMaterialId {
 		t.Fatalf("%v %+v", err, out)
 	}

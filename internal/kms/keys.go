@@ -217,7 +217,9 @@ func (s *Service) metadata(k *keyRec, m *material) KeyMetadata {
 		CustomKeyStoreId: k.CustomKeyStoreID, ExpirationModel: k.ExpirationModel, KeyManager: "CUSTOMER",
 		CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec, MultiRegion: k.MultiRegion,
 	}
-	if k.State == StatePendingDeletion {
+	// "present only when the KeyState of the KMS key is PendingReplicaDeletion" (the
+	// model); a key pending deletion shows its DeletionDate instead.
+	if k.State == StatePendingReplicaDeletion {
 		md.PendingDeletionWindowInDays = k.PendingWindow
 	}
 	if k.CustomKeyStoreID != "" {
@@ -288,15 +290,15 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 		}
 		return nil, validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512]", spec)
 	}
+	// AWS: "The default value is ENCRYPT_DECRYPT. This parameter is optional when you are
+	// creating a symmetric encryption KMS key; otherwise, it is required." An HMAC or
+	// elliptic-curve key without a KeyUsage is refused, not given a usage.
 	usage := in.KeyUsage
 	if usage == "" {
-		usage = info.usages[0]
-		if spec == SpecSymmetric || strings.HasPrefix(spec, "RSA") {
-			usage = UsageEncrypt
+		if !contains(info.usages, UsageEncrypt) {
+			return nil, validation("KeyUsage is required for KeySpec %s: its default, ENCRYPT_DECRYPT, is not compatible with KeySpec %s", spec, spec)
 		}
-		if strings.HasPrefix(spec, "HMAC") {
-			usage = UsageMAC
-		}
+		usage = UsageEncrypt
 	}
 	if !contains([]string{UsageEncrypt, UsageSign, UsageMAC, UsageKeyAgreement}, usage) {
 		return nil, validation("1 validation error detected: Value '%s' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT]", usage)

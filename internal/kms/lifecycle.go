@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/hsm"
@@ -448,8 +447,9 @@ type ScheduleKeyDeletionOutput struct {
 
 // ScheduleKeyDeletion puts a key in PendingDeletion for 7 to 30 days (default 30); the
 // scheduler then deletes it and destroys its key material. A Multi-Region primary key
-// with replicas is refused: delete the replicas first (AWS would keep the primary in
-// PendingReplicaDeletion; Coffer implements the stricter subset).
+// with replicas goes to PendingReplicaDeletion, as in AWS: unusable, without a deletion
+// date, until its last replica is deleted; then its waiting period begins
+// (tickDeletions, startPrimaryDeletion).
 func (s *Service) ScheduleKeyDeletion(ctx context.Context, c Caller, in ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
 	days := defaultPendingWindowDays
 	if in.PendingWindowInDays != nil {
@@ -470,8 +470,10 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c Caller, in Schedule
 			return invalidState("%s is %s.", k.arn(), k.State)
 		}
 		if k.MultiRegion && m.PrimaryRegion == k.Region && len(m.Replicas) > 0 {
-			return invalidState("%s is a Multi-Region primary key with replica keys in %s. Schedule the deletion of its replica keys first; the primary key can be scheduled for deletion once they are deleted.",
-				k.arn(), strings.Join(m.Replicas, ", "))
+			k.State = StatePendingReplicaDeletion
+			k.DeletionDate = time.Time{}
+			k.PendingWindow = days
+			return nil
 		}
 		k.State = StatePendingDeletion
 		k.DeletionDate = s.now().Add(time.Duration(days) * day)

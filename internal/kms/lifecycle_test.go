@@ -143,7 +143,7 @@ func TestKeyRotationSettings(t *testing.T) {
 
 	// Key types.
 	rsa := e.createKey(CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt})
-	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256})
+	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC})
 	for _, id := range []string{rsa.KeyId, hmac.KeyId} {
 		wantCode(t, e.k.EnableKeyRotation(e.ctx, e.c, EnableKeyRotationInput{KeyId: id}), "UnsupportedOperationException")
 		wantCode(t, e.k.DisableKeyRotation(e.ctx, e.c, KeyIDInput{KeyId: id}), "UnsupportedOperationException")
@@ -413,7 +413,7 @@ func TestScheduleAndCancelKeyDeletion(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 	d, _ := e.k.DescribeKey(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId})
-	if d.KeyMetadata.KeyState != StatePendingDeletion || d.KeyMetadata.Enabled || d.KeyMetadata.PendingDeletionWindowInDays != 30 ||
+	if d.KeyMetadata.KeyState != StatePendingDeletion || d.KeyMetadata.Enabled || d.KeyMetadata.PendingDeletionWindowInDays != 0 ||
 		d.KeyMetadata.DeletionDate == nil {
 		t.Fatalf("%+v", d.KeyMetadata)
 	}
@@ -566,9 +566,15 @@ func TestMultiRegionRotationAndDeletion(t *testing.T) {
 	wantCode(t, e.k.EnableKeyRotation(e.ctx, eu, EnableKeyRotationInput{KeyId: md.KeyId}), "UnsupportedOperationException")
 	_, err := e.k.RotateKeyOnDemand(e.ctx, eu, KeyIDInput{KeyId: md.KeyId})
 	wantCode(t, err, "UnsupportedOperationException")
-	_, err = e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: md.KeyId})
-	wantCode(t, err, "KMSInvalidStateException")
-	if !strings.Contains(err.Error(), "eu-west-1") {
+	// The primary waits for its replicas (PendingReplicaDeletion); cancel and re-enable it.
+	sched, err := e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: md.KeyId})
+	if err != nil || sched.KeyState != StatePendingReplicaDeletion {
+		t.Fatalf("%v %+v", err, sched)
+	}
+	if _, err := e.k.CancelKeyDeletion(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.k.EnableKey(e.ctx, e.c, KeyIDInput{KeyId: md.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -69,7 +69,7 @@ func TestMetadataWire(t *testing.T) {
 	if la["Truncated"] != false {
 		t.Errorf("%v", la)
 	}
-	call("TagResource", `{"KeyId":"alias/wire","Tags":[{"TagKey":"k","TagValue":"v"}]}`)
+	call("TagResource", `{"KeyId":"`+md.KeyId+`","Tags":[{"TagKey":"k","TagValue":"v"}]}`)
 	if tags := call("ListResourceTags", `{"KeyId":"`+md.Arn+`"}`); fmt.Sprint(tags["Tags"]) != "[map[TagKey:k TagValue:v]]" {
 		t.Errorf("%v", tags)
 	}
@@ -110,7 +110,7 @@ func TestAliases(t *testing.T) {
 	a := e.createKey(CreateKeyInput{})
 	b := e.createKey(CreateKeyInput{})
 	rsa := e.createKey(CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt})
-	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256})
+	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC})
 	mdMustNil(t, e.k.CreateAlias(e.ctx, e.c, CreateAliasInput{AliasName: "alias/app", TargetKeyId: a.KeyId}))
 	mdMustNil(t, e.k.CreateAlias(e.ctx, e.c, CreateAliasInput{AliasName: "alias/rsa", TargetKeyId: rsa.Arn}))
 
@@ -544,7 +544,7 @@ func TestCreateGrant(t *testing.T) {
 
 	rsaSign := e.createKey(CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageSign})
 	rsaEnc := e.createKey(CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt})
-	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256})
+	hmac := e.createKey(CreateKeyInput{KeySpec: SpecHMAC256, KeyUsage: UsageMAC})
 	ecdh := e.createKey(CreateKeyInput{KeySpec: SpecP256, KeyUsage: UsageKeyAgreement})
 	ok := func(key string, ops ...string) {
 		t.Helper()

@@ -19,6 +19,12 @@ func op[In authInput, Out any](name string, fn func(*Service, context.Context, C
 		if err != nil {
 			return nil, err
 		}
+		if err := validateInput(in); err != nil {
+			return nil, err
+		}
+		if err := checkRawMembers(name, c.Region, body); err != nil {
+			return nil, err
+		}
 		if s.cfg.Enforce {
 			if err := s.authorize(ctx, c, name, in); err != nil {
 				return nil, err
@@ -37,6 +43,12 @@ func opNoOutput[In authInput](name string, fn func(*Service, context.Context, Ca
 	return func(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
 		in, err := decodeInput[In](body)
 		if err != nil {
+			return nil, err
+		}
+		if err := validateInput(in); err != nil {
+			return nil, err
+		}
+		if err := checkRawMembers(name, c.Region, body); err != nil {
 			return nil, err
 		}
 		if s.cfg.Enforce {
