@@ -205,3 +205,33 @@ func TestTrailKill9UnderLoad(t *testing.T) {
 	}
 	_ = aws.String
 }
+
+// TestTrailQueryRequestParameters: query-protocol requests (IAM, SNS, CloudWatch) are
+// recorded in CloudTrail's shape: lists as arrays, maps as objects, lowerCamel names.
+func TestTrailQueryRequestParameters(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	dc := s.creds()
+	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "alice", "--tags", "Key=team,Value=ops", "Key=tier,Value=1")
+	awsOK(t, s, root, nil, "sns", "create-topic", "--name", "alerts", "--attributes", "DisplayName=Ops")
+
+	evs := lookupAll(t, s, "EventName", "CreateUser")
+	if len(evs) != 1 {
+		t.Fatalf("CreateUser events: %+v", evs)
+	}
+	got, _ := json.Marshal(evs[0].RequestParameters)
+	if want := `{"tags":[{"key":"team","value":"ops"},{"key":"tier","value":"1"}],"userName":"alice"}`; string(got) != want {
+		t.Fatalf("CreateUser requestParameters %s, want %s", got, want)
+	}
+	evs = lookupAll(t, s, "EventName", "CreateTopic")
+	if len(evs) != 1 {
+		t.Fatalf("CreateTopic events: %+v", evs)
+	}
+	got, _ = json.Marshal(evs[0].RequestParameters)
+	if want := `{"attributes":{"DisplayName":"Ops"},"name":"alerts"}`; string(got) != want {
+		t.Fatalf("CreateTopic requestParameters %s, want %s", got, want)
+	}
+}

@@ -121,22 +121,7 @@ func requestParams(c *awsproto.Call) (params json.RawMessage, kmsKeyID string) {
 	if err != nil {
 		return nil, ""
 	}
-	m := map[string]any{}
-	for k, vals := range v {
-		if k == "Action" || k == "Version" || len(vals) == 0 {
-			continue
-		}
-		m[k] = vals[0]
-	}
-	m = audit.Redact(m)
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[audit.LowerFirst(k)] = v
-	}
-	if len(out) == 0 {
-		return nil, ""
-	}
-	return audit.Params(out), ""
+	return audit.RequestParametersQuery(v), ""
 }
 
 // kmsKeyARN names the key a KMS request refers to, as CloudTrail does: an alias is
