@@ -8,6 +8,7 @@ import (
 // TestRootCreateDateStable: the root identity's CreateDate (iam get-user as root) is the
 // same after a restart, as an account's creation date is.
 func TestRootCreateDateStable(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}

@@ -12,6 +12,7 @@ import (
 // on the cluster or backup ARN the request names, as on AWS, not on "*" — a Deny scoped to
 // one cluster stops a call on it, and an Allow scoped to it allows calls on it only.
 func TestCloudHSMIdentityPolicyOnResource(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}
@@ -48,6 +49,7 @@ func TestCloudHSMIdentityPolicyOnResource(t *testing.T) {
 // decided on the user, role or topic the request names: a Deny scoped to one of them stops
 // calls on it and only on it.
 func TestIAMAndSNSIdentityPolicyOnResource(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}

@@ -42,6 +42,7 @@ func sweepCHFail(t *testing.T, s *server, args ...string) string {
 //   - create-cluster in a region refuses a subnet of another region's zone;
 //   - delete-hsm on an active cluster takes a backup.
 func TestSweepCloudHSMCLI(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}

@@ -31,6 +31,7 @@ func (s sweepTags) String() string {
 // UntagResource and ListTagsForResource exist, their answers parse in both CLIs, and an
 // update of an alarm keeps its tags (AWS ignores the Tags of an update).
 func TestSweepCWAlarmTagsAndAlarmsForMetric(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}
@@ -101,6 +102,7 @@ func TestSweepCWAlarmTagsAndAlarmsForMetric(t *testing.T) {
 // TestSweepCWGetMetricDataPages: GetMetricData returns NextToken when MaxDatapoints
 // stops it, and the CLI's paginator (--page-size) collects every datapoint.
 func TestSweepCWGetMetricDataPages(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}
@@ -176,6 +178,7 @@ func TestSweepCWGetMetricDataPages(t *testing.T) {
 // TestSweepCWSDK: the new operations and GetMetricData's pages through aws-sdk-go-v2
 // (Smithy RPC v2 CBOR), with its typed errors and its paginator.
 func TestSweepCWSDK(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	s := startServer(t, "", nil)
 	dc := s.creds()
 	c := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1,

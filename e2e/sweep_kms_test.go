@@ -81,6 +81,7 @@ type sweepKMSKey struct {
 // TestSweepKMSRequestValidation: enum values and grant tokens the CLI passes through
 // unchecked get AWS's answers (the model's ValidationException, InvalidGrantTokenException).
 func TestSweepKMSRequestValidation(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	sweepKMSNeedCLI(t)
 	s := startServer(t, "", nil)
 	var k sweepKMSKey
@@ -124,6 +125,7 @@ func TestSweepKMSRequestValidation(t *testing.T) {
 // TestSweepKMSManagementRefusesAliases: operations whose KeyId AWS documents as "key ID or
 // key ARN" refuse an alias (NotFoundException "Invalid keyId") and change nothing.
 func TestSweepKMSManagementRefusesAliases(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	sweepKMSNeedCLI(t)
 	s := startServer(t, "", nil)
 	var k sweepKMSKey
@@ -186,6 +188,7 @@ func writeSweepKMSBase64File(t *testing.T, b64 string) string {
 // required members client-side), what the CLI refuses before sending: a member set to ""
 // and a Nitro Enclaves Recipient.
 func TestSweepKMSSDKEmptyMembersAndRecipient(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	s := startServer(t, "", nil)
 	k := s.kmsClient()
 	ctx := context.Background()
@@ -232,6 +235,7 @@ func TestSweepKMSSDKEmptyMembersAndRecipient(t *testing.T) {
 // TestSweepKMSMultiRegionPrimaryDeletion: scheduling the deletion of a Multi-Region primary
 // key with a replica answers PendingReplicaDeletion without a deletion date, as AWS does.
 func TestSweepKMSMultiRegionPrimaryDeletion(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	sweepKMSNeedCLI(t)
 	s := startServer(t, "", nil)
 	var k sweepKMSKey

@@ -12,6 +12,7 @@ import (
 // TestSweepSnsIamCLI: discrepancies with AWS found by driving SNS and IAM/STS with
 // Debian's AWS CLI (v2.9), which fails loudly on responses it cannot parse.
 func TestSweepSnsIamCLI(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}

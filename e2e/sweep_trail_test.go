@@ -58,6 +58,7 @@ func sweepFails(t *testing.T, s *server, region, code string, args ...string) {
 // A multi-region trail counts against the limit of 5 trails in every region and holds its
 // name there (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-multiple-trails.html).
 func TestSweepTrailShadowCountsInEveryRegion(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	s := startServer(t, "", nil)
 	sweepOK(t, s, "us-east-1", nil, "cloudtrail", "create-trail", "--name", "org-wide", "--s3-bucket-name", "trail-east", "--is-multi-region-trail")
 	sweepFails(t, s, "us-west-2", "TrailAlreadyExistsException", "cloudtrail", "create-trail", "--name", "org-wide", "--s3-bucket-name", "trail-west")
@@ -81,6 +82,7 @@ func TestSweepTrailShadowCountsInEveryRegion(t *testing.T) {
 
 // SnsTopicName is a topic name or ARN (InvalidSnsTopicNameException otherwise).
 func TestSweepTrailSnsTopicName(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	s := startServer(t, "", nil)
 	sweepFails(t, s, "us-east-1", "InvalidSnsTopicNameException", "cloudtrail", "create-trail", "--name", "notify", "--s3-bucket-name", "trail-b", "--sns-topic-name", "bad topic")
 	sweepOK(t, s, "us-east-1", nil, "cloudtrail", "create-trail", "--name", "notify", "--s3-bucket-name", "trail-b")
@@ -94,6 +96,7 @@ func TestSweepTrailSnsTopicName(t *testing.T) {
 
 // AddTags, RemoveTags and ListTags work with the CLI; UpdateTrail keeps the tags.
 func TestSweepTrailTags(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	s := startServer(t, "", nil)
 	var created struct{ TrailARN string }
 	sweepOK(t, s, "us-east-1", &created, "cloudtrail", "create-trail", "--name", "tagged", "--s3-bucket-name", "trail-b", "--tags-list", "Key=env,Value=dev")
@@ -131,6 +134,7 @@ func TestSweepTrailTags(t *testing.T) {
 
 // get-event-selectors (used by CIS-style checks) answers with CloudTrail's default selector.
 func TestSweepTrailGetEventSelectors(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	s := startServer(t, "", nil)
 	var created struct{ TrailARN string }
 	sweepOK(t, s, "us-east-1", &created, "cloudtrail", "create-trail", "--name", "selectors", "--s3-bucket-name", "trail-b")

@@ -14,6 +14,7 @@ import (
 // log and digest files of a multi-region trail with that region's public keys, as
 // `aws cloudtrail validate-logs --region` does.
 func TestTrailValidateOtherRegion(t *testing.T) {
+	t.Parallel() // independent node; runs beside the other sweep tests
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}
