@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -78,6 +79,20 @@ func TestIAMAndSNSIdentityPolicyOnResource(t *testing.T) {
 		t.Fatalf("denial message: %s", msg)
 	}
 	awsOK(t, s, ops, nil, "sns", "publish", "--topic-arn", other.TopicArn, "--message", "hello")
+	// The trail names the user by its unique id (principalId), as CloudTrail does.
+	var u struct{ User struct{ UserId string } }
+	awsOK(t, s, root, &u, "iam", "get-user", "--user-name", "ops")
+	var found struct {
+		Events []struct{ CloudTrailEvent string }
+	}
+	awsOK(t, s, root, &found, "cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=Username,AttributeValue=ops")
+	var ev struct {
+		UserIdentity struct{ PrincipalID string } `json:"userIdentity"`
+	}
+	if len(found.Events) == 0 || json.Unmarshal([]byte(found.Events[0].CloudTrailEvent), &ev) != nil ||
+		!strings.HasPrefix(u.User.UserId, "AIDA") || ev.UserIdentity.PrincipalID != u.User.UserId {
+		t.Fatalf("principalId of ops's events: %+v, want %q", ev.UserIdentity, u.User.UserId)
+	}
 	awsDenied(t, s, ops, "iam", "delete-user", "--user-name", "break-glass")
 	awsOK(t, s, ops, nil, "iam", "delete-user", "--user-name", "temp")
 	awsOK(t, s, root, nil, "iam", "get-user", "--user-name", "break-glass")

@@ -75,7 +75,8 @@ func identityOf(p awsproto.Principal) audit.UserIdentity {
 	if p.ARN == "" {
 		return audit.UserIdentity{}
 	}
-	id := audit.UserIdentity{Type: p.Type, ARN: p.ARN, AccountID: p.Account, AccessKeyID: p.AccessKeyID, UserName: p.UserName}
+	id := audit.UserIdentity{Type: p.Type, ARN: p.ARN, AccountID: p.Account, AccessKeyID: p.AccessKeyID, UserName: p.UserName,
+		PrincipalID: p.UserID}
 	switch p.Type {
 	case "Root":
 		id.PrincipalID = p.Account

@@ -9,6 +9,10 @@ type Principal struct {
 	ARN         string // e.g. arn:aws:iam::111122223333:root
 	Type        string // "Root", "IAMUser", "AssumedRole"...
 	UserName    string // friendly name (IAM user name, role name...), if any
+	// UserID is the principal's unique id as CloudTrail's principalId records it: the
+	// account for the root, AIDA... for an IAM user, AROA...:<session> for an assumed
+	// role; empty when unknown.
+	UserID string
 
 	// SessionToken is the token a request signed with this (temporary) key
 	// must present in a signed X-Amz-Security-Token header; empty for

@@ -194,6 +194,9 @@ func (s *Service) Lookup(accessKeyID string) (string, awsproto.Principal, bool) 
 		}
 		p = awsproto.Principal{AccessKeyID: k.ID, Account: k.Account, ARN: userARN(k.Account, path, k.UserName), Type: "IAMUser",
 			UserName: k.UserName, Tags: tagMap(u, nil)}
+		if u != nil {
+			p.UserID = u.ID
+		}
 		sealed = k.Secret
 	} else if x := s.sessions[accessKeyID]; x != nil {
 		p = s.sessionPrincipalLocked(x)
@@ -239,7 +242,7 @@ func tagMap(e *entity, session []Tag) map[string]string {
 func (s *Service) sessionPrincipalLocked(x *sessionRec) awsproto.Principal {
 	p := awsproto.Principal{AccessKeyID: x.AccessKeyID, Account: x.Account, ARN: x.ARN, Type: x.Type,
 		SessionToken: x.Token, Expires: x.Expiration, MFAAuthenticated: x.MFA, MFAAuthTime: x.MFAAuthTime,
-		SourceIdentity: x.SourceIdentity, RoleSessionName: x.Session}
+		SourceIdentity: x.SourceIdentity, RoleSessionName: x.Session, UserID: x.UserID}
 	switch {
 	case x.RoleName != "":
 		p.UserName = x.RoleName
