@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +17,7 @@ import (
 // an SNS topic and an HTTP subscriber on loopback; two wrong admin passwords → the
 // subscriber has the ALARM notification before a third attempt would zeroize the cluster.
 func TestFailedAdminLoginAlarm(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil, "--login-failure-policy", "zeroize")
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t, "--login-failure-policy", "zeroize")
 
 	topicArn, alarmNote := httpSubscriber(t, s, root, "hsm-alarms")
 

@@ -209,12 +209,7 @@ func TestTrailKill9UnderLoad(t *testing.T) {
 // TestTrailQueryRequestParameters: query-protocol requests (IAM, SNS, CloudWatch) are
 // recorded in CloudTrail's shape: lists as arrays, maps as objects, lowerCamel names.
 func TestTrailQueryRequestParameters(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil)
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t)
 	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "alice", "--tags", "Key=team,Value=ops", "Key=tier,Value=1")
 	awsOK(t, s, root, nil, "sns", "create-topic", "--name", "alerts", "--attributes", "DisplayName=Ops")
 

@@ -1,20 +1,12 @@
 package e2e
 
-import (
-	"os"
-	"testing"
-)
+import "testing"
 
 // TestRootCreateDateStable: the root identity's CreateDate (iam get-user as root) is the
 // same after a restart, as an account's creation date is.
 func TestRootCreateDateStable(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil)
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t)
 	var before, after struct{ User struct{ CreateDate string } }
 	awsOK(t, s, root, &before, "iam", "get-user")
 	s.stop()

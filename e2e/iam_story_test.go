@@ -74,12 +74,7 @@ func tempCreds(t *testing.T, s *server, c awsCreds, args ...string) awsCreds {
 
 // TestLeastPrivilegeStory: the IAM issue's story with Debian's AWS CLI.
 func TestLeastPrivilegeStory(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil)
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t)
 	var who struct{ Account, Arn string }
 	awsOK(t, s, root, &who, "sts", "get-caller-identity")
 	acct := who.Account
@@ -173,4 +168,17 @@ func TestLeastPrivilegeStory(t *testing.T) {
 	awsDenied(t, s, admin, "kms", "decrypt", "--ciphertext-blob", "fileb://"+blobFile)
 	awsOK(t, s, admin, nil, "kms", "disable-key", "--key-id", key.KeyMetadata.KeyId)
 	awsOK(t, s, admin, nil, "kms", "enable-key", "--key-id", key.KeyMetadata.KeyId)
+}
+
+// debianCLINode starts a --dev node (with extra server flags) for a test that drives
+// Debian's AWS CLI and returns it with the root's credentials; the test is skipped when
+// that CLI is not installed.
+func debianCLINode(t *testing.T, extra ...string) (*server, awsCreds) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil, extra...)
+	dc := s.creds()
+	return s, awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,12 +13,7 @@ import (
 // one cluster stops a call on it, and an Allow scoped to it allows calls on it only.
 func TestCloudHSMIdentityPolicyOnResource(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil)
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t)
 	var who struct{ Account string }
 	awsOK(t, s, root, &who, "sts", "get-caller-identity")
 	id := aws.ToString(devCluster(t, s.cloudhsmClient()).ClusterId)
@@ -51,12 +45,7 @@ func TestCloudHSMIdentityPolicyOnResource(t *testing.T) {
 // calls on it and only on it.
 func TestIAMAndSNSIdentityPolicyOnResource(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil)
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t)
 	var who struct{ Account string }
 	awsOK(t, s, root, &who, "sts", "get-caller-identity")
 	acct := who.Account

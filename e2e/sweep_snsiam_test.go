@@ -3,7 +3,6 @@ package e2e
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +12,7 @@ import (
 // Debian's AWS CLI (v2.9), which fails loudly on responses it cannot parse.
 func TestSweepSnsIamCLI(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil)
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t)
 	var who struct{ Account string }
 	awsOK(t, s, root, &who, "sts", "get-caller-identity")
 	acct := who.Account

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +14,8 @@ import (
 // `aws cloudtrail validate-logs --region` does.
 func TestTrailValidateOtherRegion(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil, "--trail-delivery-interval", "1s", "--trail-digest-interval", "2s")
+	s, root := debianCLINode(t, "--trail-delivery-interval", "1s", "--trail-digest-interval", "2s")
 	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
 	start := time.Now().Add(-time.Minute)
 	var created struct{ TrailARN string }
 	awsOK(t, s, root, &created, "cloudtrail", "create-trail", "--name", "everywhere", "--s3-bucket-name", "audit-bucket",

@@ -139,12 +139,7 @@ func validDigestsWithLogs(r trailReport) int {
 // files with signed, chained digests that survive a restart; `coffer trail validate`
 // finds everything valid, then names a modified log, a deleted log and a missing digest.
 func TestTrailLogFileValidation(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
-		t.Skip("Debian's awscli is not installed (make deps installs it)")
-	}
-	s := startServer(t, "", nil, "--trail-delivery-interval", "1s", "--trail-digest-interval", "3s")
-	dc := s.creds()
-	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	s, root := debianCLINode(t, "--trail-delivery-interval", "1s", "--trail-digest-interval", "3s")
 	start := time.Now().Add(-time.Minute)
 	var created struct {
 		TrailARN                 string
