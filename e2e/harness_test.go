@@ -219,8 +219,17 @@ func (s *server) kill() {
 	}
 }
 
+// restart starts the server again after stop or kill9. Called while the previous process
+// still runs, it ends that process (which would otherwise outlive the test, holding the
+// data dir) and fails the test.
 func (s *server) restart() {
 	s.t.Helper()
+	select {
+	case <-s.exited:
+	default:
+		s.kill9()
+		s.t.Fatal("restart while the server still runs: stop or kill9 it first")
+	}
 	s.start()
 }
 
