@@ -179,6 +179,11 @@ func debianCLINode(t *testing.T, extra ...string) (*server, awsCreds) {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}
 	s := startServer(t, "", nil, extra...)
+	return s, s.rootAWS()
+}
+
+// rootAWS returns the node's root credentials for awsAs and awsOK.
+func (s *server) rootAWS() awsCreds {
 	dc := s.creds()
-	return s, awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
+	return awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,19 +14,15 @@ import (
 	chtypes "github.com/aws/aws-sdk-go-v2/service/cloudhsmv2/types"
 )
 
-// sweepCHFail runs Debian's AWS CLI against s with the node's root credentials, expects it
-// to fail, and returns its output (stdout and stderr).
+// sweepCHFail runs Debian's AWS CLI (awsAs) against s with the node's root credentials,
+// expects it to fail, and returns its output (stdout and stderr).
 func sweepCHFail(t *testing.T, s *server, args ...string) string {
 	t.Helper()
-	c := s.creds()
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json"}, args...)...)
-	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
+	out, errOut, ok := awsAs(t, s, s.rootAWS(), args...)
+	if ok {
 		t.Fatalf("aws %s succeeded:\n%s", strings.Join(args, " "), out)
 	}
-	return string(out)
+	return out + errOut
 }
 
 // TestSweepCloudHSMCLI drives what the compatibility sweep of CloudHSMv2 fixed through the

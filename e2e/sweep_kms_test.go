@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -14,37 +13,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
-// sweepKMSCLI runs the real AWS CLI v2 (/usr/bin/aws) against s's KMS as the account root
-// (in us-east-1, or the region of a leading "--region R") and returns its stdout, stderr
-// and exit code.
-func sweepKMSCLI(t *testing.T, s *server, args ...string) (string, string, int) {
+// sweepKMSCLI runs Debian's AWS CLI (awsAs) against s's KMS as the account root (in
+// us-east-1, or the region of a leading "--region R") and returns its stdout, stderr and
+// whether it succeeded.
+func sweepKMSCLI(t *testing.T, s *server, args ...string) (string, string, bool) {
 	t.Helper()
-	c := s.creds()
-	region := "us-east-1"
+	cmd := append([]string{"kms"}, args...)
 	if len(args) > 1 && args[0] == "--region" {
-		region, args = args[1], args[2:]
+		// A later --region overrides awsAs's us-east-1.
+		cmd = append([]string{"--region", args[1], "kms"}, args[2:]...)
 	}
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json", "kms"}, args...)...)
-	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return awsAs(t, s, s.rootAWS(), cmd...)
 }
 
 // sweepKMSOK runs a CLI command that must succeed and decodes its output into v (if not nil).
 func sweepKMSOK(t *testing.T, s *server, v any, args ...string) {
 	t.Helper()
-	out, errOut, code := sweepKMSCLI(t, s, args...)
-	if code != 0 {
-		t.Fatalf("aws kms %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+	out, errOut, ok := sweepKMSCLI(t, s, args...)
+	if !ok {
+		t.Fatalf("aws kms %s: %s", strings.Join(args, " "), errOut)
 	}
 	if v != nil {
 		if err := json.Unmarshal([]byte(out), v); err != nil {
@@ -57,8 +44,8 @@ func sweepKMSOK(t *testing.T, s *server, v any, args ...string) {
 // containing msg.
 func sweepKMSFail(t *testing.T, s *server, code, msg string, args ...string) {
 	t.Helper()
-	out, errOut, rc := sweepKMSCLI(t, s, args...)
-	if rc == 0 {
+	out, errOut, ok := sweepKMSCLI(t, s, args...)
+	if ok {
 		t.Fatalf("aws kms %s succeeded, want %s:\n%s", strings.Join(args, " "), code, out)
 	}
 	if !strings.Contains(errOut, "("+code+")") || !strings.Contains(errOut, msg) {

@@ -4,40 +4,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
 
-// sweepAWS runs the AWS CLI v2 (/usr/bin/aws) against s in region; it returns stdout,
-// stderr and the exit status.
-func sweepAWS(t *testing.T, s *server, region string, args ...string) (string, string, int) {
+// sweepAWS runs Debian's AWS CLI (awsAs) against s in region as the account root; it
+// returns stdout, stderr and whether it succeeded. The test is skipped without that CLI.
+func sweepAWS(t *testing.T, s *server, region string, args ...string) (string, string, bool) {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("no /usr/bin/aws (make deps installs Debian's awscli)")
 	}
-	c := s.creds()
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json"}, args...)...)
-	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	// A later --region overrides awsAs's us-east-1.
+	return awsAs(t, s, s.rootAWS(), append([]string{"--region", region}, args...)...)
 }
 
 // sweepOK runs the CLI, requires success and decodes its output into out (if not nil).
 func sweepOK(t *testing.T, s *server, region string, out any, args ...string) {
 	t.Helper()
-	stdout, stderr, code := sweepAWS(t, s, region, args...)
-	if code != 0 {
-		t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+	stdout, stderr, ok := sweepAWS(t, s, region, args...)
+	if !ok {
+		t.Fatalf("aws %s: %s", strings.Join(args, " "), stderr)
 	}
 	if out != nil {
 		if err := json.Unmarshal([]byte(stdout), out); err != nil {
@@ -49,9 +36,9 @@ func sweepOK(t *testing.T, s *server, region string, out any, args ...string) {
 // sweepFails runs the CLI and requires it to fail with the service error code.
 func sweepFails(t *testing.T, s *server, region, code string, args ...string) {
 	t.Helper()
-	_, stderr, rc := sweepAWS(t, s, region, args...)
-	if rc == 0 || !strings.Contains(stderr, "("+code+")") {
-		t.Errorf("aws %s: exit %d, want %s\n%s", strings.Join(args, " "), rc, code, stderr)
+	_, stderr, ok := sweepAWS(t, s, region, args...)
+	if ok || !strings.Contains(stderr, "("+code+")") {
+		t.Errorf("aws %s: succeeded=%v, want %s\n%s", strings.Join(args, " "), ok, code, stderr)
 	}
 }
 
