@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/audit"
@@ -31,7 +30,7 @@ type recorder struct {
 	j       *audit.Journal
 	region  string
 	account string
-	kms     *kms.Service // resolves aliases in resources; set once the service exists
+	kms     *kms.Service // resolves aliases in resources; set before the APIs are served
 }
 
 // record is the Router.Record hook.
@@ -59,7 +58,9 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 	var keyID string
 	e.RequestParameters, keyID = requestParams(c)
 	if c.Service == "kms" && keyID != "" {
-		if arn, ok := r.kmsKeyARN(keyID, c.Region, c.Principal.Account); ok {
+		// As CloudTrail does, an alias is recorded as the key it points to; an alias that
+		// points nowhere gives no resource.
+		if arn, ok := r.kms.KeyARN(c.Region, c.Principal.Account, keyID); ok {
 			e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: arn}}
 		}
 	}
@@ -123,19 +124,6 @@ func requestParams(c *awsproto.Call) (params json.RawMessage, kmsKeyID string) {
 		return nil, ""
 	}
 	return audit.RequestParametersQuery(v), ""
-}
-
-// kmsKeyARN names the key a KMS request refers to, as CloudTrail does: an alias is
-// recorded as the key it points to, and an alias that points nowhere gives no resource.
-// Without a KMS service (tests) aliases stay as given.
-func (r *recorder) kmsKeyARN(id, region, account string) (string, bool) {
-	if r.kms != nil {
-		return r.kms.KeyARN(region, account, id)
-	}
-	if strings.HasPrefix(id, "arn:") || strings.HasPrefix(id, "alias/") {
-		return id, true
-	}
-	return "arn:aws:kms:" + region + ":" + account + ":key/" + id, true
 }
 
 // hsmEvent records an HSM event (login, logout, user and key management...) with
