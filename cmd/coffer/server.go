@@ -284,14 +284,15 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	if n.creds != nil {
 		akid, secret = n.creds.RootAccessKeyID, n.creds.RootSecretAccessKey
 	}
-	secretsKey, err := sealedKey(filepath.Join(o.dataDir, "iam-secrets.sealed"), sealer, "IAM secrets key")
+	secretsPath := filepath.Join(o.dataDir, "iam-secrets.sealed")
+	secretsKey, err := sealedKey(secretsPath, sealer, "IAM secrets key")
 	if err != nil {
 		return err
 	}
 	// The root's CreateDate: when this node's IAM secrets key was made (once, with the
 	// node's data), so that it stays the same across restarts.
 	var accountCreated time.Time
-	if fi, err := os.Stat(filepath.Join(o.dataDir, "iam-secrets.sealed")); err == nil {
+	if fi, err := os.Stat(secretsPath); err == nil {
 		accountCreated = fi.ModTime().UTC().Truncate(time.Second)
 	}
 	n.iam, err = iam.New(iam.Config{Root: rootCredentials(akid, secret, o.accountID), SecretsKey: secretsKey, Logger: log,
