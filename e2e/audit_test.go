@@ -20,7 +20,9 @@ type trailEvent struct {
 	EventID, EventName, EventSource, RequestID, ErrorCode string
 	ReadOnly                                              bool
 	RequestParameters                                     map[string]any
+	ResponseElements                                      map[string]any
 	UserIdentity                                          struct{ Type, Arn, AccessKeyID string }
+	Raw                                                   string // the CloudTrailEvent as answered
 }
 
 // lookupAll pages through lookup-events for an attribute with Debian's AWS CLI (which
@@ -45,6 +47,7 @@ func lookupAll(t *testing.T, s *server, key, value string) []trailEvent {
 			ErrorCode         string         `json:"errorCode"`
 			ReadOnly          bool           `json:"readOnly"`
 			RequestParameters map[string]any `json:"requestParameters"`
+			ResponseElements  map[string]any `json:"responseElements"`
 			UserIdentity      struct {
 				Type        string `json:"type"`
 				Arn         string `json:"arn"`
@@ -59,6 +62,7 @@ func lookupAll(t *testing.T, s *server, key, value string) []trailEvent {
 		}
 		evs = append(evs, trailEvent{EventID: raw.EventID, EventName: raw.EventName, EventSource: raw.EventSource,
 			RequestID: raw.RequestID, ErrorCode: raw.ErrorCode, ReadOnly: raw.ReadOnly, RequestParameters: raw.RequestParameters,
+			ResponseElements: raw.ResponseElements, Raw: e.CloudTrailEvent,
 			UserIdentity: struct{ Type, Arn, AccessKeyID string }{raw.UserIdentity.Type, raw.UserIdentity.Arn, raw.UserIdentity.AccessKeyID}})
 	}
 	return evs
@@ -228,5 +232,96 @@ func TestTrailQueryRequestParameters(t *testing.T) {
 	got, _ = json.Marshal(evs[0].RequestParameters)
 	if want := `{"attributes":{"DisplayName":"Ops"},"name":"alerts"}`; string(got) != want {
 		t.Fatalf("CreateTopic requestParameters %s, want %s", got, want)
+	}
+}
+
+// TestTrailResponseElements: the records of operations that change something carry
+// their answer (CreateKey's keyMetadata, CreateUser's user, AssumeRole's credentials) in
+// CloudTrail's shape and without its secrets; cryptographic operations record null; a
+// request refused by SigV4 is recorded with the access key it claimed.
+func TestTrailResponseElements(t *testing.T) {
+	t.Parallel()
+	s, root := debianCLINode(t)
+	var who struct{ Account string }
+	awsOK(t, s, root, &who, "sts", "get-caller-identity")
+	var key struct{ KeyMetadata struct{ KeyId, Arn string } }
+	awsOK(t, s, root, &key, "kms", "create-key", "--description", "response-elements")
+	var grant struct{ GrantId, GrantToken string }
+	awsOK(t, s, root, &grant, "kms", "create-grant", "--key-id", key.KeyMetadata.KeyId,
+		"--grantee-principal", "arn:aws:iam::"+who.Account+":root", "--operations", "Encrypt")
+	awsOK(t, s, root, nil, "kms", "encrypt", "--key-id", key.KeyMetadata.KeyId, "--plaintext", "aGVsbG8=")
+
+	alice, aliceArn := newIAMUser(t, s, root, "alice")
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + aliceArn + `"},"Action":"sts:AssumeRole"}]}`
+	awsOK(t, s, root, nil, "iam", "create-role", "--role-name", "auditor", "--assume-role-policy-document", trust)
+	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "alice", "--policy-name", "assume",
+		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	session := tempCreds(t, s, alice, "sts", "assume-role", "--role-arn", "arn:aws:iam::"+who.Account+":role/auditor",
+		"--role-session-name", "audit")
+
+	one := func(name string) trailEvent {
+		t.Helper()
+		evs := lookupAll(t, s, "EventName", name)
+		if len(evs) != 1 {
+			t.Fatalf("%s events: %+v", name, evs)
+		}
+		return evs[0]
+	}
+	member := func(e trailEvent, path ...string) any {
+		var v any = e.ResponseElements
+		for _, p := range path {
+			m, _ := v.(map[string]any)
+			v = m[p]
+		}
+		return v
+	}
+	mustNotContain := func(e trailEvent, secrets ...string) {
+		t.Helper()
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(e.Raw, sec) {
+				t.Fatalf("%s record holds a secret: %s", e.EventName, e.Raw)
+			}
+		}
+	}
+
+	ck := one("CreateKey")
+	if member(ck, "keyMetadata", "keyId") != key.KeyMetadata.KeyId || member(ck, "keyMetadata", "arn") != key.KeyMetadata.Arn ||
+		member(ck, "keyMetadata", "keyState") != "Enabled" {
+		t.Fatalf("CreateKey responseElements: %s", ck.Raw)
+	}
+	cg := one("CreateGrant")
+	if member(cg, "grantId") != grant.GrantId || member(cg, "grantToken") != nil {
+		t.Fatalf("CreateGrant responseElements: %s", cg.Raw)
+	}
+	mustNotContain(cg, grant.GrantToken)
+	if enc := one("Encrypt"); enc.ResponseElements != nil || strings.Contains(enc.Raw, `"ciphertextBlob"`) {
+		t.Fatalf("Encrypt responseElements: %s", enc.Raw)
+	}
+
+	cu := one("CreateUser")
+	if member(cu, "user", "userName") != "alice" || member(cu, "user", "arn") != aliceArn {
+		t.Fatalf("CreateUser responseElements: %s", cu.Raw)
+	}
+	ak := one("CreateAccessKey")
+	if member(ak, "accessKey", "accessKeyId") != alice.AccessKeyID || member(ak, "accessKey", "status") != "Active" {
+		t.Fatalf("CreateAccessKey responseElements: %s", ak.Raw)
+	}
+	mustNotContain(ak, alice.SecretAccessKey)
+	ar := one("AssumeRole")
+	if member(ar, "credentials", "accessKeyId") != session.AccessKeyID || member(ar, "credentials", "expiration") == nil ||
+		member(ar, "assumedRoleUser", "arn") == nil {
+		t.Fatalf("AssumeRole responseElements: %s", ar.Raw)
+	}
+	mustNotContain(ar, session.SecretAccessKey, session.SessionToken)
+
+	// A key that does not exist: the refusal is recorded with the key it claimed.
+	bogus := awsCreds{AccessKeyID: "AKIAZZZZZZZZZZZZZZZZ", SecretAccessKey: "not-a-secret-of-this-node"}
+	if _, errOut, ok := awsAs(t, s, bogus, "kms", "list-keys"); ok || !strings.Contains(errOut, "UnrecognizedClientException") {
+		t.Fatalf("a bogus key was not refused: %s", errOut)
+	}
+	evs := lookupAll(t, s, "AccessKeyId", bogus.AccessKeyID)
+	if len(evs) != 1 || evs[0].ErrorCode != "UnrecognizedClientException" || evs[0].UserIdentity.Type != "Unknown" ||
+		evs[0].UserIdentity.Arn != "" {
+		t.Fatalf("refused request's events: %+v", evs)
 	}
 }

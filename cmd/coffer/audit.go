@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"maps"
 	"net/http"
@@ -34,7 +35,7 @@ type recorder struct {
 }
 
 // record is the Router.Record hook.
-func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any) error {
+func (r *recorder) record(c *awsproto.Call, status int, code, msg string, resp any) error {
 	e := &audit.Event{
 		EventSource:     audit.SourceFor(c.Service),
 		EventName:       c.Operation,
@@ -47,7 +48,7 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 		ReadOnly:        audit.ReadOnlyOperation(c.Operation),
 		EventType:       audit.EventTypeAPICall,
 		ManagementEvent: true,
-		UserIdentity:    identityOf(c.Principal),
+		UserIdentity:    identityOf(c.Principal, c.ClaimedAccessKeyID),
 	}
 	if e.AWSRegion == "" {
 		e.AWSRegion = r.region
@@ -57,6 +58,13 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 	}
 	var keyID string
 	e.RequestParameters, keyID = requestParams(c)
+	// As CloudTrail does, the answers of operations that change something are recorded
+	// (CreateKey's keyMetadata, AssumeRole's credentials without their secrets); those
+	// of read-only and cryptographic operations (Encrypt, Sign...) are not: data, often
+	// secret.
+	if code == "" && resp != nil && !e.ReadOnly {
+		e.ResponseElements = responseElements(c, resp)
+	}
 	if c.Service == "kms" && keyID != "" {
 		// As CloudTrail does, an alias is recorded as the key it points to; an alias that
 		// points nowhere gives no resource.
@@ -72,9 +80,34 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, _ any)
 	return r.j.Append(context.Background(), e)
 }
 
-func identityOf(p awsproto.Principal) audit.UserIdentity {
+// responseElements encodes the answer to c as CloudTrail's responseElements, without
+// secrets (see audit.ResponseElementsJSON and audit.ResponseElementsXML).
+func responseElements(c *awsproto.Call, resp any) json.RawMessage {
+	if c.Query {
+		// Encoded as the router encodes the <{Action}Result> element.
+		var b bytes.Buffer
+		if xml.NewEncoder(&b).EncodeElement(resp, xml.StartElement{Name: xml.Name{Local: "Result"}}) != nil {
+			return nil
+		}
+		return audit.ResponseElementsXML(b.Bytes())
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return nil
+	}
+	return audit.ResponseElementsJSON(b, c.Service == "kms")
+}
+
+// identityOf is the userIdentity of a request made as p. A request refused before
+// its signature was verified has no principal: its identity is "Unknown", with the
+// access key id it claimed, if any, so that lookups by AccessKeyId find failed
+// attempts with a key.
+func identityOf(p awsproto.Principal, claimedKey string) audit.UserIdentity {
 	if p.ARN == "" {
-		return audit.UserIdentity{}
+		if claimedKey == "" {
+			return audit.UserIdentity{}
+		}
+		return audit.UserIdentity{Type: "Unknown", AccessKeyID: claimedKey}
 	}
 	id := audit.UserIdentity{Type: p.Type, ARN: p.ARN, AccountID: p.Account, AccessKeyID: p.AccessKeyID, UserName: p.UserName,
 		PrincipalID: p.UserID}

@@ -30,6 +30,11 @@ var deniedExact = map[string]bool{
 	"pin":                      true,
 	"webidentitytoken":         true,
 	"samlassertion":            true,
+	// A grant token lets its holder use a grant at once; a virtual MFA
+	// device's seed (and its QR code) is the device.
+	"granttoken":       true,
+	"base32stringseed": true,
+	"qrcodepng":        true,
 }
 
 // deniedSubstrings drop any key containing them (lower case).

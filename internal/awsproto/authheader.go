@@ -1,6 +1,7 @@
 package awsproto
 
 import (
+	"net/http"
 	"strings"
 )
 
@@ -189,4 +190,23 @@ func redactAuthorization(h string) string {
 		}
 	}
 	return quote(b.String())
+}
+
+// maxAccessKeyIDLen bounds an access key id (AWS: 16 to 128 characters).
+const maxAccessKeyIDLen = 128
+
+// claimedAccessKeyID returns the access key id r's Authorization header names, if
+// the header parses and the id has an access key id's shape (16 to 128 letters and
+// digits), else "".
+func claimedAccessKeyID(r *http.Request) string {
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil || len(a.AccessKeyID) < 16 || len(a.AccessKeyID) > maxAccessKeyIDLen {
+		return ""
+	}
+	for i := 0; i < len(a.AccessKeyID); i++ {
+		if c := a.AccessKeyID[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return ""
+		}
+	}
+	return a.AccessKeyID
 }

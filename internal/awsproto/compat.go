@@ -63,6 +63,7 @@ func (rt *Router) serveCompat(w http.ResponseWriter, r *http.Request, c *Call, s
 	if svc != nil {
 		m = svc.Model
 		c.Service = svc.SigningName
+		c.Query = true
 	}
 	c.Operation = quote(op)
 	if r.Method != http.MethodPost {
@@ -88,6 +89,7 @@ func (rt *Router) serveCompat(w http.ResponseWriter, r *http.Request, c *Call, s
 	_, isJSON := codec.(jsonCodec)
 	p, scope, verr := rt.Verifier.verify(r, body, expect, isJSON)
 	if verr != nil {
+		c.ClaimedAccessKeyID = claimedAccessKeyID(r)
 		rt.failCompat(w, c, m, codec, verr, nil)
 		return
 	}

@@ -104,8 +104,10 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, c *Call) {
 		return
 	}
 	c.Body = body
+	c.Query = true
 	p, scope, verr := rt.Verifier.verify(r, body, "", false)
 	if verr != nil {
+		c.ClaimedAccessKeyID = claimedAccessKeyID(r)
 		rt.failXML(w, c, ns, queryAuthError(verr), nil)
 		return
 	}

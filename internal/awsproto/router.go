@@ -32,6 +32,14 @@ type Call struct {
 	// parameters: the body, followed by "&" and the URL query string when the
 	// request has one (parse it with ParseQuery).
 	Body []byte
+	// Query: the operation is a QueryService's (query protocol, or JSON 1.0 or
+	// CBOR transcoded by its Model); its result is encoded with encoding/xml.
+	Query bool
+	// ClaimedAccessKeyID is, for a request refused by SigV4 verification, the
+	// access key id its Credential named, when it has the shape of one. It is
+	// not authenticated (anyone can send any id); it lets the audit trail tell
+	// which key failed attempts used. Empty once verified (see Principal).
+	ClaimedAccessKeyID string
 
 	announced bool       // Router.Expect(1) was called and not yet taken back or consumed
 	quiet     *quietConn // its HTTP/1 connection, once the body is read (nil: not through a QuietListener)
@@ -200,6 +208,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p, scope, verr := rt.Verifier.verify(r, body, expect, true)
 	if verr != nil {
+		c.ClaimedAccessKeyID = claimedAccessKeyID(r)
 		rt.fail(w, c, ct, verr, nil)
 		return
 	}

@@ -373,3 +373,40 @@ func TestExpectAnnouncements(t *testing.T) {
 	do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), signOpts{}))
 	check(3, 1)
 }
+
+// TestRecordSeesClaimedAccessKey: a request refused by verification reaches Record with
+// the access key id it claimed (for the audit trail) and no principal; a verified one has
+// none; an id without an access key's shape is not passed on.
+func TestRecordSeesClaimedAccessKey(t *testing.T) {
+	env := newEnv(t, nil)
+	var mu sync.Mutex
+	var calls []Call
+	env.router.Record = func(c *Call, _ int, _, _ string, _ any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, Call{Principal: c.Principal, ClaimedAccessKeyID: c.ClaimedAccessKeyID})
+		return nil
+	}
+	for _, tc := range []struct {
+		o           signOpts
+		wantClaimed string
+		wantCode    string
+	}{
+		{signOpts{akid: "AKIAUNKNOWNEXAMPLE00"}, "AKIAUNKNOWNEXAMPLE00", CodeUnrecognizedClient},
+		{signOpts{secret: "wrong-secret"}, testAKID, CodeInvalidSignature},
+		{signOpts{akid: "short"}, "", CodeUnrecognizedClient},
+		{signOpts{}, "", ""},
+	} {
+		calls = nil
+		a := do(t, newSignedRequest(t, env.srv.URL, []byte(`{}`), tc.o))
+		if a.Type != tc.wantCode {
+			t.Fatalf("%+v: answered %d %s", tc.o, a.status, a.Type)
+		}
+		if len(calls) != 1 || calls[0].ClaimedAccessKeyID != tc.wantClaimed {
+			t.Fatalf("%+v: Record saw %+v, want claimed %q", tc.o, calls, tc.wantClaimed)
+		}
+		if tc.wantCode != "" && calls[0].Principal.ARN != "" {
+			t.Fatalf("a refused request has a principal: %+v", calls[0].Principal)
+		}
+	}
+}
