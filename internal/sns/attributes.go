@@ -2,9 +2,11 @@ package sns
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Topic and subscription attributes that can be changed after creation, and topic tags.
@@ -61,7 +63,8 @@ func (s *Service) SetTopicAttribute(ctx context.Context, arn, name, value string
 
 // GetSubscriptionAttributes returns a subscription's attributes: SubscriptionArn,
 // TopicArn, Owner, Protocol, Endpoint, PendingConfirmation, ConfirmationWasAuthenticated,
-// RawMessageDelivery (always false) and EffectiveDeliveryPolicy.
+// RawMessageDelivery, EffectiveDeliveryPolicy and, when the subscription has a filter
+// policy, FilterPolicy and FilterPolicyScope (as AWS, which shows the scope only then).
 func (s *Service) GetSubscriptionAttributes(ctx context.Context, subArn string) (map[string]string, error) {
 	if err := s.checkARN(subArn, "SubscriptionArn"); err != nil {
 		return nil, err
@@ -72,21 +75,138 @@ func (s *Service) GetSubscriptionAttributes(ctx context.Context, subArn string) 
 	if sub == nil {
 		return nil, snsErr("NotFound", "Subscription does not exist")
 	}
-	return map[string]string{
+	attrs := map[string]string{
 		"SubscriptionArn": sub.Arn, "TopicArn": sub.TopicArn, "Owner": sub.Owner, "Protocol": sub.Protocol,
 		"Endpoint": sub.Endpoint, "PendingConfirmation": strconv.FormatBool(!sub.Confirmed),
 		// Confirmations are made with the token, through the API or the SubscribeURL;
 		// which one is not recorded, so neither is claimed to be authenticated.
 		"ConfirmationWasAuthenticated": "false",
-		"RawMessageDelivery":           "false",
+		"RawMessageDelivery":           strconv.FormatBool(sub.RawMessageDelivery),
 		"EffectiveDeliveryPolicy":      s.effectiveDeliveryPolicy(),
-	}, nil
+	}
+	if sub.FilterPolicy != "" {
+		attrs["FilterPolicy"] = sub.FilterPolicy
+		attrs["FilterPolicyScope"] = sub.scope()
+	}
+	return attrs, nil
 }
 
-// SetSubscriptionAttribute checks a SetSubscriptionAttributes request. The core
-// delivers every message as an SNS JSON document with the topic's retry policy, so the
-// only value it accepts is RawMessageDelivery=false (what it does already); other
-// attributes are refused rather than ignored.
+// Error prefixes of subscription attribute values: Subscribe's Attributes, and
+// SetSubscriptionAttributes (as AWS words them).
+const (
+	subscribeAttrPrefix = "Invalid parameter: Attributes Reason: "
+	setAttrPrefix       = "Invalid parameter: "
+)
+
+func parseRawMessageDelivery(v, prefix string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, invalid("%sRawMessageDelivery: Invalid value [%s]. Must be true or false.", prefix, v)
+}
+
+func checkFilterPolicyScope(v, prefix string) error {
+	if v != ScopeMessageAttributes && v != ScopeMessageBody {
+		return invalid("%sFilterPolicyScope: Invalid value [%s]. Please use either MessageBody or MessageAttributes", prefix, v)
+	}
+	return nil
+}
+
+// checkFilterPolicy validates a FilterPolicy value for a scope ("" removes the policy).
+func checkFilterPolicy(policy, scope, prefix string) error {
+	if policy == "" {
+		return nil
+	}
+	if _, err := compileFilterPolicy(policy, scope); err != nil {
+		return invalid("%s%s", prefix, err.Error())
+	}
+	return nil
+}
+
+// subscribeAttrs are the attributes given to Subscribe (nil: not given).
+type subscribeAttrs struct {
+	raw    *bool
+	policy *string
+	scope  *string
+}
+
+// parseSubscribeAttrs checks Subscribe's Attributes. The filter policy is checked against
+// the scope given with it, else the scope of the subscription being subscribed again
+// (cur, may be nil), else MessageAttributes. Only RawMessageDelivery, FilterPolicy and
+// FilterPolicyScope are supported; the other attributes AWS knows are refused.
+func parseSubscribeAttrs(attrs map[string]string, cur *subRec) (subscribeAttrs, error) {
+	var a subscribeAttrs
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		v := attrs[k]
+		switch k {
+		case "RawMessageDelivery":
+			raw, err := parseRawMessageDelivery(v, subscribeAttrPrefix)
+			if err != nil {
+				return a, err
+			}
+			a.raw = &raw
+		case "FilterPolicyScope":
+			if err := checkFilterPolicyScope(v, subscribeAttrPrefix); err != nil {
+				return a, err
+			}
+			a.scope = &v
+		case "FilterPolicy":
+			a.policy = &v
+		default:
+			if !slices.Contains(subscriptionAttributeNames, k) {
+				return a, invalid("%sUnknown attribute %s", subscribeAttrPrefix, k)
+			}
+			return a, invalid("%s%s is not supported by Coffer", subscribeAttrPrefix, k)
+		}
+	}
+	if a.policy != nil {
+		scope := ScopeMessageAttributes
+		if a.scope != nil {
+			scope = *a.scope
+		} else if cur != nil {
+			scope = cur.scope()
+		}
+		if err := checkFilterPolicy(*a.policy, scope, subscribeAttrPrefix); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// differ reports whether a given attribute differs from the subscription's.
+func (a subscribeAttrs) differ(sub *subRec) bool {
+	return (a.raw != nil && *a.raw != sub.RawMessageDelivery) ||
+		(a.policy != nil && *a.policy != sub.FilterPolicy) ||
+		(a.scope != nil && *a.scope != sub.scope())
+}
+
+// set sets the given attributes on sub.
+func (a subscribeAttrs) set(sub *subRec) {
+	if a.raw != nil {
+		sub.RawMessageDelivery = *a.raw
+	}
+	if a.policy != nil {
+		sub.FilterPolicy = *a.policy
+	}
+	if a.scope != nil {
+		sub.FilterPolicyScope = *a.scope
+	}
+}
+
+type setSubAttrCmd struct {
+	Arn   string `json:"arn"`
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SetSubscriptionAttribute sets one attribute of a subscription: RawMessageDelivery
+// (true or false), FilterPolicy (a filter policy for the subscription's scope; empty
+// removes it) or FilterPolicyScope (MessageAttributes or MessageBody; the policy must
+// suit it). DeliveryPolicy, RedrivePolicy, ReplayPolicy and SubscriptionRoleArn are
+// refused rather than ignored.
 func (s *Service) SetSubscriptionAttribute(ctx context.Context, subArn, name, value string) error {
 	if err := s.checkARN(subArn, "SubscriptionArn"); err != nil {
 		return err
@@ -95,22 +215,64 @@ func (s *Service) SetSubscriptionAttribute(ctx context.Context, subArn, name, va
 		return invalid("Invalid parameter: AttributeName")
 	}
 	s.mu.RLock()
-	exists := s.subs[subArn] != nil
+	var sub subRec
+	cur := s.subs[subArn]
+	if cur != nil {
+		sub = *cur
+	}
 	s.mu.RUnlock()
-	if !exists {
+	if cur == nil {
 		return snsErr("NotFound", "Subscription does not exist")
 	}
-	if name == "RawMessageDelivery" {
-		switch value {
-		case "false":
-			return nil
-		case "true":
-			return invalid("Invalid parameter: RawMessageDelivery Reason: raw message delivery is not supported by Coffer")
-		default:
-			return invalid("Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value [%s]. Must be true or false.", value)
+	switch name {
+	case "RawMessageDelivery":
+		raw, err := parseRawMessageDelivery(value, setAttrPrefix)
+		if err != nil {
+			return err
 		}
+		value = strconv.FormatBool(raw)
+	case "FilterPolicy":
+		if err := checkFilterPolicy(value, sub.scope(), setAttrPrefix); err != nil {
+			return err
+		}
+	case "FilterPolicyScope":
+		if err := checkFilterPolicyScope(value, setAttrPrefix); err != nil {
+			return err
+		}
+		if err := checkFilterPolicy(sub.FilterPolicy, value, setAttrPrefix); err != nil {
+			return err
+		}
+	default:
+		return invalid("Invalid parameter: AttributeName Reason: %s is not supported by Coffer", name)
 	}
-	return invalid("Invalid parameter: AttributeName Reason: %s is not supported by Coffer", name)
+	_, err := s.propose(ctx, cmdSetSubAttr, setSubAttrCmd{Arn: subArn, Name: name, Value: value})
+	return err
+}
+
+// applySetSubAttr runs under s.mu (Apply). The values were checked by the proposer; what
+// is checked here is what a concurrent change could break: a nested policy must not end
+// up in the MessageAttributes scope.
+func (s *Service) applySetSubAttr(c setSubAttrCmd) (any, error) {
+	old := s.subs[c.Arn]
+	if old == nil {
+		return nil, snsErr("NotFound", "Subscription does not exist")
+	}
+	sub := *old
+	switch c.Name {
+	case "RawMessageDelivery":
+		sub.RawMessageDelivery = c.Value == "true"
+	case "FilterPolicy":
+		sub.FilterPolicy = c.Value
+	case "FilterPolicyScope":
+		sub.FilterPolicyScope = c.Value
+	default:
+		return nil, fmt.Errorf("sns: bad %s: attribute %q", cmdSetSubAttr, c.Name)
+	}
+	if sub.scope() == ScopeMessageAttributes && policyIsNested(sub.FilterPolicy) {
+		return nil, invalid("Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy")
+	}
+	s.subs[c.Arn] = &sub
+	return nil, nil
 }
 
 // Tag is a topic tag.

@@ -126,11 +126,30 @@ type deliveryRec struct {
 	Endpoint        string    `json:"endpoint"`
 	Type            string    `json:"type"`
 	MessageID       string    `json:"message_id"`
-	Body            string    `json:"body"` // the signed JSON message
+	Body            string    `json:"body"` // the signed JSON message, or the raw message (Raw)
 	Created         time.Time `json:"created"`
+	// Raw: a notification to a subscription with RawMessageDelivery, whose Body is the
+	// message as published (absent from records written before raw delivery existed).
+	Raw bool `json:"raw,omitempty"`
 }
 
+// newDelivery records the delivery of m to sub. Whether it is raw is decided here, when
+// the message is published (or the confirmation sent): a notification to a subscription
+// with RawMessageDelivery is its bare message, without the JSON document, signature or
+// message attributes (as AWS delivers raw messages to HTTP/S endpoints); confirmation
+// messages are never raw. Changing RawMessageDelivery later does not change recorded
+// deliveries, retries included.
 func (s *Service) newDelivery(sub *subRec, m *Message, now time.Time) (*deliveryRec, error) {
+	id, err := s.newID()
+	if err != nil {
+		return nil, err
+	}
+	d := &deliveryRec{ID: id, Node: s.cfg.NodeID, SubscriptionArn: sub.Arn, TopicArn: sub.TopicArn, Endpoint: sub.Endpoint,
+		Type: m.Type, MessageID: m.MessageID, Created: now}
+	if m.Type == TypeNotification && sub.RawMessageDelivery {
+		d.Body, d.Raw = m.Message, true
+		return d, nil
+	}
 	if err := s.sign(m); err != nil {
 		return nil, err
 	}
@@ -138,12 +157,8 @@ func (s *Service) newDelivery(sub *subRec, m *Message, now time.Time) (*delivery
 	if err != nil {
 		return nil, snsErr("InternalError", "sns: %v", err)
 	}
-	id, err := s.newID()
-	if err != nil {
-		return nil, err
-	}
-	return &deliveryRec{ID: id, Node: s.cfg.NodeID, SubscriptionArn: sub.Arn, TopicArn: sub.TopicArn, Endpoint: sub.Endpoint,
-		Type: m.Type, MessageID: m.MessageID, Body: string(body), Created: now}, nil
+	d.Body = string(body)
+	return d, nil
 }
 
 // flight is a running delivery; first is closed after its first attempt.
@@ -262,6 +277,9 @@ func (s *Service) attempt(d *deliveryRec) error {
 	req.Header.Set("x-amz-sns-topic-arn", d.TopicArn)
 	if d.Type == TypeNotification {
 		req.Header.Set("x-amz-sns-subscription-arn", d.SubscriptionArn)
+	}
+	if d.Raw {
+		req.Header.Set("x-amz-sns-rawdelivery", "true")
 	}
 	resp, err := s.cfg.HTTPClient.Do(req)
 	if err != nil {

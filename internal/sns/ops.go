@@ -20,8 +20,8 @@ import (
 // model: maps are Name.entry.N.key / .value (Attributes) or Name.entry.N.Name /
 // .Value.* (MessageAttributes), lists Name.member.N (Tags.member.N.Key / .Value).
 // Unknown parameters are ignored, as AWS does; known parameters the core does not
-// implement (FIFO, per-protocol messages, subscription attributes...) are refused with
-// InvalidParameter rather than silently ignored.
+// implement (FIFO, per-protocol messages, delivery and redrive policies...) are refused
+// with InvalidParameter rather than silently ignored.
 
 // Caller is the verified identity of a request. SNS is single-account: the service's
 // topics all belong to Config.AccountID, and a caller of another account gets
@@ -426,21 +426,11 @@ func opSubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, e
 	if err != nil {
 		return nil, asInvalid(err)
 	}
-	for k, val := range attrs {
-		if !slices.Contains(subscriptionAttributeNames, k) {
-			return nil, invalid("Invalid parameter: Attributes Reason: Unknown attribute %s", k)
-		}
-		// What SetSubscriptionAttribute accepts (RawMessageDelivery=false, the
-		// behaviour of every subscription) is accepted here too.
-		if k != "RawMessageDelivery" || val != "false" {
-			return nil, invalid("Invalid parameter: Attributes Reason: Unsupported subscription attribute %s=%s", k, val)
-		}
-	}
 	ret, err := boolParam(v, "ReturnSubscriptionArn")
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.Subscribe(ctx, v.Get("TopicArn"), v.Get("Protocol"), v.Get("Endpoint"), ret)
+	out, err := s.Subscribe(ctx, v.Get("TopicArn"), v.Get("Protocol"), v.Get("Endpoint"), attrs, ret)
 	if err != nil {
 		return nil, err
 	}

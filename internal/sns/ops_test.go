@@ -227,7 +227,9 @@ func TestOpsErrors(t *testing.T) {
 		{"Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"email"}, "Endpoint": {"a@b.c"}}, 400, "InvalidParameter"},
 		{"Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {"http://127.0.0.1:1/"}, "ReturnSubscriptionArn": {"maybe"}}, 400, "InvalidParameter"},
 		{"Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {"http://127.0.0.1:1/"},
-			"Attributes.entry.1.key": {"RawMessageDelivery"}, "Attributes.entry.1.value": {"true"}}, 400, "InvalidParameter"},
+			"Attributes.entry.1.key": {"RawMessageDelivery"}, "Attributes.entry.1.value": {"yes"}}, 400, "InvalidParameter"},
+		{"Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {"http://127.0.0.1:1/"},
+			"Attributes.entry.1.key": {"DeliveryPolicy"}, "Attributes.entry.1.value": {"{}"}}, 400, "InvalidParameter"},
 		{"ConfirmSubscription", url.Values{"TopicArn": {topic}, "Token": {"nope"}}, 400, "InvalidParameter"},
 		{"ConfirmSubscription", url.Values{"TopicArn": {missing}, "Token": {"nope"}}, 404, "NotFound"},
 		{"ConfirmSubscription", url.Values{"TopicArn": {topic}, "Token": {"x"}, "AuthenticateOnUnsubscribe": {"true"}}, 400, "InvalidParameter"},
@@ -442,8 +444,10 @@ func TestOpsAttributesAndTags(t *testing.T) {
 		{"GetSubscriptionAttributes", url.Values{}, 400, "InvalidParameter"},
 		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {missingSub}, "AttributeName": {"RawMessageDelivery"}, "AttributeValue": {"false"}}, 404, "NotFound"},
 		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"Bogus"}, "AttributeValue": {"x"}}, 400, "InvalidParameter"},
-		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"RawMessageDelivery"}, "AttributeValue": {"true"}}, 400, "InvalidParameter"},
-		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"FilterPolicy"}, "AttributeValue": {"{}"}}, 400, "InvalidParameter"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"RawMessageDelivery"}, "AttributeValue": {"yes"}}, 400, "InvalidParameter"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"FilterPolicy"}, "AttributeValue": {"{"}}, 400, "InvalidParameter"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"FilterPolicyScope"}, "AttributeValue": {"Body"}}, 400, "InvalidParameter"},
+		{"SetSubscriptionAttributes", url.Values{"SubscriptionArn": {confirmed}, "AttributeName": {"DeliveryPolicy"}, "AttributeValue": {"{}"}}, 400, "InvalidParameter"},
 		{"ListTagsForResource", url.Values{"ResourceArn": {missingTopic}}, 404, "ResourceNotFound"},
 		{"TagResource", url.Values{"ResourceArn": {missingTopic}, "Tags.member.1.Key": {"k"}, "Tags.member.1.Value": {"v"}}, 404, "ResourceNotFound"},
 		{"TagResource", url.Values{"ResourceArn": {topic}}, 400, "InvalidParameter"},
@@ -477,7 +481,7 @@ func TestOpsAttributesAndTags(t *testing.T) {
 	// Subscribe takes the attribute values SetSubscriptionAttributes takes.
 	e.mustCall("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw"},
 		"Attributes.entry.1.key": {"RawMessageDelivery"}, "Attributes.entry.1.value": {"false"}})
-	for _, a := range [][2]string{{"RawMessageDelivery", "true"}, {"Bogus", "x"}, {"FilterPolicy", "{}"}} {
+	for _, a := range [][2]string{{"RawMessageDelivery", "1"}, {"Bogus", "x"}, {"FilterPolicy", "[]"}, {"RedrivePolicy", "{}"}} {
 		_, err := e.call("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw2"},
 			"Attributes.entry.1.key": {a[0]}, "Attributes.entry.1.value": {a[1]}})
 		wantAPIError(t, err, 400, "InvalidParameter")

@@ -1,8 +1,16 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
 // topics (DisplayName and tags are their settable attributes), HTTP/HTTPS subscriptions
-// with SNS's confirmation flow (their attributes are read-only but for
-// RawMessageDelivery=false), Publish, and durable HTTP delivery with retries and SNS
-// message signatures (SignatureVersion 1).
+// with SNS's confirmation flow (RawMessageDelivery, FilterPolicy and FilterPolicyScope
+// are their settable attributes; see filter.go for the filter policy language), Publish,
+// and durable HTTP delivery with retries and SNS message signatures (SignatureVersion 1).
+//
+// # Filtering and raw delivery
+//
+// Publish decides, for each confirmed subscription, whether the message passes its filter
+// policy and, if it does, records the delivery in its final form: the signed JSON
+// document, or the bare message for a subscription with RawMessageDelivery (POSTed with
+// x-amz-sns-rawdelivery: true and no message attributes, as AWS does). Changing a
+// subscription's attributes later does not change deliveries already recorded.
 //
 // # State
 //
@@ -109,6 +117,9 @@ type Service struct {
 
 	certOnce sync.Once
 	certPEM  []byte
+
+	pmu      sync.Mutex
+	policies map[string]*filterPolicy // compiled filter policies, by scope and policy
 
 	wmu      sync.Mutex
 	inflight map[string]*flight
@@ -252,6 +263,7 @@ const (
 	cmdDoneDelivery = "sns.delivery.done"
 	cmdSetTopicAttr = "sns.topic.set_attribute"
 	cmdTagTopic     = "sns.topic.tag"
+	cmdSetSubAttr   = "sns.subscription.set_attribute"
 )
 
 type createTopicCmd struct {
@@ -410,6 +422,12 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			return nil, err
 		}
 		return s.applyTagTopic(c)
+	case cmdSetSubAttr:
+		c, err := state.DecodeBody[setSubAttrCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		return s.applySetSubAttr(c)
 	case cmdDoneDelivery:
 		c, err := state.DecodeBody[doneDeliveryCmd](cmd.Body)
 		if err != nil {

@@ -94,12 +94,14 @@ func (e *env) restart() {
 	e.open()
 }
 
-// subscriber is an HTTP endpoint on 127.0.0.1 that records what it receives.
+// subscriber is an HTTP endpoint on 127.0.0.1 that records what it receives: each
+// message decoded (a raw delivery's only as its Message) with its headers and body.
 type subscriber struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	msgs   []Message
 	hdrs   []http.Header
+	bodies []string
 	status func(n int) int // answer to the nth request (0-based)
 	n      atomic.Int32
 }
@@ -110,7 +112,9 @@ func newSubscriber(t *testing.T, status func(int) int) *subscriber {
 		n := int(s.n.Add(1) - 1)
 		b, _ := io.ReadAll(r.Body)
 		var m Message
-		if err := json.Unmarshal(b, &m); err != nil {
+		if r.Header.Get("x-amz-sns-rawdelivery") == "true" {
+			m = Message{Type: r.Header.Get("x-amz-sns-message-type"), MessageID: r.Header.Get("x-amz-sns-message-id"), Message: string(b)}
+		} else if err := json.Unmarshal(b, &m); err != nil {
 			t.Errorf("subscriber: %v: %s", err, b)
 		}
 		code := http.StatusOK
@@ -121,12 +125,30 @@ func newSubscriber(t *testing.T, status func(int) int) *subscriber {
 			s.mu.Lock()
 			s.msgs = append(s.msgs, m)
 			s.hdrs = append(s.hdrs, r.Header.Clone())
+			s.bodies = append(s.bodies, string(b))
 			s.mu.Unlock()
 		}
 		w.WriteHeader(code)
 	}))
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+func (s *subscriber) body(i int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bodies[i]
+}
+
+// messages returns the Message of each notification received, in order.
+func (s *subscriber) messages() []string {
+	var out []string
+	for _, m := range s.received() {
+		if m.Type == TypeNotification {
+			out = append(out, m.Message)
+		}
+	}
+	return out
 }
 
 func (s *subscriber) received() []Message {
@@ -164,8 +186,14 @@ var fast = RetryPolicy{Retries: 3, MinDelay: 5 * time.Millisecond, MaxDelay: 20 
 // subscribeConfirmed subscribes sub to topic and confirms with the token it received.
 func (e *env) subscribeConfirmed(topic string, sub *subscriber) string {
 	e.t.Helper()
+	return e.subscribeConfirmedWith(topic, sub, nil)
+}
+
+// subscribeConfirmedWith is subscribeConfirmed with subscription attributes.
+func (e *env) subscribeConfirmedWith(topic string, sub *subscriber, attrs map[string]string) string {
+	e.t.Helper()
 	before := len(sub.received())
-	out, err := e.sns.Subscribe(e.ctx, topic, "http", sub.srv.URL+"/hook", false)
+	out, err := e.sns.Subscribe(e.ctx, topic, "http", sub.srv.URL+"/hook", attrs, false)
 	if err != nil || out.SubscriptionArn != "pending confirmation" {
 		e.t.Fatalf("%+v %v", out, err)
 	}
@@ -234,16 +262,16 @@ func TestSubscribeConfirmPublish(t *testing.T) {
 	e := newEnv(t, fast)
 	topic, _ := e.sns.CreateTopic(e.ctx, "alerts", nil, nil)
 	sub := newSubscriber(t, nil)
-	_, err := e.sns.Subscribe(e.ctx, topic, "email", "a@example.com", false)
+	_, err := e.sns.Subscribe(e.ctx, topic, "email", "a@example.com", nil, false)
 	wantCode(t, err, "InvalidParameter")
-	_, err = e.sns.Subscribe(e.ctx, topic, "https", sub.srv.URL, false) // http:// URL for https
+	_, err = e.sns.Subscribe(e.ctx, topic, "https", sub.srv.URL, nil, false) // http:// URL for https
 	wantCode(t, err, "InvalidParameter")
-	_, err = e.sns.Subscribe(e.ctx, topic, "http", "not a url", false)
+	_, err = e.sns.Subscribe(e.ctx, topic, "http", "not a url", nil, false)
 	wantCode(t, err, "InvalidParameter")
-	_, err = e.sns.Subscribe(e.ctx, topic+"x", "http", sub.srv.URL, false)
+	_, err = e.sns.Subscribe(e.ctx, topic+"x", "http", sub.srv.URL, nil, false)
 	wantCode(t, err, "NotFound")
 
-	out, err := e.sns.Subscribe(e.ctx, topic, "http", sub.srv.URL+"/hook", true)
+	out, err := e.sns.Subscribe(e.ctx, topic, "http", sub.srv.URL+"/hook", nil, true)
 	if err != nil || !strings.HasPrefix(out.SubscriptionArn, topic+":") {
 		t.Fatal(out, err)
 	}
@@ -282,7 +310,7 @@ func TestSubscribeConfirmPublish(t *testing.T) {
 	if again, err := e.sns.ConfirmSubscription(e.ctx, topic, m.Token); err != nil || again != arn {
 		t.Fatal(again, err)
 	}
-	if o, err := e.sns.Subscribe(e.ctx, topic, "http", sub.srv.URL+"/hook", false); err != nil || o.SubscriptionArn != arn {
+	if o, err := e.sns.Subscribe(e.ctx, topic, "http", sub.srv.URL+"/hook", nil, false); err != nil || o.SubscriptionArn != arn {
 		t.Fatal(o, err)
 	}
 	l, _, _ = e.sns.ListSubscriptions(e.ctx, "")
@@ -323,7 +351,7 @@ func TestSubscribeConfirmPublish(t *testing.T) {
 	}
 	// Tokens expire after 3 days.
 	sub2 := newSubscriber(t, nil)
-	if _, err := e.sns.Subscribe(e.ctx, topic, "http", sub2.srv.URL, false); err != nil {
+	if _, err := e.sns.Subscribe(e.ctx, topic, "http", sub2.srv.URL, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "confirmation", func() bool { return len(sub2.received()) == 1 })

@@ -36,6 +36,19 @@ type subRec struct {
 	Confirmed   bool      `json:"confirmed"`
 	Token       string    `json:"token"`
 	TokenIssued time.Time `json:"token_issued"`
+	// Settable attributes. Absent from records written before they existed, which
+	// therefore keep their meaning: JSON delivery, no filter policy.
+	RawMessageDelivery bool   `json:"raw_message_delivery,omitempty"`
+	FilterPolicy       string `json:"filter_policy,omitempty"`       // "" = none
+	FilterPolicyScope  string `json:"filter_policy_scope,omitempty"` // "" = MessageAttributes
+}
+
+// scope is the subscription's effective FilterPolicyScope.
+func (sub *subRec) scope() string {
+	if sub.FilterPolicyScope == "" {
+		return ScopeMessageAttributes
+	}
+	return sub.FilterPolicyScope
 }
 
 // Subscription is a ListSubscriptions entry. SubscriptionArn is "PendingConfirmation"
@@ -193,11 +206,14 @@ type SubscribeOutput struct {
 	SubscriptionArn string
 }
 
-// Subscribe subscribes an http or https endpoint. The subscription is pending until
-// the endpoint confirms it: a SubscriptionConfirmation message (Token, SubscribeURL) is
-// delivered to it. Subscribing the same endpoint again returns the confirmed
-// subscription, or sends a new confirmation for a pending one.
-func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint string, returnArn bool) (SubscribeOutput, error) {
+// Subscribe subscribes an http or https endpoint, with the subscription attributes
+// RawMessageDelivery, FilterPolicy and FilterPolicyScope (attrs, may be nil). The
+// subscription is pending until the endpoint confirms it: a SubscriptionConfirmation
+// message (Token, SubscribeURL) is delivered to it. Subscribing the same endpoint again
+// returns the confirmed subscription (an attribute given with a different value is an
+// error, as on AWS), or sends a new confirmation for a pending one, whose attributes are
+// then those given.
+func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint string, attrs map[string]string, returnArn bool) (SubscribeOutput, error) {
 	if err := s.checkARN(topicArn, "TopicArn"); err != nil {
 		return SubscribeOutput{}, err
 	}
@@ -218,10 +234,17 @@ func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint st
 		}
 	}
 	s.mu.RUnlock()
+	a, err := parseSubscribeAttrs(attrs, existing)
+	if err != nil {
+		return SubscribeOutput{}, err
+	}
 	if t == nil {
 		return SubscribeOutput{}, snsErr("NotFound", "Topic does not exist")
 	}
 	if existing != nil && existing.Confirmed {
+		if a.differ(existing) {
+			return SubscribeOutput{}, invalid("%sSubscription already exists with different attributes", subscribeAttrPrefix)
+		}
 		return SubscribeOutput{SubscriptionArn: existing.Arn}, nil
 	}
 	now := s.now()
@@ -233,6 +256,7 @@ func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint st
 		}
 		sub = &subRec{Arn: topicArn + ":" + id, TopicArn: topicArn, Protocol: protocol, Endpoint: endpoint, Owner: s.cfg.AccountID}
 	}
+	a.set(sub)
 	tok := make([]byte, 64)
 	if _, err := io.ReadFull(s.cfg.Rand, tok); err != nil {
 		return SubscribeOutput{}, snsErr("InternalError", "sns: random: %v", err)
@@ -455,7 +479,10 @@ func isStringArray(v string) bool {
 }
 
 // Publish publishes a message to a topic's confirmed subscriptions and returns its
-// MessageId. Deliveries are recorded, then attempted in the background.
+// MessageId. Deliveries are recorded, then attempted in the background. A subscription
+// whose filter policy the message does not pass gets no delivery (this is decided now:
+// a later change of the policy does not affect recorded deliveries), and neither does
+// it count as a failure.
 func (s *Service) Publish(ctx context.Context, in PublishInput) (string, error) {
 	id, _, err := s.publish(ctx, in)
 	return id, err
@@ -515,9 +542,13 @@ func (s *Service) publish(ctx context.Context, in PublishInput) (string, []*flig
 			attrs[k] = a
 		}
 	}
+	msg := &message{attrs: in.MessageAttributes, body: in.Message}
 	var ds []*deliveryRec
 	for i := range subs {
 		sub := &subs[i]
+		if !s.passesFilter(sub, msg) {
+			continue
+		}
 		m := &Message{Type: TypeNotification, MessageID: msgID, TopicArn: in.TopicArn, Subject: in.Subject, Message: in.Message,
 			Timestamp: now.Format(tsFormat), MessageAttributes: attrs,
 			UnsubscribeURL: s.actionURL(url.Values{"Action": {"Unsubscribe"}, "SubscriptionArn": {sub.Arn}})}
@@ -540,4 +571,47 @@ func (s *Service) publish(ctx context.Context, in PublishInput) (string, []*flig
 		}
 	}
 	return msgID, fl, nil
+}
+
+// passesFilter reports whether the message passes the subscription's filter policy (true
+// without one). A policy that no longer compiles (it was checked when it was set) passes
+// nothing.
+func (s *Service) passesFilter(sub *subRec, m *message) bool {
+	if sub.FilterPolicy == "" {
+		return true
+	}
+	p, err := s.compiledPolicy(sub.FilterPolicy, sub.scope())
+	if err != nil {
+		s.cfg.Logger.Warn("sns: subscription filter policy does not compile; nothing is delivered to it", "subscription", sub.Arn, "err", err)
+		return false
+	}
+	if !p.matches(m) {
+		s.cfg.Logger.Debug("sns: message filtered out", "subscription", sub.Arn)
+		return false
+	}
+	return true
+}
+
+// maxCachedPolicies bounds the compiled filter policies kept in memory.
+const maxCachedPolicies = 256
+
+func (s *Service) compiledPolicy(policy, scope string) (*filterPolicy, error) {
+	key := scope + "\x00" + policy
+	s.pmu.Lock()
+	p := s.policies[key]
+	s.pmu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := compileFilterPolicy(policy, scope)
+	if err != nil {
+		return nil, err
+	}
+	s.pmu.Lock()
+	if s.policies == nil || len(s.policies) >= maxCachedPolicies {
+		s.policies = map[string]*filterPolicy{}
+	}
+	s.policies[key] = p
+	s.pmu.Unlock()
+	return p, nil
 }
