@@ -42,6 +42,8 @@ import (
 // Limits, with AWS's error messages: 256 KB of valid UTF-8 JSON, at most 5 top-level
 // keys, at most 150 combinations (the product of the lengths of the value lists, each
 // multiplied by the depth of its key; $or adds up its alternatives), no empty lists.
+// Coffer also refuses nesting deeper than 150 levels as too complex (a value list that
+// deep would be).
 
 // Filter policy scopes.
 const (
@@ -80,10 +82,17 @@ type jsonValue struct {
 	vals []*jsonValue
 }
 
+// maxPolicyDepth bounds the nesting of a policy's objects and arrays. It rejects no
+// policy AWS accepts: a value list under a key this deep already makes more than the
+// 150 combinations allowed (see compileFilterPolicy).
+const maxPolicyDepth = maxFilterPolicyCombinations
+
+var errTooDeep = errors.New("nested too deep")
+
 func parseOrderedJSON(data string) (*jsonValue, error) {
 	dec := json.NewDecoder(strings.NewReader(data))
 	dec.UseNumber()
-	v, err := readJSONValue(dec)
+	v, err := readJSONValue(dec, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -93,16 +102,20 @@ func parseOrderedJSON(data string) (*jsonValue, error) {
 	return v, nil
 }
 
-func readJSONValue(dec *json.Decoder) (*jsonValue, error) {
+func readJSONValue(dec *json.Decoder, depth int) (*jsonValue, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
 	switch t := tok.(type) {
 	case json.Delim:
+		if depth > maxPolicyDepth {
+			return nil, errTooDeep
+		}
 		switch t {
 		case '{':
 			v := &jsonValue{kind: jsonObject}
+			index := map[string]int{}
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
@@ -112,17 +125,14 @@ func readJSONValue(dec *json.Decoder) (*jsonValue, error) {
 				if !ok {
 					return nil, errors.New("object key is not a string")
 				}
-				val, err := readJSONValue(dec)
+				val, err := readJSONValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
-				replaced := false
-				for i, old := range v.keys {
-					if old == k {
-						v.vals[i], replaced = val, true
-					}
-				}
-				if !replaced {
+				if i, dup := index[k]; dup {
+					v.vals[i] = val
+				} else {
+					index[k] = len(v.keys)
 					v.keys, v.vals = append(v.keys, k), append(v.vals, val)
 				}
 			}
@@ -133,7 +143,7 @@ func readJSONValue(dec *json.Decoder) (*jsonValue, error) {
 		case '[':
 			v := &jsonValue{kind: jsonArray}
 			for dec.More() {
-				e, err := readJSONValue(dec)
+				e, err := readJSONValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -285,6 +295,9 @@ func compileFilterPolicy(policy, scope string) (*filterPolicy, error) {
 		return nil, policyErr("failed to parse JSON.")
 	}
 	doc, err := parseOrderedJSON(policy)
+	if errors.Is(err, errTooDeep) {
+		return nil, policyErr("Filter policy is too complex")
+	}
 	if err != nil {
 		return nil, policyErr("failed to parse JSON.")
 	}

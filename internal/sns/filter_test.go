@@ -1,6 +1,7 @@
 package sns
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,6 +110,9 @@ func TestFilterPolicyMatchesAttributes(t *testing.T) {
 		{`{"source_ip": [{"cidr": "10.0.0.0/24"}]}`, attrs("source_ip", str("10.0.0.255")), true},
 		{`{"source_ip": [{"cidr": "10.0.0.0/24"}]}`, attrs("source_ip", str("10.0.1.1")), false},
 		{`{"source_ip": [{"cidr": "2001:db8::/32"}]}`, attrs("source_ip", str("2001:db8::1")), true},
+		// A repeated key keeps its last value.
+		{`{"a": ["x"], "a": ["y"]}`, attrs("a", str("y")), true},
+		{`{"a": ["x"], "a": ["y"]}`, attrs("a", str("x")), false},
 		// The empty policy filters nothing.
 		{`{}`, nil, true},
 	}
@@ -197,7 +201,8 @@ func TestFilterPolicyValidation(t *testing.T) {
 		// AWS's $or example: (1*2) + (1*1*2) + (1*1*3) = 7.
 		{`{"source": ["aws.cloudwatch"], "$or": [{"metricName": ["CPUUtilization", "ReadLatency"]}, {"metricType": ["MetricType"], "$or": [{"metricId": [1234, 4321]}, {"spaceId": [1000, 2000, 3000]}]}]}`, ScopeMessageAttributes},
 		{`{"a": [{"numeric": [">=", -1e9, "<", 1e9]}, {"anything-but": 5}, {"anything-but": {"prefix": "x"}}, null, true, 1.5, "s"]}`, ScopeMessageAttributes},
-		{`{"a": ["x"], "a": ["y"]}`, ScopeMessageAttributes}, // a repeated key keeps its last value
+		{`{"a": ["x"], "a": ["y"]}`, ScopeMessageAttributes},                                   // a repeated key keeps its last value
+		{strings.Repeat(`{"a": `, 149) + `["x"]` + strings.Repeat(`}`, 149), ScopeMessageBody}, // 149 combinations
 	}
 	for _, c := range ok {
 		if _, err := compileFilterPolicy(c.policy, c.scope); err != nil {
@@ -249,6 +254,8 @@ func TestFilterPolicyValidation(t *testing.T) {
 		{`{"a": [{"cidr": "10.0.0.0/x"}]}`, ScopeMessageAttributes, "FilterPolicy: Malformed CIDR, mask bits must be an integer"},
 		{`{"a": [{"cidr": "10.0.0.300/24"}]}`, ScopeMessageAttributes, "FilterPolicy: Nonstandard IP address: 10.0.0.300"},
 		{`{"a": ["` + strings.Repeat("x", maxFilterPolicySize) + `"]}`, ScopeMessageAttributes, "FilterPolicy: Filter policy is too large (maximum 256 KB)"},
+		{strings.Repeat(`{"a": `, 152) + `["x"]` + strings.Repeat(`}`, 152), ScopeMessageBody, "FilterPolicy: Filter policy is too complex"},
+		{`{"a": ` + strings.Repeat(`[`, 200) + strings.Repeat(`]`, 200) + `}`, ScopeMessageBody, "FilterPolicy: Filter policy is too complex"},
 	}
 	for _, c := range bad {
 		_, err := compileFilterPolicy(c.policy, c.scope)
@@ -271,4 +278,61 @@ func TestPolicyIsNested(t *testing.T) {
 			t.Errorf("%s: %v", p, got)
 		}
 	}
+}
+
+// FuzzFilterPolicy: the parser and the matcher never panic; a policy valid for the
+// MessageAttributes scope is valid for MessageBody and not nested, and a policy without
+// nesting is valid for both or neither; errors carry AWS's wording; matching is
+// deterministic, and {"$or": [P, P]} matches what P matches.
+func FuzzFilterPolicy(f *testing.F) {
+	for _, p := range []string{
+		`{}`, `{"a": ["x", 1, true, null]}`, `{"a": [{"prefix": "x"}, {"suffix": "y"}, {"equals-ignore-case": "Z"}]}`,
+		`{"a": [{"anything-but": ["x", 2]}], "b": [{"anything-but": {"prefix": "p"}}]}`,
+		`{"n": [{"numeric": [">", 0, "<=", 150]}], "m": [{"numeric": ["=", 3.5]}]}`,
+		`{"a": [{"exists": false}], "b": [{"exists": true}]}`, `{"ip": [{"cidr": "10.0.0.0/8"}]}`,
+		`{"source": ["s"], "$or": [{"a": ["1"]}, {"b": ["2"], "$or": [{"c": [3]}, {"d": [4]}]}]}`,
+		`{"o": {"p": ["q"], "r": {"s": [{"numeric": [">=", 1]}]}}}`, `{"a": []}`, `{"a": "b"}`, `[1]`, `{`,
+	} {
+		f.Add(p, `{"a": "x", "n": 5, "o": {"p": "q", "r": [{"s": 2}]}, "ip": "10.1.2.3"}`, `["x", 1, null]`)
+	}
+	f.Fuzz(func(t *testing.T, policy, payload, array string) {
+		pa, errA := compileFilterPolicy(policy, ScopeMessageAttributes)
+		pb, errB := compileFilterPolicy(policy, ScopeMessageBody)
+		for _, err := range []error{errA, errB} {
+			var pe *policyError
+			if err != nil && (!errors.As(err, &pe) || !(strings.HasPrefix(pe.reason, "FilterPolicy: ") ||
+				pe.reason == "Filter policy scope MessageAttributes does not support nested filter policy")) {
+				t.Fatalf("%q: error %v", policy, err)
+			}
+		}
+		if errA == nil && (errB != nil || policyIsNested(policy)) {
+			t.Fatalf("%q: valid for attributes, but %v for the body (nested %v)", policy, errB, policyIsNested(policy))
+		}
+		if errB == nil && !policyIsNested(policy) && errA != nil {
+			t.Fatalf("%q: not nested, valid for the body, but %v for attributes", policy, errA)
+		}
+		msgAttrs := attrs("a", str(payload), "arr", arr(array), "bin", bin(payload))
+		if isSNSNumber(payload) {
+			msgAttrs["n"] = num(payload)
+		}
+		for _, p := range []*filterPolicy{pa, pb} {
+			if p == nil {
+				continue
+			}
+			m := &message{attrs: msgAttrs, body: payload}
+			got := p.matches(m)
+			if again := p.matches(&message{attrs: msgAttrs, body: payload}); again != got {
+				t.Fatalf("%q on %q: %v then %v", policy, payload, got, again)
+			}
+			if p.empty() {
+				continue
+			}
+			or, err := compileFilterPolicy(`{"$or": [`+policy+`, `+policy+`]}`, p.scope)
+			if err == nil {
+				if orGot := or.matches(&message{attrs: msgAttrs, body: payload}); orGot != got {
+					t.Fatalf("%q on %q: %v, but %v as {\"$or\": [P, P]}", policy, payload, got, orGot)
+				}
+			}
+		}
+	})
 }
