@@ -5,7 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -57,35 +57,17 @@ func TestFailedAdminLoginAlarm(t *testing.T) {
 }
 
 // httpSubscriber creates an SNS topic with Debian's AWS CLI and subscribes an HTTP
-// endpoint on loopback to it, which confirms through SubscribeURL as a real subscriber
-// does. alarmNote returns the first ALARM notification received (its Message), or nil.
+// endpoint on loopback to it (an snsReceiver, confirmed as a real subscriber does).
+// alarmNote returns the first ALARM notification received (its Message), or nil.
 func httpSubscriber(t *testing.T, s *server, root awsCreds, topicName string) (topicArn string, alarmNote func() map[string]any) {
 	t.Helper()
-	var mu sync.Mutex
-	var notes []map[string]any
-	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			http.Error(w, "bad json", 400)
-			return
-		}
-		if m["Type"] == "SubscriptionConfirmation" {
-			if res, err := http.Get(m["SubscribeURL"].(string)); err == nil {
-				res.Body.Close()
-			}
-		}
-		mu.Lock()
-		notes = append(notes, m)
-		mu.Unlock()
-	}))
-	t.Cleanup(sub.Close)
+	rcv := newSNSReceiver(t)
 	alarmNote = func() map[string]any {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, n := range notes {
+		for _, r := range rcv.requests() {
+			var n map[string]any
 			var a map[string]any
-			if n["Type"] == "Notification" && json.Unmarshal([]byte(n["Message"].(string)), &a) == nil && a["NewStateValue"] == "ALARM" {
+			if json.Unmarshal([]byte(r.Body), &n) == nil && n["Type"] == "Notification" &&
+				json.Unmarshal([]byte(n["Message"].(string)), &a) == nil && a["NewStateValue"] == "ALARM" {
 				return a
 			}
 		}
@@ -93,13 +75,76 @@ func httpSubscriber(t *testing.T, s *server, root awsCreds, topicName string) (t
 	}
 	var topic struct{ TopicArn string }
 	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", topicName)
-	awsOK(t, s, root, nil, "sns", "subscribe", "--topic-arn", topic.TopicArn, "--protocol", "http", "--notification-endpoint", sub.URL)
-	waitFor(t, 20*time.Second, func() bool {
-		var subs struct {
-			Subscriptions []struct{ SubscriptionArn string }
-		}
-		awsOK(t, s, root, &subs, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
-		return len(subs.Subscriptions) == 1 && strings.HasPrefix(subs.Subscriptions[0].SubscriptionArn, "arn:aws:sns:")
-	})
+	snsSubscribe(t, s, root, topic.TopicArn, rcv.URL)
 	return topic.TopicArn, alarmNote
+}
+
+// snsReceiver is an HTTP endpoint on loopback for SNS subscriptions. It confirms a
+// subscription through the SubscribeURL of its SubscriptionConfirmation, as a real
+// subscriber does, and records every request it receives.
+type snsReceiver struct {
+	URL  string
+	mu   sync.Mutex
+	reqs []snsRequest
+}
+
+// snsRequest is a request an snsReceiver received.
+type snsRequest struct {
+	Header http.Header
+	Body   string
+}
+
+func newSNSReceiver(t *testing.T) *snsReceiver {
+	t.Helper()
+	rcv := &snsReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Header.Get("x-amz-sns-message-type") == "SubscriptionConfirmation" {
+			var m struct{ SubscribeURL string }
+			if json.Unmarshal(b, &m) == nil && m.SubscribeURL != "" {
+				if res, err := http.Get(m.SubscribeURL); err == nil {
+					res.Body.Close()
+				}
+			}
+		}
+		rcv.mu.Lock()
+		rcv.reqs = append(rcv.reqs, snsRequest{Header: r.Header.Clone(), Body: string(b)})
+		rcv.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	rcv.URL = srv.URL
+	return rcv
+}
+
+func (rcv *snsReceiver) requests() []snsRequest {
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	return slices.Clone(rcv.reqs)
+}
+
+// notifications returns the Notification requests received.
+func (rcv *snsReceiver) notifications() []snsRequest {
+	var out []snsRequest
+	for _, r := range rcv.requests() {
+		if r.Header.Get("x-amz-sns-message-type") == "Notification" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// snsSubscribe subscribes an HTTP endpoint (an snsReceiver's) to a topic with Debian's
+// AWS CLI (extra: more arguments of subscribe, such as --attributes) and waits until
+// the endpoint has confirmed it. It returns the subscription's ARN.
+func snsSubscribe(t *testing.T, s *server, root awsCreds, topicArn, endpoint string, extra ...string) string {
+	t.Helper()
+	var sub struct{ SubscriptionArn string }
+	awsOK(t, s, root, &sub, append([]string{"sns", "subscribe", "--topic-arn", topicArn, "--protocol", "http",
+		"--notification-endpoint", endpoint, "--return-subscription-arn"}, extra...)...)
+	waitFor(t, 20*time.Second, func() bool {
+		var a struct{ Attributes map[string]string }
+		awsOK(t, s, root, &a, "sns", "get-subscription-attributes", "--subscription-arn", sub.SubscriptionArn)
+		return a.Attributes["PendingConfirmation"] == "false"
+	})
+	return sub.SubscriptionArn
 }
