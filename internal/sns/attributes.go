@@ -134,8 +134,8 @@ type subscribeAttrs struct {
 }
 
 // parseSubscribeAttrs checks Subscribe's Attributes. The filter policy is checked against
-// the scope given with it, else the scope of the subscription being subscribed again
-// (cur, may be nil), else MessageAttributes. Only RawMessageDelivery, FilterPolicy and
+// the scope the subscription will have: the one given with it, else the scope of the
+// subscription being subscribed again (cur, may be nil), else MessageAttributes. Only RawMessageDelivery, FilterPolicy and
 // FilterPolicyScope are supported; the other attributes AWS knows are refused.
 func parseSubscribeAttrs(attrs map[string]string, cur *subRec) (subscribeAttrs, error) {
 	var a subscribeAttrs
@@ -162,14 +162,14 @@ func parseSubscribeAttrs(attrs map[string]string, cur *subRec) (subscribeAttrs, 
 			return a, invalid("%s%s is not supported by Coffer", subscribeAttrPrefix, k)
 		}
 	}
-	if a.policy != nil {
-		scope := ScopeMessageAttributes
-		if a.scope != nil {
-			scope = *a.scope
-		} else if cur != nil {
-			scope = cur.scope()
+	if a.policy != nil || a.scope != nil {
+		// The policy and scope the subscription will have must suit each other.
+		var sub subRec
+		if cur != nil {
+			sub = *cur
 		}
-		if err := checkFilterPolicy(*a.policy, scope, subscribeAttrPrefix); err != nil {
+		a.set(&sub)
+		if err := checkFilterPolicy(sub.FilterPolicy, sub.scope(), subscribeAttrPrefix); err != nil {
 			return a, err
 		}
 	}

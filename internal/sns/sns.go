@@ -346,6 +346,9 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		if s.topics[c.Sub.TopicArn] == nil {
 			return nil, snsErr("NotFound", "Topic does not exist")
 		}
+		if c.Sub.scope() == ScopeMessageAttributes && policyIsNested(c.Sub.FilterPolicy) {
+			return nil, invalid("%sFilter policy scope MessageAttributes does not support nested filter policy", subscribeAttrPrefix)
+		}
 		sub := *c.Sub
 		s.subs[sub.Arn] = &sub
 		if c.Confirmation != nil {

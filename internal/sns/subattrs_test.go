@@ -278,6 +278,9 @@ func TestSubscribeAttributes(t *testing.T) {
 	if a["RawMessageDelivery"] != "true" || a["FilterPolicy"] != `{"a": {"b": ["c"]}}` || a["FilterPolicyScope"] != "MessageBody" {
 		t.Fatal(a)
 	}
+	// The scope alone cannot leave the nested policy in the MessageAttributes scope.
+	_, err = subscribe(map[string]string{"FilterPolicyScope": "MessageAttributes"})
+	wantInvalid(t, err, "Invalid parameter: Attributes Reason: Filter policy scope MessageAttributes does not support nested filter policy")
 	waitFor(t, "confirmations", func() bool { return len(sub.received()) == 2 })
 	if _, err := e.sns.ConfirmSubscription(e.ctx, topic, sub.received()[1].Token); err != nil {
 		t.Fatal(err)
@@ -321,6 +324,10 @@ func TestSubscriptionAttributesReplicated(t *testing.T) {
 	if _, err := e.store.Propose(e.ctx, cmdPutSub, 1, body); err != nil {
 		t.Fatal(err)
 	}
+	// Apply refuses a nested policy in the MessageAttributes scope, however it comes.
+	_, err := e.store.Propose(e.ctx, cmdPutSub, 1, putSubCmd{Sub: &subRec{Arn: topic + ":nested", TopicArn: topic, Protocol: "http",
+		Endpoint: old.srv.URL + "/n", FilterPolicy: `{"a": {"b": ["c"]}}`}})
+	wantCode(t, err, "InvalidParameter")
 	e.restart()
 	waitFor(t, "replayed", func() bool {
 		_, err := e.sns.GetSubscriptionAttributes(e.ctx, oldArn)
