@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,5 +373,34 @@ func TestOpsSubscriptionAttributes(t *testing.T) {
 	wantAPIError(t, err, 400, "InvalidParameter")
 	if !strings.Contains(err.Error(), `Invalid parameter: FilterPolicy: "a" must be an object or an array`) {
 		t.Fatal(err)
+	}
+}
+
+// TestRawDeliveryResumesAfterRestart: a raw delivery pending at a restart is resumed raw.
+func TestRawDeliveryResumesAfterRestart(t *testing.T) {
+	e := newEnv(t, RetryPolicy{Retries: 3, MinDelay: time.Hour, MaxDelay: time.Hour})
+	topic, _ := e.sns.CreateTopic(e.ctx, "t", nil, nil)
+	var up atomic.Bool
+	up.Store(true)
+	sub := newSubscriber(t, func(int) int {
+		if up.Load() {
+			return http.StatusOK
+		}
+		return http.StatusBadGateway
+	})
+	e.subscribeConfirmedWith(topic, sub, map[string]string{"RawMessageDelivery": "true"})
+	up.Store(false)
+	if _, err := e.sns.PublishAndWait(e.ctx, PublishInput{TopicArn: topic, Message: "durable and raw"}); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	up.Store(true)
+	waitFor(t, "state replayed", func() bool { return e.sns.PendingDeliveries() == 1 })
+	if n := e.sns.Resume(); n != 1 {
+		t.Fatalf("resumed %d", n)
+	}
+	waitFor(t, "resumed delivery", func() bool { return len(sub.received()) == 2 })
+	if b := sub.body(1); b != "durable and raw" || sub.header(1).Get("x-amz-sns-rawdelivery") != "true" {
+		t.Fatalf("%q %v", b, sub.header(1))
 	}
 }
