@@ -31,7 +31,7 @@ const (
 	maxExpressionLen   = 2048
 	maxExpressionDepth = 50
 	maxGridPoints      = 100800 // GetMetricData's most datapoints per call
-	mathBudget         = 20_000_000
+	mathBudget         = 10_000_000
 )
 
 // mathKind is the type of a value.

@@ -176,10 +176,15 @@ func (c *evalCtx) binary(op string, a, b mathValue) mathValue {
 	return seriesValue(c.merge(a.series, b.series, f))
 }
 
+// newSeries is a time series of s's period and label with room for n datapoints.
+func newSeries(s *tseries, n int) *tseries {
+	return &tseries{t: make([]time.Time, 0, n), v: make([]float64, 0, n), period: s.period, label: s.label}
+}
+
 // mapSeries applies f to every datapoint of s (non-finite results are dropped).
 func (c *evalCtx) mapSeries(s *tseries, f func(float64) float64) *tseries {
 	c.charge(len(s.t))
-	out := newSeriesLike(s)
+	out := newSeries(s, len(s.t))
 	for i, t := range s.t {
 		if v := f(s.v[i]); finite(v) {
 			out.add(t, v)
@@ -206,7 +211,7 @@ func (c *evalCtx) mapPoints(v mathValue, f func(float64) float64) mathValue {
 // merge applies f at every timestamp of a or b, a missing value counting as 0.
 func (c *evalCtx) merge(a, b *tseries, f func(x, y float64) float64) *tseries {
 	c.charge(len(a.t) + len(b.t))
-	out := newSeriesLike(a)
+	out := newSeries(a, max(len(a.t), len(b.t)))
 	i, j := 0, 0
 	for i < len(a.t) || j < len(b.t) {
 		var t time.Time
@@ -303,26 +308,68 @@ func (c *evalCtx) reduce(v mathValue, r reducer) mathValue {
 	if len(v.arr) > 0 {
 		out.period = v.arr[0].period
 	}
-	// Every timestamp of the array, and the values at each.
+	// Every timestamp of the array (by Unix nanoseconds, in order), then the sum, count,
+	// minimum and maximum of the values at each, and for STDDEV the squared deviations.
 	total := 0
 	for _, s := range v.arr {
 		total += len(s.t)
 	}
-	c.charge(2 * total)
-	at := make(map[int64][]float64, total/max(len(v.arr), 1)+1)
+	c.charge(total)
+	index := map[int64]int{}
 	for _, s := range v.arr {
-		for i, t := range s.t {
-			k := t.UnixNano()
-			at[k] = append(at[k], s.v[i])
+		for _, t := range s.t {
+			index[t.UnixNano()] = 0
 		}
 	}
-	keys := make([]int64, 0, len(at))
-	for k := range at {
+	keys := make([]int64, 0, len(index))
+	for k := range index {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	for _, k := range keys {
-		if x := r.of(at[k], len(v.arr)); finite(x) {
+	for i, k := range keys {
+		index[k] = i
+	}
+	sum, cnt := make([]float64, len(keys)), make([]float64, len(keys))
+	lo, hi, sq := make([]float64, len(keys)), make([]float64, len(keys)), make([]float64, len(keys))
+	for _, s := range v.arr {
+		for j, t := range s.t {
+			i, x := index[t.UnixNano()], s.v[j]
+			if cnt[i] == 0 {
+				lo[i], hi[i] = x, x
+			}
+			sum[i] += x
+			cnt[i]++
+			lo[i], hi[i] = math.Min(lo[i], x), math.Max(hi[i], x)
+		}
+	}
+	if r == reduceStddev {
+		c.charge(total)
+		for _, s := range v.arr {
+			for j, t := range s.t {
+				i := index[t.UnixNano()]
+				d := s.v[j] - sum[i]/cnt[i]
+				sq[i] += d * d
+			}
+		}
+	}
+	out.t, out.v = make([]time.Time, 0, len(keys)), make([]float64, 0, len(keys))
+	for i, k := range keys {
+		var x float64
+		switch r {
+		case reduceSum:
+			x = sum[i]
+		case reduceAvg:
+			x = sum[i] / float64(len(v.arr)) // a missing value counts as 0
+		case reduceMin:
+			x = lo[i]
+		case reduceMax:
+			x = hi[i]
+		case reduceStddev:
+			x = math.Sqrt(sq[i] / cnt[i])
+		case reduceCount:
+			x = cnt[i]
+		}
+		if finite(x) {
 			out.add(time.Unix(0, k).UTC(), x)
 		}
 	}
@@ -334,7 +381,7 @@ func (c *evalCtx) reduce(v mathValue, r reducer) mathValue {
 func (c *evalCtx) sequential(v mathValue, f func(prevT, t time.Time, prev, v float64) float64) mathValue {
 	return c.each(v, func(s *tseries) *tseries {
 		c.charge(len(s.t))
-		out := newSeriesLike(s)
+		out := newSeries(s, len(s.t))
 		for i := 1; i < len(s.t); i++ {
 			if x := f(s.t[i-1], s.t[i], s.v[i-1], s.v[i]); finite(x) {
 				out.add(s.t[i], x)
@@ -347,7 +394,7 @@ func (c *evalCtx) sequential(v mathValue, f func(prevT, t time.Time, prev, v flo
 func (c *evalCtx) runningSum(v mathValue) mathValue {
 	return c.each(v, func(s *tseries) *tseries {
 		c.charge(len(s.t))
-		out := newSeriesLike(s)
+		out := newSeries(s, len(s.t))
 		sum := 0.0
 		for i, t := range s.t {
 			sum += s.v[i]
@@ -373,25 +420,20 @@ func (c *evalCtx) metricsMatching(args []mathValue) mathValue {
 
 // ---- FILL ----
 
-// grid is every timestamp of the time range at the period.
-func (c *evalCtx) grid(period time.Duration) []time.Time {
+// grid is the time range at the period: its first timestamp and number of periods.
+func (c *evalCtx) grid(period time.Duration) (time.Time, int) {
 	if period <= 0 {
-		return nil
+		return time.Time{}, 0
 	}
 	start := alignDown(c.from(period), period)
 	if !start.Before(c.end) {
-		return nil
+		return start, 0
 	}
 	n := int64((c.end.Sub(start) + period - 1) / period)
 	if n > maxGridPoints {
 		c.abort("FILL would make more than %d datapoints of a time series (%d periods of %v): shorten the time range", maxGridPoints, n, period)
 	}
-	c.charge(int(n))
-	out := make([]time.Time, n)
-	for i := range out {
-		out[i] = start.Add(time.Duration(i) * period)
-	}
-	return out
+	return start, int(n)
 }
 
 // cursor looks up the values of a time series at ascending timestamps.
@@ -412,38 +454,30 @@ func (k *cursor) at(t time.Time) (float64, bool) {
 
 func (c *evalCtx) fill(v, with mathValue) mathValue {
 	return c.each(v, func(s *tseries) *tseries {
-		// The timestamps of the range and those of the series (which are on it, unless
-		// the series mixes periods).
-		grid := c.grid(s.period)
-		c.charge(len(s.t))
-		var times []time.Time
-		i, j := 0, 0
-		for i < len(grid) || j < len(s.t) {
-			switch {
-			case j >= len(s.t) || i < len(grid) && grid[i].Before(s.t[j]):
-				times = append(times, grid[i])
-				i++
-			case i >= len(grid) || s.t[j].Before(grid[i]):
-				times = append(times, s.t[j])
-				j++
-			default:
-				times = append(times, s.t[j])
-				i++
-				j++
-			}
-		}
-		out := newSeriesLike(s)
+		// The periods of the range and the timestamps of the series (which are on it,
+		// unless the series mixes periods), in order.
+		g0, n := c.grid(s.period)
+		c.charge(n + len(s.t))
+		out := newSeries(s, n+len(s.t))
 		var filler *cursor
 		if with.kind == kindSeries {
 			filler = &cursor{s: with.series}
 		}
-		j = 0 // s.t[j] is the next actual datapoint
-		for _, t := range times {
-			if j < len(s.t) && s.t[j].Equal(t) {
-				out.add(t, s.v[j])
+		i, j := 0, 0 // the next period; s.t[j] is the next actual datapoint
+		for i < n || j < len(s.t) {
+			var t time.Time
+			if i < n {
+				t = g0.Add(time.Duration(i) * s.period)
+			}
+			if j < len(s.t) && (i >= n || !t.Before(s.t[j])) { // an actual datapoint
+				if i < n && t.Equal(s.t[j]) {
+					i++
+				}
+				out.add(s.t[j], s.v[j])
 				j++
 				continue
 			}
+			i++ // a period without a datapoint
 			x, ok := math.NaN(), false
 			switch {
 			case with.kind == kindScalar:
@@ -489,7 +523,7 @@ func (c *evalCtx) ifThen(a []mathValue) mathValue {
 	}
 	cs := cond.series
 	c.charge(len(cs.t))
-	out := newSeriesLike(cs)
+	out := newSeries(cs, len(cs.t))
 	var yc, nc *cursor
 	if yes.kind == kindSeries {
 		yc, out.label = &cursor{s: yes.series}, yes.series.label
