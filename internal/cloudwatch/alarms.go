@@ -48,6 +48,9 @@ type alarmRec struct {
 	TreatMissingData                   string      `json:"treat_missing_data,omitempty"`
 	EvaluateLowSampleCountPercentile   string      `json:"evaluate_low_sample_count_percentile,omitempty"`
 	Tags                               []Tag       `json:"tags,omitempty"`
+	// Metrics: an alarm on metric math (MetricName, Namespace, Statistic, Dimensions,
+	// Period and Unit are then empty). Absent from the alarms of earlier versions.
+	Metrics []alarmQuery `json:"metrics,omitempty"`
 
 	StateValue                 string    `json:"state"`
 	StateReason                string    `json:"state_reason"`
@@ -55,6 +58,67 @@ type alarmRec struct {
 	StateUpdatedTimestamp      time.Time `json:"state_updated"`
 	StateTransitionedTimestamp time.Time `json:"state_transitioned"`
 	StateRevision              uint64    `json:"state_revision"`
+}
+
+// alarmQuery is a MetricDataQuery of an alarm on metric math, as persisted.
+type alarmQuery struct {
+	ID         string           `json:"id"`
+	MetricStat *alarmMetricStat `json:"metric_stat,omitempty"`
+	Expression string           `json:"expression,omitempty"`
+	Label      string           `json:"label,omitempty"`
+	ReturnData bool             `json:"return_data"`
+	Period     int              `json:"period,omitempty"`
+	AccountID  string           `json:"account_id,omitempty"`
+}
+
+type alarmMetricStat struct {
+	Namespace  string      `json:"namespace"`
+	MetricName string      `json:"metric_name"`
+	Dimensions []Dimension `json:"dimensions,omitempty"`
+	Period     int         `json:"period"`
+	Stat       string      `json:"stat"`
+	Unit       string      `json:"unit,omitempty"`
+}
+
+// queries are the alarm's Metrics as MetricDataQuery (ReturnData always set).
+func (a *alarmRec) queries() []MetricDataQuery {
+	if len(a.Metrics) == 0 {
+		return nil
+	}
+	out := make([]MetricDataQuery, len(a.Metrics))
+	for i, q := range a.Metrics {
+		rd := q.ReturnData
+		out[i] = MetricDataQuery{ID: q.ID, Expression: q.Expression, Label: q.Label, ReturnData: &rd, Period: q.Period, AccountID: q.AccountID}
+		if ms := q.MetricStat; ms != nil {
+			out[i].MetricStat = &MetricStat{Metric: Metric{Namespace: ms.Namespace, MetricName: ms.MetricName, Dimensions: clone(ms.Dimensions)},
+				Period: ms.Period, Stat: ms.Stat, Unit: ms.Unit}
+		}
+	}
+	return out
+}
+
+// period is the alarm's period: Period, or that of the MetricStat queries of an alarm
+// on metric math (they all have the same).
+func (a *alarmRec) period() int {
+	for _, q := range a.Metrics {
+		if q.MetricStat != nil {
+			return q.MetricStat.Period
+		}
+	}
+	return a.Period
+}
+
+// watches reports whether the alarm reads the metric with this key.
+func (a *alarmRec) watches(key string) bool {
+	if len(a.Metrics) == 0 {
+		return metricKey(a.Namespace, a.MetricName, a.Dimensions) == key
+	}
+	for _, q := range a.Metrics {
+		if ms := q.MetricStat; ms != nil && metricKey(ms.Namespace, ms.MetricName, ms.Dimensions) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // MetricAlarm is an alarm as DescribeAlarms returns it.
@@ -85,6 +149,7 @@ type MetricAlarm struct {
 	ComparisonOperator                 string
 	TreatMissingData                   string
 	EvaluateLowSampleCountPercentile   string
+	Metrics                            []MetricDataQuery // an alarm on metric math
 }
 
 func (a *alarmRec) public() MetricAlarm {
@@ -96,7 +161,8 @@ func (a *alarmRec) public() MetricAlarm {
 		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
 		Dimensions: clone(a.Dimensions), Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods,
 		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator,
-		TreatMissingData: a.TreatMissingData, EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile}
+		TreatMissingData: a.TreatMissingData, EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile,
+		Metrics: a.queries()}
 }
 
 func clone[T any](s []T) []T {
@@ -141,7 +207,8 @@ type PutMetricAlarmInput struct {
 	// alarm is always evaluated (evaluate).
 	EvaluateLowSampleCountPercentile string
 	Tags                             []Tag
-	// Metrics, ThresholdMetricId: not supported.
+	// Metrics: an alarm on metric math (checkAlarmMetrics). ThresholdMetricId
+	// (anomaly detection): not supported.
 	Metrics           []MetricDataQuery
 	ThresholdMetricID string
 }
@@ -180,9 +247,9 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		return invalid("The value %q for parameter AlarmName is invalid: UTF-8 characters, no ASCII control characters.", in.AlarmName)
 	case len(in.AlarmDescription) > 1024:
 		return invalid("The parameter AlarmDescription must be at most 1024 characters.")
-	case len(in.Metrics) > 0 || in.ThresholdMetricID != "":
-		return invalid("Metric math and anomaly detection alarms are not supported.")
-	case in.MetricName == "":
+	case in.ThresholdMetricID != "":
+		return invalid("Anomaly detection alarms (ThresholdMetricId) are not supported.")
+	case in.MetricName == "" && len(in.Metrics) == 0:
 		return missing("MetricName")
 	case in.EvaluationPeriods < 1:
 		return invalid("The parameter EvaluationPeriods must be at least 1.")
@@ -191,30 +258,34 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	case in.Threshold == nil:
 		return missing("Threshold")
 	}
-	if err := checkNamespace(in.Namespace, false); err != nil {
-		return err
-	}
 	if _, ok := comparisonOps[in.ComparisonOperator]; !ok {
 		return invalid("The value %s for parameter ComparisonOperator is not supported (anomaly detection is not).", in.ComparisonOperator)
 	}
-	if (in.Statistic == "") == (in.ExtendedStatistic == "") {
-		return cwErr("InvalidParameterCombination", "Exactly one of Statistic or ExtendedStatistic must be specified.")
-	}
-	if in.Statistic != "" && !statNames[in.Statistic] {
-		return invalid("The value %s for parameter Statistic is not a valid statistic.", in.Statistic)
-	}
-	if in.ExtendedStatistic != "" {
-		if _, ok := parsePercentile(in.ExtendedStatistic); !ok {
-			return invalid("The value %s for parameter ExtendedStatistic is not a valid percentile.", in.ExtendedStatistic)
+	period := in.Period
+	var queries []alarmQuery
+	if len(in.Metrics) > 0 {
+		var err error
+		if period, queries, err = s.checkAlarmMetrics(in); err != nil {
+			return err
+		}
+	} else {
+		if err := checkNamespace(in.Namespace, false); err != nil {
+			return err
+		}
+		if (in.Statistic == "") == (in.ExtendedStatistic == "") {
+			return cwErr("InvalidParameterCombination", "Exactly one of Statistic or ExtendedStatistic must be specified.")
+		}
+		if err := checkAlarmStat(in.Statistic, in.ExtendedStatistic, "Statistic", "ExtendedStatistic"); err != nil {
+			return err
+		}
+		if err := checkAlarmPeriod(in.Period, "Period"); err != nil {
+			return err
 		}
 	}
-	if in.Period != 10 && in.Period != 20 && in.Period != 30 && (in.Period <= 0 || in.Period%60 != 0) {
-		return invalid("The parameter Period must be 10, 20, 30 or a multiple of 60.")
-	}
-	if in.Period*in.EvaluationPeriods > 7*86400 {
+	if period*in.EvaluationPeriods > 7*86400 {
 		return invalid("The product of EvaluationPeriods and Period must not exceed 7 days.")
 	}
-	if in.Period < 3600 && in.Period*in.EvaluationPeriods > 86400 {
+	if period < 3600 && period*in.EvaluationPeriods > 86400 {
 		return invalid("The product of EvaluationPeriods and Period must not exceed 1 day for a Period of less than 1 hour.")
 	}
 	dta := in.DatapointsToAlarm
@@ -259,6 +330,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		Dimensions: normDims(in.Dimensions), Period: in.Period, Unit: in.Unit, EvaluationPeriods: in.EvaluationPeriods,
 		DatapointsToAlarm: in.DatapointsToAlarm, Threshold: *in.Threshold, ComparisonOperator: in.ComparisonOperator,
 		TreatMissingData: in.TreatMissingData, EvaluateLowSampleCountPercentile: in.EvaluateLowSampleCountPercentile, Tags: clone(in.Tags),
+		Metrics:    queries,
 		StateValue: StateInsufficientData, StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 	s.mu.RLock()
 	exists := s.alarms[in.AlarmName] != nil
@@ -275,6 +347,143 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: string(data)}
 	_, err := s.propose(ctx, cmdPutAlarm, putAlarmCmd{Alarm: a, History: h, KeepTags: true})
 	return err
+}
+
+func checkAlarmPeriod(p int, field string) error {
+	if p != 10 && p != 20 && p != 30 && (p <= 0 || p%60 != 0) {
+		return invalid("The parameter %s must be 10, 20, 30 or a multiple of 60.", field)
+	}
+	return nil
+}
+
+// checkAlarmStat validates a Statistic or ExtendedStatistic (either may be empty).
+func checkAlarmStat(st, ext, stField, extField string) error {
+	if st != "" && !statNames[st] {
+		return invalid("The value %s for parameter %s is not a valid statistic.", st, stField)
+	}
+	if ext != "" {
+		if _, ok := parsePercentile(ext); !ok {
+			return invalid("The value %s for parameter %s is not a valid percentile.", ext, extField)
+		}
+	}
+	return nil
+}
+
+// Bounds of an alarm's Metrics, as AWS documents them.
+const (
+	maxAlarmQueries     = 20
+	maxAlarmMetricStats = 10
+	maxAlarmExpressions = 10
+)
+
+// checkAlarmMetrics validates the Metrics of an alarm on metric math as AWS does
+// (ValidationError, with AWS's messages where they are known) and returns the alarm's
+// period and its queries as persisted. The MetricStat queries must all have the same
+// period (the alarm's); exactly one query has ReturnData true (an omitted ReturnData is
+// true), and its result must be one time series.
+func (s *Service) checkAlarmMetrics(in PutMetricAlarmInput) (int, []alarmQuery, error) {
+	validation := func(format string, a ...any) (int, []alarmQuery, error) {
+		return 0, nil, cwErr("ValidationError", format, a...)
+	}
+	for _, p := range []struct {
+		name string
+		set  bool
+	}{{"MetricName", in.MetricName != ""}, {"Namespace", in.Namespace != ""}, {"Dimensions", len(in.Dimensions) > 0},
+		{"Period", in.Period != 0}, {"Unit", in.Unit != ""}, {"Statistic", in.Statistic != ""}, {"ExtendedStatistic", in.ExtendedStatistic != ""}} {
+		if p.set {
+			return validation("%s should not be set if list of Metrics is set.", p.name)
+		}
+	}
+	if len(in.Metrics) > maxAlarmQueries {
+		return 0, nil, invalid("The collection Metrics must not have a size greater than %d.", maxAlarmQueries)
+	}
+	ids := map[string]bool{}
+	stats, exprs, returning, period := 0, 0, 0, 0
+	var ret MetricDataQuery
+	for i, q := range in.Metrics {
+		field := fmt.Sprintf("Metrics.member.%d", i+1)
+		switch {
+		case q.ID == "":
+			return 0, nil, missing(field + ".Id")
+		case !validMetricID(q.ID):
+			return 0, nil, invalid("The value %s for parameter %s.Id is invalid: an Id has letters, numbers and underscores and starts with a lowercase letter.", q.ID, field)
+		case ids[q.ID]:
+			return 0, nil, invalid("The value %s for parameter Metrics.member.Id is duplicated.", q.ID)
+		case q.Expression != "" && q.MetricStat != nil:
+			return validation("The parameters MetricDataQuery Expression and MetricStat are mutually exclusive and you have specified both.")
+		case q.Expression == "" && q.MetricStat == nil:
+			return validation("Invalid metrics list: %s has neither an Expression nor a MetricStat.", field)
+		case q.AccountID != "" && q.AccountID != s.cfg.AccountID:
+			return 0, nil, invalid("The value %s for parameter %s.AccountId is invalid: cross-account alarms are not supported.", q.AccountID, field)
+		case q.Period < 0:
+			return 0, nil, invalid("The parameter %s.Period must be greater than 0.", field)
+		}
+		ids[q.ID] = true
+		if q.ReturnData == nil || *q.ReturnData {
+			returning++
+			ret = q
+		}
+		if q.Expression != "" {
+			exprs++
+			continue
+		}
+		stats++
+		ms := q.MetricStat
+		if err := checkNamespace(ms.Metric.Namespace, false); err != nil {
+			return 0, nil, err
+		}
+		switch {
+		case ms.Metric.MetricName == "":
+			return 0, nil, missing(field + ".MetricStat.Metric.MetricName")
+		case len(ms.Metric.MetricName) > 255:
+			return 0, nil, invalid("The parameter %s.MetricStat.Metric.MetricName must be at most 255 characters.", field)
+		case ms.Stat == "":
+			return 0, nil, missing(field + ".MetricStat.Stat")
+		case ms.Unit != "" && !units[ms.Unit]:
+			return 0, nil, invalid("The value %s for parameter %s.MetricStat.Unit is not a valid unit.", ms.Unit, field)
+		}
+		if err := checkDims(ms.Metric.Dimensions, 30); err != nil {
+			return 0, nil, err
+		}
+		_, pct := parsePercentile(ms.Stat)
+		if !pct && !statNames[ms.Stat] {
+			return 0, nil, invalid("The value %s for parameter %s.MetricStat.Stat is not a valid statistic.", ms.Stat, field)
+		}
+		if err := checkAlarmPeriod(ms.Period, field+".MetricStat.Period"); err != nil {
+			return 0, nil, err
+		}
+		if period != 0 && ms.Period != period {
+			return validation("The MetricStat queries of an alarm must all have the same Period (%d and %d).", period, ms.Period)
+		}
+		period = ms.Period
+	}
+	switch {
+	case stats > maxAlarmMetricStats:
+		return validation("Invalid metrics list: at most %d MetricStat queries.", maxAlarmMetricStats)
+	case exprs > maxAlarmExpressions:
+		return validation("Invalid metrics list: at most %d expressions.", maxAlarmExpressions)
+	case returning != 1:
+		return validation("Exactly one element of the metrics list should return data.")
+	case stats == 0:
+		return validation("Invalid metrics list: an alarm needs at least one MetricStat query.")
+	}
+	cq, err := compileQueries(in.Metrics)
+	if err != nil {
+		return 0, nil, err
+	}
+	if cq.kinds[ret.ID] == kindArray {
+		return validation("Metrics expression that return multi time series are only allowed for MetricsInsights expression with an ORDER BY clause")
+	}
+	out := make([]alarmQuery, len(in.Metrics))
+	for i, q := range in.Metrics {
+		out[i] = alarmQuery{ID: q.ID, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData == nil || *q.ReturnData,
+			Period: q.Period, AccountID: q.AccountID}
+		if ms := q.MetricStat; ms != nil {
+			out[i].MetricStat = &alarmMetricStat{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName,
+				Dimensions: normDims(ms.Metric.Dimensions), Period: ms.Period, Stat: ms.Stat, Unit: ms.Unit}
+		}
+	}
+	return period, out, nil
 }
 
 // DescribeAlarmsInput is DescribeAlarms' input (metric alarms only).

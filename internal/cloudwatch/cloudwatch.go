@@ -34,9 +34,10 @@
 // datapoint is acted upon as soon as it arrives, which is what the security alarms
 // (FailedLoginCount) need. M out of N: ALARM when at least DatapointsToAlarm of the N
 // periods breach; TreatMissingData decides how empty periods count (see evaluate.go).
-// Alarms on expressions (metric math, anomaly detection) are not supported; GetMetricData
-// evaluates arithmetic metric math (mathexpr.go). docs/cloudwatch.md
-// lists the API's behaviours as AWS documents them.
+// An alarm on metric math (Metrics) evaluates its expression (mathexpr.go, as
+// GetMetricData does) over its periods and a few before them, and is evaluated when a
+// datapoint of any of its metrics is Put; anomaly detection alarms are not supported.
+// docs/cloudwatch.md lists the API's behaviours as AWS documents them.
 //
 // Put, PutMetricData+EvaluateNow, Evaluate and SetAlarmState propose commands: they must
 // never be called from a state.Part's Apply (that would deadlock raft), and on a

@@ -241,8 +241,8 @@ func TestGetMetricDataAndListMetrics(t *testing.T) {
 	if err != nil || len(res) != 1 || len(res[0].Values) != 3 || res[0].Values[0] != 3 || !res[0].Timestamps[0].Equal(t0.Add(2*time.Minute)) || res[0].StatusCode != "Complete" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	_, _, err = e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{{ID: "e1", Expression: "SUM(METRICS())"}}})
-	wantCode(t, err, "InvalidParameterValue")
+	_, _, err = e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: t0, EndTime: t0.Add(time.Hour), Queries: []MetricDataQuery{{ID: "e1", Expression: "TOTAL(METRICS())"}}})
+	wantCode(t, err, "ValidationError")
 
 	for i := 0; i < 510; i++ {
 		if err := e.cw.Put("AWS/KMS", "KeyUsageCount", []Dimension{{"KeyId", fmt.Sprintf("k%03d", i)}, {"Operation", "Encrypt"}}, time.Time{}, 1, "Count"); err != nil {

@@ -49,6 +49,50 @@ type Trigger struct {
 	Threshold                        float64            `json:"Threshold"`
 	TreatMissingData                 string             `json:"TreatMissingData"`
 	EvaluateLowSampleCountPercentile string             `json:"EvaluateLowSampleCountPercentile"`
+	// Metrics: the queries of an alarm on metric math, whose notification has them
+	// instead of MetricName, Namespace, StatisticType, Statistic, Unit and Dimensions.
+	Metrics []TriggerMetric `json:"Metrics,omitempty"`
+}
+
+// TriggerMetric is a query of an alarm on metric math in an AlarmNotification.
+type TriggerMetric struct {
+	Expression string             `json:"Expression,omitempty"`
+	ID         string             `json:"Id"`
+	Label      string             `json:"Label,omitempty"`
+	MetricStat *TriggerMetricStat `json:"MetricStat,omitempty"`
+	ReturnData bool               `json:"ReturnData"`
+}
+
+// TriggerMetricStat is the MetricStat of a TriggerMetric.
+type TriggerMetricStat struct {
+	Metric struct {
+		Dimensions []TriggerDimension `json:"Dimensions"`
+		MetricName string             `json:"MetricName"`
+		Namespace  string             `json:"Namespace"`
+	} `json:"Metric"`
+	Period int     `json:"Period"`
+	Stat   string  `json:"Stat"`
+	Unit   *string `json:"Unit,omitempty"`
+}
+
+// MarshalJSON writes the trigger of an alarm on metric math without the fields of a
+// single metric (as AWS does).
+func (t Trigger) MarshalJSON() ([]byte, error) {
+	type plain Trigger
+	if len(t.Metrics) == 0 {
+		return json.Marshal(plain(t))
+	}
+	return json.Marshal(struct {
+		Period                           int             `json:"Period"`
+		EvaluationPeriods                int             `json:"EvaluationPeriods"`
+		DatapointsToAlarm                int             `json:"DatapointsToAlarm"`
+		ComparisonOperator               string          `json:"ComparisonOperator"`
+		Threshold                        float64         `json:"Threshold"`
+		TreatMissingData                 string          `json:"TreatMissingData"`
+		EvaluateLowSampleCountPercentile string          `json:"EvaluateLowSampleCountPercentile"`
+		Metrics                          []TriggerMetric `json:"Metrics"`
+	}{t.Period, t.EvaluationPeriods, t.DatapointsToAlarm, t.ComparisonOperator, t.Threshold, t.TreatMissingData,
+		t.EvaluateLowSampleCountPercentile, t.Metrics})
 }
 
 // TriggerDimension is a dimension as AWS writes it in notifications (lower-case keys).
@@ -108,7 +152,7 @@ func (s *Service) evaluateMetric(ctx context.Context, key string, now time.Time)
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
 	var errs []error
-	for _, a := range s.alarmsWhere(func(a *alarmRec) bool { return metricKey(a.Namespace, a.MetricName, a.Dimensions) == key }) {
+	for _, a := range s.alarmsWhere(func(a *alarmRec) bool { return a.watches(key) }) {
 		errs = append(errs, s.evaluateLocked(ctx, a, now))
 	}
 	return errors.Join(errs...)
@@ -151,7 +195,7 @@ func (a *alarmRec) stat() string {
 
 type evalPoint struct {
 	t time.Time
-	n float64
+	n float64 // sample count (0: the value of an expression)
 	v float64
 }
 
@@ -204,15 +248,58 @@ func fmtNum(v float64) string {
 	return s
 }
 
+// mathLookback is the least number of periods before the evaluation range that the
+// expression of an alarm on metric math is evaluated over.
+const mathLookback = 5
+
+// mathPoints evaluates the metric math of alarm a for the periods of [start, end). As
+// CloudWatch retrieves more datapoints than the evaluation periods, the expression is
+// evaluated from EvaluationPeriods (at least mathLookback) periods before the
+// evaluation range, so that DIFF, RATE or FILL(m, REPEAT) have the datapoints before
+// it; its datapoints in [start, end) are compared.
+func (s *Service) mathPoints(a *alarmRec, start, end time.Time) ([]evalPoint, error) {
+	qs := a.queries()
+	cq, err := compileQueries(qs)
+	if err != nil {
+		return nil, err
+	}
+	from := start.Add(-time.Duration(max(a.EvaluationPeriods, mathLookback)*a.period()) * time.Second)
+	vals, err := s.evalQueries(cq, func(time.Duration) time.Time { return from }, end)
+	if err != nil {
+		return nil, err
+	}
+	var pts []evalPoint
+	for _, q := range a.Metrics {
+		if !q.ReturnData {
+			continue
+		}
+		if ser := vals[q.ID].series; ser != nil {
+			for i, t := range ser.t {
+				if !t.Before(start) && t.Before(end) {
+					pts = append(pts, evalPoint{t: t, v: ser.v[i]})
+				}
+			}
+		}
+	}
+	return pts, nil
+}
+
 func (s *Service) evaluateLocked(ctx context.Context, a *alarmRec, now time.Time) error {
-	period := time.Duration(a.Period) * time.Second
+	period := time.Duration(a.period()) * time.Second
 	n := a.EvaluationPeriods
 	end := alignDown(now, period).Add(period)
 	start := end.Add(-time.Duration(n) * period)
 	var pts []evalPoint
-	for _, g := range s.aggregate(metricKey(a.Namespace, a.MetricName, a.Dimensions), start, end, period, a.Unit) {
-		if v, ok := g.stat(a.stat()); ok {
-			pts = append(pts, evalPoint{t: g.start, n: g.n, v: v})
+	if len(a.Metrics) > 0 {
+		var err error
+		if pts, err = s.mathPoints(a, start, end); err != nil {
+			return fmt.Errorf("cloudwatch: alarm %s: %w", a.AlarmName, err)
+		}
+	} else {
+		for _, g := range s.aggregate(metricKey(a.Namespace, a.MetricName, a.Dimensions), start, end, period, a.Unit) {
+			if v, ok := g.stat(a.stat()); ok {
+				pts = append(pts, evalPoint{t: g.start, n: g.n, v: v})
+			}
 		}
 	}
 	breaching := 0
@@ -238,7 +325,11 @@ func (s *Service) evaluateLocked(ctx context.Context, a *alarmRec, now time.Time
 		p := pts[i]
 		recent = append(recent, fmt.Sprintf("%s (%s)", fmtNum(p.v), p.t.Format("02/01/06 15:04:05")))
 		recentVals = append(recentVals, p.v)
-		evaluated = append(evaluated, map[string]any{"timestamp": p.t.Format(awsTime), "sampleCount": p.n, "value": p.v})
+		e := map[string]any{"timestamp": p.t.Format(awsTime), "value": p.v}
+		if len(a.Metrics) == 0 {
+			e["sampleCount"] = p.n
+		}
+		evaluated = append(evaluated, e)
 	}
 	op := comparisonOps[a.ComparisonOperator]
 	switch {
@@ -254,7 +345,10 @@ func (s *Service) evaluateLocked(ctx context.Context, a *alarmRec, now time.Time
 			len(pts)-breaching, n, strings.Join(recent, ", "), op, fmtNum(a.Threshold), m)
 	}
 	rd := map[string]any{"version": "1.0", "queryDate": now.Format(awsTime), "startDate": start.Format(awsTime),
-		"statistic": a.stat(), "period": a.Period, "recentDatapoints": recentVals, "threshold": a.Threshold, "evaluatedDatapoints": evaluated}
+		"period": a.period(), "recentDatapoints": recentVals, "threshold": a.Threshold, "evaluatedDatapoints": evaluated}
+	if len(a.Metrics) == 0 {
+		rd["statistic"] = a.stat()
+	}
 	if a.Unit != "" {
 		rd["unit"] = a.Unit
 	}
@@ -354,6 +448,25 @@ func (s *Service) notification(a *alarmRec, old, newState, reason string, now ti
 	}
 	for _, d := range a.Dimensions {
 		tr.Dimensions = append(tr.Dimensions, TriggerDimension{Value: d.Value, Name: d.Name})
+	}
+	if len(a.Metrics) > 0 {
+		tr.Period, tr.StatisticType, tr.Statistic = a.period(), "", ""
+		for _, q := range a.Metrics {
+			m := TriggerMetric{Expression: q.Expression, ID: q.ID, Label: q.Label, ReturnData: q.ReturnData}
+			if ms := q.MetricStat; ms != nil {
+				m.MetricStat = &TriggerMetricStat{Period: ms.Period, Stat: ms.Stat}
+				m.MetricStat.Metric.MetricName, m.MetricStat.Metric.Namespace = ms.MetricName, ms.Namespace
+				m.MetricStat.Metric.Dimensions = []TriggerDimension{}
+				for _, d := range ms.Dimensions {
+					m.MetricStat.Metric.Dimensions = append(m.MetricStat.Metric.Dimensions, TriggerDimension{Value: d.Value, Name: d.Name})
+				}
+				if ms.Unit != "" {
+					u := ms.Unit
+					m.MetricStat.Unit = &u
+				}
+			}
+			tr.Metrics = append(tr.Metrics, m)
+		}
 	}
 	return AlarmNotification{AlarmName: a.AlarmName, AlarmDescription: desc, AWSAccountID: s.cfg.AccountID,
 		AlarmConfigurationUpdatedTimestamp: a.AlarmConfigurationUpdatedTimestamp.UTC().Format(awsTime),

@@ -704,14 +704,42 @@ type MetricStat struct {
 	Unit   string
 }
 
-// MetricDataQuery is one GetMetricData query: a MetricStat, or an Expression of metric
-// math on the other queries' Ids (GetMetricData only: alarms do not take Metrics).
+// MetricDataQuery is one query of GetMetricData or of an alarm on metric math
+// (PutMetricAlarm's Metrics): a MetricStat, or an Expression of metric math on the
+// other queries' Ids (mathexpr.go). ReturnData nil means true. Period (Metrics Insights
+// queries on AWS) is kept and returned by alarms, and not used; AccountId may only be
+// this account.
 type MetricDataQuery struct {
 	ID         string
 	MetricStat *MetricStat
 	Expression string
 	Label      string
 	ReturnData *bool
+	Period     int
+	AccountID  string
+}
+
+// checkMetricStat validates the MetricStat of a GetMetricData query (field names it).
+func checkMetricStat(ms MetricStat, field string) error {
+	if err := checkNamespace(ms.Metric.Namespace, false); err != nil {
+		return err
+	}
+	if ms.Metric.MetricName == "" {
+		return missing(field + ".Metric.MetricName")
+	}
+	if len(ms.Metric.MetricName) > 255 {
+		return invalid("The parameter %s.Metric.MetricName must be at most 255 characters.", field)
+	}
+	if err := checkDims(ms.Metric.Dimensions, 30); err != nil {
+		return err
+	}
+	if err := checkPeriod(ms.Period, true); err != nil {
+		return err
+	}
+	if _, ok := parsePercentile(ms.Stat); !ok && !statNames[ms.Stat] {
+		return invalid("The value %s for parameter %s.Stat is not a valid statistic.", ms.Stat, field)
+	}
+	return nil
 }
 
 // MetricDataResult is one GetMetricData result.
@@ -746,9 +774,10 @@ func validMetricID(id string) bool {
 	return true
 }
 
-// GetMetricData evaluates MetricStat queries and metric math expressions (the
-// arithmetic subset, mathexpr.go). The datapoints of the results, in query
-// order, are returned MaxDatapoints at a time: a page that stops inside a result marks
+// GetMetricData evaluates MetricStat queries and metric math expressions
+// (mathexpr.go). The datapoints of the results, in query order (an expression whose
+// result is an array of time series has one result per time series, with the
+// expression's Id), are returned MaxDatapoints at a time: a page that stops inside a result marks
 // it PartialData and returns a NextToken from which the next page continues (AWS's
 // pagination). A page holds the results that have datapoints in it (a result with none
 // is in the page where its datapoints would have started).
@@ -795,99 +824,58 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 		}
 		ids[q.ID] = true
 	}
-	exprs := map[string]exprNode{}
-	refs := map[string][]string{}
 	for _, q := range in.Queries {
 		if q.Expression != "" {
 			if q.MetricStat != nil {
 				return nil, "", cwErr("InvalidParameterCombination", "Query %s must have either Expression or MetricStat, not both.", q.ID)
 			}
-			n, r, err := parseExpression(q.ID, q.Expression, ids)
-			if err != nil {
-				return nil, "", err
-			}
-			exprs[q.ID], refs[q.ID] = n, r
 			continue
 		}
 		if q.MetricStat == nil {
 			return nil, "", missing("MetricDataQueries.member.MetricStat")
 		}
-		ms := q.MetricStat
-		if err := checkNamespace(ms.Metric.Namespace, false); err != nil {
-			return nil, "", err
-		}
-		if ms.Metric.MetricName == "" {
-			return nil, "", missing("MetricStat.Metric.MetricName")
-		}
-		if err := checkPeriod(ms.Period, true); err != nil {
-			return nil, "", err
-		}
-		if _, ok := parsePercentile(ms.Stat); !ok && !statNames[ms.Stat] {
-			return nil, "", invalid("The value %s for parameter MetricStat.Stat is not a valid statistic.", ms.Stat)
-		}
-	}
-	// The series of every query (ascending), expressions after the queries they use.
-	byID := map[string]MetricDataQuery{}
-	for _, q := range in.Queries {
-		byID[q.ID] = q
-	}
-	vals := map[string]mathValue{}
-	state := map[string]int{} // 1: being evaluated, 2: done
-	var eval func(id string) error
-	eval = func(id string) error {
-		switch state[id] {
-		case 1:
-			return invalid("The expression of query %s refers to itself (directly or through other expressions).", id)
-		case 2:
-			return nil
-		}
-		state[id] = 1
-		q := byID[id]
-		if n, ok := exprs[id]; ok {
-			for _, r := range refs[id] {
-				if err := eval(r); err != nil {
-					return err
-				}
-			}
-			v := evalExpr(n, vals)
-			if v.series == nil {
-				return invalid("The expression of query %s must use the Id of at least one metric (it is the number %v).", id, v.num)
-			}
-			vals[id] = v
-		} else {
-			ms := q.MetricStat
-			period := time.Duration(ms.Period) * time.Second
-			ts := &tseries{}
-			for _, a := range s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, ms.Unit) {
-				if v, ok := a.stat(ms.Stat); ok {
-					ts.t, ts.v = append(ts.t, a.start), append(ts.v, v)
-				}
-			}
-			vals[id] = mathValue{series: ts}
-		}
-		state[id] = 2
-		return nil
-	}
-	for _, q := range in.Queries {
-		if err := eval(q.ID); err != nil {
+		if err := checkMetricStat(*q.MetricStat, "MetricStat"); err != nil {
 			return nil, "", err
 		}
 	}
-	var out []MetricDataResult
-	pos, lim := 0, skip+maxDP // datapoints before the current result; end of this page
+	cq, err := compileQueries(in.Queries)
+	if err != nil {
+		return nil, "", err
+	}
+	vals, err := s.evalQueries(cq, func(p time.Duration) time.Time { return s.roundStart(in.StartTime, p) }, in.EndTime)
+	if err != nil {
+		return nil, "", err
+	}
+	// The time series returned: one per query, or one per time series of an array
+	// (with the query's Id, labelled "<Label> <metric's label>", or the metric's label
+	// when the query has no Label).
+	type returned struct {
+		id, label string
+		ser       *tseries
+	}
+	var rets []returned
 	for _, q := range in.Queries {
 		if q.ReturnData != nil && !*q.ReturnData {
 			continue
 		}
-		r := MetricDataResult{ID: q.ID, Label: q.Label, StatusCode: "Complete"}
-		if r.Label == "" {
-			if q.MetricStat != nil {
-				r.Label = q.MetricStat.Metric.MetricName
-			} else {
-				r.Label = q.ID
-			}
+		v := vals[q.ID]
+		if v.kind == kindSeries {
+			rets = append(rets, returned{q.ID, v.series.label, v.series})
+			continue
 		}
-		ser := vals[q.ID].series
+		for _, ser := range v.arr {
+			label := ser.label
+			if q.Label != "" {
+				label = q.Label + " " + ser.label
+			}
+			rets = append(rets, returned{q.ID, label, ser})
+		}
+	}
+	var out []MetricDataResult
+	pos, lim := 0, skip+maxDP // datapoints before the current result; end of this page
+	for _, rt := range rets {
+		r := MetricDataResult{ID: rt.id, Label: rt.label, StatusCode: "Complete"}
+		ser := rt.ser
 		idx := make([]int, len(ser.t))
 		for i := range idx {
 			idx[i] = i

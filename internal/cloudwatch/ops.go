@@ -235,12 +235,15 @@ func (f *form) tags(p string) ([]Tag, error) {
 func (f *form) queries(p string) ([]MetricDataQuery, error) {
 	var out []MetricDataQuery
 	err := f.structs(p, func(m string) error {
-		q := MetricDataQuery{ID: f.str(m + ".Id"), Expression: f.str(m + ".Expression"), Label: f.str(m + ".Label")}
+		q := MetricDataQuery{ID: f.str(m + ".Id"), Expression: f.str(m + ".Expression"), Label: f.str(m + ".Label"), AccountID: f.str(m + ".AccountId")}
 		rd, err := f.bool(m + ".ReturnData")
 		if err != nil {
 			return err
 		}
 		q.ReturnData = rd
+		if q.Period, err = f.int(m + ".Period"); err != nil {
+			return err
+		}
 		if ms := m + ".MetricStat"; f.has(ms) {
 			st := &MetricStat{Metric: Metric{Namespace: f.str(ms + ".Metric.Namespace"), MetricName: f.str(ms + ".Metric.MetricName"),
 				Dimensions: f.dims(ms + ".Metric.Dimensions")}, Stat: f.str(ms + ".Stat"), Unit: f.str(ms + ".Unit")}
@@ -315,6 +318,45 @@ type MetricAlarmXML struct {
 	ComparisonOperator                 string        `xml:"ComparisonOperator"`
 	TreatMissingData                   string        `xml:"TreatMissingData,omitempty"`
 	EvaluateLowSampleCountPercentile   string        `xml:"EvaluateLowSampleCountPercentile,omitempty"`
+	Metrics                            *queriesXML   `xml:"Metrics,omitempty"` // an alarm on metric math
+}
+
+// queriesXML is a list of MetricDataQuery (an alarm's Metrics).
+type queriesXML struct {
+	Member []queryXML `xml:"member"`
+}
+
+type queryXML struct {
+	ID         string         `xml:"Id"`
+	MetricStat *metricStatXML `xml:"MetricStat,omitempty"`
+	Expression string         `xml:"Expression,omitempty"`
+	Label      string         `xml:"Label,omitempty"`
+	ReturnData *bool          `xml:"ReturnData,omitempty"`
+	Period     int            `xml:"Period,omitempty"`
+	AccountID  string         `xml:"AccountId,omitempty"`
+}
+
+type metricStatXML struct {
+	Metric MetricXML `xml:"Metric"`
+	Period int       `xml:"Period"`
+	Stat   string    `xml:"Stat"`
+	Unit   string    `xml:"Unit,omitempty"`
+}
+
+func toQueries(qs []MetricDataQuery) *queriesXML {
+	if len(qs) == 0 {
+		return nil
+	}
+	out := &queriesXML{}
+	for _, q := range qs {
+		x := queryXML{ID: q.ID, Expression: q.Expression, Label: q.Label, ReturnData: q.ReturnData, Period: q.Period, AccountID: q.AccountID}
+		if ms := q.MetricStat; ms != nil {
+			x.MetricStat = &metricStatXML{Metric: MetricXML{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName,
+				Dimensions: toDims(ms.Metric.Dimensions)}, Period: ms.Period, Stat: ms.Stat, Unit: ms.Unit}
+		}
+		out.Member = append(out.Member, x)
+	}
+	return out
 }
 
 func alarmXML(a MetricAlarm) MetricAlarmXML {
@@ -326,7 +368,8 @@ func alarmXML(a MetricAlarm) MetricAlarmXML {
 		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
 		Dimensions: toDims(a.Dimensions), Period: a.Period, Unit: a.Unit, EvaluationPeriods: a.EvaluationPeriods,
 		DatapointsToAlarm: a.DatapointsToAlarm, Threshold: a.Threshold, ComparisonOperator: a.ComparisonOperator,
-		TreatMissingData: a.TreatMissingData, EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile}
+		TreatMissingData: a.TreatMissingData, EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile,
+		Metrics: toQueries(a.Metrics)}
 }
 
 // DescribeAlarmsResult is the content of <DescribeAlarmsResult>.

@@ -280,8 +280,8 @@ func TestOpsMetrics(t *testing.T) {
 	if err := xml.Unmarshal([]byte(x), &gm); err != nil || !reflect.DeepEqual(&gm, res) {
 		t.Fatalf("round trip %v:\n%+v\n%+v", err, gm, res)
 	}
-	e.fails("InvalidParameterValue", http.StatusBadRequest, "GetMetricData", "StartTime", "2026-11-23T11:00:00Z",
-		"EndTime", "2026-11-23T13:00:00Z", "MetricDataQueries.member.1.Id", "e1", "MetricDataQueries.member.1.Expression", "SUM(METRICS())")
+	e.fails("ValidationError", http.StatusBadRequest, "GetMetricData", "StartTime", "2026-11-23T11:00:00Z",
+		"EndTime", "2026-11-23T13:00:00Z", "MetricDataQueries.member.1.Id", "e1", "MetricDataQueries.member.1.Expression", "TOTAL(METRICS())")
 
 	// Errors.
 	e.fails("MissingParameter", http.StatusBadRequest, "PutMetricData", "MetricData.member.1.MetricName", "M", "MetricData.member.1.Value", "1")
