@@ -64,3 +64,22 @@ func BenchmarkLookupPage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLookupPageRegion is BenchmarkLookupPage in one of the two regions.
+func BenchmarkLookupPageRegion(b *testing.B) {
+	j := openT(b, b.TempDir(), Options{NoPreallocate: true, Sync: func(*os.File) error { return nil }})
+	appendN(b, j, 5000, func(i int) *Event {
+		e := benchEvent()
+		e.EventTime = t0.Add(time.Duration(i) * time.Second)
+		if i%2 == 1 {
+			e.AWSRegion = "us-west-2"
+		}
+		return e
+	})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if evs, _, err := j.Lookup(LookupInput{Region: "us-west-2"}); err != nil || len(evs) != 50 {
+			b.Fatal(len(evs), err)
+		}
+	}
+}
