@@ -41,7 +41,9 @@ import (
 // without the entries' region). Their headers are still read at Open (the
 // segment's size, event count and time range are the same in every
 // version), but a lookup that needs the index rebuilds it from the segment,
-// as for a damaged file, and writes it in the current version.
+// as for a damaged file, and writes it in the current version. A version 2
+// file's probe part (the same layout) still lets a lookup for an attribute
+// skip the segment when the value is not in it.
 
 const (
 	idxMagic       = "CAIX"
@@ -200,13 +202,14 @@ func parseIdxHeader(b []byte) (idxHead, bool) {
 	return h, true
 }
 
-// probeLen is the length of a current file's probe part, with its CRC.
+// probeLen is the length of the probe part of a file of version 2 or later
+// (they have the same probe layout), with its CRC.
 func (h *idxHead) probeLen() int { return idxHeaderLen + h.symBytes + h.bloomsz + 4 }
 
-// checkProbe verifies a current file's probe part p (probeLen bytes) and
-// returns its symbols section and bloom.
+// checkProbe verifies the probe part p (probeLen bytes) of a file of version
+// 2 or later and returns its symbols section and bloom.
 func (h *idxHead) checkProbe(p []byte) (syms, bloom []byte, ok bool) {
-	if h.version != idxVersion || len(p) != h.probeLen() {
+	if h.version < 2 || len(p) != h.probeLen() {
 		return nil, nil, false
 	}
 	body := p[:len(p)-4]
@@ -319,9 +322,11 @@ func decodeIndex(b []byte) (*index, idxMeta, error) {
 
 // probeIndex reads only the probe part of segPath's index file and says
 // whether an event of region (any if "") matching attrs may be in the
-// segment. ok is false when it cannot tell (no file, an older version,
-// damaged): then the whole index must be loaded. Callers probe only for a
-// region or one attribute other than ReadOnly (see probes).
+// segment. ok is false when it cannot tell (no file, version 1, damaged):
+// then the whole index must be loaded. A version 2 file tells only about
+// the attribute (its symbols hold no regions), so that a rare value is still
+// found without rebuilding every old segment's index. Callers probe only
+// for a region or one attribute other than ReadOnly (see probes).
 func probeIndex(segPath string, segSize int64, attrs []LookupAttribute, region string) (may, ok bool) {
 	f, err := os.Open(idxPath(segPath))
 	if err != nil {
@@ -333,7 +338,7 @@ func probeIndex(segPath string, segSize int64, attrs []LookupAttribute, region s
 		return false, false
 	}
 	h, ok := parseIdxHeader(hb[:])
-	if !ok || h.version != idxVersion || h.segSize != segSize || h.symBytes > 1<<30 || h.bloomsz > 1<<30 {
+	if !ok || h.version < 2 || h.segSize != segSize || h.symBytes > 1<<30 || h.bloomsz > 1<<30 {
 		return false, false
 	}
 	p := make([]byte, h.probeLen())
@@ -347,7 +352,7 @@ func probeIndex(segPath string, segSize int64, attrs []LookupAttribute, region s
 	}
 	// The values to find among the symbols.
 	var want []string
-	if region != "" {
+	if region != "" && h.version >= 3 { // older files: the region may be there
 		want = append(want, region)
 	}
 	if len(attrs) == 1 && attrs[0].Key != AttrReadOnly {

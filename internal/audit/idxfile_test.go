@@ -462,12 +462,26 @@ func TestIndexFileOldVersions(t *testing.T) {
 					t.Fatal("Open rewrote an old index file: it should only read its header")
 				}
 			}
-			// An old file's probe part is not trusted (it cannot tell a region).
+			// An old file's probe part cannot tell a region. A version 2 file's still
+			// tells an attribute's value (so that a rare one is found without
+			// rebuilding every old segment's index); a version 1 file has none.
+			nobody := []LookupAttribute{{AttrUsername, "nobody"}}
 			for _, p := range idxs {
 				seg := strings.TrimSuffix(p, idxSuffix) + segSuffix
 				fi, _ := os.Stat(seg)
-				if _, ok := probeIndex(seg, fi.Size(), nil, "us-west-2"); ok {
-					t.Fatal("probed an old index file")
+				if may, ok := probeIndex(seg, fi.Size(), nil, "ap-south-1"); ok && !may {
+					t.Fatal("an old index file's probe ruled a region out")
+				}
+				if may, ok := probeIndex(seg, fi.Size(), nobody, "us-west-2"); ok != (version == 2) || may {
+					t.Fatalf("version %d probe for an absent value: may %v ok %v", version, may, ok)
+				}
+			}
+			if got := lookupAll(t, j, LookupInput{Region: "us-west-2", Attributes: nobody}); len(got) != 0 {
+				t.Fatal(ids(got))
+			}
+			for _, p := range idxs {
+				if b, _ := os.ReadFile(p); bytes.Equal(b, old[p]) != (version == 2) {
+					t.Fatalf("version %d: after a lookup for an absent value, %s unchanged: %v", version, p, version != 2)
 				}
 			}
 			check := func(j *Journal) {
