@@ -176,8 +176,8 @@ type lookupEventsInput struct {
 	NextToken        string                  `json:"NextToken"`
 }
 
-// cloudTrailJSONService serves LookupEvents (authorized as cloudtrail:LookupEvents) and
-// the other given operations (the trails').
+// cloudTrailJSONService serves LookupEvents (authorized as cloudtrail:LookupEvents; the
+// calling region's events only) and the other given operations (the trails').
 func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer, more map[string]awsproto.Handler) *awsproto.JSONService {
 	lookup := func(ctx context.Context, c *awsproto.Call) (any, error) {
 		in, err := awsproto.Decode[lookupEventsInput](c.Body)
@@ -191,7 +191,8 @@ func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer, more map[str
 		if in.EventCategory == "insight" {
 			return map[string]any{"Events": []any{}}, nil // Coffer records no Insights events
 		}
-		li := audit.LookupInput{Attributes: in.LookupAttributes, NextToken: in.NextToken}
+		// As on AWS, a lookup finds the events of the region the request is signed for.
+		li := audit.LookupInput{Region: c.Region, Attributes: in.LookupAttributes, NextToken: in.NextToken}
 		if in.StartTime != nil {
 			li.StartTime = time.Time(*in.StartTime)
 		}

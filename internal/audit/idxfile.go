@@ -22,27 +22,36 @@ import (
 //	bloom    a Bloom filter of the entries' canonical event ids
 //	probe    CRC-32C of everything before it
 //	entries  entries × (t i64 | off i64 | n i32 | readOnly u8 | nres u16 |
-//	        id symbol u32 | id UUID [16] | name, source, user, akid u32 | res u32)
+//	        id symbol u32 | id UUID [16] | name, source, user, akid u32 | res u32 |
+//	        region symbol u32)
 //	refs     resource refs × (type u32 | name u32)
 //	trailer  CRC-32C of everything before it
 //
 // Integers are little-endian. Opening the journal reads only the header, so a
-// restart does not parse 90 days of JSON. A lookup for one attribute first
-// reads only the probe part (header, symbols, bloom: a few KB) and skips the
-// segment when the value cannot be in it; otherwise it reads the whole file,
-// checks it and keeps a few in a cache. A file that is missing, damaged, or
-// written for a different segment size is rebuilt from the segment.
+// restart does not parse 90 days of JSON. A lookup in a region or for one
+// attribute first reads only the probe part (header, symbols, bloom: a few
+// KB) and skips the segment when the region or the value cannot be in it
+// (the symbols hold every string of the index, regions too); otherwise it
+// reads the whole file, checks it and keeps a few in a cache. A file that is
+// missing, damaged, or written for a different segment size is rebuilt from
+// the segment.
 //
-// Version 1 files (no symbol and bloom byte counts, no bloom, no probe CRC)
-// are still read, and rewritten as version 2 when a lookup loads them.
+// Files of older versions hold no regions: version 1 (no symbol and bloom
+// byte counts, no bloom, no probe CRC) and version 2 (the layout above
+// without the entries' region). Their headers are still read at Open (the
+// segment's size, event count and time range are the same in every
+// version), but a lookup that needs the index rebuilds it from the segment,
+// as for a damaged file, and writes it in the current version. A version 2
+// file's probe part (the same layout) still lets a lookup for an attribute
+// skip the segment when the value is not in it.
 
 const (
 	idxMagic       = "CAIX"
-	idxVersion     = 2
+	idxVersion     = 3
 	idxSuffix      = ".idx"
 	idxHeaderLenV1 = 4 + 1 + 8 + 8 + 8 + 4 + 4 + 4 + 4
 	idxHeaderLen   = idxHeaderLenV1 + 4 + 4
-	idxEntryLen    = 8 + 8 + 4 + 1 + 2 + 4 + 16 + 4*4 + 4
+	idxEntryLen    = 8 + 8 + 4 + 1 + 2 + 4 + 16 + 4*4 + 4 + 4
 	// bloomBitsPerID and bloomHashes: about 1% false positives.
 	bloomBitsPerID = 10
 	bloomHashes    = 7
@@ -63,20 +72,12 @@ type idxHead struct {
 	idxMeta
 	version           byte
 	nsyms, nres       int
-	symBytes, bloomsz int // version 2
-}
-
-// len is the header's length in the file.
-func (h *idxHead) len() int {
-	if h.version == 1 {
-		return idxHeaderLenV1
-	}
-	return idxHeaderLen
+	symBytes, bloomsz int // version 2 and later
 }
 
 var errIdx = errors.New("audit: segment index file is not valid")
 
-// encodeIndex serializes x (one segment's index) with its header, as version 2.
+// encodeIndex serializes x (one segment's index) with its header, in the current version.
 func encodeIndex(x *index, m idxMeta) []byte {
 	le := binary.LittleEndian
 	var syms []byte
@@ -117,6 +118,7 @@ func encodeIndex(x *index, m idxMeta) []byte {
 			b = le.AppendUint32(b, uint32(v))
 		}
 		b = le.AppendUint32(b, e.res)
+		b = le.AppendUint32(b, uint32(x.region(e)))
 	}
 	for _, r := range x.res {
 		b = le.AppendUint32(b, uint32(r.typ))
@@ -175,9 +177,9 @@ func mix64(z uint64) uint64 {
 }
 
 // parseIdxHeader reads the fixed header (no checksum: that needs the rest of
-// the file) of either version.
+// the file) of any version.
 func parseIdxHeader(b []byte) (idxHead, bool) {
-	if len(b) < idxHeaderLenV1 || string(b[:4]) != idxMagic || (b[4] != 1 && b[4] != idxVersion) {
+	if len(b) < idxHeaderLenV1 || string(b[:4]) != idxMagic || b[4] < 1 || b[4] > idxVersion {
 		return idxHead{}, false
 	}
 	le := binary.LittleEndian
@@ -200,13 +202,14 @@ func parseIdxHeader(b []byte) (idxHead, bool) {
 	return h, true
 }
 
-// probeLen is the length of a version 2 file's probe part, with its CRC.
+// probeLen is the length of the probe part of a file of version 2 or later
+// (they have the same probe layout), with its CRC.
 func (h *idxHead) probeLen() int { return idxHeaderLen + h.symBytes + h.bloomsz + 4 }
 
-// checkProbe verifies a version 2 file's probe part p (probeLen bytes) and
-// returns its symbols section and bloom.
+// checkProbe verifies the probe part p (probeLen bytes) of a file of version
+// 2 or later and returns its symbols section and bloom.
 func (h *idxHead) checkProbe(p []byte) (syms, bloom []byte, ok bool) {
-	if h.version == 1 || len(p) != h.probeLen() {
+	if h.version < 2 || len(p) != h.probeLen() {
 		return nil, nil, false
 	}
 	body := p[:len(p)-4]
@@ -225,13 +228,13 @@ func nextSymbol(p []byte) (s, rest []byte, ok bool) {
 	return p[k : k+int(l)], p[k+int(l):], true
 }
 
-// decodeIndex parses and checks a whole index file: the
-// checksums, every symbol and resource reference, the bloom, the (t, off)
-// order, the header's counts and time range, and that every line lies
-// inside the segment.
+// decodeIndex parses and checks a whole index file of the current version
+// (an older one is errIdx: it has no regions): the checksums, every symbol
+// and resource reference, the bloom, the (t, off) order, the header's counts
+// and time range, and that every line lies inside the segment.
 func decodeIndex(b []byte) (*index, idxMeta, error) {
 	h, ok := parseIdxHeader(b)
-	if !ok || len(b) < h.len()+4 {
+	if !ok || h.version != idxVersion || len(b) < h.probeLen()+4 {
 		return nil, idxMeta{}, errIdx
 	}
 	m := h.idxMeta
@@ -241,18 +244,9 @@ func decodeIndex(b []byte) (*index, idxMeta, error) {
 		return nil, idxMeta{}, errIdx
 	}
 	nsyms, nres := h.nsyms, h.nres
-	p := body[h.len():]
-	var bloom []byte
-	if h.version != 1 {
-		if h.probeLen() > len(body) {
-			return nil, idxMeta{}, errIdx
-		}
-		syms, bl, ok := h.checkProbe(body[:h.probeLen()])
-		if !ok {
-			return nil, idxMeta{}, errIdx
-		}
-		bloom = bl
-		p = syms // symbols first, then the rest after the probe
+	p, bloom, ok := h.checkProbe(body[:h.probeLen()]) // symbols first, then the rest after the probe
+	if !ok {
+		return nil, idxMeta{}, errIdx
 	}
 	if nsyms > len(body)+1 || nres > len(body)/8 || m.entries > len(body)/idxEntryLen {
 		return nil, idxMeta{}, errIdx
@@ -273,12 +267,10 @@ func decodeIndex(b []byte) (*index, idxMeta, error) {
 		x.syms.strs = append(x.syms.strs, s)
 		p = rest
 	}
-	if h.version != 1 {
-		if len(p) != 0 {
-			return nil, idxMeta{}, errIdx
-		}
-		p = body[h.probeLen():]
+	if len(p) != 0 {
+		return nil, idxMeta{}, errIdx
 	}
+	p = body[h.probeLen():]
 	if len(p) != m.entries*idxEntryLen+nres*8 {
 		return nil, idxMeta{}, errIdx
 	}
@@ -301,9 +293,10 @@ func decodeIndex(b []byte) (*index, idxMeta, error) {
 		copy(e.id.u[:], r[27:43])
 		name, source, user, akid := le.Uint32(r[43:]), le.Uint32(r[47:]), le.Uint32(r[51:]), le.Uint32(r[55:])
 		e.res = le.Uint32(r[59:])
+		region := le.Uint32(r[63:])
 		if r[20] > 1 || e.off < 0 || e.n < 0 || e.off+int64(e.n) >= m.segSize ||
 			!okSym(idSym) || (idSym != 0 && e.id.u != uuid.Nil) || !okSym(name) || !okSym(source) || !okSym(user) || !okSym(akid) ||
-			uint64(e.res)+uint64(e.nres) > uint64(nres) || (e.nres == 0 && e.res != 0) {
+			!okSym(region) || uint64(e.res)+uint64(e.nres) > uint64(nres) || (e.nres == 0 && e.res != 0) {
 			return nil, idxMeta{}, errIdx
 		}
 		e.id.s, e.name, e.source, e.user, e.akid = sym(idSym), sym(name), sym(source), sym(user), sym(akid)
@@ -315,22 +308,26 @@ func decodeIndex(b []byte) (*index, idxMeta, error) {
 		} else if e.t != m.oldest {
 			return nil, idxMeta{}, errIdx
 		}
+		e.region = x.regionSym(sym(region), e.off) // offs are distinct (checked just above)
 		x.push(e)
 	}
 	if m.entries > 0 && x.at(m.entries-1).t != m.newest {
 		return nil, idxMeta{}, errIdx
 	}
-	if h.version != 1 && !bytes.Equal(bloom, x.bloom()) {
+	if !bytes.Equal(bloom, x.bloom()) {
 		return nil, idxMeta{}, errIdx
 	}
 	return x, m, nil
 }
 
 // probeIndex reads only the probe part of segPath's index file and says
-// whether an event matching attr may be in the segment. ok is false when it
-// cannot tell (no file, version 1, damaged): then the whole index must be
-// loaded. Callers probe only for one attribute other than ReadOnly.
-func probeIndex(segPath string, segSize int64, attr LookupAttribute) (may, ok bool) {
+// whether an event of region (any if "") matching attrs may be in the
+// segment. ok is false when it cannot tell (no file, version 1, damaged):
+// then the whole index must be loaded. A version 2 file tells only about
+// the attribute (its symbols hold no regions), so that a rare value is still
+// found without rebuilding every old segment's index. Callers probe only
+// for a region or one attribute other than ReadOnly (see probes).
+func probeIndex(segPath string, segSize int64, attrs []LookupAttribute, region string) (may, ok bool) {
 	f, err := os.Open(idxPath(segPath))
 	if err != nil {
 		return false, false
@@ -341,7 +338,7 @@ func probeIndex(segPath string, segSize int64, attr LookupAttribute) (may, ok bo
 		return false, false
 	}
 	h, ok := parseIdxHeader(hb[:])
-	if !ok || h.version == 1 || h.segSize != segSize || h.symBytes > 1<<30 || h.bloomsz > 1<<30 {
+	if !ok || h.version < 2 || h.segSize != segSize || h.symBytes > 1<<30 || h.bloomsz > 1<<30 {
 		return false, false
 	}
 	p := make([]byte, h.probeLen())
@@ -353,22 +350,34 @@ func probeIndex(segPath string, segSize int64, attr LookupAttribute) (may, ok bo
 	if !ok {
 		return false, false
 	}
-	if attr.Key == AttrEventID {
-		if u, ok := canonicalUUID(attr.Value); ok {
-			return bloomHas(bloom, u), true
+	// The values to find among the symbols.
+	var want []string
+	if region != "" && h.version >= 3 { // older files: the region may be there
+		want = append(want, region)
+	}
+	if len(attrs) == 1 && attrs[0].Key != AttrReadOnly {
+		if u, ok := canonicalUUID(attrs[0].Value); ok && attrs[0].Key == AttrEventID {
+			if !bloomHas(bloom, u) {
+				return false, true
+			}
+		} else {
+			want = append(want, attrs[0].Value)
 		}
 	}
-	for rest := syms; len(rest) > 0; {
+	found := 0
+	for rest := syms; len(rest) > 0 && found < len(want); {
 		v, r, ok := nextSymbol(rest)
 		if !ok {
 			return false, false
 		}
-		if string(v) == attr.Value {
-			return true, true
+		for _, w := range want {
+			if string(v) == w {
+				found++
+			}
 		}
 		rest = r
 	}
-	return false, true
+	return found == len(want), true
 }
 
 func idxPath(segPath string) string {

@@ -17,8 +17,8 @@ import (
 )
 
 // manySegments appends n events with slightly shuffled times, attributes
-// from a small set, into segments of about 4 KiB. It returns them in append
-// (= commit) order.
+// from a small set, in two regions (and a third in a few segments), into
+// segments of about 4 KiB. It returns them in append (= commit) order.
 func manySegments(t *testing.T, dir string, n int) []*Event {
 	t.Helper()
 	j := openT(t, dir, Options{SegmentBytes: 4 << 10, NoPreallocate: true})
@@ -35,6 +35,12 @@ func manySegments(t *testing.T, dir string, n int) []*Event {
 		}
 		if i == 250 {
 			e.EventID = "not-a-canonical-uuid-250" // kept as a symbol, not a UUID
+		}
+		switch {
+		case i%89 == 7:
+			e.AWSRegion = "eu-west-1"
+		case i%4 == 1:
+			e.AWSRegion = "us-west-2"
 		}
 		if err := j.Append(t.Context(), e); err != nil {
 			t.Fatal(err)
@@ -101,26 +107,37 @@ func TestIndexFilesServeLookups(t *testing.T) {
 	}
 
 	all := func(*Event) bool { return true }
+	in := func(region string) func(*Event) bool { return func(e *Event) bool { return e.AWSRegion == region } }
 	cases := []struct {
-		attr []LookupAttribute
-		keep func(*Event) bool
+		attr   []LookupAttribute
+		keep   func(*Event) bool
+		region string
 	}{
-		{nil, all},
-		{[]LookupAttribute{{AttrEventName, "Decrypt"}}, func(e *Event) bool { return e.EventName == "Decrypt" }},
-		{[]LookupAttribute{{AttrUsername, "user2"}}, func(e *Event) bool { return e.Username() == "user2" }},
-		{[]LookupAttribute{{AttrEventID, evs[321].EventID}}, func(e *Event) bool { return e == evs[321] }},
-		{[]LookupAttribute{{AttrUsername, "nobody"}}, func(*Event) bool { return false }},
-		{[]LookupAttribute{{AttrEventID, evs[0].EventID}}, func(e *Event) bool { return e == evs[0] }},
-		{[]LookupAttribute{{AttrEventID, evs[len(evs)-1].EventID}}, func(e *Event) bool { return e == evs[len(evs)-1] }},
-		{[]LookupAttribute{{AttrEventID, "not-a-canonical-uuid-250"}}, func(e *Event) bool { return e == evs[250] }},
-		{[]LookupAttribute{{AttrEventID, uuid.NewString()}}, func(*Event) bool { return false }},
-		{[]LookupAttribute{{AttrAccessKeyID, "AKIARARE"}}, func(e *Event) bool { return e.UserIdentity.AccessKeyID == "AKIARARE" }},
+		{nil, all, ""},
+		{nil, in("us-east-1"), "us-east-1"},
+		{nil, in("us-west-2"), "us-west-2"},
+		{nil, in("eu-west-1"), "eu-west-1"},
+		{nil, in("ap-south-1"), "ap-south-1"},
+		{[]LookupAttribute{{AttrEventName, "Decrypt"}}, func(e *Event) bool { return e.EventName == "Decrypt" && e.AWSRegion == "us-west-2" }, "us-west-2"},
+		{[]LookupAttribute{{AttrEventID, evs[321].EventID}}, func(e *Event) bool { return e == evs[321] }, evs[321].AWSRegion},
+		{[]LookupAttribute{{AttrEventID, evs[321].EventID}}, func(*Event) bool { return false }, "eu-west-1"},
+		{[]LookupAttribute{{AttrReadOnly, "true"}}, in("eu-west-1"), "eu-west-1"},
+		{[]LookupAttribute{{AttrAccessKeyID, "AKIARARE"}}, func(e *Event) bool { return e.UserIdentity.AccessKeyID == "AKIARARE" && e.AWSRegion == "us-east-1" }, "us-east-1"},
+		{[]LookupAttribute{{AttrEventName, "Decrypt"}}, func(e *Event) bool { return e.EventName == "Decrypt" }, ""},
+		{[]LookupAttribute{{AttrUsername, "user2"}}, func(e *Event) bool { return e.Username() == "user2" }, ""},
+		{[]LookupAttribute{{AttrEventID, evs[321].EventID}}, func(e *Event) bool { return e == evs[321] }, ""},
+		{[]LookupAttribute{{AttrUsername, "nobody"}}, func(*Event) bool { return false }, ""},
+		{[]LookupAttribute{{AttrEventID, evs[0].EventID}}, func(e *Event) bool { return e == evs[0] }, ""},
+		{[]LookupAttribute{{AttrEventID, evs[len(evs)-1].EventID}}, func(e *Event) bool { return e == evs[len(evs)-1] }, ""},
+		{[]LookupAttribute{{AttrEventID, "not-a-canonical-uuid-250"}}, func(e *Event) bool { return e == evs[250] }, ""},
+		{[]LookupAttribute{{AttrEventID, uuid.NewString()}}, func(*Event) bool { return false }, ""},
+		{[]LookupAttribute{{AttrAccessKeyID, "AKIARARE"}}, func(e *Event) bool { return e.UserIdentity.AccessKeyID == "AKIARARE" }, ""},
 		{[]LookupAttribute{{AttrResourceName, "arn:aws:kms:us-east-1:111122223333:alias/rare-1"}}, func(e *Event) bool {
 			return len(e.Resources) == 2 && e.Resources[1].ARN == "arn:aws:kms:us-east-1:111122223333:alias/rare-1"
-		}},
-		{[]LookupAttribute{{AttrResourceType, "AWS::KMS::Alias"}}, func(e *Event) bool { return len(e.Resources) == 2 }},
-		{[]LookupAttribute{{AttrEventSource, SourceKMS}}, all},
-		{[]LookupAttribute{{AttrReadOnly, "true"}}, all},
+		}, ""},
+		{[]LookupAttribute{{AttrResourceType, "AWS::KMS::Alias"}}, func(e *Event) bool { return len(e.Resources) == 2 }, ""},
+		{[]LookupAttribute{{AttrEventSource, SourceKMS}}, all, ""},
+		{[]LookupAttribute{{AttrReadOnly, "true"}}, all, ""},
 	}
 	ranges := [][2]time.Time{
 		{{}, {}},
@@ -136,7 +153,7 @@ func TestIndexFilesServeLookups(t *testing.T) {
 				}
 				want := model(evs, c.keep, lo, hi)
 				var got []string
-				in := LookupInput{Attributes: c.attr, StartTime: r[0], EndTime: r[1], MaxResults: max}
+				in := LookupInput{Region: c.region, Attributes: c.attr, StartTime: r[0], EndTime: r[1], MaxResults: max}
 				for page := 0; ; page++ {
 					out, next, err := j.Lookup(in)
 					if err != nil {
@@ -154,7 +171,7 @@ func TestIndexFilesServeLookups(t *testing.T) {
 					in.NextToken = next
 				}
 				if fmt.Sprint(got) != fmt.Sprint(want) {
-					t.Fatalf("%v %v max %d: got %d events, want %d (or order differs)", c.attr, r, max, len(got), len(want))
+					t.Fatalf("%q %v %v max %d: got %d events, want %d (or order differs)", c.region, c.attr, r, max, len(got), len(want))
 				}
 			}
 		}
@@ -233,6 +250,7 @@ func FuzzIndexFile(f *testing.F) {
 	var x index
 	for i := 0; i < 5; i++ {
 		e := sampleEvent(i)
+		e.AWSRegion = []string{"us-east-1", "us-west-2", ""}[i%3]
 		e.normalize(t0)
 		ne := entryOf(e)
 		ne.off, ne.n = int64(i*100), 90
@@ -240,7 +258,8 @@ func FuzzIndexFile(f *testing.F) {
 	}
 	good := encodeIndex(&x, idxMeta{segSize: 500, oldest: x.at(0).t, newest: x.at(4).t, entries: 5})
 	f.Add(good)
-	f.Add(v1(good))
+	f.Add(oldVersion(good, 2))
+	f.Add(oldVersion(good, 1))
 	f.Add(good[:idxHeaderLen])
 	f.Add([]byte(idxMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -248,26 +267,21 @@ func FuzzIndexFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// A file that decodes is one the encoder writes, byte for byte (a
-		// version 1 file: once converted to version 1).
+		// A file that decodes is one the encoder writes, byte for byte, in
+		// the current version.
 		again := encodeIndex(x, m)
-		if b[4] == 1 {
-			again = v1(again)
-		}
-		if !bytes.Equal(again, b) {
+		if !bytes.Equal(again, b) || b[4] != idxVersion {
 			t.Fatalf("decoded file re-encodes differently")
 		}
 		// Its probe part agrees with the entries: every event's attributes are "maybe".
 		h, _ := parseIdxHeader(again)
-		if b[4] != 1 {
-			syms, bloom, ok := h.checkProbe(again[:h.probeLen()])
-			if !ok || len(syms) > len(again) {
-				t.Fatal("probe part of a valid file does not check")
-			}
-			for i := 0; i < x.len(); i++ {
-				if e := x.at(i); e.id.s == 0 && !bloomHas(bloom, e.id.u) {
-					t.Fatalf("entry %d's id is not in the bloom", i)
-				}
+		syms, bloom, ok := h.checkProbe(again[:h.probeLen()])
+		if !ok || len(syms) > len(again) {
+			t.Fatal("probe part of a valid file does not check")
+		}
+		for i := 0; i < x.len(); i++ {
+			if e := x.at(i); e.id.s == 0 && !bloomHas(bloom, e.id.u) {
+				t.Fatalf("entry %d's id is not in the bloom", i)
 			}
 		}
 		for i := 0; i < x.len(); i++ {
@@ -276,6 +290,9 @@ func FuzzIndexFile(f *testing.F) {
 				t.Fatalf("entry %d out of its segment: %+v", i, *e)
 			}
 			x.resources(e) // in range
+			if r := x.region(e); int(r) >= len(x.syms.strs) {
+				t.Fatalf("entry %d's region %d is not a symbol", i, r)
+			}
 		}
 	})
 }
@@ -309,6 +326,29 @@ func TestLookupMissSkipsSegments(t *testing.T) {
 	}
 	if n := loaded(); n > 4 {
 		t.Errorf("a random event id loaded %d segment indexes", n)
+	}
+	// A region no event has loads none; a region only a few segments have
+	// loads only those, and finds its events.
+	for _, a := range [][]LookupAttribute{nil, {{AttrReadOnly, "true"}}, {{AttrEventName, "Encrypt"}}} {
+		if out, _, err := j.Lookup(LookupInput{Region: "ap-south-1", Attributes: a}); err != nil || len(out) != 0 {
+			t.Fatal(out, err)
+		}
+		if n := loaded(); n != 0 {
+			t.Errorf("region ap-south-1 %v: %d segment indexes loaded", a, n)
+		}
+	}
+	var rare []string // newest first
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].AWSRegion == "eu-west-1" {
+			rare = append(rare, evs[i].EventID)
+		}
+	}
+	out, _, err := j.Lookup(LookupInput{Region: "eu-west-1"})
+	if err != nil || fmt.Sprint(ids(out)) != fmt.Sprint(rare) {
+		t.Fatalf("eu-west-1: %v, want %v: %v", ids(out), rare, err)
+	}
+	if n := loaded(); n > len(rare) {
+		t.Errorf("%d eu-west-1 events: %d segment indexes loaded", len(rare), n)
 	}
 	// A present one loads its own segment and finds it.
 	if out, _, err := j.Lookup(LookupInput{Attributes: []LookupAttribute{{AttrEventID, evs[17].EventID}}}); err != nil || len(out) != 1 || out[0].EventID != evs[17].EventID {
@@ -362,46 +402,114 @@ func TestBloom(t *testing.T) {
 	}
 }
 
-// v1 converts a version 2 index file (from encodeIndex) to version 1, the previous layout.
-func v1(b []byte) []byte {
+// oldVersion converts an index file (from encodeIndex) to version 2 (the
+// layout without the entries' regions) or version 1 (also without the
+// symbol and bloom byte counts, the bloom and the probe CRC).
+func oldVersion(b []byte, version byte) []byte {
 	h, ok := parseIdxHeader(b)
-	if !ok || h.version != 2 {
-		panic("not a version 2 file")
+	if !ok || h.version != idxVersion {
+		panic("not a current index file")
 	}
-	out := append([]byte{}, b[:idxHeaderLenV1]...)
-	out[4] = 1
-	out = append(out, b[idxHeaderLen:idxHeaderLen+h.symBytes]...)
-	out = append(out, b[h.probeLen():len(b)-4]...)
-	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+	le := binary.LittleEndian
+	var out []byte
+	if version == 1 {
+		out = append(out, b[:idxHeaderLenV1]...)
+		out = append(out, b[idxHeaderLen:idxHeaderLen+h.symBytes]...)
+	} else {
+		out = append(out, b[:h.probeLen()-4]...)
+	}
+	out[4] = version
+	if version != 1 {
+		out = le.AppendUint32(out, crc32.Checksum(out, castagnoli))
+	}
+	entries := b[h.probeLen() : h.probeLen()+h.entries*idxEntryLen]
+	for i := 0; i < h.entries; i++ {
+		out = append(out, entries[i*idxEntryLen:(i+1)*idxEntryLen-4]...) // without the region
+	}
+	out = append(out, b[h.probeLen()+h.entries*idxEntryLen:len(b)-4]...)
+	return le.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 
-// Version 1 index files (written before the probe part existed) still serve
-// lookups, at start and after, and are rewritten as version 2 when loaded.
-func TestIndexFileVersion1(t *testing.T) {
-	dir := t.TempDir()
-	evs := manySegments(t, dir, 120)
-	idxs, _ := filepath.Glob(filepath.Join(dir, "audit-*.idx"))
-	for _, p := range idxs {
-		b, _ := os.ReadFile(p)
-		os.WriteFile(p, v1(b), 0o600)
-	}
-	j := openT(t, dir, Options{})
-	for _, p := range idxs {
-		if b, _ := os.ReadFile(p); b[4] != 1 {
-			t.Fatal("Open rewrote a version 1 file: it should only read its header")
-		}
-	}
-	got := lookupAll(t, j, LookupInput{Attributes: []LookupAttribute{{AttrEventID, evs[3].EventID}}})
-	if len(got) != 1 || got[0].EventID != evs[3].EventID {
-		t.Fatalf("lookup over version 1 files: %v", got)
-	}
-	if all := lookupAll(t, j, LookupInput{}); len(all) != len(evs) {
-		t.Fatalf("%d events, want %d", len(all), len(evs))
-	}
-	for _, p := range idxs {
-		b, _ := os.ReadFile(p)
-		if _, _, err := decodeIndex(b); err != nil || b[4] != idxVersion {
-			t.Fatalf("%s not rewritten as version %d: %v", p, idxVersion, err)
-		}
+// Index files of older versions (1 and 2) hold no regions. Open reads only
+// their headers, so the counts are right from the start; a lookup rebuilds
+// each from its segment (as a damaged one) and writes it in the current
+// version, so that lookups in a region find exactly that region's events,
+// in old segments too, before and after another restart.
+func TestIndexFileOldVersions(t *testing.T) {
+	for _, version := range []byte{1, 2} {
+		t.Run(fmt.Sprintf("version=%d", version), func(t *testing.T) {
+			dir := t.TempDir()
+			evs := manySegments(t, dir, 120)
+			idxs, _ := filepath.Glob(filepath.Join(dir, "audit-*.idx"))
+			old := map[string][]byte{}
+			for _, p := range idxs {
+				b, _ := os.ReadFile(p)
+				old[p] = oldVersion(b, version)
+				os.WriteFile(p, old[p], 0o600)
+				if h, ok := parseIdxHeader(old[p]); !ok || h.version != version {
+					t.Fatal("oldVersion wrote no valid header")
+				}
+				if _, _, err := decodeIndex(old[p]); err == nil {
+					t.Fatal("an index file without regions decodes")
+				}
+			}
+			j := openT(t, dir, Options{})
+			if st := j.Stats(); st.Events != len(evs) || st.Segments != len(idxs)+1 {
+				t.Fatalf("stats over version %d files: %+v (%d events)", version, st, len(evs))
+			}
+			for _, p := range idxs {
+				if b, _ := os.ReadFile(p); !bytes.Equal(b, old[p]) {
+					t.Fatal("Open rewrote an old index file: it should only read its header")
+				}
+			}
+			// An old file's probe part cannot tell a region. A version 2 file's still
+			// tells an attribute's value (so that a rare one is found without
+			// rebuilding every old segment's index); a version 1 file has none.
+			nobody := []LookupAttribute{{AttrUsername, "nobody"}}
+			for _, p := range idxs {
+				seg := strings.TrimSuffix(p, idxSuffix) + segSuffix
+				fi, _ := os.Stat(seg)
+				if may, ok := probeIndex(seg, fi.Size(), nil, "ap-south-1"); ok && !may {
+					t.Fatal("an old index file's probe ruled a region out")
+				}
+				if may, ok := probeIndex(seg, fi.Size(), nobody, "us-west-2"); ok != (version == 2) || may {
+					t.Fatalf("version %d probe for an absent value: may %v ok %v", version, may, ok)
+				}
+			}
+			if got := lookupAll(t, j, LookupInput{Region: "us-west-2", Attributes: nobody}); len(got) != 0 {
+				t.Fatal(ids(got))
+			}
+			for _, p := range idxs {
+				if b, _ := os.ReadFile(p); bytes.Equal(b, old[p]) != (version == 2) {
+					t.Fatalf("version %d: after a lookup for an absent value, %s unchanged: %v", version, p, version != 2)
+				}
+			}
+			check := func(j *Journal) {
+				t.Helper()
+				for _, region := range []string{"us-west-2", "us-east-1", "eu-west-1", "ap-south-1", ""} {
+					want := model(evs, func(e *Event) bool { return region == "" || e.AWSRegion == region }, time.Time{}, t0.Add(time.Hour))
+					got := ids(lookupAll(t, j, LookupInput{Region: region, MaxResults: 7}))
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("region %q: %d events, want %d (or the order differs)", region, len(got), len(want))
+					}
+				}
+				e := evs[33] // us-west-2
+				if got := lookupAll(t, j, LookupInput{Region: "us-west-2", Attributes: []LookupAttribute{{AttrEventID, e.EventID}}}); len(got) != 1 || got[0].EventID != e.EventID {
+					t.Fatalf("event id in its region: %v", ids(got))
+				}
+				if got := lookupAll(t, j, LookupInput{Region: "us-east-1", Attributes: []LookupAttribute{{AttrEventID, e.EventID}}}); len(got) != 0 {
+					t.Fatalf("event id in another region: %v", ids(got))
+				}
+			}
+			check(j)
+			for _, p := range idxs {
+				b, _ := os.ReadFile(p)
+				if _, _, err := decodeIndex(b); err != nil || b[4] != idxVersion {
+					t.Fatalf("%s not rebuilt as version %d: %v", p, idxVersion, err)
+				}
+			}
+			j.Close()
+			check(openT(t, dir, Options{}))
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/google/uuid"
@@ -12,7 +13,9 @@ import (
 // so memory does not grow with retention. Entries hold no pointers: strings
 // are interned as symbols (per index) and event ids kept as 16-byte UUIDs,
 // so the garbage collector never scans an index; and an index is stored in
-// fixed-size chunks, so growing it never copies it.
+// fixed-size chunks, so growing it never copies it. An event's region is a
+// small number in its entry (a byte that was padding): the index keeps the
+// table of its regions, as symbols.
 
 // newEntry is an event's lookup attributes as Append sees them (outside the
 // journal's lock); insert turns it into an entry.
@@ -26,6 +29,7 @@ type newEntry struct {
 	source   string
 	user     string
 	akid     string
+	region   string
 	res      []resRef
 }
 
@@ -56,6 +60,14 @@ func (s *symbols) intern(v string) sym {
 	return id
 }
 
+// str is the string of symbol id.
+func (s *symbols) str(id sym) string {
+	if id == 0 {
+		return ""
+	}
+	return s.strs[id]
+}
+
 // find is the symbol of v, or false when no event has v.
 func (s *symbols) find(v string) (sym, bool) {
 	if v == "" {
@@ -73,6 +85,7 @@ type entry struct {
 	off      int64 // of its line in the segment
 	n        int32
 	readOnly bool
+	region   uint8 // index.regions[region], or regionOther
 	nres     uint16
 	id       eventID
 	name     sym
@@ -93,12 +106,23 @@ type resSym struct{ typ, name sym }
 
 const chunkSize = 4096
 
+// regionOther is the region number of an event whose region came after the
+// index's table of regions was full (regionOther regions): its region is in
+// index.otherRegions. Only a segment with events of more than 255 regions
+// has any (AWS has a few dozen, but a client may sign for any name).
+const regionOther = 255
+
 // index is one segment's entries sorted by (t, off), in chunks of chunkSize.
 type index struct {
 	chunks [][]entry // all full except the last
 	n      int
 	syms   symbols
 	res    []resSym
+	// regions are the region symbols of the entries' region numbers.
+	regions []sym
+	// otherRegions is the region of each event numbered regionOther, by its
+	// off (no pointers either: the collector does not scan it).
+	otherRegions map[int64]sym
 }
 
 func (x *index) len() int { return x.n }
@@ -149,11 +173,46 @@ func (x *index) findEventID(v string) (eventID, bool) {
 	return eventID{s: s}, ok && s != 0
 }
 
+// regionNum is the region number of an event at off in region r, adding r
+// to the table if it is new.
+func (x *index) regionNum(r string, off int64) uint8 {
+	for i, s := range x.regions[:min(len(x.regions), 4)] { // the usual case: one of a few
+		if x.syms.str(s) == r {
+			return uint8(i)
+		}
+	}
+	return x.regionSym(x.syms.intern(r), off)
+}
+
+// regionSym is regionNum for a region's symbol s.
+func (x *index) regionSym(s sym, off int64) uint8 {
+	if i := slices.Index(x.regions, s); i >= 0 {
+		return uint8(i)
+	}
+	if len(x.regions) < regionOther {
+		x.regions = append(x.regions, s)
+		return uint8(len(x.regions) - 1)
+	}
+	if x.otherRegions == nil {
+		x.otherRegions = map[int64]sym{}
+	}
+	x.otherRegions[off] = s
+	return regionOther
+}
+
+// region is the symbol of e's region.
+func (x *index) region(e *entry) sym {
+	if e.region == regionOther {
+		return x.otherRegions[e.off]
+	}
+	return x.regions[e.region]
+}
+
 // add inserts ne keeping (t, off) order; ne comes after every entry added
 // before it (commit order). Events arrive almost in time order, so the
 // position is found from the end.
 func (x *index) add(ne *newEntry) {
-	e := entry{t: ne.t, off: ne.off, n: ne.n, readOnly: ne.readOnly,
+	e := entry{t: ne.t, off: ne.off, n: ne.n, readOnly: ne.readOnly, region: x.regionNum(ne.region, ne.off),
 		id: x.eventID(ne.id), name: x.syms.intern(ne.name), source: x.syms.intern(ne.source),
 		user: x.syms.intern(ne.user), akid: x.syms.intern(ne.akid)}
 	if len(ne.res) > 0 {

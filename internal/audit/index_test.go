@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"fmt"
 	"math/rand"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -76,4 +78,66 @@ func TestIndexOrderAndAttributes(t *testing.T) {
 	if _, ok := x.findEventID(strings.ToLower(want[0].id) + "x"); ok {
 		t.Error("unknown id found")
 	}
+}
+
+// An event's region takes the byte of padding after readOnly: an entry is
+// still 64 bytes, one cache line.
+func TestIndexEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n != 64 {
+		t.Fatalf("entry is %d bytes", n)
+	}
+}
+
+// Regions past the 255 a table numbers (a client may sign for any region
+// name) are kept exactly too, in memory and through an index file.
+func TestIndexManyRegions(t *testing.T) {
+	var x index
+	region := func(i int) string {
+		if i%3 == 0 {
+			return "us-east-1" // a common one, among them
+		}
+		return fmt.Sprintf("r-%d", i%400)
+	}
+	const n = 1200
+	for i := 0; i < n; i++ {
+		x.add(&newEntry{t: int64(n - i), off: int64(i) * 100, n: 90, id: uuid.NewString(), region: region(i)}) // newest first: each goes to the front
+	}
+	if len(x.regions) != regionOther || len(x.otherRegions) == 0 {
+		t.Fatalf("%d regions in the table, %d events beyond", len(x.regions), len(x.otherRegions))
+	}
+	check := func(x *index, what string) {
+		t.Helper()
+		for _, r := range []string{"us-east-1", "r-1", "r-250", "r-399", "r-300", ""} {
+			want := 0
+			for i := 0; i < n; i++ {
+				if r == "" || region(i) == r {
+					want++
+				}
+			}
+			match, some := x.matcher(r, nil)
+			got := 0
+			for i := 0; some && i < x.len(); i++ {
+				e := x.at(i)
+				if match(e) {
+					got++
+					if r != "" && x.syms.str(x.region(e)) != r {
+						t.Fatalf("%s: region %q matched an event of %q", what, r, x.syms.str(x.region(e)))
+					}
+				}
+			}
+			if got != want {
+				t.Errorf("%s: region %q: %d events, want %d", what, r, got, want)
+			}
+		}
+		if _, some := x.matcher("r-400", nil); some {
+			t.Errorf("%s: a region without events matches", what)
+		}
+	}
+	check(&x, "in memory")
+	b := encodeIndex(&x, idxMeta{segSize: n * 100, oldest: 1, newest: n, entries: n})
+	y, _, err := decodeIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(y, "read back")
 }

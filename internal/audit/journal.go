@@ -261,7 +261,8 @@ func Open(dir string, opts Options) (*Journal, error) {
 }
 
 // recover finds the segments. A segment with a valid index file is known
-// from its header alone; any other (the one a crash left, or one whose index
+// from its header alone (of any version: an older file's is rebuilt when a
+// lookup first needs it, see loadIndex); any other (the one a crash left, or one whose index
 // file is missing or stale) is read, its torn tail truncated, and its index
 // file written.
 func (j *Journal) recover() error {

@@ -24,6 +24,7 @@ func entryOf(e *Event) newEntry {
 		source:   e.EventSource,
 		user:     e.Username(),
 		akid:     e.UserIdentity.AccessKeyID,
+		region:   e.AWSRegion,
 	}
 	for _, r := range e.Resources {
 		ent.res = append(ent.res, resRef{r.Type, r.ResourceName()})
@@ -84,7 +85,8 @@ type segView struct {
 }
 
 // loadIndex is closed segment v's index, from the cache or its file; a file
-// that is missing or not valid is rebuilt from the segment.
+// that is missing, not valid or of an older version (without the events'
+// regions) is rebuilt from the segment.
 func (j *Journal) loadIndex(v segView) (*index, error) {
 	j.cacheMu.Lock()
 	defer j.cacheMu.Unlock()
@@ -97,9 +99,6 @@ func (j *Journal) loadIndex(v segView) (*index, error) {
 	if data, err := os.ReadFile(idxPath(v.path)); err == nil {
 		if xi, m, err := decodeIndex(data); err == nil && m.segSize == v.size {
 			x = xi
-			if data[4] != idxVersion { // an older version: rewrite it (best effort)
-				writeIndexFile(v.path, x, m)
-			}
 		}
 	}
 	if x == nil {
@@ -132,10 +131,11 @@ func (j *Journal) cached(seq uint64) bool {
 	return j.cacheAt(seq) >= 0
 }
 
-// probes says whether a lookup for attrs may skip segments by probing their
-// index files: one attribute, other than ReadOnly (which every event has).
-func probes(attrs []LookupAttribute) bool {
-	return len(attrs) == 1 && attrs[0].Key != AttrReadOnly
+// probes says whether a lookup for attrs in region may skip segments by
+// probing their index files: for a region, or one attribute other than
+// ReadOnly (which every event has).
+func probes(attrs []LookupAttribute, region string) bool {
+	return region != "" || (len(attrs) == 1 && attrs[0].Key != AttrReadOnly)
 }
 
 // uncache forgets segment seq's index (it was pruned).
@@ -168,6 +168,10 @@ type LookupAttribute struct {
 // LookupInput is a LookupEvents request. Zero StartTime / EndTime mean
 // unbounded; MaxResults 0 means 50.
 type LookupInput struct {
+	// Region limits the lookup to the events of one region (their
+	// awsRegion), as CloudTrail's LookupEvents answers with the calling
+	// region's events only. Empty: every region (for internal callers).
+	Region     string
 	Attributes []LookupAttribute
 	StartTime  time.Time // inclusive
 	EndTime    time.Time // inclusive
@@ -181,8 +185,8 @@ const MaxLookupResults = 50
 // Lookup returns the events matching in, newest first, and a NextToken when
 // more match. As in CloudTrail, at most one attribute may be given. Errors
 // are *Error with CloudTrail's exception names. A NextToken is valid only
-// with the same attributes and time range, and only for this Journal (it
-// does not survive a restart).
+// with the same region, attributes and time range, and only for this
+// Journal (it does not survive a restart).
 func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 	if err := validAttributes(in.Attributes); err != nil {
 		return nil, "", err
@@ -207,7 +211,7 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 	if !in.EndTime.IsZero() {
 		hi = in.EndTime.Unix()
 	}
-	qh := queryHash(in.Attributes, lo, hi)
+	qh := queryHash(in.Region, in.Attributes, lo, hi)
 	// Cursor: return events strictly before c in (t, seg, off) order.
 	c := position{t: hi, seg: ^uint64(0), off: 1<<63 - 1}
 	if in.NextToken != "" {
@@ -237,9 +241,9 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 			break
 		}
 		x := v.x
-		if x == nil && probes(in.Attributes) && !j.cached(v.seq) {
-			if may, ok := probeIndex(v.path, v.size, in.Attributes[0]); ok && !may {
-				continue // the value is in none of its events
+		if x == nil && probes(in.Attributes, in.Region) && !j.cached(v.seq) {
+			if may, ok := probeIndex(v.path, v.size, in.Attributes, in.Region); ok && !may {
+				continue // the region or the value is in none of its events
 			}
 		}
 		if x == nil {
@@ -251,7 +255,7 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 		if v.active {
 			j.mu.RLock()
 		}
-		picked = x.before(in.Attributes, lo, c, max+1, v, picked)
+		picked = x.before(in.Region, in.Attributes, lo, c, max+1, v, picked)
 		if v.active {
 			j.mu.RUnlock()
 		}
@@ -295,11 +299,14 @@ type pick struct {
 	path string
 }
 
-// before appends to picked up to limit events of x (segment v) that match
-// attrs, are at or after lo and before c, newest first. Caller holds j.mu (R)
-// if x is the active segment's.
-func (x *index) before(attrs []LookupAttribute, lo int64, c position, limit int, v segView, picked []pick) []pick {
-	match := x.matcher(attrs)
+// before appends to picked up to limit events of x (segment v) that are of
+// region (any if ""), match attrs, are at or after lo and before c, newest
+// first. Caller holds j.mu (R) if x is the active segment's.
+func (x *index) before(region string, attrs []LookupAttribute, lo int64, c position, limit int, v segView, picked []pick) []pick {
+	match, some := x.matcher(region, attrs)
+	if !some {
+		return picked
+	}
 	i := sort.Search(x.len(), func(k int) bool {
 		e := x.at(k)
 		return !(position{e.t, v.seq, e.off}).less(c)
@@ -336,17 +343,41 @@ func validAttributes(attrs []LookupAttribute) error {
 	return errorf(CodeInvalidLookupAttributes, "Unknown AttributeKey %q: use EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource or AccessKeyId", attrs[0].Key)
 }
 
-// matcher is the filter of valid attrs over x.
-func (x *index) matcher(attrs []LookupAttribute) func(*entry) bool {
+// matcher is the filter of region (any if "") and valid attrs over x; some
+// is false when no entry of x can match.
+func (x *index) matcher(region string, attrs []LookupAttribute) (match func(*entry) bool, some bool) {
+	m := x.attrMatcher(attrs)
+	if m == nil || region == "" {
+		return m, m != nil
+	}
+	s, ok := x.syms.find(region)
+	if !ok {
+		return nil, false
+	}
+	if r := slices.Index(x.regions, s); r >= 0 {
+		n := uint8(r)
+		if len(attrs) == 0 {
+			return func(e *entry) bool { return e.region == n }, true
+		}
+		return func(e *entry) bool { return e.region == n && m(e) }, true
+	}
+	if len(x.otherRegions) == 0 {
+		return nil, false
+	}
+	return func(e *entry) bool { return e.region == regionOther && x.otherRegions[e.off] == s && m(e) }, true
+}
+
+// attrMatcher is the filter of valid attrs over x, nil when no entry of x
+// can match.
+func (x *index) attrMatcher(attrs []LookupAttribute) func(*entry) bool {
 	if len(attrs) == 0 {
 		return func(*entry) bool { return true }
 	}
-	none := func(*entry) bool { return false }
 	v := attrs[0].Value
 	if attrs[0].Key == AttrEventID {
 		id, ok := x.findEventID(v)
 		if !ok {
-			return none
+			return nil
 		}
 		return func(e *entry) bool { return e.id == id }
 	}
@@ -355,7 +386,7 @@ func (x *index) matcher(attrs []LookupAttribute) func(*entry) bool {
 	}
 	s, ok := x.syms.find(v)
 	if !ok {
-		return none
+		return nil
 	}
 	switch attrs[0].Key {
 	case AttrEventName:
@@ -385,7 +416,7 @@ func (x *index) matcher(attrs []LookupAttribute) func(*entry) bool {
 			return false
 		}
 	}
-	return none
+	return nil
 }
 
 // readEntries reads and decodes the lines of picked. The caller holds
@@ -423,14 +454,20 @@ func readEntries(picked []pick) ([]Event, error) {
 }
 
 // Tokens: base64url(version | t | seg | off | queryHash[8] | HMAC-SHA256[16]),
-// keyed per Journal.
+// keyed per Journal. The query hash binds a token to its lookup's region,
+// attributes and time range: a token used with another is refused
+// (InvalidNextTokenException), as CloudTrail refuses a token from another
+// region.
 const tokenVersion = 2
 
 const tokenLen = 1 + 8 + 8 + 8 + 8 + 16
 
-func queryHash(attrs []LookupAttribute, lo, hi int64) []byte {
+func queryHash(region string, attrs []LookupAttribute, lo, hi int64) []byte {
 	h := sha256.New()
 	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(len(region)))
+	h.Write(b[:])
+	h.Write([]byte(region))
 	for _, a := range attrs {
 		binary.BigEndian.PutUint64(b[:], uint64(len(a.Key)))
 		h.Write(b[:])

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-hsm/coffer/internal/hsm"
 )
 
 // lookupFixture appends 10 varied events, one per minute from t0.
@@ -195,5 +197,77 @@ func TestLookupEventsOutput(t *testing.T) {
 	}
 	if empty, _ := j.LookupEvents(LookupInput{Attributes: []LookupAttribute{{AttrEventName, "none"}}}); string(mustJSON(t, empty)) != `{"Events":[]}` {
 		t.Fatalf("empty: %s", mustJSON(t, empty))
+	}
+}
+
+// LookupEvents is scoped to a region, as CloudTrail answers with the calling
+// region's events only: each region finds its own events (HSM events in the
+// node's region among them), paging stays in the region, and a NextToken is
+// refused in another region. An empty Region finds every region's events.
+func TestLookupRegion(t *testing.T) {
+	j := openT(t, t.TempDir(), Options{Now: fixedClock(t0)})
+	var east, west, all []string // newest first
+	for i := 0; i < 12; i++ {
+		var e *Event
+		switch {
+		case i%4 == 3: // an HSM event, in the node's region
+			e = FromHSM(hsm.Event{Time: t0.Add(time.Duration(i) * time.Second), Opcode: "CN_LOGIN", User: "admin", Result: hsm.ResultOK}, "us-east-1", "111122223333", "")
+		default:
+			e = sampleEvent(i)
+			if i%2 == 0 {
+				e.AWSRegion = "us-west-2"
+			}
+		}
+		appendN(t, j, 1, func(int) *Event { return e })
+		all = append([]string{e.EventID}, all...)
+		if e.AWSRegion == "us-west-2" {
+			west = append([]string{e.EventID}, west...)
+		} else {
+			east = append([]string{e.EventID}, east...)
+		}
+	}
+	for _, c := range []struct {
+		region string
+		attrs  []LookupAttribute
+		want   []string
+	}{
+		{"", nil, all},
+		{"us-east-1", nil, east},
+		{"us-west-2", nil, west},
+		{"eu-central-1", nil, nil},
+		{"us-east-1", []LookupAttribute{{AttrEventSource, SourceCloudHSM}}, []string{all[0], all[4], all[8]}}, // 11, 7, 3
+		{"us-west-2", []LookupAttribute{{AttrEventSource, SourceCloudHSM}}, nil},
+		{"us-west-2", []LookupAttribute{{AttrEventID, east[0]}}, nil},
+		{"us-east-1", []LookupAttribute{{AttrEventID, east[0]}}, east[:1]},
+	} {
+		for _, max := range []int{1, 2, 50} {
+			got := ids(lookupAll(t, j, LookupInput{Region: c.region, Attributes: c.attrs, MaxResults: max}))
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("region %q %v max %d: got %v, want %v", c.region, c.attrs, max, got, c.want)
+			}
+		}
+	}
+	// The summary's record says the region too.
+	out, err := j.LookupEvents(LookupInput{Region: "us-west-2", MaxResults: 1})
+	if err != nil || len(out.Events) != 1 || !strings.Contains(out.Events[0].CloudTrailEvent, `"awsRegion":"us-west-2"`) {
+		t.Fatalf("%+v %v", out, err)
+	}
+	// A token is bound to its region (and to "every region").
+	_, next, err := j.Lookup(LookupInput{Region: "us-east-1", MaxResults: 2})
+	if err != nil || next == "" {
+		t.Fatal(next, err)
+	}
+	for _, region := range []string{"us-west-2", "", "US-EAST-1"} {
+		var ae *Error
+		if _, _, err := j.Lookup(LookupInput{Region: region, MaxResults: 2, NextToken: next}); !errors.As(err, &ae) || ae.Code != CodeInvalidNextToken {
+			t.Errorf("us-east-1 token in region %q: %v", region, err)
+		}
+	}
+	_, allNext, _ := j.Lookup(LookupInput{MaxResults: 2})
+	if _, _, err := j.Lookup(LookupInput{Region: "us-east-1", MaxResults: 2, NextToken: allNext}); err == nil {
+		t.Error("a token of every region's lookup accepted in one region")
+	}
+	if page, _, err := j.Lookup(LookupInput{Region: "us-east-1", MaxResults: 2, NextToken: next}); err != nil || strings.Join(ids(page), ",") != strings.Join(east[2:4], ",") {
+		t.Errorf("second us-east-1 page: %v %v", ids(page), err)
 	}
 }
