@@ -196,7 +196,10 @@ func topMembers(body []byte) (Members, bool) {
 		// body is valid: a string key, ':', a value, then ',' or '}'.
 		end := stringEnd(body, i)
 		var n *memberName
-		if bytes.IndexByte(body[i:end], '\\') >= 0 {
+		// A name with escapes, or with bytes that are not UTF-8 (which json.Unmarshal
+		// turns into U+FFFD, one per byte, so that two such names can be one), is
+		// decoded as json.Unmarshal decodes it.
+		if raw := body[i+1 : end-1]; bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
 			var key string
 			if json.Unmarshal(body[i:end], &key) != nil {
 				return nil, false
