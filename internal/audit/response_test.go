@@ -22,16 +22,7 @@ func TestResponseElementsJSON(t *testing.T) {
 		{"not an object", `[1]`, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ResponseElementsJSON([]byte(tc.body), tc.kms)
-			if tc.want == "" {
-				if got != nil {
-					t.Fatalf("got %s, want nil", got)
-				}
-				return
-			}
-			if !sameJSON(t, got, json.RawMessage(tc.want)) {
-				t.Fatalf("got  %s\nwant %s", got, tc.want)
-			}
+			wantElements(t, ResponseElementsJSON([]byte(tc.body), tc.kms), tc.want)
 		})
 	}
 }
@@ -64,17 +55,22 @@ func TestResponseElementsXML(t *testing.T) {
 		{"unclosed", `<Result><A>x</A>`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ResponseElementsXML([]byte(tc.xml))
-			if tc.want == "" {
-				if got != nil {
-					t.Fatalf("got %s, want nil", got)
-				}
-				return
-			}
-			if !sameJSON(t, got, json.RawMessage(tc.want)) {
-				t.Fatalf("got  %s\nwant %s", got, tc.want)
-			}
+			wantElements(t, ResponseElementsXML([]byte(tc.xml)), tc.want)
 		})
+	}
+}
+
+// wantElements fails t unless got is the JSON want, or nil when want is "".
+func wantElements(t *testing.T, got json.RawMessage, want string) {
+	t.Helper()
+	if want == "" {
+		if got != nil {
+			t.Fatalf("got %s, want nil", got)
+		}
+		return
+	}
+	if !sameJSON(t, got, json.RawMessage(want)) {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 
