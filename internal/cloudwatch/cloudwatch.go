@@ -37,6 +37,9 @@
 // An alarm on metric math (Metrics) evaluates its expression (mathexpr.go, as
 // GetMetricData does) over its periods and a few before them, and is evaluated when a
 // datapoint of any of its metrics is Put; anomaly detection alarms are not supported.
+// A composite alarm (composite.go, composite_alarms.go) is ALARM when its rule over other
+// alarms' states is TRUE, else OK; it is evaluated when it is put and whenever one of the
+// alarms its rule names changes state.
 // docs/cloudwatch.md lists the API's behaviours as AWS documents them.
 //
 // Put, PutMetricData+EvaluateNow, Evaluate and SetAlarmState propose commands: they must
