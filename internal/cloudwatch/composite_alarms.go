@@ -175,6 +175,17 @@ func (s *Service) checkCompositeLocked(a *alarmRec) error {
 	if len(gone) > 0 {
 		return cwErr("ValidationError", "Could not save the composite alarm as alarms [%s] in the alarm rule do not exist", strings.Join(gone, ", "))
 	}
+	for _, c := range a.Children {
+		n := 0
+		for _, p := range s.parentsOfLocked(c) {
+			if p != a.AlarmName {
+				n++
+			}
+		}
+		if n >= maxParents {
+			return cwErr("LimitExceeded", "The alarm %s is already in the alarm rules of %d composite alarms (at most %d).", c, n, maxParents)
+		}
+	}
 	// A cycle: a child reaches this alarm through the children of composite alarms.
 	seen := map[string]bool{}
 	var path []string
@@ -222,6 +233,9 @@ func (s *Service) parentsOfLocked(name string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// maxParents: an alarm can be in the rules of at most 150 composite alarms (AWS's bound).
+const maxParents = 150
 
 // maxCompositeDepth bounds the evaluation of parents of parents (there are no cycles;
 // this is a guard).

@@ -332,6 +332,17 @@ func TestCompositeValidation(t *testing.T) {
 		t.Fatalf("refused composites were stored: %+v", cs)
 	}
 
+	// An alarm is in at most 150 rules.
+	for i := range 150 {
+		e.composite("p"+strings.Repeat("x", i), "ALARM(a)")
+	}
+	wantCode(t, put("x", "OK(a)"), "LimitExceeded")
+	for i := range 150 {
+		if err := e.cw.DeleteAlarms(e.ctx, []string{"p" + strings.Repeat("x", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Cycles.
 	e.composite("c1", "TRUE")
 	e.composite("c2", "ALARM(c1)")
