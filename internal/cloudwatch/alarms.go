@@ -51,6 +51,11 @@ type alarmRec struct {
 	// Metrics: an alarm on metric math (MetricName, Namespace, Statistic, Dimensions,
 	// Period and Unit are then empty). Absent from the alarms of earlier versions.
 	Metrics []alarmQuery `json:"metrics,omitempty"`
+	// AlarmRule and Children: a composite alarm (PutCompositeAlarm), whose metric fields
+	// are all empty. Children are the names of the alarms its rule refers to. Absent from
+	// the alarms of earlier versions (all metric alarms).
+	AlarmRule string   `json:"alarm_rule,omitempty"`
+	Children  []string `json:"children,omitempty"`
 
 	StateValue                 string    `json:"state"`
 	StateReason                string    `json:"state_reason"`
@@ -486,7 +491,7 @@ func (s *Service) checkAlarmMetrics(in PutMetricAlarmInput) (int, []alarmQuery, 
 	return period, out, nil
 }
 
-// DescribeAlarmsInput is DescribeAlarms' input (metric alarms only).
+// DescribeAlarmsInput is DescribeAlarms' input.
 type DescribeAlarmsInput struct {
 	AlarmNames      []string
 	AlarmNamePrefix string
@@ -494,31 +499,68 @@ type DescribeAlarmsInput struct {
 	ActionPrefix    string
 	MaxRecords      int // 1-100, default 50
 	NextToken       string
+	// AlarmTypes: MetricAlarm and/or CompositeAlarm; none means MetricAlarm only (as on
+	// AWS). DescribeAlarms (metric alarms only) ignores it.
+	AlarmTypes []string
+	// ChildrenOfAlarmName, ParentsOfAlarmName: the alarms a composite alarm's rule refers
+	// to, or the composite alarms whose rule refers to an alarm. Only MaxRecords,
+	// NextToken and AlarmTypes may be given with them; without AlarmTypes, both types are
+	// returned.
+	ChildrenOfAlarmName string
+	ParentsOfAlarmName  string
 }
 
-// DescribeAlarms lists alarms by name.
+// DescribeAlarms lists metric alarms by name.
 func (s *Service) DescribeAlarms(ctx context.Context, in DescribeAlarmsInput) ([]MetricAlarm, string, error) {
+	in.AlarmTypes = []string{"MetricAlarm"}
+	m, _, next, err := s.DescribeAllAlarms(ctx, in)
+	return m, next, err
+}
+
+// DescribeAllAlarms lists metric and composite alarms by name (one name order for both:
+// the NextToken is the last name returned).
+func (s *Service) DescribeAllAlarms(ctx context.Context, in DescribeAlarmsInput) ([]MetricAlarm, []CompositeAlarm, string, error) {
 	if len(in.AlarmNames) > 100 {
-		return nil, "", invalid("The collection AlarmNames must not have a size greater than 100.")
+		return nil, nil, "", invalid("The collection AlarmNames must not have a size greater than 100.")
 	}
 	if len(in.AlarmNames) > 0 && in.AlarmNamePrefix != "" {
-		return nil, "", cwErr("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix are mutually exclusive.")
+		return nil, nil, "", cwErr("InvalidParameterCombination", "AlarmNames and AlarmNamePrefix are mutually exclusive.")
+	}
+	family := in.ChildrenOfAlarmName != "" || in.ParentsOfAlarmName != ""
+	if family && (len(in.AlarmNames) > 0 || in.AlarmNamePrefix != "" || in.StateValue != "" || in.ActionPrefix != "" ||
+		(in.ChildrenOfAlarmName != "" && in.ParentsOfAlarmName != "")) {
+		return nil, nil, "", cwErr("ValidationError", "If ChildrenOfAlarmName or ParentsOfAlarmName is specified, no other parameter except MaxRecords, NextToken and AlarmTypes may be specified.")
 	}
 	switch in.StateValue {
 	case "", StateOK, StateAlarm, StateInsufficientData:
 	default:
-		return nil, "", invalid("The value %s for parameter StateValue is invalid.", in.StateValue)
+		return nil, nil, "", invalid("The value %s for parameter StateValue is invalid.", in.StateValue)
+	}
+	types := map[string]bool{}
+	for _, t := range in.AlarmTypes {
+		switch t {
+		case "MetricAlarm", "CompositeAlarm":
+			types[t] = true
+		default:
+			return nil, nil, "", invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
+		}
+	}
+	if len(types) == 0 {
+		types["MetricAlarm"] = true
+		if family {
+			types["CompositeAlarm"] = true
+		}
 	}
 	max := in.MaxRecords
 	if max == 0 {
 		max = 50
 	}
 	if max < 1 || max > 100 {
-		return nil, "", invalid("The parameter MaxRecords must be between 1 and 100.")
+		return nil, nil, "", invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
 	after, err := decodeToken(in.NextToken)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	names := map[string]bool{}
 	for _, n := range in.AlarmNames {
@@ -526,19 +568,42 @@ func (s *Service) DescribeAlarms(ctx context.Context, in DescribeAlarmsInput) ([
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []MetricAlarm
+	var only map[string]bool // ChildrenOfAlarmName, ParentsOfAlarmName
+	if in.ChildrenOfAlarmName != "" {
+		only = map[string]bool{}
+		if a := s.alarms[in.ChildrenOfAlarmName]; a != nil {
+			for _, c := range a.Children {
+				only[c] = true
+			}
+		}
+	}
+	if in.ParentsOfAlarmName != "" {
+		only = map[string]bool{}
+		for _, p := range s.parentsOfLocked(in.ParentsOfAlarmName) {
+			only[p] = true
+		}
+	}
+	var metric []MetricAlarm
+	var composite []CompositeAlarm
+	count, last := 0, ""
 	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
 		a := s.alarms[n]
 		if (after != "" && n <= after) || (len(names) > 0 && !names[n]) || !strings.HasPrefix(n, in.AlarmNamePrefix) ||
-			(in.StateValue != "" && a.StateValue != in.StateValue) || (in.ActionPrefix != "" && !hasActionPrefix(a, in.ActionPrefix)) {
+			(in.StateValue != "" && a.StateValue != in.StateValue) || (in.ActionPrefix != "" && !hasActionPrefix(a, in.ActionPrefix)) ||
+			!types[a.alarmType()] || (only != nil && !only[n]) {
 			continue
 		}
-		if len(out) == max {
-			return out, encodeToken(out[len(out)-1].AlarmName), nil
+		if count == max {
+			return metric, composite, encodeToken(last), nil
 		}
-		out = append(out, a.public())
+		count, last = count+1, n
+		if a.isComposite() {
+			composite = append(composite, a.publicComposite())
+		} else {
+			metric = append(metric, a.public())
+		}
 	}
-	return out, "", nil
+	return metric, composite, "", nil
 }
 
 func hasActionPrefix(a *alarmRec, p string) bool {
@@ -574,6 +639,9 @@ type DescribeAlarmHistoryInput struct {
 	MaxRecords      int    // 1-100, default 100
 	ScanBy          string // TimestampDescending (default) or TimestampAscending
 	NextToken       string
+	// AlarmTypes: MetricAlarm and/or CompositeAlarm; none means MetricAlarm only (as on
+	// AWS).
+	AlarmTypes []string
 }
 
 // DescribeAlarmHistory returns history items (the last 100 per alarm are kept).
@@ -600,6 +668,18 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 			return nil, "", cwErr("InvalidNextToken", "The NextToken is invalid.")
 		}
 	}
+	types := map[string]bool{}
+	for _, t := range in.AlarmTypes {
+		switch t {
+		case "MetricAlarm", "CompositeAlarm":
+			types[t] = true
+		default:
+			return nil, "", invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
+		}
+	}
+	if len(types) == 0 {
+		types["MetricAlarm"] = true
+	}
 	s.mu.RLock()
 	var all []HistoryItem
 	for _, n := range slices.Sorted(maps.Keys(s.history)) {
@@ -607,7 +687,11 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 			continue
 		}
 		for _, h := range s.history[n] {
-			if (in.HistoryItemType != "" && h.HistoryItemType != in.HistoryItemType) ||
+			typ := h.AlarmType
+			if typ == "" {
+				typ = "MetricAlarm"
+			}
+			if (in.HistoryItemType != "" && h.HistoryItemType != in.HistoryItemType) || !types[typ] ||
 				(!in.StartDate.IsZero() && h.Timestamp.Before(in.StartDate)) || (!in.EndDate.IsZero() && h.Timestamp.After(in.EndDate)) {
 				continue
 			}
@@ -762,7 +846,7 @@ func (s *Service) DescribeAlarmsForMetric(ctx context.Context, in DescribeAlarms
 	var out []MetricAlarm
 	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
 		a := s.alarms[n]
-		if metricKey(a.Namespace, a.MetricName, a.Dimensions) != key ||
+		if a.isComposite() || metricKey(a.Namespace, a.MetricName, a.Dimensions) != key ||
 			(in.Statistic != "" && a.Statistic != in.Statistic) ||
 			(in.ExtendedStatistic != "" && a.ExtendedStatistic != in.ExtendedStatistic) ||
 			(in.Period != 0 && a.Period != in.Period) || (in.Unit != "" && a.Unit != in.Unit) {

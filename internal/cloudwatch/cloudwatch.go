@@ -37,6 +37,9 @@
 // An alarm on metric math (Metrics) evaluates its expression (mathexpr.go, as
 // GetMetricData does) over its periods and a few before them, and is evaluated when a
 // datapoint of any of its metrics is Put; anomaly detection alarms are not supported.
+// A composite alarm (composite.go, composite_alarms.go) is ALARM when its rule over other
+// alarms' states is TRUE, else OK; it is evaluated when it is put and whenever one of the
+// alarms its rule names changes state.
 // docs/cloudwatch.md lists the API's behaviours as AWS documents them.
 //
 // Put, PutMetricData+EvaluateNow, Evaluate and SetAlarmState propose commands: they must
@@ -265,6 +268,9 @@ const (
 	cmdSetState       = "cloudwatch.alarm.state"
 	cmdSetActions     = "cloudwatch.alarm.actions"
 	cmdSetTags        = "cloudwatch.alarm.tags"
+	// cmdPutComposite creates or replaces a composite alarm (putAlarmCmd whose alarm has
+	// an AlarmRule); Apply checks its children and cycles.
+	cmdPutComposite = "cloudwatch.composite.put"
 )
 
 type putAlarmCmd struct {
@@ -312,7 +318,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		return nil, fmt.Errorf("cloudwatch: unknown command %s v%d", cmd.Type, cmd.Version)
 	}
 	switch cmd.Type {
-	case cmdPutAlarm:
+	case cmdPutAlarm, cmdPutComposite:
 		c, err := state.DecodeBody[putAlarmCmd](cmd.Body)
 		if err != nil || c.Alarm == nil {
 			return nil, fmt.Errorf("cloudwatch: bad %s: %v", cmd.Type, err)
@@ -320,6 +326,20 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		a := *c.Alarm
+		if cmd.Type == cmdPutComposite {
+			if !a.isComposite() {
+				return nil, fmt.Errorf("cloudwatch: bad %s: no alarm rule", cmd.Type)
+			}
+			if err := s.checkCompositeLocked(&a); err != nil {
+				return nil, err
+			}
+		} else {
+			// (The alarms of earlier versions' entries are all metric alarms.)
+			a.AlarmRule, a.Children = "", nil
+			if old := s.alarms[a.AlarmName]; old != nil && old.isComposite() {
+				return nil, cwErr("ValidationError", "The alarm %s is a composite alarm; a metric alarm cannot have its name.", a.AlarmName)
+			}
+		}
 		if old := s.alarms[a.AlarmName]; old != nil {
 			// An update keeps the alarm's state, and its tags (AWS ignores the Tags
 			// of an update: TagResource and UntagResource change them).
@@ -356,9 +376,15 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			return nil, err
 		}
 		// The alarms that exist are deleted; the names of those that do not are
-		// returned (DeleteAlarms reports them).
+		// returned (DeleteAlarms reports them). As on AWS, nothing is deleted when an
+		// alarm has a composite parent that is not deleted with it, or when more than one
+		// composite alarm is named (the entries of earlier versions have no composite
+		// alarms: these checks do not change their meaning).
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if err := s.checkDeleteLocked(c.Names); err != nil {
+			return nil, err
+		}
 		var notFound []string
 		for _, n := range c.Names {
 			if s.alarms[n] == nil {

@@ -31,6 +31,10 @@ type AlarmNotification struct {
 	AlarmActions                       []string `json:"AlarmActions"`
 	InsufficientDataActions            []string `json:"InsufficientDataActions"`
 	Trigger                            Trigger  `json:"Trigger"`
+	// AlarmRule and TriggeringChildren: a composite alarm's notification, which has
+	// them instead of AlarmConfigurationUpdatedTimestamp and Trigger (MarshalJSON).
+	AlarmRule          string            `json:"AlarmRule,omitempty"`
+	TriggeringChildren []TriggeringChild `json:"TriggeringChildren,omitempty"`
 }
 
 // Trigger describes the alarm's metric in an AlarmNotification.
@@ -130,7 +134,8 @@ func (s *Service) Evaluate(ctx context.Context, now time.Time) error {
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
 	var errs []error
-	for _, a := range s.alarmsWhere(func(*alarmRec) bool { return true }) {
+	// Composite alarms are evaluated when their children change state, not here.
+	for _, a := range s.alarmsWhere(func(a *alarmRec) bool { return !a.isComposite() }) {
 		errs = append(errs, s.evaluateLocked(ctx, a, now.UTC()))
 	}
 	return errors.Join(errs...)
@@ -144,6 +149,9 @@ func (s *Service) EvaluateNow(ctx context.Context, name string) error {
 	if len(l) == 0 {
 		return cwErr("ResourceNotFound", "Alarm %s does not exist.", name)
 	}
+	if l[0].isComposite() {
+		return s.evaluateCompositeLocked(ctx, l[0], nil, s.now(), 0)
+	}
 	return s.evaluateLocked(ctx, l[0], s.now())
 }
 
@@ -152,7 +160,7 @@ func (s *Service) evaluateMetric(ctx context.Context, key string, now time.Time)
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
 	var errs []error
-	for _, a := range s.alarmsWhere(func(a *alarmRec) bool { return a.watches(key) }) {
+	for _, a := range s.alarmsWhere(func(a *alarmRec) bool { return !a.isComposite() && a.watches(key) }) {
 		errs = append(errs, s.evaluateLocked(ctx, a, now))
 	}
 	return errors.Join(errs...)
@@ -366,14 +374,21 @@ func treatWord(t string) string {
 	return "NonBreaching"
 }
 
-// transitionLocked records a's new state (with history) and runs its actions.
+// transitionLocked records a's new state (with history), runs its actions and, when its
+// state changed, evaluates the composite alarms that refer to it.
 func (s *Service) transitionLocked(ctx context.Context, a *alarmRec, newState, reason, reasonData string, now time.Time) error {
+	return s.transitionDepth(ctx, a, newState, reason, reasonData, now, 0)
+}
+
+// transitionDepth is transitionLocked for an alarm depth composite alarms away from the
+// alarm whose change started the evaluation.
+func (s *Service) transitionDepth(ctx context.Context, a *alarmRec, newState, reason, reasonData string, now time.Time, depth int) error {
 	old := a.StateValue
 	hd := map[string]any{"version": "1.0",
 		"oldState": stateJSON(old, a.StateReason, a.StateReasonData),
 		"newState": stateJSON(newState, reason, reasonData)}
 	hdJSON, _ := json.Marshal(hd)
-	h := HistoryItem{AlarmName: a.AlarmName, AlarmType: "MetricAlarm", Timestamp: now, HistoryItemType: "StateUpdate",
+	h := HistoryItem{AlarmName: a.AlarmName, AlarmType: a.alarmType(), Timestamp: now, HistoryItemType: "StateUpdate",
 		HistorySummary: fmt.Sprintf("Alarm updated from %s to %s", old, newState), HistoryData: string(hdJSON)}
 	_, err := s.propose(ctx, cmdSetState, setStateCmd{Name: a.AlarmName, Expect: a.StateRevision, State: newState, Reason: reason, ReasonData: reasonData, Time: now, History: h})
 	if err != nil {
@@ -382,7 +397,19 @@ func (s *Service) transitionLocked(ctx context.Context, a *alarmRec, newState, r
 		}
 		return err
 	}
-	if old == newState || !a.ActionsEnabled || s.cfg.Notifier == nil {
+	if old == newState {
+		return nil
+	}
+	err = s.runActions(ctx, a, old, newState, reason, reasonData, now)
+	cur := *a
+	cur.StateValue, cur.StateReason, cur.StateReasonData = newState, reason, reasonData
+	cur.StateUpdatedTimestamp, cur.StateTransitionedTimestamp = now, now
+	return errors.Join(err, s.evaluateParentsLocked(ctx, &cur, now, depth))
+}
+
+// runActions notifies the actions of a's new state (when its actions are enabled).
+func (s *Service) runActions(ctx context.Context, a *alarmRec, old, newState, reason, reasonData string, now time.Time) error {
+	if !a.ActionsEnabled || s.cfg.Notifier == nil {
 		return nil
 	}
 	var acts []string
@@ -398,6 +425,10 @@ func (s *Service) transitionLocked(ctx context.Context, a *alarmRec, newState, r
 		return nil
 	}
 	note := s.notification(a, old, newState, reason, now)
+	if a.isComposite() {
+		note.Trigger = Trigger{}
+		note.AlarmRule, note.TriggeringChildren = a.AlarmRule, triggeringChildren(reasonData)
+	}
 	var errs []error
 	for _, arn := range acts {
 		nctx, cancel := context.WithTimeout(ctx, s.cfg.NotifyTimeout)

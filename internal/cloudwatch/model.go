@@ -11,7 +11,7 @@ import (
 // Operations, for the query-compatible protocols (AWS JSON 1.0 and Smithy RPC v2 CBOR).
 // Regenerate with:
 //
-//	python3 scripts/trim-botocore-model.py cloudwatch PutMetricAlarm DescribeAlarms \
+//	python3 scripts/trim-botocore-model.py cloudwatch PutMetricAlarm PutCompositeAlarm DescribeAlarms \
 //	  DescribeAlarmHistory DeleteAlarms EnableAlarmActions DisableAlarmActions SetAlarmState \
 //	  PutMetricData GetMetricStatistics GetMetricData ListMetrics DescribeAlarmsForMetric ListTagsForResource TagResource \
 //	  UntagResource > internal/cloudwatch/model.json

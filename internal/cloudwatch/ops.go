@@ -44,6 +44,7 @@ type Op func(s *Service, ctx context.Context, c Caller, body []byte) (any, error
 
 var cwOps = map[string]Op{
 	"PutMetricAlarm":       opPutMetricAlarm,
+	"PutCompositeAlarm":    opPutCompositeAlarm,
 	"DescribeAlarms":       opDescribeAlarms,
 	"DescribeAlarmHistory": opDescribeAlarmHistory,
 	"DeleteAlarms":         namesOp((*Service).DeleteAlarms),
@@ -377,8 +378,37 @@ type DescribeAlarmsResult struct {
 	MetricAlarms struct {
 		Member []MetricAlarmXML `xml:"member"`
 	} `xml:"MetricAlarms"`
-	CompositeAlarms struct{} `xml:"CompositeAlarms"`
-	NextToken       string   `xml:"NextToken,omitempty"`
+	CompositeAlarms struct {
+		Member []CompositeAlarmXML `xml:"member"`
+	} `xml:"CompositeAlarms"`
+	NextToken string `xml:"NextToken,omitempty"`
+}
+
+// CompositeAlarmXML is a <member> of DescribeAlarms' CompositeAlarms.
+type CompositeAlarmXML struct {
+	ActionsEnabled                     bool    `xml:"ActionsEnabled"`
+	AlarmActions                       members `xml:"AlarmActions"`
+	AlarmArn                           string  `xml:"AlarmArn"`
+	AlarmConfigurationUpdatedTimestamp string  `xml:"AlarmConfigurationUpdatedTimestamp,omitempty"`
+	AlarmDescription                   string  `xml:"AlarmDescription,omitempty"`
+	AlarmName                          string  `xml:"AlarmName"`
+	AlarmRule                          string  `xml:"AlarmRule"`
+	InsufficientDataActions            members `xml:"InsufficientDataActions"`
+	OKActions                          members `xml:"OKActions"`
+	StateReason                        string  `xml:"StateReason,omitempty"`
+	StateReasonData                    string  `xml:"StateReasonData,omitempty"`
+	StateUpdatedTimestamp              string  `xml:"StateUpdatedTimestamp,omitempty"`
+	StateValue                         string  `xml:"StateValue"`
+	StateTransitionedTimestamp         string  `xml:"StateTransitionedTimestamp,omitempty"`
+}
+
+func compositeXML(a CompositeAlarm) CompositeAlarmXML {
+	return CompositeAlarmXML{ActionsEnabled: a.ActionsEnabled, AlarmActions: members{a.AlarmActions}, AlarmArn: a.AlarmArn,
+		AlarmConfigurationUpdatedTimestamp: isoTime(a.AlarmConfigurationUpdatedTimestamp), AlarmDescription: a.AlarmDescription,
+		AlarmName: a.AlarmName, AlarmRule: a.AlarmRule, InsufficientDataActions: members{a.InsufficientDataActions},
+		OKActions: members{a.OKActions}, StateReason: a.StateReason, StateReasonData: a.StateReasonData,
+		StateUpdatedTimestamp: isoTime(a.StateUpdatedTimestamp), StateValue: a.StateValue,
+		StateTransitionedTimestamp: isoTime(a.StateTransitionedTimestamp)}
 }
 
 // DescribeAlarmsForMetricResult is the content of <DescribeAlarmsForMetricResult>.
@@ -487,23 +517,6 @@ type ListMetricsResult struct {
 
 // ---- operations ----
 
-// alarmTypesExclude reports whether AlarmTypes is given without MetricAlarm (only
-// metric alarms exist here); a value that is not an alarm type is InvalidParameterValue.
-func alarmTypesExclude(f *form) (bool, error) {
-	types := f.strs("AlarmTypes")
-	exclude := len(types) > 0
-	for _, t := range types {
-		switch t {
-		case "MetricAlarm":
-			exclude = false
-		case "CompositeAlarm":
-		default:
-			return false, invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
-		}
-	}
-	return exclude, nil
-}
-
 func opPutMetricAlarm(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
 	f, err := parseForm(body)
 	if err != nil {
@@ -546,34 +559,65 @@ func opPutMetricAlarm(s *Service, ctx context.Context, c Caller, body []byte) (a
 	return nil, s.PutMetricAlarm(ctx, in)
 }
 
+func opPutCompositeAlarm(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	f, err := parseForm(body)
+	if err != nil {
+		return nil, err
+	}
+	in := PutCompositeAlarmInput{AlarmName: f.str("AlarmName"), AlarmRule: f.str("AlarmRule"), AlarmDescription: f.str("AlarmDescription"),
+		OKActions: f.strs("OKActions"), AlarmActions: f.strs("AlarmActions"), InsufficientDataActions: f.strs("InsufficientDataActions"),
+		ActionsSuppressor: f.str("ActionsSuppressor")}
+	if in.AlarmName == "" {
+		return nil, missing("AlarmName")
+	}
+	if !f.has("AlarmRule") {
+		return nil, missing("AlarmRule")
+	}
+	if in.ActionsEnabled, err = f.bool("ActionsEnabled"); err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		name string
+		dst  **int
+	}{{"ActionsSuppressorWaitPeriod", &in.ActionsSuppressorWaitPeriod}, {"ActionsSuppressorExtensionPeriod", &in.ActionsSuppressorExtensionPeriod}} {
+		if f.has(p.name) {
+			n, err := f.int(p.name)
+			if err != nil {
+				return nil, err
+			}
+			*p.dst = &n
+		}
+	}
+	if in.Tags, err = f.tags("Tags"); err != nil {
+		return nil, err
+	}
+	return nil, s.PutCompositeAlarm(ctx, in)
+}
+
 func opDescribeAlarms(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
 	f, err := parseForm(body)
 	if err != nil {
 		return nil, err
 	}
 	in := DescribeAlarmsInput{AlarmNames: f.strs("AlarmNames"), AlarmNamePrefix: f.str("AlarmNamePrefix"),
-		StateValue: f.str("StateValue"), ActionPrefix: f.str("ActionPrefix"), NextToken: f.str("NextToken")}
+		StateValue: f.str("StateValue"), ActionPrefix: f.str("ActionPrefix"), NextToken: f.str("NextToken"),
+		AlarmTypes: f.strs("AlarmTypes"), ChildrenOfAlarmName: f.str("ChildrenOfAlarmName"), ParentsOfAlarmName: f.str("ParentsOfAlarmName")}
 	if in.MaxRecords, err = f.int("MaxRecords"); err != nil {
 		return nil, err
 	}
 	if f.has("MaxRecords") && in.MaxRecords == 0 {
 		return nil, invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
-	exclude, err := alarmTypesExclude(f)
-	if err != nil {
-		return nil, err
-	}
-	alarms, next, err := s.DescribeAlarms(ctx, in)
+	alarms, composites, next, err := s.DescribeAllAlarms(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res := &DescribeAlarmsResult{}
-	// No composite alarms exist: their children and parents are none.
-	if exclude || f.str("ChildrenOfAlarmName") != "" || f.str("ParentsOfAlarmName") != "" {
-		return res, nil
-	}
 	for _, a := range alarms {
 		res.MetricAlarms.Member = append(res.MetricAlarms.Member, alarmXML(a))
+	}
+	for _, a := range composites {
+		res.CompositeAlarms.Member = append(res.CompositeAlarms.Member, compositeXML(a))
 	}
 	res.NextToken = next
 	return res, nil
@@ -585,7 +629,7 @@ func opDescribeAlarmHistory(s *Service, ctx context.Context, c Caller, body []by
 		return nil, err
 	}
 	in := DescribeAlarmHistoryInput{AlarmName: f.str("AlarmName"), HistoryItemType: f.str("HistoryItemType"),
-		ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken")}
+		ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken"), AlarmTypes: f.strs("AlarmTypes")}
 	switch in.ScanBy {
 	case "", "TimestampDescending", "TimestampAscending":
 	default:
@@ -603,18 +647,11 @@ func opDescribeAlarmHistory(s *Service, ctx context.Context, c Caller, body []by
 	if f.has("MaxRecords") && in.MaxRecords == 0 {
 		return nil, invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
-	exclude, err := alarmTypesExclude(f)
-	if err != nil {
-		return nil, err
-	}
 	items, next, err := s.DescribeAlarmHistory(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res := &DescribeAlarmHistoryResult{}
-	if exclude {
-		return res, nil
-	}
 	for _, h := range items {
 		res.AlarmHistoryItems.Member = append(res.AlarmHistoryItems.Member, AlarmHistoryItemXML{AlarmName: h.AlarmName,
 			AlarmType: h.AlarmType, Timestamp: isoTime(h.Timestamp), HistoryItemType: h.HistoryItemType,

@@ -90,7 +90,7 @@ func TestOpsOperations(t *testing.T) {
 	}
 	sort.Strings(names)
 	want := []string{"DeleteAlarms", "DescribeAlarmHistory", "DescribeAlarms", "DescribeAlarmsForMetric", "DisableAlarmActions",
-		"EnableAlarmActions", "GetMetricData", "GetMetricStatistics", "ListMetrics", "ListTagsForResource", "PutMetricAlarm",
+		"EnableAlarmActions", "GetMetricData", "GetMetricStatistics", "ListMetrics", "ListTagsForResource", "PutCompositeAlarm", "PutMetricAlarm",
 		"PutMetricData", "SetAlarmState", "TagResource", "UntagResource"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("ops %v", names)
