@@ -113,6 +113,7 @@ func (d *Deliverer) notify(ctx context.Context, t *Trail, st *deliveryState, now
 		st.Notify = slices.DeleteFunc(st.Notify, func(o notifyObject) bool { return o.Bucket == b })
 		st.Notified, st.NotifyError = now, ""
 	}
+	d.crash("notified")
 }
 
 // notifyErrorCode is what GetTrailStatus reports for a failed notification: SNS's error
