@@ -1,8 +1,9 @@
 // Package trail is Coffer's CloudTrail trails: trail configuration (the replicated
 // "cloudtrail" state part), delivery of the audit journal as gzipped CloudTrail log files
 // into a local directory per trail, hourly signed digest files that chain to each other,
-// optional envelope encryption of both with a Coffer KMS key, and the validation of a
-// trail's files (what `aws cloudtrail validate-logs` does against S3).
+// optional envelope encryption of both with a Coffer KMS key, an SNS notification of the
+// log files each delivery writes (notify.go), and the validation of a trail's files (what
+// `aws cloudtrail validate-logs` does against S3).
 //
 // # Mapping S3 to directories
 //
