@@ -67,13 +67,16 @@ func TestSweepTrailShadowCountsInEveryRegion(t *testing.T) {
 	}
 }
 
-// SnsTopicName is a topic name or ARN (InvalidSnsTopicNameException otherwise).
+// SnsTopicName is a topic name or ARN (InvalidSnsTopicNameException otherwise) of a
+// topic that exists (InsufficientSnsTopicPolicyException otherwise, as on AWS).
 func TestSweepTrailSnsTopicName(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
 	s := startServer(t, "", nil)
 	sweepFails(t, s, "us-east-1", "InvalidSnsTopicNameException", "cloudtrail", "create-trail", "--name", "notify", "--s3-bucket-name", "trail-b", "--sns-topic-name", "bad topic")
 	sweepOK(t, s, "us-east-1", nil, "cloudtrail", "create-trail", "--name", "notify", "--s3-bucket-name", "trail-b")
 	arn := "arn:aws:sns:us-east-1:111122223333:deliveries"
+	sweepFails(t, s, "us-east-1", "InsufficientSnsTopicPolicyException", "cloudtrail", "update-trail", "--name", "notify", "--sns-topic-name", arn)
+	sweepOK(t, s, "us-east-1", nil, "sns", "create-topic", "--name", "deliveries")
 	var out struct{ SnsTopicARN string }
 	sweepOK(t, s, "us-east-1", &out, "cloudtrail", "update-trail", "--name", "notify", "--sns-topic-name", arn)
 	if out.SnsTopicARN != arn {

@@ -77,6 +77,13 @@ type deliveryState struct {
 	DigestError string            `json:"digest_error,omitempty"`
 	Chains      map[string]*chain `json:"chains"` // by region
 
+	// Notify are the delivered log files whose SNS notification is not published yet;
+	// Notified, NotifyAttempted and NotifyError the last notification's outcome.
+	Notify          []notifyObject `json:"notify,omitempty"`
+	Notified        time.Time      `json:"notified,omitzero"`
+	NotifyAttempted time.Time      `json:"notify_attempted,omitzero"`
+	NotifyError     string         `json:"notify_error,omitempty"`
+
 	LogIntent    *logIntent    `json:"log_intent,omitempty"`
 	DigestIntent *digestIntent `json:"digest_intent,omitempty"`
 }
@@ -216,6 +223,7 @@ func (d *Deliverer) commitLogs(st *deliveryState) {
 		c := st.chain(f.Region)
 		c.Pending = append(c.Pending, f.LogFile)
 	}
+	st.queueNotify(in.Files)
 	st.Cursor, st.LogIntent = in.Next, nil
 }
 
@@ -283,7 +291,8 @@ func (d *Deliverer) publishStatus() {
 	m := make(map[string]DeliveryStatus, len(d.states))
 	for arn, st := range d.states {
 		m[arn] = DeliveryStatus{LatestDeliveryTime: st.Delivered, LatestDeliveryAttemptTime: st.Attempted, LatestDeliveryError: st.Error,
-			LatestDigestDeliveryTime: st.Digested, LatestDigestDeliveryError: st.DigestError}
+			LatestDigestDeliveryTime: st.Digested, LatestDigestDeliveryError: st.DigestError,
+			LatestNotificationTime: st.Notified, LatestNotificationAttemptTime: st.NotifyAttempted, LatestNotificationError: st.NotifyError}
 	}
 	d.statusMu.Lock()
 	d.status = m
@@ -338,6 +347,8 @@ func (d *Deliverer) Tick(ctx context.Context) error {
 			st.Error = deliveryErrorCode(err)
 			errs = append(errs, fmt.Errorf("%s: %w", arn, err))
 		}
+		// Only log files are notified, as on AWS (digest files are not).
+		d.notify(ctx, t, st, now)
 		if t.LogFileValidationEnabled {
 			if err := d.deliverDigests(ctx, t, st, now); err != nil {
 				st.DigestError = deliveryErrorCode(err)

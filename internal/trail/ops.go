@@ -90,12 +90,7 @@ func outputOf(t *Trail, full bool) *trailOutput {
 	o := &trailOutput{Name: t.Name, S3BucketName: t.S3BucketName, S3KeyPrefix: t.S3KeyPrefix, SnsTopicName: t.SnsTopicName,
 		IncludeGlobalServiceEvents: t.IncludeGlobalServiceEvents, IsMultiRegionTrail: t.IsMultiRegionTrail,
 		TrailARN: t.ARN(), LogFileValidationEnabled: t.LogFileValidationEnabled, KmsKeyId: t.KmsKeyId}
-	switch {
-	case strings.HasPrefix(t.SnsTopicName, "arn:"): // SnsTopicName may be the topic's ARN
-		o.SnsTopicARN = t.SnsTopicName
-	case t.SnsTopicName != "":
-		o.SnsTopicARN = "arn:aws:sns:" + t.HomeRegion + ":" + t.Account + ":" + t.SnsTopicName
-	}
+	o.SnsTopicARN = t.SnsTopicARN() // SnsTopicName may be the topic's ARN
 	if full {
 		f := false
 		o.HomeRegion, o.HasCustomEventSelectors, o.HasInsightSelectors = t.HomeRegion, &f, &f
@@ -123,6 +118,10 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 			return errorf("InvalidSnsTopicNameException", "SNS topic name is not valid: %s", v)
 		}
 		t.SnsTopicName = *in.SnsTopicName
+		// As on AWS, the topic must exist (and, there, allow CloudTrail to publish).
+		if n := s.notifier(); n != nil && t.SnsTopicName != "" && !n.TopicExists(ctx, t.SnsTopicARN()) {
+			return errorf("InsufficientSnsTopicPolicyException", "SNS Topic does not exist or the topic policy is incorrect!")
+		}
 	}
 	if in.IncludeGlobalServiceEvents != nil {
 		t.IncludeGlobalServiceEvents = *in.IncludeGlobalServiceEvents
@@ -396,6 +395,11 @@ type DeliveryStatus struct {
 	LatestDeliveryError       string
 	LatestDigestDeliveryTime  time.Time
 	LatestDigestDeliveryError string
+	// The trail's last SNS notification of delivered log files: when one was last
+	// published, last attempted, and the SNS error code of the last attempt if it failed.
+	LatestNotificationTime        time.Time
+	LatestNotificationAttemptTime time.Time
+	LatestNotificationError       string
 }
 
 // SetStatusSource sets where GetTrailStatus reads delivery times from.
@@ -457,7 +461,16 @@ func (s *Service) opGetTrailStatus(ctx context.Context, c Caller, body []byte) (
 		}
 		out["LatestDeliveryAttemptSucceeded"] = ok
 	}
-	out["LatestNotificationAttemptTime"], out["LatestNotificationAttemptSucceeded"] = "", ""
+	put("LatestNotificationTime", st.LatestNotificationTime)
+	if st.LatestNotificationError != "" {
+		out["LatestNotificationError"] = st.LatestNotificationError
+	}
+	// The two notification attempt fields are "no longer in use" in CloudTrail's model;
+	// they are filled like their delivery counterparts.
+	out["LatestNotificationAttemptTime"], out["LatestNotificationAttemptSucceeded"] = awsTime(st.LatestNotificationAttemptTime), ""
+	if st.LatestNotificationError == "" {
+		out["LatestNotificationAttemptSucceeded"] = awsTime(st.LatestNotificationTime)
+	}
 	return out, nil
 }
 

@@ -1,8 +1,9 @@
 // Package trail is Coffer's CloudTrail trails: trail configuration (the replicated
 // "cloudtrail" state part), delivery of the audit journal as gzipped CloudTrail log files
 // into a local directory per trail, hourly signed digest files that chain to each other,
-// optional envelope encryption of both with a Coffer KMS key, and the validation of a
-// trail's files (what `aws cloudtrail validate-logs` does against S3).
+// optional envelope encryption of both with a Coffer KMS key, an SNS notification of the
+// log files each delivery writes (notify.go), and the validation of a trail's files (what
+// `aws cloudtrail validate-logs` does against S3).
 //
 // # Mapping S3 to directories
 //
@@ -106,6 +107,18 @@ type Tag struct {
 // ARN is the trail's ARN.
 func (t *Trail) ARN() string { return TrailARN(t.HomeRegion, t.Account, t.Name) }
 
+// SnsTopicARN is the ARN of the trail's SNS topic ("" without one): SnsTopicName as it is
+// when it is an ARN, else the topic of that name in the trail's home region and account.
+func (t *Trail) SnsTopicARN() string {
+	switch {
+	case strings.HasPrefix(t.SnsTopicName, "arn:"):
+		return t.SnsTopicName
+	case t.SnsTopicName != "":
+		return "arn:aws:sns:" + t.HomeRegion + ":" + t.Account + ":" + t.SnsTopicName
+	}
+	return ""
+}
+
 // TrailARN formats a trail ARN.
 func TrailARN(region, account, name string) string {
 	return "arn:aws:cloudtrail:" + region + ":" + account + ":trail/" + name
@@ -125,8 +138,11 @@ type Config struct {
 	AccountID string
 	Proposer  Proposer
 	Keys      KeyService // nil: KmsKeyId is refused
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Notifier publishes the SNS notifications of log file deliveries (SNSNotifier);
+	// nil: SnsTopicName is kept, not checked, and nothing is published.
+	Notifier Notifier
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Service is the trail service; it implements state.Part ("cloudtrail").
@@ -139,6 +155,8 @@ type Service struct {
 
 	statusMu sync.RWMutex
 	statusFn func(arn string) DeliveryStatus // set by the deliverer
+
+	notifyMu sync.RWMutex // guards cfg.Notifier
 }
 
 var _ state.Part = (*Service)(nil)
@@ -162,6 +180,19 @@ func (s *Service) Attach(p Proposer) { s.cfg.Proposer = p }
 
 // SetKeys sets the KMS used for KmsKeyId.
 func (s *Service) SetKeys(k KeyService) { s.cfg.Keys = k }
+
+// SetNotifier sets the SNS publisher of log file notifications.
+func (s *Service) SetNotifier(n Notifier) {
+	s.notifyMu.Lock()
+	s.cfg.Notifier = n
+	s.notifyMu.Unlock()
+}
+
+func (s *Service) notifier() Notifier {
+	s.notifyMu.RLock()
+	defer s.notifyMu.RUnlock()
+	return s.cfg.Notifier
+}
 
 // Trails returns copies of every trail, sorted by ARN.
 func (s *Service) Trails() []Trail {
