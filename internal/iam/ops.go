@@ -145,6 +145,8 @@ var iamOps = map[string]Op{
 
 	"ListAccountAliases":    op((*Service).ListAccountAliases),
 	"ListEntitiesForPolicy": op((*Service).ListEntitiesForPolicy),
+
+	"GetAccountAuthorizationDetails": op((*Service).GetAccountAuthorizationDetails),
 }
 
 var stsOps = map[string]Op{
