@@ -251,6 +251,7 @@ var applyTable = map[string]applyFunc{
 	cmdSessionCreate:  applySessionCreate,
 	cmdSessionsExpire: applySessionsExpire,
 	cmdRoleUpdate:     applyRoleUpdate,
+	cmdUserUpdate:     applyUserUpdate,
 }
 
 func kindTitle(kind string) string {

@@ -77,6 +77,7 @@ var iamOps = map[string]Op{
 	"GetUser":                op((*Service).GetUser),
 	"ListUsers":              op((*Service).ListUsers),
 	"DeleteUser":             opNoOutput((*Service).DeleteUser),
+	"UpdateUser":             opNoOutput((*Service).UpdateUser),
 	"TagUser":                opNoOutput((*Service).TagUser),
 	"UntagUser":              opNoOutput((*Service).UntagUser),
 	"ListUserTags":           op((*Service).ListUserTags),

@@ -57,7 +57,7 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 		return entity(kindUser, name, v.Get("Path"))
 	}
 	switch op {
-	case "CreateUser", "GetUser", "DeleteUser", "TagUser", "UntagUser", "ListUserTags",
+	case "CreateUser", "GetUser", "DeleteUser", "UpdateUser", "TagUser", "UntagUser", "ListUserTags",
 		"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
 		"ListGroupsForUser", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies",
 		"PutUserPolicy", "GetUserPolicy", "DeleteUserPolicy", "ListUserPolicies",
