@@ -190,4 +190,20 @@ func TestIAMAuthorizationDetailsStory(t *testing.T) {
 	if _, errOut, ok := awsAs(t, s, root, "iam", "get-user", "--user-name", "dana"); ok || !strings.Contains(errOut, "NoSuchEntity") {
 		t.Fatalf("old name: ok=%v %s", ok, errOut)
 	}
+
+	// iam:UpdateUser is needed on the user as it is and as it will be: erin may rename
+	// users under /team/ only within /team/.
+	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "erin", "--policy-name", "team-admin",
+		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:UpdateUser","Resource":"arn:aws:iam::`+acct+`:user/team/*"}]}`)
+	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "tm", "--path", "/team/")
+	awsOK(t, s, erin, nil, "iam", "update-user", "--user-name", "tm", "--new-user-name", "tm2")
+	if msg := awsDenied(t, s, erin, "iam", "update-user", "--user-name", "tm2", "--new-path", "/admin/"); !strings.Contains(msg, "user/admin/tm2") {
+		t.Fatalf("denial: %s", msg)
+	}
+	awsDenied(t, s, erin, "iam", "update-user", "--user-name", "dana.audit", "--new-path", "/team/")
+	var tm struct{ User struct{ Arn string } }
+	awsOK(t, s, root, &tm, "iam", "get-user", "--user-name", "tm2")
+	if tm.User.Arn != "arn:aws:iam::"+acct+":user/team/tm2" {
+		t.Fatalf("tm2: %s", tm.User.Arn)
+	}
 }

@@ -157,6 +157,10 @@ func iamQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QuerySer
 			// The user, group, role or policy, so that statements scoped to it apply.
 			return svc.RequestResource(c.Principal.Account, op, c.Body, c.Principal.ARN)
 		}))
+	// A rename or move also needs iam:UpdateUser on the user's new ARN, as on AWS.
+	ops["UpdateUser"] = a.guardOn("iam", "UpdateUser", "AccessDenied", http.StatusForbidden, func(op string, c *awsproto.Call) string {
+		return svc.UpdateUserTarget(c.Principal.Account, c.Body)
+	}, ops["UpdateUser"])
 	return &awsproto.QueryService{SigningName: "iam", Version: "2010-05-08",
 		XMLNamespace: "https://iam.amazonaws.com/doc/2010-05-08/", Operations: ops, MapError: iam.MapError}
 }

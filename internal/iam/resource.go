@@ -106,3 +106,28 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 	}
 	return "*"
 }
+
+// UpdateUserTarget is the ARN an UpdateUser request gives the user (its new name and/or
+// path; what the request does not change stays), for the second identity decision AWS
+// makes on a rename or move: the caller needs iam:UpdateUser on the user as it is
+// (RequestResource) and as it will be. A request that does not parse, or names no user,
+// gives "*".
+func (s *Service) UpdateUserTarget(account string, body []byte) string {
+	v, err := url.ParseQuery(string(body))
+	if err != nil || v.Get("UserName") == "" {
+		return "*"
+	}
+	name, path := v.Get("UserName"), "/"
+	s.mu.RLock()
+	if e := s.ents[entKey(kindUser, account, name)]; e != nil {
+		name, path = e.Name, e.Path
+	}
+	s.mu.RUnlock()
+	if n := v.Get("NewUserName"); n != "" {
+		name = n
+	}
+	if p := v.Get("NewPath"); strings.HasPrefix(p, "/") && strings.HasSuffix(p, "/") {
+		path = p
+	}
+	return userARN(account, path, name)
+}

@@ -113,4 +113,18 @@ func TestUpdateUserRename(t *testing.T) {
 	if r := e.s.RequestResource(acct, "UpdateUser", []byte("UserName=Bob&NewUserName=z"), e.root.Principal.ARN); r != "arn:aws:iam::"+acct+":user/x/Bob" {
 		t.Fatalf("resource %s", r)
 	}
+	// ... and on its new ARN: what the request does not change stays.
+	for body, want := range map[string]string{
+		"UserName=Bob&NewUserName=z":                     "arn:aws:iam::" + acct + ":user/x/z",
+		"UserName=bob&NewPath=%2Fy%2F":                   "arn:aws:iam::" + acct + ":user/y/Bob",
+		"UserName=Bob&NewUserName=z&NewPath=%2Fy%2Fw%2F": "arn:aws:iam::" + acct + ":user/y/w/z",
+		"UserName=ghost&NewUserName=z":                   "arn:aws:iam::" + acct + ":user/z",
+		"UserName=Bob":                                   "arn:aws:iam::" + acct + ":user/x/Bob",
+		"NewUserName=z":                                  "*",
+		"%zz":                                            "*",
+	} {
+		if r := e.s.UpdateUserTarget(acct, []byte(body)); r != want {
+			t.Errorf("%s: target %s, want %s", body, r, want)
+		}
+	}
 }
