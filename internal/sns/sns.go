@@ -123,6 +123,7 @@ type Service struct {
 
 	wmu      sync.Mutex
 	inflight map[string]*flight
+	nextSend map[string]time.Time // throttle: earliest next attempt, by subscription
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -178,7 +179,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.SigningKey = k
 	}
-	s := &Service{cfg: cfg, inflight: map[string]*flight{}}
+	s := &Service{cfg: cfg, inflight: map[string]*flight{}, nextSend: map[string]time.Time{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.reset()
 	return s, nil
@@ -310,7 +311,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			return nil, fmt.Errorf("sns: bad %s: %v", cmd.Type, err)
 		}
 		if old := s.topics[c.Topic.Arn]; old != nil {
-			if old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "" {
+			if (old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "") ||
+				(old.DeliveryPolicy != c.Topic.DeliveryPolicy && c.Topic.DeliveryPolicy != "") {
 				return nil, invalid("Invalid parameter: Attributes Reason: Topic already exists with different attributes")
 			}
 			if c.Topic.Tags != nil && !maps.Equal(old.Tags, c.Topic.Tags) {
