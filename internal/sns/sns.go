@@ -1,7 +1,7 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
-// topics (DisplayName and tags are their settable attributes), HTTP/HTTPS subscriptions
-// with SNS's confirmation flow (RawMessageDelivery, FilterPolicy and FilterPolicyScope
-// are their settable attributes; see filter.go for the filter policy language), Publish,
+// topics (DisplayName, DeliveryPolicy and tags are their settable attributes), HTTP/HTTPS
+// subscriptions with SNS's confirmation flow (RawMessageDelivery, FilterPolicy,
+// FilterPolicyScope and DeliveryPolicy are their settable attributes; see filter.go for the filter policy language), Publish,
 // and durable HTTP delivery with retries and SNS message signatures (SignatureVersion 1).
 //
 // # Filtering and raw delivery
@@ -25,10 +25,13 @@
 // # Delivery policy
 //
 // SNS's default HTTP/S delivery policy is 3 retries, 20 s apart (linear backoff,
-// minDelayTarget = maxDelayTarget = 20). Coffer retries RetryPolicy.Retries times with
-// an exponential backoff from MinDelay to MaxDelay (defaults 3, 20 s, 20 s: the same
-// schedule). A 2xx answer is a success; 429, 5xx and transport errors are retried;
-// other statuses are permanent failures. Redirects are not followed.
+// minDelayTarget = maxDelayTarget = 20). Topics and subscriptions may set their own
+// (the DeliveryPolicy attribute, deliverypolicy.go: retry phases, throttle, content
+// type); without one, Coffer retries RetryPolicy.Retries times with an exponential
+// backoff from MinDelay to MaxDelay (defaults 3, 20 s, 20 s: AWS's schedule). Each step
+// of a delivery follows the policy in effect then. A 2xx answer is a success; 429, 5xx
+// and transport errors are retried; other statuses are permanent failures. Redirects are
+// not followed.
 package sns
 
 import (
