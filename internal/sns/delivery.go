@@ -289,6 +289,13 @@ func (s *Service) throttle(subArn string, perSec int) bool {
 	gap := time.Second / time.Duration(perSec)
 	now := time.Now()
 	s.wmu.Lock()
+	if len(s.nextSend) > 1024 {
+		for k, t := range s.nextSend {
+			if t.Before(now) {
+				delete(s.nextSend, k) // past: no wait owed
+			}
+		}
+	}
 	next := s.nextSend[subArn]
 	if next.Before(now) {
 		next = now
