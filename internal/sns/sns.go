@@ -1,8 +1,9 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
 // topics (DisplayName, DeliveryPolicy and tags are their settable attributes), HTTP/HTTPS
 // subscriptions with SNS's confirmation flow (RawMessageDelivery, FilterPolicy,
-// FilterPolicyScope and DeliveryPolicy are their settable attributes; see filter.go for the filter policy language), Publish,
-// and durable HTTP delivery with retries and SNS message signatures (SignatureVersion 1).
+// FilterPolicyScope and DeliveryPolicy are their settable attributes; see filter.go for
+// the filter policy language), Publish, and durable HTTP delivery with retries and SNS
+// message signatures (SignatureVersion 1).
 //
 // # Filtering and raw delivery
 //
