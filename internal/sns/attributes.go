@@ -31,9 +31,14 @@ var subscriptionAttributeNames = []string{
 
 const maxTopicTags = 50
 
+// setTopicAttrCmd sets one topic attribute. Entries written before DeliveryPolicy was
+// settable have no name: they set DisplayName (display_name), which is still how a
+// DisplayName change is written.
 type setTopicAttrCmd struct {
 	Arn         string `json:"arn"`
 	DisplayName string `json:"display_name"`
+	Name        string `json:"name,omitempty"`  // "" = DisplayName; or "DeliveryPolicy"
+	Value       string `json:"value,omitempty"` // the value of Name when it is not ""
 }
 
 type tagTopicCmd struct {
@@ -42,14 +47,22 @@ type tagTopicCmd struct {
 	Remove []string          `json:"remove,omitempty"`
 }
 
-// SetTopicAttribute sets one attribute of a topic. Only DisplayName (at most 100
-// characters; empty clears it) is supported.
+// SetTopicAttribute sets one attribute of a topic: DisplayName (at most 100 characters;
+// empty clears it) or DeliveryPolicy (an HTTP/S delivery policy; empty removes it).
 func (s *Service) SetTopicAttribute(ctx context.Context, arn, name, value string) error {
 	if err := s.checkARN(arn, "TopicArn"); err != nil {
 		return err
 	}
 	if !slices.Contains(topicAttributeNames, name) {
 		return invalid("Invalid parameter: AttributeName")
+	}
+	if name == "DeliveryPolicy" {
+		norm, _, err := parseTopicDeliveryPolicy(value, setAttrPrefix)
+		if err != nil {
+			return err
+		}
+		_, err = s.propose(ctx, cmdSetTopicAttr, setTopicAttrCmd{Arn: arn, Name: name, Value: norm})
+		return err
 	}
 	if name != "DisplayName" {
 		return invalid("Invalid parameter: AttributeName Reason: %s is not supported by Coffer", name)
@@ -63,8 +76,10 @@ func (s *Service) SetTopicAttribute(ctx context.Context, arn, name, value string
 
 // GetSubscriptionAttributes returns a subscription's attributes: SubscriptionArn,
 // TopicArn, Owner, Protocol, Endpoint, PendingConfirmation, ConfirmationWasAuthenticated,
-// RawMessageDelivery, EffectiveDeliveryPolicy and, when the subscription has a filter
-// policy, FilterPolicy and FilterPolicyScope (as AWS, which shows the scope only then).
+// RawMessageDelivery, EffectiveDeliveryPolicy (the merge of the topic's and the
+// subscription's delivery policies), DeliveryPolicy when the subscription has one and,
+// when it has a filter policy, FilterPolicy and FilterPolicyScope (as AWS, which shows
+// the scope only then).
 func (s *Service) GetSubscriptionAttributes(ctx context.Context, subArn string) (map[string]string, error) {
 	if err := s.checkARN(subArn, "SubscriptionArn"); err != nil {
 		return nil, err
@@ -82,7 +97,10 @@ func (s *Service) GetSubscriptionAttributes(ctx context.Context, subArn string) 
 		// which one is not recorded, so neither is claimed to be authenticated.
 		"ConfirmationWasAuthenticated": "false",
 		"RawMessageDelivery":           strconv.FormatBool(sub.RawMessageDelivery),
-		"EffectiveDeliveryPolicy":      s.effectiveDeliveryPolicy(),
+		"EffectiveDeliveryPolicy":      s.subEffectiveJSON(s.topics[sub.TopicArn], sub),
+	}
+	if sub.DeliveryPolicy != "" {
+		attrs["DeliveryPolicy"] = sub.DeliveryPolicy
 	}
 	if sub.FilterPolicy != "" {
 		attrs["FilterPolicy"] = sub.FilterPolicy
@@ -128,15 +146,17 @@ func checkFilterPolicy(policy, scope, prefix string) error {
 
 // subscribeAttrs are the attributes given to Subscribe (nil: not given).
 type subscribeAttrs struct {
-	raw    *bool
-	policy *string
-	scope  *string
+	raw      *bool
+	policy   *string
+	scope    *string
+	delivery *string // normalized
 }
 
 // parseSubscribeAttrs checks Subscribe's Attributes. The filter policy is checked against
 // the scope the subscription will have: the one given with it, else the scope of the
-// subscription being subscribed again (cur, may be nil), else MessageAttributes. Only RawMessageDelivery, FilterPolicy and
-// FilterPolicyScope are supported; the other attributes AWS knows are refused.
+// subscription being subscribed again (cur, may be nil), else MessageAttributes. Only
+// RawMessageDelivery, FilterPolicy, FilterPolicyScope and DeliveryPolicy are supported;
+// the other attributes AWS knows are refused.
 func parseSubscribeAttrs(attrs map[string]string, cur *subRec) (subscribeAttrs, error) {
 	var a subscribeAttrs
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
@@ -155,6 +175,12 @@ func parseSubscribeAttrs(attrs map[string]string, cur *subRec) (subscribeAttrs, 
 			a.scope = &v
 		case "FilterPolicy":
 			a.policy = &v
+		case "DeliveryPolicy":
+			norm, _, err := parseSubDeliveryPolicy(v, subscribeAttrPrefix)
+			if err != nil {
+				return a, err
+			}
+			a.delivery = &norm
 		default:
 			if !slices.Contains(subscriptionAttributeNames, k) {
 				return a, invalid("%sUnknown attribute %s", subscribeAttrPrefix, k)
@@ -180,7 +206,8 @@ func parseSubscribeAttrs(attrs map[string]string, cur *subRec) (subscribeAttrs, 
 func (a subscribeAttrs) differ(sub *subRec) bool {
 	return (a.raw != nil && *a.raw != sub.RawMessageDelivery) ||
 		(a.policy != nil && *a.policy != sub.FilterPolicy) ||
-		(a.scope != nil && *a.scope != sub.scope())
+		(a.scope != nil && *a.scope != sub.scope()) ||
+		(a.delivery != nil && *a.delivery != sub.DeliveryPolicy)
 }
 
 // set sets the given attributes on sub.
@@ -194,6 +221,9 @@ func (a subscribeAttrs) set(sub *subRec) {
 	if a.scope != nil {
 		sub.FilterPolicyScope = *a.scope
 	}
+	if a.delivery != nil {
+		sub.DeliveryPolicy = *a.delivery
+	}
 }
 
 type setSubAttrCmd struct {
@@ -205,8 +235,8 @@ type setSubAttrCmd struct {
 // SetSubscriptionAttribute sets one attribute of a subscription: RawMessageDelivery
 // (true or false), FilterPolicy (a filter policy for the subscription's scope; empty
 // removes it) or FilterPolicyScope (MessageAttributes or MessageBody; the policy must
-// suit it). DeliveryPolicy, RedrivePolicy, ReplayPolicy and SubscriptionRoleArn are
-// refused rather than ignored.
+// suit it) or DeliveryPolicy (an HTTP/S delivery policy; empty removes it).
+// RedrivePolicy, ReplayPolicy and SubscriptionRoleArn are refused rather than ignored.
 func (s *Service) SetSubscriptionAttribute(ctx context.Context, subArn, name, value string) error {
 	if err := s.checkARN(subArn, "SubscriptionArn"); err != nil {
 		return err
@@ -242,6 +272,12 @@ func (s *Service) SetSubscriptionAttribute(ctx context.Context, subArn, name, va
 		if err := checkFilterPolicy(sub.FilterPolicy, value, setAttrPrefix); err != nil {
 			return err
 		}
+	case "DeliveryPolicy":
+		norm, _, err := parseSubDeliveryPolicy(value, setAttrPrefix)
+		if err != nil {
+			return err
+		}
+		value = norm
 	default:
 		return invalid("Invalid parameter: AttributeName Reason: %s is not supported by Coffer", name)
 	}
@@ -265,6 +301,8 @@ func (s *Service) applySetSubAttr(c setSubAttrCmd) (any, error) {
 		sub.FilterPolicy = c.Value
 	case "FilterPolicyScope":
 		sub.FilterPolicyScope = c.Value
+	case "DeliveryPolicy":
+		sub.DeliveryPolicy = c.Value
 	default:
 		return nil, fmt.Errorf("sns: bad %s: attribute %q", cmdSetSubAttr, c.Name)
 	}
@@ -365,7 +403,14 @@ func (s *Service) applySetTopicAttr(c setTopicAttrCmd) (any, error) {
 		return nil, snsErr("NotFound", "Topic does not exist")
 	}
 	t := *old
-	t.DisplayName = c.DisplayName
+	switch c.Name {
+	case "":
+		t.DisplayName = c.DisplayName
+	case "DeliveryPolicy":
+		t.DeliveryPolicy = c.Value
+	default:
+		return nil, fmt.Errorf("sns: bad %s: attribute %q", cmdSetTopicAttr, c.Name)
+	}
 	s.topics[c.Arn] = &t
 	return nil, nil
 }

@@ -225,9 +225,14 @@ func (s *Service) run(d *deliveryRec, f *flight) {
 		}
 	}
 	defer signal()
-	delay := s.cfg.Retry.MinDelay
 	for attempt := 0; ; attempt++ {
-		err := s.attempt(d)
+		// The policy in effect now: a change of the topic's or subscription's
+		// DeliveryPolicy applies to the deliveries being retried from their next attempt.
+		pol := s.deliveryPolicy(d)
+		if !s.throttle(d.SubscriptionArn, pol.MaxPerSec) {
+			return
+		}
+		err := s.attempt(d, pol.ContentType)
 		signal()
 		if err == nil {
 			break
@@ -235,19 +240,15 @@ func (s *Service) run(d *deliveryRec, f *flight) {
 		if s.ctx.Err() != nil {
 			return // stopping: the delivery stays recorded and resumes after a restart
 		}
-		if errors.Is(err, errPermanent) || attempt >= s.cfg.Retry.Retries {
+		delay := s.deliveryPolicy(d).Retry.delay(attempt)
+		if errors.Is(err, errPermanent) || delay < 0 {
 			s.cfg.Logger.Warn("sns: delivery failed, giving up", "endpoint", d.Endpoint, "message", d.MessageID, "attempts", attempt+1, "err", err)
 			break
 		}
-		s.cfg.Logger.Info("sns: delivery failed, will retry", "endpoint", d.Endpoint, "message", d.MessageID, "attempt", attempt+1, "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-s.ctx.Done():
-			t.Stop()
+		s.cfg.Logger.Info("sns: delivery failed, will retry", "endpoint", d.Endpoint, "message", d.MessageID, "attempt", attempt+1, "delay", delay, "err", err)
+		if !s.sleep(delay) {
 			return
-		case <-t.C:
 		}
-		delay = min(delay*2, s.cfg.Retry.MaxDelay)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
@@ -256,7 +257,55 @@ func (s *Service) run(d *deliveryRec, f *flight) {
 	}
 }
 
-func (s *Service) attempt(d *deliveryRec) error {
+// deliveryPolicy is the delivery policy in effect for d's subscription.
+func (s *Service) deliveryPolicy(d *deliveryRec) effectivePolicy {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.effective(s.topics[d.TopicArn], s.subs[d.SubscriptionArn])
+}
+
+// sleep waits for d unless the service stops (false then).
+func (s *Service) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return s.ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// throttle spaces the attempts to a subscription (first attempts and retries alike) to
+// at most perSec a second on this node (0: no limit). It returns false if the service
+// stops meanwhile.
+func (s *Service) throttle(subArn string, perSec int) bool {
+	if perSec <= 0 {
+		return true
+	}
+	gap := time.Second / time.Duration(perSec)
+	now := time.Now()
+	s.wmu.Lock()
+	if len(s.nextSend) > 1024 {
+		for k, t := range s.nextSend {
+			if t.Before(now) {
+				delete(s.nextSend, k) // past: no wait owed
+			}
+		}
+	}
+	next := s.nextSend[subArn]
+	if next.Before(now) {
+		next = now
+	}
+	s.nextSend[subArn] = next.Add(gap)
+	s.wmu.Unlock()
+	return s.sleep(next.Sub(now))
+}
+
+func (s *Service) attempt(d *deliveryRec, contentType string) error {
 	// Still subscribed? (Unsubscribe removes the delivery record.)
 	s.mu.RLock()
 	_, ok := s.deliveries[d.ID]
@@ -270,7 +319,7 @@ func (s *Service) attempt(d *deliveryRec) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errPermanent, err)
 	}
-	req.Header.Set("Content-Type", "text/plain; charset=UTF-8")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "Amazon Simple Notification Service Agent")
 	req.Header.Set("x-amz-sns-message-type", d.Type)
 	req.Header.Set("x-amz-sns-message-id", d.MessageID)

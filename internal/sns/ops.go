@@ -20,7 +20,7 @@ import (
 // model: maps are Name.entry.N.key / .value (Attributes) or Name.entry.N.Name /
 // .Value.* (MessageAttributes), lists Name.member.N (Tags.member.N.Key / .Value).
 // Unknown parameters are ignored, as AWS does; known parameters the core does not
-// implement (FIFO, per-protocol messages, delivery and redrive policies...) are refused
+// implement (FIFO, per-protocol messages, redrive policies...) are refused
 // with InvalidParameter rather than silently ignored.
 
 // Caller is the verified identity of a request. SNS is single-account: the service's

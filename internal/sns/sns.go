@@ -1,8 +1,9 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
-// topics (DisplayName and tags are their settable attributes), HTTP/HTTPS subscriptions
-// with SNS's confirmation flow (RawMessageDelivery, FilterPolicy and FilterPolicyScope
-// are their settable attributes; see filter.go for the filter policy language), Publish,
-// and durable HTTP delivery with retries and SNS message signatures (SignatureVersion 1).
+// topics (DisplayName, DeliveryPolicy and tags are their settable attributes), HTTP/HTTPS
+// subscriptions with SNS's confirmation flow (RawMessageDelivery, FilterPolicy,
+// FilterPolicyScope and DeliveryPolicy are their settable attributes; see filter.go for
+// the filter policy language), Publish, and durable HTTP delivery with retries and SNS
+// message signatures (SignatureVersion 1).
 //
 // # Filtering and raw delivery
 //
@@ -25,10 +26,13 @@
 // # Delivery policy
 //
 // SNS's default HTTP/S delivery policy is 3 retries, 20 s apart (linear backoff,
-// minDelayTarget = maxDelayTarget = 20). Coffer retries RetryPolicy.Retries times with
-// an exponential backoff from MinDelay to MaxDelay (defaults 3, 20 s, 20 s: the same
-// schedule). A 2xx answer is a success; 429, 5xx and transport errors are retried;
-// other statuses are permanent failures. Redirects are not followed.
+// minDelayTarget = maxDelayTarget = 20). Topics and subscriptions may set their own
+// (the DeliveryPolicy attribute, deliverypolicy.go: retry phases, throttle, content
+// type); without one, Coffer retries RetryPolicy.Retries times with an exponential
+// backoff from MinDelay to MaxDelay (defaults 3, 20 s, 20 s: AWS's schedule). Each step
+// of a delivery follows the policy in effect then. A 2xx answer is a success; 429, 5xx
+// and transport errors are retried; other statuses are permanent failures. Redirects are
+// not followed.
 package sns
 
 import (
@@ -123,6 +127,7 @@ type Service struct {
 
 	wmu      sync.Mutex
 	inflight map[string]*flight
+	nextSend map[string]time.Time // throttle: earliest next attempt, by subscription
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -178,7 +183,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.SigningKey = k
 	}
-	s := &Service{cfg: cfg, inflight: map[string]*flight{}}
+	s := &Service{cfg: cfg, inflight: map[string]*flight{}, nextSend: map[string]time.Time{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.reset()
 	return s, nil
@@ -310,7 +315,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			return nil, fmt.Errorf("sns: bad %s: %v", cmd.Type, err)
 		}
 		if old := s.topics[c.Topic.Arn]; old != nil {
-			if old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "" {
+			if (old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "") ||
+				(old.DeliveryPolicy != c.Topic.DeliveryPolicy && c.Topic.DeliveryPolicy != "") {
 				return nil, invalid("Invalid parameter: Attributes Reason: Topic already exists with different attributes")
 			}
 			if c.Topic.Tags != nil && !maps.Equal(old.Tags, c.Topic.Tags) {

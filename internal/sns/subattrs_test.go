@@ -256,7 +256,8 @@ func TestSubscribeAttributes(t *testing.T) {
 		`{"FilterPolicy": "{\"a\": {\"b\": [1]}}"}`:                                    "Invalid parameter: Attributes Reason: Filter policy scope MessageAttributes does not support nested filter policy",
 		`{"FilterPolicyScope": "body"}`:                                                "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [body]. Please use either MessageBody or MessageAttributes",
 		`{"FilterPolicy": "{\"a\": [{\"numeric\": [\">\", 5, \"<\", 1]}]}"}`:           "Invalid parameter: Attributes Reason: FilterPolicy: Bottom must be less than top",
-		`{"DeliveryPolicy": "{}"}`:                                                     "Invalid parameter: Attributes Reason: DeliveryPolicy is not supported by Coffer",
+		`{"RedrivePolicy": "{}"}`:                                                      "Invalid parameter: Attributes Reason: RedrivePolicy is not supported by Coffer",
+		`{"DeliveryPolicy": "{\"healthyRetryPolicy\": {\"numRetries\": 101}}"}`:        "Invalid parameter: Attributes Reason: DeliveryPolicy: healthyRetryPolicy.numRetries must be less than or equal to 100",
 		`{"Colour": "blue"}`:                                                           "Invalid parameter: Attributes Reason: Unknown attribute Colour",
 		`{"FilterPolicyScope": "MessageBody", "FilterPolicy": "{\"a\": {\"b\": []}}"}`: "Invalid parameter: Attributes Reason: FilterPolicy: Empty arrays are not allowed",
 	} {

@@ -25,6 +25,9 @@ type topicRec struct {
 	DisplayName string            `json:"display_name,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	Created     time.Time         `json:"created"`
+	// DeliveryPolicy is the topic's HTTP/S delivery policy, normalized ("" = none; absent
+	// from records written before it existed).
+	DeliveryPolicy string `json:"delivery_policy,omitempty"`
 }
 
 type subRec struct {
@@ -41,6 +44,7 @@ type subRec struct {
 	RawMessageDelivery bool   `json:"raw_message_delivery,omitempty"`
 	FilterPolicy       string `json:"filter_policy,omitempty"`       // "" = none
 	FilterPolicyScope  string `json:"filter_policy_scope,omitempty"` // "" = MessageAttributes
+	DeliveryPolicy     string `json:"delivery_policy,omitempty"`     // "" = none (normalized)
 }
 
 // scope is the subscription's effective FilterPolicyScope.
@@ -76,7 +80,7 @@ func (s *Service) newID() (string, error) {
 }
 
 // CreateTopic creates a standard topic, or returns the existing topic of that name.
-// Supported attributes: DisplayName. FIFO topics are not supported.
+// Supported attributes: DisplayName and DeliveryPolicy. FIFO topics are not supported.
 func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string]string, tags map[string]string) (string, error) {
 	if !topicName.MatchString(name) {
 		if strings.HasSuffix(name, ".fifo") {
@@ -92,6 +96,12 @@ func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string
 				return "", invalid("Invalid parameter: DisplayName")
 			}
 			t.DisplayName = v
+		case "DeliveryPolicy":
+			norm, _, err := parseTopicDeliveryPolicy(v, subscribeAttrPrefix)
+			if err != nil {
+				return "", err
+			}
+			t.DeliveryPolicy = norm
 		case "FifoTopic":
 			if v == "true" {
 				return "", invalid("Invalid parameter: FIFO topics are not supported")
@@ -165,7 +175,8 @@ func (s *Service) ListTopics(ctx context.Context, nextToken string) ([]string, s
 }
 
 // GetTopicAttributes returns TopicArn, Owner, DisplayName, SubscriptionsConfirmed,
-// SubscriptionsPending, SubscriptionsDeleted and EffectiveDeliveryPolicy.
+// SubscriptionsPending, SubscriptionsDeleted, EffectiveDeliveryPolicy and, when the topic
+// has one, DeliveryPolicy.
 func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[string]string, error) {
 	if err := s.checkARN(arn, "TopicArn"); err != nil {
 		return nil, err
@@ -186,18 +197,13 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 			}
 		}
 	}
-	policy := s.effectiveDeliveryPolicy()
-	return map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName,
+	attrs := map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName,
 		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": "0",
-		"EffectiveDeliveryPolicy": policy}, nil
-}
-
-// effectiveDeliveryPolicy is the EffectiveDeliveryPolicy attribute of topics and
-// subscriptions: the node's retry policy.
-func (s *Service) effectiveDeliveryPolicy() string {
-	r := s.cfg.Retry
-	return fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"exponential"},"disableSubscriptionOverrides":false}}`,
-		int(r.MinDelay/time.Second), int(r.MaxDelay/time.Second), r.Retries)
+		"EffectiveDeliveryPolicy": s.topicEffectiveJSON(t)}
+	if t.DeliveryPolicy != "" {
+		attrs["DeliveryPolicy"] = t.DeliveryPolicy
+	}
+	return attrs, nil
 }
 
 // SubscribeOutput is Subscribe's result: "pending confirmation" unless the subscription
