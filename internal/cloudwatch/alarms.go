@@ -536,20 +536,9 @@ func (s *Service) DescribeAllAlarms(ctx context.Context, in DescribeAlarmsInput)
 	default:
 		return nil, nil, "", invalid("The value %s for parameter StateValue is invalid.", in.StateValue)
 	}
-	types := map[string]bool{}
-	for _, t := range in.AlarmTypes {
-		switch t {
-		case "MetricAlarm", "CompositeAlarm":
-			types[t] = true
-		default:
-			return nil, nil, "", invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
-		}
-	}
-	if len(types) == 0 {
-		types["MetricAlarm"] = true
-		if family {
-			types["CompositeAlarm"] = true
-		}
+	types, err := alarmTypes(in.AlarmTypes, family)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	max := in.MaxRecords
 	if max == 0 {
@@ -668,17 +657,9 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 			return nil, "", cwErr("InvalidNextToken", "The NextToken is invalid.")
 		}
 	}
-	types := map[string]bool{}
-	for _, t := range in.AlarmTypes {
-		switch t {
-		case "MetricAlarm", "CompositeAlarm":
-			types[t] = true
-		default:
-			return nil, "", invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
-		}
-	}
-	if len(types) == 0 {
-		types["MetricAlarm"] = true
+	types, err := alarmTypes(in.AlarmTypes, false)
+	if err != nil {
+		return nil, "", err
 	}
 	s.mu.RLock()
 	var all []HistoryItem
@@ -855,4 +836,26 @@ func (s *Service) DescribeAlarmsForMetric(ctx context.Context, in DescribeAlarms
 		out = append(out, a.public())
 	}
 	return out, nil
+}
+
+// alarmTypes reads an AlarmTypes parameter: the set of types named, or when none is,
+// metric alarms (and composite alarms too when withComposite, as for a
+// ChildrenOfAlarmName or ParentsOfAlarmName query).
+func alarmTypes(names []string, withComposite bool) (map[string]bool, error) {
+	types := map[string]bool{}
+	for _, t := range names {
+		switch t {
+		case "MetricAlarm", "CompositeAlarm":
+			types[t] = true
+		default:
+			return nil, invalid("The value %s for parameter AlarmTypes is invalid (CompositeAlarm or MetricAlarm).", t)
+		}
+	}
+	if len(types) == 0 {
+		types["MetricAlarm"] = true
+		if withComposite {
+			types["CompositeAlarm"] = true
+		}
+	}
+	return types, nil
 }
