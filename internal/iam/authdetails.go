@@ -97,19 +97,10 @@ type RoleDetail struct {
 
 // ManagedPolicyDetail is IAM's ManagedPolicyDetail shape: the policy with all its
 // versions and their documents.
+// It is the Policy shape (without Tags, which it does not have) and the versions.
 type ManagedPolicyDetail struct {
-	PolicyName                    string            `xml:"PolicyName"`
-	PolicyId                      string            `xml:"PolicyId"`
-	Arn                           string            `xml:"Arn"`
-	Path                          string            `xml:"Path"`
-	DefaultVersionId              string            `xml:"DefaultVersionId"`
-	AttachmentCount               int               `xml:"AttachmentCount"`
-	PermissionsBoundaryUsageCount int               `xml:"PermissionsBoundaryUsageCount"`
-	IsAttachable                  bool              `xml:"IsAttachable"`
-	Description                   string            `xml:"Description,omitempty"`
-	CreateDate                    string            `xml:"CreateDate"`
-	UpdateDate                    string            `xml:"UpdateDate"`
-	PolicyVersionList             policyVersionList `xml:"PolicyVersionList"`
+	Policy
+	PolicyVersionList policyVersionList `xml:"PolicyVersionList"`
 }
 
 type GetAccountAuthorizationDetailsOutput struct {
@@ -255,9 +246,7 @@ func (s *Service) authItems(acct string, want map[string]bool) []authItem {
 		if err != nil {
 			continue
 		}
-		d := ManagedPolicyDetail{PolicyName: m.Name, PolicyId: m.ID, Arn: m.ARN, Path: m.Path, DefaultVersionId: m.Default,
-			AttachmentCount: s.attachmentsInAccountLocked(acct, arn), IsAttachable: true, Description: m.Description,
-			CreateDate: m.Created, UpdateDate: m.Updated}
+		d := ManagedPolicyDetail{Policy: m.policy(s.attachmentsInAccountLocked(acct, arn), false)}
 		for _, v := range m.Versions {
 			d.PolicyVersionList.Members = append(d.PolicyVersionList.Members, PolicyVersion{Document: urlEncode(v.Document),
 				VersionId: v.ID, IsDefaultVersion: v.ID == m.Default, CreateDate: v.Created.UTC().Format(timeFormat)})
