@@ -36,6 +36,23 @@ type recorder struct {
 
 // record is the Router.Record hook.
 func (r *recorder) record(c *awsproto.Call, status int, code, msg string, resp any) error {
+	e := r.event(c, status, code, msg, resp)
+	// The journal bounds the wait (audit.Options.AppendTimeout, one timer
+	// per group rather than a deadline per request).
+	if c.TakeAnnouncement() {
+		return r.j.AppendExpected(context.Background(), e)
+	}
+	return r.j.Append(context.Background(), e)
+}
+
+// recordAsync is the Router.RecordAsync hook: the answer waits in its connection
+// until the record is durable, and no goroutine waits for it.
+func (r *recorder) recordAsync(c *awsproto.Call, status int, code, msg string, resp any, done func(error)) error {
+	return r.j.AppendAsync(r.event(c, status, code, msg, resp), c.TakeAnnouncement(), done)
+}
+
+// event is the CloudTrail record of an AWS API request.
+func (r *recorder) event(c *awsproto.Call, status int, code, msg string, resp any) *audit.Event {
 	e := &audit.Event{
 		EventSource:     audit.SourceFor(c.Service),
 		EventName:       c.Operation,
@@ -72,12 +89,7 @@ func (r *recorder) record(c *awsproto.Call, status int, code, msg string, resp a
 			e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: arn}}
 		}
 	}
-	// The journal bounds the wait (audit.Options.AppendTimeout, one timer
-	// per group rather than a deadline per request).
-	if c.TakeAnnouncement() {
-		return r.j.AppendExpected(context.Background(), e)
-	}
-	return r.j.Append(context.Background(), e)
+	return e
 }
 
 // responseElements encodes the answer to c as CloudTrail's responseElements, without

@@ -410,6 +410,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	}
 	if n.rec != nil {
 		router.Record = n.rec.record
+		router.RecordAsync = n.rec.recordAsync
 		router.Expect = n.rec.j.Expect
 	}
 	router.InternalError = func(c *awsproto.Call, err error) {

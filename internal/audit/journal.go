@@ -154,6 +154,8 @@ type Journal struct {
 	lingering atomic.Bool   // the committer waits for expected events: wake it when they are in
 	closing   chan struct{} // closed by Close: commit what is left and exit
 	done      chan struct{} // committer exited
+	settle    chan *group   // committed groups with AppendAsync callbacks, for the settler
+	settled   chan struct{} // settler exited
 
 	// Committer-owned.
 	active    *os.File
@@ -193,6 +195,11 @@ type group struct {
 	err     error
 	expired chan struct{} // closed AppendTimeout after first, unless committed before
 	timer   *time.Timer   // closes expired
+
+	// AppendAsync callbacks, called once (settleAsync) by the settler after
+	// the commit or by the timer at AppendTimeout, whichever is first.
+	calls      []func(error)
+	callsTaken bool // under gmu: calls were taken; no AppendAsync joins any more
 }
 
 func newGroup(buf []byte, ents []newEntry) *group {
@@ -242,6 +249,8 @@ func Open(dir string, opts Options) (*Journal, error) {
 		kick:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+		settle:  make(chan *group, 64),
+		settled: make(chan struct{}),
 	}
 	if _, err := rand.Read(j.tokenKey[:]); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -257,6 +266,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		return nil, err
 	}
 	go j.commitLoop()
+	go j.settleLoop()
 	return j, nil
 }
 
@@ -518,6 +528,47 @@ func (j *Journal) arrived() {
 }
 
 func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
+	g, err := j.enqueue(ctx, e, expected, nil)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-g.done:
+		return g.err
+	case <-g.expired:
+		select {
+		case <-g.done: // committed just in time
+			return g.err
+		default:
+			return ErrCommitTimeout
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// AppendAsync queues e as Append does but does not wait for its commit: done
+// is called once, on another goroutine, with nil once e is durable, or with
+// the commit's error (ErrCommitTimeout after Options.AppendTimeout). done must
+// not block: the journal's settler calls the callbacks of a whole group in
+// turn, while the committer goes on with the next group. expected says e was
+// announced by Expect (as AppendExpected). When AppendAsync returns an error,
+// e was not queued and done is not called.
+//
+// A server that answers from done (awsproto.Router.RecordAsync) parks no
+// goroutine per request while its record is committed: one goroutine wakes
+// per group instead.
+func (j *Journal) AppendAsync(e *Event, expected bool, done func(error)) error {
+	if done == nil {
+		return errors.New("audit: AppendAsync without a callback")
+	}
+	_, err := j.enqueue(context.Background(), e, expected, done)
+	return err
+}
+
+// enqueue encodes e and queues it in the filling group (with done among the
+// group's callbacks, if set), waiting for room if that group is full.
+func (j *Journal) enqueue(ctx context.Context, e *Event, expected bool, done func(error)) (*group, error) {
 	var waitRoom *time.Timer // only while waiting for room in a full group
 	queued := false
 	defer func() {
@@ -533,7 +584,7 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 	defer linePool.Put(lb)
 	line, err := appendEvent((*lb)[:0], e)
 	if err != nil {
-		return fmt.Errorf("audit: encode event: %w", err)
+		return nil, fmt.Errorf("audit: encode event: %w", err)
 	}
 	line = append(line, '\n')
 	*lb = line
@@ -543,18 +594,27 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 		j.gmu.Lock()
 		if j.closed {
 			j.gmu.Unlock()
-			return ErrClosed
+			return nil, ErrClosed
 		}
 		g := j.filling
+		if done != nil && g.callsTaken {
+			// Its commit outlasted AppendTimeout and the group is still
+			// filling: the committer hangs.
+			j.gmu.Unlock()
+			return nil, ErrCommitTimeout
+		}
 		if len(g.ents) < j.opts.MaxBatch {
 			ent.off = int64(len(g.buf))
 			g.buf = append(g.buf, line...)
 			g.ents = append(g.ents, ent)
+			if done != nil {
+				g.calls = append(g.calls, done)
+			}
 			n := len(g.ents)
 			if n == 1 {
 				g.first = time.Now()
 				if d := j.opts.AppendTimeout; d > 0 {
-					g.timer = time.AfterFunc(d, func() { close(g.expired) })
+					g.timer = time.AfterFunc(d, func() { close(g.expired); j.settleGroup(g) })
 				}
 			}
 			j.gmu.Unlock()
@@ -568,19 +628,7 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 			if expected && j.expected.Add(-1) <= 0 {
 				j.arrived()
 			}
-			select {
-			case <-g.done:
-				return g.err
-			case <-g.expired:
-				select {
-				case <-g.done: // committed just in time
-					return g.err
-				default:
-					return ErrCommitTimeout
-				}
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			return g, nil
 		}
 		// The group is full (rare: MaxBatch events queued during one
 		// commit): wait until the committer takes it, for AppendTimeout at
@@ -597,10 +645,42 @@ func (j *Journal) append(ctx context.Context, e *Event, expected bool) error {
 		select {
 		case <-room:
 		case <-timeout:
-			return ErrCommitTimeout
+			return nil, ErrCommitTimeout
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
+	}
+}
+
+// settleGroup calls g's AppendAsync callbacks, unless that was done already:
+// with g's commit error once it is committed, else with ErrCommitTimeout (the
+// group's timer calls it at AppendTimeout).
+func (j *Journal) settleGroup(g *group) {
+	j.gmu.Lock()
+	taken := g.callsTaken
+	g.callsTaken = true
+	calls := g.calls
+	j.gmu.Unlock()
+	if taken || len(calls) == 0 {
+		return
+	}
+	err := ErrCommitTimeout
+	select {
+	case <-g.done:
+		err = g.err
+	default:
+	}
+	for _, f := range calls {
+		f(err)
+	}
+}
+
+// settleLoop settles committed groups that have AppendAsync callbacks, so
+// that the committer does not wait for them.
+func (j *Journal) settleLoop() {
+	defer close(j.settled)
+	for g := range j.settle {
+		j.settleGroup(g)
 	}
 }
 
@@ -637,6 +717,7 @@ func (j *Journal) pending() (int, time.Time) {
 // arriving meanwhile fill the next group.
 func (j *Journal) commitLoop() {
 	defer close(j.done)
+	defer close(j.settle)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	closing := false
@@ -664,6 +745,9 @@ func (j *Journal) commitLoop() {
 		close(g.done)
 		if g.timer != nil {
 			g.timer.Stop()
+		}
+		if len(g.calls) > 0 { // final: the group was taken
+			j.settle <- g
 		}
 	}
 }
@@ -792,6 +876,7 @@ func (j *Journal) Close() error {
 	close(j.closing)
 	j.gmu.Unlock()
 	<-j.done
+	<-j.settled
 	if j.spare != nil {
 		if r := <-j.spare; r.f != nil {
 			r.f.Close()

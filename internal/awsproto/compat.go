@@ -136,7 +136,13 @@ func (rt *Router) serveCompat(w http.ResponseWriter, r *http.Request, c *Call, s
 		rt.failCompat(w, c, m, codec, errInternal, fmt.Errorf("awsproto: encoding the %s response: %w", op, eerr))
 		return
 	}
-	if err := rt.record(c, http.StatusOK, "", "", resp); err != nil {
+	failed := func(err error) []byte {
+		return rt.failedAnswer(c, fmt.Errorf("awsproto: recording %s: %w", op, err), func(w http.ResponseWriter, status int, code, msg string) {
+			writeCompatError(w, c, m, codec, status, code, msg)
+		})
+	}
+	held, err := rt.record(c, http.StatusOK, "", "", resp, failed)
+	if err != nil {
 		rt.failCompat(w, c, m, codec, errInternal, fmt.Errorf("awsproto: recording %s: %w", op, err))
 		return
 	}
@@ -145,7 +151,7 @@ func (rt *Router) serveCompat(w http.ResponseWriter, r *http.Request, c *Call, s
 		ct = ""
 	}
 	writeCompat(w, http.StatusOK, ct, out)
-	if rt.Observe != nil {
+	if !held && rt.Observe != nil {
 		rt.Observe(c, http.StatusOK, "", "", resp)
 	}
 }
@@ -230,6 +236,15 @@ func writeCompat(w http.ResponseWriter, status int, ct string, b []byte) {
 // InvalidParameterValueException), or the code itself.
 func (rt *Router) failCompat(w http.ResponseWriter, c *Call, m *Model, codec compatCodec, e *Error, cause error) {
 	status, code := rt.errorStatus(c, queryAuthError(e), cause)
+	held := rt.recordRefused(c, status, code, e.Message)
+	writeCompatError(w, c, m, codec, status, code, e.Message)
+	if !held && rt.Observe != nil {
+		rt.Observe(c, status, code, e.Message, nil)
+	}
+}
+
+// writeCompatError writes a query-compatible error answer (see failCompat).
+func writeCompatError(w http.ResponseWriter, c *Call, m *Model, codec compatCodec, status int, code, msg string) {
 	fault := "Sender"
 	if status >= 500 {
 		fault = "Receiver"
@@ -238,16 +253,12 @@ func (rt *Router) failCompat(w http.ResponseWriter, c *Call, m *Model, codec com
 	if m != nil {
 		typ = m.errorTypeOf(c.Operation, code)
 	}
-	b, err := codec.encode(map[string]any{"__type": typ, "message": e.Message})
+	b, err := codec.encode(map[string]any{"__type": typ, "message": msg})
 	if err != nil { // cannot happen for two strings
 		b = nil
 	}
-	rt.recordRefused(c, status, code, e.Message)
 	h := w.Header()
 	h.Set("x-amzn-query-error", code+";"+fault)
 	h.Set("x-amzn-ErrorType", typ)
 	writeCompat(w, status, codec.contentType(), b)
-	if rt.Observe != nil {
-		rt.Observe(c, status, code, e.Message, nil)
-	}
 }

@@ -162,12 +162,18 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, c *Call) {
 		rt.failXML(w, c, ns, errInternal, fmt.Errorf("awsproto: encoding the %s response: %w", action, merr))
 		return
 	}
-	if err := rt.record(c, http.StatusOK, "", "", resp); err != nil {
+	failed := func(err error) []byte {
+		return rt.failedAnswer(c, fmt.Errorf("awsproto: recording %s: %w", action, err), func(w http.ResponseWriter, status int, code, msg string) {
+			writeXMLError(w, c, ns, status, code, msg)
+		})
+	}
+	held, err := rt.record(c, http.StatusOK, "", "", resp, failed)
+	if err != nil {
 		rt.failXML(w, c, ns, errInternal, fmt.Errorf("awsproto: recording %s: %w", action, err))
 		return
 	}
 	writeBody(w, http.StatusOK, "text/xml", out)
-	if rt.Observe != nil {
+	if !held && rt.Observe != nil {
 		rt.Observe(c, http.StatusOK, "", "", resp)
 	}
 }
@@ -247,6 +253,15 @@ func writeXMLNS(b *bytes.Buffer, ns string) {
 // failXML is fail for query services.
 func (rt *Router) failXML(w http.ResponseWriter, c *Call, ns string, e *Error, cause error) {
 	status, code := rt.errorStatus(c, e, cause)
+	held := rt.recordRefused(c, status, code, e.Message)
+	writeXMLError(w, c, ns, status, code, e.Message)
+	if !held && rt.Observe != nil {
+		rt.Observe(c, status, code, e.Message, nil)
+	}
+}
+
+// writeXMLError writes a query protocol error answer.
+func writeXMLError(w http.ResponseWriter, c *Call, ns string, status int, code, msg string) {
 	typ := "Sender"
 	if status >= 500 {
 		typ = "Receiver"
@@ -257,15 +272,11 @@ func (rt *Router) failXML(w http.ResponseWriter, c *Call, ns string, e *Error, c
 	b.WriteString("<Error><Type>" + typ + "</Type><Code>")
 	_ = xml.EscapeText(&b, []byte(code))
 	b.WriteString("</Code><Message>")
-	_ = xml.EscapeText(&b, []byte(e.Message))
+	_ = xml.EscapeText(&b, []byte(msg))
 	b.WriteString("</Message></Error><RequestId>")
 	_ = xml.EscapeText(&b, []byte(c.RequestID))
 	b.WriteString("</RequestId></ErrorResponse>")
-	rt.recordRefused(c, status, code, e.Message)
 	writeBody(w, status, "text/xml", b.Bytes())
-	if rt.Observe != nil {
-		rt.Observe(c, status, code, e.Message, nil)
-	}
 }
 
 // ParseQuery parses form-encoded query-protocol parameters strictly: a bad

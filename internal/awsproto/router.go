@@ -1,6 +1,7 @@
 package awsproto
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -98,6 +99,18 @@ type Router struct {
 	// 500 InternalFailure instead of the answer (the operation itself has happened),
 	// so that no acknowledged request lacks its record. Same arguments as Observe.
 	Record func(c *Call, status int, errCode, errMsg string, resp any) error
+
+	// RecordAsync, when set with Record, records a request without waiting
+	// for its record: done is called once (from another goroutine; it does
+	// not block) with nil when the record is durable, or with the error that
+	// stopped it. If it returns an error, done is not called. The Router uses
+	// it for HTTP/1 requests served through a QuietListener: the answer is
+	// written to the connection but held there until done (see quiet.go); a
+	// success whose record fails is answered 500 InternalFailure instead (on
+	// plain HTTP; under TLS the connection closes). Observe is then called
+	// from done, so that it sees the request's whole duration. Other
+	// requests go through Record.
+	RecordAsync func(c *Call, status int, errCode, errMsg string, resp any, done func(error)) error
 
 	// Expect, when set with Record, announces records: it is called with 1
 	// as each request starts, and with -1 when a request ends whose Record
@@ -252,30 +265,117 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = b
 		}
 	}
-	if err := rt.record(c, http.StatusOK, "", "", resp); err != nil {
+	failed := func(err error) []byte {
+		return rt.failedAnswer(c, fmt.Errorf("awsproto: recording %s: %w", op, err), func(w http.ResponseWriter, status int, code, msg string) {
+			writeJSONError(w, ct, status, code, msg)
+		})
+	}
+	held, err := rt.record(c, http.StatusOK, "", "", resp, failed)
+	if err != nil {
 		rt.fail(w, c, ct, errInternal, fmt.Errorf("awsproto: recording %s: %w", op, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, ct, out)
-	if rt.Observe != nil {
+	if !held && rt.Observe != nil {
 		rt.Observe(c, http.StatusOK, "", "", resp)
 	}
 }
 
-// record calls Record, if set.
-func (rt *Router) record(c *Call, status int, errCode, errMsg string, resp any) error {
+// record records c's answer before it leaves: it calls Record, or, when the
+// answer can be held in c's connection (RecordAsync set and an HTTP/1
+// QuietListener connection), holds what is written next to the connection
+// until the record is durable and reports held. Observe is then called once
+// the record is settled: the caller must not call it. failed, for an answer
+// that must not leave without its record (a success), renders the answer
+// that replaces it if the record fails (see failedAnswer); nil for an error
+// answer, which leaves anyway (its record's failure goes to InternalError).
+func (rt *Router) record(c *Call, status int, errCode, errMsg string, resp any, failed func(error) []byte) (held bool, err error) {
 	if rt.Record == nil {
-		return nil
+		return false, nil
 	}
-	return rt.Record(c, status, errCode, errMsg, resp)
+	q := c.quiet
+	if q == nil || rt.RecordAsync == nil {
+		return false, rt.Record(c, status, errCode, errMsg, resp)
+	}
+	a := q.hold()
+	err = rt.RecordAsync(c, status, errCode, errMsg, resp, func(err error) {
+		if err == nil || failed == nil {
+			q.settle(a, true, nil)
+			if err != nil && rt.InternalError != nil {
+				rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
+			}
+			if rt.Observe != nil {
+				rt.Observe(c, status, errCode, errMsg, resp)
+			}
+			return
+		}
+		q.settle(a, false, failed(err))
+		if rt.Observe != nil {
+			rt.Observe(c, errInternal.Status, errInternal.Code, errInternal.Message, nil)
+		}
+	})
+	if err != nil {
+		q.settle(a, true, nil) // nothing was written yet: the caller answers the error
+		return false, err
+	}
+	return true, nil
 }
 
 // recordRefused records a refused request; its answer is an error anyway, so a
-// failure to record goes to InternalError only.
-func (rt *Router) recordRefused(c *Call, status int, code, msg string) {
-	if err := rt.record(c, status, code, msg, nil); err != nil && rt.InternalError != nil {
+// failure to record goes to InternalError only. held: as for record.
+func (rt *Router) recordRefused(c *Call, status int, code, msg string) (held bool) {
+	held, err := rt.record(c, status, code, msg, nil, nil)
+	if err != nil && rt.InternalError != nil {
 		rt.InternalError(c, fmt.Errorf("awsproto: recording a refused request: %w", err))
 	}
+	return held
+}
+
+// failedAnswer reports cause (a record that failed after the answer was
+// held) to InternalError and returns the raw HTTP/1.1 answer that replaces
+// the held one: errInternal as render writes it, closing the connection.
+func (rt *Router) failedAnswer(c *Call, cause error, render func(w http.ResponseWriter, status int, code, msg string)) []byte {
+	status, code := rt.errorStatus(c, errInternal, cause)
+	b := &bufferedAnswer{header: http.Header{}}
+	b.header.Set("x-amzn-RequestId", c.RequestID)
+	render(b, status, code, errInternal.Message)
+	return b.raw()
+}
+
+// bufferedAnswer is an http.ResponseWriter that keeps the answer, to be
+// written to a connection as it is (raw).
+type bufferedAnswer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedAnswer) Header() http.Header { return b.header }
+
+func (b *bufferedAnswer) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedAnswer) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+// raw is the answer as an HTTP/1.1 response that closes the connection.
+func (b *bufferedAnswer) raw() []byte {
+	b.WriteHeader(http.StatusOK)
+	h := b.header.Clone()
+	h.Set("Content-Length", strconv.Itoa(b.body.Len()))
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "HTTP/1.1 %d %s\r\n", b.status, http.StatusText(b.status))
+	_ = h.Write(&out)
+	out.WriteString("\r\n")
+	out.Write(b.body.Bytes())
+	return out.Bytes()
 }
 
 // finish takes back c's announcement if Record did not consume it, and lets
@@ -355,16 +455,21 @@ func (rt *Router) mapError(mapErr func(error) *Error, err error) *Error {
 // fail writes e; cause, when e is a 5xx, goes to InternalError.
 func (rt *Router) fail(w http.ResponseWriter, c *Call, ct string, e *Error, cause error) {
 	status, code := rt.errorStatus(c, e, cause)
-	b, err := jsonMarshal(errorBody{Type: code, Message: e.Message})
+	held := rt.recordRefused(c, status, code, e.Message)
+	writeJSONError(w, ct, status, code, e.Message)
+	if !held && rt.Observe != nil {
+		rt.Observe(c, status, code, e.Message, nil)
+	}
+}
+
+// writeJSONError writes a JSON protocol error answer.
+func writeJSONError(w http.ResponseWriter, ct string, status int, code, msg string) {
+	b, err := jsonMarshal(errorBody{Type: code, Message: msg})
 	if err != nil { // cannot happen for two strings
 		b = []byte(`{"__type":"InternalFailure","message":""}`)
 	}
-	rt.recordRefused(c, status, code, e.Message)
 	w.Header().Set("x-amzn-ErrorType", code)
 	writeJSON(w, status, ct, b)
-	if rt.Observe != nil {
-		rt.Observe(c, status, code, e.Message, nil)
-	}
 }
 
 // errorStatus returns the status and code to write for e and reports a 5xx
