@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -25,9 +27,33 @@ type trailEvent struct {
 	Raw                                                   string // the CloudTrailEvent as answered
 }
 
-// lookupAll pages through lookup-events for an attribute with Debian's AWS CLI (which
-// follows NextToken itself).
+// lookupAll pages through LookupEvents for an attribute with aws-sdk-go-v2 (the trail's
+// content is what callers check; lookupAllCLI is the same through Debian's AWS CLI).
 func lookupAll(t *testing.T, s *server, key, value string) []trailEvent {
+	t.Helper()
+	dc := s.creds()
+	c := cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1, HTTPClient: s.httpClient(),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey, Source: "e2e"}, nil
+		})})
+	p := cloudtrail.NewLookupEventsPaginator(c, &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKey(key), AttributeValue: aws.String(value)}}})
+	var evs []trailEvent
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("LookupEvents %s=%s: %v", key, value, err)
+		}
+		for _, e := range page.Events {
+			evs = append(evs, trailEventOf(t, aws.ToString(e.EventId), aws.ToString(e.EventName), aws.ToString(e.CloudTrailEvent)))
+		}
+	}
+	return evs
+}
+
+// lookupAllCLI pages through lookup-events for an attribute with Debian's AWS CLI (which
+// follows NextToken itself).
+func lookupAllCLI(t *testing.T, s *server, key, value string) []trailEvent {
 	t.Helper()
 	dc := s.creds()
 	var out struct {
@@ -39,33 +65,39 @@ func lookupAll(t *testing.T, s *server, key, value string) []trailEvent {
 		"cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey="+key+",AttributeValue="+value)
 	var evs []trailEvent
 	for _, e := range out.Events {
-		var raw struct {
-			EventID           string         `json:"eventID"`
-			EventName         string         `json:"eventName"`
-			EventSource       string         `json:"eventSource"`
-			RequestID         string         `json:"requestID"`
-			ErrorCode         string         `json:"errorCode"`
-			ReadOnly          bool           `json:"readOnly"`
-			RequestParameters map[string]any `json:"requestParameters"`
-			ResponseElements  map[string]any `json:"responseElements"`
-			UserIdentity      struct {
-				Type        string `json:"type"`
-				Arn         string `json:"arn"`
-				AccessKeyID string `json:"accessKeyId"`
-			} `json:"userIdentity"`
-		}
-		if err := json.Unmarshal([]byte(e.CloudTrailEvent), &raw); err != nil {
-			t.Fatalf("CloudTrailEvent: %v\n%s", err, e.CloudTrailEvent)
-		}
-		if raw.EventID != e.EventId || raw.EventName != e.EventName {
-			t.Fatalf("summary and record differ: %+v vs %s", e, e.CloudTrailEvent)
-		}
-		evs = append(evs, trailEvent{EventID: raw.EventID, EventName: raw.EventName, EventSource: raw.EventSource,
-			RequestID: raw.RequestID, ErrorCode: raw.ErrorCode, ReadOnly: raw.ReadOnly, RequestParameters: raw.RequestParameters,
-			ResponseElements: raw.ResponseElements, Raw: e.CloudTrailEvent,
-			UserIdentity: struct{ Type, Arn, AccessKeyID string }{raw.UserIdentity.Type, raw.UserIdentity.Arn, raw.UserIdentity.AccessKeyID}})
+		evs = append(evs, trailEventOf(t, e.EventId, e.EventName, e.CloudTrailEvent))
 	}
 	return evs
+}
+
+// trailEventOf reads an event's CloudTrailEvent record and checks it against the summary.
+func trailEventOf(t *testing.T, id, name, record string) trailEvent {
+	t.Helper()
+	var raw struct {
+		EventID           string         `json:"eventID"`
+		EventName         string         `json:"eventName"`
+		EventSource       string         `json:"eventSource"`
+		RequestID         string         `json:"requestID"`
+		ErrorCode         string         `json:"errorCode"`
+		ReadOnly          bool           `json:"readOnly"`
+		RequestParameters map[string]any `json:"requestParameters"`
+		ResponseElements  map[string]any `json:"responseElements"`
+		UserIdentity      struct {
+			Type        string `json:"type"`
+			Arn         string `json:"arn"`
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"userIdentity"`
+	}
+	if err := json.Unmarshal([]byte(record), &raw); err != nil {
+		t.Fatalf("CloudTrailEvent: %v\n%s", err, record)
+	}
+	if raw.EventID != id || raw.EventName != name {
+		t.Fatalf("summary and record differ: %s %s vs %s", id, name, record)
+	}
+	return trailEvent{EventID: raw.EventID, EventName: raw.EventName, EventSource: raw.EventSource,
+		RequestID: raw.RequestID, ErrorCode: raw.ErrorCode, ReadOnly: raw.ReadOnly, RequestParameters: raw.RequestParameters,
+		ResponseElements: raw.ResponseElements, Raw: record,
+		UserIdentity: struct{ Type, Arn, AccessKeyID string }{raw.UserIdentity.Type, raw.UserIdentity.Arn, raw.UserIdentity.AccessKeyID}}
 }
 
 // TestTrailRecordsRequests: every request, accepted or refused, is in the trail, with the
@@ -99,7 +131,8 @@ func TestTrailRecordsRequests(t *testing.T) {
 	_, err = k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"purpose": "wrong"}})
 	wantAPIError(t, err, "InvalidCiphertextException")
 
-	evs := lookupAll(t, s, "EventName", "Decrypt")
+	// `aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=Decrypt` verbatim.
+	evs := lookupAllCLI(t, s, "EventName", "Decrypt")
 	if len(evs) != 2 {
 		t.Fatalf("Decrypt events: %+v", evs)
 	}
