@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -274,23 +275,33 @@ func TestTrailQueryRequestParameters(t *testing.T) {
 // request refused by SigV4 is recorded with the access key it claimed.
 func TestTrailResponseElements(t *testing.T) {
 	t.Parallel()
-	s, root := debianCLINode(t)
-	var who struct{ Account string }
-	awsOK(t, s, root, &who, "sts", "get-caller-identity")
+	s := startServer(t, "", nil)
+	root := s.rootAWS()
+	// The calls are made with aws-sdk-go-v2 and queryCall: what is checked is the trail.
+	acct := sdkAccount(t, s, root)
+	rk := s.kmsAs(root)
+	ck0, err := rk.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("response-elements")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var key struct{ KeyMetadata struct{ KeyId, Arn string } }
-	awsOK(t, s, root, &key, "kms", "create-key", "--description", "response-elements")
-	var grant struct{ GrantId, GrantToken string }
-	awsOK(t, s, root, &grant, "kms", "create-grant", "--key-id", key.KeyMetadata.KeyId,
-		"--grantee-principal", "arn:aws:iam::"+who.Account+":root", "--operations", "Encrypt")
-	awsOK(t, s, root, nil, "kms", "encrypt", "--key-id", key.KeyMetadata.KeyId, "--plaintext", "aGVsbG8=")
+	key.KeyMetadata.KeyId, key.KeyMetadata.Arn = aws.ToString(ck0.KeyMetadata.KeyId), aws.ToString(ck0.KeyMetadata.Arn)
+	g, err := rk.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: &key.KeyMetadata.KeyId, GranteePrincipal: aws.String("arn:aws:iam::" + acct + ":root"),
+		Operations: []types.GrantOperation{types.GrantOperationEncrypt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := struct{ GrantId, GrantToken string }{aws.ToString(g.GrantId), aws.ToString(g.GrantToken)}
+	if _, err := rk.Encrypt(ctx, &kms.EncryptInput{KeyId: &key.KeyMetadata.KeyId, Plaintext: []byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
 
-	alice, aliceArn := newIAMUser(t, s, root, "alice")
+	alice, aliceArn := sdkNewIAMUser(t, s, root, "alice")
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + aliceArn + `"},"Action":"sts:AssumeRole"}]}`
-	awsOK(t, s, root, nil, "iam", "create-role", "--role-name", "auditor", "--assume-role-policy-document", trust)
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "alice", "--policy-name", "assume",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
-	session := tempCreds(t, s, alice, "sts", "assume-role", "--role-arn", "arn:aws:iam::"+who.Account+":role/auditor",
-		"--role-session-name", "audit")
+	qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "auditor", "AssumeRolePolicyDocument", trust)
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "assume",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	session := sdkTempCreds(t, s, alice, "AssumeRole", "RoleArn", "arn:aws:iam::"+acct+":role/auditor", "RoleSessionName", "audit")
 
 	one := func(name string) trailEvent {
 		t.Helper()
@@ -349,8 +360,8 @@ func TestTrailResponseElements(t *testing.T) {
 
 	// A key that does not exist: the refusal is recorded with the key it claimed.
 	bogus := awsCreds{AccessKeyID: "AKIAZZZZZZZZZZZZZZZZ", SecretAccessKey: "not-a-secret-of-this-node"}
-	if _, errOut, ok := awsAs(t, s, bogus, "kms", "list-keys"); ok || !strings.Contains(errOut, "UnrecognizedClientException") {
-		t.Fatalf("a bogus key was not refused: %s", errOut)
+	if _, err := s.kmsAs(bogus).ListKeys(ctx, &kms.ListKeysInput{}); apiCode(err) != "UnrecognizedClientException" {
+		t.Fatalf("a bogus key was not refused: %v", err)
 	}
 	evs := lookupAll(t, s, "AccessKeyId", bogus.AccessKeyID)
 	if len(evs) != 1 || evs[0].ErrorCode != "UnrecognizedClientException" || evs[0].UserIdentity.Type != "Unknown" ||
