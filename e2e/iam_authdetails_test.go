@@ -71,9 +71,11 @@ func TestIAMAuthorizationDetailsStory(t *testing.T) {
 	// has no permission; role deployer has an inline and an AWS managed policy.
 	dana, _ := sdkNewIAMUser(t, s, root, "dana")
 	erin, _ := sdkNewIAMUser(t, s, root, "erin")
-	qOK(t, s, root, nil, "iam", "CreateGroup", "GroupName", "auditors")
-	qOK(t, s, root, nil, "iam", "AddUserToGroup", "GroupName", "auditors", "UserName", "dana")
-	qOK(t, s, root, nil, "iam", "PutGroupPolicy", "GroupName", "auditors", "PolicyName", "audit", "PolicyDocument", doc)
+	// The group commands, attach-user-policy and put-role-policy run with the CLI once
+	// here (their only CLI use in the suite); the rest of the setup through queryCall.
+	awsOK(t, s, root, nil, "iam", "create-group", "--group-name", "auditors")
+	awsOK(t, s, root, nil, "iam", "add-user-to-group", "--group-name", "auditors", "--user-name", "dana")
+	awsOK(t, s, root, nil, "iam", "put-group-policy", "--group-name", "auditors", "--policy-name", "audit", "--policy-document", doc)
 	var pol struct {
 		Policy struct{ Arn string } `xml:"CreatePolicyResult>Policy"`
 	}
@@ -82,13 +84,13 @@ func TestIAMAuthorizationDetailsStory(t *testing.T) {
 	if pol.Policy.Arn == "" {
 		t.Fatal("CreatePolicy: no Arn")
 	}
-	qOK(t, s, root, nil, "iam", "AttachUserPolicy", "UserName", "dana", "PolicyArn", pol.Policy.Arn)
+	awsOK(t, s, root, nil, "iam", "attach-user-policy", "--user-name", "dana", "--policy-arn", pol.Policy.Arn)
 	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "dana", "PolicyName", "own",
 		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`)
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
 	qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "deployer", "AssumeRolePolicyDocument", trust)
-	qOK(t, s, root, nil, "iam", "PutRolePolicy", "RoleName", "deployer", "PolicyName", "deploy",
-		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`)
+	awsOK(t, s, root, nil, "iam", "put-role-policy", "--role-name", "deployer", "--policy-name", "deploy",
+		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`)
 	qOK(t, s, root, nil, "iam", "AttachRolePolicy", "RoleName", "deployer", "PolicyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
 
 	// The whole picture, read by dana (allowed through her group).

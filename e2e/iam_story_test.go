@@ -92,10 +92,11 @@ func kmsDenied(t *testing.T, what string, err error) {
 	}
 }
 
-// TestLeastPrivilegeStory: the IAM issue's story with Debian's AWS CLI: assume-role,
-// a refused decrypt, a virtual MFA device's seed file and get-session-token with a code
-// run with the CLI; the setup (users, policies, keys) and the other allowed or refused
-// calls, which check the server's decisions, use aws-sdk-go-v2 and queryCall.
+// TestLeastPrivilegeStory: the IAM issue's story with Debian's AWS CLI: the read-only
+// role and assume-role, a refused decrypt, the MFA key policy, a virtual MFA device's seed
+// file, enabling it, and get-session-token with a code run with the CLI; the other setup
+// (users, policies, keys) and the other allowed or refused calls, which check the
+// server's decisions, use aws-sdk-go-v2 and queryCall.
 func TestLeastPrivilegeStory(t *testing.T) {
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
@@ -118,7 +119,7 @@ func TestLeastPrivilegeStory(t *testing.T) {
 	alice, aliceArn := sdkNewIAMUser(t, s, root, "alice")
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + aliceArn + `"},"Action":"sts:AssumeRole"}]}`
 	qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "reader", "AssumeRolePolicyDocument", trust)
-	qOK(t, s, root, nil, "iam", "AttachRolePolicy", "RoleName", "reader", "PolicyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+	awsOK(t, s, root, nil, "iam", "attach-role-policy", "--role-name", "reader", "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
 	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "assume",
 		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
 	reader := tempCreds(t, s, alice, "sts", "assume-role", "--role-arn", "arn:aws:iam::"+acct+":role/reader", "--role-session-name", "story")
@@ -149,9 +150,7 @@ func TestLeastPrivilegeStory(t *testing.T) {
  {"Sid":"root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:*","Resource":"*"},
  {"Sid":"mfa","Effect":"Deny","Principal":{"AWS":"` + bobArn + `"},"Action":["kms:ScheduleKeyDeletion","kms:DisableKey"],"Resource":"*",
   "Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`
-	if _, err := rk.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: &mkID, PolicyName: aws.String("default"), Policy: &keyPolicy}); err != nil {
-		t.Fatal(err)
-	}
+	awsOK(t, s, root, nil, "kms", "put-key-policy", "--key-id", mkID, "--policy-name", "default", "--policy", keyPolicy)
 	_, err = s.kmsAs(bob).DisableKey(ctx, &kms.DisableKeyInput{KeyId: &mkID})
 	kmsDenied(t, "bob DisableKey without MFA", err)
 	var dev struct{ VirtualMFADevice struct{ SerialNumber string } }
@@ -169,8 +168,8 @@ func TestLeastPrivilegeStory(t *testing.T) {
 	now := time.Now()
 	code1 := crypto.TOTP(seed, now.Add(-30*time.Second), 6, 30*time.Second, sha1.New)
 	code2 := crypto.TOTP(seed, now, 6, 30*time.Second, sha1.New)
-	qOK(t, s, root, nil, "iam", "EnableMFADevice", "UserName", "bob", "SerialNumber", dev.VirtualMFADevice.SerialNumber,
-		"AuthenticationCode1", code1, "AuthenticationCode2", code2)
+	awsOK(t, s, root, nil, "iam", "enable-mfa-device", "--user-name", "bob", "--serial-number", dev.VirtualMFADevice.SerialNumber,
+		"--authentication-code1", code1, "--authentication-code2", code2)
 	// A session without MFA is still refused; one from get-session-token with a code passes.
 	plain := sdkTempCreds(t, s, bob, "GetSessionToken")
 	_, err = s.kmsAs(plain).DisableKey(ctx, &kms.DisableKeyInput{KeyId: &mkID})
