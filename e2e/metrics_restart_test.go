@@ -32,6 +32,7 @@ func (s *server) cloudwatchClient() *cloudwatch.Client {
 // the CLI beforehand) after the server restarts (cleanly, then after SIGKILL), and an
 // alarm created before the restart evaluates the old datapoints together with new ones.
 func TestMetricsSurviveRestart(t *testing.T) {
+	t.Parallel() // independent node; most of its time is waiting for the alarm evaluation loop
 	needDebianAWS(t)
 	// The alarm's period is a UTC day: stay clear of midnight.
 	if now := time.Now().UTC(); now.Add(3*time.Minute).Day() != now.Day() {
