@@ -56,8 +56,8 @@ func TestFailedAdminLoginAlarm(t *testing.T) {
 	}
 }
 
-// httpSubscriber creates an SNS topic with Debian's AWS CLI and subscribes an HTTP
-// endpoint on loopback to it (an snsReceiver, confirmed as a real subscriber does).
+// httpSubscriber creates an SNS topic (with queryCall: setup, not what the tests using it
+// check) and subscribes an HTTP endpoint on loopback to it (an snsReceiver, confirmed as a real subscriber does).
 // alarmNote returns the first ALARM notification received (its Message), or nil.
 func httpSubscriber(t *testing.T, s *server, root awsCreds, topicName string) (topicArn string, alarmNote func() map[string]any) {
 	t.Helper()
@@ -73,10 +73,9 @@ func httpSubscriber(t *testing.T, s *server, root awsCreds, topicName string) (t
 		}
 		return nil
 	}
-	var topic struct{ TopicArn string }
-	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", topicName)
-	snsSubscribe(t, s, root, topic.TopicArn, rcv.URL)
-	return topic.TopicArn, alarmNote
+	topicArn = sdkCreateTopic(t, s, root, topicName)
+	sdkSNSSubscribe(t, s, root, topicArn, rcv.URL)
+	return topicArn, alarmNote
 }
 
 // snsReceiver is an HTTP endpoint on loopback for SNS subscriptions. It confirms a
@@ -141,10 +140,27 @@ func snsSubscribe(t *testing.T, s *server, root awsCreds, topicArn, endpoint str
 	var sub struct{ SubscriptionArn string }
 	awsOK(t, s, root, &sub, append([]string{"sns", "subscribe", "--topic-arn", topicArn, "--protocol", "http",
 		"--notification-endpoint", endpoint, "--return-subscription-arn"}, extra...)...)
-	waitFor(t, 20*time.Second, func() bool {
-		var a struct{ Attributes map[string]string }
-		awsOK(t, s, root, &a, "sns", "get-subscription-attributes", "--subscription-arn", sub.SubscriptionArn)
-		return a.Attributes["PendingConfirmation"] == "false"
-	})
+	waitConfirmed(t, s, root, sub.SubscriptionArn)
 	return sub.SubscriptionArn
+}
+
+// sdkSNSSubscribe is snsSubscribe through queryCall, for tests where subscribing is setup.
+func sdkSNSSubscribe(t *testing.T, s *server, root awsCreds, topicArn, endpoint string, params ...string) string {
+	t.Helper()
+	var sub struct {
+		Arn string `xml:"SubscribeResult>SubscriptionArn"`
+	}
+	qOK(t, s, root, &sub, "sns", "Subscribe", append([]string{"TopicArn", topicArn, "Protocol", "http", "Endpoint", endpoint,
+		"ReturnSubscriptionArn", "true"}, params...)...)
+	waitConfirmed(t, s, root, sub.Arn)
+	return sub.Arn
+}
+
+// waitConfirmed polls GetSubscriptionAttributes (with queryCall: a CLI process per poll
+// costs most of a second) until the subscription is confirmed.
+func waitConfirmed(t *testing.T, s *server, root awsCreds, subArn string) {
+	t.Helper()
+	waitFor(t, 20*time.Second, func() bool {
+		return sdkSubscriptionAttributes(t, s, root, subArn)["PendingConfirmation"] == "false"
+	})
 }

@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -25,9 +28,33 @@ type trailEvent struct {
 	Raw                                                   string // the CloudTrailEvent as answered
 }
 
-// lookupAll pages through lookup-events for an attribute with Debian's AWS CLI (which
-// follows NextToken itself).
+// lookupAll pages through LookupEvents for an attribute with aws-sdk-go-v2 (the trail's
+// content is what callers check; lookupAllCLI is the same through Debian's AWS CLI).
 func lookupAll(t *testing.T, s *server, key, value string) []trailEvent {
+	t.Helper()
+	dc := s.creds()
+	c := cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1, HTTPClient: s.httpClient(),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey, Source: "e2e"}, nil
+		})})
+	p := cloudtrail.NewLookupEventsPaginator(c, &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKey(key), AttributeValue: aws.String(value)}}})
+	var evs []trailEvent
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("LookupEvents %s=%s: %v", key, value, err)
+		}
+		for _, e := range page.Events {
+			evs = append(evs, trailEventOf(t, aws.ToString(e.EventId), aws.ToString(e.EventName), aws.ToString(e.CloudTrailEvent)))
+		}
+	}
+	return evs
+}
+
+// lookupAllCLI pages through lookup-events for an attribute with Debian's AWS CLI (which
+// follows NextToken itself).
+func lookupAllCLI(t *testing.T, s *server, key, value string) []trailEvent {
 	t.Helper()
 	dc := s.creds()
 	var out struct {
@@ -39,33 +66,39 @@ func lookupAll(t *testing.T, s *server, key, value string) []trailEvent {
 		"cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey="+key+",AttributeValue="+value)
 	var evs []trailEvent
 	for _, e := range out.Events {
-		var raw struct {
-			EventID           string         `json:"eventID"`
-			EventName         string         `json:"eventName"`
-			EventSource       string         `json:"eventSource"`
-			RequestID         string         `json:"requestID"`
-			ErrorCode         string         `json:"errorCode"`
-			ReadOnly          bool           `json:"readOnly"`
-			RequestParameters map[string]any `json:"requestParameters"`
-			ResponseElements  map[string]any `json:"responseElements"`
-			UserIdentity      struct {
-				Type        string `json:"type"`
-				Arn         string `json:"arn"`
-				AccessKeyID string `json:"accessKeyId"`
-			} `json:"userIdentity"`
-		}
-		if err := json.Unmarshal([]byte(e.CloudTrailEvent), &raw); err != nil {
-			t.Fatalf("CloudTrailEvent: %v\n%s", err, e.CloudTrailEvent)
-		}
-		if raw.EventID != e.EventId || raw.EventName != e.EventName {
-			t.Fatalf("summary and record differ: %+v vs %s", e, e.CloudTrailEvent)
-		}
-		evs = append(evs, trailEvent{EventID: raw.EventID, EventName: raw.EventName, EventSource: raw.EventSource,
-			RequestID: raw.RequestID, ErrorCode: raw.ErrorCode, ReadOnly: raw.ReadOnly, RequestParameters: raw.RequestParameters,
-			ResponseElements: raw.ResponseElements, Raw: e.CloudTrailEvent,
-			UserIdentity: struct{ Type, Arn, AccessKeyID string }{raw.UserIdentity.Type, raw.UserIdentity.Arn, raw.UserIdentity.AccessKeyID}})
+		evs = append(evs, trailEventOf(t, e.EventId, e.EventName, e.CloudTrailEvent))
 	}
 	return evs
+}
+
+// trailEventOf reads an event's CloudTrailEvent record and checks it against the summary.
+func trailEventOf(t *testing.T, id, name, record string) trailEvent {
+	t.Helper()
+	var raw struct {
+		EventID           string         `json:"eventID"`
+		EventName         string         `json:"eventName"`
+		EventSource       string         `json:"eventSource"`
+		RequestID         string         `json:"requestID"`
+		ErrorCode         string         `json:"errorCode"`
+		ReadOnly          bool           `json:"readOnly"`
+		RequestParameters map[string]any `json:"requestParameters"`
+		ResponseElements  map[string]any `json:"responseElements"`
+		UserIdentity      struct {
+			Type        string `json:"type"`
+			Arn         string `json:"arn"`
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"userIdentity"`
+	}
+	if err := json.Unmarshal([]byte(record), &raw); err != nil {
+		t.Fatalf("CloudTrailEvent: %v\n%s", err, record)
+	}
+	if raw.EventID != id || raw.EventName != name {
+		t.Fatalf("summary and record differ: %s %s vs %s", id, name, record)
+	}
+	return trailEvent{EventID: raw.EventID, EventName: raw.EventName, EventSource: raw.EventSource,
+		RequestID: raw.RequestID, ErrorCode: raw.ErrorCode, ReadOnly: raw.ReadOnly, RequestParameters: raw.RequestParameters,
+		ResponseElements: raw.ResponseElements, Raw: record,
+		UserIdentity: struct{ Type, Arn, AccessKeyID string }{raw.UserIdentity.Type, raw.UserIdentity.Arn, raw.UserIdentity.AccessKeyID}}
 }
 
 // TestTrailRecordsRequests: every request, accepted or refused, is in the trail, with the
@@ -99,7 +132,8 @@ func TestTrailRecordsRequests(t *testing.T) {
 	_, err = k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"purpose": "wrong"}})
 	wantAPIError(t, err, "InvalidCiphertextException")
 
-	evs := lookupAll(t, s, "EventName", "Decrypt")
+	// `aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=Decrypt` verbatim.
+	evs := lookupAllCLI(t, s, "EventName", "Decrypt")
 	if len(evs) != 2 {
 		t.Fatalf("Decrypt events: %+v", evs)
 	}
@@ -241,23 +275,33 @@ func TestTrailQueryRequestParameters(t *testing.T) {
 // request refused by SigV4 is recorded with the access key it claimed.
 func TestTrailResponseElements(t *testing.T) {
 	t.Parallel()
-	s, root := debianCLINode(t)
-	var who struct{ Account string }
-	awsOK(t, s, root, &who, "sts", "get-caller-identity")
+	s := startServer(t, "", nil)
+	root := s.rootAWS()
+	// The calls are made with aws-sdk-go-v2 and queryCall: what is checked is the trail.
+	acct := sdkAccount(t, s, root)
+	rk := s.kmsAs(root)
+	ck0, err := rk.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("response-elements")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var key struct{ KeyMetadata struct{ KeyId, Arn string } }
-	awsOK(t, s, root, &key, "kms", "create-key", "--description", "response-elements")
-	var grant struct{ GrantId, GrantToken string }
-	awsOK(t, s, root, &grant, "kms", "create-grant", "--key-id", key.KeyMetadata.KeyId,
-		"--grantee-principal", "arn:aws:iam::"+who.Account+":root", "--operations", "Encrypt")
-	awsOK(t, s, root, nil, "kms", "encrypt", "--key-id", key.KeyMetadata.KeyId, "--plaintext", "aGVsbG8=")
+	key.KeyMetadata.KeyId, key.KeyMetadata.Arn = aws.ToString(ck0.KeyMetadata.KeyId), aws.ToString(ck0.KeyMetadata.Arn)
+	g, err := rk.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: &key.KeyMetadata.KeyId, GranteePrincipal: aws.String("arn:aws:iam::" + acct + ":root"),
+		Operations: []types.GrantOperation{types.GrantOperationEncrypt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := struct{ GrantId, GrantToken string }{aws.ToString(g.GrantId), aws.ToString(g.GrantToken)}
+	if _, err := rk.Encrypt(ctx, &kms.EncryptInput{KeyId: &key.KeyMetadata.KeyId, Plaintext: []byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
 
-	alice, aliceArn := newIAMUser(t, s, root, "alice")
+	alice, aliceArn := sdkNewIAMUser(t, s, root, "alice")
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + aliceArn + `"},"Action":"sts:AssumeRole"}]}`
-	awsOK(t, s, root, nil, "iam", "create-role", "--role-name", "auditor", "--assume-role-policy-document", trust)
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "alice", "--policy-name", "assume",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
-	session := tempCreds(t, s, alice, "sts", "assume-role", "--role-arn", "arn:aws:iam::"+who.Account+":role/auditor",
-		"--role-session-name", "audit")
+	qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "auditor", "AssumeRolePolicyDocument", trust)
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "assume",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	session := sdkTempCreds(t, s, alice, "AssumeRole", "RoleArn", "arn:aws:iam::"+acct+":role/auditor", "RoleSessionName", "audit")
 
 	one := func(name string) trailEvent {
 		t.Helper()
@@ -316,8 +360,8 @@ func TestTrailResponseElements(t *testing.T) {
 
 	// A key that does not exist: the refusal is recorded with the key it claimed.
 	bogus := awsCreds{AccessKeyID: "AKIAZZZZZZZZZZZZZZZZ", SecretAccessKey: "not-a-secret-of-this-node"}
-	if _, errOut, ok := awsAs(t, s, bogus, "kms", "list-keys"); ok || !strings.Contains(errOut, "UnrecognizedClientException") {
-		t.Fatalf("a bogus key was not refused: %s", errOut)
+	if _, err := s.kmsAs(bogus).ListKeys(ctx, &kms.ListKeysInput{}); apiCode(err) != "UnrecognizedClientException" {
+		t.Fatalf("a bogus key was not refused: %v", err)
 	}
 	evs := lookupAll(t, s, "AccessKeyId", bogus.AccessKeyID)
 	if len(evs) != 1 || evs[0].ErrorCode != "UnrecognizedClientException" || evs[0].UserIdentity.Type != "Unknown" ||

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -37,16 +38,31 @@ func TestAWSCLIsAgainstKMS(t *testing.T) {
 	}
 	s := startServer(t, "", nil)
 	c := s.creds()
+	// The CLIs run side by side (each is a single-threaded Python process; the CI machine
+	// has two cores), then their outputs are checked one after the other.
 	outputs := map[string]string{}
+	errs := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for name, bin := range clis {
-		cmd := exec.Command("bash", "testdata/awscli-kms.sh")
-		cmd.Env = append(os.Environ(), "AWS_CLI="+bin, "COFFER_ENDPOINT="+s.url,
-			"AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command("bash", "testdata/awscli-kms.sh")
+			cmd.Env = append(os.Environ(), "AWS_CLI="+bin, "COFFER_ENDPOINT="+s.url,
+				"AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey)
+			out, err := cmd.CombinedOutput()
+			mu.Lock()
+			outputs[name], errs[name] = string(out), err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for name, bin := range clis {
+		out := outputs[name]
+		if err := errs[name]; err != nil {
 			t.Fatalf("%s (%s): %v\n%s", name, bin, err, out)
 		}
-		outputs[name] = string(out)
 		for _, want := range []string{
 			"create-key: Enabled\tSYMMETRIC_DEFAULT\tENCRYPT_DECRYPT\tcli test",
 			"encrypt/decrypt: round trip ok",
@@ -61,17 +77,17 @@ func TestAWSCLIsAgainstKMS(t *testing.T) {
 			"cancel-key-deletion: ok",
 			"generate-random: 32 bytes",
 		} {
-			if !strings.Contains(string(out), want+"\n") {
+			if !strings.Contains(out, want+"\n") {
 				t.Errorf("%s: output lacks %q:\n%s", name, want, out)
 			}
 		}
-		if _, err := exec.LookPath("openssl"); err == nil && !strings.Contains(string(out), "openssl: Verified OK") {
+		if _, err := exec.LookPath("openssl"); err == nil && !strings.Contains(out, "openssl: Verified OK") {
 			t.Errorf("%s: OpenSSL did not verify the KMS signature:\n%s", name, out)
 		}
 		t.Logf("%s (%s):\n%s", name, bin, out)
 	}
 	if len(outputs) == 2 {
-		// list-keys counts differ between runs (the second CLI sees the first CLI's keys).
+		// list-keys counts differ between runs (a CLI sees the other CLI's keys).
 		norm := func(s string) string {
 			var keep []string
 			for _, l := range strings.Split(s, "\n") {

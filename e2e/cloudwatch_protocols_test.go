@@ -386,9 +386,23 @@ func TestCloudWatchProtocols(t *testing.T) {
 			})})},
 	}
 	at := time.Now().UTC().Truncate(time.Minute).Add(-2 * time.Minute)
+	// The clients run side by side (each with its own names): the CLIs are single-threaded
+	// Python processes.
 	results := map[string]cwScenario{}
-	for _, tag := range []string{"query", "json", "cbor"} {
-		results[tag] = runCWScenario(t, clients[tag], tag, at)
+	var mu sync.Mutex
+	t.Run("scenarios", func(t *testing.T) {
+		for _, tag := range []string{"query", "json", "cbor"} {
+			t.Run(tag, func(t *testing.T) {
+				t.Parallel()
+				sc := runCWScenario(t, clients[tag], tag, at)
+				mu.Lock()
+				results[tag] = sc
+				mu.Unlock()
+			})
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
 	}
 
 	want := cwScenario{
@@ -430,7 +444,7 @@ func TestCloudWatchProtocols(t *testing.T) {
 	}
 
 	// IAM identity policies apply to every protocol: a user without a policy is denied.
-	user, _ := newIAMUser(t, s, awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}, "cw-nobody")
+	user, _ := sdkNewIAMUser(t, s, s.rootAWS(), "cw-nobody")
 	udc := devCreds{RootAccessKeyID: user.AccessKeyID, RootSecretAccessKey: user.SecretAccessKey}
 	sdkUser := cloudwatch.New(cloudwatch.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1,
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {

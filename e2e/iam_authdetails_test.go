@@ -58,33 +58,40 @@ func (d authDetails) counts() [4]int {
 
 // TestIAMAuthorizationDetailsStory: an auditor reads who can do what with Debian's
 // `aws iam get-account-authorization-details` (filters, paging), and a user renamed with
-// `aws iam update-user` keeps its access key, groups and policies.
+// `aws iam update-user` keeps its access key, groups and policies. The CLI runs the
+// get-account-authorization-details and update-user commands; the setup and the checks of
+// server behaviour (refusals, the renamed user's key and identity) use queryCall.
 func TestIAMAuthorizationDetailsStory(t *testing.T) {
 	t.Parallel() // independent node
 	s, root := debianCLINode(t)
-	var who struct{ Account string }
-	awsOK(t, s, root, &who, "sts", "get-caller-identity")
-	acct := who.Account
+	acct := sdkAccount(t, s, root)
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetAccountAuthorizationDetails","Resource":"*"}]}`
 
 	// dana audits through group auditors (inline policy) and also has a managed policy; erin
 	// has no permission; role deployer has an inline and an AWS managed policy.
-	dana, _ := newIAMUser(t, s, root, "dana")
-	erin, _ := newIAMUser(t, s, root, "erin")
+	dana, _ := sdkNewIAMUser(t, s, root, "dana")
+	erin, _ := sdkNewIAMUser(t, s, root, "erin")
+	// The group commands, attach-user-policy and put-role-policy run with the CLI once
+	// here (their only CLI use in the suite); the rest of the setup through queryCall.
 	awsOK(t, s, root, nil, "iam", "create-group", "--group-name", "auditors")
 	awsOK(t, s, root, nil, "iam", "add-user-to-group", "--group-name", "auditors", "--user-name", "dana")
 	awsOK(t, s, root, nil, "iam", "put-group-policy", "--group-name", "auditors", "--policy-name", "audit", "--policy-document", doc)
-	var pol struct{ Policy struct{ Arn string } }
-	awsOK(t, s, root, &pol, "iam", "create-policy", "--policy-name", "kms-list",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:List*","Resource":"*"}]}`)
+	var pol struct {
+		Policy struct{ Arn string } `xml:"CreatePolicyResult>Policy"`
+	}
+	qOK(t, s, root, &pol, "iam", "CreatePolicy", "PolicyName", "kms-list",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:List*","Resource":"*"}]}`)
+	if pol.Policy.Arn == "" {
+		t.Fatal("CreatePolicy: no Arn")
+	}
 	awsOK(t, s, root, nil, "iam", "attach-user-policy", "--user-name", "dana", "--policy-arn", pol.Policy.Arn)
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "dana", "--policy-name", "own",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`)
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "dana", "PolicyName", "own",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`)
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
-	awsOK(t, s, root, nil, "iam", "create-role", "--role-name", "deployer", "--assume-role-policy-document", trust)
+	qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "deployer", "AssumeRolePolicyDocument", trust)
 	awsOK(t, s, root, nil, "iam", "put-role-policy", "--role-name", "deployer", "--policy-name", "deploy",
 		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`)
-	awsOK(t, s, root, nil, "iam", "attach-role-policy", "--role-name", "deployer", "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+	qOK(t, s, root, nil, "iam", "AttachRolePolicy", "RoleName", "deployer", "PolicyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
 
 	// The whole picture, read by dana (allowed through her group).
 	var all authDetails
@@ -156,18 +163,18 @@ func TestIAMAuthorizationDetailsStory(t *testing.T) {
 	}
 
 	// erin has no iam:GetAccountAuthorizationDetails.
-	msg := awsDenied(t, s, erin, "iam", "get-account-authorization-details")
+	msg := qDenied(t, s, erin, "iam", "GetAccountAuthorizationDetails")
 	if !strings.Contains(msg, "iam:GetAccountAuthorizationDetails") {
 		t.Fatalf("denial: %s", msg)
 	}
 
 	// Rename dana: her access key keeps working as the new ARN, with her group's policy.
-	if _, errOut, ok := awsAs(t, s, root, "iam", "update-user", "--user-name", "dana", "--new-user-name", "erin"); ok || !strings.Contains(errOut, "EntityAlreadyExists") {
-		t.Fatalf("rename onto erin: ok=%v %s", ok, errOut)
-	}
+	qFails(t, s, root, "EntityAlreadyExists", "iam", "UpdateUser", "UserName", "dana", "NewUserName", "erin")
 	awsOK(t, s, root, nil, "iam", "update-user", "--user-name", "dana", "--new-user-name", "dana.audit", "--new-path", "/audit/")
-	var me struct{ Arn string }
-	awsOK(t, s, dana, &me, "sts", "get-caller-identity")
+	var me struct {
+		Arn string `xml:"GetCallerIdentityResult>Arn"`
+	}
+	qOK(t, s, dana, &me, "sts", "GetCallerIdentity")
 	if me.Arn != "arn:aws:iam::"+acct+":user/audit/dana.audit" {
 		t.Fatalf("caller after rename: %s", me.Arn)
 	}
@@ -181,28 +188,28 @@ func TestIAMAuthorizationDetailsStory(t *testing.T) {
 		t.Fatalf("renamed %+v", a)
 	}
 	var keys struct {
-		AccessKeyMetadata []struct{ UserName, AccessKeyId string }
+		AccessKeyMetadata []struct{ UserName, AccessKeyId string } `xml:"ListAccessKeysResult>AccessKeyMetadata>member"`
 	}
-	awsOK(t, s, root, &keys, "iam", "list-access-keys", "--user-name", "dana.audit")
+	qOK(t, s, root, &keys, "iam", "ListAccessKeys", "UserName", "dana.audit")
 	if len(keys.AccessKeyMetadata) != 1 || keys.AccessKeyMetadata[0].AccessKeyId != dana.AccessKeyID || keys.AccessKeyMetadata[0].UserName != "dana.audit" {
 		t.Fatalf("keys %+v", keys)
 	}
-	if _, errOut, ok := awsAs(t, s, root, "iam", "get-user", "--user-name", "dana"); ok || !strings.Contains(errOut, "NoSuchEntity") {
-		t.Fatalf("old name: ok=%v %s", ok, errOut)
-	}
+	qFails(t, s, root, "NoSuchEntity", "iam", "GetUser", "UserName", "dana")
 
 	// iam:UpdateUser is needed on the user as it is and as it will be: erin may rename
 	// users under /team/ only within /team/.
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "erin", "--policy-name", "team-admin",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:UpdateUser","Resource":"arn:aws:iam::`+acct+`:user/team/*"}]}`)
-	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "tm", "--path", "/team/")
-	awsOK(t, s, erin, nil, "iam", "update-user", "--user-name", "tm", "--new-user-name", "tm2")
-	if msg := awsDenied(t, s, erin, "iam", "update-user", "--user-name", "tm2", "--new-path", "/admin/"); !strings.Contains(msg, "user/admin/tm2") {
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "erin", "PolicyName", "team-admin",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:UpdateUser","Resource":"arn:aws:iam::`+acct+`:user/team/*"}]}`)
+	qOK(t, s, root, nil, "iam", "CreateUser", "UserName", "tm", "Path", "/team/")
+	qOK(t, s, erin, nil, "iam", "UpdateUser", "UserName", "tm", "NewUserName", "tm2")
+	if msg := qDenied(t, s, erin, "iam", "UpdateUser", "UserName", "tm2", "NewPath", "/admin/"); !strings.Contains(msg, "user/admin/tm2") {
 		t.Fatalf("denial: %s", msg)
 	}
-	awsDenied(t, s, erin, "iam", "update-user", "--user-name", "dana.audit", "--new-path", "/team/")
-	var tm struct{ User struct{ Arn string } }
-	awsOK(t, s, root, &tm, "iam", "get-user", "--user-name", "tm2")
+	qDenied(t, s, erin, "iam", "UpdateUser", "UserName", "dana.audit", "NewPath", "/team/")
+	var tm struct {
+		User struct{ Arn string } `xml:"GetUserResult>User"`
+	}
+	qOK(t, s, root, &tm, "iam", "GetUser", "UserName", "tm2")
 	if tm.User.Arn != "arn:aws:iam::"+acct+":user/team/tm2" {
 		t.Fatalf("tm2: %s", tm.User.Arn)
 	}

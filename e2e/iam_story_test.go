@@ -1,15 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/base32"
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/coffer-hsm/coffer/internal/crypto"
 )
@@ -72,50 +75,84 @@ func tempCreds(t *testing.T, s *server, c awsCreds, args ...string) awsCreds {
 	return awsCreds{out.Credentials.AccessKeyId, out.Credentials.SecretAccessKey, out.Credentials.SessionToken}
 }
 
-// TestLeastPrivilegeStory: the IAM issue's story with Debian's AWS CLI.
+// kmsAs is an aws-sdk-go-v2 KMS client for the server signed with c (which may be
+// temporary credentials with a session token).
+func (s *server) kmsAs(c awsCreds) *kms.Client {
+	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1, HTTPClient: s.httpClient(),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "e2e"}, nil
+		})})
+}
+
+// kmsDenied requires err to be KMS's AccessDeniedException.
+func kmsDenied(t *testing.T, what string, err error) {
+	t.Helper()
+	if apiCode(err) != "AccessDeniedException" {
+		t.Fatalf("%s: %v, want AccessDeniedException", what, err)
+	}
+}
+
+// TestLeastPrivilegeStory: the IAM issue's story with Debian's AWS CLI: the read-only
+// role and assume-role, a refused decrypt, the MFA key policy, a virtual MFA device's seed
+// file, enabling it, and get-session-token with a code run with the CLI; the other setup
+// (users, policies, keys) and the other allowed or refused calls, which check the
+// server's decisions, use aws-sdk-go-v2 and queryCall.
 func TestLeastPrivilegeStory(t *testing.T) {
 	s, root := debianCLINode(t)
-	var who struct{ Account, Arn string }
-	awsOK(t, s, root, &who, "sts", "get-caller-identity")
-	acct := who.Account
+	acct := sdkAccount(t, s, root)
+	rk := s.kmsAs(root)
 
-	var key struct{ KeyMetadata struct{ KeyId, Arn string } }
-	awsOK(t, s, root, &key, "kms", "create-key", "--description", "story")
-	var enc struct{ CiphertextBlob string }
-	awsOK(t, s, root, &enc, "kms", "encrypt", "--key-id", key.KeyMetadata.KeyId, "--plaintext", "aGVsbG8=")
+	key, err := rk.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("story")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID, keyArn := aws.ToString(key.KeyMetadata.KeyId), aws.ToString(key.KeyMetadata.Arn)
+	enc, err := rk.Encrypt(ctx, &kms.EncryptInput{KeyId: &keyID, Plaintext: []byte("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	blobFile := t.TempDir() + "/blob"
-	b, _ := base64.StdEncoding.DecodeString(enc.CiphertextBlob)
-	os.WriteFile(blobFile, b, 0o600)
+	os.WriteFile(blobFile, enc.CiphertextBlob, 0o600)
+	decrypt := &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}
 
 	// 1. A role with only ReadOnlyAccess lists and describes keys, and cannot decrypt.
-	alice, aliceArn := newIAMUser(t, s, root, "alice")
+	alice, aliceArn := sdkNewIAMUser(t, s, root, "alice")
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + aliceArn + `"},"Action":"sts:AssumeRole"}]}`
-	awsOK(t, s, root, nil, "iam", "create-role", "--role-name", "reader", "--assume-role-policy-document", trust)
+	qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "reader", "AssumeRolePolicyDocument", trust)
 	awsOK(t, s, root, nil, "iam", "attach-role-policy", "--role-name", "reader", "--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "alice", "--policy-name", "assume",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "assume",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
 	reader := tempCreds(t, s, alice, "sts", "assume-role", "--role-arn", "arn:aws:iam::"+acct+":role/reader", "--role-session-name", "story")
-	awsOK(t, s, reader, nil, "kms", "list-keys")
-	awsOK(t, s, reader, nil, "kms", "describe-key", "--key-id", key.KeyMetadata.KeyId)
+	if _, err := s.kmsAs(reader).ListKeys(ctx, &kms.ListKeysInput{}); err != nil {
+		t.Fatalf("reader ListKeys: %v", err)
+	}
+	if _, err := s.kmsAs(reader).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &keyID}); err != nil {
+		t.Fatalf("reader DescribeKey: %v", err)
+	}
 	msg := awsDenied(t, s, reader, "kms", "decrypt", "--ciphertext-blob", "fileb://"+blobFile)
 	if !strings.Contains(msg, "assumed-role/reader/story") || !strings.Contains(msg, "kms:Decrypt") {
 		t.Fatalf("denial message: %s", msg)
 	}
-	awsDenied(t, s, alice, "kms", "list-keys") // alice herself has no KMS permission
+	_, err = s.kmsAs(alice).ListKeys(ctx, &kms.ListKeysInput{})
+	kmsDenied(t, "alice ListKeys", err) // alice herself has no KMS permission
 
 	// 2. A key policy that requires MFA for ScheduleKeyDeletion and DisableKey.
-	bob, bobArn := newIAMUser(t, s, root, "bob")
-	awsOK(t, s, root, nil, "iam", "attach-user-policy", "--user-name", "bob", "--policy-arn", "arn:aws:iam::aws:policy/AWSKeyManagementServicePowerUser")
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "bob", "--policy-name", "key-admin",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:ScheduleKeyDeletion","kms:DisableKey","sts:GetSessionToken"],"Resource":"*"}]}`)
-	var mk struct{ KeyMetadata struct{ KeyId string } }
-	awsOK(t, s, root, &mk, "kms", "create-key", "--description", "mfa-protected")
+	bob, bobArn := sdkNewIAMUser(t, s, root, "bob")
+	qOK(t, s, root, nil, "iam", "AttachUserPolicy", "UserName", "bob", "PolicyArn", "arn:aws:iam::aws:policy/AWSKeyManagementServicePowerUser")
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "bob", "PolicyName", "key-admin",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:ScheduleKeyDeletion","kms:DisableKey","sts:GetSessionToken"],"Resource":"*"}]}`)
+	mk, err := rk.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("mfa-protected")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkID := aws.ToString(mk.KeyMetadata.KeyId)
 	keyPolicy := `{"Version":"2012-10-17","Statement":[
  {"Sid":"root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:*","Resource":"*"},
  {"Sid":"mfa","Effect":"Deny","Principal":{"AWS":"` + bobArn + `"},"Action":["kms:ScheduleKeyDeletion","kms:DisableKey"],"Resource":"*",
   "Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`
-	awsOK(t, s, root, nil, "kms", "put-key-policy", "--key-id", mk.KeyMetadata.KeyId, "--policy-name", "default", "--policy", keyPolicy)
-	awsDenied(t, s, bob, "kms", "disable-key", "--key-id", mk.KeyMetadata.KeyId)
+	awsOK(t, s, root, nil, "kms", "put-key-policy", "--key-id", mkID, "--policy-name", "default", "--policy", keyPolicy)
+	_, err = s.kmsAs(bob).DisableKey(ctx, &kms.DisableKeyInput{KeyId: &mkID})
+	kmsDenied(t, "bob DisableKey without MFA", err)
 	var dev struct{ VirtualMFADevice struct{ SerialNumber string } }
 	seedFile := t.TempDir() + "/seed.txt"
 	awsOK(t, s, root, &dev, "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", "bob-phone",
@@ -134,11 +171,12 @@ func TestLeastPrivilegeStory(t *testing.T) {
 	awsOK(t, s, root, nil, "iam", "enable-mfa-device", "--user-name", "bob", "--serial-number", dev.VirtualMFADevice.SerialNumber,
 		"--authentication-code1", code1, "--authentication-code2", code2)
 	// A session without MFA is still refused; one from get-session-token with a code passes.
-	plain := tempCreds(t, s, bob, "sts", "get-session-token")
-	awsDenied(t, s, plain, "kms", "disable-key", "--key-id", mk.KeyMetadata.KeyId)
+	plain := sdkTempCreds(t, s, bob, "GetSessionToken")
+	_, err = s.kmsAs(plain).DisableKey(ctx, &kms.DisableKeyInput{KeyId: &mkID})
+	kmsDenied(t, "DisableKey in a session without MFA", err)
 	code3 := crypto.TOTP(seed, time.Now().Add(30*time.Second), 6, 30*time.Second, sha1.New)
 	withMFA := tempCreds(t, s, bob, "sts", "get-session-token", "--serial-number", dev.VirtualMFADevice.SerialNumber, "--token-code", code3)
-	awsOK(t, s, withMFA, nil, "kms", "disable-key", "--key-id", mk.KeyMetadata.KeyId)
+	awsOK(t, s, withMFA, nil, "kms", "disable-key", "--key-id", mkID)
 	// The trail records the MFA calls with the device's serial number but never a code.
 	for _, name := range []string{"EnableMFADevice", "GetSessionToken"} {
 		evs := lookupAll(t, s, "EventName", name)
@@ -157,17 +195,25 @@ func TestLeastPrivilegeStory(t *testing.T) {
 
 	// 3. Separation of duties: a key administrator cannot use the key, a key user cannot
 	// administer it.
-	admin, _ := newIAMUser(t, s, root, "key-admin")
-	user, _ := newIAMUser(t, s, root, "key-user")
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "key-admin", "--policy-name", "admin",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion"],"Resource":"*"}]}`)
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "key-user", "--policy-name", "user",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"`+key.KeyMetadata.Arn+`"}]}`)
-	awsOK(t, s, user, nil, "kms", "decrypt", "--ciphertext-blob", "fileb://"+blobFile)
-	awsDenied(t, s, user, "kms", "schedule-key-deletion", "--key-id", key.KeyMetadata.KeyId)
-	awsDenied(t, s, admin, "kms", "decrypt", "--ciphertext-blob", "fileb://"+blobFile)
-	awsOK(t, s, admin, nil, "kms", "disable-key", "--key-id", key.KeyMetadata.KeyId)
-	awsOK(t, s, admin, nil, "kms", "enable-key", "--key-id", key.KeyMetadata.KeyId)
+	admin, _ := sdkNewIAMUser(t, s, root, "key-admin")
+	user, _ := sdkNewIAMUser(t, s, root, "key-user")
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "key-admin", "PolicyName", "admin",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion"],"Resource":"*"}]}`)
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "key-user", "PolicyName", "user",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"`+keyArn+`"}]}`)
+	if _, err := s.kmsAs(user).Decrypt(ctx, decrypt); err != nil {
+		t.Fatalf("key user Decrypt: %v", err)
+	}
+	_, err = s.kmsAs(user).ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: &keyID})
+	kmsDenied(t, "key user ScheduleKeyDeletion", err)
+	_, err = s.kmsAs(admin).Decrypt(ctx, decrypt)
+	kmsDenied(t, "key admin Decrypt", err)
+	if _, err := s.kmsAs(admin).DisableKey(ctx, &kms.DisableKeyInput{KeyId: &keyID}); err != nil {
+		t.Fatalf("key admin DisableKey: %v", err)
+	}
+	if _, err := s.kmsAs(admin).EnableKey(ctx, &kms.EnableKeyInput{KeyId: &keyID}); err != nil {
+		t.Fatalf("key admin EnableKey: %v", err)
+	}
 }
 
 // debianCLINode starts a --dev node (with extra server flags) for a test that drives

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -136,15 +139,14 @@ func TestKeyUsageAlarm(t *testing.T) {
 	for range 99 {
 		encrypt()
 	}
+	// The state is polled with aws-sdk-go-v2 (a CLI process per poll costs most of a second).
 	state := func() string {
-		var desc struct {
-			MetricAlarms []struct{ StateValue, StateReason string }
+		t.Helper()
+		desc, err := s.cloudwatchClient().DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"key-usage"}})
+		if err != nil || len(desc.MetricAlarms) != 1 {
+			t.Fatalf("DescribeAlarms: %+v %v", desc, err)
 		}
-		awsOK(t, s, root, &desc, "cloudwatch", "describe-alarms", "--alarm-names", "key-usage")
-		if len(desc.MetricAlarms) != 1 {
-			t.Fatalf("describe-alarms: %+v", desc)
-		}
-		return desc.MetricAlarms[0].StateValue
+		return string(desc.MetricAlarms[0].StateValue)
 	}
 	// The 99 uses are published within a second and evaluated: OK, no notification.
 	waitFor(t, 10*time.Second, func() bool { return state() == "OK" })
@@ -172,12 +174,17 @@ func TestHSMGaugesPublished(t *testing.T) {
 	s := startServer(t, "", nil, "--metrics-interval", "1s")
 	dc := s.creds()
 	root := awsCreds{AccessKeyID: dc.RootAccessKeyID, SecretAccessKey: dc.RootSecretAccessKey}
-	var clusters struct{ Clusters []struct{ ClusterId string } }
+	var cid string
 	waitFor(t, 10*time.Second, func() bool {
-		awsOK(t, s, root, &clusters, "cloudhsmv2", "describe-clusters")
-		return len(clusters.Clusters) == 1
+		out, err := s.cloudhsmClient().DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Clusters) == 1 {
+			cid = aws.ToString(out.Clusters[0].ClusterId)
+		}
+		return len(out.Clusters) == 1
 	})
-	cid := clusters.Clusters[0].ClusterId
 	createCryptoUser(t, s, "gauge-user") // one more user: HsmUsersAvailable moves
 	stat := func(name string, dims ...string) (float64, bool) {
 		now := time.Now().UTC()
@@ -198,11 +205,22 @@ func TestHSMGaugesPublished(t *testing.T) {
 	if users < 2 { // admin + gauge-user at least
 		t.Fatalf("coffer_hsm_users %v", users)
 	}
+	// Polled with aws-sdk-go-v2; the other gauges are read with the CLI.
 	var last float64
 	waitFor(t, 15*time.Second, func() bool {
-		v, ok := stat("HsmUsersAvailable", byCluster)
-		last = v
-		return ok && v == 1024-users // published since the user exists (Minimum of the minute)
+		now := time.Now().UTC()
+		out, err := s.cloudwatchClient().GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/CloudHSM"),
+			MetricName: aws.String("HsmUsersAvailable"), StartTime: aws.Time(now.Add(-2 * time.Minute)), EndTime: aws.Time(now.Add(time.Minute)),
+			Period: aws.Int32(60), Statistics: []cwtypes.Statistic{"Maximum", "Minimum"},
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("ClusterId"), Value: aws.String(cid)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Datapoints) == 0 {
+			return false
+		}
+		last = aws.ToFloat64(out.Datapoints[len(out.Datapoints)-1].Minimum)
+		return last == 1024-users // published since the user exists (Minimum of the minute)
 	})
 	t.Logf("HsmUsersAvailable %v with %v users", last, users)
 	if v, ok := stat("HsmUnhealthy", byCluster); !ok || v != 0 {

@@ -1,88 +1,104 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudhsmv2"
 )
+
+// cloudhsmAs is an aws-sdk-go-v2 CloudHSMv2 client for the server signed with c.
+func (s *server) cloudhsmAs(c awsCreds) *cloudhsmv2.Client {
+	return cloudhsmv2.New(cloudhsmv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1, HTTPClient: s.httpClient(),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "e2e"}, nil
+		})})
+}
 
 // TestCloudHSMIdentityPolicyOnResource: identity policies for cloudhsm: actions are decided
 // on the cluster or backup ARN the request names, as on AWS, not on "*" — a Deny scoped to
 // one cluster stops a call on it, and an Allow scoped to it allows calls on it only.
+// The refusal naming the cluster is read with Debian's AWS CLI; the setup and the other
+// decisions use aws-sdk-go-v2 and queryCall.
 func TestCloudHSMIdentityPolicyOnResource(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
 	s, root := debianCLINode(t)
-	var who struct{ Account string }
-	awsOK(t, s, root, &who, "sts", "get-caller-identity")
+	acct := sdkAccount(t, s, root)
 	id := aws.ToString(devCluster(t, s.cloudhsmClient()).ClusterId)
-	clusterARN := "arn:aws:cloudhsm:us-east-1:" + who.Account + ":cluster/" + id
+	clusterARN := "arn:aws:cloudhsm:us-east-1:" + acct + ":cluster/" + id
 
 	// ops may do everything but tag this one cluster.
-	ops, _ := newIAMUser(t, s, root, "ops")
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "ops", "--policy-name", "hsm",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[
+	ops, _ := sdkNewIAMUser(t, s, root, "ops")
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "ops", "PolicyName", "hsm",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":"cloudhsm:*","Resource":"*"},
  {"Effect":"Deny","Action":"cloudhsm:TagResource","Resource":"`+clusterARN+`"}]}`)
 	msg := awsDenied(t, s, ops, "cloudhsmv2", "tag-resource", "--resource-id", id, "--tag-list", "Key=team,Value=ops")
 	if !strings.Contains(msg, "cloudhsm:TagResource") || !strings.Contains(msg, clusterARN) {
 		t.Fatalf("denial message: %s", msg)
 	}
-	awsOK(t, s, ops, nil, "cloudhsmv2", "list-tags", "--resource-id", id)
+	if _, err := s.cloudhsmAs(ops).ListTags(ctx, &cloudhsmv2.ListTagsInput{ResourceId: &id}); err != nil {
+		t.Fatalf("ops ListTags: %v", err)
+	}
 
 	// auditor may only list this cluster's tags: allowed on it, refused for an operation
 	// that names no cluster.
-	auditor, _ := newIAMUser(t, s, root, "auditor")
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "auditor", "--policy-name", "hsm",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cloudhsm:ListTags","Resource":"`+clusterARN+`"}]}`)
-	awsOK(t, s, auditor, nil, "cloudhsmv2", "list-tags", "--resource-id", id)
-	awsDenied(t, s, auditor, "cloudhsmv2", "describe-clusters")
+	auditor, _ := sdkNewIAMUser(t, s, root, "auditor")
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "auditor", "PolicyName", "hsm",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cloudhsm:ListTags","Resource":"`+clusterARN+`"}]}`)
+	if _, err := s.cloudhsmAs(auditor).ListTags(ctx, &cloudhsmv2.ListTagsInput{ResourceId: &id}); err != nil {
+		t.Fatalf("auditor ListTags: %v", err)
+	}
+	_, err := s.cloudhsmAs(auditor).DescribeClusters(ctx, &cloudhsmv2.DescribeClustersInput{})
+	if c := apiCode(err); !strings.Contains(c, "AccessDenied") {
+		t.Fatalf("auditor DescribeClusters: %v, want AccessDenied", err)
+	}
 }
 
 // TestIAMAndSNSIdentityPolicyOnResource: identity policies for iam: and sns: actions are
 // decided on the user, role or topic the request names: a Deny scoped to one of them stops
-// calls on it and only on it.
+// calls on it and only on it. The calls are made with queryCall (the decisions are the
+// server's), the trail is read with aws-sdk-go-v2.
 func TestIAMAndSNSIdentityPolicyOnResource(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
-	s, root := debianCLINode(t)
-	var who struct{ Account string }
-	awsOK(t, s, root, &who, "sts", "get-caller-identity")
-	acct := who.Account
+	s := startServer(t, "", nil)
+	root := s.rootAWS()
+	acct := sdkAccount(t, s, root)
 
-	var alarms, other struct{ TopicArn string }
-	awsOK(t, s, root, &alarms, "sns", "create-topic", "--name", "alarms")
-	awsOK(t, s, root, &other, "sns", "create-topic", "--name", "other")
-	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "break-glass")
-	awsOK(t, s, root, nil, "iam", "create-user", "--user-name", "temp")
+	alarms := sdkCreateTopic(t, s, root, "alarms")
+	other := sdkCreateTopic(t, s, root, "other")
+	qOK(t, s, root, nil, "iam", "CreateUser", "UserName", "break-glass")
+	qOK(t, s, root, nil, "iam", "CreateUser", "UserName", "temp")
 
-	ops, _ := newIAMUser(t, s, root, "ops")
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "ops", "--policy-name", "ops",
-		"--policy-document", `{"Version":"2012-10-17","Statement":[
+	ops, _ := sdkNewIAMUser(t, s, root, "ops")
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "ops", "PolicyName", "ops",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":["sns:*","iam:*"],"Resource":"*"},
- {"Effect":"Deny","Action":"sns:Publish","Resource":"`+alarms.TopicArn+`"},
+ {"Effect":"Deny","Action":"sns:Publish","Resource":"`+alarms+`"},
  {"Effect":"Deny","Action":"iam:DeleteUser","Resource":"arn:aws:iam::`+acct+`:user/break-glass"}]}`)
 
-	_, msg, ok := awsAs(t, s, ops, "sns", "publish", "--topic-arn", alarms.TopicArn, "--message", "spoofed alarm")
-	if ok || !strings.Contains(msg, "AuthorizationError") || !strings.Contains(msg, "sns:Publish") || !strings.Contains(msg, alarms.TopicArn) {
+	msg := qDenied(t, s, ops, "sns", "Publish", "TopicArn", alarms, "Message", "spoofed alarm")
+	if !strings.Contains(msg, "sns:Publish") || !strings.Contains(msg, alarms) {
 		t.Fatalf("denial message: %s", msg)
 	}
-	awsOK(t, s, ops, nil, "sns", "publish", "--topic-arn", other.TopicArn, "--message", "hello")
+	qOK(t, s, ops, nil, "sns", "Publish", "TopicArn", other, "Message", "hello")
 	// The trail names the user by its unique id (principalId), as CloudTrail does.
-	var u struct{ User struct{ UserId string } }
-	awsOK(t, s, root, &u, "iam", "get-user", "--user-name", "ops")
-	var found struct {
-		Events []struct{ CloudTrailEvent string }
+	var u struct {
+		UserID string `xml:"GetUserResult>User>UserId"`
 	}
-	awsOK(t, s, root, &found, "cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=Username,AttributeValue=ops")
+	qOK(t, s, root, &u, "iam", "GetUser", "UserName", "ops")
+	found := lookupAll(t, s, "Username", "ops")
 	var ev struct {
 		UserIdentity struct{ PrincipalID string } `json:"userIdentity"`
 	}
-	if len(found.Events) == 0 || json.Unmarshal([]byte(found.Events[0].CloudTrailEvent), &ev) != nil ||
-		!strings.HasPrefix(u.User.UserId, "AIDA") || ev.UserIdentity.PrincipalID != u.User.UserId {
-		t.Fatalf("principalId of ops's events: %+v, want %q", ev.UserIdentity, u.User.UserId)
+	if len(found) == 0 || json.Unmarshal([]byte(found[0].Raw), &ev) != nil ||
+		!strings.HasPrefix(u.UserID, "AIDA") || ev.UserIdentity.PrincipalID != u.UserID {
+		t.Fatalf("principalId of ops's events: %+v, want %q", ev.UserIdentity, u.UserID)
 	}
-	awsDenied(t, s, ops, "iam", "delete-user", "--user-name", "break-glass")
-	awsOK(t, s, ops, nil, "iam", "delete-user", "--user-name", "temp")
-	awsOK(t, s, root, nil, "iam", "get-user", "--user-name", "break-glass")
+	qDenied(t, s, ops, "iam", "DeleteUser", "UserName", "break-glass")
+	qOK(t, s, ops, nil, "iam", "DeleteUser", "UserName", "temp")
+	qOK(t, s, root, nil, "iam", "GetUser", "UserName", "break-glass")
 }

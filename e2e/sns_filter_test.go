@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -17,17 +19,15 @@ func TestSNSRawDeliveryAndFilterPolicy(t *testing.T) {
 	t.Parallel() // independent node
 	s, root := debianCLINode(t)
 	var topic struct{ TopicArn string }
-	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", "deploys")
+	topic.TopicArn = sdkCreateTopic(t, s, root, "deploys")
 
 	raw, plain := newSNSReceiver(t), newSNSReceiver(t)
 	policy := `{"kind":["deploy",{"prefix":"release-"}],"level":[{"numeric":[">=",3]}]}`
 	attrs, _ := json.Marshal(map[string]string{"RawMessageDelivery": "true", "FilterPolicy": policy})
 	rawArn := snsSubscribe(t, s, root, topic.TopicArn, raw.URL+"/raw", "--attributes", string(attrs))
-	snsSubscribe(t, s, root, topic.TopicArn, plain.URL+"/plain")
+	sdkSNSSubscribe(t, s, root, topic.TopicArn, plain.URL+"/plain")
 
-	var ga struct{ Attributes map[string]string }
-	awsOK(t, s, root, &ga, "sns", "get-subscription-attributes", "--subscription-arn", rawArn)
-	if a := ga.Attributes; a["RawMessageDelivery"] != "true" || a["FilterPolicy"] != policy || a["FilterPolicyScope"] != "MessageAttributes" {
+	if a := sdkSubscriptionAttributes(t, s, root, rawArn); a["RawMessageDelivery"] != "true" || a["FilterPolicy"] != policy || a["FilterPolicyScope"] != "MessageAttributes" {
 		t.Fatalf("%v", a)
 	}
 	// The confirmation was the JSON document, not raw.
@@ -41,22 +41,39 @@ func TestSNSRawDeliveryAndFilterPolicy(t *testing.T) {
 		t.Fatalf("ok=%v %s", ok, errOut)
 	}
 
+	// The first message is published with the CLI (--message-attributes as JSON), the
+	// others, which check the server's filtering, with queryCall.
+	publishCLI := func(msg, attrs string) string {
+		t.Helper()
+		var out struct{ MessageId string }
+		awsOK(t, s, root, &out, "sns", "publish", "--topic-arn", topic.TopicArn, "--message", msg, "--message-attributes", attrs)
+		return out.MessageId
+	}
 	publish := func(msg, attrs string) string {
 		t.Helper()
-		args := []string{"sns", "publish", "--topic-arn", topic.TopicArn, "--message", msg}
+		params := []string{"TopicArn", topic.TopicArn, "Message", msg}
 		if attrs != "" {
-			args = append(args, "--message-attributes", attrs)
+			var m map[string]struct{ DataType, StringValue string }
+			if err := json.Unmarshal([]byte(attrs), &m); err != nil {
+				t.Fatal(err)
+			}
+			names := slices.Sorted(maps.Keys(m))
+			for i, name := range names {
+				p := fmt.Sprintf("MessageAttributes.entry.%d.", i+1)
+				params = append(params, p+"Name", name, p+"Value.DataType", m[name].DataType, p+"Value.StringValue", m[name].StringValue)
+			}
 		}
-		var out struct{ MessageId string }
-		awsOK(t, s, root, &out, args...)
-		return out.MessageId
+		var out struct {
+			MessageID string `xml:"PublishResult>MessageId"`
+		}
+		qOK(t, s, root, &out, "sns", "Publish", params...)
+		return out.MessageID
 	}
 	attr := func(kind, levelType, level string) string {
 		return `{"kind":{"DataType":"String","StringValue":"` + kind + `"},"level":{"DataType":"` + levelType + `","StringValue":"` + level + `"}}`
 	}
-	ids := map[string]string{} // message → MessageId
+	ids := map[string]string{"deploy-5": publishCLI("deploy-5", attr("deploy", "Number", "5"))} // message → MessageId
 	for _, m := range []struct{ msg, attrs string }{
-		{"deploy-5", attr("deploy", "Number", "5")},
 		{"deploy-1", attr("deploy", "Number", "1")},
 		{"release-3", attr("release-2.0", "Number", "3")},
 		{"test-9", attr("test", "Number", "9")},
@@ -114,10 +131,9 @@ func TestSNSRawDeliveryAndFilterPolicy(t *testing.T) {
 	awsOK(t, s, root, nil, "sns", "set-subscription-attributes", "--subscription-arn", rawArn,
 		"--attribute-name", "FilterPolicyScope", "--attribute-value", "MessageBody")
 	bodyPolicy := `{"service":[{"prefix":"hsm-"}],"change":{"risk":["high"]}}`
-	awsOK(t, s, root, nil, "sns", "set-subscription-attributes", "--subscription-arn", rawArn,
-		"--attribute-name", "FilterPolicy", "--attribute-value", bodyPolicy)
-	awsOK(t, s, root, &ga, "sns", "get-subscription-attributes", "--subscription-arn", rawArn)
-	if a := ga.Attributes; a["FilterPolicy"] != bodyPolicy || a["FilterPolicyScope"] != "MessageBody" {
+	qOK(t, s, root, nil, "sns", "SetSubscriptionAttributes", "SubscriptionArn", rawArn,
+		"AttributeName", "FilterPolicy", "AttributeValue", bodyPolicy)
+	if a := sdkSubscriptionAttributes(t, s, root, rawArn); a["FilterPolicy"] != bodyPolicy || a["FilterPolicyScope"] != "MessageBody" {
 		t.Fatalf("%v", a)
 	}
 	match := `{"service":"hsm-eu-1","change":{"risk":"high"}}`

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
@@ -23,14 +25,16 @@ func TestTrailSNSNotification(t *testing.T) {
 	t.Parallel()
 	s, root := debianCLINode(t, "--trail-delivery-interval", "1s")
 	rcv := newSNSReceiver(t)
+	// The topic and its subscriber are setup (queryCall); the trail is created and
+	// started with the CLI, and its status polled with aws-sdk-go-v2.
 	var topic struct{ TopicArn string }
-	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", "trail-deliveries")
-	snsSubscribe(t, s, root, topic.TopicArn, rcv.URL)
+	topic.TopicArn = sdkCreateTopic(t, s, root, "trail-deliveries")
+	sdkSNSSubscribe(t, s, root, topic.TopicArn, rcv.URL)
+	ct := s.cloudtrailClientIn("us-east-1")
 
-	if _, errOut, ok := awsAs(t, s, root, "cloudtrail", "create-trail", "--name", "notified", "--s3-bucket-name", "notify-bucket",
-		"--sns-topic-name", "no-such-topic"); ok || !strings.Contains(errOut, "InsufficientSnsTopicPolicyException") {
-		t.Fatalf("create-trail with a topic that does not exist: %s", errOut)
-	}
+	_, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("notified"), S3BucketName: aws.String("notify-bucket"),
+		SnsTopicName: aws.String("no-such-topic")})
+	wantAPIError(t, err, "InsufficientSnsTopicPolicyException")
 	var created struct{ SnsTopicName, SnsTopicARN string }
 	awsOK(t, s, root, &created, "cloudtrail", "create-trail", "--name", "notified", "--s3-bucket-name", "notify-bucket",
 		"--s3-key-prefix", "pre", "--sns-topic-name", "trail-deliveries")
@@ -97,17 +101,25 @@ func TestTrailSNSNotification(t *testing.T) {
 	}
 
 	// The topic deleted: delivery goes on and get-trail-status names SNS's error.
-	awsOK(t, s, root, nil, "sns", "delete-topic", "--topic-arn", topic.TopicArn)
-	before := st.LatestDeliveryTime
+	qOK(t, s, root, nil, "sns", "DeleteTopic", "TopicArn", topic.TopicArn)
+	before, err := time.Parse(time.RFC3339, st.LatestDeliveryTime)
+	if err != nil {
+		t.Fatalf("LatestDeliveryTime %q: %v", st.LatestDeliveryTime, err)
+	}
+	var notifErr string
 	waitFor(t, 30*time.Second, func() bool {
 		if _, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
-		awsOK(t, s, root, &st, "cloudtrail", "get-trail-status", "--name", "notified")
-		return st.LatestNotificationError != "" && st.LatestDeliveryTime != before
+		out, err := ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("notified")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notifErr = aws.ToString(out.LatestNotificationError)
+		return notifErr != "" && out.LatestDeliveryTime != nil && !out.LatestDeliveryTime.Equal(before)
 	})
-	if st.LatestNotificationError != "NotFound" {
-		t.Fatalf("LatestNotificationError %q, want SNS's NotFound", st.LatestNotificationError)
+	if notifErr != "NotFound" {
+		t.Fatalf("LatestNotificationError %q, want SNS's NotFound", notifErr)
 	}
 }

@@ -139,6 +139,7 @@ func validDigestsWithLogs(r trailReport) int {
 // files with signed, chained digests that survive a restart; `coffer trail validate`
 // finds everything valid, then names a modified log, a deleted log and a missing digest.
 func TestTrailLogFileValidation(t *testing.T) {
+	t.Parallel() // independent node; most of its time is waiting for digests
 	s, root := debianCLINode(t, "--trail-delivery-interval", "1s", "--trail-digest-interval", "3s")
 	start := time.Now().Add(-time.Minute)
 	var created struct {
