@@ -23,6 +23,9 @@ type Record struct {
 	Region    string
 	Source    string // eventSource
 	Account   string // recipientAccountId ("" for a request that was not authenticated)
+	ReadOnly  bool   // readOnly
+	// Management is managementEvent (every event Coffer records is a management event).
+	Management bool
 }
 
 // ReadSince returns up to max committed records after pos, in commit order, and the
@@ -75,11 +78,14 @@ func (j *Journal) ReadSince(pos Position, max int) ([]Record, Position, error) {
 					Region    string    `json:"awsRegion"`
 					Source    string    `json:"eventSource"`
 					Account   string    `json:"recipientAccountId"`
+					ReadOnly  bool      `json:"readOnly"`
+					Mgmt      bool      `json:"managementEvent"`
 				}
 				if json.Unmarshal(line, &e) != nil || e.EventID == "" || e.EventTime.IsZero() {
 					continue
 				}
-				out = append(out, Record{Line: append(json.RawMessage(nil), line...), EventTime: e.EventTime.UTC(), Region: e.Region, Source: e.Source, Account: e.Account})
+				out = append(out, Record{Line: append(json.RawMessage(nil), line...), EventTime: e.EventTime.UTC(), Region: e.Region, Source: e.Source, Account: e.Account,
+					ReadOnly: e.ReadOnly, Management: e.Mgmt})
 			}
 			if end == 0 {
 				if off+int64(len(data)) >= v.size {

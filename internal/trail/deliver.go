@@ -412,6 +412,9 @@ func (t *Trail) wants(r *audit.Record, nodeAccount string) (string, bool) {
 	if !t.IncludeGlobalServiceEvents && (r.Source == audit.SourceIAM || r.Source == audit.SourceSTS) {
 		return "", false
 	}
+	if !t.Selects(r.Management, r.ReadOnly, r.Source) {
+		return "", false
+	}
 	return region, logged(t, r.EventTime)
 }
 

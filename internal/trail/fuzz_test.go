@@ -67,3 +67,45 @@ func FuzzParseDigest(f *testing.F) {
 		_ = digestKeyDate(d.DigestS3Object)
 	})
 }
+
+// FuzzPutEventSelectors: any PutEventSelectors body is answered (accepted or refused with
+// a CloudTrail error, never a panic); accepted selectors are valid again as stored, and
+// matching an event with them never panics.
+func FuzzPutEventSelectors(f *testing.F) {
+	f.Add(`{"EventSelectors":[{"ReadWriteType":"WriteOnly","ExcludeManagementEventSources":["kms.amazonaws.com"]}]}`)
+	f.Add(`{"EventSelectors":[{"IncludeManagementEvents":false,"DataResources":[{"Type":"AWS::S3::Object","Values":["arn:aws:s3:::b/"]}]}]}`)
+	f.Add(`{"AdvancedEventSelectors":[{"Name":"w","FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["false"]},{"Field":"eventSource","NotEquals":["kms.amazonaws.com"]}]}]}`)
+	f.Add(`{"AdvancedEventSelectors":[{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","Equals":["AWS::S3::Object"]},{"Field":"eventName","NotStartsWith":["Get"]}]}]}`)
+	f.Add(`{"EventSelectors":[],"AdvancedEventSelectors":null}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		in, err := decodeSelectors([]byte(body))
+		if err != nil {
+			return
+		}
+		var basic []EventSelector
+		var adv []AdvancedEventSelector
+		if in.AdvancedEventSelectors != nil {
+			if adv, err = advancedSelectors(in.AdvancedEventSelectors); err != nil {
+				if MapError(err) == nil {
+					t.Fatalf("unmapped error %v", err)
+				}
+				return
+			}
+			if _, err := advancedSelectors(adv); err != nil {
+				t.Fatalf("stored advanced selectors are refused: %v", err)
+			}
+		} else {
+			if basic, err = basicSelectors(in.EventSelectors); err != nil {
+				if MapError(err) == nil {
+					t.Fatalf("unmapped error %v", err)
+				}
+				return
+			}
+		}
+		tr := Trail{EventSelectors: basic, AdvancedEventSelectors: adv}
+		for _, ro := range []bool{false, true} {
+			_ = tr.Selects(true, ro, "kms.amazonaws.com")
+			_ = tr.Selects(false, ro, "iam.amazonaws.com")
+		}
+	})
+}

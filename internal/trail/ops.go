@@ -31,6 +31,7 @@ var ops = map[string]Op{
 	"RemoveTags":        (*Service).opRemoveTags,
 	"ListTags":          (*Service).opListTags,
 	"GetEventSelectors": (*Service).opGetEventSelectors,
+	"PutEventSelectors": (*Service).opPutEventSelectors,
 }
 
 // Operations is the dispatch table of the trail operations, by name.
@@ -92,8 +93,8 @@ func outputOf(t *Trail, full bool) *trailOutput {
 		TrailARN: t.ARN(), LogFileValidationEnabled: t.LogFileValidationEnabled, KmsKeyId: t.KmsKeyId}
 	o.SnsTopicARN = t.SnsTopicARN() // SnsTopicName may be the topic's ARN
 	if full {
-		f := false
-		o.HomeRegion, o.HasCustomEventSelectors, o.HasInsightSelectors = t.HomeRegion, &f, &f
+		custom, insights := t.HasCustomSelectors(), false
+		o.HomeRegion, o.HasCustomEventSelectors, o.HasInsightSelectors = t.HomeRegion, &custom, &insights
 	}
 	return o
 }
@@ -609,28 +610,4 @@ func (s *Service) opListTags(ctx context.Context, c Caller, body []byte) (any, e
 		out = append(out, resourceTag{ResourceID: t.ARN(), TagsList: tags})
 	}
 	return map[string]any{"ResourceTagList": out}, nil
-}
-
-// opGetEventSelectors answers with a trail's event selectors: always CloudTrail's default
-// (every management event, read and write, no data events), which is what Coffer delivers;
-// PutEventSelectors does not exist in Coffer.
-func (s *Service) opGetEventSelectors(ctx context.Context, c Caller, body []byte) (any, error) {
-	in, err := awsproto.Decode[struct {
-		TrailName string `json:"TrailName"`
-	}](body)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.resolve(c, in.TrailName)
-	if err != nil {
-		return nil, err
-	}
-	type selector struct {
-		ReadWriteType                 string   `json:"ReadWriteType"`
-		IncludeManagementEvents       bool     `json:"IncludeManagementEvents"`
-		DataResources                 []any    `json:"DataResources"`
-		ExcludeManagementEventSources []string `json:"ExcludeManagementEventSources"`
-	}
-	return map[string]any{"TrailARN": t.ARN(), "EventSelectors": []selector{{ReadWriteType: "All",
-		IncludeManagementEvents: true, DataResources: []any{}, ExcludeManagementEventSources: []string{}}}}, nil
 }

@@ -87,6 +87,10 @@ type Trail struct {
 	// interval must not drop the events logged before the stop that are not delivered yet.
 	Earlier []Period  `json:"earlier,omitempty"`
 	Created time.Time `json:"created"`
+	// EventSelectors or AdvancedEventSelectors (at most one is set) are the custom
+	// selectors of PutEventSelectors; neither: CloudTrail's default (selectors.go).
+	EventSelectors         []EventSelector         `json:"event_selectors,omitempty"`
+	AdvancedEventSelectors []AdvancedEventSelector `json:"advanced_event_selectors,omitempty"`
 }
 
 // Period is a closed logging period.
@@ -222,6 +226,7 @@ const (
 	cmdLogging     = "cloudtrail.trail.logging"
 	cmdPublicKey   = "cloudtrail.publickey.add"
 	cmdTags        = "cloudtrail.trail.tags"
+	cmdSelectors   = "cloudtrail.trail.selectors"
 )
 
 type persisted struct {
@@ -303,6 +308,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		default: // an update keeps the logging state and the tags (AddTags, RemoveTags)
 			t.Created, t.IsLogging, t.StartLoggingTime, t.StopLoggingTime, t.Earlier = old.Created, old.IsLogging, old.StartLoggingTime, old.StopLoggingTime, old.Earlier
 			t.Tags = old.Tags
+			t.EventSelectors, t.AdvancedEventSelectors = old.EventSelectors, old.AdvancedEventSelectors
 		}
 		s.trails[t.ARN()] = &t
 		out := t
@@ -361,6 +367,23 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		n.Tags = tags
 		s.trails[c.ARN] = &n
 		return &n, nil
+	case cmdSelectors:
+		c, err := state.DecodeBody[selectorsCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		t := s.trails[c.ARN]
+		if t == nil {
+			return nil, errorf("TrailNotFoundException", "Unknown trail: %s", c.ARN)
+		}
+		if (c.Basic == nil) == (c.Advanced == nil) {
+			return nil, invalidSelectors("Use EventSelectors or AdvancedEventSelectors, not both.")
+		}
+		n := *t
+		n.EventSelectors, n.AdvancedEventSelectors = c.Basic, c.Advanced
+		s.trails[c.ARN] = &n
+		out := n
+		return &out, nil
 	case cmdPublicKey:
 		k, err := state.DecodeBody[PublicKey](cmd.Body)
 		if err != nil {
