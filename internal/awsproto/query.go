@@ -108,6 +108,7 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, c *Call) {
 	p, scope, verr := rt.Verifier.verify(r, body, "", false)
 	if verr != nil {
 		c.ClaimedAccessKeyID = claimedAccessKeyID(r)
+		rt.claimedQueryCall(r, c, body)
 		rt.failXML(w, c, ns, queryAuthError(verr), nil)
 		return
 	}
@@ -175,6 +176,27 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, c *Call) {
 	writeBody(w, http.StatusOK, "text/xml", out)
 	if !held && rt.Observe != nil {
 		rt.Observe(c, http.StatusOK, "", "", resp)
+	}
+}
+
+// claimedQueryCall fills in, for a query request refused by SigV4, the service its
+// credential scope names (when it is one served here) and its Action, so that its record
+// says which operation of which service was attempted (eventSource and eventName). Neither
+// is authenticated.
+func (rt *Router) claimedQueryCall(r *http.Request, c *Call, body []byte) {
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil || rt.queries[a.Service] == nil {
+		return
+	}
+	c.Service = a.Service
+	params := body
+	if len(params) == 0 {
+		params = []byte(r.URL.RawQuery)
+	}
+	if v, err := ParseQuery(params); err == nil {
+		if action := v.Get("Action"); action != "" && len(action) <= maxOperationLen {
+			c.Operation = quote(action)
+		}
 	}
 }
 

@@ -410,3 +410,39 @@ func TestRecordSeesClaimedAccessKey(t *testing.T) {
 		}
 	}
 }
+
+// A query request refused by SigV4 is recorded with the service its credential scope
+// names (when served here) and its Action, so that the trail says what was attempted.
+func TestRecordSeesClaimedQueryOperation(t *testing.T) {
+	env := newQueryEnv(t)
+	var mu sync.Mutex
+	var seen []string
+	env.router.Record = func(c *Call, status int, code, _ string, _ any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s %s %d %s", c.Service, c.Operation, status, c.ClaimedAccessKeyID))
+		return nil
+	}
+	for _, tc := range []struct {
+		form string
+		o    signOpts
+		want string
+	}{
+		{"Action=GetUser&Version=2010-05-08", signOpts{akid: testAKID, secret: "wrong-secret"}, "iam GetUser 403 " + testAKID},
+		{"Action=GetCallerIdentity&Version=2011-06-15", signOpts{akid: testAKID, service: "sts", secret: "wrong-secret"}, "sts GetCallerIdentity 403 " + testAKID},
+		{"Action=GetUser&Version=2010-05-08", signOpts{akid: testAKID, service: "nosuchservice", secret: "wrong-secret"}, "  403 " + testAKID},
+	} {
+		seen = nil
+		req := newQueryRequest(t, env.srv.URL, tc.form, tc.o)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		if len(seen) != 1 || seen[0] != tc.want {
+			t.Errorf("%s as %s: recorded %q, want %q", tc.form, tc.o.service, seen, tc.want)
+		}
+		mu.Unlock()
+	}
+}
