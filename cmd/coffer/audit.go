@@ -9,11 +9,13 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/audit"
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/iam"
 	"github.com/coffer-hsm/coffer/internal/kms"
 	"github.com/coffer-hsm/coffer/internal/trail"
 )
@@ -90,6 +92,30 @@ func (r *recorder) event(c *awsproto.Call, status int, code, msg string, resp an
 		}
 	}
 	return e
+}
+
+// keyLastUsed is IAM's GetAccessKeyLastUsed source: the newest event of this node's trail
+// signed with the access key and authenticated (a request refused by SigV4 only claims a
+// key, see identityOf), within the journal's retention.
+func (r *recorder) keyLastUsed(id string) (iam.KeyUse, bool, error) {
+	in := audit.LookupInput{Attributes: []audit.LookupAttribute{{Key: "AccessKeyId", Value: id}}}
+	for range 1000 { // pages of 50: the newest authenticated use is almost always on the first
+		evs, next, err := r.j.Lookup(in)
+		if err != nil {
+			return iam.KeyUse{}, false, err
+		}
+		for _, e := range evs {
+			if e.UserIdentity.Type == "Unknown" || e.UserIdentity.AccessKeyID != id {
+				continue
+			}
+			return iam.KeyUse{Time: e.EventTime, Service: strings.TrimSuffix(e.EventSource, ".amazonaws.com"), Region: e.AWSRegion}, true, nil
+		}
+		if next == "" {
+			break
+		}
+		in.NextToken = next
+	}
+	return iam.KeyUse{}, false, nil
 }
 
 // responseElements encodes the answer to c as CloudTrail's responseElements, without

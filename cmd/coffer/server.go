@@ -298,6 +298,9 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	n.iam, err = iam.New(iam.Config{Root: rootCredentials(akid, secret, o.accountID), SecretsKey: secretsKey, Logger: log,
 		AccountCreated: accountCreated})
 	clear(secretsKey)
+	if err == nil && n.rec != nil {
+		n.iam.SetKeyUsage(n.rec.keyLastUsed)
+	}
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,8 @@ var iamOps = map[string]Op{
 	"UpdateAccessKey": opNoOutput((*Service).UpdateAccessKey),
 	"DeleteAccessKey": opNoOutput((*Service).DeleteAccessKey),
 
+	"GetAccessKeyLastUsed": op((*Service).GetAccessKeyLastUsed),
+
 	"CreatePolicy":            op((*Service).CreatePolicy),
 	"GetPolicy":               op((*Service).GetPolicy),
 	"GetPolicyVersion":        op((*Service).GetPolicyVersion),

@@ -57,6 +57,23 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 		return entity(kindUser, name, v.Get("Path"))
 	}
 	switch op {
+	case "GetAccessKeyLastUsed":
+		// The user who owns the key (the root's key: the account's root).
+		id := v.Get("AccessKeyId")
+		s.mu.RLock()
+		k := s.keys[id]
+		var name string
+		if k != nil && k.Account == account {
+			name = k.UserName
+		}
+		s.mu.RUnlock()
+		if name != "" {
+			return entity(kindUser, name, "")
+		}
+		if s.rootKeyOf(account, id) {
+			return "arn:aws:iam::" + account + ":root"
+		}
+		return "*"
 	case "CreateUser", "GetUser", "DeleteUser", "UpdateUser", "TagUser", "UntagUser", "ListUserTags",
 		"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
 		"ListGroupsForUser", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies",

@@ -61,6 +61,8 @@ type Service struct {
 	keys     map[string]*accessKey  // long-term access keys by id
 	mfas     map[string]*mfaDevice  // virtual MFA devices by serial number
 	sessions map[string]*sessionRec // temporary credentials by access key id
+
+	keyUsage KeyUsage // GetAccessKeyLastUsed's source (SetKeyUsage)
 }
 
 var _ state.Part = (*Service)(nil)
