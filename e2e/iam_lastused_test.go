@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/csv"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +52,27 @@ func TestAccessKeyLastUsed(t *testing.T) {
 		}
 	}
 	check("after a refused KMS request")
+
+	// The credential report (what CIS-style checks read) has the same last use.
+	var gen struct{ State string }
+	awsOK(t, s, root, &gen, "iam", "generate-credential-report")
+	if gen.State != "STARTED" && gen.State != "COMPLETE" {
+		t.Fatalf("generate-credential-report: %+v", gen)
+	}
+	var rep struct{ Content, ReportFormat string }
+	awsOK(t, s, root, &rep, "iam", "get-credential-report")
+	raw, err := base64.StdEncoding.DecodeString(rep.Content)
+	if err != nil || rep.ReportFormat != "text/csv" {
+		t.Fatalf("get-credential-report: %+v %v", rep, err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil || len(rows) != 3 || rows[1][0] != "<root_account>" || rows[2][0] != "auditor" ||
+		rows[2][8] != "true" || rows[2][11] != "eu-west-1" || rows[2][12] != "kms" {
+		t.Fatalf("credential report: %v\n%s", err, raw)
+	}
+	if at, err := time.Parse("2006-01-02T15:04:05+00:00", rows[2][10]); err != nil || at.Before(before.Truncate(time.Second)) || at.After(time.Now()) {
+		t.Fatalf("credential report: last used %q (%v)", rows[2][10], err)
+	}
 	s.stop()
 	s.restart()
 	check("after a restart")

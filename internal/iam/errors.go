@@ -36,6 +36,8 @@ var statusOf = map[string]int{
 	"InvalidAuthenticationCode":     http.StatusForbidden,
 	"InvalidClientTokenId":          http.StatusForbidden,
 	"ServiceFailure":                http.StatusInternalServerError,
+	"ReportNotPresent":              http.StatusGone,
+	"ReportExpired":                 http.StatusGone,
 }
 
 func iamErr(code, format string, args ...any) *Error {

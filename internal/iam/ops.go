@@ -106,6 +106,9 @@ var iamOps = map[string]Op{
 
 	"GetAccessKeyLastUsed": op((*Service).GetAccessKeyLastUsed),
 
+	"GenerateCredentialReport": op((*Service).GenerateCredentialReport),
+	"GetCredentialReport":      op((*Service).GetCredentialReport),
+
 	"CreatePolicy":            op((*Service).CreatePolicy),
 	"GetPolicy":               op((*Service).GetPolicy),
 	"GetPolicyVersion":        op((*Service).GetPolicyVersion),

@@ -63,6 +63,9 @@ type Service struct {
 	sessions map[string]*sessionRec // temporary credentials by access key id
 
 	keyUsage KeyUsage // GetAccessKeyLastUsed's source (SetKeyUsage)
+
+	reportMu sync.Mutex
+	reports  map[string]*credReport // credential reports by account (this node's)
 }
 
 var _ state.Part = (*Service)(nil)
