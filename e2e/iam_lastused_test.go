@@ -73,6 +73,13 @@ func TestAccessKeyLastUsed(t *testing.T) {
 	if at, err := time.Parse("2006-01-02T15:04:05+00:00", rows[2][10]); err != nil || at.Before(before.Truncate(time.Second)) || at.After(time.Now()) {
 		t.Fatalf("credential report: last used %q (%v)", rows[2][10], err)
 	}
+	// get-account-summary, read by the same checks (CLI-decoded SummaryMap).
+	var sum struct{ SummaryMap map[string]int }
+	awsOK(t, s, root, &sum, "iam", "get-account-summary")
+	if sum.SummaryMap["Users"] != 1 || sum.SummaryMap["AccountAccessKeysPresent"] != 1 || sum.SummaryMap["AccountMFAEnabled"] != 0 ||
+		sum.SummaryMap["AccessKeysPerUserQuota"] != 2 {
+		t.Fatalf("get-account-summary: %+v", sum)
+	}
 	s.stop()
 	s.restart()
 	check("after a restart")

@@ -106,6 +106,7 @@ var iamOps = map[string]Op{
 
 	"GetAccessKeyLastUsed": op((*Service).GetAccessKeyLastUsed),
 
+	"GetAccountSummary":        op((*Service).GetAccountSummary),
 	"GenerateCredentialReport": op((*Service).GenerateCredentialReport),
 	"GetCredentialReport":      op((*Service).GetCredentialReport),
 
