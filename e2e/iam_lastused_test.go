@@ -13,7 +13,8 @@ import (
 // unused access keys": a new key answers N/A; after the user signs a KMS request with it
 // the answer names kms, the request's region and its time, also when KMS refused the
 // request; a request with a wrong signature does not count; and the answer survives a
-// restart (it comes from the durable trail).
+// restart (it comes from the durable trail). The credential report and
+// get-account-summary, which the same audits read, agree.
 func TestAccessKeyLastUsed(t *testing.T) {
 	t.Parallel()
 	s, root := debianCLINode(t)
