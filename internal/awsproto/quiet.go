@@ -212,7 +212,11 @@ func (c *quietConn) settle(a *heldAnswer, ok bool, failure []byte) {
 		h := c.answers[0]
 		c.answers[0] = nil
 		c.answers = c.answers[1:]
-		c.out = append(c.out, h.buf...)
+		if len(c.out) == 0 {
+			c.out = h.buf // the usual case: the answer's own buffer, not a copy
+		} else {
+			c.out = append(c.out, h.buf...)
+		}
 		if h.failed {
 			c.doomed = true
 			c.answers = nil // later answers never leave
@@ -239,7 +243,7 @@ func (c *quietConn) flushLocked() {
 			go c.flushSlow()
 			return
 		}
-		c.out = c.out[:0]
+		c.out = nil
 	}
 	if len(c.answers) == 0 && (c.closeAsked || c.doomed) {
 		c.closeLocked()
