@@ -31,23 +31,29 @@ func lookupIn(t *testing.T, s *server, region string, attr ...string) []regionEv
 	awsOK(t, s, s.rootAWS(), &out, args...)
 	var evs []regionEvent
 	for _, e := range out.Events {
-		var rec struct {
-			EventID   string `json:"eventID"`
-			AWSRegion string `json:"awsRegion"`
-			Resources []struct {
-				ARN string `json:"ARN"`
-			} `json:"resources"`
-		}
-		if err := json.Unmarshal([]byte(e.CloudTrailEvent), &rec); err != nil || rec.EventID != e.EventId {
-			t.Fatalf("CloudTrailEvent %v: %s", err, e.CloudTrailEvent)
-		}
-		ev := regionEvent{ID: e.EventId, Name: e.EventName, Region: rec.AWSRegion}
-		if len(rec.Resources) > 0 {
-			ev.KeyARN = rec.Resources[0].ARN
-		}
-		evs = append(evs, ev)
+		evs = append(evs, regionEventOf(t, e.EventId, e.EventName, e.CloudTrailEvent))
 	}
 	return evs
+}
+
+// regionEventOf is a LookupEvents event, checked against its CloudTrailEvent record.
+func regionEventOf(t *testing.T, id, name, record string) regionEvent {
+	t.Helper()
+	var rec struct {
+		EventID   string `json:"eventID"`
+		AWSRegion string `json:"awsRegion"`
+		Resources []struct {
+			ARN string `json:"ARN"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal([]byte(record), &rec); err != nil || rec.EventID != id {
+		t.Fatalf("CloudTrailEvent %v: %s", err, record)
+	}
+	ev := regionEvent{ID: id, Name: name, Region: rec.AWSRegion}
+	if len(rec.Resources) > 0 {
+		ev.KeyARN = rec.Resources[0].ARN
+	}
+	return ev
 }
 
 // lookupInSDK is lookupIn with aws-sdk-go-v2's paginator.
@@ -65,21 +71,7 @@ func lookupInSDK(t *testing.T, s *server, region string, attr ...string) []regio
 			t.Fatalf("LookupEvents in %s %v: %v", region, attr, err)
 		}
 		for _, e := range page.Events {
-			var rec struct {
-				EventID   string `json:"eventID"`
-				AWSRegion string `json:"awsRegion"`
-				Resources []struct {
-					ARN string `json:"ARN"`
-				} `json:"resources"`
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec); err != nil || rec.EventID != aws.ToString(e.EventId) {
-				t.Fatalf("CloudTrailEvent %v: %s", err, aws.ToString(e.CloudTrailEvent))
-			}
-			ev := regionEvent{ID: rec.EventID, Name: aws.ToString(e.EventName), Region: rec.AWSRegion}
-			if len(rec.Resources) > 0 {
-				ev.KeyARN = rec.Resources[0].ARN
-			}
-			evs = append(evs, ev)
+			evs = append(evs, regionEventOf(t, aws.ToString(e.EventId), aws.ToString(e.EventName), aws.ToString(e.CloudTrailEvent)))
 		}
 	}
 	return evs

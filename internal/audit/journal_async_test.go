@@ -3,7 +3,6 @@ package audit
 import (
 	"errors"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,19 +86,7 @@ func TestAppendAsyncFailure(t *testing.T) {
 // a group that already timed out are refused at once; and the journal works
 // again once the disk does.
 func TestAppendAsyncTimeout(t *testing.T) {
-	stuck := make(chan struct{})
-	var hang atomic.Bool
-	hang.Store(true)
-	j := openT(t, t.TempDir(), Options{CommitDelay: -1, AppendTimeout: 100 * time.Millisecond,
-		Sync: func(f *os.File) error {
-			if hang.Load() {
-				<-stuck
-			}
-			return f.Sync()
-		}})
-	var unstick sync.Once
-	release := func() { unstick.Do(func() { hang.Store(false); close(stuck) }) }
-	t.Cleanup(release)
+	j, release := openHanging(t, Options{CommitDelay: -1, AppendTimeout: 100 * time.Millisecond})
 	f0, c0 := callback(t)
 	if err := j.AppendAsync(sampleEvent(0), false, f0); err != nil {
 		t.Fatal(err)

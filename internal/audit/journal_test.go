@@ -696,24 +696,31 @@ func TestCommitCounts(t *testing.T) {
 	}
 }
 
+// openHanging opens a journal whose fsyncs hang until release is called (also at the
+// end of the test, before Close: cleanups run last first).
+func openHanging(t *testing.T, o Options) (j *Journal, release func()) {
+	stuck := make(chan struct{})
+	var hang atomic.Bool
+	hang.Store(true)
+	o.Sync = func(f *os.File) error {
+		if hang.Load() {
+			<-stuck
+		}
+		return f.Sync()
+	}
+	j = openT(t, t.TempDir(), o)
+	var unstick sync.Once
+	release = func() { unstick.Do(func() { hang.Store(false); close(stuck) }) }
+	t.Cleanup(release)
+	return j, release
+}
+
 // TestAppendTimeout: when the disk hangs, appenders give up after
 // AppendTimeout with ErrCommitTimeout — those whose group is being committed,
 // those queued behind it, and those waiting for room in a full group — and
 // the journal works again once the disk does.
 func TestAppendTimeout(t *testing.T) {
-	stuck := make(chan struct{})
-	var hang atomic.Bool
-	hang.Store(true)
-	j := openT(t, t.TempDir(), Options{MaxBatch: 2, CommitDelay: -1, AppendTimeout: 150 * time.Millisecond,
-		Sync: func(f *os.File) error {
-			if hang.Load() {
-				<-stuck
-			}
-			return f.Sync()
-		}})
-	var unstick sync.Once
-	release := func() { unstick.Do(func() { hang.Store(false); close(stuck) }) }
-	t.Cleanup(release) // before Close (cleanups run last first), also when the test fails
+	j, release := openHanging(t, Options{MaxBatch: 2, CommitDelay: -1, AppendTimeout: 150 * time.Millisecond})
 	first := appendAsync(j, false, 0)
 	time.Sleep(20 * time.Millisecond) // its commit is under way and hangs
 	var rest []chan error
