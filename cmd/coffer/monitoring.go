@@ -24,11 +24,17 @@ func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *aws
 
 // snsQueryService exposes SNS (query protocol, SigV4 service "sns").
 func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QueryService {
+	guard := a.guardAllOn("sns", "AuthorizationError", http.StatusForbidden, func(op string, c *awsproto.Call) string {
+		return svc.RequestResource(op, c.Body) // the topic, so that topic-scoped statements apply
+	})
 	ops := handlers(svc, sns.Operations(), func(c *awsproto.Call) sns.Caller {
 		return sns.Caller{Region: c.Region, Account: c.Principal.Account}
-	}, a.guardAllOn("sns", "AuthorizationError", http.StatusForbidden, func(op string, c *awsproto.Call) string {
-		return svc.RequestResource(op, c.Body) // the topic, so that topic-scoped statements apply
-	}))
+	}, func(op string, h awsproto.Handler) awsproto.Handler {
+		if op == "PublishBatch" {
+			return guard("Publish", h) // as on AWS, PublishBatch needs sns:Publish (there is no sns:PublishBatch)
+		}
+		return guard(op, h)
+	})
 	return &awsproto.QueryService{SigningName: "sns", Version: "2010-03-31",
 		XMLNamespace: sns.XMLNamespace, Operations: ops, MapError: sns.MapError}
 }

@@ -49,6 +49,7 @@ var snsOps = map[string]Op{
 	"ListSubscriptionsByTopic":  opListSubscriptionsByTopic,
 	"Unsubscribe":               opUnsubscribe,
 	"Publish":                   opPublish,
+	"PublishBatch":              opPublishBatch,
 	"SetTopicAttributes":        opSetTopicAttributes,
 	"GetSubscriptionAttributes": opGetSubscriptionAttributes,
 	"SetSubscriptionAttributes": opSetSubscriptionAttributes,
@@ -506,28 +507,157 @@ func opPublish(s *Service, ctx context.Context, c Caller, body []byte) (any, err
 	if err := refuseIfSet(v, "Only TopicArn is supported", "TargetArn", "PhoneNumber"); err != nil {
 		return nil, err
 	}
-	if err := refuseIfSet(v, "The request includes a FIFO parameter, but the topic is not a FIFO topic", "MessageGroupId", "MessageDeduplicationId"); err != nil {
+	in, err := publishMessage(v)
+	if err != nil {
 		return nil, err
+	}
+	in.TopicArn = v.Get("TopicArn")
+	id, err := s.Publish(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &PublishResult{MessageId: id}, nil
+}
+
+// publishMessage reads one message of Publish (or of a PublishBatch entry, its parameters
+// without the entry's prefix): Message, Subject, MessageStructure, MessageAttributes.
+func publishMessage(v url.Values) (PublishInput, error) {
+	if err := refuseIfSet(v, "The request includes a FIFO parameter, but the topic is not a FIFO topic", "MessageGroupId", "MessageDeduplicationId"); err != nil {
+		return PublishInput{}, err
 	}
 	msg := v.Get("Message")
 	switch v.Get("MessageStructure") {
 	case "":
 	case "json":
+		var err error
 		if msg, err = jsonStructuredMessage(msg); err != nil {
-			return nil, err
+			return PublishInput{}, err
 		}
 	default:
-		return nil, invalid("Invalid parameter: MessageStructure")
+		return PublishInput{}, invalid("Invalid parameter: MessageStructure")
 	}
 	attrs, err := messageAttributes(v)
 	if err != nil {
-		return nil, err
+		return PublishInput{}, err
 	}
-	id, err := s.Publish(ctx, PublishInput{TopicArn: v.Get("TopicArn"), Message: msg, Subject: v.Get("Subject"), MessageAttributes: attrs})
+	return PublishInput{Message: msg, Subject: v.Get("Subject"), MessageAttributes: attrs}, nil
+}
+
+// PublishBatch's limits: AWS's.
+const (
+	maxBatchEntries = 10
+	maxBatchIDLen   = 80
+)
+
+// PublishBatchResult is the content of <PublishBatchResult>.
+type PublishBatchResult struct {
+	Successful []BatchResultEntry      `xml:"Successful>member"`
+	Failed     []BatchResultErrorEntry `xml:"Failed>member"`
+}
+
+// BatchResultEntry is a message PublishBatch published.
+type BatchResultEntry struct {
+	Id        string `xml:"Id"`
+	MessageId string `xml:"MessageId"`
+}
+
+// BatchResultErrorEntry is a message PublishBatch refused.
+type BatchResultErrorEntry struct {
+	Id          string `xml:"Id"`
+	Code        string `xml:"Code"`
+	Message     string `xml:"Message"`
+	SenderFault bool   `xml:"SenderFault"`
+}
+
+// opPublishBatch publishes up to ten messages to a topic, each on its own: an entry that
+// is invalid is reported in Failed (with the code Publish would answer) and the others
+// are published. A request that is wrong as a whole (no entries, more than ten, an Id
+// that is not 1-80 letters, digits, - or _, two entries with one Id, more than 256 KiB of
+// messages in all, an unknown topic) is refused with AWS's error.
+func opPublishBatch(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.params(c, body)
 	if err != nil {
 		return nil, err
 	}
-	return &PublishResult{MessageId: id}, nil
+	topic := v.Get("TopicArn")
+	if err := s.checkARN(topic, "TopicArn"); err != nil {
+		return nil, err
+	}
+	var entries []url.Values
+	for i := 1; ; i++ {
+		prefix := "PublishBatchRequestEntries.member." + strconv.Itoa(i) + "."
+		if !hasPrefixParam(v, prefix) {
+			break
+		}
+		if len(entries) == maxBatchEntries {
+			return nil, snsErr("TooManyEntriesInBatchRequest", "The batch request contains more entries than permissible.")
+		}
+		e := url.Values{}
+		for k, vals := range v {
+			if rest, ok := strings.CutPrefix(k, prefix); ok {
+				e[rest] = vals
+			}
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
+		return nil, snsErr("EmptyBatchRequest", "The batch request doesn't contain any entries.")
+	}
+	seen := map[string]bool{}
+	total := 0
+	for _, e := range entries {
+		id := e.Get("Id")
+		if !validBatchID(id) {
+			return nil, snsErr("InvalidBatchEntryId", "The Id of a batch entry in a batch request doesn't abide by the specification: 1 to %d letters, digits, hyphens and underscores.", maxBatchIDLen)
+		}
+		if seen[id] {
+			return nil, snsErr("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the same Id.")
+		}
+		seen[id] = true
+		total += len(e.Get("Message"))
+	}
+	if total > maxMessage {
+		return nil, snsErr("BatchRequestTooLong", "The length of all the batch messages put together is more than the limit of %d bytes.", maxMessage)
+	}
+	s.mu.RLock()
+	exists := s.topics[topic] != nil
+	s.mu.RUnlock()
+	if !exists {
+		return nil, snsErr("NotFound", "Topic does not exist")
+	}
+	out := &PublishBatchResult{Successful: []BatchResultEntry{}, Failed: []BatchResultErrorEntry{}}
+	for _, e := range entries {
+		id := e.Get("Id")
+		in, err := publishMessage(e)
+		var msgID string
+		if err == nil {
+			in.TopicArn = topic
+			msgID, err = s.Publish(ctx, in)
+		}
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) {
+				return nil, err // not the entry's fault (e.g. the state store): the whole call fails
+			}
+			out.Failed = append(out.Failed, BatchResultErrorEntry{Id: id, Code: se.Code, Message: se.Message, SenderFault: se.Status < 500})
+			continue
+		}
+		out.Successful = append(out.Successful, BatchResultEntry{Id: id, MessageId: msgID})
+	}
+	return out, nil
+}
+
+// validBatchID: a PublishBatch entry Id (1-80 alphanumerics, hyphens and underscores).
+func validBatchID(id string) bool {
+	if id == "" || len(id) > maxBatchIDLen {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonStructuredMessage returns the message of MessageStructure=json: the "default"

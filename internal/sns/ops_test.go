@@ -71,7 +71,7 @@ func TestOperationsTable(t *testing.T) {
 	}
 	sort.Strings(names)
 	want := "ConfirmSubscription CreateTopic DeleteTopic GetSubscriptionAttributes GetTopicAttributes ListSubscriptions ListSubscriptionsByTopic " +
-		"ListTagsForResource ListTopics Publish SetSubscriptionAttributes SetTopicAttributes Subscribe TagResource Unsubscribe UntagResource"
+		"ListTagsForResource ListTopics Publish PublishBatch SetSubscriptionAttributes SetTopicAttributes Subscribe TagResource Unsubscribe UntagResource"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("got %s", got)
 	}

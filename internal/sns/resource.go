@@ -22,7 +22,7 @@ func (s *Service) RequestResource(op string, body []byte) string {
 	arn := ""
 	switch op {
 	case "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe", "ConfirmSubscription",
-		"ListSubscriptionsByTopic", "Publish":
+		"ListSubscriptionsByTopic", "Publish", "PublishBatch":
 		arn = v.Get("TopicArn")
 	case "ListTagsForResource", "TagResource", "UntagResource":
 		arn = v.Get("ResourceArn")

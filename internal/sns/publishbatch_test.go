@@ -1,0 +1,84 @@
+package sns
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// PublishBatch publishes each valid entry (the subscriber gets them, with their subjects
+// and attributes), reports invalid ones in Failed with Publish's code, and refuses a
+// request that is wrong as a whole with AWS's batch errors.
+func TestPublishBatch(t *testing.T) {
+	e := newEnv(t, fast)
+	e.mustCall("CreateTopic", url.Values{"Name": {"batch"}})
+	topic := "arn:aws:sns:us-east-1:111122223333:batch"
+	sub := newSubscriber(t, nil)
+	e.mustCall("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/hook"}})
+	waitFor(t, "confirmation", func() bool { return len(sub.received()) == 1 })
+	e.mustCall("ConfirmSubscription", url.Values{"TopicArn": {topic}, "Token": {sub.received()[0].Token}})
+
+	p := url.Values{"TopicArn": {topic}}
+	entry := func(i int, kv ...string) {
+		for j := 0; j < len(kv); j += 2 {
+			p.Set("PublishBatchRequestEntries.member."+strconv.Itoa(i)+"."+kv[j], kv[j+1])
+		}
+	}
+	entry(1, "Id", "first", "Message", "one", "Subject", "S1",
+		"MessageAttributes.entry.1.Name", "level", "MessageAttributes.entry.1.Value.DataType", "String", "MessageAttributes.entry.1.Value.StringValue", "high")
+	entry(2, "Id", "bad-structure", "Message", "not json", "MessageStructure", "json")
+	entry(3, "Id", "third_3", "Message", `{"default":"three"}`, "MessageStructure", "json")
+	entry(4, "Id", "fifo", "Message", "m", "MessageGroupId", "g")
+	out := e.mustCall("PublishBatch", p).(*PublishBatchResult)
+	if len(out.Successful) != 2 || out.Successful[0].Id != "first" || out.Successful[1].Id != "third_3" || out.Successful[0].MessageId == "" ||
+		len(out.Failed) != 2 || out.Failed[0].Id != "bad-structure" || out.Failed[0].Code != "InvalidParameter" || !out.Failed[0].SenderFault ||
+		out.Failed[1].Id != "fifo" || out.Failed[1].Code != "InvalidParameter" {
+		t.Fatalf("%+v", out)
+	}
+	x := resultXML(t, "PublishBatch", out)
+	if !strings.HasPrefix(x, "<PublishBatchResult><Successful><member><Id>first</Id><MessageId>"+out.Successful[0].MessageId+"</MessageId></member>") ||
+		!strings.Contains(x, "<Failed><member><Id>bad-structure</Id><Code>InvalidParameter</Code><Message>") ||
+		!strings.Contains(x, "<SenderFault>true</SenderFault>") {
+		t.Fatal(x)
+	}
+	waitFor(t, "two notifications", func() bool { return len(sub.received()) == 3 })
+	got := map[string]Message{}
+	for _, m := range sub.received()[1:] {
+		got[m.MessageID] = m
+	}
+	m1, m3 := got[out.Successful[0].MessageId], got[out.Successful[1].MessageId]
+	if m1.Message != "one" || m1.Subject != "S1" || m1.MessageAttributes["level"] != (messageAttr{Type: "String", Value: "high"}) || m3.Message != "three" {
+		t.Fatalf("delivered %+v", got)
+	}
+
+	many := url.Values{"TopicArn": {topic}}
+	for i := 1; i <= 11; i++ {
+		many.Set("PublishBatchRequestEntries.member."+strconv.Itoa(i)+".Id", "m"+strconv.Itoa(i))
+		many.Set("PublishBatchRequestEntries.member."+strconv.Itoa(i)+".Message", "x")
+	}
+	big := strings.Repeat("x", 130*1024)
+	for _, c := range []struct {
+		p    url.Values
+		code string
+	}{
+		{url.Values{"TopicArn": {topic}}, "EmptyBatchRequest"},
+		{many, "TooManyEntriesInBatchRequest"},
+		{url.Values{"TopicArn": {topic}, "PublishBatchRequestEntries.member.1.Id": {"a b"}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "InvalidBatchEntryId"},
+		{url.Values{"TopicArn": {topic}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "InvalidBatchEntryId"},
+		{url.Values{"TopicArn": {topic}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"x"},
+			"PublishBatchRequestEntries.member.2.Id": {"a"}, "PublishBatchRequestEntries.member.2.Message": {"y"}}, "BatchEntryIdsNotDistinct"},
+		{url.Values{"TopicArn": {topic}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {big},
+			"PublishBatchRequestEntries.member.2.Id": {"b"}, "PublishBatchRequestEntries.member.2.Message": {big}}, "BatchRequestTooLong"},
+		{url.Values{"TopicArn": {topic + "-missing"}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "NotFound"},
+		{url.Values{"TopicArn": {"not-an-arn"}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "InvalidParameter"},
+	} {
+		_, err := e.call("PublishBatch", c.p)
+		if ae := MapError(err); ae == nil || ae.Code != c.code {
+			t.Errorf("%s: %v, want %s", c.code, err, c.code)
+		}
+	}
+	if n := len(sub.received()); n != 3 {
+		t.Fatalf("refused batches delivered: %d notifications", n)
+	}
+}
