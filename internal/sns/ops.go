@@ -583,6 +583,42 @@ func opPublishBatch(s *Service, ctx context.Context, c Caller, body []byte) (any
 	if err := s.checkARN(topic, "TopicArn"); err != nil {
 		return nil, err
 	}
+	entries, err := batchEntries(v)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	exists := s.topics[topic] != nil
+	s.mu.RUnlock()
+	if !exists {
+		return nil, snsErr("NotFound", "Topic does not exist")
+	}
+	out := &PublishBatchResult{Successful: []BatchResultEntry{}, Failed: []BatchResultErrorEntry{}}
+	for _, e := range entries {
+		id := e.Get("Id")
+		in, err := publishMessage(e)
+		var msgID string
+		if err == nil {
+			in.TopicArn = topic
+			msgID, err = s.Publish(ctx, in)
+		}
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) {
+				return nil, err // not the entry's fault (e.g. the state store): the whole call fails
+			}
+			out.Failed = append(out.Failed, BatchResultErrorEntry{Id: id, Code: se.Code, Message: se.Message, SenderFault: se.Status < 500})
+			continue
+		}
+		out.Successful = append(out.Successful, BatchResultEntry{Id: id, MessageId: msgID})
+	}
+	return out, nil
+}
+
+// batchEntries reads PublishBatch's entries (each entry's parameters without its
+// prefix) and checks the request as a whole: 1 to 10 entries, valid and distinct Ids, at
+// most 256 KiB of messages in all.
+func batchEntries(v url.Values) ([]url.Values, error) {
 	var entries []url.Values
 	for i := 1; ; i++ {
 		prefix := "PublishBatchRequestEntries.member." + strconv.Itoa(i) + "."
@@ -619,32 +655,7 @@ func opPublishBatch(s *Service, ctx context.Context, c Caller, body []byte) (any
 	if total > maxMessage {
 		return nil, snsErr("BatchRequestTooLong", "The length of all the batch messages put together is more than the limit of %d bytes.", maxMessage)
 	}
-	s.mu.RLock()
-	exists := s.topics[topic] != nil
-	s.mu.RUnlock()
-	if !exists {
-		return nil, snsErr("NotFound", "Topic does not exist")
-	}
-	out := &PublishBatchResult{Successful: []BatchResultEntry{}, Failed: []BatchResultErrorEntry{}}
-	for _, e := range entries {
-		id := e.Get("Id")
-		in, err := publishMessage(e)
-		var msgID string
-		if err == nil {
-			in.TopicArn = topic
-			msgID, err = s.Publish(ctx, in)
-		}
-		if err != nil {
-			var se *Error
-			if !errors.As(err, &se) {
-				return nil, err // not the entry's fault (e.g. the state store): the whole call fails
-			}
-			out.Failed = append(out.Failed, BatchResultErrorEntry{Id: id, Code: se.Code, Message: se.Message, SenderFault: se.Status < 500})
-			continue
-		}
-		out.Successful = append(out.Successful, BatchResultEntry{Id: id, MessageId: msgID})
-	}
-	return out, nil
+	return entries, nil
 }
 
 // validBatchID: a PublishBatch entry Id (1-80 alphanumerics, hyphens and underscores).

@@ -82,3 +82,44 @@ func TestPublishBatch(t *testing.T) {
 		t.Fatalf("refused batches delivered: %d notifications", n)
 	}
 }
+
+// FuzzPublishBatchParams: any PublishBatch body is read into 1-10 entries with valid,
+// distinct Ids, or refused with one of SNS's errors; each entry's message is read or
+// refused with InvalidParameter; nothing panics.
+func FuzzPublishBatchParams(f *testing.F) {
+	f.Add("TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A111122223333%3At&PublishBatchRequestEntries.member.1.Id=a&PublishBatchRequestEntries.member.1.Message=m")
+	f.Add("PublishBatchRequestEntries.member.1.Id=a&PublishBatchRequestEntries.member.1.Message=%7B%22default%22%3A%22x%22%7D&PublishBatchRequestEntries.member.1.MessageStructure=json" +
+		"&PublishBatchRequestEntries.member.2.Id=b&PublishBatchRequestEntries.member.2.Message=m&PublishBatchRequestEntries.member.2.MessageAttributes.entry.1.Name=n" +
+		"&PublishBatchRequestEntries.member.2.MessageAttributes.entry.1.Value.DataType=Number&PublishBatchRequestEntries.member.2.MessageAttributes.entry.1.Value.StringValue=1")
+	f.Add("PublishBatchRequestEntries.member.2.Id=a")
+	f.Add("PublishBatchRequestEntries.member.1.Id=a&PublishBatchRequestEntries.member.1.Id=b")
+	f.Fuzz(func(t *testing.T, body string) {
+		v, err := url.ParseQuery(body)
+		if err != nil {
+			return
+		}
+		entries, err := batchEntries(v)
+		if err != nil {
+			if e, ok := err.(*Error); !ok || e.Status != 400 {
+				t.Fatalf("%q: %v", body, err)
+			}
+			return
+		}
+		if len(entries) == 0 || len(entries) > maxBatchEntries {
+			t.Fatalf("%d entries", len(entries))
+		}
+		seen := map[string]bool{}
+		for _, e := range entries {
+			id := e.Get("Id")
+			if !validBatchID(id) || seen[id] {
+				t.Fatalf("entry Id %q accepted", id)
+			}
+			seen[id] = true
+			if _, err := publishMessage(e); err != nil {
+				if se, ok := err.(*Error); !ok || se.Code != "InvalidParameter" {
+					t.Fatalf("entry %q: %v", id, err)
+				}
+			}
+		}
+	})
+}
