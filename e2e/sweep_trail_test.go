@@ -142,4 +142,6 @@ func TestSweepTrailGetEventSelectors(t *testing.T) {
 		t.Errorf("get-event-selectors: %+v", out)
 	}
 	sweepFails(t, s, "us-east-1", "TrailNotFoundException", "cloudtrail", "get-event-selectors", "--trail-name", "nope")
+	// No trail has Insights in Coffer: CloudTrail's answer for a trail without them.
+	sweepFails(t, s, "us-east-1", "InsightNotEnabledException", "cloudtrail", "get-insight-selectors", "--trail-name", "selectors")
 }

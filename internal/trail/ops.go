@@ -32,6 +32,9 @@ var ops = map[string]Op{
 	"ListTags":          (*Service).opListTags,
 	"GetEventSelectors": (*Service).opGetEventSelectors,
 	"PutEventSelectors": (*Service).opPutEventSelectors,
+
+	"GetInsightSelectors": (*Service).opGetInsightSelectors,
+	"PutInsightSelectors": (*Service).opPutInsightSelectors,
 }
 
 // Operations is the dispatch table of the trail operations, by name.

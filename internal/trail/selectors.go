@@ -2,6 +2,7 @@ package trail
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -389,4 +390,41 @@ func selectorsOutput(t *Trail) map[string]any {
 		sel = defaultSelectors()
 	}
 	return map[string]any{"TrailARN": t.ARN(), "EventSelectors": sel}
+}
+
+// opGetInsightSelectors: Coffer records no CloudTrail Insights events, so no trail has
+// Insights enabled and the answer is CloudTrail's InsightNotEnabledException for a trail
+// that exists (what AWS answers for a trail without Insights).
+func (s *Service) opGetInsightSelectors(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		TrailName string `json:"TrailName"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.resolve(c, in.TrailName)
+	if err != nil {
+		return nil, err
+	}
+	return nil, errorf("InsightNotEnabledException", "Trail %s does not have Insights enabled.", t.ARN())
+}
+
+// opPutInsightSelectors refuses to enable Insights (Coffer does not compute them) with
+// UnsupportedOperationException, once the trail is known to exist and to be in this region.
+func (s *Service) opPutInsightSelectors(ctx context.Context, c Caller, body []byte) (any, error) {
+	in, err := awsproto.Decode[struct {
+		TrailName        string            `json:"TrailName"`
+		InsightSelectors []json.RawMessage `json:"InsightSelectors"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.resolve(c, in.TrailName)
+	if err != nil {
+		return nil, err
+	}
+	if t.HomeRegion != c.region(s) {
+		return nil, errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
+	}
+	return nil, errorf("UnsupportedOperationException", "CloudTrail Insights are not supported by Coffer: it records no Insights events.")
 }

@@ -155,3 +155,23 @@ func TestDeliveryHonoursSelectors(t *testing.T) {
 		t.Fatalf("delivered %v, want CreateUser and CN_LOGIN", got)
 	}
 }
+
+// No trail has Insights: GetInsightSelectors answers InsightNotEnabledException for a trail
+// that exists, PutInsightSelectors UnsupportedOperationException; unknown trails are not
+// found first.
+func TestInsightSelectors(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"trail-1","S3BucketName":"bucket-1"}`)
+	for _, c := range []struct{ op, body, code string }{
+		{"GetInsightSelectors", `{"TrailName":"trail-1"}`, "InsightNotEnabledException"},
+		{"GetInsightSelectors", `{"TrailName":"nope"}`, "TrailNotFoundException"},
+		{"GetInsightSelectors", `{}`, "InvalidTrailNameException"},
+		{"PutInsightSelectors", `{"TrailName":"trail-1","InsightSelectors":[{"InsightType":"ApiCallRateInsight"}]}`, "UnsupportedOperationException"},
+		{"PutInsightSelectors", `{"TrailName":"nope","InsightSelectors":[]}`, "TrailNotFoundException"},
+	} {
+		_, err := f.op(c.op, c.body)
+		if e := MapError(err); e == nil || e.Code != c.code || e.Status != 400 {
+			t.Errorf("%s %s: %v, want %s", c.op, c.body, err, c.code)
+		}
+	}
+}
