@@ -269,8 +269,8 @@ func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any
 	if err != nil {
 		return nil, err
 	}
-	if t.HomeRegion != c.region(s) {
-		return nil, errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
+	if err := s.checkHome(c, t); err != nil {
+		return nil, err
 	}
 	if in.S3BucketName != nil && *in.S3BucketName == "" {
 		return nil, errorf("InvalidS3BucketNameException", "S3 bucket name is required.")
@@ -360,10 +360,26 @@ func (s *Service) homeNamed(c Caller, body []byte) (*Trail, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t, s.checkHome(c, t)
+}
+
+// checkHome refuses a change to t from outside its home region.
+func (s *Service) checkHome(c Caller, t *Trail) error {
 	if t.HomeRegion != c.region(s) {
-		return nil, errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
+		return errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
 	}
-	return t, nil
+	return nil
+}
+
+// trailNamed resolves the trail a request names in TrailName (name or ARN).
+func (s *Service) trailNamed(c Caller, body []byte) (*Trail, error) {
+	in, err := awsproto.Decode[struct {
+		TrailName string `json:"TrailName"`
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	return s.resolve(c, in.TrailName)
 }
 
 func (s *Service) opDeleteTrail(ctx context.Context, c Caller, body []byte) (any, error) {

@@ -338,8 +338,8 @@ func (s *Service) opPutEventSelectors(ctx context.Context, c Caller, body []byte
 	if err != nil {
 		return nil, err
 	}
-	if t.HomeRegion != c.region(s) {
-		return nil, errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
+	if err := s.checkHome(c, t); err != nil {
+		return nil, err
 	}
 	cmd := selectorsCmd{ARN: t.ARN()}
 	switch {
@@ -368,13 +368,7 @@ func (s *Service) opPutEventSelectors(ctx context.Context, c Caller, body []byte
 // (every management event, read and write, no data events) unless PutEventSelectors set
 // others.
 func (s *Service) opGetEventSelectors(ctx context.Context, c Caller, body []byte) (any, error) {
-	in, err := awsproto.Decode[struct {
-		TrailName string `json:"TrailName"`
-	}](body)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.resolve(c, in.TrailName)
+	t, err := s.trailNamed(c, body)
 	if err != nil {
 		return nil, err
 	}
@@ -396,13 +390,7 @@ func selectorsOutput(t *Trail) map[string]any {
 // Insights enabled and the answer is CloudTrail's InsightNotEnabledException for a trail
 // that exists (what AWS answers for a trail without Insights).
 func (s *Service) opGetInsightSelectors(ctx context.Context, c Caller, body []byte) (any, error) {
-	in, err := awsproto.Decode[struct {
-		TrailName string `json:"TrailName"`
-	}](body)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.resolve(c, in.TrailName)
+	t, err := s.trailNamed(c, body)
 	if err != nil {
 		return nil, err
 	}
@@ -423,8 +411,8 @@ func (s *Service) opPutInsightSelectors(ctx context.Context, c Caller, body []by
 	if err != nil {
 		return nil, err
 	}
-	if t.HomeRegion != c.region(s) {
-		return nil, errorf("InvalidHomeRegionException", "This operation must be called from the trail's home region (%s).", t.HomeRegion)
+	if err := s.checkHome(c, t); err != nil {
+		return nil, err
 	}
 	return nil, errorf("UnsupportedOperationException", "CloudTrail Insights are not supported by Coffer: it records no Insights events.")
 }
