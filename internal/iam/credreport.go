@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/coffer-hsm/coffer/internal/awsproto"
 )
 
 // The credential report (GenerateCredentialReport, GetCredentialReport): one CSV row per
@@ -127,12 +125,8 @@ func (s *Service) credentialReport(c Caller, now time.Time) ([]byte, error) {
 	slices.SortFunc(users, func(a, b userRow) int { return strings.Compare(strings.ToLower(a.name), strings.ToLower(b.name)) })
 
 	root := userRow{name: "<root_account>", arn: "arn:aws:iam::" + c.Account + ":root", created: s.cfg.AccountCreated}
-	if st, ok := s.cfg.Root.(awsproto.StaticCredentials); ok {
-		for id, cred := range st {
-			if cred.Principal.Account == c.Account {
-				root.keys = append(root.keys, keyRow{id: id, active: true, created: s.cfg.AccountCreated})
-			}
-		}
+	for _, id := range s.rootKeys(c.Account) {
+		root.keys = append(root.keys, keyRow{id: id, active: true, created: s.cfg.AccountCreated})
 	}
 
 	var buf bytes.Buffer

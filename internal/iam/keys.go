@@ -411,17 +411,14 @@ func (s *Service) GetAccessKeyLastUsed(ctx context.Context, c Caller, in GetAcce
 	if !validAccessKeyID(in.AccessKeyId) {
 		return nil, validation("1 validation error detected: Value at 'accessKeyId' failed to satisfy constraint: Member must have length between 16 and 128 and contain only letters, digits and _")
 	}
-	out := &GetAccessKeyLastUsedOutput{}
-	s.mu.RLock()
-	k := s.keys[in.AccessKeyId]
-	usage := s.keyUsage
-	if k != nil && k.Account == c.Account {
-		out.UserName = k.UserName
-	}
-	s.mu.RUnlock()
-	if out.UserName == "" && !s.rootKeyOf(c.Account, in.AccessKeyId) {
+	user, ok := s.keyOwner(c.Account, in.AccessKeyId)
+	if !ok {
 		return nil, noSuch("The Access Key with id %s cannot be found", in.AccessKeyId)
 	}
+	out := &GetAccessKeyLastUsedOutput{UserName: user}
+	s.mu.RLock()
+	usage := s.keyUsage
+	s.mu.RUnlock()
 	out.AccessKeyLastUsed = AccessKeyLastUsed{ServiceName: "N/A", Region: "N/A"}
 	if usage != nil {
 		use, ok, err := usage(in.AccessKeyId)
@@ -433,6 +430,37 @@ func (s *Service) GetAccessKeyLastUsed(ctx context.Context, c Caller, in GetAcce
 		}
 	}
 	return out, nil
+}
+
+// keyOwner returns the user whose access key id is, in account ("" for the root's key);
+// ok false: no key of the account has that id.
+func (s *Service) keyOwner(account, id string) (user string, ok bool) {
+	s.mu.RLock()
+	k := s.keys[id]
+	if k != nil && k.Account == account {
+		user = k.UserName
+	}
+	s.mu.RUnlock()
+	if user != "" {
+		return user, true
+	}
+	return "", s.rootKeyOf(account, id)
+}
+
+// rootKeys lists the root credentials' access keys of account, when the root credentials
+// are a fixed set (the configured root key); otherwise none can be listed.
+func (s *Service) rootKeys(account string) []string {
+	st, ok := s.cfg.Root.(awsproto.StaticCredentials)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for id, cred := range st {
+		if cred.Principal.Account == account {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // rootKeyOf reports whether id is the root credentials' key of account.

@@ -59,21 +59,14 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 	switch op {
 	case "GetAccessKeyLastUsed":
 		// The user who owns the key (the root's key: the account's root).
-		id := v.Get("AccessKeyId")
-		s.mu.RLock()
-		k := s.keys[id]
-		var name string
-		if k != nil && k.Account == account {
-			name = k.UserName
-		}
-		s.mu.RUnlock()
-		if name != "" {
-			return entity(kindUser, name, "")
-		}
-		if s.rootKeyOf(account, id) {
+		switch user, ok := s.keyOwner(account, v.Get("AccessKeyId")); {
+		case !ok:
+			return "*"
+		case user == "":
 			return "arn:aws:iam::" + account + ":root"
+		default:
+			return entity(kindUser, user, "")
 		}
-		return "*"
 	case "CreateUser", "GetUser", "DeleteUser", "UpdateUser", "TagUser", "UntagUser", "ListUserTags",
 		"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
 		"ListGroupsForUser", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies",

@@ -1,10 +1,6 @@
 package iam
 
-import (
-	"context"
-
-	"github.com/coffer-hsm/coffer/internal/awsproto"
-)
+import "context"
 
 // summaryEntry is one entry of GetAccountSummary's SummaryMap.
 type summaryEntry struct {
@@ -53,12 +49,8 @@ func (s *Service) GetAccountSummary(ctx context.Context, c Caller, _ struct{}) (
 	s.mu.RUnlock()
 	// The root's access keys are the configured root credentials; Coffer's root has no
 	// MFA device.
-	if st, ok := s.cfg.Root.(awsproto.StaticCredentials); ok {
-		for _, cred := range st {
-			if cred.Principal.Account == c.Account {
-				counts["AccountAccessKeysPresent"] = 1
-			}
-		}
+	if len(s.rootKeys(c.Account)) > 0 {
+		counts["AccountAccessKeysPresent"] = 1
 	}
 	out := &GetAccountSummaryOutput{}
 	for _, k := range []string{"Users", "Groups", "Roles", "Policies", "PolicyVersionsInUse", "MFADevices", "MFADevicesInUse",
