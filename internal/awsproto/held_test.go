@@ -80,26 +80,27 @@ func newHeldEnv(t *testing.T, tlsOn bool, settleAt func(heldRecord) bool) *heldE
 	return env
 }
 
-func (env *heldEnv) next(t *testing.T) heldRecord {
+// receive returns the next value of c, failing the test (with missing) after 5 s.
+func receive[T any](t *testing.T, c <-chan T, missing string) T {
 	t.Helper()
 	select {
-	case r := <-env.pending:
-		return r
+	case v := <-c:
+		return v
 	case <-time.After(5 * time.Second):
-		t.Fatal("no RecordAsync call")
-		return heldRecord{}
+		t.Fatal(missing)
+		var zero T
+		return zero
 	}
+}
+
+func (env *heldEnv) next(t *testing.T) heldRecord {
+	t.Helper()
+	return receive(t, env.pending, "no RecordAsync call")
 }
 
 func (env *heldEnv) observedNext(t *testing.T) string {
 	t.Helper()
-	select {
-	case s := <-env.observed:
-		return s
-	case <-time.After(5 * time.Second):
-		t.Fatal("Observe not called")
-		return ""
-	}
+	return receive(t, env.observed, "Observe not called")
 }
 
 type clientResult struct {
@@ -126,13 +127,7 @@ func send(client *http.Client, req *http.Request) chan clientResult {
 
 func waitResult(t *testing.T, c chan clientResult) clientResult {
 	t.Helper()
-	select {
-	case r := <-c:
-		return r
-	case <-time.After(5 * time.Second):
-		t.Fatal("no answer")
-		return clientResult{}
-	}
+	return receive(t, c, "no answer")
 }
 
 // TestHeldAnswerLeavesAfterItsRecord: the answer does not reach the client
