@@ -12,8 +12,9 @@ import (
 // Topic and subscription attributes that can be changed after creation, and topic tags.
 
 // topicAttributeNames are the attribute names SetTopicAttributes knows (botocore's sns
-// model, SetTopicAttributesInput.AttributeName). Only DisplayName is implemented; the
-// others are refused with a reason rather than silently ignored.
+// model, SetTopicAttributesInput.AttributeName). DisplayName, DeliveryPolicy and
+// SignatureVersion are implemented; the others are refused with a reason rather than
+// silently ignored.
 var topicAttributeNames = []string{
 	"ApplicationFailureFeedbackRoleArn", "ApplicationSuccessFeedbackRoleArn", "ApplicationSuccessFeedbackSampleRate",
 	"ArchivePolicy", "ContentBasedDeduplication", "DeliveryPolicy", "DisplayName", "FifoThroughputScope",
@@ -48,7 +49,9 @@ type tagTopicCmd struct {
 }
 
 // SetTopicAttribute sets one attribute of a topic: DisplayName (at most 100 characters;
-// empty clears it) or DeliveryPolicy (an HTTP/S delivery policy; empty removes it).
+// empty clears it), DeliveryPolicy (an HTTP/S delivery policy; empty removes it) or
+// SignatureVersion (1: SHA1withRSA, 2: SHA256withRSA, for the messages published from
+// then on).
 func (s *Service) SetTopicAttribute(ctx context.Context, arn, name, value string) error {
 	if err := s.checkARN(arn, "TopicArn"); err != nil {
 		return err
@@ -62,6 +65,13 @@ func (s *Service) SetTopicAttribute(ctx context.Context, arn, name, value string
 			return err
 		}
 		_, err = s.propose(ctx, cmdSetTopicAttr, setTopicAttrCmd{Arn: arn, Name: name, Value: norm})
+		return err
+	}
+	if name == "SignatureVersion" {
+		if err := checkSignatureVersion(value, setAttrPrefix); err != nil {
+			return err
+		}
+		_, err := s.propose(ctx, cmdSetTopicAttr, setTopicAttrCmd{Arn: arn, Name: name, Value: value})
 		return err
 	}
 	if name != "DisplayName" {
@@ -93,9 +103,8 @@ func (s *Service) GetSubscriptionAttributes(ctx context.Context, subArn string) 
 	attrs := map[string]string{
 		"SubscriptionArn": sub.Arn, "TopicArn": sub.TopicArn, "Owner": sub.Owner, "Protocol": sub.Protocol,
 		"Endpoint": sub.Endpoint, "PendingConfirmation": strconv.FormatBool(!sub.Confirmed),
-		// Confirmations are made with the token, through the API or the SubscribeURL;
-		// which one is not recorded, so neither is claimed to be authenticated.
-		"ConfirmationWasAuthenticated": "false",
+		// True when a signed ConfirmSubscription call confirmed it (not the SubscribeURL).
+		"ConfirmationWasAuthenticated": strconv.FormatBool(sub.ConfirmationAuthenticated),
 		"RawMessageDelivery":           strconv.FormatBool(sub.RawMessageDelivery),
 		"EffectiveDeliveryPolicy":      s.subEffectiveJSON(s.topics[sub.TopicArn], sub),
 	}
@@ -115,6 +124,14 @@ const (
 	subscribeAttrPrefix = "Invalid parameter: Attributes Reason: "
 	setAttrPrefix       = "Invalid parameter: "
 )
+
+// checkSignatureVersion checks a topic's SignatureVersion: 1 or 2.
+func checkSignatureVersion(v, prefix string) error {
+	if v != "1" && v != "2" {
+		return invalid("%sSignatureVersion: Invalid value [%s]. Must be 1 or 2.", prefix, v)
+	}
+	return nil
+}
 
 func parseRawMessageDelivery(v, prefix string) (bool, error) {
 	switch strings.ToLower(v) {
@@ -408,6 +425,8 @@ func (s *Service) applySetTopicAttr(c setTopicAttrCmd) (any, error) {
 		t.DisplayName = c.DisplayName
 	case "DeliveryPolicy":
 		t.DeliveryPolicy = c.Value
+	case "SignatureVersion":
+		t.SignatureVersion = c.Value
 	default:
 		return nil, fmt.Errorf("sns: bad %s: attribute %q", cmdSetTopicAttr, c.Name)
 	}

@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -55,7 +57,10 @@ type Message struct {
 	MessageAttributes map[string]messageAttr `json:"MessageAttributes,omitempty"`
 }
 
-// StringToSign is SNS's canonical string for SignatureVersion 1.
+// StringToSign is SNS's canonical string, the same for SignatureVersion 1 and 2: the
+// name and value of each member on its own line, in this order: Message, MessageId,
+// Subject (notifications that have one), SubscribeURL (confirmations), Timestamp, Token
+// (confirmations), TopicArn, Type.
 func (m *Message) StringToSign() string {
 	var b strings.Builder
 	add := func(k, v string) { b.WriteString(k + "\n" + v + "\n") }
@@ -77,27 +82,107 @@ func (m *Message) StringToSign() string {
 	return b.String()
 }
 
-// VerifyMessage checks a message's SignatureVersion 1 signature with pub.
+// signatureHash is the hash of a SignatureVersion: 1 is SHA1withRSA, 2 SHA256withRSA.
+func signatureHash(version string) (crypto.Hash, bool) {
+	switch version {
+	case "1":
+		return crypto.SHA1, true
+	case "2":
+		return crypto.SHA256, true
+	}
+	return 0, false
+}
+
+func digest(h crypto.Hash, s string) []byte {
+	if h == crypto.SHA1 {
+		d := sha1.Sum([]byte(s))
+		return d[:]
+	}
+	d := sha256.Sum256([]byte(s))
+	return d[:]
+}
+
+// VerifyMessage checks a message's signature (SignatureVersion 1 or 2) with pub, as a
+// subscriber does with the certificate at SigningCertURL.
 func VerifyMessage(m *Message, pub *rsa.PublicKey) error {
-	if m.SignatureVersion != "1" {
+	h, ok := signatureHash(m.SignatureVersion)
+	if !ok {
 		return fmt.Errorf("sns: unsupported SignatureVersion %q", m.SignatureVersion)
 	}
 	sig, err := base64.StdEncoding.DecodeString(m.Signature)
 	if err != nil {
 		return err
 	}
-	h := sha1.Sum([]byte(m.StringToSign()))
-	return rsa.VerifyPKCS1v15(pub, crypto.SHA1, h[:], sig)
+	return rsa.VerifyPKCS1v15(pub, h, digest(h, m.StringToSign()), sig)
 }
 
+// sign signs m with the node's key, with m.SignatureVersion ("" = 1, the default), and
+// points its SigningCertURL at the certificate of that key.
 func (s *Service) sign(m *Message) error {
-	h := sha1.Sum([]byte(m.StringToSign()))
-	sig, err := rsa.SignPKCS1v15(nil, s.cfg.SigningKey, crypto.SHA1, h[:])
+	if m.SignatureVersion == "" {
+		m.SignatureVersion = "1"
+	}
+	h, ok := signatureHash(m.SignatureVersion)
+	if !ok {
+		return snsErr("InternalError", "sns: unsupported SignatureVersion %q", m.SignatureVersion)
+	}
+	sig, err := rsa.SignPKCS1v15(nil, s.cfg.SigningKey, h, digest(h, m.StringToSign()))
 	if err != nil {
 		return snsErr("InternalError", "sns: signing: %v", err)
 	}
-	m.SignatureVersion, m.Signature, m.SigningCertURL = "1", base64.StdEncoding.EncodeToString(sig), s.cfg.SigningCertURL
+	m.Signature, m.SigningCertURL = base64.StdEncoding.EncodeToString(sig), s.certURL
 	return nil
+}
+
+// marshalMessage encodes m as SNS does: without escaping <, > and & (Go's json.Marshal
+// writes them as \u003c..., which AWS does not).
+func marshalMessage(m *Message) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return "", snsErr("InternalError", "sns: %v", err)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// keyCertURL is the SigningCertURL of the node's signing key: Config.SigningCertURL with
+// a fingerprint of the key before ".pem" (as AWS names its certificates
+// SimpleNotificationService-<hex>.pem). A new key thus gets a new URL: subscribers cache
+// certificates by URL, and a message signed with another key never points at this one.
+func keyCertURL(base string, pub *rsa.PublicKey) string {
+	if base == "" {
+		return ""
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return base
+	}
+	sum := sha256.Sum256(der)
+	return strings.TrimSuffix(base, ".pem") + "-" + hex.EncodeToString(sum[:16]) + ".pem"
+}
+
+// resign returns d's JSON body signed again with this node's key if it was signed with
+// another one (a delivery recorded before a restart, when the key is not kept across
+// restarts): the certificate at the recorded SigningCertURL is gone, and subscribers
+// would refuse the message. Raw deliveries and bodies already signed by this key are
+// returned as they are.
+func (s *Service) resign(d *deliveryRec) string {
+	if d.Raw || s.certURL == "" {
+		return d.Body
+	}
+	var m Message
+	if err := json.Unmarshal([]byte(d.Body), &m); err != nil || m.SigningCertURL == s.certURL {
+		return d.Body
+	}
+	if err := s.sign(&m); err != nil {
+		return d.Body
+	}
+	body, err := marshalMessage(&m)
+	if err != nil {
+		return d.Body
+	}
+	return body
 }
 
 // SigningCertificatePEM returns a self-signed certificate of the signing key, to be
@@ -153,11 +238,11 @@ func (s *Service) newDelivery(sub *subRec, m *Message, now time.Time) (*delivery
 	if err := s.sign(m); err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(m)
+	body, err := marshalMessage(m)
 	if err != nil {
-		return nil, snsErr("InternalError", "sns: %v", err)
+		return nil, err
 	}
-	d.Body = string(body)
+	d.Body = body
 	return d, nil
 }
 
@@ -315,7 +400,7 @@ func (s *Service) attempt(d *deliveryRec, contentType string) error {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.AttemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Endpoint, bytes.NewReader([]byte(d.Body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Endpoint, strings.NewReader(s.resign(d)))
 	if err != nil {
 		return fmt.Errorf("%w: %v", errPermanent, err)
 	}

@@ -348,10 +348,16 @@ type effectivePolicy struct {
 }
 
 // nodeSchedule is the node's RetryPolicy as a schedule (exponential from MinDelay to
-// MaxDelay: with the defaults, AWS's 3 retries 20 s apart).
+// MaxDelay: with the defaults, AWS's 3 retries 20 s apart). With MinDelay = MaxDelay (the
+// defaults) every function gives the same delays, and the schedule is shown as AWS's
+// default, linear.
 func (s *Service) nodeSchedule() schedule {
 	r := s.cfg.Retry
-	return schedule{Min: r.MinDelay, Max: r.MaxDelay, Retries: r.Retries, Backoff: "exponential"}
+	b := "exponential"
+	if r.MinDelay == r.MaxDelay {
+		b = "linear"
+	}
+	return schedule{Min: r.MinDelay, Max: r.MaxDelay, Retries: r.Retries, Backoff: b}
 }
 
 // topicPolicy returns the parsed DeliveryPolicy of t (nil without one, or if it no

@@ -162,8 +162,8 @@ func TestEffectiveDeliveryPolicy(t *testing.T) {
 		}
 		return a
 	}
-	const defHealthy = `{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"exponential"}`
-	// Nothing set: the node's policy (AWS's default schedule).
+	const defHealthy = `{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"}`
+	// Nothing set: the node's policy, AWS's default schedule, shown as AWS shows it (linear).
 	if a := topicAttrs(); a["EffectiveDeliveryPolicy"] != `{"http":{"defaultHealthyRetryPolicy":`+defHealthy+`,"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}` || a["DeliveryPolicy"] != "" {
 		t.Fatal(a)
 	}

@@ -31,16 +31,27 @@ func (s *Service) BasePath() string {
 	return p
 }
 
-// CertPath is the URL path of Config.SigningCertURL ("" if it is not set).
-func (s *Service) CertPath() string {
-	if s.cfg.SigningCertURL == "" {
+// CertPath is the URL path of the signing certificate ("" if Config.SigningCertURL is
+// not set): the path of Config.SigningCertURL with the key's fingerprint (see
+// keyCertURL), which is the SigningCertURL of the messages.
+func (s *Service) CertPath() string { return urlPath(s.certURL) }
+
+func urlPath(u string) string {
+	if u == "" {
 		return ""
 	}
-	u, err := url.Parse(s.cfg.SigningCertURL)
-	if err != nil || u.Path == "" {
+	p, err := url.Parse(u)
+	if err != nil {
 		return ""
 	}
-	return u.Path
+	return p.Path
+}
+
+// isCertPath: the certificate is served at CertPath and, for links recorded by earlier
+// versions, at the path of Config.SigningCertURL itself.
+func (s *Service) isCertPath(p string) bool {
+	cp := s.CertPath()
+	return cp != "" && (p == cp || p == urlPath(s.cfg.SigningCertURL))
 }
 
 // IsLinkRequest reports whether r is for HTTPHandler: a GET of the signing certificate
@@ -51,7 +62,7 @@ func (s *Service) IsLinkRequest(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	if cp := s.CertPath(); cp != "" && r.URL.Path == cp {
+	if s.isCertPath(r.URL.Path) {
 		return true
 	}
 	if r.Method != http.MethodGet || r.URL.Path != s.BasePath() || r.Header.Get("Authorization") != "" {
@@ -84,7 +95,7 @@ func (s *Service) serveLink(w http.ResponseWriter, r *http.Request) {
 		writeXMLError(w, rid, MapError(err))
 		return
 	}
-	if cp := s.CertPath(); cp != "" && r.URL.Path == cp {
+	if s.isCertPath(r.URL.Path) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeXMLError(w, rid, &awsproto.Error{Status: http.StatusMethodNotAllowed, Code: "InvalidAction", Message: "Only GET is supported"})
@@ -129,7 +140,7 @@ func (s *Service) serveLink(w http.ResponseWriter, r *http.Request) {
 		}
 		result = &ConfirmSubscriptionResult{SubscriptionArn: arn}
 	case "Unsubscribe":
-		if err := s.Unsubscribe(ctx, q.Get("SubscriptionArn")); err != nil {
+		if err := s.unsubscribe(ctx, q.Get("SubscriptionArn"), true); err != nil {
 			writeXMLError(w, rid, MapError(err))
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -20,7 +21,7 @@ import (
 // model: maps are Name.entry.N.key / .value (Attributes) or Name.entry.N.Name /
 // .Value.* (MessageAttributes), lists Name.member.N (Tags.member.N.Key / .Value).
 // Unknown parameters are ignored, as AWS does; known parameters the core does not
-// implement (FIFO, per-protocol messages, redrive policies...) are refused
+// implement (FIFO, TargetArn, redrive policies...) are refused
 // with InvalidParameter rather than silently ignored.
 
 // Caller is the verified identity of a request. SNS is single-account: the service's
@@ -251,7 +252,7 @@ func messageAttributes(v url.Values) (map[string]MessageAttributeValue, error) {
 		}
 		a := MessageAttributeValue{DataType: v.Get(e + ".Value.DataType"), StringValue: v.Get(e + ".Value.StringValue")}
 		if a.DataType == "" {
-			return nil, invalid("Invalid parameter: MessageAttributes: the message attribute '%s' must contain a non-empty message attribute type", name[0])
+			return nil, invalidValue("The message attribute '%s' must contain a non-empty message attribute type.", name[0])
 		}
 		if b := v.Get(e + ".Value.BinaryValue"); b != "" {
 			raw, err := base64.StdEncoding.DecodeString(b)
@@ -447,12 +448,8 @@ func opConfirmSubscription(s *Service, ctx context.Context, c Caller, body []byt
 	if err != nil {
 		return nil, err
 	}
-	if auth {
-		// Not recorded by the core: accepting it would leave the unauthenticated
-		// UnsubscribeURL working, which the caller asked to forbid.
-		return nil, invalid("Invalid parameter: AuthenticateOnUnsubscribe Reason: authenticated-only unsubscription is not supported")
-	}
-	arn, err := s.ConfirmSubscription(ctx, v.Get("TopicArn"), v.Get("Token"))
+	// The request is signed (SigV4-verified): an authenticated confirmation.
+	arn, err := s.ConfirmSubscriptionAuthenticated(ctx, v.Get("TopicArn"), v.Get("Token"), auth)
 	if err != nil {
 		return nil, err
 	}
@@ -520,19 +517,28 @@ func opPublish(s *Service, ctx context.Context, c Caller, body []byte) (any, err
 }
 
 // publishMessage reads one message of Publish (or of a PublishBatch entry, its parameters
-// without the entry's prefix): Message, Subject, MessageStructure, MessageAttributes.
+// without the entry's prefix): Message, Subject, MessageStructure, MessageAttributes,
+// MessageGroupId (accepted on standard topics, as AWS does, which passes it only to SQS
+// subscriptions: Coffer has none) and MessageDeduplicationId (FIFO topics only: refused).
 func publishMessage(v url.Values) (PublishInput, error) {
-	if err := refuseIfSet(v, "The request includes a FIFO parameter, but the topic is not a FIFO topic", "MessageGroupId", "MessageDeduplicationId"); err != nil {
-		return PublishInput{}, err
+	if v.Get("MessageDeduplicationId") != "" {
+		return PublishInput{}, invalid("Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type")
 	}
-	msg := v.Get("Message")
+	if g, ok := v["MessageGroupId"]; ok && !validMessageGroupID(g[0]) {
+		return PublishInput{}, invalid("Invalid parameter: MessageGroupId Reason: MessageGroupId can contain up to 128 alphanumeric characters (a-z, A-Z, 0-9) and punctuation")
+	}
+	in := PublishInput{Message: v.Get("Message"), Subject: v.Get("Subject")}
 	switch v.Get("MessageStructure") {
 	case "":
 	case "json":
-		var err error
-		if msg, err = jsonStructuredMessage(msg); err != nil {
+		if len(in.Message) > maxMessage {
+			return PublishInput{}, invalid("Invalid parameter: Message too long")
+		}
+		def, perProtocol, err := jsonStructuredMessage(in.Message)
+		if err != nil {
 			return PublishInput{}, err
 		}
+		in.Message, in.ProtocolMessages, in.Structured = def, perProtocol, true
 	default:
 		return PublishInput{}, invalid("Invalid parameter: MessageStructure")
 	}
@@ -540,7 +546,22 @@ func publishMessage(v url.Values) (PublishInput, error) {
 	if err != nil {
 		return PublishInput{}, err
 	}
-	return PublishInput{Message: msg, Subject: v.Get("Subject"), MessageAttributes: attrs}, nil
+	in.MessageAttributes = attrs
+	return in, nil
+}
+
+// validMessageGroupID: 1-128 letters, digits and ASCII punctuation (Publish's
+// MessageGroupId).
+func validMessageGroupID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // PublishBatch's limits: AWS's.
@@ -671,40 +692,61 @@ func validBatchID(id string) bool {
 	return true
 }
 
-// jsonStructuredMessage returns the message of MessageStructure=json: the "default"
-// member. The core publishes one message to all (HTTP/S) subscribers, so an "http" or
-// "https" member differing from "default" is refused rather than ignored.
-func jsonStructuredMessage(msg string) (string, error) {
-	var m map[string]any
-	if err := json.Unmarshal([]byte(msg), &m); err != nil {
-		return "", invalid("Invalid parameter: Message Structure - JSON message body failed to parse")
+// structuredProtocols are the keys of a MessageStructure=json message that Coffer's
+// subscriptions use; the keys of other protocols are ignored, as AWS ignores keys that are
+// no protocol.
+var structuredProtocols = []string{"http", "https"}
+
+// jsonStructuredMessage reads the message of MessageStructure=json: a JSON object with a
+// "default" string member (the message of the protocols without their own), and the
+// messages of the http and https subscriptions when it has them. As AWS documents: a key
+// whose value is not a string is ignored (but "default" must be a string), and duplicate
+// keys are refused.
+func jsonStructuredMessage(msg string) (def string, perProtocol map[string]string, err error) {
+	parseErr := invalid("Invalid parameter: Message Structure - JSON message body failed to parse")
+	dec := json.NewDecoder(strings.NewReader(msg))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", nil, parseErr
 	}
-	str := func(k string) (string, bool, error) {
-		raw, ok := m[k]
-		if !ok {
-			return "", false, nil
-		}
-		s, isStr := raw.(string)
-		if !isStr {
-			return "", false, invalid("Invalid parameter: Message Structure - the %s member must be a string", k)
-		}
-		return s, true, nil
-	}
-	def, ok, err := str("default")
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", invalid("Invalid parameter: Message Structure - No default entry in JSON message body")
-	}
-	for _, p := range []string{"http", "https"} {
-		s, ok, err := str(p)
+	seen := map[string]bool{}
+	hasDefault := false
+	for dec.More() {
+		tok, err := dec.Token()
 		if err != nil {
-			return "", err
+			return "", nil, parseErr
 		}
-		if ok && s != def {
-			return "", invalid("Invalid parameter: Message Structure - a %s message different from the default one is not supported", p)
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return "", nil, parseErr
+		}
+		if seen[key] {
+			return "", nil, invalid("Invalid parameter: Message Structure - Duplicate key %s in JSON message body", key)
+		}
+		seen[key] = true
+		var str string
+		isStr := json.Unmarshal(raw, &str) == nil && len(raw) > 0 && raw[0] == '"'
+		switch {
+		case key == "default":
+			if !isStr {
+				return "", nil, invalid("Invalid parameter: Message Structure - No default entry in JSON message body")
+			}
+			def, hasDefault = str, true
+		case isStr && slices.Contains(structuredProtocols, key):
+			if perProtocol == nil {
+				perProtocol = map[string]string{}
+			}
+			perProtocol[key] = str
 		}
 	}
-	return def, nil
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return "", nil, parseErr
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", nil, parseErr
+	}
+	if !hasDefault {
+		return "", nil, invalid("Invalid parameter: Message Structure - No default entry in JSON message body")
+	}
+	return def, perProtocol, nil
 }

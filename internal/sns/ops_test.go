@@ -1,11 +1,13 @@
 package sns
 
 import (
+	"bytes"
 	"encoding/pem"
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -238,13 +240,17 @@ func TestOpsErrors(t *testing.T) {
 		{"Publish", url.Values{"TopicArn": {missing}, "Message": {"m"}}, 404, "NotFound"},
 		{"Publish", url.Values{"TopicArn": {topic}}, 400, "InvalidParameter"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "TargetArn": {topic}}, 400, "InvalidParameter"},
-		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageGroupId": {"g"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageGroupId": {strings.Repeat("g", 129)}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageGroupId": {"group one"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageDeduplicationId": {"d"}}, 400, "InvalidParameter"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageStructure": {"xml"}}, 400, "InvalidParameter"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"not json"}, "MessageStructure": {"json"}}, 400, "InvalidParameter"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {`{"http":"x"}`}, "MessageStructure": {"json"}}, 400, "InvalidParameter"},
-		{"Publish", url.Values{"TopicArn": {topic}, "Message": {`{"default":"a","https":"b"}`}, "MessageStructure": {"json"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {`{"default":1}`}, "MessageStructure": {"json"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {`{"default":"a","http":"b","http":"c"}`}, "MessageStructure": {"json"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {`{"default":"a"} {}`}, "MessageStructure": {"json"}}, 400, "InvalidParameter"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Value.DataType": {"String"}}, 400, "InvalidParameter"},
-		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"a"}}, 400, "InvalidParameter"},
+		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"a"}}, 400, "ParameterValueInvalid"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"a"},
 			"MessageAttributes.entry.1.Value.DataType": {"Binary"}, "MessageAttributes.entry.1.Value.BinaryValue": {"!!"}}, 400, "InvalidParameter"},
 		{"Unsubscribe", url.Values{"SubscriptionArn": {"nope"}}, 400, "InvalidParameter"},
@@ -295,19 +301,23 @@ func localTarget(t *testing.T, u string) string {
 func TestHTTPHandlerLinks(t *testing.T) {
 	e := newEnv(t, fast)
 	h := e.sns.HTTPHandler()
-	if e.sns.BasePath() != "/" || e.sns.CertPath() != "/sns/cert.pem" {
-		t.Fatal(e.sns.BasePath(), e.sns.CertPath())
+	// The certificate's path carries the key's fingerprint (a new key, a new URL).
+	if cp := e.sns.CertPath(); e.sns.BasePath() != "/" || !regexp.MustCompile(`^/sns/cert-[0-9a-f]{32}\.pem$`).MatchString(cp) {
+		t.Fatal(e.sns.BasePath(), cp)
 	}
 
-	// Certificate.
-	rec := serve(h, http.MethodGet, "/sns/cert.pem")
-	blk, _ := pem.Decode(rec.Body.Bytes())
-	if rec.Code != 200 || blk == nil || blk.Type != "CERTIFICATE" {
-		t.Fatal(rec.Code, rec.Body.String())
+	// Certificate, at its path and at the configured one (links of earlier versions).
+	for _, p := range []string{e.sns.CertPath(), "/sns/cert.pem"} {
+		rec := serve(h, http.MethodGet, p)
+		blk, _ := pem.Decode(rec.Body.Bytes())
+		if rec.Code != 200 || blk == nil || blk.Type != "CERTIFICATE" || !bytes.Equal(rec.Body.Bytes(), e.sns.SigningCertificatePEM()) {
+			t.Fatal(p, rec.Code, rec.Body.String())
+		}
+		if !e.sns.IsLinkRequest(httptest.NewRequest(http.MethodGet, p, nil)) {
+			t.Fatal("cert not a link request", p)
+		}
 	}
-	if !e.sns.IsLinkRequest(httptest.NewRequest(http.MethodGet, "/sns/cert.pem", nil)) {
-		t.Fatal("cert not a link request")
-	}
+	var rec *httptest.ResponseRecorder
 
 	topic := e.mustCall("CreateTopic", url.Values{"Name": {"links"}}).(*CreateTopicResult).TopicArn
 	sub := newSubscriber(t, nil)
@@ -459,11 +469,11 @@ func TestOpsAttributesAndTags(t *testing.T) {
 		{"UntagResource", url.Values{"ResourceArn": {topic}}, 400, "InvalidParameter"},
 		{"UntagResource", url.Values{"ResourceArn": {missingTopic}, "TagKeys.member.1": {"k"}}, 404, "ResourceNotFound"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
-			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"NaN"}}, 400, "InvalidParameter"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"NaN"}}, 400, "ParameterValueInvalid"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
-			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"0x10"}}, 400, "InvalidParameter"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"0x10"}}, 400, "ParameterValueInvalid"},
 		{"Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
-			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"1e127"}}, 400, "InvalidParameter"},
+			"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"1e127"}}, 400, "ParameterValueInvalid"},
 	}
 	for _, c := range cases {
 		_, err := e.call(c.action, c.params)
@@ -480,7 +490,7 @@ func TestOpsAttributesAndTags(t *testing.T) {
 	}
 	_, err = e.call("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"n"},
 		"MessageAttributes.entry.1.Value.DataType": {"Number"}, "MessageAttributes.entry.1.Value.StringValue": {"1." + strings.Repeat("1", 38)}})
-	wantAPIError(t, err, 400, "InvalidParameter") // 39 significant digits
+	wantAPIError(t, err, 400, "ParameterValueInvalid") // 39 significant digits
 
 	// Subscribe takes the attribute values SetSubscriptionAttributes takes.
 	e.mustCall("Subscribe", url.Values{"TopicArn": {topic}, "Protocol": {"http"}, "Endpoint": {sub.srv.URL + "/raw"},
@@ -529,18 +539,21 @@ func TestPublishValidationLimits(t *testing.T) {
 		return url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageAttributes.entry.1.Name": {"a"},
 			"MessageAttributes.entry.1.Value.DataType": {typ}, "MessageAttributes.entry.1.Value.StringValue": {val}}
 	}
-	bad := []url.Values{
-		{"TopicArn": {topic}, "Message": {"m"}, "Subject": {" leading space"}},
-		{"TopicArn": {topic}, "Message": {strings.Repeat("m", maxMessage-10)}, "MessageAttributes.entry.1.Name": {"a"},
-			"MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"0123456789"}},
-		attr("String.Array", "not json"),
-		attr("String.Array", `{"a":1}`),
-		attr("String.Array", `["a",{"b":1}]`),
-		attr("String.Array", `null`),
+	bad := []struct {
+		p    url.Values
+		code string
+	}{
+		{url.Values{"TopicArn": {topic}, "Message": {"m"}, "Subject": {" leading space"}}, "InvalidParameter"},
+		{url.Values{"TopicArn": {topic}, "Message": {strings.Repeat("m", maxMessage-10)}, "MessageAttributes.entry.1.Name": {"a"},
+			"MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"0123456789"}}, "InvalidParameter"},
+		{attr("String.Array", "not json"), "ParameterValueInvalid"},
+		{attr("String.Array", `{"a":1}`), "ParameterValueInvalid"},
+		{attr("String.Array", `["a",{"b":1}]`), "ParameterValueInvalid"},
+		{attr("String.Array", `null`), "ParameterValueInvalid"},
 	}
-	for _, p := range bad {
-		_, err := e.call("Publish", p)
-		wantAPIError(t, err, 400, "InvalidParameter")
+	for _, c := range bad {
+		_, err := e.call("Publish", c.p)
+		wantAPIError(t, err, 400, c.code)
 	}
 	good := []url.Values{
 		{"TopicArn": {topic}, "Message": {"m"}, "Subject": {"[alarm] 100% CPU"}},

@@ -29,7 +29,7 @@ func TestPublishBatch(t *testing.T) {
 		"MessageAttributes.entry.1.Name", "level", "MessageAttributes.entry.1.Value.DataType", "String", "MessageAttributes.entry.1.Value.StringValue", "high")
 	entry(2, "Id", "bad-structure", "Message", "not json", "MessageStructure", "json")
 	entry(3, "Id", "third_3", "Message", `{"default":"three"}`, "MessageStructure", "json")
-	entry(4, "Id", "fifo", "Message", "m", "MessageGroupId", "g")
+	entry(4, "Id", "fifo", "Message", "m", "MessageDeduplicationId", "d")
 	out := e.mustCall("PublishBatch", p).(*PublishBatchResult)
 	if len(out.Successful) != 2 || out.Successful[0].Id != "first" || out.Successful[1].Id != "third_3" || out.Successful[0].MessageId == "" ||
 		len(out.Failed) != 2 || out.Failed[0].Id != "bad-structure" || out.Failed[0].Code != "InvalidParameter" || !out.Failed[0].SenderFault ||

@@ -1,9 +1,11 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
-// topics (DisplayName, DeliveryPolicy and tags are their settable attributes), HTTP/HTTPS
+// topics (DisplayName, DeliveryPolicy, SignatureVersion and tags are their settable attributes), HTTP/HTTPS
 // subscriptions with SNS's confirmation flow (RawMessageDelivery, FilterPolicy,
 // FilterPolicyScope and DeliveryPolicy are their settable attributes; see filter.go for
 // the filter policy language), Publish, and durable HTTP delivery with retries and SNS
-// message signatures (SignatureVersion 1).
+// message signatures (SignatureVersion 1, SHA1withRSA, or 2, SHA256withRSA, as the
+// topic's SignatureVersion says), verifiable with the certificate served at
+// SigningCertURL.
 //
 // # Filtering and raw delivery
 //
@@ -119,6 +121,7 @@ type Service struct {
 	subs       map[string]*subRec
 	deliveries map[string]*deliveryRec
 
+	certURL  string // SigningCertURL of the messages this node signs (keyCertURL)
 	certOnce sync.Once
 	certPEM  []byte
 
@@ -183,7 +186,8 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.SigningKey = k
 	}
-	s := &Service{cfg: cfg, inflight: map[string]*flight{}, nextSend: map[string]time.Time{}}
+	s := &Service{cfg: cfg, inflight: map[string]*flight{}, nextSend: map[string]time.Time{},
+		certURL: keyCertURL(cfg.SigningCertURL, &cfg.SigningKey.PublicKey)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.reset()
 	return s, nil
@@ -288,6 +292,17 @@ type confirmSubCmd struct {
 	TopicArn string    `json:"topic_arn"`
 	Token    string    `json:"token"`
 	Now      time.Time `json:"now"` // proposer's clock, for the token's expiry
+	// Authenticated: a signed ConfirmSubscription call (false in older entries, and for
+	// the SubscribeURL); AuthenticateOnUnsubscribe is its parameter.
+	Authenticated             bool `json:"authenticated,omitempty"`
+	AuthenticateOnUnsubscribe bool `json:"authenticate_on_unsubscribe,omitempty"`
+}
+
+// deleteSubCmd deletes a subscription. Unauthenticated: a GET of the UnsubscribeURL
+// (false in older entries, which were all applied as deletions).
+type deleteSubCmd struct {
+	Arn             string `json:"arn"`
+	Unauthenticated bool   `json:"unauthenticated,omitempty"`
 }
 
 type putDeliveryCmd struct {
@@ -316,7 +331,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		if old := s.topics[c.Topic.Arn]; old != nil {
 			if (old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "") ||
-				(old.DeliveryPolicy != c.Topic.DeliveryPolicy && c.Topic.DeliveryPolicy != "") {
+				(old.DeliveryPolicy != c.Topic.DeliveryPolicy && c.Topic.DeliveryPolicy != "") ||
+				(old.sigVersion() != c.Topic.SignatureVersion && c.Topic.SignatureVersion != "") {
 				return nil, invalid("Invalid parameter: Attributes Reason: Topic already exists with different attributes")
 			}
 			if c.Topic.Tags != nil && !maps.Equal(old.Tags, c.Topic.Tags) {
@@ -376,6 +392,11 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 				continue
 			}
 			if sub.Confirmed {
+				if c.Authenticated && c.AuthenticateOnUnsubscribe && !sub.AuthenticateOnUnsubscribe {
+					n := *sub // a signed confirmation may make unsubscribing stricter, never looser
+					n.AuthenticateOnUnsubscribe = true
+					s.subs[k] = &n
+				}
 				return sub.Arn, nil
 			}
 			now := c.Now
@@ -387,17 +408,23 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			}
 			n := *sub
 			n.Confirmed = true
+			n.ConfirmationAuthenticated = c.Authenticated
+			n.AuthenticateOnUnsubscribe = c.Authenticated && c.AuthenticateOnUnsubscribe
 			s.subs[k] = &n
 			return n.Arn, nil
 		}
 		return nil, invalid("Invalid token")
 	case cmdDeleteSub:
-		c, err := state.DecodeBody[arnCmd](cmd.Body)
+		c, err := state.DecodeBody[deleteSubCmd](cmd.Body)
 		if err != nil {
 			return nil, err
 		}
-		if s.subs[c.Arn] == nil {
+		sub := s.subs[c.Arn]
+		if sub == nil {
 			return nil, snsErr("NotFound", "Subscription does not exist")
+		}
+		if c.Unauthenticated && sub.AuthenticateOnUnsubscribe {
+			return nil, snsErr("AuthorizationError", "This subscription was confirmed with AuthenticateOnUnsubscribe: only an authenticated Unsubscribe call can delete it")
 		}
 		delete(s.subs, c.Arn)
 		for k, d := range s.deliveries {

@@ -245,7 +245,7 @@ func TestTopics(t *testing.T) {
 	_, err = e.sns.Publish(e.ctx, PublishInput{TopicArn: arn, Message: "m", Subject: "two\nlines"})
 	wantCode(t, err, "InvalidParameter")
 	_, err = e.sns.Publish(e.ctx, PublishInput{TopicArn: arn, Message: "m", MessageAttributes: map[string]MessageAttributeValue{"n": {DataType: "Number", StringValue: "x"}}})
-	wantCode(t, err, "InvalidParameter")
+	wantCode(t, err, "ParameterValueInvalid")
 	id, err := e.sns.Publish(e.ctx, PublishInput{TopicArn: arn, Message: "nobody listens"})
 	if err != nil || id == "" {
 		t.Fatal(id, err)
@@ -278,7 +278,7 @@ func TestSubscribeConfirmPublish(t *testing.T) {
 	waitFor(t, "confirmation", func() bool { return len(sub.received()) == 1 })
 	m := sub.received()[0]
 	h := sub.header(0)
-	if m.Type != TypeSubscriptionConfirmation || len(m.Token) < 64 || m.SignatureVersion != "1" || m.SigningCertURL != "https://coffer.test:8443/sns/cert.pem" ||
+	if m.Type != TypeSubscriptionConfirmation || len(m.Token) < 64 || m.SignatureVersion != "1" || m.SigningCertURL != "https://coffer.test:8443"+e.sns.CertPath() ||
 		h.Get("x-amz-sns-message-type") != "SubscriptionConfirmation" || h.Get("x-amz-sns-message-id") != m.MessageID || h.Get("x-amz-sns-topic-arn") != topic {
 		t.Fatalf("%+v %v", m, h)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -28,6 +29,17 @@ type topicRec struct {
 	// DeliveryPolicy is the topic's HTTP/S delivery policy, normalized ("" = none; absent
 	// from records written before it existed).
 	DeliveryPolicy string `json:"delivery_policy,omitempty"`
+	// SignatureVersion is the topic's SignatureVersion attribute: "1" (SHA1withRSA) or
+	// "2" (SHA256withRSA); "" = never set, which signs as 1 (absent from older records).
+	SignatureVersion string `json:"signature_version,omitempty"`
+}
+
+// sigVersion is the SignatureVersion the topic's messages are signed with.
+func (t *topicRec) sigVersion() string {
+	if t == nil || t.SignatureVersion == "" {
+		return "1"
+	}
+	return t.SignatureVersion
 }
 
 type subRec struct {
@@ -45,6 +57,12 @@ type subRec struct {
 	FilterPolicy       string `json:"filter_policy,omitempty"`       // "" = none
 	FilterPolicyScope  string `json:"filter_policy_scope,omitempty"` // "" = MessageAttributes
 	DeliveryPolicy     string `json:"delivery_policy,omitempty"`     // "" = none (normalized)
+	// ConfirmationAuthenticated: confirmed by a signed ConfirmSubscription call (not by a
+	// GET of the SubscribeURL). AuthenticateOnUnsubscribe: that call asked that the
+	// subscription be deleted only by signed Unsubscribe calls (the UnsubscribeURL of its
+	// messages is then refused).
+	ConfirmationAuthenticated bool `json:"confirmation_authenticated,omitempty"`
+	AuthenticateOnUnsubscribe bool `json:"authenticate_on_unsubscribe,omitempty"`
 }
 
 // scope is the subscription's effective FilterPolicyScope.
@@ -80,7 +98,8 @@ func (s *Service) newID() (string, error) {
 }
 
 // CreateTopic creates a standard topic, or returns the existing topic of that name.
-// Supported attributes: DisplayName and DeliveryPolicy. FIFO topics are not supported.
+// Supported attributes: DisplayName, DeliveryPolicy, SignatureVersion and FifoTopic=false.
+// FIFO topics are not supported.
 func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string]string, tags map[string]string) (string, error) {
 	if !topicName.MatchString(name) {
 		if strings.HasSuffix(name, ".fifo") {
@@ -102,9 +121,18 @@ func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string
 				return "", err
 			}
 			t.DeliveryPolicy = norm
+		case "SignatureVersion":
+			if err := checkSignatureVersion(v, subscribeAttrPrefix); err != nil {
+				return "", err
+			}
+			t.SignatureVersion = v
 		case "FifoTopic":
-			if v == "true" {
+			switch strings.ToLower(v) {
+			case "true":
 				return "", invalid("Invalid parameter: FIFO topics are not supported")
+			case "false":
+			default:
+				return "", invalid("%sFifoTopic: Invalid value [%s]. Must be true or false.", subscribeAttrPrefix, v)
 			}
 		default:
 			return "", invalid("Invalid parameter: Attributes Reason: Unsupported attribute %s", k)
@@ -174,9 +202,9 @@ func (s *Service) ListTopics(ctx context.Context, nextToken string) ([]string, s
 	return out, "", nil
 }
 
-// GetTopicAttributes returns TopicArn, Owner, DisplayName, SubscriptionsConfirmed,
-// SubscriptionsPending, SubscriptionsDeleted, EffectiveDeliveryPolicy and, when the topic
-// has one, DeliveryPolicy.
+// GetTopicAttributes returns TopicArn, Owner, Policy (AWS's default), DisplayName,
+// SubscriptionsConfirmed, SubscriptionsPending, SubscriptionsDeleted,
+// EffectiveDeliveryPolicy and, when they are set, DeliveryPolicy and SignatureVersion.
 func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[string]string, error) {
 	if err := s.checkARN(arn, "TopicArn"); err != nil {
 		return nil, err
@@ -197,13 +225,30 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 			}
 		}
 	}
-	attrs := map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName,
+	attrs := map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName, "Policy": s.defaultTopicPolicy(t.Arn),
 		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": "0",
 		"EffectiveDeliveryPolicy": s.topicEffectiveJSON(t)}
 	if t.DeliveryPolicy != "" {
 		attrs["DeliveryPolicy"] = t.DeliveryPolicy
 	}
+	if t.SignatureVersion != "" {
+		// As AWS: absent until it is set (which means 1).
+		attrs["SignatureVersion"] = t.SignatureVersion
+	}
 	return attrs, nil
+}
+
+// defaultTopicPolicy is the access policy AWS gives a topic at creation (its Policy
+// attribute): the owner's account may use it. That is the access Coffer gives, a
+// single-account SNS whose callers are authorized by their identity policies; the Policy
+// attribute cannot be changed.
+func (s *Service) defaultTopicPolicy(arn string) string {
+	acct, _ := json.Marshal(s.cfg.AccountID)
+	res, _ := json.Marshal(arn)
+	return `{"Version":"2008-10-17","Id":"__default_policy_ID","Statement":[{"Sid":"__default_statement_ID","Effect":"Allow",` +
+		`"Principal":{"AWS":"*"},"Action":["SNS:GetTopicAttributes","SNS:SetTopicAttributes","SNS:AddPermission",` +
+		`"SNS:RemovePermission","SNS:DeleteTopic","SNS:Subscribe","SNS:ListSubscriptionsByTopic","SNS:Publish"],` +
+		`"Resource":` + string(res) + `,"Condition":{"StringEquals":{"AWS:SourceOwner":` + string(acct) + `}}}]}`
 }
 
 // SubscribeOutput is Subscribe's result: "pending confirmation" unless the subscription
@@ -275,7 +320,7 @@ func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint st
 	m := &Message{Type: TypeSubscriptionConfirmation, MessageID: msgID, Token: sub.Token, TopicArn: topicArn,
 		Message:      fmt.Sprintf("You have chosen to subscribe to the topic %s.\nTo confirm the subscription, visit the SubscribeURL included in this message.", topicArn),
 		SubscribeURL: s.actionURL(url.Values{"Action": {"ConfirmSubscription"}, "TopicArn": {topicArn}, "Token": {sub.Token}}),
-		Timestamp:    now.Format(tsFormat)}
+		Timestamp:    now.Format(tsFormat), SignatureVersion: t.sigVersion()}
 	d, err := s.newDelivery(sub, m, now)
 	if err != nil {
 		return SubscribeOutput{}, err
@@ -299,15 +344,28 @@ func (s *Service) actionURL(q url.Values) string {
 }
 
 // ConfirmSubscription confirms a pending subscription with the token of its
-// SubscriptionConfirmation message (valid 3 days) and returns its ARN.
+// SubscriptionConfirmation message (valid 3 days) and returns its ARN, as an
+// unauthenticated GET of the SubscribeURL does.
 func (s *Service) ConfirmSubscription(ctx context.Context, topicArn, token string) (string, error) {
-	if err := s.checkARN(topicArn, "TopicArn"); err != nil {
+	return s.confirm(ctx, confirmSubCmd{TopicArn: topicArn, Token: token})
+}
+
+// ConfirmSubscriptionAuthenticated is ConfirmSubscription by a signed API call: the
+// subscription's ConfirmationWasAuthenticated is true and, with authenticateOnUnsubscribe,
+// only signed Unsubscribe calls may delete it (its UnsubscribeURL is refused), as on AWS.
+func (s *Service) ConfirmSubscriptionAuthenticated(ctx context.Context, topicArn, token string, authenticateOnUnsubscribe bool) (string, error) {
+	return s.confirm(ctx, confirmSubCmd{TopicArn: topicArn, Token: token, Authenticated: true, AuthenticateOnUnsubscribe: authenticateOnUnsubscribe})
+}
+
+func (s *Service) confirm(ctx context.Context, c confirmSubCmd) (string, error) {
+	if err := s.checkARN(c.TopicArn, "TopicArn"); err != nil {
 		return "", err
 	}
-	if token == "" {
+	if c.Token == "" {
 		return "", invalid("Invalid parameter: Token")
 	}
-	r, err := s.propose(ctx, cmdConfirmSub, confirmSubCmd{TopicArn: topicArn, Token: token, Now: s.now()})
+	c.Now = s.now()
+	r, err := s.propose(ctx, cmdConfirmSub, c)
 	if err != nil {
 		return "", err
 	}
@@ -315,12 +373,18 @@ func (s *Service) ConfirmSubscription(ctx context.Context, topicArn, token strin
 	return arn, nil
 }
 
-// Unsubscribe deletes a subscription and its pending deliveries.
+// Unsubscribe deletes a subscription and its pending deliveries (a signed API call).
 func (s *Service) Unsubscribe(ctx context.Context, subArn string) error {
+	return s.unsubscribe(ctx, subArn, false)
+}
+
+// unsubscribe deletes a subscription; unauthenticated is a GET of its UnsubscribeURL,
+// refused for a subscription confirmed with AuthenticateOnUnsubscribe.
+func (s *Service) unsubscribe(ctx context.Context, subArn string, unauthenticated bool) error {
 	if err := s.checkARN(subArn, "SubscriptionArn"); err != nil {
 		return err
 	}
-	_, err := s.propose(ctx, cmdDeleteSub, arnCmd{Arn: subArn})
+	_, err := s.propose(ctx, cmdDeleteSub, deleteSubCmd{Arn: subArn, Unauthenticated: unauthenticated})
 	return err
 }
 
@@ -380,10 +444,24 @@ type MessageAttributeValue struct {
 
 // PublishInput is Publish's input (TopicArn only; no TargetArn/PhoneNumber).
 type PublishInput struct {
-	TopicArn          string
-	Message           string
-	Subject           string
+	TopicArn string
+	Message  string // the message, or with Structured the "default" one
+	Subject  string
+	// Structured: the message was published with MessageStructure=json. ProtocolMessages
+	// are then its messages for the http and https subscriptions that have their own, and
+	// the message attributes are not delivered (AWS sends them only when the message
+	// structure is a string), though filter policies see them.
+	Structured        bool
+	ProtocolMessages  map[string]string
 	MessageAttributes map[string]MessageAttributeValue
+}
+
+// messageFor is the message delivered to a subscription of that protocol.
+func (in *PublishInput) messageFor(protocol string) string {
+	if m, ok := in.ProtocolMessages[protocol]; ok {
+		return m
+	}
+	return in.Message
 }
 
 const maxMessage = 256 * 1024
@@ -411,12 +489,51 @@ func isSNSNumber(v string) bool {
 	return f >= -1e128 && f <= 1e126
 }
 
+// invalidValue is SNS's InvalidParameterValueException (code ParameterValueInvalid), the
+// error of invalid message attributes.
+func invalidValue(format string, args ...any) *Error {
+	return snsErr("ParameterValueInvalid", format, args...)
+}
+
+// checkAttributeName checks a message attribute name as AWS does: 1-256 letters, digits,
+// '_', '-' and '.', not beginning or ending with '.', no two '.' in a row, and not
+// beginning with the reserved prefixes "AWS." and "Amazon." (in any case).
+func checkAttributeName(k string) error {
+	switch {
+	case k == "":
+		return invalidValue("The message attribute name must not be empty.")
+	case len(k) > 256:
+		return invalidValue("Length of message attribute name must be less than 256 bytes.")
+	case k[0] == '.':
+		return invalidValue("Invalid message attribute name starting with character '.' was found.")
+	case k[len(k)-1] == '.':
+		return invalidValue("Invalid message attribute name ending with character '.' was found.")
+	}
+	for i, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return invalidValue("Invalid non-alphanumeric character '#x%X' was found in the message attribute name. Can only include alphanumeric characters, hyphens, underscores, or dots.", r)
+		}
+		if r == '.' && k[i-1] == '.' {
+			return invalidValue("Message attribute name can not have successive '.' character.")
+		}
+	}
+	if l := strings.ToLower(k); strings.HasPrefix(l, "aws.") || strings.HasPrefix(l, "amazon.") {
+		return invalidValue("The message attribute name '%s' is reserved: names beginning with AWS. or Amazon. are for AWS's use.", k)
+	}
+	return nil
+}
+
 func checkPublish(in PublishInput) error {
 	if in.Message == "" {
 		return invalid("Invalid parameter: Empty message")
 	}
 	if len(in.Message) > maxMessage {
 		return invalid("Invalid parameter: Message too long")
+	}
+	if !utf8.ValidString(in.Message) {
+		// Messages are UTF-8; a JSON document could not carry the bytes as they are, and
+		// the subscriber could not verify the signature.
+		return invalid("Invalid parameter: Message Reason: the message must be UTF-8 text")
 	}
 	if len(in.Subject) > 100 {
 		return invalid("Invalid parameter: Subject")
@@ -428,37 +545,37 @@ func checkPublish(in PublishInput) error {
 			return invalid("Invalid parameter: Subject")
 		}
 	}
-	if len(in.MessageAttributes) > 10 {
-		return invalid("Invalid parameter: MessageAttributes: too many attributes")
-	}
 	size := len(in.Message)
-	for k, v := range in.MessageAttributes {
+	for _, k := range slices.Sorted(maps.Keys(in.MessageAttributes)) {
+		v := in.MessageAttributes[k]
 		// "All parts of the message attribute, including name, type, and value, are
 		// included in the message size restriction" (MessageAttributeValue).
 		size += len(k) + len(v.DataType) + len(v.StringValue) + len(v.BinaryValue)
-		if k == "" || len(k) > 256 || strings.HasPrefix(strings.ToLower(k), "aws.") || strings.HasPrefix(strings.ToLower(k), "amazon.") {
-			return invalid("Invalid parameter: MessageAttributes: invalid name %q", k)
+		if err := checkAttributeName(k); err != nil {
+			return err
 		}
-		base, _, _ := strings.Cut(v.DataType, ".")
+		base, custom, hasCustom := strings.Cut(v.DataType, ".")
+		if (base != "String" && base != "Number" && base != "Binary") || (hasCustom && custom == "") || len(v.DataType) > 256 {
+			return invalidValue("The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", k)
+		}
 		switch base {
 		case "String", "Number":
 			if v.StringValue == "" {
-				return invalid("Invalid parameter: MessageAttributes: %s must have a StringValue", k)
+				return invalidValue("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", k, v.DataType)
 			}
-			if base == "Number" {
-				if !isSNSNumber(v.StringValue) {
-					return invalid("Invalid parameter: MessageAttributes: %s is not a number", k)
-				}
+			if !utf8.ValidString(v.StringValue) {
+				return invalidValue("The message attribute '%s' must be UTF-8 text.", k)
+			}
+			if base == "Number" && !isSNSNumber(v.StringValue) {
+				return invalidValue("Could not cast message attribute '%s' value to number.", k)
 			}
 			if v.DataType == "String.Array" && !isStringArray(v.StringValue) {
-				return invalid("Invalid parameter: MessageAttributes: the String.Array %s must be a JSON array of strings, numbers, booleans or nulls", k)
+				return invalidValue("The message attribute '%s' with type 'String.Array' must be a JSON array of strings, numbers, booleans or nulls.", k)
 			}
 		case "Binary":
 			if len(v.BinaryValue) == 0 {
-				return invalid("Invalid parameter: MessageAttributes: %s must have a BinaryValue", k)
+				return invalidValue("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", k, v.DataType)
 			}
-		default:
-			return invalid("Invalid parameter: MessageAttributes: %s has an invalid DataType", k)
 		}
 	}
 	if size > maxMessage {
@@ -537,7 +654,7 @@ func (s *Service) publish(ctx context.Context, in PublishInput) (string, []*flig
 	}
 	now := s.now()
 	var attrs map[string]messageAttr
-	if len(in.MessageAttributes) > 0 {
+	if len(in.MessageAttributes) > 0 && !in.Structured {
 		attrs = map[string]messageAttr{}
 		for k, v := range in.MessageAttributes {
 			base, _, _ := strings.Cut(v.DataType, ".")
@@ -548,15 +665,19 @@ func (s *Service) publish(ctx context.Context, in PublishInput) (string, []*flig
 			attrs[k] = a
 		}
 	}
-	msg := &message{attrs: in.MessageAttributes, body: in.Message}
 	var ds []*deliveryRec
+	msgs := map[string]*message{} // by body (filtering parses it once)
 	for i := range subs {
 		sub := &subs[i]
-		if !s.passesFilter(sub, msg) {
+		body := in.messageFor(sub.Protocol)
+		if msgs[body] == nil {
+			msgs[body] = &message{attrs: in.MessageAttributes, body: body}
+		}
+		if !s.passesFilter(sub, msgs[body]) {
 			continue
 		}
-		m := &Message{Type: TypeNotification, MessageID: msgID, TopicArn: in.TopicArn, Subject: in.Subject, Message: in.Message,
-			Timestamp: now.Format(tsFormat), MessageAttributes: attrs,
+		m := &Message{Type: TypeNotification, MessageID: msgID, TopicArn: in.TopicArn, Subject: in.Subject, Message: body,
+			Timestamp: now.Format(tsFormat), MessageAttributes: attrs, SignatureVersion: t.sigVersion(),
 			UnsubscribeURL: s.actionURL(url.Values{"Action": {"Unsubscribe"}, "SubscriptionArn": {sub.Arn}})}
 		d, err := s.newDelivery(sub, m, now)
 		if err != nil {
