@@ -323,6 +323,11 @@ func TestPublishStandardTopicParameters(t *testing.T) {
 	if b := sub.body(1); strings.Contains(b, "g-1") || strings.Contains(b, "MessageGroupId") {
 		t.Fatal(b)
 	}
+	_, err = e.call("Publish", url.Values{"Message": {"m"}})
+	wantAPIError(t, err, 400, "InvalidParameter")
+	if !strings.Contains(err.Error(), "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter") {
+		t.Fatal(err)
+	}
 	_, err = e.call("Publish", url.Values{"TopicArn": {topic}, "Message": {"m"}, "MessageDeduplicationId": {"d"}})
 	wantAPIError(t, err, 400, "InvalidParameter")
 	if !strings.Contains(err.Error(), "The request includes MessageDeduplicationId parameter that is not valid for this topic type") {

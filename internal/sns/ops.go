@@ -504,6 +504,9 @@ func opPublish(s *Service, ctx context.Context, c Caller, body []byte) (any, err
 	if err := refuseIfSet(v, "Only TopicArn is supported", "TargetArn", "PhoneNumber"); err != nil {
 		return nil, err
 	}
+	if v.Get("TopicArn") == "" {
+		return nil, invalid("Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter")
+	}
 	in, err := publishMessage(v)
 	if err != nil {
 		return nil, err
