@@ -509,3 +509,92 @@ func FuzzPublishMessage(f *testing.F) {
 		}
 	})
 }
+
+// Unsubscribing a confirmed HTTP subscription sends its endpoint AWS's
+// UnsubscribeConfirmation (signed, with the subscription's ARN in
+// x-amz-sns-subscription-arn, a Token and a SubscribeURL); the SubscribeURL, within 3
+// days, restores the subscription with its ARN and attributes. Links are written as AWS
+// writes them (parameters in AWS's order, ARN colons unescaped).
+func TestUnsubscribeConfirmation(t *testing.T) {
+	e := newEnv(t, fast)
+	topic, err := e.sns.CreateTopic(e.ctx, "unsub", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := newSubscriber(t, nil)
+	arn := e.subscribeConfirmedWith(topic, sub, map[string]string{"RawMessageDelivery": "true"})
+	conf := sub.received()[0]
+	if want := "https://coffer.test:8443/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=" + conf.Token; conf.SubscribeURL != want {
+		t.Fatalf("SubscribeURL %s, want %s", conf.SubscribeURL, want)
+	}
+	counts := func() (string, string) {
+		a, err := e.sns.GetTopicAttributes(e.ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a["SubscriptionsConfirmed"], a["SubscriptionsDeleted"]
+	}
+	if err := e.sns.Unsubscribe(e.ctx, arn); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "unsubscribe confirmation", func() bool { return len(sub.received()) == 2 })
+	m, h := sub.received()[1], sub.header(1)
+	if m.Type != TypeUnsubscribeConfirmation || m.TopicArn != topic || len(m.Token) < 64 || m.UnsubscribeURL != "" ||
+		m.Message != "You have chosen to deactivate subscription "+arn+".\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message." ||
+		m.SubscribeURL != "https://coffer.test:8443/?Action=ConfirmSubscription&TopicArn="+topic+"&Token="+m.Token ||
+		h.Get("x-amz-sns-message-type") != TypeUnsubscribeConfirmation || h.Get("x-amz-sns-message-id") != m.MessageID ||
+		h.Get("x-amz-sns-topic-arn") != topic || h.Get("x-amz-sns-subscription-arn") != arn || h.Get("x-amz-sns-rawdelivery") != "" {
+		t.Fatalf("%+v %v", m, h)
+	}
+	if err := subscriberVerify(t, e.sns, sub.body(1)); err != nil {
+		t.Fatal(err)
+	}
+	if c, d := counts(); c != "0" || d != "1" {
+		t.Fatal(c, d)
+	}
+	wantCode(t, e.sns.Unsubscribe(e.ctx, arn), "NotFound")
+	e.restart() // the restoring token is replicated state
+
+	// Restored through the SubscribeURL: same ARN, same attributes, delivered to again.
+	rec := serve(e.sns.HTTPHandler(), http.MethodGet, localTarget(t, m.SubscribeURL))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "<SubscriptionArn>"+arn+"</SubscriptionArn>") {
+		t.Fatal(rec.Code, rec.Body.String())
+	}
+	if a, err := e.sns.GetSubscriptionAttributes(e.ctx, arn); err != nil || a["RawMessageDelivery"] != "true" || a["PendingConfirmation"] != "false" {
+		t.Fatal(a, err)
+	}
+	if c, d := counts(); c != "1" || d != "0" {
+		t.Fatal(c, d)
+	}
+	if _, err := e.sns.PublishAndWait(e.ctx, PublishInput{TopicArn: topic, Message: "back"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "notification", func() bool { return len(sub.messages()) == 1 && sub.messages()[0] == "back" })
+
+	// The token expires after 3 days.
+	if err := e.sns.Unsubscribe(e.ctx, arn); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second unsubscribe confirmation", func() bool { return len(sub.received()) == 4 })
+	e.clk.Add(73 * time.Hour)
+	_, err = e.sns.ConfirmSubscription(e.ctx, topic, sub.received()[3].Token)
+	wantCode(t, err, "InvalidParameter")
+	if c, d := counts(); c != "0" || d != "0" {
+		t.Fatal(c, d)
+	}
+
+	// A pending subscription is deleted without a notice.
+	pending := newSubscriber(t, nil)
+	out, err := e.sns.Subscribe(e.ctx, topic, "http", pending.srv.URL+"/p", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "confirmation", func() bool { return len(pending.received()) == 1 })
+	if err := e.sns.Unsubscribe(e.ctx, out.SubscriptionArn); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(pending.received()); n != 1 {
+		t.Fatalf("%d requests", n)
+	}
+}

@@ -31,6 +31,7 @@ import (
 const (
 	TypeNotification             = "Notification"
 	TypeSubscriptionConfirmation = "SubscriptionConfirmation"
+	TypeUnsubscribeConfirmation  = "UnsubscribeConfirmation"
 )
 
 const tsFormat = "2006-01-02T15:04:05.000Z"
@@ -409,7 +410,7 @@ func (s *Service) attempt(d *deliveryRec, contentType string) error {
 	req.Header.Set("x-amz-sns-message-type", d.Type)
 	req.Header.Set("x-amz-sns-message-id", d.MessageID)
 	req.Header.Set("x-amz-sns-topic-arn", d.TopicArn)
-	if d.Type == TypeNotification {
+	if d.Type != TypeSubscriptionConfirmation {
 		req.Header.Set("x-amz-sns-subscription-arn", d.SubscriptionArn)
 	}
 	if d.Raw {

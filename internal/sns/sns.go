@@ -17,7 +17,8 @@
 //
 // # State
 //
-// Topics, subscriptions and pending deliveries are the "sns" part of the replicated
+// Topics, subscriptions, pending deliveries and the unsubscribed subscriptions that can
+// still be restored (3 days) are the "sns" part of the replicated
 // state (internal/state). A delivery is recorded (with its final, signed JSON body)
 // before it is attempted and removed once it succeeded or was given up, so that a
 // node that restarts resumes the deliveries it had not finished (Resume). Each delivery
@@ -120,6 +121,9 @@ type Service struct {
 	topics     map[string]*topicRec
 	subs       map[string]*subRec
 	deliveries map[string]*deliveryRec
+	// unsubscribed are the confirmed subscriptions deleted in the last 3 days, by ARN:
+	// the token of their UnsubscribeConfirmation restores them.
+	unsubscribed map[string]*subRec
 
 	certURL  string // SigningCertURL of the messages this node signs (keyCertURL)
 	certOnce sync.Once
@@ -197,6 +201,7 @@ func (s *Service) reset() {
 	s.topics = map[string]*topicRec{}
 	s.subs = map[string]*subRec{}
 	s.deliveries = map[string]*deliveryRec{}
+	s.unsubscribed = map[string]*subRec{}
 }
 
 // Attach sets the proposer (the state store is opened after the parts are created).
@@ -224,6 +229,8 @@ type persisted struct {
 	Topics     map[string]*topicRec    `json:"topics"`
 	Subs       map[string]*subRec      `json:"subscriptions"`
 	Deliveries map[string]*deliveryRec `json:"deliveries"`
+	// Unsubscribed: absent from snapshots of versions without UnsubscribeConfirmation.
+	Unsubscribed map[string]*subRec `json:"unsubscribed,omitempty"`
 }
 
 // Name implements state.Part.
@@ -233,7 +240,8 @@ func (s *Service) Name() string { return "sns" }
 func (s *Service) Snapshot() ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return json.Marshal(persisted{Format: snapshotFormat, Version: snapshotVersion, Topics: s.topics, Subs: s.subs, Deliveries: s.deliveries})
+	return json.Marshal(persisted{Format: snapshotFormat, Version: snapshotVersion, Topics: s.topics, Subs: s.subs, Deliveries: s.deliveries,
+		Unsubscribed: s.unsubscribed})
 }
 
 // Restore implements state.Part.
@@ -258,6 +266,9 @@ func (s *Service) Restore(data []byte) error {
 	}
 	if p.Deliveries != nil {
 		s.deliveries = p.Deliveries
+	}
+	if p.Unsubscribed != nil {
+		s.unsubscribed = p.Unsubscribed
 	}
 	return nil
 }
@@ -299,10 +310,15 @@ type confirmSubCmd struct {
 }
 
 // deleteSubCmd deletes a subscription. Unauthenticated: a GET of the UnsubscribeURL
-// (false in older entries, which were all applied as deletions).
+// (false in older entries, which were all applied as deletions). Notice is the
+// UnsubscribeConfirmation to send to a confirmed subscription's endpoint, with Token, the
+// token that restores it (absent from older entries: no notice, no restoring).
 type deleteSubCmd struct {
-	Arn             string `json:"arn"`
-	Unauthenticated bool   `json:"unauthenticated,omitempty"`
+	Arn             string       `json:"arn"`
+	Unauthenticated bool         `json:"unauthenticated,omitempty"`
+	Token           string       `json:"token,omitempty"`
+	Now             time.Time    `json:"now,omitzero"`
+	Notice          *deliveryRec `json:"notice,omitempty"`
 }
 
 type putDeliveryCmd struct {
@@ -354,6 +370,11 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 				delete(s.subs, k)
 			}
 		}
+		for k, sub := range s.unsubscribed {
+			if sub.TopicArn == c.Arn {
+				delete(s.unsubscribed, k)
+			}
+		}
 		for k, d := range s.deliveries {
 			if d.TopicArn == c.Arn {
 				delete(s.deliveries, k)
@@ -386,6 +407,10 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		if s.topics[c.TopicArn] == nil {
 			return nil, snsErr("NotFound", "Topic does not exist")
 		}
+		now := c.Now
+		if now.IsZero() {
+			now = cmd.Time
+		}
 		for _, k := range slices.Sorted(maps.Keys(s.subs)) {
 			sub := s.subs[k]
 			if sub.TopicArn != c.TopicArn || sub.Token != c.Token {
@@ -399,10 +424,6 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 				}
 				return sub.Arn, nil
 			}
-			now := c.Now
-			if now.IsZero() {
-				now = cmd.Time
-			}
 			if now.After(sub.TokenIssued.Add(tokenTTL)) {
 				return nil, invalid("Invalid token")
 			}
@@ -413,7 +434,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			s.subs[k] = &n
 			return n.Arn, nil
 		}
-		return nil, invalid("Invalid token")
+		return s.restoreUnsubscribed(c, now)
 	case cmdDeleteSub:
 		c, err := state.DecodeBody[deleteSubCmd](cmd.Body)
 		if err != nil {
@@ -432,7 +453,18 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 				delete(s.deliveries, k)
 			}
 		}
-		return nil, nil
+		s.pruneUnsubscribed(c.Now)
+		if c.Notice == nil || c.Token == "" || !sub.Confirmed {
+			return false, nil
+		}
+		// The endpoint is told (UnsubscribeConfirmation) and may restore the
+		// subscription with the token for 3 days.
+		tomb := *sub
+		tomb.Token, tomb.TokenIssued = c.Token, c.Now
+		s.unsubscribed[c.Arn] = &tomb
+		d := *c.Notice
+		s.deliveries[d.ID] = &d
+		return true, nil
 	case cmdPutDelivery:
 		c, err := state.DecodeBody[putDeliveryCmd](cmd.Body)
 		if err != nil {
@@ -475,6 +507,45 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("sns: unknown command %s v%d", cmd.Type, cmd.Version)
+}
+
+// pruneUnsubscribed forgets the unsubscribed subscriptions whose token has expired at
+// now (the proposer's clock, carried by the command; runs under s.mu in Apply).
+func (s *Service) pruneUnsubscribed(now time.Time) {
+	for k, sub := range s.unsubscribed {
+		if now.After(sub.TokenIssued.Add(tokenTTL)) {
+			delete(s.unsubscribed, k)
+		}
+	}
+}
+
+// restoreUnsubscribed is ConfirmSubscription with the token of an UnsubscribeConfirmation
+// (under s.mu in Apply): the subscription comes back, confirmed, with its ARN and
+// attributes, unless the endpoint was subscribed again meanwhile (that subscription's
+// ARN is returned then).
+func (s *Service) restoreUnsubscribed(c confirmSubCmd, now time.Time) (any, error) {
+	for _, k := range slices.Sorted(maps.Keys(s.unsubscribed)) {
+		tomb := s.unsubscribed[k]
+		if tomb.TopicArn != c.TopicArn || tomb.Token != c.Token {
+			continue
+		}
+		if now.After(tomb.TokenIssued.Add(tokenTTL)) {
+			break
+		}
+		delete(s.unsubscribed, k)
+		for _, sk := range slices.Sorted(maps.Keys(s.subs)) {
+			if sub := s.subs[sk]; sub.TopicArn == tomb.TopicArn && sub.Protocol == tomb.Protocol && sub.Endpoint == tomb.Endpoint {
+				return sub.Arn, nil
+			}
+		}
+		n := *tomb
+		n.Confirmed = true
+		n.ConfirmationAuthenticated = c.Authenticated
+		n.AuthenticateOnUnsubscribe = c.Authenticated && c.AuthenticateOnUnsubscribe
+		s.subs[k] = &n
+		return n.Arn, nil
+	}
+	return nil, invalid("Invalid token")
 }
 
 func (s *Service) propose(ctx context.Context, typ string, body any) (any, error) {

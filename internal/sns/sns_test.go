@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -346,8 +347,12 @@ func TestSubscribeConfirmPublish(t *testing.T) {
 	}
 	wantCode(t, e.sns.Unsubscribe(e.ctx, arn), "NotFound")
 	e.sns.PublishAndWait(e.ctx, PublishInput{TopicArn: topic, Message: "after"})
-	if len(sub.received()) != 2 {
-		t.Fatal("delivered after unsubscribe")
+	// The endpoint is told it was unsubscribed (UnsubscribeConfirmation), and gets no
+	// more notifications.
+	waitFor(t, "unsubscribe confirmation", func() bool { return len(sub.received()) == 3 })
+	time.Sleep(20 * time.Millisecond)
+	if r := sub.received(); len(r) != 3 || r[2].Type != TypeUnsubscribeConfirmation || slices.Contains(sub.messages(), "after") {
+		t.Fatalf("after unsubscribe: %+v", r)
 	}
 	// Tokens expire after 3 days.
 	sub2 := newSubscriber(t, nil)

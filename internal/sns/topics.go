@@ -215,7 +215,12 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 	if t == nil {
 		return nil, snsErr("NotFound", "Topic does not exist")
 	}
-	conf, pend := 0, 0
+	conf, pend, deleted := 0, 0, 0
+	for _, sub := range s.unsubscribed {
+		if sub.TopicArn == arn && !s.now().After(sub.TokenIssued.Add(tokenTTL)) {
+			deleted++
+		}
+	}
 	for _, sub := range s.subs {
 		if sub.TopicArn == arn {
 			if sub.Confirmed {
@@ -226,7 +231,7 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 		}
 	}
 	attrs := map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName, "Policy": s.defaultTopicPolicy(t.Arn),
-		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": "0",
+		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": strconv.Itoa(deleted),
 		"EffectiveDeliveryPolicy": s.topicEffectiveJSON(t)}
 	if t.DeliveryPolicy != "" {
 		attrs["DeliveryPolicy"] = t.DeliveryPolicy
@@ -319,7 +324,7 @@ func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint st
 	}
 	m := &Message{Type: TypeSubscriptionConfirmation, MessageID: msgID, Token: sub.Token, TopicArn: topicArn,
 		Message:      fmt.Sprintf("You have chosen to subscribe to the topic %s.\nTo confirm the subscription, visit the SubscribeURL included in this message.", topicArn),
-		SubscribeURL: s.actionURL(url.Values{"Action": {"ConfirmSubscription"}, "TopicArn": {topicArn}, "Token": {sub.Token}}),
+		SubscribeURL: s.subscribeURL(topicArn, sub.Token),
 		Timestamp:    now.Format(tsFormat), SignatureVersion: t.sigVersion()}
 	d, err := s.newDelivery(sub, m, now)
 	if err != nil {
@@ -335,12 +340,29 @@ func (s *Service) Subscribe(ctx context.Context, topicArn, protocol, endpoint st
 	return SubscribeOutput{SubscriptionArn: "pending confirmation"}, nil
 }
 
-func (s *Service) actionURL(q url.Values) string {
-	u := s.cfg.BaseURL
-	if !strings.HasSuffix(u, "/") {
-		u += "/"
+// actionURL is a link to the SNS endpoint with the query parameters given (name, value,
+// ...) in that order, as AWS writes its links: ...?Action=ConfirmSubscription&TopicArn=
+// arn:aws:sns:...&Token=... (the colons of ARNs are not escaped).
+func (s *Service) actionURL(kv ...string) string {
+	var b strings.Builder
+	b.WriteString(s.cfg.BaseURL)
+	if !strings.HasSuffix(s.cfg.BaseURL, "/") {
+		b.WriteByte('/')
 	}
-	return u + "?" + q.Encode()
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(kv[i]) + "=" + strings.ReplaceAll(url.QueryEscape(kv[i+1]), "%3A", ":"))
+	}
+	return b.String()
+}
+
+// subscribeURL is the SubscribeURL of a confirmation: ConfirmSubscription with the token.
+func (s *Service) subscribeURL(topicArn, token string) string {
+	return s.actionURL("Action", "ConfirmSubscription", "TopicArn", topicArn, "Token", token)
 }
 
 // ConfirmSubscription confirms a pending subscription with the token of its
@@ -379,13 +401,47 @@ func (s *Service) Unsubscribe(ctx context.Context, subArn string) error {
 }
 
 // unsubscribe deletes a subscription; unauthenticated is a GET of its UnsubscribeURL,
-// refused for a subscription confirmed with AuthenticateOnUnsubscribe.
+// refused for a subscription confirmed with AuthenticateOnUnsubscribe. A confirmed
+// subscription's endpoint is sent an UnsubscribeConfirmation, as AWS does, whose token
+// (SubscribeURL) restores the subscription within 3 days.
 func (s *Service) unsubscribe(ctx context.Context, subArn string, unauthenticated bool) error {
 	if err := s.checkARN(subArn, "SubscriptionArn"); err != nil {
 		return err
 	}
-	_, err := s.propose(ctx, cmdDeleteSub, deleteSubCmd{Arn: subArn, Unauthenticated: unauthenticated})
-	return err
+	c := deleteSubCmd{Arn: subArn, Unauthenticated: unauthenticated, Now: s.now()}
+	s.mu.RLock()
+	var sub *subRec
+	var t *topicRec
+	if cur := s.subs[subArn]; cur != nil && cur.Confirmed {
+		cp := *cur
+		sub, t = &cp, s.topics[cur.TopicArn]
+	}
+	s.mu.RUnlock()
+	if sub != nil {
+		tok := make([]byte, 64)
+		if _, err := io.ReadFull(s.cfg.Rand, tok); err != nil {
+			return snsErr("InternalError", "sns: random: %v", err)
+		}
+		c.Token = hex.EncodeToString(tok)
+		msgID, err := s.newID()
+		if err != nil {
+			return err
+		}
+		m := &Message{Type: TypeUnsubscribeConfirmation, MessageID: msgID, Token: c.Token, TopicArn: sub.TopicArn,
+			Message:      fmt.Sprintf("You have chosen to deactivate subscription %s.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.", subArn),
+			SubscribeURL: s.subscribeURL(sub.TopicArn, c.Token), Timestamp: c.Now.Format(tsFormat), SignatureVersion: t.sigVersion()}
+		if c.Notice, err = s.newDelivery(sub, m, c.Now); err != nil {
+			return err
+		}
+	}
+	r, err := s.propose(ctx, cmdDeleteSub, c)
+	if err != nil {
+		return err
+	}
+	if sent, _ := r.(bool); sent {
+		s.start(c.Notice)
+	}
+	return nil
 }
 
 // ListSubscriptions lists all subscriptions, 100 per page.
@@ -678,7 +734,7 @@ func (s *Service) publish(ctx context.Context, in PublishInput) (string, []*flig
 		}
 		m := &Message{Type: TypeNotification, MessageID: msgID, TopicArn: in.TopicArn, Subject: in.Subject, Message: body,
 			Timestamp: now.Format(tsFormat), MessageAttributes: attrs, SignatureVersion: t.sigVersion(),
-			UnsubscribeURL: s.actionURL(url.Values{"Action": {"Unsubscribe"}, "SubscriptionArn": {sub.Arn}})}
+			UnsubscribeURL: s.actionURL("Action", "Unsubscribe", "SubscriptionArn", sub.Arn)}
 		d, err := s.newDelivery(sub, m, now)
 		if err != nil {
 			return "", nil, err
