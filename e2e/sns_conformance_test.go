@@ -268,8 +268,9 @@ func sdkSNSSubscribeHeld(t *testing.T, s *server, root awsCreds, topicArn string
 // get-topic-attributes, FifoTopic values, message attribute errors as
 // ParameterValueInvalid with AWS's messages, MessageGroupId accepted on a standard topic
 // and MessageDeduplicationId refused, MessageStructure=json delivering the http message
-// without attributes, and confirm-subscription --authenticate-on-unsubscribe
-// (ConfirmationWasAuthenticated, the UnsubscribeURL refused).
+// without attributes, confirm-subscription --authenticate-on-unsubscribe
+// (ConfirmationWasAuthenticated, the UnsubscribeURL refused), and the
+// UnsubscribeConfirmation of unsubscribe, whose SubscribeURL restores the subscription.
 func TestSNSConformanceCLI(t *testing.T) {
 	t.Parallel() // independent node
 	s, root := debianCLINode(t)
@@ -356,9 +357,42 @@ func TestSNSConformanceCLI(t *testing.T) {
 		t.Fatalf("UnsubscribeURL: %d %s", res.StatusCode, b)
 	}
 	awsOK(t, s, root, nil, "sns", "unsubscribe", "--subscription-arn", sub.SubscriptionArn)
-	var list struct{ Subscriptions []any }
+	var list struct {
+		Subscriptions []struct{ SubscriptionArn string }
+	}
 	awsOK(t, s, root, &list, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
 	if len(list.Subscriptions) != 0 {
 		t.Fatal(list)
+	}
+
+	// The endpoint is told, as AWS tells it: a signed UnsubscribeConfirmation whose
+	// SubscribeURL restores the subscription.
+	var unsubNote snsRequest
+	waitFor(t, 20*time.Second, func() bool {
+		for _, r := range rcv.requests() {
+			if r.Header.Get("x-amz-sns-message-type") == "UnsubscribeConfirmation" {
+				unsubNote = r
+				return true
+			}
+		}
+		return false
+	})
+	n = verifySNSMessage(t, unsubNote.Body)
+	if n["Type"] != "UnsubscribeConfirmation" || n["Token"] == "" || unsubNote.Header.Get("x-amz-sns-subscription-arn") != sub.SubscriptionArn ||
+		fmt.Sprint(n["SubscribeURL"]) != s.url+"/?Action=ConfirmSubscription&TopicArn="+topic.TopicArn+"&Token="+fmt.Sprint(n["Token"]) {
+		t.Fatalf("%v %s", unsubNote.Header, unsubNote.Body)
+	}
+	awsOK(t, s, root, &ta, "sns", "get-topic-attributes", "--topic-arn", topic.TopicArn)
+	if ta.Attributes["SubscriptionsDeleted"] != "1" || ta.Attributes["SubscriptionsConfirmed"] != "0" {
+		t.Fatal(ta.Attributes)
+	}
+	res, err = http.Get(fmt.Sprint(n["SubscribeURL"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	awsOK(t, s, root, &list, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
+	if res.StatusCode != 200 || len(list.Subscriptions) != 1 || list.Subscriptions[0].SubscriptionArn != sub.SubscriptionArn {
+		t.Fatalf("restore: %d %+v", res.StatusCode, list)
 	}
 }
