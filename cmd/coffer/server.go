@@ -326,8 +326,12 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 		return fmt.Errorf("opening the metrics store: %w", err)
 	}
 	defer n.cw.Close()
+	snsKey, err := snsSigningKey(filepath.Join(o.dataDir, "sns-signing-key"), filepath.Join(o.dataDir, "sns-signing.sealed"), sealer)
+	if err != nil {
+		return err
+	}
 	n.sns, err = sns.New(sns.Config{Region: o.region, AccountID: o.accountID, NodeID: n.nodeID,
-		BaseURL: base, SigningCertURL: base + "sns/SimpleNotificationService.pem", Logger: log})
+		BaseURL: base, SigningCertURL: base + "sns/SimpleNotificationService.pem", SigningKey: snsKey, Logger: log})
 	if err != nil {
 		return err
 	}
