@@ -641,7 +641,7 @@ func opPublishBatch(s *Service, ctx context.Context, c Caller, body []byte) (any
 
 // batchEntries reads PublishBatch's entries (each entry's parameters without its
 // prefix) and checks the request as a whole: 1 to 10 entries, valid and distinct Ids, at
-// most 256 KiB of messages in all.
+// most 256 KiB of messages and their attributes in all.
 func batchEntries(v url.Values) ([]url.Values, error) {
 	var entries []url.Values
 	for i := 1; ; i++ {
@@ -674,12 +674,32 @@ func batchEntries(v url.Values) ([]url.Values, error) {
 			return nil, snsErr("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the same Id.")
 		}
 		seen[id] = true
-		total += len(e.Get("Message"))
+		total += batchEntrySize(e)
 	}
 	if total > maxMessage {
 		return nil, snsErr("BatchRequestTooLong", "The length of all the batch messages put together is more than the limit of %d bytes.", maxMessage)
 	}
 	return entries, nil
+}
+
+// batchEntrySize is what an entry counts toward PublishBatch's 256 KiB: its message
+// and, as in Publish, every part of its message attributes (name, type and value; a
+// binary value decoded).
+func batchEntrySize(e url.Values) int {
+	n := len(e.Get("Message"))
+	for k, vals := range e {
+		rest, ok := strings.CutPrefix(k, "MessageAttributes.entry.")
+		if !ok || len(vals) == 0 {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(rest, ".Name"), strings.HasSuffix(rest, ".Value.DataType"), strings.HasSuffix(rest, ".Value.StringValue"):
+			n += len(vals[0])
+		case strings.HasSuffix(rest, ".Value.BinaryValue"):
+			n += base64.StdEncoding.DecodedLen(len(vals[0]))
+		}
+	}
+	return n
 }
 
 // validBatchID: a PublishBatch entry Id (1-80 alphanumerics, hyphens and underscores).

@@ -58,6 +58,7 @@ func TestPublishBatch(t *testing.T) {
 		many.Set("PublishBatchRequestEntries.member."+strconv.Itoa(i)+".Message", "x")
 	}
 	big := strings.Repeat("x", 130*1024)
+	nearHalf := strings.Repeat("x", 125*1024)
 	for _, c := range []struct {
 		p    url.Values
 		code string
@@ -70,6 +71,12 @@ func TestPublishBatch(t *testing.T) {
 			"PublishBatchRequestEntries.member.2.Id": {"a"}, "PublishBatchRequestEntries.member.2.Message": {"y"}}, "BatchEntryIdsNotDistinct"},
 		{url.Values{"TopicArn": {topic}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {big},
 			"PublishBatchRequestEntries.member.2.Id": {"b"}, "PublishBatchRequestEntries.member.2.Message": {big}}, "BatchRequestTooLong"},
+		// Under 256 KiB of messages, over it with their attributes (which count, as in Publish).
+		{url.Values{"TopicArn": {topic}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {nearHalf},
+			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name": {"pad"},
+			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType": {"String"},
+			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.StringValue": {strings.Repeat("p", 8*1024)},
+			"PublishBatchRequestEntries.member.2.Id": {"b"}, "PublishBatchRequestEntries.member.2.Message": {nearHalf}}, "BatchRequestTooLong"},
 		{url.Values{"TopicArn": {topic + "-missing"}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "NotFound"},
 		{url.Values{"TopicArn": {"not-an-arn"}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "InvalidParameter"},
 	} {
