@@ -73,10 +73,10 @@ func TestPublishBatch(t *testing.T) {
 			"PublishBatchRequestEntries.member.2.Id": {"b"}, "PublishBatchRequestEntries.member.2.Message": {big}}, "BatchRequestTooLong"},
 		// Under 256 KiB of messages, over it with their attributes (which count, as in Publish).
 		{url.Values{"TopicArn": {topic}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {nearHalf},
-			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name": {"pad"},
-			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType": {"String"},
+			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name":              {"pad"},
+			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType":    {"String"},
 			"PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.StringValue": {strings.Repeat("p", 8*1024)},
-			"PublishBatchRequestEntries.member.2.Id": {"b"}, "PublishBatchRequestEntries.member.2.Message": {nearHalf}}, "BatchRequestTooLong"},
+			"PublishBatchRequestEntries.member.2.Id":                                          {"b"}, "PublishBatchRequestEntries.member.2.Message": {nearHalf}}, "BatchRequestTooLong"},
 		{url.Values{"TopicArn": {topic + "-missing"}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "NotFound"},
 		{url.Values{"TopicArn": {"not-an-arn"}, "PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"x"}}, "InvalidParameter"},
 	} {
