@@ -22,6 +22,9 @@ type EncryptOutput struct {
 	CiphertextBlob      []byte `json:"CiphertextBlob"`
 	KeyId               string `json:"KeyId"`
 	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
+	// keyMaterialID is the key material a symmetric key encrypted with: not part of
+	// Encrypt's response, ReEncrypt answers it as DestinationKeyMaterialId.
+	keyMaterialID string
 }
 
 // keyForUse resolves a key for a cryptographic operation: it must be Enabled, have the
@@ -52,31 +55,42 @@ func checkPlaintext(pt []byte, max int) error {
 
 // Encrypt encrypts up to 4096 bytes with a symmetric key (or RSA-OAEP with an RSA key).
 func (s *Service) Encrypt(ctx context.Context, c Caller, in EncryptInput) (*EncryptOutput, error) {
-	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
-	if err != nil {
-		return nil, err
-	}
-	if k.Spec != SpecSymmetric {
-		return s.encryptRSA(ctx, c, k, m, in)
-	}
-	if in.EncryptionAlgorithm != "" && in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
-		return nil, kmsErr("InvalidKeyUsageException", "Symmetric keys only support the SYMMETRIC_DEFAULT encryption algorithm")
-	}
-	if err := checkPlaintext(in.Plaintext, 4096); err != nil {
-		return nil, err
-	}
-	if err := validateContext(in.EncryptionContext); err != nil {
-		return nil, err
-	}
-	if in.DryRun {
-		return nil, errDryRun
-	}
-	blob, err := s.seal(ctx, k, m, in.Plaintext, in.EncryptionContext)
+	out, k, err := s.encrypt(ctx, c, in)
 	if err != nil {
 		return nil, err
 	}
 	s.recordUse(k, "Encrypt")
-	return &EncryptOutput{CiphertextBlob: blob, KeyId: k.arn(), EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}, nil
+	return out, nil
+}
+
+// encrypt is Encrypt without recording the key's use (ReEncrypt records its own).
+func (s *Service) encrypt(ctx context.Context, c Caller, in EncryptInput) (*EncryptOutput, *keyRec, error) {
+	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if k.Spec != SpecSymmetric {
+		out, err := s.encryptRSA(ctx, c, k, m, in)
+		return out, k, err
+	}
+	if in.EncryptionAlgorithm != "" && in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
+		return nil, nil, kmsErr("InvalidKeyUsageException", "Symmetric keys only support the SYMMETRIC_DEFAULT encryption algorithm")
+	}
+	if err := checkPlaintext(in.Plaintext, 4096); err != nil {
+		return nil, nil, err
+	}
+	if err := validateContext(in.EncryptionContext); err != nil {
+		return nil, nil, err
+	}
+	if in.DryRun {
+		return nil, nil, errDryRun
+	}
+	blob, err := s.seal(ctx, k, m, in.Plaintext, in.EncryptionContext)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &EncryptOutput{CiphertextBlob: blob, KeyId: k.arn(), EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+		keyMaterialID: m.Versions[m.Current].ID}, k, nil
 }
 
 // seal encrypts plaintext under the key's current version inside the HSM (in kmsuser's
@@ -154,21 +168,30 @@ type DecryptOutput struct {
 // Decrypt decrypts a ciphertext. For symmetric ciphertexts the key is found from the blob;
 // a KeyId, when given, must name the same key.
 func (s *Service) Decrypt(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, error) {
+	out, k, err := s.decrypt(ctx, c, in)
+	if err != nil {
+		return nil, err
+	}
+	s.recordUse(k, "Decrypt")
+	return out, nil
+}
+
+// decrypt is Decrypt without recording the key's use (ReEncrypt records its own).
+func (s *Service) decrypt(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, *keyRec, error) {
 	if len(in.CiphertextBlob) < 1 || len(in.CiphertextBlob) > 6144 {
-		return nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+		return nil, nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
 	}
 	if in.Recipient != nil {
-		return nil, recipientUnsupported()
+		return nil, nil, recipientUnsupported()
 	}
 	if in.EncryptionAlgorithm != "" && in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
 		return s.decryptRSA(ctx, c, in)
 	}
 	pt, k, v, err := s.open(ctx, c, in.CiphertextBlob, in.EncryptionContext, in.KeyId, in.DryRun)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s.recordUse(k, "Decrypt")
-	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", KeyMaterialId: v.ID}, nil
+	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", KeyMaterialId: v.ID}, k, nil
 }
 
 // open decrypts a symmetric ciphertext blob.
@@ -248,6 +271,10 @@ type ReEncryptOutput struct {
 	KeyId                          string `json:"KeyId"`
 	SourceEncryptionAlgorithm      string `json:"SourceEncryptionAlgorithm"`
 	DestinationEncryptionAlgorithm string `json:"DestinationEncryptionAlgorithm"`
+	// The key material of the source and the destination ciphertext: present only for
+	// symmetric encryption keys, as AWS answers.
+	SourceKeyMaterialId      string `json:"SourceKeyMaterialId,omitempty"`
+	DestinationKeyMaterialId string `json:"DestinationKeyMaterialId,omitempty"`
 }
 
 // ReEncrypt decrypts a ciphertext and encrypts the plaintext under another key (or the
@@ -256,19 +283,27 @@ func (s *Service) ReEncrypt(ctx context.Context, c Caller, in ReEncryptInput) (*
 	if in.DestinationKeyId == "" {
 		return nil, validation("1 validation error detected: Value null at 'destinationKeyId' failed to satisfy constraint: Member must not be null")
 	}
-	dec, err := s.Decrypt(ctx, c, DecryptInput{CiphertextBlob: in.CiphertextBlob, EncryptionContext: in.SourceEncryptionContext,
+	// The source is decrypted even for a DryRun, so that a ciphertext that does not
+	// decrypt is refused as it would be; neither key's use is recorded unless the
+	// re-encryption happens (a DryRun, or a refused destination, uses no key).
+	dec, sk, err := s.decrypt(ctx, c, DecryptInput{CiphertextBlob: in.CiphertextBlob, EncryptionContext: in.SourceEncryptionContext,
 		KeyId: in.SourceKeyId, EncryptionAlgorithm: in.SourceEncryptionAlgorithm, DryRun: false})
 	if err != nil {
 		return nil, err
 	}
 	defer clear(dec.Plaintext)
-	enc, err := s.Encrypt(ctx, c, EncryptInput{KeyId: in.DestinationKeyId, Plaintext: dec.Plaintext,
+	enc, dk, err := s.encrypt(ctx, c, EncryptInput{KeyId: in.DestinationKeyId, Plaintext: dec.Plaintext,
 		EncryptionContext: in.DestinationEncryptionContext, EncryptionAlgorithm: in.DestinationEncryptionAlgorithm, DryRun: in.DryRun})
 	if err != nil {
 		return nil, err
 	}
+	// docs/metrics.md: a ReEncrypt counts as a Decrypt of the source key and an Encrypt of
+	// the destination key.
+	s.recordUse(sk, "Decrypt")
+	s.recordUse(dk, "Encrypt")
 	return &ReEncryptOutput{CiphertextBlob: enc.CiphertextBlob, SourceKeyId: dec.KeyId, KeyId: enc.KeyId,
-		SourceEncryptionAlgorithm: dec.EncryptionAlgorithm, DestinationEncryptionAlgorithm: enc.EncryptionAlgorithm}, nil
+		SourceEncryptionAlgorithm: dec.EncryptionAlgorithm, DestinationEncryptionAlgorithm: enc.EncryptionAlgorithm,
+		SourceKeyMaterialId: dec.KeyMaterialId, DestinationKeyMaterialId: enc.keyMaterialID}, nil
 }
 
 // GenerateDataKeyInput is GenerateDataKey's (and ...WithoutPlaintext's) request.

@@ -26,6 +26,10 @@ func kmsErr(code, format string, args ...any) *Error {
 		status = http.StatusInternalServerError
 	case "DependencyTimeoutException":
 		status = http.StatusServiceUnavailable
+	case "DryRunOperationException":
+		// The KMS API reference: "HTTP Status Code: 412" (the request's preconditions
+		// held, so it would have succeeded).
+		status = http.StatusPreconditionFailed
 	}
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Status: status}
 }

@@ -626,7 +626,7 @@ type DeleteImportedKeyMaterialInput struct {
 // DeleteImportedKeyMaterialOutput is DeleteImportedKeyMaterial's response.
 type DeleteImportedKeyMaterialOutput struct {
 	KeyId         string `json:"KeyId"`
-	KeyMaterialId string `json:"KeyMaterialId"`
+	KeyMaterialId string `json:"KeyMaterialId,omitempty"`
 }
 
 // DeleteImportedKeyMaterial destroys the imported key material of an EXTERNAL key in the HSM:

@@ -311,6 +311,10 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, in CreateKeyInput) (*
 		origin = OriginKMS
 	}
 	multi := in.MultiRegion != nil && *in.MultiRegion
+	if in.XksKeyId != "" && origin != OriginExternalKS {
+		// The model: XksKeyId "is not valid for KMS keys with any other Origin value".
+		return nil, validation("XksKeyId is valid only for KMS keys with Origin EXTERNAL_KEY_STORE; Origin is %s.", origin)
+	}
 	var store *storeRec
 	switch origin {
 	case OriginKMS, OriginExternal:

@@ -883,12 +883,10 @@ func (s *Service) CreateGrant(ctx context.Context, c Caller, in CreateGrantInput
 	if err != nil {
 		return nil, err
 	}
-	switch k.State {
-	case StateEnabled, StatePendingImport:
-	default:
-		if err := requireEnabled(k); err != nil {
-			return nil, err
-		}
+	// AWS's key state table: DisabledException for a disabled key, KMSInvalidStateException
+	// for one pending deletion or pending import ("<key ARN> is pending import.").
+	if err := requireEnabled(k); err != nil {
+		return nil, err
 	}
 	supported := grantOpsFor(k)
 	for _, o := range ops {

@@ -38,37 +38,35 @@ func (s *Service) encryptRSA(ctx context.Context, c Caller, k *keyRec, m *materi
 	if err != nil {
 		return nil, s.hsmErr(k, err)
 	}
-	s.recordUse(k, "Encrypt")
 	return &EncryptOutput{CiphertextBlob: ct, KeyId: k.arn(), EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
 }
 
 // decryptRSA is Decrypt with an RSA key: the KeyId and algorithm are required.
-func (s *Service) decryptRSA(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, error) {
+func (s *Service) decryptRSA(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, *keyRec, error) {
 	hash, ok := oaepHash[in.EncryptionAlgorithm]
 	if !ok {
-		return nil, validation("1 validation error detected: Value '%s' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]", in.EncryptionAlgorithm)
+		return nil, nil, validation("1 validation error detected: Value '%s' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]", in.EncryptionAlgorithm)
 	}
 	if in.KeyId == "" {
-		return nil, validation("KeyId is required to decrypt with an asymmetric KMS key")
+		return nil, nil, validation("KeyId is required to decrypt with an asymmetric KMS key")
 	}
 	k, m, err := s.keyForUse(c, in.KeyId, UsageEncrypt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if k.Spec == SpecSymmetric {
-		return nil, kmsErr("InvalidKeyUsageException", "%s is a symmetric key; use EncryptionAlgorithm SYMMETRIC_DEFAULT", k.arn())
+		return nil, nil, kmsErr("InvalidKeyUsageException", "%s is a symmetric key; use EncryptionAlgorithm SYMMETRIC_DEFAULT", k.arn())
 	}
 	if in.DryRun {
-		return nil, errDryRun
+		return nil, nil, errDryRun
 	}
 	sess, hs, err := s.material(ctx, k, &m.Versions[m.Current])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pt, err := s.cfg.HSM.DecryptRSAOAEP(sess, hs[1], hash, in.CiphertextBlob, nil, nil)
 	if err != nil {
-		return nil, s.mechanismErr(k, err, "InvalidCiphertextException", "The ciphertext is not valid for this key and algorithm.")
+		return nil, nil, s.mechanismErr(k, err, "InvalidCiphertextException", "The ciphertext is not valid for this key and algorithm.")
 	}
-	s.recordUse(k, "Decrypt")
-	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
+	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: in.EncryptionAlgorithm}, k, nil
 }

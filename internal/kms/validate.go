@@ -124,6 +124,18 @@ func checkRawMembers(op, region string, body []byte) error {
 			return validation("1 validation error detected: Value '' at '%s' failed to satisfy constraint: Member must have length greater than or equal to 1", lowerFirst(name))
 		}
 	}
+	// Tag's TagValue is required (it may be ""): a tag without one is refused, not given
+	// an empty value. Only a client that skips the model's checks sends one.
+	if v, ok := members["Tags"]; ok {
+		var tags []map[string]json.RawMessage
+		if json.Unmarshal(v, &tags) == nil {
+			for i, t := range tags {
+				if tv, ok := t["TagValue"]; !ok || string(tv) == "null" {
+					return validation("1 validation error detected: Value null at 'tags.%d.member.tagValue' failed to satisfy constraint: Member must not be null", i+1)
+				}
+			}
+		}
+	}
 	if v, ok := members["Marker"]; ok {
 		var m string
 		if json.Unmarshal(v, &m) == nil && len(m) > 1024 {

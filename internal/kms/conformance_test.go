@@ -1,0 +1,261 @@
+package kms
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// rawOp runs an operation from its JSON body, as the protocol layer does.
+func (e *testEnv) rawOp(op, body string) (any, error) {
+	e.t.Helper()
+	return Operations()[op](e.k, e.ctx, e.c, []byte(body))
+}
+
+func wantErr(t *testing.T, err error, code string, status int, msg string) {
+	t.Helper()
+	var ke *Error
+	if !errors.As(err, &ke) || ke.Code != code || ke.Status != status || !strings.Contains(ke.Message, msg) {
+		t.Fatalf("got %v (%#v), want %s (HTTP %d) %q", err, ke, code, status, msg)
+	}
+}
+
+// TestConformanceDryRunStatus: DryRunOperationException is HTTP 412, as the KMS API
+// reference lists it, for every operation that takes DryRun.
+func TestConformanceDryRunStatus(t *testing.T) {
+	e := newTestEnv(t)
+	sym := e.createKey(CreateKeyInput{})
+	enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: sym.KeyId, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _ := json.Marshal(enc.CiphertextBlob)
+	for op, body := range map[string]string{
+		"Encrypt":         `{"KeyId":"` + sym.KeyId + `","Plaintext":"eA==","DryRun":true}`,
+		"Decrypt":         `{"CiphertextBlob":` + string(ct) + `,"DryRun":true}`,
+		"ReEncrypt":       `{"CiphertextBlob":` + string(ct) + `,"DestinationKeyId":"` + sym.KeyId + `","DryRun":true}`,
+		"GenerateDataKey": `{"KeyId":"` + sym.KeyId + `","KeySpec":"AES_256","DryRun":true}`,
+		"CreateGrant":     `{"KeyId":"` + sym.KeyId + `","GranteePrincipal":"arn:aws:iam::111122223333:root","Operations":["Decrypt"],"DryRun":true}`,
+	} {
+		_, err := e.rawOp(op, body)
+		wantErr(t, err, "DryRunOperationException", http.StatusPreconditionFailed, "DryRun")
+	}
+	if AsError(errDryRun).Status != 412 {
+		t.Fatalf("errDryRun status %d", errDryRun.Status)
+	}
+}
+
+// TestConformanceCreateGrantKeyStates: AWS's key state table for CreateGrant: a disabled
+// key is DisabledException, a key pending import or deletion KMSInvalidStateException.
+func TestConformanceCreateGrantKeyStates(t *testing.T) {
+	e := newTestEnv(t)
+	grant := func(keyID string) error {
+		_, err := e.k.CreateGrant(e.ctx, e.c, CreateGrantInput{KeyId: keyID, GranteePrincipal: "arn:aws:iam::111122223333:root", Operations: []string{"Decrypt"}})
+		return err
+	}
+	ext := e.createKey(CreateKeyInput{Origin: OriginExternal})
+	wantErr(t, grant(ext.KeyId), "KMSInvalidStateException", 400, ext.Arn+" is pending import.")
+
+	dis := e.createKey(CreateKeyInput{})
+	if err := e.k.DisableKey(e.ctx, e.c, KeyIDInput{KeyId: dis.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, grant(dis.KeyId), "DisabledException", 400, dis.Arn+" is disabled.")
+
+	pd := e.createKey(CreateKeyInput{})
+	if _, err := e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: pd.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, grant(pd.KeyId), "KMSInvalidStateException", 400, pd.Arn+" is pending deletion.")
+
+	for _, id := range []string{ext.KeyId, dis.KeyId, pd.KeyId} {
+		l, err := e.k.ListGrants(e.ctx, e.c, ListGrantsInput{KeyId: id})
+		if err != nil || len(l.Grants) != 0 {
+			t.Fatalf("grants of %s: %v %+v", id, err, l)
+		}
+	}
+	if err := grant(e.createKey(CreateKeyInput{}).KeyId); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConformanceReEncryptKeyMaterialIds: ReEncrypt answers SourceKeyMaterialId and
+// DestinationKeyMaterialId (botocore's current model) for symmetric keys, and neither for an
+// RSA destination.
+func TestConformanceReEncryptKeyMaterialIds(t *testing.T) {
+	e := newTestEnv(t)
+	src := e.createKey(CreateKeyInput{})
+	dst := e.createKey(CreateKeyInput{})
+	rsa := e.createKey(CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt})
+	enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: src.KeyId, Plaintext: []byte("data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After a rotation of the source, the ciphertext still names the first material.
+	if _, err := e.k.RotateKeyOnDemand(e.ctx, e.c, KeyIDInput{KeyId: src.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if e.describe(e.c, src.KeyId).CurrentKeyMaterialId == src.CurrentKeyMaterialId {
+		t.Fatal("rotation kept the key material id")
+	}
+	out, err := e.k.ReEncrypt(e.ctx, e.c, ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: dst.KeyId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.SourceKeyMaterialId != src.CurrentKeyMaterialId || out.DestinationKeyMaterialId != dst.CurrentKeyMaterialId || out.DestinationKeyMaterialId == "" {
+		t.Fatalf("ids %q %q, want %q %q", out.SourceKeyMaterialId, out.DestinationKeyMaterialId, src.CurrentKeyMaterialId, dst.CurrentKeyMaterialId)
+	}
+	out, err = e.k.ReEncrypt(e.ctx, e.c, ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: rsa.KeyId, DestinationEncryptionAlgorithm: "RSAES_OAEP_SHA_256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	if out.SourceKeyMaterialId != src.CurrentKeyMaterialId || strings.Contains(string(b), "DestinationKeyMaterialId") {
+		t.Fatalf("to RSA: %s", b)
+	}
+}
+
+// TestConformanceReEncryptDryRunUsesNoKey: a DryRun ReEncrypt, or one refused for its
+// destination, records no use of either key (GetKeyLastUsage, KeyUsageCount); a real one
+// records a Decrypt of the source and an Encrypt of the destination (docs/metrics.md).
+func TestConformanceReEncryptDryRunUsesNoKey(t *testing.T) {
+	e := newTestEnv(t)
+	src := e.createKey(CreateKeyInput{})
+	dst := e.createKey(CreateKeyInput{})
+	enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: src.KeyId, Plaintext: []byte("data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	e.k.cfg.OnKeyUse = func(region, keyID, op string) {
+		mu.Lock()
+		got = append(got, keyID+" "+op)
+		mu.Unlock()
+	}
+	_, err = e.k.ReEncrypt(e.ctx, e.c, ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: dst.KeyId, DryRun: true})
+	wantCode(t, err, "DryRunOperationException")
+	_, err = e.k.ReEncrypt(e.ctx, e.c, ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: dst.KeyId, DestinationEncryptionAlgorithm: "RSAES_OAEP_SHA_1"})
+	wantCode(t, err, "InvalidKeyUsageException")
+	if len(got) != 0 {
+		t.Fatalf("uses recorded for refused ReEncrypts: %q", got)
+	}
+	if _, err := e.k.ReEncrypt(e.ctx, e.c, ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: dst.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if want := src.KeyId + " Decrypt|" + dst.KeyId + " Encrypt"; strings.Join(got, "|") != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestConformanceDeleteImportedKeyMaterialNoEmptyID: deleting the (absent) material of a
+// key pending import has no effect and answers no KeyMaterialId, rather than "".
+func TestConformanceDeleteImportedKeyMaterialNoEmptyID(t *testing.T) {
+	e := newTestEnv(t)
+	ext := e.createKey(CreateKeyInput{Origin: OriginExternal})
+	out, err := e.rawOp("DeleteImportedKeyMaterial", `{"KeyId":"`+ext.KeyId+`"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	if string(b) != `{"KeyId":"`+ext.Arn+`"}` {
+		t.Fatalf("%s", b)
+	}
+}
+
+// TestConformanceCreateKeyXksKeyId: XksKeyId is valid only with Origin EXTERNAL_KEY_STORE
+// (the model), so a key with another origin is not created with it silently ignored.
+func TestConformanceCreateKeyXksKeyId(t *testing.T) {
+	e := newTestEnv(t)
+	for _, body := range []string{`{"XksKeyId":"ext-1"}`, `{"XksKeyId":"ext-1","Origin":"EXTERNAL"}`} {
+		_, err := e.rawOp("CreateKey", body)
+		wantErr(t, err, "ValidationException", 400, "XksKeyId is valid only for KMS keys with Origin EXTERNAL_KEY_STORE")
+	}
+	_, err := e.rawOp("CreateKey", `{"XksKeyId":"ext-1","Origin":"EXTERNAL_KEY_STORE","CustomKeyStoreId":"cks-1234567890abcdef0"}`)
+	wantCode(t, err, "UnsupportedOperationException")
+	l, err := e.k.ListKeys(e.ctx, e.c, ListInput{})
+	if err != nil || len(l.Keys) != 0 {
+		t.Fatalf("keys created: %v %+v", err, l)
+	}
+}
+
+// TestConformanceTagValueRequired: a Tag without TagValue (required by the model, may be
+// "") is a ValidationException naming the tag, and nothing is tagged or created.
+func TestConformanceTagValueRequired(t *testing.T) {
+	e := newTestEnv(t)
+	k := e.createKey(CreateKeyInput{})
+	_, err := e.rawOp("TagResource", `{"KeyId":"`+k.KeyId+`","Tags":[{"TagKey":"a","TagValue":""},{"TagKey":"b"}]}`)
+	wantErr(t, err, "ValidationException", 400, "Value null at 'tags.2.member.tagValue'")
+	_, err = e.rawOp("TagResource", `{"KeyId":"`+k.KeyId+`","Tags":[{"TagKey":"b","TagValue":null}]}`)
+	wantErr(t, err, "ValidationException", 400, "Value null at 'tags.1.member.tagValue'")
+	_, err = e.rawOp("CreateKey", `{"Tags":[{"TagKey":"b"}]}`)
+	wantErr(t, err, "ValidationException", 400, "tags.1.member.tagValue")
+	l, err := e.k.ListKeys(e.ctx, e.c, ListInput{})
+	if err != nil || len(l.Keys) != 1 {
+		t.Fatalf("%v %+v", err, l)
+	}
+	tags, err := e.k.ListResourceTags(e.ctx, e.c, ListResourceTagsInput{KeyId: k.KeyId})
+	if err != nil || len(tags.Tags) != 0 {
+		t.Fatalf("%v %+v", err, tags)
+	}
+	// An empty TagValue is valid.
+	if _, err := e.rawOp("TagResource", `{"KeyId":"`+k.KeyId+`","Tags":[{"TagKey":"a","TagValue":""}]}`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkRequest is what op does with a request body before authorization: decode it into
+// In, check the model's constraints, and the raw members.
+func checkRequest[In any](op string, body []byte) error {
+	in, err := decodeInput[In](body)
+	if err != nil {
+		return err
+	}
+	if err := validateInput(in); err != nil {
+		return err
+	}
+	return checkRawMembers(op, "us-east-1", body)
+}
+
+// FuzzRequestDecoding: any request body is either accepted or refused with a client error
+// of AWS's shape (SerializationException for a body that is not the operation's JSON,
+// ValidationException or NotFoundException for values the model or the region refuses),
+// never a panic or a server error.
+func FuzzRequestDecoding(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{`, `[]`, `null`, `{"KeyId":5}`, `{"Limit":"a"}`, `{"Tags":[{"TagKey":"a"}]}`,
+		`{"Tags":[{"TagKey":"a","TagValue":null}]}`, `{"Tags":{"TagKey":"a"}}`, `{"KeyId":""}`,
+		`{"KeyId":"arn:aws:kms:eu-west-1:111122223333:alias/x"}`, `{"KeyId":"alias/x"}`,
+		`{"Plaintext":"!!"}`, `{"EncryptionAlgorithm":"FOO","GrantTokens":["x"]}`,
+		`{"NumberOfBytes":2000,"KeySpec":"AES_256"}`, `{"Marker":"` + strings.Repeat("m", 1100) + `"}`,
+		`{"AliasName":"alias/aws/x"}`, `{"Description":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	allowed := map[string]bool{"SerializationException": true, "ValidationException": true, "NotFoundException": true,
+		"InvalidGrantTokenException": true, "NotAuthorizedException": true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, err := range []error{
+			checkRequest[CreateKeyInput]("CreateKey", body),
+			checkRequest[TagResourceInput]("TagResource", body),
+			checkRequest[EncryptInput]("Encrypt", body),
+			checkRequest[DecryptInput]("Decrypt", body),
+			checkRequest[GenerateDataKeyInput]("GenerateDataKey", body),
+			checkRequest[KeyIDInput]("DisableKey", body),
+			checkRequest[UpdateKeyDescriptionInput]("UpdateKeyDescription", body),
+			checkRequest[CreateAliasInput]("CreateAlias", body),
+			checkRequest[ListInput]("ListKeys", body),
+		} {
+			if err == nil {
+				continue
+			}
+			var ke *Error
+			if !errors.As(err, &ke) || !allowed[ke.Code] || ke.Status != http.StatusBadRequest {
+				t.Fatalf("body %q: %#v", body, err)
+			}
+		}
+	})
+}
