@@ -85,7 +85,7 @@ func (in EncryptInput) authChecks(string) []authCheck {
 func (in DecryptInput) authChecks(string) []authCheck {
 	alg := orDefault(in.EncryptionAlgorithm, "SYMMETRIC_DEFAULT")
 	ch := authCheck{scope: scopeKey, ec: in.EncryptionContext, hasEC: true, keys: condKeys("kms:EncryptionAlgorithm", alg)}
-	if alg == "SYMMETRIC_DEFAULT" {
+	if alg == "SYMMETRIC_DEFAULT" && !ignoreCiphertext(in.DryRun, in.DryRunModifiers) {
 		ch.blob = nonNil(in.CiphertextBlob) // the key named by the ciphertext
 	} else {
 		ch.keyID = in.KeyId
@@ -97,7 +97,7 @@ func (in ReEncryptInput) authChecks(string) []authCheck {
 	srcAlg := orDefault(in.SourceEncryptionAlgorithm, "SYMMETRIC_DEFAULT")
 	src := authCheck{scope: scopeKey, action: "kms:ReEncryptFrom", ec: in.SourceEncryptionContext, hasEC: true,
 		keys: condKeys("kms:EncryptionAlgorithm", srcAlg)}
-	if srcAlg == "SYMMETRIC_DEFAULT" {
+	if srcAlg == "SYMMETRIC_DEFAULT" && !ignoreCiphertext(in.DryRun, in.DryRunModifiers) {
 		src.blob = nonNil(in.CiphertextBlob)
 	} else {
 		src.keyID = in.SourceKeyId

@@ -259,3 +259,53 @@ func FuzzRequestDecoding(f *testing.F) {
 		}
 	})
 }
+
+// TestConformanceDryRunIgnoreCiphertext: Decrypt and ReEncrypt with DryRun and
+// DryRunModifiers [IGNORE_CIPHERTEXT] (botocore's current model) check the caller's
+// permission on the named key without a ciphertext: DryRunOperationException when allowed,
+// AccessDeniedException when not, the key state and usage errors as a real call.
+func TestConformanceDryRunIgnoreCiphertext(t *testing.T) {
+	e, ids := newAuthzEnv(t)
+	root := Caller{Region: "us-east-1", Account: authzAcct, Principal: "arn:aws:iam::" + authzAcct + ":root"}
+	sym := e.authzKey(root, CreateKeyInput{})
+	other := e.authzKey(root, CreateKeyInput{})
+	rsa := e.authzKey(root, CreateKeyInput{KeySpec: SpecRSA2048, KeyUsage: UsageEncrypt})
+	bob := user("bob")
+	ids.set(bob.Principal, idPolicy(`{"Effect":"Allow","Action":["kms:Decrypt","kms:ReEncryptFrom"],"Resource":"`+sym.Arn+`"}`,
+		`{"Effect":"Allow","Action":"kms:ReEncryptTo","Resource":"`+other.Arn+`"}`))
+	ign := []string{"IGNORE_CIPHERTEXT"}
+
+	_, err := e.call(bob, "Decrypt", DecryptInput{KeyId: sym.KeyId, DryRun: true, DryRunModifiers: ign})
+	wantErr(t, err, "DryRunOperationException", 412, "")
+	// Any ciphertext is ignored, even one that names another key or is not a ciphertext.
+	_, err = e.call(bob, "Decrypt", DecryptInput{KeyId: sym.KeyId, CiphertextBlob: []byte("junk"), DryRun: true, DryRunModifiers: ign})
+	wantErr(t, err, "DryRunOperationException", 412, "")
+	e.denied(bob, "Decrypt", DecryptInput{KeyId: other.KeyId, DryRun: true, DryRunModifiers: ign})
+	_, err = e.call(bob, "ReEncrypt", ReEncryptInput{SourceKeyId: sym.KeyId, DestinationKeyId: other.KeyId, DryRun: true, DryRunModifiers: ign})
+	wantErr(t, err, "DryRunOperationException", 412, "")
+	e.denied(bob, "ReEncrypt", ReEncryptInput{SourceKeyId: sym.KeyId, DestinationKeyId: sym.KeyId, DryRun: true, DryRunModifiers: ign})
+
+	// The named key is required; the modifier must be in the enum; without DryRun the
+	// modifier changes nothing (the ciphertext is required).
+	_, err = e.call(root, "Decrypt", DecryptInput{DryRun: true, DryRunModifiers: ign})
+	wantErr(t, err, "ValidationException", 400, "KeyId is required with DryRunModifiers IGNORE_CIPHERTEXT")
+	_, err = e.call(root, "ReEncrypt", ReEncryptInput{DestinationKeyId: sym.KeyId, DryRun: true, DryRunModifiers: ign})
+	wantErr(t, err, "ValidationException", 400, "SourceKeyId is required")
+	_, err = e.call(root, "Decrypt", DecryptInput{KeyId: sym.KeyId, DryRun: true, DryRunModifiers: []string{"IGNORE_KEY"}})
+	wantErr(t, err, "ValidationException", 400, "at 'dryRunModifiers' failed to satisfy constraint")
+	_, err = e.call(root, "Decrypt", DecryptInput{KeyId: sym.KeyId, DryRunModifiers: ign})
+	wantErr(t, err, "ValidationException", 400, "ciphertextBlob")
+
+	// Key usage, algorithm and state are checked as a real Decrypt would.
+	_, err = e.call(root, "Decrypt", DecryptInput{KeyId: rsa.KeyId, DryRun: true, DryRunModifiers: ign})
+	wantCode(t, err, "InvalidKeyUsageException")
+	_, err = e.call(root, "Decrypt", DecryptInput{KeyId: rsa.KeyId, EncryptionAlgorithm: "RSAES_OAEP_SHA_256", DryRun: true, DryRunModifiers: ign})
+	wantErr(t, err, "DryRunOperationException", 412, "")
+	_, err = e.call(root, "Decrypt", DecryptInput{KeyId: sym.KeyId, EncryptionAlgorithm: "RSAES_OAEP_SHA_256", DryRun: true, DryRunModifiers: ign})
+	wantCode(t, err, "InvalidKeyUsageException")
+	e.mustCall(root, "DisableKey", KeyIDInput{KeyId: other.KeyId})
+	_, err = e.call(root, "Decrypt", DecryptInput{KeyId: other.KeyId, DryRun: true, DryRunModifiers: ign})
+	wantErr(t, err, "DisabledException", 400, other.Arn+" is disabled.")
+	_, err = e.call(root, "ReEncrypt", ReEncryptInput{SourceKeyId: sym.KeyId, DestinationKeyId: other.KeyId, DryRun: true, DryRunModifiers: ign})
+	wantCode(t, err, "DisabledException")
+}

@@ -151,6 +151,7 @@ type DecryptInput struct {
 	KeyId               string            `json:"KeyId"`
 	EncryptionAlgorithm string            `json:"EncryptionAlgorithm"`
 	DryRun              bool              `json:"DryRun"`
+	DryRunModifiers     []string          `json:"DryRunModifiers"`
 	// Recipient asks for the plaintext encrypted to a Nitro Enclave: not supported, and
 	// never ignored (the plaintext must not be returned to a caller that asked for it not
 	// to be).
@@ -178,6 +179,9 @@ func (s *Service) Decrypt(ctx context.Context, c Caller, in DecryptInput) (*Decr
 
 // decrypt is Decrypt without recording the key's use (ReEncrypt records its own).
 func (s *Service) decrypt(ctx context.Context, c Caller, in DecryptInput) (*DecryptOutput, *keyRec, error) {
+	if ignoreCiphertext(in.DryRun, in.DryRunModifiers) {
+		return nil, nil, s.dryRunDecryptKey(c, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext, in.CiphertextBlob, in.Recipient)
+	}
 	if len(in.CiphertextBlob) < 1 || len(in.CiphertextBlob) > 6144 {
 		return nil, nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
 	}
@@ -192,6 +196,33 @@ func (s *Service) decrypt(ctx context.Context, c Caller, in DecryptInput) (*Decr
 		return nil, nil, err
 	}
 	return &DecryptOutput{KeyId: k.arn(), Plaintext: pt, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", KeyMaterialId: v.ID}, k, nil
+}
+
+// dryRunDecryptKey is a Decrypt DryRun with IGNORE_CIPHERTEXT: the ciphertext (if any) is
+// not looked at; the key named by keyID must be able to decrypt with the algorithm, as the
+// ciphertext would have required. It answers DryRunOperationException when it can.
+func (s *Service) dryRunDecryptKey(c Caller, keyID, alg string, ec map[string]string, blob []byte, rcpt *AttestationRecipient) error {
+	if len(blob) > 6144 {
+		return validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+	}
+	if rcpt != nil {
+		return recipientUnsupported()
+	}
+	k, _, err := s.keyForUse(c, keyID, UsageEncrypt)
+	if err != nil {
+		return err
+	}
+	switch {
+	case k.Spec == SpecSymmetric && alg != "" && alg != "SYMMETRIC_DEFAULT":
+		return kmsErr("InvalidKeyUsageException", "%s is a symmetric key; use EncryptionAlgorithm SYMMETRIC_DEFAULT", k.arn())
+	case k.Spec != SpecSymmetric && oaepHash[alg] == "":
+		return kmsErr("InvalidKeyUsageException", "%s requires EncryptionAlgorithm RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256", k.arn())
+	case k.Spec == SpecSymmetric:
+		if err := validateContext(ec); err != nil {
+			return err
+		}
+	}
+	return errDryRun
 }
 
 // open decrypts a symmetric ciphertext blob.
@@ -262,6 +293,7 @@ type ReEncryptInput struct {
 	DestinationEncryptionAlgorithm string            `json:"DestinationEncryptionAlgorithm"`
 	GrantTokens                    []string          `json:"GrantTokens"`
 	DryRun                         bool              `json:"DryRun"`
+	DryRunModifiers                []string          `json:"DryRunModifiers"`
 }
 
 // ReEncryptOutput is ReEncrypt's response.
@@ -282,6 +314,16 @@ type ReEncryptOutput struct {
 func (s *Service) ReEncrypt(ctx context.Context, c Caller, in ReEncryptInput) (*ReEncryptOutput, error) {
 	if in.DestinationKeyId == "" {
 		return nil, validation("1 validation error detected: Value null at 'destinationKeyId' failed to satisfy constraint: Member must not be null")
+	}
+	if ignoreCiphertext(in.DryRun, in.DryRunModifiers) {
+		// Only the permissions: the source key could decrypt, the destination encrypt.
+		err := s.dryRunDecryptKey(c, in.SourceKeyId, in.SourceEncryptionAlgorithm, in.SourceEncryptionContext, in.CiphertextBlob, nil)
+		if !errors.Is(err, errDryRun) {
+			return nil, err
+		}
+		_, _, err = s.encrypt(ctx, c, EncryptInput{KeyId: in.DestinationKeyId, Plaintext: []byte{0},
+			EncryptionContext: in.DestinationEncryptionContext, EncryptionAlgorithm: in.DestinationEncryptionAlgorithm, DryRun: true})
+		return nil, err
 	}
 	// The source is decrypted even for a DryRun, so that a ciphertext that does not
 	// decrypt is refused as it would be; neither key's use is recorded unless the

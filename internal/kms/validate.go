@@ -45,9 +45,35 @@ func (in EncryptInput) validate() error {
 	return asymCheckGrants(in.GrantTokens)
 }
 
+// dryRunModifierEnum is the model's DryRunModifierType.
+var dryRunModifierEnum = []string{"IGNORE_CIPHERTEXT"}
+
+func checkDryRunModifiers(mods []string) error {
+	for _, m := range mods {
+		if !contains(dryRunModifierEnum, m) {
+			return validation("1 validation error detected: Value '[%s]' at 'dryRunModifiers' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [%s]]",
+				strings.Join(mods, ", "), strings.Join(dryRunModifierEnum, ", "))
+		}
+	}
+	return nil
+}
+
+// ignoreCiphertext reports whether a Decrypt or ReEncrypt is a DryRun with the
+// IGNORE_CIPHERTEXT modifier: only the caller's permission on the named key (and the key's
+// state and usage) is checked, not the ciphertext, which may be absent.
+func ignoreCiphertext(dryRun bool, mods []string) bool {
+	return dryRun && contains(mods, "IGNORE_CIPHERTEXT")
+}
+
 func (in DecryptInput) validate() error {
 	if err := checkEncryptionAlgorithm("encryptionAlgorithm", in.EncryptionAlgorithm); err != nil {
 		return err
+	}
+	if err := checkDryRunModifiers(in.DryRunModifiers); err != nil {
+		return err
+	}
+	if ignoreCiphertext(in.DryRun, in.DryRunModifiers) && in.KeyId == "" {
+		return validation("KeyId is required with DryRunModifiers IGNORE_CIPHERTEXT: it names the KMS key whose permissions the dry run checks.")
 	}
 	return asymCheckGrants(in.GrantTokens)
 }
@@ -58,6 +84,12 @@ func (in ReEncryptInput) validate() error {
 	}
 	if err := checkEncryptionAlgorithm("destinationEncryptionAlgorithm", in.DestinationEncryptionAlgorithm); err != nil {
 		return err
+	}
+	if err := checkDryRunModifiers(in.DryRunModifiers); err != nil {
+		return err
+	}
+	if ignoreCiphertext(in.DryRun, in.DryRunModifiers) && in.SourceKeyId == "" {
+		return validation("SourceKeyId is required with DryRunModifiers IGNORE_CIPHERTEXT: it names the KMS key whose permissions the dry run checks.")
 	}
 	return asymCheckGrants(in.GrantTokens)
 }
