@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // rawOp runs an operation from its JSON body, as the protocol layer does.
@@ -309,3 +310,40 @@ func TestConformanceDryRunIgnoreCiphertext(t *testing.T) {
 	_, err = e.call(root, "ReEncrypt", ReEncryptInput{SourceKeyId: sym.KeyId, DestinationKeyId: other.KeyId, DryRun: true, DryRunModifiers: ign})
 	wantCode(t, err, "DisabledException")
 }
+
+// TestConformanceListKeysMarkerOfDeletedKey: ListKeys keeps paging from a marker whose key
+// was deleted meanwhile (markers are opaque to clients; AWS's stay valid), and a marker
+// that is no key ID at all is InvalidMarkerException.
+func TestConformanceListKeysMarkerOfDeletedKey(t *testing.T) {
+	e := newTestEnv(t)
+	for i := 0; i < 5; i++ {
+		e.createKey(CreateKeyInput{})
+	}
+	two := 2
+	p1, err := e.k.ListKeys(e.ctx, e.c, ListInput{Limit: &two})
+	if err != nil || !p1.Truncated || len(p1.Keys) != 2 || p1.NextMarker != p1.Keys[1].KeyId {
+		t.Fatalf("%v %+v", err, p1)
+	}
+	// The page's last key is deleted before the next page is asked for.
+	if _, err := e.k.ScheduleKeyDeletion(e.ctx, e.c, ScheduleKeyDeletionInput{KeyId: p1.Keys[1].KeyId, PendingWindowInDays: aws7()}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(8 * 24 * time.Hour)
+	e.lcTick()
+	if _, err := e.k.DescribeKey(e.ctx, e.c, KeyIDInput{KeyId: p1.Keys[1].KeyId}); err == nil {
+		t.Fatal("key not deleted")
+	}
+	rest, err := e.k.ListKeys(e.ctx, e.c, ListInput{Marker: p1.NextMarker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest.Keys) != 3 || rest.Truncated || rest.Keys[0].KeyId <= p1.NextMarker {
+		t.Fatalf("after the deleted marker: %+v", rest)
+	}
+	for _, m := range []string{"bogus", "mrk-00", strings.Repeat("a", 36)} {
+		_, err := e.k.ListKeys(e.ctx, e.c, ListInput{Marker: m})
+		wantErr(t, err, "InvalidMarkerException", 400, m)
+	}
+}
+
+func aws7() *int { n := 7; return &n }

@@ -496,6 +496,12 @@ func definite(err error) bool {
 	return errors.As(err, &ke) || errors.Is(err, errConflict)
 }
 
+// isStoreID reports whether s has the form of a custom key store id (newStoreID).
+func isStoreID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "cks-")
+	return ok && len(rest) == 17 && strings.Trim(rest, "0123456789abcdef") == ""
+}
+
 // newStoreID returns "cks-" and 17 hex characters, as AWS's custom key store ids.
 func (s *Service) newStoreID() (string, error) {
 	b := make([]byte, 9)
@@ -1261,7 +1267,7 @@ func (s *Service) DescribeCustomKeyStores(ctx context.Context, c Caller, in Desc
 		return nil, kmsErr("CustomKeyStoreNotFoundException", "Custom key store %s%s does not exist in %s.", in.CustomKeyStoreId, in.CustomKeyStoreName, c.Region)
 	}
 	sort.Strings(ids)
-	pg, next, err := page(ids, in.Marker, n)
+	pg, next, err := page(ids, in.Marker, n, isStoreID)
 	if err != nil {
 		return nil, err
 	}

@@ -552,21 +552,36 @@ func limit(l *int, def, max int) (int, error) {
 	return *l, nil
 }
 
-// page applies Marker/Limit paging over sorted ids; the marker is the last id returned.
-func page(ids []string, marker string, n int) ([]string, string, error) {
+// page applies Marker/Limit paging over sorted ids; the marker is the last id returned. A
+// page starts after the marker's id even if that item was deleted meanwhile (a client that
+// deletes what it lists keeps paging); a marker that is not of the ids' form (valid) is
+// InvalidMarkerException.
+func page(ids []string, marker string, n int, valid func(string) bool) ([]string, string, error) {
 	start := 0
 	if marker != "" {
-		start = sort.SearchStrings(ids, marker)
-		if start >= len(ids) || ids[start] != marker {
+		if !valid(marker) {
 			return nil, "", kmsErr("InvalidMarkerException", "Invalid marker: %s", marker)
 		}
-		start++
+		start = sort.SearchStrings(ids, marker)
+		if start < len(ids) && ids[start] == marker {
+			start++
+		}
 	}
 	end := start + n
 	if end >= len(ids) {
 		return ids[start:], "", nil
 	}
 	return ids[start:end], ids[end-1], nil
+}
+
+// isKeyID reports whether s has the form of a key ID: a UUID, or mrk- and 32 hex digits.
+func isKeyID(s string) bool {
+	if rest, ok := strings.CutPrefix(s, "mrk-"); ok {
+		_, err := hex.DecodeString(rest)
+		return len(rest) == 32 && err == nil
+	}
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
 }
 
 // ListKeys lists the keys of the caller's region.
@@ -584,7 +599,7 @@ func (s *Service) ListKeys(ctx context.Context, c Caller, in ListInput) (*ListKe
 	}
 	s.mu.RUnlock()
 	sort.Strings(ids)
-	pg, next, err := page(ids, in.Marker, n)
+	pg, next, err := page(ids, in.Marker, n, isKeyID)
 	if err != nil {
 		return nil, err
 	}
