@@ -347,3 +347,35 @@ func TestConformanceListKeysMarkerOfDeletedKey(t *testing.T) {
 }
 
 func aws7() *int { n := 7; return &n }
+
+// TestConformanceAlgorithmLists: DescribeKey lists each key type's algorithms as AWS does
+// (its documented DescribeKey of an RSA signing key lists PKCS #1 v1.5 first).
+func TestConformanceAlgorithmLists(t *testing.T) {
+	e := newTestEnv(t)
+	for _, c := range []struct {
+		in   CreateKeyInput
+		want string
+	}{
+		{CreateKeyInput{}, "enc SYMMETRIC_DEFAULT"},
+		{CreateKeyInput{KeySpec: SpecRSA3072, KeyUsage: UsageEncrypt}, "enc RSAES_OAEP_SHA_1,RSAES_OAEP_SHA_256"},
+		{CreateKeyInput{KeySpec: SpecRSA4096, KeyUsage: UsageSign}, "sign RSASSA_PKCS1_V1_5_SHA_256,RSASSA_PKCS1_V1_5_SHA_384,RSASSA_PKCS1_V1_5_SHA_512,RSASSA_PSS_SHA_256,RSASSA_PSS_SHA_384,RSASSA_PSS_SHA_512"},
+		{CreateKeyInput{KeySpec: SpecP384, KeyUsage: UsageSign}, "sign ECDSA_SHA_384"},
+		{CreateKeyInput{KeySpec: SpecP521, KeyUsage: UsageKeyAgreement}, "agree ECDH"},
+		{CreateKeyInput{KeySpec: SpecSecp256k1, KeyUsage: UsageSign}, "sign ECDSA_SHA_256"},
+		{CreateKeyInput{KeySpec: SpecHMAC384, KeyUsage: UsageMAC}, "mac HMAC_SHA_384"},
+	} {
+		md := e.createKey(c.in)
+		got := ""
+		for _, l := range []struct {
+			name string
+			algs []string
+		}{{"enc", md.EncryptionAlgorithms}, {"sign", md.SigningAlgorithms}, {"agree", md.KeyAgreementAlgorithms}, {"mac", md.MacAlgorithms}} {
+			if len(l.algs) > 0 {
+				got += l.name + " " + strings.Join(l.algs, ",")
+			}
+		}
+		if got != c.want || md.KeyManager != "CUSTOMER" || md.CustomerMasterKeySpec != md.KeySpec {
+			t.Fatalf("%+v: %q, want %q (%+v)", c.in, got, c.want, md)
+		}
+	}
+}
