@@ -379,3 +379,34 @@ func TestConformanceAlgorithmLists(t *testing.T) {
 		}
 	}
 }
+
+// TestConformanceSerializationErrors: a body that is not the operation's JSON is a
+// SerializationException (HTTP 400) that names the member and the expected wire type, not
+// a Go type; unknown members are ignored, as AWS's JSON protocol does.
+func TestConformanceSerializationErrors(t *testing.T) {
+	e := newTestEnv(t)
+	k := e.createKey(CreateKeyInput{})
+	for body, msg := range map[string]string{
+		`"abc"`:                          "the request body must be a JSON object, not a JSON string",
+		`[1]`:                            "must be a JSON object, not a JSON array",
+		`{"Plaintext":5}`:                "member Plaintext: expected a base64-encoded blob, got a JSON number",
+		`{"Plaintext":"!!"}`:             "not valid JSON",
+		`{"EncryptionContext":[1]}`:      "member EncryptionContext: expected a map, got a JSON array",
+		`{"GrantTokens":"t"}`:            "member GrantTokens: expected a list, got a JSON string",
+		`{"DryRun":"true"}`:              "member DryRun: expected a boolean, got a JSON string",
+		`{"KeyId":5}`:                    "member KeyId: expected a string, got a JSON number",
+		`{"KeyId":"` + k.KeyId + `",`:    "not valid JSON",
+		`{"KeyId":"` + k.KeyId + `"} {}`: "not valid JSON",
+	} {
+		_, err := e.rawOp("Encrypt", body)
+		wantErr(t, err, "SerializationException", 400, msg)
+		if strings.Contains(err.Error(), "kms.") || strings.Contains(err.Error(), "uint8") {
+			t.Fatalf("%s: Go type in %v", body, err)
+		}
+	}
+	_, err := e.rawOp("ListKeys", `{"Limit":"10"}`)
+	wantErr(t, err, "SerializationException", 400, "member Limit: expected an integer, got a JSON string")
+	if _, err := e.rawOp("Encrypt", `{"KeyId":"`+k.KeyId+`","Plaintext":"eA==","SomethingNew":{"x":[1]}}`); err != nil {
+		t.Fatalf("unknown member: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"reflect"
 )
 
 // Op is one KMS API operation: it decodes its JSON request body and returns the response
@@ -70,11 +71,42 @@ func decodeInput[T any](body []byte) (T, error) {
 	if err := json.Unmarshal(body, &v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return v, kmsErr("SerializationException", "field %s: expected %s, got a JSON %s", te.Field, te.Type, te.Value)
+			if te.Field == "" {
+				return v, kmsErr("SerializationException", "the request body must be a JSON object, not a JSON %s", te.Value)
+			}
+			return v, kmsErr("SerializationException", "member %s: expected %s, got a JSON %s", te.Field, wireType(te.Type), te.Value)
 		}
 		return v, kmsErr("SerializationException", "the request body is not valid JSON: %v", err)
 	}
 	return v, nil
+}
+
+// wireType names a Go type of a request member as the JSON protocol shows it, rather
+// than by its Go name.
+func wireType(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Map:
+		return "a map"
+	case reflect.Struct:
+		return "a structure"
+	case reflect.Pointer:
+		return wireType(t.Elem())
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64-encoded blob"
+		}
+		return "a list"
+	}
+	return "a " + t.Kind().String()
 }
 
 // coreOps are the operations of keys.go and crypto.go.
