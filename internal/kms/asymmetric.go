@@ -59,7 +59,7 @@ func asymCheckBlob(field string, b []byte, max int) error {
 		return asymNull(field)
 	}
 	if len(b) < 1 || len(b) > max {
-		return validation("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length between 1 and %d", field, max)
+		return blobLengthErr(field, len(b), 1, max)
 	}
 	return nil
 }

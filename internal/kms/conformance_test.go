@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -410,3 +411,35 @@ func TestConformanceSerializationErrors(t *testing.T) {
 		t.Fatalf("unknown member: %v", err)
 	}
 }
+
+// TestConformanceConstraintWording: a value outside a model constraint is described as AWS
+// does, by the bound it crosses ("Member must have length less than or equal to 4096",
+// real KMS's answer to a 4097-byte Encrypt), never "between"; GenerateRandom without
+// NumberOfBytes (optional in the model) is refused as the service does.
+func TestConformanceConstraintWording(t *testing.T) {
+	e := newTestEnv(t)
+	k := e.createKey(CreateKeyInput{})
+	big := make([]byte, 4097)
+	for _, c := range []struct {
+		op, body, want string
+	}{
+		{"Encrypt", `{"KeyId":"` + k.KeyId + `","Plaintext":"` + b64(big) + `"}`, "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"},
+		{"Encrypt", `{"KeyId":"` + k.KeyId + `"}`, "Value at 'plaintext' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"GenerateDataKey", `{"KeyId":"` + k.KeyId + `","NumberOfBytes":1025}`, "Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024"},
+		{"GenerateDataKey", `{"KeyId":"` + k.KeyId + `","NumberOfBytes":0}`, "Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1"},
+		{"GenerateRandom", `{"NumberOfBytes":2000}`, "Member must have value less than or equal to 1024"},
+		{"GenerateRandom", `{}`, "NumberOfBytes is required."},
+		{"ListKeys", `{"Limit":1001}`, "Value '1001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000"},
+		{"ListAliases", `{"Limit":0}`, "Member must have value greater than or equal to 1"},
+		{"TagResource", `{"KeyId":"` + k.KeyId + `","Tags":[{"TagKey":"` + strings.Repeat("k", 129) + `","TagValue":""}]}`, "at 'tags.member.tagKey' failed to satisfy constraint: Member must have length less than or equal to 128"},
+		{"Sign", `{"KeyId":"` + k.KeyId + `","Message":"` + b64(big) + `","SigningAlgorithm":"ECDSA_SHA_256"}`, "Value at 'message' failed to satisfy constraint: Member must have length less than or equal to 4096"},
+	} {
+		_, err := e.rawOp(c.op, c.body)
+		wantErr(t, err, "ValidationException", 400, c.want)
+		if strings.Contains(err.Error(), "between") {
+			t.Fatalf("%s: %v", c.op, err)
+		}
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

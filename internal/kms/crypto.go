@@ -48,7 +48,7 @@ func (s *Service) keyForUse(c Caller, keyID, usage string) (*keyRec, *material, 
 
 func checkPlaintext(pt []byte, max int) error {
 	if len(pt) < 1 || len(pt) > max {
-		return validation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and %d", max)
+		return blobLengthErr("plaintext", len(pt), 1, max)
 	}
 	return nil
 }
@@ -183,7 +183,7 @@ func (s *Service) decrypt(ctx context.Context, c Caller, in DecryptInput) (*Decr
 		return nil, nil, s.dryRunDecryptKey(c, in.KeyId, in.EncryptionAlgorithm, in.EncryptionContext, in.CiphertextBlob, in.Recipient)
 	}
 	if len(in.CiphertextBlob) < 1 || len(in.CiphertextBlob) > 6144 {
-		return nil, nil, validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+		return nil, nil, blobLengthErr("ciphertextBlob", len(in.CiphertextBlob), 1, 6144)
 	}
 	if in.Recipient != nil {
 		return nil, nil, recipientUnsupported()
@@ -203,7 +203,7 @@ func (s *Service) decrypt(ctx context.Context, c Caller, in DecryptInput) (*Decr
 // ciphertext would have required. It answers DryRunOperationException when it can.
 func (s *Service) dryRunDecryptKey(c Caller, keyID, alg string, ec map[string]string, blob []byte, rcpt *AttestationRecipient) error {
 	if len(blob) > 6144 {
-		return validation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+		return blobLengthErr("ciphertextBlob", len(blob), 1, 6144)
 	}
 	if rcpt != nil {
 		return recipientUnsupported()
@@ -377,7 +377,7 @@ func (in GenerateDataKeyInput) dataKeyLen() (int, error) {
 	case in.NumberOfBytes != nil:
 		n := *in.NumberOfBytes
 		if n < 1 || n > 1024 {
-			return 0, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", n)
+			return 0, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: %s", n, valueConstraint(n, 1, 1024))
 		}
 		return n, nil
 	case in.KeySpec == "AES_256":
@@ -453,12 +453,12 @@ type GenerateRandomOutput struct {
 
 // GenerateRandom returns 1 to 1024 random bytes from the HSM.
 func (s *Service) GenerateRandom(ctx context.Context, c Caller, in GenerateRandomInput) (*GenerateRandomOutput, error) {
-	if in.NumberOfBytes == nil || *in.NumberOfBytes < 1 || *in.NumberOfBytes > 1024 {
-		v := 0
-		if in.NumberOfBytes != nil {
-			v = *in.NumberOfBytes
-		}
-		return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024", v)
+	if in.NumberOfBytes == nil {
+		// Optional in the model, required by the service, which says so.
+		return nil, validation("NumberOfBytes is required.")
+	}
+	if n := *in.NumberOfBytes; n < 1 || n > 1024 {
+		return nil, validation("1 validation error detected: Value '%d' at 'numberOfBytes' failed to satisfy constraint: %s", n, valueConstraint(n, 1, 1024))
 	}
 	if in.Recipient != nil {
 		return nil, recipientUnsupported()

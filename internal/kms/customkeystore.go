@@ -273,7 +273,7 @@ func validateStoreName(field, name string) error {
 
 func validateClusterID(id string) error {
 	if id != "" && (len(id) < 19 || len(id) > 24) {
-		return validation("1 validation error detected: Value '%s' at 'cloudHsmClusterId' failed to satisfy constraint: Member must have length between 19 and 24", id)
+		return memberLengthErr(id, "cloudHsmClusterId", 19, 24)
 	}
 	return nil
 }
@@ -282,7 +282,7 @@ func validateClusterID(id string) error {
 // appears in messages.
 func validatePassword(pw string) error {
 	if pw != "" && (len(pw) < hsm.MinPasswordLength || len(pw) > hsm.MaxPasswordLength) {
-		return validation("1 validation error detected: Value at 'keyStorePassword' failed to satisfy constraint: Member must have length between %d and %d", hsm.MinPasswordLength, hsm.MaxPasswordLength)
+		return blobLengthErr("keyStorePassword", len(pw), hsm.MinPasswordLength, hsm.MaxPasswordLength)
 	}
 	return nil
 }

@@ -548,7 +548,7 @@ func limit(l *int, def, max int) (int, error) {
 		return def, nil
 	}
 	if *l < 1 || *l > max {
-		return 0, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and %d", *l, max)
+		return 0, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: %s", *l, valueConstraint(*l, 1, max))
 	}
 	return *l, nil
 }
@@ -670,7 +670,7 @@ func validateTags(tags []Tag) error {
 	}
 	for _, t := range tags {
 		if len(t.TagKey) < 1 || len(t.TagKey) > 128 {
-			return validation("1 validation error detected: Value '%s' at 'tags.member.tagKey' failed to satisfy constraint: Member must have length between 1 and 128", t.TagKey)
+			return memberLengthErr(t.TagKey, "tags.member.tagKey", 1, 128)
 		}
 		if len(t.TagValue) > 256 {
 			return validation("1 validation error detected: Value at 'tags.member.tagValue' failed to satisfy constraint: Member must have length less than or equal to 256")

@@ -49,8 +49,31 @@ func requiredMemberErr(field string) *Error {
 	return validation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
 }
 
+// lengthConstraint is AWS's wording of a violated length constraint: the bound that n
+// (the member's length) is outside of ("Member must have length less than or equal to
+// 4096"; AWS never says "between").
+func lengthConstraint(n, min, max int) string {
+	if n < min {
+		return fmt.Sprintf("Member must have length greater than or equal to %d", min)
+	}
+	return fmt.Sprintf("Member must have length less than or equal to %d", max)
+}
+
+// valueConstraint is AWS's wording of a violated range constraint on an integer member.
+func valueConstraint(v, min, max int) string {
+	if v < min {
+		return fmt.Sprintf("Member must have value greater than or equal to %d", min)
+	}
+	return fmt.Sprintf("Member must have value less than or equal to %d", max)
+}
+
 func memberLengthErr(value, field string, min, max int) *Error {
-	return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length between %d and %d", value, field, min, max)
+	return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, field, lengthConstraint(len(value), min, max))
+}
+
+// blobLengthErr is memberLengthErr for a blob or secret member, whose value AWS does not echo.
+func blobLengthErr(field string, n, min, max int) *Error {
+	return validation("1 validation error detected: Value at '%s' failed to satisfy constraint: %s", field, lengthConstraint(n, min, max))
 }
 
 func memberPatternErr(value, field, pattern string) *Error {
@@ -756,7 +779,7 @@ func validateGrantTokens(tokens []string) error {
 	}
 	for _, t := range tokens {
 		if len(t) < 1 || len(t) > 8192 {
-			return validation("1 validation error detected: Value at 'grantTokens.member' failed to satisfy constraint: Member must have length between 1 and 8192")
+			return blobLengthErr("grantTokens.member", len(t), 1, 8192)
 		}
 	}
 	return nil
@@ -1106,7 +1129,7 @@ func (s *Service) RetireGrant(ctx context.Context, c Caller, in RetireGrantInput
 	switch {
 	case in.GrantToken != "":
 		if len(in.GrantToken) > 8192 {
-			return validation("1 validation error detected: Value at 'grantToken' failed to satisfy constraint: Member must have length between 1 and 8192")
+			return blobLengthErr("grantToken", len(in.GrantToken), 1, 8192)
 		}
 		s.mu.RLock()
 		g := s.grantByTokenLocked(in.GrantToken)
