@@ -186,3 +186,28 @@ func TestKMSConformanceReEncryptKeyMaterial(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 }
+
+// TestKMSConformanceCLIValidationMessages (Debian's /usr/bin/aws v2.9, which checks only
+// minimums client-side): the server's answers to values above a model maximum read as
+// AWS's, naming the bound crossed.
+func TestKMSConformanceCLIValidationMessages(t *testing.T) {
+	sweepKMSNeedCLI(t)
+	s := startServer(t, "", nil)
+	var k sweepKMSKey
+	sweepKMSOK(t, s, &k, "create-key")
+	big := "fileb://" + writeSweepKMSFile(t, strings.Repeat("x", 4097))
+	sweepKMSFail(t, s, "ValidationException", "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096",
+		"encrypt", "--key-id", k.KeyMetadata.KeyId, "--plaintext", big)
+	sweepKMSFail(t, s, "ValidationException", "Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024",
+		"generate-data-key", "--key-id", k.KeyMetadata.KeyId, "--number-of-bytes", "1025")
+	sweepKMSFail(t, s, "ValidationException", "NumberOfBytes is required.", "generate-random")
+	sweepKMSFail(t, s, "ValidationException", "Value '1001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000",
+		"list-keys", "--limit", "1001")
+	sweepKMSFail(t, s, "ValidationException", "Member must have value less than or equal to 30",
+		"schedule-key-deletion", "--key-id", k.KeyMetadata.KeyId, "--pending-window-in-days", "31")
+	var d sweepKMSKey
+	sweepKMSOK(t, s, &d, "describe-key", "--key-id", k.KeyMetadata.KeyId)
+	if d.KeyMetadata.KeyState != "Enabled" {
+		t.Fatalf("%+v", d.KeyMetadata)
+	}
+}
