@@ -211,3 +211,181 @@ func TestKMSConformanceCLIValidationMessages(t *testing.T) {
 		t.Fatalf("%+v", d.KeyMetadata)
 	}
 }
+
+// TestKMSConformanceKeyStateTable (aws-sdk-go-v2): AWS's key state table ("Key states of
+// AWS KMS keys") for keys that are Disabled, PendingDeletion and PendingImport: which
+// operations still work, and the exception and message of those that do not.
+func TestKMSConformanceKeyStateTable(t *testing.T) {
+	s := startServer(t, "", nil)
+	k := s.kmsClient()
+	ctx := context.Background()
+	create := func(in *kms.CreateKeyInput) *types.KeyMetadata {
+		t.Helper()
+		out, err := k.CreateKey(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.KeyMetadata
+	}
+	dis, pd, pi := create(&kms.CreateKeyInput{}), create(&kms.CreateKeyInput{}), create(&kms.CreateKeyInput{Origin: types.OriginTypeExternal})
+	disSign := create(&kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
+	disMac := create(&kms.CreateKeyInput{KeySpec: types.KeySpecHmac256, KeyUsage: types.KeyUsageTypeGenerateVerifyMac})
+	enabled := create(&kms.CreateKeyInput{})
+	ct := map[string][]byte{}
+	for _, md := range []*types.KeyMetadata{dis, pd} {
+		enc, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct[*md.KeyId] = enc.CiphertextBlob
+	}
+	for _, md := range []*types.KeyMetadata{dis, disSign, disMac} {
+		if _, err := k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: md.KeyId}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := k.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: pd.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+
+	type call func(md *types.KeyMetadata) error
+	encrypt := func(md *types.KeyMetadata) error {
+		_, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: md.KeyId, Plaintext: []byte("x")})
+		return err
+	}
+	decrypt := func(md *types.KeyMetadata) error {
+		_, err := k.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: ct[*md.KeyId]})
+		return err
+	}
+	reEncryptTo := func(md *types.KeyMetadata) error {
+		enc, err := k.Encrypt(ctx, &kms.EncryptInput{KeyId: enabled.KeyId, Plaintext: []byte("x")})
+		if err != nil {
+			return err
+		}
+		_, err = k.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: md.KeyId})
+		return err
+	}
+	gdk := func(md *types.KeyMetadata) error {
+		_, err := k.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: md.KeyId, KeySpec: types.DataKeySpecAes256})
+		return err
+	}
+	grant := func(md *types.KeyMetadata) error {
+		_, err := k.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: md.KeyId, GranteePrincipal: aws.String("arn:aws:iam::111122223333:root"),
+			Operations: []types.GrantOperation{types.GrantOperationDescribeKey}})
+		return err
+	}
+	enable := func(md *types.KeyMetadata) error {
+		_, err := k.EnableKey(ctx, &kms.EnableKeyInput{KeyId: md.KeyId})
+		return err
+	}
+	disable := func(md *types.KeyMetadata) error {
+		_, err := k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: md.KeyId})
+		return err
+	}
+	rotation := func(md *types.KeyMetadata) error {
+		_, err := k.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: md.KeyId})
+		return err
+	}
+	tag := func(md *types.KeyMetadata) error {
+		_, err := k.TagResource(ctx, &kms.TagResourceInput{KeyId: md.KeyId, Tags: []types.Tag{{TagKey: aws.String("t"), TagValue: aws.String("v")}}})
+		return err
+	}
+	untag := func(md *types.KeyMetadata) error {
+		_, err := k.UntagResource(ctx, &kms.UntagResourceInput{KeyId: md.KeyId, TagKeys: []string{"t"}})
+		return err
+	}
+	describe := func(md *types.KeyMetadata) error {
+		_, err := k.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: md.KeyId})
+		return err
+	}
+	desc := func(md *types.KeyMetadata) error {
+		_, err := k.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: md.KeyId, Description: aws.String("d")})
+		return err
+	}
+	alias := func(md *types.KeyMetadata) error {
+		_, err := k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/state-" + (*md.KeyId)[:8]), TargetKeyId: md.KeyId})
+		return err
+	}
+	policy := func(md *types.KeyMetadata) error {
+		_, err := k.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: md.KeyId})
+		return err
+	}
+	sign := func(md *types.KeyMetadata) error {
+		_, err := k.Sign(ctx, &kms.SignInput{KeyId: md.KeyId, Message: []byte("m"), SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
+		return err
+	}
+	pub := func(md *types.KeyMetadata) error {
+		_, err := k.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: md.KeyId})
+		return err
+	}
+	mac := func(md *types.KeyMetadata) error {
+		_, err := k.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: md.KeyId, Message: []byte("m"), MacAlgorithm: types.MacAlgorithmSpecHmacSha256})
+		return err
+	}
+	cancel := func(md *types.KeyMetadata) error {
+		_, err := k.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: md.KeyId})
+		return err
+	}
+
+	const ok = ""
+	for _, c := range []struct {
+		name string
+		md   *types.KeyMetadata
+		fn   call
+		code string
+		msg  string // after the key ARN
+	}{
+		{"Encrypt disabled", dis, encrypt, "DisabledException", " is disabled."},
+		{"Decrypt disabled", dis, decrypt, "DisabledException", " is disabled."},
+		{"ReEncrypt to disabled", dis, reEncryptTo, "DisabledException", " is disabled."},
+		{"GenerateDataKey disabled", dis, gdk, "DisabledException", " is disabled."},
+		{"CreateGrant disabled", dis, grant, "DisabledException", " is disabled."},
+		{"EnableKeyRotation disabled", dis, rotation, "DisabledException", " is disabled."},
+		{"Sign disabled", disSign, sign, "DisabledException", " is disabled."},
+		{"GetPublicKey disabled", disSign, pub, "DisabledException", " is disabled."},
+		{"GenerateMac disabled", disMac, mac, "DisabledException", " is disabled."},
+		{"DescribeKey disabled", dis, describe, ok, ""},
+		{"UpdateKeyDescription disabled", dis, desc, ok, ""},
+		{"TagResource disabled", dis, tag, ok, ""},
+		{"CreateAlias disabled", dis, alias, ok, ""},
+		{"DisableKey disabled", dis, disable, ok, ""},
+
+		{"Encrypt pending deletion", pd, encrypt, "KMSInvalidStateException", " is pending deletion."},
+		{"Decrypt pending deletion", pd, decrypt, "KMSInvalidStateException", " is pending deletion."},
+		{"GenerateDataKey pending deletion", pd, gdk, "KMSInvalidStateException", " is pending deletion."},
+		{"CreateGrant pending deletion", pd, grant, "KMSInvalidStateException", " is pending deletion."},
+		{"EnableKey pending deletion", pd, enable, "KMSInvalidStateException", " is pending deletion."},
+		{"DisableKey pending deletion", pd, disable, "KMSInvalidStateException", " is pending deletion."},
+		{"TagResource pending deletion", pd, tag, "KMSInvalidStateException", " is pending deletion."},
+		{"UntagResource pending deletion", pd, untag, "KMSInvalidStateException", " is pending deletion."},
+		{"UpdateKeyDescription pending deletion", pd, desc, "KMSInvalidStateException", " is pending deletion."},
+		{"CreateAlias pending deletion", pd, alias, "KMSInvalidStateException", " is pending deletion."},
+		{"EnableKeyRotation pending deletion", pd, rotation, "KMSInvalidStateException", " is pending deletion."},
+		{"DescribeKey pending deletion", pd, describe, ok, ""},
+		{"GetKeyPolicy pending deletion", pd, policy, ok, ""},
+
+		{"Encrypt pending import", pi, encrypt, "KMSInvalidStateException", " is pending import."},
+		{"GenerateDataKey pending import", pi, gdk, "KMSInvalidStateException", " is pending import."},
+		{"CreateGrant pending import", pi, grant, "KMSInvalidStateException", " is pending import."},
+		{"EnableKey pending import", pi, enable, "KMSInvalidStateException", " is pending import."},
+		{"DisableKey pending import", pi, disable, "KMSInvalidStateException", " is pending import."},
+		{"TagResource pending import", pi, tag, ok, ""},
+		{"UpdateKeyDescription pending import", pi, desc, ok, ""},
+		{"CreateAlias pending import", pi, alias, ok, ""},
+
+		{"CancelKeyDeletion enabled", enabled, cancel, "KMSInvalidStateException", " is not pending deletion."},
+		{"CancelKeyDeletion pending deletion", pd, cancel, ok, ""},
+	} {
+		err := c.fn(c.md)
+		if c.code == ok {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != c.code || ae.ErrorMessage() != *c.md.Arn+c.msg {
+			t.Errorf("%s: got %v, want %s %q", c.name, err, c.code, *c.md.Arn+c.msg)
+		}
+	}
+}
