@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -443,3 +444,29 @@ func TestConformanceConstraintWording(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestConformanceRSAOAEPPlaintextLimits: RSAES_OAEP plaintext limits per key size, as AWS
+// documents them (RSA_2048: 214 bytes with SHA-1, 190 with SHA-256; RSA_3072: 342/318;
+// RSA_4096: 470/446), and the ciphertexts decrypt.
+func TestConformanceRSAOAEPPlaintextLimits(t *testing.T) {
+	e := newTestEnv(t)
+	for _, c := range []struct {
+		spec         string
+		sha1, sha256 int
+	}{{SpecRSA2048, 214, 190}, {SpecRSA3072, 342, 318}, {SpecRSA4096, 470, 446}} {
+		md := e.createKey(CreateKeyInput{KeySpec: c.spec, KeyUsage: UsageEncrypt})
+		for alg, max := range map[string]int{"RSAES_OAEP_SHA_1": c.sha1, "RSAES_OAEP_SHA_256": c.sha256} {
+			pt := []byte(strings.Repeat("p", max))
+			enc, err := e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: pt, EncryptionAlgorithm: alg})
+			if err != nil {
+				t.Fatalf("%s %s %d bytes: %v", c.spec, alg, max, err)
+			}
+			dec, err := e.k.Decrypt(e.ctx, e.c, DecryptInput{KeyId: md.KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: alg})
+			if err != nil || string(dec.Plaintext) != string(pt) || dec.EncryptionAlgorithm != alg {
+				t.Fatalf("%s %s: %v", c.spec, alg, err)
+			}
+			_, err = e.k.Encrypt(e.ctx, e.c, EncryptInput{KeyId: md.KeyId, Plaintext: append(pt, 'p'), EncryptionAlgorithm: alg})
+			wantErr(t, err, "ValidationException", 400, "Member must have length less than or equal to "+strconv.Itoa(max))
+		}
+	}
+}
