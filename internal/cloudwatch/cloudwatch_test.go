@@ -203,13 +203,19 @@ func TestGetMetricStatistics(t *testing.T) {
 	}
 	// Dimensions in another order name the same metric.
 	_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "T", MetricName: "Lat", Dimensions: []Dimension{{"A", "1"}, {"B", "2"}},
-		StartTime: t0, EndTime: t0.Add(5 * time.Minute), Period: 60, Statistics: []string{"SampleCount", "Sum", "Average", "Minimum", "Maximum"}, ExtendedStatistics: []string{"p50"}})
+		StartTime: t0, EndTime: t0.Add(5 * time.Minute), Period: 60, Statistics: []string{"SampleCount", "Sum", "Average", "Minimum", "Maximum"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(dps) != 2 {
 		t.Fatalf("%+v", dps)
 	}
+	_, pct, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "T", MetricName: "Lat", Dimensions: dims,
+		StartTime: t0, EndTime: t0.Add(5 * time.Minute), Period: 60, ExtendedStatistics: []string{"p50"}})
+	if err != nil || len(pct) != 2 || pct[0].Sum != nil {
+		t.Fatalf("%+v %v", pct, err)
+	}
+	dps[0].ExtendedStatistics = pct[0].ExtendedStatistics
 	d := dps[0]
 	if *d.SampleCount != 3 || *d.Sum != 6 || *d.Average != 2 || *d.Minimum != 1 || *d.Maximum != 3 || d.ExtendedStatistics["p50"] != 2 || d.Unit != "Milliseconds" || !d.Timestamp.Equal(t0) {
 		t.Fatalf("%+v", d)

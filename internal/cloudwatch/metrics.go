@@ -441,14 +441,13 @@ type Datapoint struct {
 }
 
 type agg struct {
-	start         time.Time
-	n, sum        float64
-	min, max      float64
-	unit          string
-	samples       []sample // the samples, when every point's are known (percentiles)
-	noSamples     bool     // a point's samples are not known: no percentiles
-	hasPoints     bool
-	unitsConflict bool
+	start     time.Time
+	n, sum    float64
+	min, max  float64
+	unit      string
+	samples   []sample // the samples, when every point's are known (percentiles)
+	noSamples bool     // a point's samples are not known: no percentiles
+	hasPoints bool
 }
 
 // sample is a value seen weight times.
@@ -457,8 +456,6 @@ type sample struct{ v, w float64 }
 func (a *agg) add(p point) {
 	if !a.hasPoints {
 		a.min, a.max, a.unit = p.min, p.max, p.unit
-	} else if unitOf(p.unit) != unitOf(a.unit) {
-		a.unitsConflict = true
 	}
 	a.hasPoints = true
 	a.n += p.n
@@ -562,6 +559,31 @@ func (s *Service) aggregate(key string, start, end time.Time, period time.Durati
 	return out
 }
 
+// unitsIn lists the units (unitOf) of the metric's datapoints in [start, end), sorted.
+func (s *Service) unitsIn(key string, start, end time.Time) []string {
+	s.mmu.RLock()
+	defer s.mmu.RUnlock()
+	se := s.metrics[key]
+	if se == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	i := sort.Search(len(se.points), func(i int) bool { return !se.points[i].t.Before(start) })
+	for ; i < len(se.points) && se.points[i].t.Before(end); i++ {
+		seen[unitOf(se.points[i].unit)] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// thousands formats n with comma separators (1,441), as AWS's messages do.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // unitOf is the unit of a datapoint stored with unit u: a datapoint published without a
 // unit has the unit None, as on AWS (GetMetricStatistics with Unit=None returns it).
 func unitOf(u string) string {
@@ -643,6 +665,11 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 	if len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0 {
 		return "", nil, cwErr("InvalidParameterCombination", "At least one of the parameters Statistics and ExtendedStatistics must be specified.")
 	}
+	// "When calling GetMetricStatistics, you must specify either Statistics or
+	// ExtendedStatistics, but not both."
+	if len(in.Statistics) > 0 && len(in.ExtendedStatistics) > 0 {
+		return "", nil, cwErr("InvalidParameterCombination", "The parameters Statistics and ExtendedStatistics are mutually exclusive: specify either Statistics or ExtendedStatistics, but not both.")
+	}
 	if len(in.Statistics) > 5 || len(in.ExtendedStatistics) > 10 {
 		return "", nil, invalid("Too many statistics.")
 	}
@@ -660,14 +687,26 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 		return "", nil, invalid("The value %s for parameter Unit is not a valid unit.", in.Unit)
 	}
 	period := time.Duration(in.Period) * time.Second
-	if in.EndTime.Sub(in.StartTime)/period > 1440 {
-		return "", nil, cwErr("InvalidParameterCombination", "You have requested up to %d datapoints, which exceeds the limit of 1440.", in.EndTime.Sub(in.StartTime)/period)
+	start := s.roundStart(in.StartTime, period)
+	// The datapoints the range can hold: its periods, the last one partial.
+	if n := (in.EndTime.Sub(start) + period - 1) / period; n > 1440 {
+		return "", nil, cwErr("InvalidParameterCombination", "You have requested up to %s datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.", thousands(int64(n)))
 	}
-	for _, a := range s.aggregate(metricKey(in.Namespace, in.MetricName, in.Dimensions), s.roundStart(in.StartTime, period), in.EndTime, period, in.Unit) {
-		dp := Datapoint{Timestamp: a.start, Unit: a.unit}
-		if a.unit == "" || a.unitsConflict {
-			dp.Unit = "None"
+	key := metricKey(in.Namespace, in.MetricName, in.Dimensions)
+	// Without Unit, "all data that was collected with any unit is returned, along with
+	// the corresponding units": a period with datapoints of two units has a datapoint
+	// for each.
+	var aggs []*agg
+	if in.Unit != "" {
+		aggs = s.aggregate(key, start, in.EndTime, period, in.Unit)
+	} else {
+		for _, u := range s.unitsIn(key, start, in.EndTime) {
+			aggs = append(aggs, s.aggregate(key, start, in.EndTime, period, u)...)
 		}
+		slices.SortStableFunc(aggs, func(a, b *agg) int { return a.start.Compare(b.start) })
+	}
+	for _, a := range aggs {
+		dp := Datapoint{Timestamp: a.start, Unit: unitOf(a.unit)}
 		for _, st := range in.Statistics {
 			v, _ := a.stat(st)
 			switch st {

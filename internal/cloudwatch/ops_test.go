@@ -236,8 +236,7 @@ func TestOpsMetrics(t *testing.T) {
 	res, x := e.ok("GetMetricStatistics", "Namespace", "App", "MetricName", "Latency",
 		"Dimensions.member.1.Name", "Host", "Dimensions.member.1.Value", "h1",
 		"StartTime", "2026-11-23T11:00:00Z", "EndTime", "2026-11-23T13:00:00Z", "Period", "60",
-		"Statistics.member.1", "Sum", "Statistics.member.2", "SampleCount", "Statistics.member.3", "Maximum",
-		"ExtendedStatistics.member.1", "p100")
+		"Statistics.member.1", "Sum", "Statistics.member.2", "SampleCount", "Statistics.member.3", "Maximum")
 	contains(t, x, "<GetMetricStatisticsResult><Label>Latency</Label><Datapoints><member>",
 		"<Timestamp>2026-11-23T12:00:00.000Z</Timestamp>", "<SampleCount>3</SampleCount>", "<Sum>60</Sum>",
 		"<Maximum>30</Maximum>", "<Unit>Milliseconds</Unit>")
@@ -251,6 +250,17 @@ func TestOpsMetrics(t *testing.T) {
 	if !reflect.DeepEqual(&back, res) {
 		t.Fatalf("round trip:\n%+v\n%+v", back, res)
 	}
+
+	// Percentiles are a map; with Statistics, they are refused (AWS: "you must specify
+	// either Statistics or ExtendedStatistics, but not both").
+	_, x = e.ok("GetMetricStatistics", "Namespace", "App", "MetricName", "Count",
+		"StartTime", "2026-11-23T11:00:00Z", "EndTime", "2026-11-23T13:00:00Z", "Period", "3600",
+		"ExtendedStatistics.member.1", "p100", "ExtendedStatistics.member.2", "p0")
+	contains(t, x, "<ExtendedStatistics><entry><key>p0</key><value>1</value></entry><entry><key>p100</key><value>2</value></entry></ExtendedStatistics>")
+	e.fails("InvalidParameterCombination", http.StatusBadRequest, "GetMetricStatistics", "Namespace", "App", "MetricName", "Latency",
+		"Dimensions.member.1.Name", "Host", "Dimensions.member.1.Value", "h1",
+		"StartTime", "2026-11-23T11:00:00Z", "EndTime", "2026-11-23T13:00:00Z", "Period", "60",
+		"Statistics.member.1", "Sum", "ExtendedStatistics.member.1", "p100")
 
 	// Unix-seconds timestamps are accepted too; the Values/Counts metric.
 	_, x = e.ok("GetMetricStatistics", "Namespace", "App", "MetricName", "Count",

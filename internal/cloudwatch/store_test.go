@@ -116,13 +116,18 @@ func answers(t *testing.T, s *Service, from, to time.Time) string {
 				end = from.Add(20 * time.Minute)
 			}
 			for _, unit := range []string{"", "Count", "Milliseconds"} {
-				_, dps, err := s.GetMetricStatistics(ctx, GetMetricStatisticsInput{Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions,
-					StartTime: from, EndTime: end, Period: period, Unit: unit,
-					Statistics: []string{"SampleCount", "Sum", "Minimum", "Maximum", "Average"}, ExtendedStatistics: []string{"p50", "p99"}})
+				in := GetMetricStatisticsInput{Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions,
+					StartTime: from, EndTime: end, Period: period, Unit: unit, Statistics: []string{"SampleCount", "Sum", "Minimum", "Maximum", "Average"}}
+				_, dps, err := s.GetMetricStatistics(ctx, in)
 				if err != nil {
 					t.Fatal(err)
 				}
 				out[m.key()+"/"+unit+"/"+time.Duration(period).String()] = dps
+				in.Statistics, in.ExtendedStatistics = nil, []string{"p50", "p99"}
+				if _, dps, err = s.GetMetricStatistics(ctx, in); err != nil {
+					t.Fatal(err)
+				}
+				out[m.key()+"/"+unit+"/"+time.Duration(period).String()+"/p"] = dps
 			}
 		}
 		r, _, err := s.GetMetricData(ctx, GetMetricDataInput{StartTime: from, EndTime: to, Queries: []MetricDataQuery{
