@@ -631,14 +631,21 @@ type DescribeAlarmHistoryInput struct {
 	// AlarmTypes: MetricAlarm and/or CompositeAlarm; none means MetricAlarm only (as on
 	// AWS).
 	AlarmTypes []string
+	// AlarmContributorID: the history of one contributor of a multi-contributor (PromQL)
+	// alarm. Coffer's alarms have no contributors: there is none.
+	AlarmContributorID string
 }
 
 // DescribeAlarmHistory returns history items (the last 100 per alarm are kept).
 func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHistoryInput) ([]HistoryItem, string, error) {
 	switch in.HistoryItemType {
-	case "", "ConfigurationUpdate", "StateUpdate", "Action":
+	case "", "ConfigurationUpdate", "StateUpdate", "Action",
+		"AlarmContributorStateUpdate", "AlarmContributorAction": // (of contributors: there are none)
 	default:
 		return nil, "", invalid("The value %s for parameter HistoryItemType is invalid.", in.HistoryItemType)
+	}
+	if len(in.AlarmContributorID) > 16 {
+		return nil, "", invalid("The parameter AlarmContributorId must be 1 to 16 characters.")
 	}
 	max := in.MaxRecords
 	if max == 0 {
@@ -672,7 +679,7 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 			if typ == "" {
 				typ = "MetricAlarm"
 			}
-			if (in.HistoryItemType != "" && h.HistoryItemType != in.HistoryItemType) || !types[typ] ||
+			if (in.HistoryItemType != "" && h.HistoryItemType != in.HistoryItemType) || !types[typ] || in.AlarmContributorID != "" ||
 				(!in.StartDate.IsZero() && h.Timestamp.Before(in.StartDate)) || (!in.EndDate.IsZero() && h.Timestamp.After(in.EndDate)) {
 				continue
 			}

@@ -79,3 +79,78 @@ func TestConformanceStatisticsRequestRules(t *testing.T) {
 	e.fails("InvalidParameterCombination", http.StatusBadRequest, "GetMetricStatistics", "Namespace", "Test", "MetricName", "M",
 		"StartTime", t0.Format(time.RFC3339), "EndTime", t0.Add(time.Hour).Format(time.RFC3339), "Period", "1", "Statistics.member.1", "Sum")
 }
+
+// Request members of botocore's model that Coffer does not implement are refused, or
+// honoured as a single-account Coffer must: never silently ignored.
+func TestConformanceMembersNotIgnored(t *testing.T) {
+	e := newEnv(t)
+	e.put(t0, 1)
+	// PromQL alarms: the alarm would not be the one asked for.
+	for _, p := range [][]string{{"EvaluationInterval", "60"}, {"EvaluationCriteria.PromQLCriteria.Query", "up == 0"}} {
+		e.fails("InvalidParameterValue", http.StatusBadRequest, "PutMetricAlarm", append([]string{"AlarmName", "promql", "MetricName", "M", "Namespace", "Test",
+			"Statistic", "Sum", "Period", "60", "EvaluationPeriods", "1", "Threshold", "1", "ComparisonOperator", "GreaterThanThreshold"}, p...)...)
+	}
+	if l, _, _ := e.cw.DescribeAlarms(e.ctx, DescribeAlarmsInput{}); len(l) != 0 {
+		t.Fatalf("an alarm was created: %+v", l)
+	}
+
+	// ListMetrics IncludeLinkedAccounts: OwningAccounts, one per metric; OwningAccount
+	// filters (another account has no metrics here).
+	_, x := e.ok("ListMetrics", "IncludeLinkedAccounts", "true")
+	contains(t, x, "<Metrics><member><Namespace>Test</Namespace><MetricName>M</MetricName>", "<OwningAccounts><member>111122223333</member></OwningAccounts>")
+	_, x = e.ok("ListMetrics")
+	if strings.Contains(x, "OwningAccounts") {
+		t.Fatalf("OwningAccounts without IncludeLinkedAccounts: %s", x)
+	}
+	_, x = e.ok("ListMetrics", "IncludeLinkedAccounts", "true", "OwningAccount", "111122223333")
+	contains(t, x, "<MetricName>M</MetricName>")
+	_, x = e.ok("ListMetrics", "IncludeLinkedAccounts", "true", "OwningAccount", "999999999999")
+	if strings.Contains(x, "<MetricName>") {
+		t.Fatalf("metrics of another account: %s", x)
+	}
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "ListMetrics", "IncludeLinkedAccounts", "maybe")
+
+	// GetMetricData: a query of another account is refused (not answered with this
+	// account's data).
+	q := []string{"MetricDataQueries.member.1.Id", "m", "MetricDataQueries.member.1.MetricStat.Metric.Namespace", "Test",
+		"MetricDataQueries.member.1.MetricStat.Metric.MetricName", "M", "MetricDataQueries.member.1.MetricStat.Period", "60",
+		"MetricDataQueries.member.1.MetricStat.Stat", "Sum", "StartTime", t0.Format(time.RFC3339), "EndTime", t0.Add(time.Hour).Format(time.RFC3339)}
+	_, x = e.ok("GetMetricData", append(q, "MetricDataQueries.member.1.AccountId", "111122223333")...)
+	contains(t, x, "<Values><member>1</member></Values>")
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "GetMetricData", append(q, "MetricDataQueries.member.1.AccountId", "999999999999")...)
+
+	// DescribeAlarmHistory: the contributor item types and AlarmContributorId are
+	// accepted; Coffer's alarms have no contributors, so there is no such history.
+	e.alarm(PutMetricAlarmInput{AlarmName: "h"})
+	_, x = e.ok("DescribeAlarmHistory", "AlarmName", "h")
+	contains(t, x, "<HistoryItemType>ConfigurationUpdate</HistoryItemType>")
+	for _, p := range [][]string{{"HistoryItemType", "AlarmContributorStateUpdate"}, {"HistoryItemType", "AlarmContributorAction"}, {"AlarmContributorId", "abc"}} {
+		if _, x = e.ok("DescribeAlarmHistory", append([]string{"AlarmName", "h"}, p...)...); strings.Contains(x, "<member>") {
+			t.Fatalf("%v: %s", p, x)
+		}
+	}
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "DescribeAlarmHistory", "AlarmContributorId", strings.Repeat("x", 17))
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "DescribeAlarmHistory", "HistoryItemType", "Deleted")
+
+	// PutMetricData EntityMetricData: the entity's metric data are stored.
+	e.ok("PutMetricData", "Namespace", "Ent", "StrictEntityValidation", "true",
+		"EntityMetricData.member.1.Entity.KeyAttributes.entry.1.key", "Type", "EntityMetricData.member.1.Entity.KeyAttributes.entry.1.value", "Service",
+		"EntityMetricData.member.1.MetricData.member.1.MetricName", "Lat", "EntityMetricData.member.1.MetricData.member.1.Value", "4",
+		"EntityMetricData.member.1.MetricData.member.1.Timestamp", t0.Format(time.RFC3339),
+		"EntityMetricData.member.1.MetricData.member.2.MetricName", "Lat", "EntityMetricData.member.1.MetricData.member.2.Value", "6",
+		"EntityMetricData.member.1.MetricData.member.2.Timestamp", t0.Format(time.RFC3339),
+		"MetricData.member.1.MetricName", "Lat", "MetricData.member.1.Value", "5", "MetricData.member.1.Timestamp", t0.Format(time.RFC3339))
+	_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "Ent", MetricName: "Lat", StartTime: t0, EndTime: t0.Add(time.Minute),
+		Period: 60, Statistics: []string{"Sum", "SampleCount"}})
+	if err != nil || len(dps) != 1 || *dps[0].Sum != 15 || *dps[0].SampleCount != 3 {
+		t.Fatalf("%+v %v", dps, err)
+	}
+	// An invalid datum of an entity is refused like any other, and nothing is stored.
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "PutMetricData", "Namespace", "Ent",
+		"MetricData.member.1.MetricName", "Other", "MetricData.member.1.Value", "5",
+		"EntityMetricData.member.1.MetricData.member.1.MetricName", "Lat", "EntityMetricData.member.1.MetricData.member.1.Value", "1",
+		"EntityMetricData.member.1.MetricData.member.1.Unit", "Parsecs")
+	if ms, _, _ := e.cw.ListMetrics(e.ctx, ListMetricsInput{Namespace: "Ent", MetricName: "Other"}); len(ms) != 0 {
+		t.Fatalf("stored: %+v", ms)
+	}
+}

@@ -862,6 +862,10 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 			return nil, "", invalid("The value %s for parameter MetricDataQueries.member.Id is duplicated.", q.ID)
 		}
 		ids[q.ID] = true
+		// A Coffer is not a monitoring account: it reads only its own account's metrics.
+		if q.AccountID != "" && q.AccountID != s.cfg.AccountID {
+			return nil, "", invalid("The value %s for parameter MetricDataQueries.member.%d.AccountId is invalid: cross-account queries are not supported.", q.AccountID, i+1)
+		}
 	}
 	for _, q := range in.Queries {
 		if q.Expression != "" {
@@ -964,6 +968,9 @@ type ListMetricsInput struct {
 	NextToken  string
 	// RecentlyActive (PT3H): only the metrics with a datapoint in the past three hours.
 	RecentlyActive bool
+	// OwningAccount: only the metrics of this account (a Coffer's metrics are all of its
+	// account: another account has none).
+	OwningAccount string
 }
 
 const listMetricsPage = 500
@@ -973,6 +980,12 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 	s.collect()
 	if len(in.Dimensions) > 10 {
 		return nil, "", invalid("The collection Dimensions must not have a size greater than 10.")
+	}
+	if len(in.OwningAccount) > 255 {
+		return nil, "", invalid("The parameter OwningAccount must be 1 to 255 characters.")
+	}
+	if in.OwningAccount != "" && in.OwningAccount != s.cfg.AccountID {
+		return nil, "", nil
 	}
 	after := ""
 	if in.NextToken != "" {

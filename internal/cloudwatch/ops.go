@@ -513,6 +513,8 @@ type ListMetricsResult struct {
 		Member []MetricXML `xml:"member"`
 	} `xml:"Metrics"`
 	NextToken string `xml:"NextToken,omitempty"`
+	// OwningAccounts: with IncludeLinkedAccounts, the account of each metric.
+	OwningAccounts *members `xml:"OwningAccounts,omitempty"`
 }
 
 // ---- operations ----
@@ -531,6 +533,13 @@ func opPutMetricAlarm(s *Service, ctx context.Context, c Caller, body []byte) (a
 		ThresholdMetricID:                f.str("ThresholdMetricId")}
 	if in.AlarmName == "" {
 		return nil, missing("AlarmName")
+	}
+	// PromQL alarms (EvaluationCriteria, EvaluationInterval) are not supported: refused
+	// rather than ignored (the alarm would not be the one asked for).
+	for _, p := range []string{"EvaluationCriteria", "EvaluationInterval"} {
+		if f.has(p) {
+			return nil, invalid("The parameter %s is not supported by Coffer (PromQL alarms are not supported).", p)
+		}
 	}
 	if in.ActionsEnabled, err = f.bool("ActionsEnabled"); err != nil {
 		return nil, err
@@ -629,7 +638,11 @@ func opDescribeAlarmHistory(s *Service, ctx context.Context, c Caller, body []by
 		return nil, err
 	}
 	in := DescribeAlarmHistoryInput{AlarmName: f.str("AlarmName"), HistoryItemType: f.str("HistoryItemType"),
-		ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken"), AlarmTypes: f.strs("AlarmTypes")}
+		ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken"), AlarmTypes: f.strs("AlarmTypes"),
+		AlarmContributorID: f.str("AlarmContributorId")}
+	if f.has("AlarmContributorId") && in.AlarmContributorID == "" {
+		return nil, invalid("The parameter AlarmContributorId must be 1 to 16 characters.")
+	}
 	switch in.ScanBy {
 	case "", "TimestampDescending", "TimestampAscending":
 	default:
@@ -699,49 +712,65 @@ func opPutMetricData(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if ns == "" {
 		return nil, missing("Namespace")
 	}
+	if _, err := f.bool("StrictEntityValidation"); err != nil {
+		return nil, err
+	}
 	var data []MetricDatum
-	err = f.structs("MetricData", func(m string) error {
-		d := MetricDatum{MetricName: f.str(m + ".MetricName"), Dimensions: f.dims(m + ".Dimensions"), Unit: f.str(m + ".Unit")}
-		var err error
-		if d.Timestamp, err = f.time(m + ".Timestamp"); err != nil {
-			return err
+	add := func(m string) error {
+		d, err := f.datum(m)
+		if err == nil {
+			data = append(data, d)
 		}
-		if d.Value, err = f.float(m + ".Value"); err != nil {
-			return err
-		}
-		if sv := m + ".StatisticValues"; f.has(sv) {
-			set := &StatisticSet{}
-			for _, x := range []struct {
-				name string
-				dst  *float64
-			}{{"SampleCount", &set.SampleCount}, {"Sum", &set.Sum}, {"Minimum", &set.Minimum}, {"Maximum", &set.Maximum}} {
-				v, err := f.float(sv + "." + x.name)
-				if err != nil {
-					return err
-				}
-				if v == nil {
-					return missing(sv + "." + x.name)
-				}
-				*x.dst = *v
-			}
-			d.StatisticValues = set
-		}
-		if d.Values, err = f.floats(m + ".Values"); err != nil {
-			return err
-		}
-		if d.Counts, err = f.floats(m + ".Counts"); err != nil {
-			return err
-		}
-		if d.StorageResolution, err = f.int(m + ".StorageResolution"); err != nil {
-			return err
-		}
-		data = append(data, d)
-		return nil
-	})
-	if err != nil {
+		return err
+	}
+	if err := f.structs("MetricData", add); err != nil {
+		return nil, err
+	}
+	// EntityMetricData: the metric data of each entity are stored as MetricData's; the
+	// entity itself (related telemetry) is not kept, as nothing in Coffer's API returns it.
+	if err := f.structs("EntityMetricData", func(e string) error { return f.structs(e+".MetricData", add) }); err != nil {
 		return nil, err
 	}
 	return nil, s.PutMetricData(ctx, ns, data)
+}
+
+// datum reads the MetricDatum m (MetricData.member.N).
+func (f *form) datum(m string) (MetricDatum, error) {
+	d := MetricDatum{MetricName: f.str(m + ".MetricName"), Dimensions: f.dims(m + ".Dimensions"), Unit: f.str(m + ".Unit")}
+	var err error
+	if d.Timestamp, err = f.time(m + ".Timestamp"); err != nil {
+		return d, err
+	}
+	if d.Value, err = f.float(m + ".Value"); err != nil {
+		return d, err
+	}
+	if sv := m + ".StatisticValues"; f.has(sv) {
+		set := &StatisticSet{}
+		for _, x := range []struct {
+			name string
+			dst  *float64
+		}{{"SampleCount", &set.SampleCount}, {"Sum", &set.Sum}, {"Minimum", &set.Minimum}, {"Maximum", &set.Maximum}} {
+			v, err := f.float(sv + "." + x.name)
+			if err != nil {
+				return d, err
+			}
+			if v == nil {
+				return d, missing(sv + "." + x.name)
+			}
+			*x.dst = *v
+		}
+		d.StatisticValues = set
+	}
+	if d.Values, err = f.floats(m + ".Values"); err != nil {
+		return d, err
+	}
+	if d.Counts, err = f.floats(m + ".Counts"); err != nil {
+		return d, err
+	}
+	if d.StorageResolution, err = f.int(m + ".StorageResolution"); err != nil {
+		return d, err
+	}
+	return d, nil
 }
 
 func opGetMetricStatistics(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
@@ -856,13 +885,29 @@ func opListMetrics(s *Service, ctx context.Context, c Caller, body []byte) (any,
 	default:
 		return nil, invalid("The value %s for parameter RecentlyActive is invalid.", ra)
 	}
+	linked, err := f.bool("IncludeLinkedAccounts")
+	if err != nil {
+		return nil, err
+	}
+	in.OwningAccount = f.str("OwningAccount")
+	if f.has("OwningAccount") && in.OwningAccount == "" {
+		return nil, invalid("The parameter OwningAccount must be 1 to 255 characters.")
+	}
 	metrics, next, err := s.ListMetrics(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res := &ListMetricsResult{NextToken: next}
+	if linked != nil && *linked {
+		// "OwningAccounts ... is a 1:1 mapping between each metric that is returned and
+		// the ID of the owning account": a Coffer's metrics are all its account's.
+		res.OwningAccounts = &members{Member: []string{}}
+	}
 	for _, m := range metrics {
 		res.Metrics.Member = append(res.Metrics.Member, MetricXML{Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: toDims(m.Dimensions)})
+		if res.OwningAccounts != nil {
+			res.OwningAccounts.Member = append(res.OwningAccounts.Member, s.cfg.AccountID)
+		}
 	}
 	return res, nil
 }
