@@ -720,7 +720,7 @@ func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 			return invalid("The parameter AlarmNames.member.N must be 1 to 255 characters.")
 		}
 	}
-	res, err := s.propose(ctx, cmdDeleteExisting, deleteAlarmsCmd{Names: names})
+	res, err := s.propose(ctx, cmdDeleteExisting, deleteAlarmsCmd{Names: names, KeepHistory: true, Time: s.now()})
 	if err != nil {
 		return err
 	}

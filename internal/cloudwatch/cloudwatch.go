@@ -55,6 +55,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -283,7 +284,20 @@ type putAlarmCmd struct {
 
 type deleteAlarmsCmd struct {
 	Names []string `json:"names"`
+	// KeepHistory (cmdDeleteExisting): the deleted alarms' history is kept, with a
+	// "deleted" item at the command's time, as AWS keeps it ("CloudWatch retains the
+	// history of an alarm even if you delete the alarm"). Unset in the commands of
+	// earlier versions, which deleted it.
+	KeepHistory bool      `json:"keep_history,omitempty"`
+	Time        time.Time `json:"time,omitempty"` // of the deletion (the service's clock)
 }
+
+// Bounds of the history of deleted alarms: kept deletedHistoryRetention after their
+// last item, and for at most maxDeletedHistories deleted alarms (the most recent).
+const (
+	deletedHistoryRetention = 30 * 24 * time.Hour
+	maxDeletedHistories     = 1000
+)
 
 type setStateCmd struct {
 	Name       string      `json:"name"`
@@ -385,16 +399,27 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		if err := s.checkDeleteLocked(c.Names); err != nil {
 			return nil, err
 		}
+		if c.Time.IsZero() {
+			c.Time = cmd.Time
+		}
 		var notFound []string
 		for _, n := range c.Names {
-			if s.alarms[n] == nil {
+			a := s.alarms[n]
+			if a == nil {
 				if !slices.Contains(notFound, n) {
 					notFound = append(notFound, n)
 				}
 				continue
 			}
 			delete(s.alarms, n)
-			delete(s.history, n)
+			if !c.KeepHistory {
+				delete(s.history, n)
+				continue
+			}
+			s.addHistoryLocked(a.deletedItem(c.Time))
+		}
+		if c.KeepHistory {
+			s.pruneDeletedHistoryLocked(c.Time)
 		}
 		return notFound, nil
 	case cmdSetState:
@@ -460,6 +485,51 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("cloudwatch: unknown command %s v%d", cmd.Type, cmd.Version)
+}
+
+// deletedItem is the ConfigurationUpdate history item of the alarm's deletion at t.
+func (a *alarmRec) deletedItem(t time.Time) HistoryItem {
+	var cfg any = a.public()
+	if a.isComposite() {
+		cfg = a.publicComposite()
+	}
+	data, _ := json.Marshal(map[string]any{"version": "1.0", "type": "Delete", "deletedAlarm": cfg})
+	return HistoryItem{AlarmName: a.AlarmName, AlarmType: a.alarmType(), Timestamp: t.UTC(), HistoryItemType: "ConfigurationUpdate",
+		HistorySummary: fmt.Sprintf("Alarm %q deleted", a.AlarmName), HistoryData: string(data)}
+}
+
+// pruneDeletedHistoryLocked drops the history of deleted alarms whose last item is
+// older than deletedHistoryRetention at now (a command's time), and beyond
+// maxDeletedHistories deleted alarms that of those deleted first. Callers hold mu.
+func (s *Service) pruneDeletedHistoryLocked(now time.Time) {
+	type gone struct {
+		name string
+		last time.Time
+	}
+	var deleted []gone
+	for n, l := range s.history {
+		if s.alarms[n] != nil || len(l) == 0 {
+			continue
+		}
+		last := l[len(l)-1].Timestamp
+		if last.Before(now.Add(-deletedHistoryRetention)) {
+			delete(s.history, n)
+			continue
+		}
+		deleted = append(deleted, gone{n, last})
+	}
+	if len(deleted) <= maxDeletedHistories {
+		return
+	}
+	slices.SortFunc(deleted, func(a, b gone) int {
+		if c := a.last.Compare(b.last); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	for _, g := range deleted[:len(deleted)-maxDeletedHistories] {
+		delete(s.history, g.name)
+	}
 }
 
 func (s *Service) addHistoryLocked(h HistoryItem) {

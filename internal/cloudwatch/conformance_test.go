@@ -1,10 +1,14 @@
 package cloudwatch
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-hsm/coffer/internal/state"
 )
 
 // Regression tests of the CloudWatch conformance sweep: each checks a behaviour the AWS
@@ -152,5 +156,100 @@ func TestConformanceMembersNotIgnored(t *testing.T) {
 		"EntityMetricData.member.1.MetricData.member.1.Unit", "Parsecs")
 	if ms, _, _ := e.cw.ListMetrics(e.ctx, ListMetricsInput{Namespace: "Ent", MetricName: "Other"}); len(ms) != 0 {
 		t.Fatalf("stored: %+v", ms)
+	}
+}
+
+// "CloudWatch retains the history of an alarm even if you delete the alarm."
+func TestConformanceHistoryOfDeletedAlarms(t *testing.T) {
+	e := newEnv(t)
+	e.alarm(PutMetricAlarmInput{AlarmName: "gone"})
+	e.alarm(PutMetricAlarmInput{AlarmName: "kept"})
+	e.clk.Add(time.Minute)
+	if err := e.cw.SetAlarmState(e.ctx, "gone", StateAlarm, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(time.Minute)
+	if err := e.cw.DeleteAlarms(e.ctx, []string{"gone"}); err != nil {
+		t.Fatal(err)
+	}
+	summaries := func(name string) []string {
+		t.Helper()
+		items, _, err := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, h := range items {
+			out = append(out, h.HistoryItemType+": "+h.HistorySummary)
+		}
+		return out
+	}
+	want := []string{`ConfigurationUpdate: Alarm "gone" deleted`, "StateUpdate: Alarm updated from INSUFFICIENT_DATA to ALARM", `ConfigurationUpdate: Alarm "gone" created`}
+	if got := summaries("gone"); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("history %q, want %q", got, want)
+	}
+	items, _, _ := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: "gone", MaxRecords: 1})
+	if h := items[0]; !h.Timestamp.Equal(t0.Add(2*time.Minute)) || h.AlarmType != "MetricAlarm" || !strings.Contains(h.HistoryData, `"type":"Delete"`) {
+		t.Fatalf("%+v", h)
+	}
+	// Replicated: replayed from the log after a restart; a new alarm of the same name
+	// continues the history.
+	e.restart()
+	if got := summaries("gone"); len(got) != 3 {
+		t.Fatalf("after restart: %q", got)
+	}
+	e.alarm(PutMetricAlarmInput{AlarmName: "gone"})
+	if got := summaries("gone"); len(got) != 4 || got[0] != `ConfigurationUpdate: Alarm "gone" created` {
+		t.Fatalf("recreated: %q", got)
+	}
+	// The history of a deleted alarm is dropped 30 days after its last item (at the next
+	// deletion); that of an alarm that exists stays.
+	if err := e.cw.DeleteAlarms(e.ctx, []string{"gone"}); err != nil {
+		t.Fatal(err)
+	}
+	e.alarm(PutMetricAlarmInput{AlarmName: "other"})
+	e.clk.Add(31 * 24 * time.Hour)
+	if err := e.cw.DeleteAlarms(e.ctx, []string{"other"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := summaries("gone"); len(got) != 0 {
+		t.Fatalf("after 30 days: %q", got)
+	}
+	if got := summaries("other"); len(got) != 2 {
+		t.Fatalf("other: %q", got)
+	}
+	if got := summaries("kept"); len(got) != 1 {
+		t.Fatalf("kept: %q", got)
+	}
+	// A delete entry of an earlier version (no keep_history) deletes the history, as it
+	// did when it was committed.
+	if _, err := e.cw.Apply(5000, state.Command{Type: cmdDeleteExisting, Version: 1, Time: t0, Body: []byte(`{"names":["kept"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := summaries("kept"); len(got) != 0 {
+		t.Fatalf("old entry: %q", got)
+	}
+}
+
+// At most maxDeletedHistories deleted alarms keep their history: those deleted last.
+func TestConformanceDeletedHistoriesBounded(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < maxDeletedHistories+2; i++ {
+		name := fmt.Sprintf("a%04d", i)
+		body, _ := json.Marshal(putAlarmCmd{Alarm: &alarmRec{AlarmName: name, StateValue: StateOK},
+			History: HistoryItem{AlarmName: name, Timestamp: t0, HistoryItemType: "ConfigurationUpdate"}})
+		if _, err := e.cw.Apply(uint64(10+2*i), state.Command{Type: cmdPutAlarm, Version: 1, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+		body, _ = json.Marshal(deleteAlarmsCmd{Names: []string{name}, KeepHistory: true, Time: t0.Add(time.Duration(i) * time.Second)})
+		if _, err := e.cw.Apply(uint64(11+2*i), state.Command{Type: cmdDeleteExisting, Version: 1, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.cw.mu.RLock()
+	n, first, last := len(e.cw.history), e.cw.history["a0001"], e.cw.history["a0002"]
+	e.cw.mu.RUnlock()
+	if n != maxDeletedHistories || first != nil || len(last) != 2 {
+		t.Fatalf("%d histories, a0001 %v, a0002 %v", n, first, last)
 	}
 }
