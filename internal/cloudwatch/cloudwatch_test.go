@@ -193,7 +193,7 @@ func TestGetMetricStatistics(t *testing.T) {
 	e := newEnv(t)
 	dims := []Dimension{{"B", "2"}, {"A", "1"}}
 	for i, v := range []float64{1, 2, 3, 4} {
-		if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: "Lat", Dimensions: dims, Timestamp: t0.Add(time.Duration(i) * 20 * time.Second), Value: f(v), Unit: "Milliseconds"}}); err != nil {
+		if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: "Lat", Dimensions: dims, Timestamp: t0.Add(time.Duration(i) * 20 * time.Second), Value: f(v), Unit: "Milliseconds", StorageResolution: 1}}); err != nil {
 			t.Fatal(err)
 		}
 	}

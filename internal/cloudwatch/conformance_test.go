@@ -253,3 +253,61 @@ func TestConformanceDeletedHistoriesBounded(t *testing.T) {
 		t.Fatalf("%d histories, a0001 %v, a0002 %v", n, first, last)
 	}
 }
+
+// StorageResolution: a standard-resolution datapoint (60, the default) has one-minute
+// resolution, a high-resolution one (1) keeps its second; "Data points with a period of
+// less than 60 seconds are available for 3 hours".
+func TestConformanceStorageResolution(t *testing.T) {
+	e := newEnv(t)
+	e.clk.Add(5 * time.Hour)
+	now := e.clk.Now()
+	for _, sec := range []int{10, 40} {
+		for _, x := range []struct {
+			name string
+			res  int
+			at   time.Time
+		}{{"Std", 0, now.Add(-time.Hour)}, {"Std60", 60, now.Add(-time.Hour)}, {"Hi", 1, now.Add(-time.Hour)}, {"HiOld", 1, now.Add(-4 * time.Hour)}} {
+			if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: x.name, Timestamp: x.at.Add(time.Duration(sec) * time.Second), Value: f(1),
+				StorageResolution: x.res}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	get := func(name string, from time.Time, period int) map[time.Duration]float64 {
+		t.Helper()
+		_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "T", MetricName: name, StartTime: from, EndTime: from.Add(time.Minute),
+			Period: period, Statistics: []string{"SampleCount"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[time.Duration]float64{}
+		for _, d := range dps {
+			out[d.Timestamp.Sub(from)] = *d.SampleCount
+		}
+		return out
+	}
+	check := func(name string, from time.Time, period int, want map[time.Duration]float64) {
+		t.Helper()
+		if got := get(name, from, period); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s period %d: %v, want %v", name, period, got, want)
+		}
+	}
+	hour := now.Add(-time.Hour)
+	check("Std", hour, 10, map[time.Duration]float64{0: 2})
+	check("Std60", hour, 10, map[time.Duration]float64{0: 2})
+	check("Hi", hour, 10, map[time.Duration]float64{10 * time.Second: 1, 40 * time.Second: 1})
+	check("Hi", hour, 60, map[time.Duration]float64{0: 2})
+	old := now.Add(-4 * time.Hour)
+	check("HiOld", old, 60, map[time.Duration]float64{0: 2})
+	check("HiOld", old, 10, map[time.Duration]float64{})
+	// GetMetricData alike.
+	res, _, err := e.cw.GetMetricData(e.ctx, GetMetricDataInput{StartTime: old, EndTime: hour.Add(time.Minute), Queries: []MetricDataQuery{
+		{ID: "old", MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: "HiOld"}, Period: 10, Stat: "SampleCount"}},
+		{ID: "recent", MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: "Hi"}, Period: 10, Stat: "SampleCount"}},
+		{ID: "std", MetricStat: &MetricStat{Metric: Metric{Namespace: "T", MetricName: "Std"}, Period: 10, Stat: "SampleCount"}}}})
+	if err != nil || len(res) != 3 || len(res[0].Values) != 0 || len(res[1].Values) != 2 || len(res[2].Values) != 1 || !res[2].Timestamps[0].Equal(hour) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "PutMetricData", "Namespace", "T", "MetricData.member.1.MetricName", "X",
+		"MetricData.member.1.Value", "1", "MetricData.member.1.StorageResolution", "10")
+}

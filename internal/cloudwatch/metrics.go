@@ -360,6 +360,13 @@ func (s *Service) PutMetricData(ctx context.Context, namespace string, data []Me
 		if ts.After(now.Add(2 * time.Hour)) {
 			return invalid("The parameter MetricData.member.%d.Timestamp must specify a time no more than two hours in the future.", i+1)
 		}
+		// A standard-resolution datapoint (StorageResolution 60, the default) is stored
+		// with one-minute resolution: a query with a shorter period finds it in the period
+		// that starts its minute ("it does not receive data for the attempts that do not
+		// correspond to a one-minute data resolution"). StorageResolution 1 keeps the second.
+		if d.StorageResolution != 1 {
+			ts = alignDown(ts, time.Minute)
+		}
 		set := 0
 		for _, b := range []bool{d.Value != nil, d.StatisticValues != nil, len(d.Values) > 0} {
 			if b {
@@ -615,6 +622,19 @@ func (s *Service) roundStart(start time.Time, period time.Duration) time.Time {
 	return alignDown(start, time.Hour)
 }
 
+// highResStart is the start of a query at a period under a minute: "Data points with a
+// period of less than 60 seconds are available for 3 hours", so such a query starts at
+// most three hours ago (at a whole period); start otherwise.
+func (s *Service) highResStart(start time.Time, period time.Duration) time.Time {
+	if period >= time.Minute {
+		return start
+	}
+	if lim := alignDown(s.now().Add(-3*time.Hour).Add(period-1), period); start.Before(lim) {
+		return lim
+	}
+	return start
+}
+
 func checkPeriod(p int, highRes bool) error {
 	if p <= 0 {
 		return invalid("The parameter Period must be greater than 0.")
@@ -692,6 +712,7 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 	if n := (in.EndTime.Sub(start) + period - 1) / period; n > 1440 {
 		return "", nil, cwErr("InvalidParameterCombination", "You have requested up to %s datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.", thousands(int64(n)))
 	}
+	start = s.highResStart(start, period)
 	key := metricKey(in.Namespace, in.MetricName, in.Dimensions)
 	// Without Unit, "all data that was collected with any unit is returned, along with
 	// the corresponding units": a period with datapoints of two units has a datapoint
@@ -885,7 +906,7 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 	if err != nil {
 		return nil, "", err
 	}
-	vals, err := s.evalQueries(cq, func(p time.Duration) time.Time { return s.roundStart(in.StartTime, p) }, in.EndTime)
+	vals, err := s.evalQueries(cq, func(p time.Duration) time.Time { return s.highResStart(s.roundStart(in.StartTime, p), p) }, in.EndTime)
 	if err != nil {
 		return nil, "", err
 	}

@@ -411,7 +411,7 @@ func TestSweepStartTimeRounded(t *testing.T) {
 	e := newEnv(t)
 	e.clk.Add(time.Hour)
 	for _, d := range []time.Duration{10 * time.Second, 40 * time.Second, 70 * time.Second} {
-		if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: "M", Timestamp: t0.Add(d), Value: f(1)}}); err != nil {
+		if err := e.cw.PutMetricData(e.ctx, "T", []MetricDatum{{MetricName: "M", Timestamp: t0.Add(d), Value: f(1), StorageResolution: 1}}); err != nil {
 			t.Fatal(err)
 		}
 	}
