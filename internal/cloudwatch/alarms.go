@@ -255,7 +255,8 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	case in.ThresholdMetricID != "":
 		return invalid("Anomaly detection alarms (ThresholdMetricId) are not supported.")
 	case in.MetricName == "" && len(in.Metrics) == 0:
-		return missing("MetricName")
+		// AWS's answer to an alarm with neither MetricName nor Metrics.
+		return cwErr("ValidationError", "MetricName must not be null")
 	case in.EvaluationPeriods < 1:
 		return invalid("The parameter EvaluationPeriods must be at least 1.")
 	case in.ComparisonOperator == "":
@@ -276,6 +277,14 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	} else {
 		if err := checkNamespace(in.Namespace, false); err != nil {
 			return err
+		}
+		switch {
+		case len(in.MetricName) > 255:
+			return invalid("The parameter MetricName must be at most 255 characters.")
+		case !printableASCII(in.MetricName):
+			return cwErr("ValidationError", "MetricName must not contain Non-ASCII characters.")
+		case in.Period == 0:
+			return cwErr("ValidationError", "Period must not be null")
 		}
 		if (in.Statistic == "") == (in.ExtendedStatistic == "") {
 			return cwErr("InvalidParameterCombination", "Exactly one of Statistic or ExtendedStatistic must be specified.")

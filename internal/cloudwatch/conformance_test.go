@@ -311,3 +311,51 @@ func TestConformanceStorageResolution(t *testing.T) {
 	e.fails("InvalidParameterValue", http.StatusBadRequest, "PutMetricData", "Namespace", "T", "MetricData.member.1.MetricName", "X",
 		"MetricData.member.1.Value", "1", "MetricData.member.1.StorageResolution", "10")
 }
+
+// PutMetricAlarm's conditionally required members, with AWS's answers
+// ("ValidationError: MetricName must not be null", "Period must not be null", "MetricName
+// must not contain Non-ASCII characters.").
+func TestConformancePutMetricAlarmRequired(t *testing.T) {
+	e := newEnv(t)
+	base := map[string]string{"AlarmName": "a", "MetricName": "M", "Namespace": "Test", "Statistic": "Sum", "Period": "60",
+		"EvaluationPeriods": "1", "Threshold": "1", "ComparisonOperator": "GreaterThanThreshold"}
+	params := func(change ...string) []string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(change); i += 2 {
+			if change[i+1] == "" {
+				delete(m, change[i])
+			} else {
+				m[change[i]] = change[i+1]
+			}
+		}
+		var out []string
+		for k, v := range m {
+			out = append(out, k, v)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		change  []string
+		code    string
+		message string
+	}{
+		{[]string{"MetricName", ""}, "ValidationError", "MetricName must not be null"},
+		{[]string{"Period", ""}, "ValidationError", "Period must not be null"},
+		{[]string{"MetricName", "Latenz\u00e9"}, "ValidationError", "MetricName must not contain Non-ASCII characters."},
+		{[]string{"MetricName", strings.Repeat("m", 256)}, "InvalidParameterValue", "MetricName"},
+		{[]string{"Period", "45"}, "InvalidParameterValue", "Period"},
+		{[]string{"EvaluationPeriods", "0"}, "InvalidParameterValue", "EvaluationPeriods"},
+		{[]string{"EvaluationPeriods", "2", "DatapointsToAlarm", "3"}, "InvalidParameterValue", "DatapointsToAlarm"},
+		{[]string{"AlarmName", strings.Repeat("a", 256)}, "InvalidParameterValue", "AlarmName"},
+	} {
+		_, _, err := e.call("PutMetricAlarm", params(c.change...)...)
+		ae := MapError(err)
+		if err == nil || ae.Code != c.code || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, c.message) {
+			t.Errorf("%v: %v, want %s %q", c.change, err, c.code, c.message)
+		}
+	}
+	e.ok("PutMetricAlarm", params("AlarmName", strings.Repeat("a", 255), "Period", "20")...)
+}
