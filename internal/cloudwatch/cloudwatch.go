@@ -272,7 +272,13 @@ const (
 	// cmdPutComposite creates or replaces a composite alarm (putAlarmCmd whose alarm has
 	// an AlarmRule); Apply checks its children and cycles.
 	cmdPutComposite = "cloudwatch.composite.put"
+	// cmdAddHistory records history items (the Action items of a transition's actions).
+	cmdAddHistory = "cloudwatch.alarm.history"
 )
+
+type addHistoryCmd struct {
+	Items []HistoryItem `json:"items"`
+}
 
 type putAlarmCmd struct {
 	Alarm   *alarmRec   `json:"alarm"`
@@ -467,6 +473,19 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		n := *a
 		n.Tags = tags
 		s.alarms[c.Name] = &n
+		return nil, nil
+	case cmdAddHistory:
+		c, err := state.DecodeBody[addHistoryCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, h := range c.Items {
+			if h.AlarmName != "" {
+				s.addHistoryLocked(h)
+			}
+		}
 		return nil, nil
 	case cmdSetActions:
 		c, err := state.DecodeBody[setActionsCmd](cmd.Body)

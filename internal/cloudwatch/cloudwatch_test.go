@@ -512,8 +512,10 @@ func TestHistorySetAlarmStateAndActions(t *testing.T) {
 	for _, x := range h {
 		types = append(types, x.HistoryItemType+":"+x.HistorySummary)
 	}
-	want := []string{"StateUpdate:Alarm updated from ALARM to OK", "StateUpdate:Alarm updated from INSUFFICIENT_DATA to ALARM",
-		"StateUpdate:Alarm updated from ALARM to INSUFFICIENT_DATA", "StateUpdate:Alarm updated from INSUFFICIENT_DATA to ALARM", `ConfigurationUpdate:Alarm "a" created`}
+	// Each executed action is an Action item (none while actions are disabled).
+	act := "Action:Successfully executed action " + topic
+	want := []string{act, "StateUpdate:Alarm updated from ALARM to OK", "StateUpdate:Alarm updated from INSUFFICIENT_DATA to ALARM",
+		"StateUpdate:Alarm updated from ALARM to INSUFFICIENT_DATA", act, "StateUpdate:Alarm updated from INSUFFICIENT_DATA to ALARM", `ConfigurationUpdate:Alarm "a" created`}
 	if strings.Join(types, "|") != strings.Join(want, "|") {
 		t.Fatalf("%q", types)
 	}
@@ -525,8 +527,16 @@ func TestHistorySetAlarmStateAndActions(t *testing.T) {
 			StateReasonData         map[string]any
 		}
 	}
-	if err := json.Unmarshal([]byte(h[0].HistoryData), &hd); err != nil || hd.Version != "1.0" || hd.OldState.StateValue != StateAlarm || hd.NewState.StateValue != StateOK ||
+	if err := json.Unmarshal([]byte(h[1].HistoryData), &hd); err != nil || hd.Version != "1.0" || hd.OldState.StateValue != StateAlarm || hd.NewState.StateValue != StateOK ||
 		hd.NewState.StateReasonData["threshold"] != 5.0 {
+		t.Fatalf("%s %v", h[1].HistoryData, err)
+	}
+	var ad struct {
+		ActionState, NotificationResource string
+		StateUpdateTimestamp              int64
+	}
+	if err := json.Unmarshal([]byte(h[0].HistoryData), &ad); err != nil || ad.ActionState != "Succeeded" || ad.NotificationResource != topic ||
+		ad.StateUpdateTimestamp != h[1].Timestamp.UnixMilli() {
 		t.Fatalf("%s %v", h[0].HistoryData, err)
 	}
 	h, next, _ := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{HistoryItemType: "StateUpdate", MaxRecords: 3, ScanBy: "TimestampAscending"})
@@ -542,7 +552,7 @@ func TestHistorySetAlarmStateAndActions(t *testing.T) {
 	if s := e.state("a"); s.StateValue != StateOK {
 		t.Fatalf("%+v", s)
 	}
-	if h, _, _ := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: "a"}); len(h) != 5 {
+	if h, _, _ := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: "a"}); len(h) != 7 { // with the 2 Action items
 		t.Fatalf("%d items", len(h))
 	}
 }

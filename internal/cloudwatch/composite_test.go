@@ -220,6 +220,11 @@ func TestCompositeAlarmEvaluation(t *testing.T) {
 
 	// History: ConfigurationUpdate then the state updates, as CompositeAlarm.
 	h, _, err := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: "c", AlarmTypes: []string{"CompositeAlarm"}, ScanBy: "TimestampAscending"})
+	// (Each transition's action is an Action item after it.)
+	if actions := slices.DeleteFunc(slices.Clone(h), func(x HistoryItem) bool { return x.HistoryItemType != "Action" }); len(actions) != 3 {
+		t.Fatalf("actions %+v", actions)
+	}
+	h = slices.DeleteFunc(h, func(x HistoryItem) bool { return x.HistoryItemType == "Action" })
 	if err != nil || len(h) != 4 {
 		t.Fatalf("history %+v %v", h, err)
 	}

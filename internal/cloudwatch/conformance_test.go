@@ -1,7 +1,9 @@
 package cloudwatch
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -184,7 +186,8 @@ func TestConformanceHistoryOfDeletedAlarms(t *testing.T) {
 		}
 		return out
 	}
-	want := []string{`ConfigurationUpdate: Alarm "gone" deleted`, "StateUpdate: Alarm updated from INSUFFICIENT_DATA to ALARM", `ConfigurationUpdate: Alarm "gone" created`}
+	want := []string{`ConfigurationUpdate: Alarm "gone" deleted`, "Action: Successfully executed action " + topic,
+		"StateUpdate: Alarm updated from INSUFFICIENT_DATA to ALARM", `ConfigurationUpdate: Alarm "gone" created`}
 	if got := summaries("gone"); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("history %q, want %q", got, want)
 	}
@@ -195,11 +198,11 @@ func TestConformanceHistoryOfDeletedAlarms(t *testing.T) {
 	// Replicated: replayed from the log after a restart; a new alarm of the same name
 	// continues the history.
 	e.restart()
-	if got := summaries("gone"); len(got) != 3 {
+	if got := summaries("gone"); len(got) != 4 {
 		t.Fatalf("after restart: %q", got)
 	}
 	e.alarm(PutMetricAlarmInput{AlarmName: "gone"})
-	if got := summaries("gone"); len(got) != 4 || got[0] != `ConfigurationUpdate: Alarm "gone" created` {
+	if got := summaries("gone"); len(got) != 5 || got[0] != `ConfigurationUpdate: Alarm "gone" created` {
 		t.Fatalf("recreated: %q", got)
 	}
 	// The history of a deleted alarm is dropped 30 days after its last item (at the next
@@ -358,4 +361,43 @@ func TestConformancePutMetricAlarmRequired(t *testing.T) {
 		}
 	}
 	e.ok("PutMetricAlarm", params("AlarmName", strings.Repeat("a", 255), "Period", "20")...)
+}
+
+type failNotifier struct{}
+
+func (failNotifier) Notify(ctx context.Context, topic string, n AlarmNotification) error {
+	return errors.New("NotFound: Topic does not exist")
+}
+
+// Every action an alarm executes is an Action history item ("Successfully executed
+// action arn:...", or "Failed to execute action arn:.... Reason: ..."): HistoryItemType
+// Action selects them.
+func TestConformanceActionHistory(t *testing.T) {
+	e := newEnv(t)
+	e.alarm(PutMetricAlarmInput{AlarmName: "a", OKActions: []string{topic}})
+	if err := e.cw.SetAlarmState(e.ctx, "a", StateAlarm, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.cw.SetNotifier(failNotifier{})
+	e.clk.Add(time.Minute)
+	if err := e.cw.SetAlarmState(e.ctx, "a", StateOK, "test", ""); err == nil {
+		t.Fatal("a failed action is not reported")
+	}
+	_, x := e.ok("DescribeAlarmHistory", "AlarmName", "a", "HistoryItemType", "Action", "ScanBy", "TimestampAscending")
+	contains(t, x, "<HistoryItemType>Action</HistoryItemType>", "<HistorySummary>Successfully executed action "+topic+"</HistorySummary>",
+		"<HistorySummary>Failed to execute action "+topic+". Reason: NotFound: Topic does not exist</HistorySummary>",
+		"<Timestamp>2026-11-23T12:01:00.000Z</Timestamp>", `&#34;actionState&#34;:&#34;Failed&#34;`)
+	if n := strings.Count(x, "<member>"); n != 2 {
+		t.Fatalf("%d items: %s", n, x)
+	}
+	// Disabled actions are not executed, and not recorded.
+	if err := e.cw.DisableAlarmActions(e.ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cw.SetAlarmState(e.ctx, "a", StateAlarm, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: "a", HistoryItemType: "Action"}); len(h) != 2 {
+		t.Fatalf("%+v", h)
+	}
 }

@@ -430,16 +430,37 @@ func (s *Service) runActions(ctx context.Context, a *alarmRec, old, newState, re
 		note.AlarmRule, note.TriggeringChildren = a.AlarmRule, triggeringChildren(reasonData)
 	}
 	var errs []error
+	var items []HistoryItem
 	for _, arn := range acts {
 		nctx, cancel := context.WithTimeout(ctx, s.cfg.NotifyTimeout)
 		err := s.cfg.Notifier.Notify(nctx, arn, note)
 		cancel()
+		// Each action is an Action history item, as on AWS ("Successfully executed
+		// action arn:...", "Failed to execute action arn:.... Reason: ...").
+		data := map[string]any{"actionState": "Succeeded", "stateUpdateTimestamp": now.UnixMilli(), "notificationResource": arn}
+		summary := "Successfully executed action " + arn
 		if err != nil {
 			s.cfg.Logger.Warn("cloudwatch: alarm action failed", "alarm", a.AlarmName, "action", arn, "err", err)
 			errs = append(errs, fmt.Errorf("cloudwatch: alarm %s action %s: %w", a.AlarmName, arn, err))
+			data["actionState"], data["error"] = "Failed", actionError(err)
+			summary = fmt.Sprintf("Failed to execute action %s. Reason: %s", arn, actionError(err))
 		}
+		hd, _ := json.Marshal(data)
+		items = append(items, HistoryItem{AlarmName: a.AlarmName, AlarmType: a.alarmType(), Timestamp: s.now(), HistoryItemType: "Action",
+			HistorySummary: summary, HistoryData: string(hd)})
+	}
+	if _, err := s.propose(ctx, cmdAddHistory, addHistoryCmd{Items: items}); err != nil {
+		s.cfg.Logger.Warn("cloudwatch: recording the alarm's actions", "alarm", a.AlarmName, "err", err)
 	}
 	return errors.Join(errs...)
+}
+
+// actionError is the reason of a failed action as the history shows it.
+func actionError(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "The notification was not published in time."
+	}
+	return err.Error()
 }
 
 func stateJSON(v, reason, data string) map[string]any {
