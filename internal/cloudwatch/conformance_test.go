@@ -124,6 +124,12 @@ func TestConformanceMembersNotIgnored(t *testing.T) {
 	_, x = e.ok("GetMetricData", append(q, "MetricDataQueries.member.1.AccountId", "111122223333")...)
 	contains(t, x, "<Values><member>1</member></Values>")
 	e.fails("InvalidParameterValue", http.StatusBadRequest, "GetMetricData", append(q, "MetricDataQueries.member.1.AccountId", "999999999999")...)
+	// LabelOptions.Timezone is checked (it changes nothing: dynamic labels are not expanded).
+	_, x = e.ok("GetMetricData", append(q, "LabelOptions.Timezone", "-0130")...)
+	contains(t, x, "<Values><member>1</member></Values>")
+	for _, tz := range []string{"", "0130", "+130", "+2460", "UTC"} {
+		e.fails("InvalidParameterValue", http.StatusBadRequest, "GetMetricData", append(q, "LabelOptions.Timezone", tz)...)
+	}
 
 	// DescribeAlarmHistory: the contributor item types and AlarmContributorId are
 	// accepted; Coffer's alarms have no contributors, so there is no such history.

@@ -826,6 +826,12 @@ func opGetMetricData(s *Service, ctx context.Context, c Caller, body []byte) (an
 		return nil, err
 	}
 	in := GetMetricDataInput{ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken")}
+	// LabelOptions.Timezone ("+ or - followed by four digits", default +0000) only
+	// changes the times of time-based dynamic labels, which Coffer does not expand
+	// (docs/cloudwatch.md): it is checked, and has nothing to change.
+	if tz := f.str("LabelOptions.Timezone"); f.has("LabelOptions.Timezone") && !validTimezone(tz) {
+		return nil, invalid("The value %s for parameter LabelOptions.Timezone is invalid: + or - followed by four digits (hours and minutes), e.g. +0130.", tz)
+	}
 	if in.Queries, err = f.queries("MetricDataQueries"); err != nil {
 		return nil, err
 	}
@@ -861,6 +867,19 @@ func opGetMetricData(s *Service, ctx context.Context, c Caller, body []byte) (an
 		res.MetricDataResults.Member = append(res.MetricDataResults.Member, x)
 	}
 	return res, nil
+}
+
+// validTimezone: +HHMM or -HHMM, hours 00-23 and minutes 00-59.
+func validTimezone(tz string) bool {
+	if len(tz) != 5 || (tz[0] != '+' && tz[0] != '-') {
+		return false
+	}
+	for _, c := range tz[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return tz[1:3] <= "23" && tz[3:5] <= "59"
 }
 
 func opListMetrics(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
