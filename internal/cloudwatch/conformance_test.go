@@ -407,3 +407,42 @@ func TestConformanceActionHistory(t *testing.T) {
 		t.Fatalf("%+v", h)
 	}
 }
+
+// Percentile statistics are pN to pN.NNNNNNNNNN between p0 and p100; nothing else
+// (pNaN was accepted, and computed nothing meaningful).
+func TestConformancePercentileSyntax(t *testing.T) {
+	for s, want := range map[string]float64{"p0": 0, "p50": 50, "p99.9": 99.9, "p99.99": 99.99, "p100": 100, "p100.0": 100, "p007": 7, "p99.9999999999": 99.9999999999} {
+		if got, ok := parsePercentile(s); !ok || got != want {
+			t.Errorf("%s: %v %v", s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "p", "P50", "pNaN", "pInf", "p0x1p4", "p.5", "p50.", "p-1", "p+5", "p1e1", "p100.1", "p101", "p1000",
+		"p99.99999999999", " p50", "p50 ", "p 50", "p5_0", "tm90"} {
+		if got, ok := parsePercentile(s); ok {
+			t.Errorf("%q accepted: %v", s, got)
+		}
+	}
+	e := newEnv(t)
+	e.put(t0, 1)
+	_, _, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "Test", MetricName: "M", StartTime: t0, EndTime: t0.Add(time.Hour),
+		Period: 60, ExtendedStatistics: []string{"pNaN"}})
+	wantCode(t, err, "InvalidParameterValue")
+	err = e.cw.PutMetricAlarm(e.ctx, PutMetricAlarmInput{AlarmName: "nan", Namespace: "Test", MetricName: "M", ExtendedStatistic: "pNaN", Period: 60,
+		EvaluationPeriods: 1, Threshold: f(1), ComparisonOperator: "GreaterThanThreshold"})
+	wantCode(t, err, "InvalidParameterValue")
+}
+
+func FuzzParsePercentile(f *testing.F) {
+	for _, s := range []string{"p0", "p99.9", "p100", "pNaN", "p0x1p4", "p1e1", "p.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, ok := parsePercentile(s)
+		if !ok {
+			return
+		}
+		if !(p >= 0 && p <= 100) || strings.ContainsAny(s, "eExXnNiI+- _") {
+			t.Fatalf("%q: %v", s, p)
+		}
+	})
+}

@@ -524,16 +524,32 @@ func percentile(samples []sample, p float64) float64 {
 	return v[len(v)-1].v
 }
 
-// parsePercentile parses "p99", "p99.9" (p0 to p100).
+// parsePercentile parses a percentile statistic, "p99", "p99.9" (p0 to p100): p, one to
+// three digits, and a fraction of one to ten digits (as AWS bounds the other extended
+// statistics' numbers) or none. Nothing else is a percentile (NaN, hexadecimal, ".5").
 func parsePercentile(s string) (float64, bool) {
 	if len(s) < 2 || s[0] != 'p' {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(s[1:], 64)
-	if err != nil || f < 0 || f > 100 || strings.ContainsAny(s[1:], "eE+-") {
+	num := s[1:]
+	whole, frac, dot := strings.Cut(num, ".")
+	if len(whole) < 1 || len(whole) > 3 || !allDigits(whole) || (dot && (len(frac) < 1 || len(frac) > 10 || !allDigits(frac))) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f > 100 {
 		return 0, false
 	}
 	return f, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 var statNames = map[string]bool{"SampleCount": true, "Average": true, "Sum": true, "Minimum": true, "Maximum": true}
