@@ -347,18 +347,16 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		Metrics:    queries,
 		StateValue: StateInsufficientData, StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 	s.mu.RLock()
-	exists := s.alarms[in.AlarmName] != nil
+	old := s.alarms[in.AlarmName]
 	s.mu.RUnlock()
-	verb, cfgType := "created", "Create"
-	if exists {
+	verb, cfgType, shown := "created", "Create", *a
+	if old != nil {
+		// (An update keeps the alarm's state.)
 		verb, cfgType = "updated", "Update"
-	}
-	data, _ := json.Marshal(map[string]any{"version": "1.0", "type": cfgType, "createdAlarm": a.public()})
-	if exists {
-		data, _ = json.Marshal(map[string]any{"version": "1.0", "type": cfgType, "updatedAlarm": a.public()})
+		shown.StateValue, shown.StateUpdatedTimestamp = old.StateValue, old.StateUpdatedTimestamp
 	}
 	h := HistoryItem{AlarmName: in.AlarmName, AlarmType: "MetricAlarm", Timestamp: now, HistoryItemType: "ConfigurationUpdate",
-		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: string(data)}
+		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: shown.configHistoryData(cfgType)}
 	_, err := s.propose(ctx, cmdPutAlarm, putAlarmCmd{Alarm: a, History: h, KeepTags: true})
 	return err
 }

@@ -508,13 +508,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 
 // deletedItem is the ConfigurationUpdate history item of the alarm's deletion at t.
 func (a *alarmRec) deletedItem(t time.Time) HistoryItem {
-	var cfg any = a.public()
-	if a.isComposite() {
-		cfg = a.publicComposite()
-	}
-	data, _ := json.Marshal(map[string]any{"version": "1.0", "type": "Delete", "deletedAlarm": cfg})
 	return HistoryItem{AlarmName: a.AlarmName, AlarmType: a.alarmType(), Timestamp: t.UTC(), HistoryItemType: "ConfigurationUpdate",
-		HistorySummary: fmt.Sprintf("Alarm %q deleted", a.AlarmName), HistoryData: string(data)}
+		HistorySummary: fmt.Sprintf("Alarm %q deleted", a.AlarmName), HistoryData: a.configHistoryData("Delete")}
 }
 
 // pruneDeletedHistoryLocked drops the history of deleted alarms whose last item is

@@ -138,13 +138,13 @@ func (s *Service) PutCompositeAlarm(ctx context.Context, in PutCompositeAlarmInp
 	s.mu.RLock()
 	old := s.alarms[in.AlarmName]
 	s.mu.RUnlock()
-	verb, cfgType, key := "created", "Create", "createdAlarm"
+	verb, cfgType, shown := "created", "Create", *a
 	if old != nil {
-		verb, cfgType, key = "updated", "Update", "updatedAlarm"
+		verb, cfgType = "updated", "Update"
+		shown.StateValue, shown.StateUpdatedTimestamp = old.StateValue, old.StateUpdatedTimestamp
 	}
-	data, _ := json.Marshal(map[string]any{"version": "1.0", "type": cfgType, key: a.publicComposite()})
 	h := HistoryItem{AlarmName: in.AlarmName, AlarmType: "CompositeAlarm", Timestamp: now, HistoryItemType: "ConfigurationUpdate",
-		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: string(data)}
+		HistorySummary: fmt.Sprintf("Alarm %q %s", in.AlarmName, verb), HistoryData: shown.configHistoryData(cfgType)}
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
 	if _, err := s.propose(ctx, cmdPutComposite, putAlarmCmd{Alarm: a, History: h, KeepTags: true}); err != nil {

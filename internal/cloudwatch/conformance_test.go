@@ -446,3 +446,61 @@ func FuzzParsePercentile(f *testing.F) {
 		}
 	})
 }
+
+// The HistoryData of ConfigurationUpdate items is AWS's: camelCase, AWS's timestamps
+// ("2022-11-02T15:55:30.959+0000"), "okactions", numbers as Java writes doubles.
+func TestConformanceConfigurationHistoryData(t *testing.T) {
+	e := newEnv(t)
+	e.alarm(PutMetricAlarmInput{AlarmName: "cfg", Dimensions: []Dimension{{"Host", "h1"}}, AlarmDescription: "d", Threshold: f(1)})
+	if err := e.cw.SetAlarmState(e.ctx, "cfg", StateAlarm, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(time.Minute)
+	e.alarm(PutMetricAlarmInput{AlarmName: "cfg", Threshold: f(2.5), EvaluationPeriods: 2, DatapointsToAlarm: 1, TreatMissingData: "ignore"})
+	if err := e.cw.DeleteAlarms(e.ctx, []string{"cfg"}); err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: "cfg", HistoryItemType: "ConfigurationUpdate", ScanBy: "TimestampAscending"})
+	if err != nil || len(items) != 3 {
+		t.Fatalf("%+v %v", items, err)
+	}
+	arn := "arn:aws:cloudwatch:us-east-1:111122223333:alarm:cfg"
+	want := []string{
+		`{"version":"1.0","type":"Create","createdAlarm":{"alarmName":"cfg","alarmDescription":"d","alarmArn":"` + arn + `",` +
+			`"alarmConfigurationUpdatedTimestamp":"2026-11-23T12:00:00.000+0000","namespace":"Test","metricName":"M","statistic":"Sum","period":60,` +
+			`"dimensions":[{"name":"Host","value":"h1"}],"threshold":1.0,"comparisonOperator":"GreaterThanOrEqualToThreshold","evaluationPeriods":1,` +
+			`"stateValue":"INSUFFICIENT_DATA","stateUpdatedTimestamp":"2026-11-23T12:00:00.000+0000","actionsEnabled":true,` +
+			`"alarmActions":["` + topic + `"],"insufficientDataActions":[],"okactions":[]}}`,
+		`{"version":"1.0","type":"Update","updatedAlarm":{"alarmName":"cfg","alarmArn":"` + arn + `",` +
+			`"alarmConfigurationUpdatedTimestamp":"2026-11-23T12:01:00.000+0000","namespace":"Test","metricName":"M","statistic":"Sum","period":60,` +
+			`"dimensions":[],"threshold":2.5,"comparisonOperator":"GreaterThanOrEqualToThreshold","evaluationPeriods":2,"datapointsToAlarm":1,` +
+			`"treatMissingData":"ignore","stateValue":"ALARM","stateUpdatedTimestamp":"2026-11-23T12:00:00.000+0000","actionsEnabled":true,` +
+			`"alarmActions":["` + topic + `"],"insufficientDataActions":[],"okactions":[]}}`,
+		`{"version":"1.0","type":"Delete","deletedAlarm":{"alarmName":"cfg","alarmArn":"` + arn + `",` +
+			`"alarmConfigurationUpdatedTimestamp":"2026-11-23T12:01:00.000+0000","namespace":"Test","metricName":"M","statistic":"Sum","period":60,` +
+			`"dimensions":[],"threshold":2.5,"comparisonOperator":"GreaterThanOrEqualToThreshold","evaluationPeriods":2,"datapointsToAlarm":1,` +
+			`"treatMissingData":"ignore","stateValue":"ALARM","stateUpdatedTimestamp":"2026-11-23T12:00:00.000+0000","actionsEnabled":true,` +
+			`"alarmActions":["` + topic + `"],"insufficientDataActions":[],"okactions":[]}}`,
+	}
+	for i, w := range want {
+		if items[i].HistoryData != w {
+			t.Errorf("item %d:\n%s\nwant\n%s", i, items[i].HistoryData, w)
+		}
+	}
+	// A composite alarm's: its rule instead of the metric.
+	e.alarm(PutMetricAlarmInput{AlarmName: "child"})
+	e.composite("parent", "ALARM(child)")
+	items, _, _ = e.cw.DescribeAlarmHistory(e.ctx, DescribeAlarmHistoryInput{AlarmName: "parent", AlarmTypes: []string{"CompositeAlarm"},
+		HistoryItemType: "ConfigurationUpdate"})
+	if len(items) != 1 || !strings.Contains(items[0].HistoryData, `"alarmRule":"ALARM(child)"`) || strings.Contains(items[0].HistoryData, "threshold") {
+		t.Fatalf("%+v", items)
+	}
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{{1, "1.0"}, {-3, "-3.0"}, {0.25, "0.25"}, {1e10, "1e+10"}, {0, "0.0"}} {
+		if b, _ := javaDouble(c.v).MarshalJSON(); string(b) != c.want {
+			t.Errorf("%v: %s", c.v, b)
+		}
+	}
+}
