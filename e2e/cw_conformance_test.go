@@ -19,7 +19,8 @@ import (
 //     minute), a --storage-resolution 1 one keeps its second;
 //   - put-metric-alarm without --period is AWS's ValidationError "Period must not be null";
 //   - an alarm's SNS action is an Action history item, and describe-alarm-history still
-//     answers for the alarm after delete-alarms, with its "deleted" item;
+//     answers for the alarm after delete-alarms, with its "deleted" item; the configuration
+//     items' HistoryData is AWS's JSON (createdAlarm, deletedAlarm, camelCase);
 //   - list-metrics --include-linked-accounts returns OwningAccounts, one per metric;
 //   - (v1 only, its model has them) put-metric-alarm --evaluation-interval (PromQL alarms)
 //     is refused, describe-alarm-history --alarm-contributor-id answers no item.
@@ -149,6 +150,13 @@ func runCWConformance(t *testing.T, c *cliClient, tag string, minute time.Time, 
 	check("history after delete-alarms", history("--scan-by", "TimestampAscending"),
 		`ConfigurationUpdate: Alarm "`+alarm+`" created`, "StateUpdate: Alarm updated from INSUFFICIENT_DATA to ALARM",
 		"Action: Successfully executed action "+topicArn, `ConfigurationUpdate: Alarm "`+alarm+`" deleted`)
+	// The configuration items' HistoryData is AWS's JSON.
+	for i, typ := range map[int]string{0: `Create","createdAlarm`, 3: `Delete","deletedAlarm`} {
+		if d := hist.AlarmHistoryItems[i].HistoryData; !strings.HasPrefix(d, `{"version":"1.0","type":"`+typ+`":{"alarmName":"`+alarm+`"`) ||
+			!strings.Contains(d, `"metricName":"Mixed"`) || !strings.Contains(d, `"threshold":100.0`) || !strings.Contains(d, `"okactions":[]`) {
+			t.Errorf("HistoryData %s", d)
+		}
+	}
 
 	// OwningAccounts: this account, once per metric.
 	var lm struct {
