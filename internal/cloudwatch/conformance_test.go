@@ -124,6 +124,10 @@ func TestConformanceMembersNotIgnored(t *testing.T) {
 	_, x = e.ok("GetMetricData", append(q, "MetricDataQueries.member.1.AccountId", "111122223333")...)
 	contains(t, x, "<Values><member>1</member></Values>")
 	e.fails("InvalidParameterValue", http.StatusBadRequest, "GetMetricData", append(q, "MetricDataQueries.member.1.AccountId", "999999999999")...)
+	// A MetricStat's Unit is one of the model's units (not a filter that matches nothing).
+	e.fails("InvalidParameterValue", http.StatusBadRequest, "GetMetricData", append(q, "MetricDataQueries.member.1.MetricStat.Unit", "Parsecs")...)
+	_, x = e.ok("GetMetricData", append(q, "MetricDataQueries.member.1.MetricStat.Unit", "None")...)
+	contains(t, x, "<Values><member>1</member></Values>")
 	// LabelOptions.Timezone is checked (it changes nothing: dynamic labels are not expanded).
 	_, x = e.ok("GetMetricData", append(q, "LabelOptions.Timezone", "-0130")...)
 	contains(t, x, "<Values><member>1</member></Values>")

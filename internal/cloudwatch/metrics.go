@@ -815,6 +815,9 @@ func checkMetricStat(ms MetricStat, field string) error {
 	if _, ok := parsePercentile(ms.Stat); !ok && !statNames[ms.Stat] {
 		return invalid("The value %s for parameter %s.Stat is not a valid statistic.", ms.Stat, field)
 	}
+	if ms.Unit != "" && !units[ms.Unit] {
+		return invalid("The value %s for parameter %s.Unit is not a valid unit.", ms.Unit, field)
+	}
 	return nil
 }
 
