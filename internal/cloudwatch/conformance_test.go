@@ -508,3 +508,23 @@ func TestConformanceConfigurationHistoryData(t *testing.T) {
 		}
 	}
 }
+
+// "ListMetrics doesn't return information about metrics if those metrics haven't reported
+// data in the past two weeks": a metric whose last datapoint is older is not listed,
+// though its datapoints are still kept (15 days) and read.
+func TestConformanceListMetricsTwoWeeks(t *testing.T) {
+	e := newEnv(t)
+	e.put(t0.Add(-13*24*time.Hour), 1)
+	if ms, _, _ := e.cw.ListMetrics(e.ctx, ListMetricsInput{}); len(ms) != 1 {
+		t.Fatalf("%+v", ms)
+	}
+	e.clk.Add(36 * time.Hour) // the datapoint is 14.5 days old
+	if ms, _, _ := e.cw.ListMetrics(e.ctx, ListMetricsInput{}); len(ms) != 0 {
+		t.Fatalf("listed: %+v", ms)
+	}
+	_, dps, err := e.cw.GetMetricStatistics(e.ctx, GetMetricStatisticsInput{Namespace: "Test", MetricName: "M", StartTime: t0.Add(-14 * 24 * time.Hour),
+		EndTime: t0, Period: 86400, Statistics: []string{"Sum"}})
+	if err != nil || len(dps) != 1 {
+		t.Fatalf("%+v %v", dps, err)
+	}
+}

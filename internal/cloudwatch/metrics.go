@@ -1038,7 +1038,12 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 	s.mmu.RLock()
 	defer s.mmu.RUnlock()
 	keys := slices.Sorted(maps.Keys(s.metrics))
+	// "ListMetrics doesn't return information about metrics if those metrics haven't
+	// reported data in the past two weeks" (their datapoints are kept longer).
 	limit := s.retentionLimit()
+	if twoWeeks := s.now().Add(-14 * 24 * time.Hour); twoWeeks.After(limit) {
+		limit = twoWeeks
+	}
 	if in.RecentlyActive {
 		limit = s.now().Add(-3 * time.Hour)
 	}
