@@ -661,13 +661,20 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 	if max < 1 || max > 100 {
 		return nil, "", invalid("The parameter MaxRecords must be between 1 and 100.")
 	}
-	skip := 0
+	// The NextToken is a cursor: "h:<time of the last item returned, Unix ns>:<how many
+	// items of that time were returned>", so that items recorded between two pages (the
+	// newest come first) do not shift the next page. A bare number is an offset (the
+	// tokens of earlier versions).
+	skip, cursor, cursorSeen := 0, time.Time{}, 0
 	if in.NextToken != "" {
 		t, err := decodeToken(in.NextToken)
 		if err != nil {
 			return nil, "", err
 		}
-		if _, err := fmt.Sscanf(t, "%d", &skip); err != nil || skip < 0 {
+		var ns int64
+		if n, _ := fmt.Sscanf(t, "h:%d:%d", &ns, &cursorSeen); n == 2 && cursorSeen >= 1 && t == fmt.Sprintf("h:%d:%d", ns, cursorSeen) {
+			cursor = time.Unix(0, ns).UTC()
+		} else if _, err := fmt.Sscanf(t, "%d", &skip); err != nil || skip < 0 || t != fmt.Sprint(skip) {
 			return nil, "", cwErr("InvalidNextToken", "The NextToken is invalid.")
 		}
 	}
@@ -701,14 +708,39 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 			all[i], all[j] = all[j], all[i]
 		}
 	}
+	if !cursor.IsZero() {
+		// Skip the items before the cursor in this order, and those of its time returned.
+		skip = 0
+		for left := cursorSeen; skip < len(all); skip++ {
+			ts := all[skip].Timestamp
+			if (desc && ts.After(cursor)) || (!desc && ts.Before(cursor)) {
+				continue
+			}
+			if ts.Equal(cursor) && left > 0 {
+				left--
+				continue
+			}
+			break
+		}
+	}
 	if skip > len(all) {
 		skip = len(all)
 	}
 	all = all[skip:]
-	if len(all) > max {
-		return all[:max], encodeToken(fmt.Sprint(skip + max)), nil
+	if len(all) <= max {
+		return all, "", nil
 	}
-	return all, "", nil
+	page := all[:max]
+	// The new cursor: the last item's time, and how many items of that time have been
+	// returned (by this page, and by the previous ones when it is the cursor's time).
+	last, seen := page[max-1].Timestamp, 0
+	for i := max - 1; i >= 0 && page[i].Timestamp.Equal(last); i-- {
+		seen++
+	}
+	if !cursor.IsZero() && last.Equal(cursor) {
+		seen += cursorSeen
+	}
+	return page, encodeToken(fmt.Sprintf("h:%d:%d", last.UnixNano(), seen)), nil
 }
 
 // DeleteAlarms deletes alarms. As AWS documents it, "if you specify any incorrect alarm

@@ -528,3 +528,87 @@ func TestConformanceListMetricsTwoWeeks(t *testing.T) {
 		t.Fatalf("%+v %v", dps, err)
 	}
 }
+
+// historyService is a Service whose history has the items of times (seconds after t0)
+// of alarm "h", applied directly (no state store).
+func historyService(t testing.TB, secs ...int) *Service {
+	s := New(Config{})
+	for i, sec := range secs {
+		body, _ := json.Marshal(addHistoryCmd{Items: []HistoryItem{{AlarmName: "h", AlarmType: "MetricAlarm", Timestamp: t0.Add(time.Duration(sec) * time.Second),
+			HistoryItemType: "StateUpdate", HistorySummary: fmt.Sprint(i)}}})
+		if _, err := s.Apply(uint64(i+1), state.Command{Type: cmdAddHistory, Version: 1, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// DescribeAlarmHistory's NextToken is a cursor: items recorded between two pages (the
+// newest come first) neither repeat nor hide items of the next page, and items of the
+// same time are split across pages exactly.
+func TestConformanceHistoryPagesStable(t *testing.T) {
+	for _, scan := range []string{"TimestampDescending", "TimestampAscending"} {
+		s := historyService(t, 1, 2, 2, 2, 3, 4, 5, 5, 6)
+		var got []string
+		next, n := "", 9
+		for page := 0; ; page++ {
+			items, tok, err := s.DescribeAlarmHistory(context.Background(), DescribeAlarmHistoryInput{MaxRecords: 2, ScanBy: scan, NextToken: next})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range items {
+				got = append(got, h.HistorySummary)
+			}
+			if tok == "" {
+				break
+			}
+			next = tok
+			// A new item, the newest, between two pages.
+			n++
+			body, _ := json.Marshal(addHistoryCmd{Items: []HistoryItem{{AlarmName: "h", AlarmType: "MetricAlarm", Timestamp: t0.Add(time.Duration(100+page) * time.Second),
+				HistoryItemType: "StateUpdate", HistorySummary: fmt.Sprint("new", page)}}})
+			if _, err := s.Apply(uint64(100+page), state.Command{Type: cmdAddHistory, Version: 1, Body: body}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Descending: every item once, none of the new ones (newer than the first page).
+		// Ascending: every item once, then the new ones as they come.
+		want := "8 7 6 5 4 3 2 1 0"
+		if scan == "TimestampAscending" {
+			want = "0 1 2 3 4 5 6 7 8 new0 new1 new2 new3 new4 new5 new6"
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s: %q, want %q", scan, strings.Join(got, " "), want)
+		}
+	}
+	// Tokens that are not the service's are InvalidNextToken.
+	s := historyService(t, 1, 2, 3)
+	for _, tok := range []string{"!", encodeToken("h:1:0"), encodeToken("h:x:1"), encodeToken("h:1:1:1"), encodeToken("-1"), encodeToken("01"), encodeToken("x")} {
+		_, _, err := s.DescribeAlarmHistory(context.Background(), DescribeAlarmHistoryInput{NextToken: tok})
+		wantCode(t, err, "InvalidNextToken")
+	}
+	// An offset (the tokens of earlier versions) still pages.
+	if items, _, err := s.DescribeAlarmHistory(context.Background(), DescribeAlarmHistoryInput{NextToken: encodeToken("2")}); err != nil || len(items) != 1 || items[0].HistorySummary != "0" {
+		t.Fatalf("%+v %v", items, err)
+	}
+}
+
+func FuzzHistoryNextToken(f *testing.F) {
+	s := historyService(f, 1, 2, 2, 3)
+	for _, tok := range []string{"h:1795435202000000000:1", "h:1795435202000000000:2", "3", "h:0:1", "h:-5:9"} {
+		f.Add(encodeToken(tok), 2)
+	}
+	f.Fuzz(func(t *testing.T, tok string, max int) {
+		if max < 1 || max > 100 {
+			max = 2
+		}
+		items, _, err := s.DescribeAlarmHistory(context.Background(), DescribeAlarmHistoryInput{NextToken: tok, MaxRecords: max})
+		if err != nil {
+			wantCode(t, err, "InvalidNextToken")
+			return
+		}
+		if len(items) > max {
+			t.Fatalf("%d items", len(items))
+		}
+	})
+}
