@@ -341,7 +341,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		AlarmConfigurationUpdatedTimestamp: now, ActionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
 		OKActions: clone(in.OKActions), AlarmActions: clone(in.AlarmActions), InsufficientDataActions: clone(in.InsufficientDataActions),
 		MetricName: in.MetricName, Namespace: in.Namespace, Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic,
-		Dimensions: normDims(in.Dimensions), Period: in.Period, Unit: in.Unit, EvaluationPeriods: in.EvaluationPeriods,
+		Dimensions: clone(in.Dimensions), Period: in.Period, Unit: in.Unit, EvaluationPeriods: in.EvaluationPeriods,
 		DatapointsToAlarm: in.DatapointsToAlarm, Threshold: *in.Threshold, ComparisonOperator: in.ComparisonOperator,
 		TreatMissingData: in.TreatMissingData, EvaluateLowSampleCountPercentile: in.EvaluateLowSampleCountPercentile, Tags: clone(in.Tags),
 		Metrics:    queries,
@@ -492,7 +492,7 @@ func (s *Service) checkAlarmMetrics(in PutMetricAlarmInput) (int, []alarmQuery, 
 			Period: q.Period, AccountID: q.AccountID}
 		if ms := q.MetricStat; ms != nil {
 			out[i].MetricStat = &alarmMetricStat{Namespace: ms.Metric.Namespace, MetricName: ms.Metric.MetricName,
-				Dimensions: normDims(ms.Metric.Dimensions), Period: ms.Period, Stat: ms.Stat, Unit: ms.Unit}
+				Dimensions: clone(ms.Metric.Dimensions), Period: ms.Period, Stat: ms.Stat, Unit: ms.Unit}
 		}
 	}
 	return period, out, nil

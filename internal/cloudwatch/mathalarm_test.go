@@ -313,7 +313,7 @@ func TestOpsMathAlarm(t *testing.T) {
 		"Metrics.member.2.ReturnData", "true", "Metrics.member.2.Period", "60")
 	res, x := e.ok("DescribeAlarms", "AlarmNames.member.1", "logins")
 	contains(t, x, "<Metrics><member><Id>m1</Id><MetricStat><Metric><Namespace>AWS/CloudHSM</Namespace><MetricName>FailedLoginCount</MetricName>"+
-		"<Dimensions><member><Name>ClusterId</Name><Value>c-1</Value></member><member><Name>UserName</Name><Value>alice</Value></member></Dimensions>"+
+		"<Dimensions><member><Name>UserName</Name><Value>alice</Value></member><member><Name>ClusterId</Name><Value>c-1</Value></member></Dimensions>"+
 		"</Metric><Period>60</Period><Stat>Sum</Stat><Unit>Count</Unit></MetricStat><ReturnData>false</ReturnData></member>"+
 		"<member><Id>e1</Id><Expression>FILL(m1, 0) * 2</Expression><Label>doubled</Label><ReturnData>true</ReturnData><Period>60</Period></member></Metrics>")
 	for _, absent := range []string{"<MetricName>FailedLoginCount</MetricName><Statistic>", "<Statistic>", "<Period>60</Period><EvaluationPeriods>"} {

@@ -122,7 +122,8 @@ func TestOpsPutDescribeAlarms(t *testing.T) {
 		"<InsufficientDataActions></InsufficientDataActions>",
 		"<StateValue>INSUFFICIENT_DATA</StateValue>",
 		"<StateReason>Unchecked: Initial alarm creation</StateReason>",
-		"<Dimensions><member><Name>AZ</Name><Value>a</Value></member><member><Name>Host</Name><Value>h1</Value></member></Dimensions>",
+		// The dimensions in the order given (not sorted), as AWS returns them.
+		"<Dimensions><member><Name>Host</Name><Value>h1</Value></member><member><Name>AZ</Name><Value>a</Value></member></Dimensions>",
 		"<Period>60</Period>", "<EvaluationPeriods>3</EvaluationPeriods>", "<DatapointsToAlarm>2</DatapointsToAlarm>",
 		"<Threshold>80.5</Threshold>", "<ComparisonOperator>GreaterThanThreshold</ComparisonOperator>",
 		"<TreatMissingData>notBreaching</TreatMissingData>", "<Unit>Percent</Unit>", "<Statistic>Average</Statistic>",
