@@ -134,7 +134,7 @@ func TestCWMathGetMetricDataAndAlarms(t *testing.T) {
 		}
 	}
 	awsOK(t, s, root, &desc, "cloudwatch", "describe-alarms", "--alarm-names", "errors-and-faults")
-	wantMetrics := `m1 "" "" false E2E/Math/Errors [{AZ a} {Host h1}] 60 Sum; m2 "" "" false E2E/Math/Faults [{AZ a} {Host h1}] 60 Sum; ` +
+	wantMetrics := `m1 "" "" false E2E/Math/Errors [{Host h1} {AZ a}] 60 Sum; m2 "" "" false E2E/Math/Faults [{Host h1} {AZ a}] 60 Sum; ` +
 		`e1 "FILL(m1, 0) + FILL(m2, 0)" "errors and faults" true`
 	if len(desc.MetricAlarms) != 1 || desc.MetricAlarms[0].MetricName != "" || desc.MetricAlarms[0].Period != 0 ||
 		desc.MetricAlarms[0].Metrics.String() != wantMetrics {
@@ -272,7 +272,7 @@ func TestCWMathAlarmProtocols(t *testing.T) {
 	}
 	seen["cbor"] = am.String()
 
-	want := `m1 "" "" false E2E/Math/Errors [{AZ a} {Host h1}] 60 Sum; m2 "" "" false E2E/Math/Faults [{AZ a} {Host h1}] 60 Sum; ` +
+	want := `m1 "" "" false E2E/Math/Errors [{Host h1} {AZ a}] 60 Sum; m2 "" "" false E2E/Math/Faults [{Host h1} {AZ a}] 60 Sum; ` +
 		`e1 "FILL(m1, 0) + FILL(m2, 0)" "errors and faults" true`
 	var tags []string
 	for tag, got := range seen {
