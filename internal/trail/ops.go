@@ -203,11 +203,8 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 	if err != nil {
 		return nil, err
 	}
-	if in.Name == "" {
-		return nil, errorf("InvalidTrailNameException", "Trail name or ARN can not be empty.")
-	}
-	if !ValidTrailName(in.Name) {
-		return nil, invalidName(in.Name)
+	if err := trailNameError(in.Name); err != nil {
+		return nil, err
 	}
 	if in.S3BucketName == nil || *in.S3BucketName == "" {
 		return nil, errorf("InvalidS3BucketNameException", "S3 bucket name is required.")
@@ -334,7 +331,9 @@ func (s *Service) opDescribeTrails(ctx context.Context, c Caller, body []byte) (
 		if err != nil {
 			return nil, err
 		}
-		if t.HomeRegion != c.region(s) && !shadows {
+		// A name finds only the caller's region's trails: a shadow trail (a multi-region
+		// trail of another home region) is described only by its ARN, as on AWS.
+		if t.HomeRegion != c.region(s) && (!shadows || !strings.HasPrefix(name, "arn:")) {
 			continue
 		}
 		list = append(list, outputOf(t, true))
@@ -446,9 +445,18 @@ func awsTime(t time.Time) string {
 }
 
 func (s *Service) opGetTrailStatus(ctx context.Context, c Caller, body []byte) (any, error) {
-	t, err := s.named(c, body)
+	in, err := awsproto.Decode[nameInput](body)
 	if err != nil {
 		return nil, err
+	}
+	t, err := s.resolve(c, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	// As on AWS, the status of a shadow trail (a multi-region trail in a region other
+	// than its home region) is asked for by its ARN; its name is not found there.
+	if t.HomeRegion != c.region(s) && !strings.HasPrefix(in.Name, "arn:") {
+		return nil, notFound(TrailARN(c.region(s), c.account(s), in.Name), c.account(s))
 	}
 	st := s.status(t.ARN())
 	out := map[string]any{"IsLogging": t.IsLogging}

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coffer-hsm/coffer/internal/state"
 )
@@ -424,7 +425,7 @@ func (s *Service) RegisterPublicKey(ctx context.Context, k PublicKey) error {
 // ---- names ----
 
 var (
-	trailNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$`)
+	trailNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	adjacentRE  = regexp.MustCompile(`[._-]{2}`)
 	trailARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$`)
 	// resourceARNRE is a CloudTrail resource ARN (AddTags, RemoveTags, ListTags); the
@@ -441,12 +442,34 @@ func ValidSnsTopic(v string) bool { return snsTopicRE.MatchString(v) }
 // ValidTrailName reports whether name follows CloudTrail's rules: 3-128 characters,
 // ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit,
 // no two adjacent '.', '_' or '-', and not an IP address.
-func ValidTrailName(name string) bool {
-	return trailNameRE.MatchString(name) && !adjacentRE.MatchString(name) && net.ParseIP(name) == nil
-}
+func ValidTrailName(name string) bool { return trailNameError(name) == nil }
 
-func invalidName(name string) *Error {
-	return errorf("InvalidTrailNameException", "Trail name %s is not valid. Trail names must contain only ASCII letters (a-z, A-Z), numbers (0-9), periods (.), underscores (_), or dashes (-); start with a letter or number and end with a letter or number; be between 3 and 128 characters; have no adjacent periods, underscores or dashes; and not be in IP address format.", name)
+// trailNameError is the InvalidTrailNameException of a name that breaks CloudTrail's
+// rules (nil for a valid name), with the message AWS gives for the first rule broken,
+// checked in AWS's order: length, first character, last character, characters,
+// adjacent punctuation, IP address.
+func trailNameError(name string) *Error {
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	bad := func(msg string, args ...any) *Error { return errorf("InvalidTrailNameException", msg, args...) }
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return bad("Trail name cannot be blank!")
+	case n < 3:
+		return bad("Trail name too short. Minimum allowed length: 3 characters. Specified name length: %d characters.", n)
+	case n > 128:
+		return bad("Trail name too long. Maximum allowed length: 128 characters. Specified name length: %d characters.", n)
+	case !alnum(name[0]):
+		return bad("Trail name must starts with a letter or number.")
+	case !alnum(name[len(name)-1]):
+		return bad("Trail name must ends with a letter or number.")
+	case !trailNameRE.MatchString(name):
+		return bad("Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_).")
+	case adjacentRE.MatchString(name):
+		return bad("Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_).")
+	case net.ParseIP(name) != nil:
+		return bad("Trail name cannot be formatted as an IP address.")
+	}
+	return nil
 }
 
 func notFound(arn, account string) *Error {
@@ -503,9 +526,6 @@ func (c Caller) account(s *Service) string {
 // resolve finds the trail a Name parameter (a name or an ARN) refers to: a trail of the
 // caller's region, or a multi-region trail of another region (its shadow).
 func (s *Service) resolve(c Caller, name string) (*Trail, error) {
-	if name == "" {
-		return nil, errorf("InvalidTrailNameException", "Trail name or ARN can not be empty.")
-	}
 	arn := ""
 	if strings.HasPrefix(name, "arn:") {
 		m := trailARNRE.FindStringSubmatch(name)
@@ -513,8 +533,8 @@ func (s *Service) resolve(c Caller, name string) (*Trail, error) {
 			return nil, errorf("CloudTrailARNInvalidException", "Invalid trail ARN: %s", name)
 		}
 		arn = name
-	} else if !ValidTrailName(name) {
-		return nil, invalidName(name)
+	} else if err := trailNameError(name); err != nil {
+		return nil, err
 	} else {
 		arn = TrailARN(c.region(s), c.account(s), name)
 	}

@@ -1,0 +1,85 @@
+package trail
+
+import (
+	"strings"
+	"testing"
+)
+
+// An invalid trail name is refused with the message CloudTrail gives for the first rule
+// it breaks, for CreateTrail and for the operations that look a trail up by name.
+func TestTrailNameMessages(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct{ name, msg string }{
+		{"", "Trail name cannot be blank!"},
+		{"ab", "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters."},
+		{strings.Repeat("a", 129), "Trail name too long. Maximum allowed length: 128 characters. Specified name length: 129 characters."},
+		{"-trail", "Trail name must starts with a letter or number."},
+		{"trail!", "Trail name must ends with a letter or number."},
+		{"trail.", "Trail name must ends with a letter or number."},
+		{"my#trail", "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_)."},
+		{"my trail", "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_)."},
+		{"my-_namespace", "Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_)."},
+		{"my--namespace", "Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_)."},
+		{"192.168.5.4", "Trail name cannot be formatted as an IP address."},
+	} {
+		_, err := f.op("CreateTrail", `{"Name":"`+tc.name+`","S3BucketName":"bucket-1"}`)
+		if e := MapError(err); e == nil || e.Code != "InvalidTrailNameException" || e.Message != tc.msg {
+			t.Errorf("CreateTrail %q: %v, want %q", tc.name, err, tc.msg)
+		}
+		for _, op := range []string{"GetTrail", "GetTrailStatus", "DeleteTrail"} {
+			_, err := f.op(op, `{"Name":"`+tc.name+`"}`)
+			if e := MapError(err); e == nil || e.Code != "InvalidTrailNameException" || e.Message != tc.msg {
+				t.Errorf("%s %q: %v, want %q", op, tc.name, err, tc.msg)
+			}
+		}
+	}
+	// The rules' edges: 3 and 128 characters, inner punctuation, digits first.
+	for _, name := range []string{"abc", strings.Repeat("a", 128), "my-trail.v1_x", "1trail", "192.168.5"} {
+		if _, err := f.op("CreateTrail", `{"Name":"`+name+`","S3BucketName":"bucket-1"}`); err != nil {
+			t.Errorf("CreateTrail %q: %v", name, err)
+		}
+	}
+}
+
+// In a region other than its home region, a multi-region trail's shadow is described and
+// its status read only by ARN: a name finds only the region's own trails (DescribeTrails'
+// trailNameList and GetTrailStatus' Name, as AWS documents them).
+func TestShadowTrailByNameOrARN(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"everywhere","S3BucketName":"bucket-1","IsMultiRegionTrail":true}`)
+	arn := "arn:aws:cloudtrail:us-east-1:111122223333:trail/everywhere"
+	f.caller.Region = "eu-west-1"
+	f.mustOp("CreateTrail", `{"Name":"local","S3BucketName":"bucket-1"}`)
+
+	names := func(body string) []string {
+		t.Helper()
+		var out []string
+		for _, tr := range f.mustOp("DescribeTrails", body).(map[string]any)["trailList"].([]*trailOutput) {
+			out = append(out, tr.Name)
+		}
+		return out
+	}
+	if got := strings.Join(names(`{"trailNameList":["everywhere","local"]}`), ","); got != "local" {
+		t.Errorf("DescribeTrails by names in eu-west-1: %s, want only local", got)
+	}
+	if got := strings.Join(names(`{"trailNameList":["`+arn+`"]}`), ","); got != "everywhere" {
+		t.Errorf("DescribeTrails by the shadow's ARN: %s", got)
+	}
+	if got := strings.Join(names(`{"trailNameList":["`+arn+`"],"includeShadowTrails":false}`), ","); got != "" {
+		t.Errorf("DescribeTrails by ARN without shadows: %s", got)
+	}
+	if got := strings.Join(names(`{}`), ","); got != "local,everywhere" { // by ARN
+		t.Errorf("DescribeTrails of the region: %s", got)
+	}
+
+	_, err := f.op("GetTrailStatus", `{"Name":"everywhere"}`)
+	if e := MapError(err); e == nil || e.Code != "TrailNotFoundException" || !strings.Contains(e.Message, "arn:aws:cloudtrail:eu-west-1:111122223333:trail/everywhere") {
+		t.Errorf("GetTrailStatus of a shadow by name: %v", err)
+	}
+	if st := f.mustOp("GetTrailStatus", `{"Name":"`+arn+`"}`).(map[string]any); st["IsLogging"] != false {
+		t.Errorf("GetTrailStatus of a shadow by ARN: %v", st)
+	}
+	f.mustOp("GetTrailStatus", `{"Name":"local"}`)
+	f.caller.Region = "us-east-1"
+	f.mustOp("GetTrailStatus", `{"Name":"everywhere"}`) // in its home region by name
+}
