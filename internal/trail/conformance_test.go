@@ -1,6 +1,7 @@
 package trail
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -82,4 +83,39 @@ func TestShadowTrailByNameOrARN(t *testing.T) {
 	f.mustOp("GetTrailStatus", `{"Name":"local"}`)
 	f.caller.Region = "us-east-1"
 	f.mustOp("GetTrailStatus", `{"Name":"everywhere"}`) // in its home region by name
+}
+
+// Tag keys and values follow InvalidTagParameterException's documented alphabet, and
+// aws: keys are AWS's own; a refused AddTags changes nothing.
+func TestTagParameters(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"tagged","S3BucketName":"bucket-1","TagsList":[{"Key":"env","Value":"dev"}]}`)
+	arn := "arn:aws:cloudtrail:us-east-1:111122223333:trail/tagged"
+	for _, tags := range []string{
+		`[{"Key":"a#b","Value":"x"}]`,
+		`[{"Key":"ok","Value":"semi;colon"}]`,
+		`[{"Key":"aws:createdBy","Value":"me"}]`,
+		`[{"Key":"AWS:x"}]`,
+		`[{"Key":""}]`,
+		`[{"Key":"` + strings.Repeat("k", 129) + `"}]`,
+		`[{"Key":"k","Value":"` + strings.Repeat("v", 257) + `"}]`,
+		`[{"Key":"dup","Value":"1"},{"Key":"dup","Value":"2"}]`,
+	} {
+		_, err := f.op("AddTags", `{"ResourceId":"`+arn+`","TagsList":`+tags+`}`)
+		if e := MapError(err); e == nil || e.Code != "InvalidTagParameterException" {
+			t.Errorf("AddTags %s: %v, want InvalidTagParameterException", tags, err)
+		}
+		_, err = f.op("CreateTrail", `{"Name":"other","S3BucketName":"bucket-1","TagsList":`+tags+`}`)
+		if e := MapError(err); e == nil || e.Code != "InvalidTagParameterException" {
+			t.Errorf("CreateTrail with %s: %v, want InvalidTagParameterException", tags, err)
+		}
+	}
+	// Letters of any script, digits, spaces and the punctuation the pattern allows.
+	f.mustOp("AddTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"Kostenstelle äö 1","Value":"a_b.c:d/e=f+g-h@i"},{"Key":"awsome"}]}`)
+	f.mustOp("RemoveTags", `{"ResourceId":"`+arn+`","TagsList":[{"Key":"aws:none"}]}`) // removing is allowed: nothing to remove
+	out := f.mustOp("ListTags", `{"ResourceIdList":["`+arn+`"]}`).(map[string]any)["ResourceTagList"]
+	got := fmt.Sprint(out)
+	if want := "[{" + arn + " [{env dev} {Kostenstelle äö 1 a_b.c:d/e=f+g-h@i} {awsome }]}]"; got != want {
+		t.Errorf("ListTags: %s, want %s", got, want)
+	}
 }

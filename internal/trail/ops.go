@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -164,7 +165,7 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 		}
 	}
 	if in.TagsList != nil {
-		if err := checkTags(in.TagsList); err != nil {
+		if err := checkTags(in.TagsList, true); err != nil {
 			return err
 		}
 		if len(in.TagsList) > maxTags {
@@ -179,12 +180,20 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 const maxTags = 50
 
 // checkTags validates the tags of a request: keys of 1-128 and values of at most 256
-// characters, each key once.
-func checkTags(tags []Tag) error {
+// characters of CloudTrail's tag alphabet (letters, digits, spaces and _.:/=+-@), each key
+// once. Keys that start with "aws:" are AWS's own and cannot be added (adding is true for
+// CreateTrail and AddTags).
+func checkTags(tags []Tag, adding bool) error {
 	seen := make(map[string]bool, len(tags))
 	for _, tag := range tags {
 		if tag.Key == "" || utf8.RuneCountInString(tag.Key) > 128 || utf8.RuneCountInString(tag.Value) > 256 {
 			return errorf("InvalidTagParameterException", "Tag keys must be 1-128 characters and values at most 256.")
+		}
+		if !tagCharsRE.MatchString(tag.Key) || !tagCharsRE.MatchString(tag.Value) {
+			return errorf("InvalidTagParameterException", "Tag keys and values may contain only letters, numbers, spaces and _ . : / = + - @.")
+		}
+		if adding && strings.HasPrefix(strings.ToLower(tag.Key), "aws:") {
+			return errorf("InvalidTagParameterException", "Tag keys beginning with aws: are reserved for AWS use.")
 		}
 		if seen[tag.Key] {
 			return errorf("InvalidTagParameterException", "Tag key %s is given more than once.", tag.Key)
@@ -193,6 +202,10 @@ func checkTags(tags []Tag) error {
 	}
 	return nil
 }
+
+// tagCharsRE is the alphabet of tag keys and values (InvalidTagParameterException's
+// documented pattern).
+var tagCharsRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 
 // EncryptionContextKey is the encryption context key of a trail's data keys; its value
 // is the trail ARN.
@@ -588,7 +601,7 @@ func (s *Service) changeTags(ctx context.Context, c Caller, body []byte, remove 
 	if t.HomeRegion != c.region(s) {
 		return nil, errorf("InvalidHomeRegionException", "Tags of a trail change only in its home region (%s).", t.HomeRegion)
 	}
-	if err := checkTags(in.TagsList); err != nil {
+	if err := checkTags(in.TagsList, !remove); err != nil {
 		return nil, err
 	}
 	cmd := tagsCmd{ARN: t.ARN()}
