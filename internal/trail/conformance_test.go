@@ -119,3 +119,25 @@ func TestTagParameters(t *testing.T) {
 		t.Errorf("ListTags: %s, want %s", got, want)
 	}
 }
+
+// A trail's KMS key must be in the trail's region (KmsKeyNotFoundException otherwise, as
+// AWS answers for a key in another region than the bucket), whether it is named by an
+// ARN of another region or resolves to one.
+func TestKmsKeyOtherRegion(t *testing.T) {
+	f := newFixture(t)
+	f.caller.Region = "eu-west-1"
+	for _, id := range []string{"alias/trail", "arn:aws:kms:us-east-1:111122223333:key/k1", "arn:aws:kms:us-east-1:111122223333:alias/trail"} {
+		_, err := f.op("CreateTrail", `{"Name":"sealed","S3BucketName":"bucket-1","KmsKeyId":"`+id+`"}`)
+		if e := MapError(err); e == nil || e.Code != "KmsKeyNotFoundException" {
+			t.Errorf("KmsKeyId %s for a trail in eu-west-1: %v", id, err)
+		}
+	}
+	if len(f.svc.Trails()) != 0 {
+		t.Errorf("a refused CreateTrail made a trail: %+v", f.svc.Trails())
+	}
+	f.caller.Region = "us-east-1"
+	out := f.mustOp("CreateTrail", `{"Name":"sealed","S3BucketName":"bucket-1","KmsKeyId":"alias/trail"}`).(*trailOutput)
+	if out.KmsKeyId != "arn:aws:kms:us-east-1:111122223333:key/k1" {
+		t.Errorf("KmsKeyId %q", out.KmsKeyId)
+	}
+}

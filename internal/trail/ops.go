@@ -157,9 +157,16 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 			if len(id) > 2048 || strings.ContainsAny(id, " \t\n") {
 				return errorf("InvalidKmsKeyIdException", "KMS key ID is not valid: %s", id)
 			}
+			if r, ok := kmsARNRegion(id); ok && r != t.HomeRegion {
+				return kmsOtherRegion(id, t.HomeRegion)
+			}
 			arn, err := s.cfg.Keys.Check(ctx, id, map[string]string{EncryptionContextKey: t.ARN()})
 			if err != nil {
 				return err
+			}
+			// As on AWS, the key must be in the trail's region (the bucket's, on AWS).
+			if r, ok := kmsARNRegion(arn); ok && r != t.HomeRegion {
+				return kmsOtherRegion(id, t.HomeRegion)
 			}
 			t.KmsKeyId = arn
 		}
@@ -174,6 +181,20 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 		t.Tags = in.TagsList
 	}
 	return nil
+}
+
+// kmsARNRegion is the region of a KMS key or alias ARN.
+func kmsARNRegion(id string) (string, bool) {
+	parts := strings.SplitN(id, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" {
+		return "", false
+	}
+	return parts[3], true
+}
+
+// kmsOtherRegion is CloudTrail's answer for a KMS key of another region than the trail's.
+func kmsOtherRegion(id, region string) error {
+	return errorf("KmsKeyNotFoundException", "KMS key %s is not in the trail's region %s.", id, region)
 }
 
 // maxTags is the number of tags a trail may have.
