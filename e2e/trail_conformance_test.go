@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
+)
+
+// conformanceCLI runs an AWS CLI binary against s in region as the account root.
+func conformanceCLI(t *testing.T, s *server, bin, region string, args ...string) (string, string, bool) {
+	t.Helper()
+	c := s.rootAWS()
+	cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json"}, args...)...)
+	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err == nil
+}
+
+// Both AWS CLIs show CloudTrail's own InvalidTrailNameException messages, one per rule.
+func TestTrailConformanceNameMessages(t *testing.T) {
+	t.Parallel() // independent node
+	clis := awsCLIs(t)
+	if len(clis) == 0 {
+		t.Skip("no AWS CLI installed (make deps installs Debian's awscli)")
+	}
+	s := startServer(t, "", nil)
+	for cli, bin := range clis {
+		for name, msg := range map[string]string{
+			"ab":                     "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters.",
+			strings.Repeat("a", 129): "Trail name too long. Maximum allowed length: 128 characters. Specified name length: 129 characters.",
+			"_trail":                 "Trail name must starts with a letter or number.",
+			"trail-":                 "Trail name must ends with a letter or number.",
+			"my#trail":               "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_).",
+			"my-_namespace":          "Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_).",
+			"10.0.0.1":               "Trail name cannot be formatted as an IP address.",
+		} {
+			_, stderr, ok := conformanceCLI(t, s, bin, "us-east-1", "cloudtrail", "create-trail", "--name", name, "--s3-bucket-name", "trail-bucket")
+			if ok || !strings.Contains(stderr, "(InvalidTrailNameException)") || !strings.Contains(stderr, msg) {
+				t.Errorf("%s create-trail --name %.20s: ok=%v\n%s\nwant %q", cli, name, ok, stderr, msg)
+			}
+		}
+		_, stderr, ok := conformanceCLI(t, s, bin, "us-east-1", "cloudtrail", "get-trail-status", "--name", "ab")
+		if ok || !strings.Contains(stderr, "(InvalidTrailNameException)") || !strings.Contains(stderr, "Trail name too short.") {
+			t.Errorf("%s get-trail-status --name ab: ok=%v\n%s", cli, ok, stderr)
+		}
+	}
+	// Nothing was made by the refused requests.
+	var list struct{ Trails []any }
+	sweepOK(t, s, "us-east-1", &list, "cloudtrail", "list-trails")
+	if len(list.Trails) != 0 {
+		t.Errorf("list-trails after refused create-trails: %+v", list.Trails)
+	}
+}
+
+// In another region a multi-region trail's shadow is described and its status read only
+// by its ARN, as AWS documents for DescribeTrails' trailNameList and GetTrailStatus (Debian's
+// AWS CLI).
+func TestTrailConformanceShadowByARN(t *testing.T) {
+	t.Parallel() // independent node
+	s := startServer(t, "", nil)
+	var created struct{ TrailARN string }
+	sweepOK(t, s, "us-east-1", &created, "cloudtrail", "create-trail", "--name", "everywhere", "--s3-bucket-name", "trail-bucket", "--is-multi-region-trail")
+	sweepOK(t, s, "us-east-1", nil, "cloudtrail", "start-logging", "--name", "everywhere")
+	sweepOK(t, s, "eu-west-1", nil, "cloudtrail", "create-trail", "--name", "local-eu", "--s3-bucket-name", "trail-bucket")
+
+	type described struct {
+		TrailList []struct{ Name, HomeRegion, TrailARN string }
+	}
+	var byName, byARN, all described
+	sweepOK(t, s, "eu-west-1", &byName, "cloudtrail", "describe-trails", "--trail-name-list", "everywhere", "local-eu")
+	if len(byName.TrailList) != 1 || byName.TrailList[0].Name != "local-eu" {
+		t.Errorf("describe-trails by names in eu-west-1: %+v, want only local-eu", byName.TrailList)
+	}
+	sweepOK(t, s, "eu-west-1", &byARN, "cloudtrail", "describe-trails", "--trail-name-list", created.TrailARN)
+	if len(byARN.TrailList) != 1 || byARN.TrailList[0].HomeRegion != "us-east-1" {
+		t.Errorf("describe-trails by the shadow's ARN: %+v", byARN.TrailList)
+	}
+	sweepOK(t, s, "eu-west-1", &all, "cloudtrail", "describe-trails")
+	if len(all.TrailList) != 2 {
+		t.Errorf("describe-trails in eu-west-1: %+v, want the local trail and the shadow", all.TrailList)
+	}
+
+	_, stderr, _ := sweepAWS(t, s, "eu-west-1", "cloudtrail", "get-trail-status", "--name", "everywhere")
+	if !strings.Contains(stderr, "(TrailNotFoundException)") || !strings.Contains(stderr, "arn:aws:cloudtrail:eu-west-1:") {
+		t.Errorf("get-trail-status of the shadow by name: %s", stderr)
+	}
+	var st struct{ IsLogging bool }
+	sweepOK(t, s, "eu-west-1", &st, "cloudtrail", "get-trail-status", "--name", created.TrailARN)
+	if !st.IsLogging {
+		t.Errorf("get-trail-status of the shadow by ARN: %+v", st)
+	}
+	sweepOK(t, s, "us-east-1", &st, "cloudtrail", "get-trail-status", "--name", "everywhere")
+	if !st.IsLogging {
+		t.Errorf("get-trail-status by name in the home region: %+v", st)
+	}
+}
+
+// Tags outside CloudTrail's alphabet and aws: keys are InvalidTagParameterException and
+// change nothing; a KMS key of another region is KmsKeyNotFoundException (aws-sdk-go-v2).
+func TestTrailConformanceTagsAndKMSRegion(t *testing.T) {
+	t.Parallel() // independent node
+	s := startServer(t, "", nil)
+	ctx := context.Background()
+	ct := s.cloudtrailClient()
+	created, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("tagged"), S3BucketName: aws.String("trail-bucket"),
+		TagsList: []cttypes.Tag{{Key: aws.String("team"), Value: aws.String("sec ops")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func(err error) string {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			return ae.ErrorCode()
+		}
+		return ""
+	}
+	for _, tag := range []cttypes.Tag{
+		{Key: aws.String("aws:cloudformation:stack-name"), Value: aws.String("x")},
+		{Key: aws.String("cost#center"), Value: aws.String("1")},
+		{Key: aws.String("owner"), Value: aws.String("a<b>")},
+	} {
+		_, err := ct.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: created.TrailARN, TagsList: []cttypes.Tag{tag}})
+		if code(err) != "InvalidTagParameterException" {
+			t.Errorf("AddTags %s=%s: %v", *tag.Key, *tag.Value, err)
+		}
+		_, err = ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("other"), S3BucketName: aws.String("trail-bucket"), TagsList: []cttypes.Tag{tag}})
+		if code(err) != "InvalidTagParameterException" {
+			t.Errorf("CreateTrail with tag %s=%s: %v", *tag.Key, *tag.Value, err)
+		}
+	}
+	if _, err := ct.AddTags(ctx, &cloudtrail.AddTagsInput{ResourceId: created.TrailARN,
+		TagsList: []cttypes.Tag{{Key: aws.String("cost-center:eu/1"), Value: aws.String("a=b+c@d")}}}); err != nil {
+		t.Errorf("AddTags with the allowed punctuation: %v", err)
+	}
+	tags, err := ct.ListTags(ctx, &cloudtrail.ListTagsInput{ResourceIdList: []string{*created.TrailARN}})
+	if err != nil || len(tags.ResourceTagList) != 1 || len(tags.ResourceTagList[0].TagsList) != 2 {
+		t.Fatalf("ListTags: %v %+v", err, tags)
+	}
+
+	// A key of us-west-2 for a us-east-1 trail, by ARN, is refused; an alias of a us-east-1 key works.
+	west := kms.New(kms.Options{Region: "us-west-2", BaseEndpoint: aws.String(s.url), Credentials: ct.Options().Credentials, RetryMaxAttempts: 1})
+	wk, err := west.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ct.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String("tagged"), KmsKeyId: wk.KeyMetadata.Arn})
+	if code(err) != "KmsKeyNotFoundException" {
+		t.Errorf("UpdateTrail with a us-west-2 key: %v", err)
+	}
+	east := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), Credentials: ct.Options().Credentials, RetryMaxAttempts: 1})
+	ek, err := east.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := east.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/trail-key"), TargetKeyId: ek.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := ct.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String("tagged"), KmsKeyId: aws.String("alias/trail-key")})
+	if err != nil || aws.ToString(up.KmsKeyId) != *ek.KeyMetadata.Arn {
+		t.Errorf("UpdateTrail with a us-east-1 alias: %v %+v", err, up)
+	}
+}
