@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"strings"
@@ -169,5 +170,75 @@ func TestTrailConformanceTagsAndKMSRegion(t *testing.T) {
 	up, err := ct.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String("tagged"), KmsKeyId: aws.String("alias/trail-key")})
 	if err != nil || aws.ToString(up.KmsKeyId) != *ek.KeyMetadata.Arn {
 		t.Errorf("UpdateTrail with a us-east-1 alias: %v %+v", err, up)
+	}
+}
+
+// LookupEvents' Username is the account root's "root", an IAM user's name and an assumed
+// role's session name, each found by a Username lookup, with the caller's AccessKeyId, the
+// key as the event's Resources and the full record in CloudTrailEvent (aws-sdk-go-v2).
+func TestTrailConformanceLookupUsernames(t *testing.T) {
+	t.Parallel() // independent node
+	s := startServer(t, "", nil)
+	root := s.rootAWS()
+	acct := sdkAccount(t, s, root)
+	key, err := s.kmsAs(root).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("lookup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyArn := aws.ToString(key.KeyMetadata.Arn)
+	if _, err := s.kmsAs(root).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &keyArn}); err != nil {
+		t.Fatal(err)
+	}
+	alice, aliceArn := sdkNewIAMUser(t, s, root, "alice")
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "describe-and-assume",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:DescribeKey","sts:AssumeRole"],"Resource":"*"}]}`)
+	qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "auditor", "AssumeRolePolicyDocument",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"`+aliceArn+`"},"Action":"sts:AssumeRole"}]}`)
+	qOK(t, s, root, nil, "iam", "AttachRolePolicy", "RoleName", "auditor", "PolicyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+	if _, err := s.kmsAs(alice).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &keyArn}); err != nil {
+		t.Fatal(err)
+	}
+	session := tempCreds(t, s, alice, "sts", "assume-role", "--role-arn", "arn:aws:iam::"+acct+":role/auditor", "--role-session-name", "night-shift")
+	if _, err := s.kmsAs(session).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &keyArn}); err != nil {
+		t.Fatal(err)
+	}
+
+	ct := s.cloudtrailClient()
+	for _, tc := range []struct{ user, event, identity, akid string }{
+		{"root", "DescribeKey", "Root", root.AccessKeyID},
+		{"alice", "DescribeKey", "IAMUser", alice.AccessKeyID},
+		{"night-shift", "DescribeKey", "AssumedRole", session.AccessKeyID},
+	} {
+		out, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
+			{AttributeKey: cttypes.LookupAttributeKeyUsername, AttributeValue: aws.String(tc.user)}}})
+		if err != nil {
+			t.Fatalf("LookupEvents Username=%s: %v", tc.user, err)
+		}
+		var found *cttypes.Event
+		for i, e := range out.Events {
+			if aws.ToString(e.Username) != tc.user {
+				t.Errorf("Username=%s lookup returned %s's %s", tc.user, aws.ToString(e.Username), aws.ToString(e.EventName))
+			}
+			if aws.ToString(e.EventName) == tc.event && found == nil {
+				found = &out.Events[i]
+			}
+		}
+		if found == nil {
+			t.Errorf("Username=%s: no %s among %d events", tc.user, tc.event, len(out.Events))
+			continue
+		}
+		if aws.ToString(found.AccessKeyId) != tc.akid || len(found.Resources) != 1 ||
+			aws.ToString(found.Resources[0].ResourceName) != keyArn || aws.ToString(found.Resources[0].ResourceType) != "AWS::KMS::Key" {
+			t.Errorf("%s's %s: AccessKeyId %s, Resources %+v", tc.user, tc.event, aws.ToString(found.AccessKeyId), found.Resources)
+		}
+		var rec struct {
+			EventID      string `json:"eventID"`
+			UserIdentity struct {
+				Type string `json:"type"`
+			} `json:"userIdentity"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(found.CloudTrailEvent)), &rec); err != nil || rec.EventID != aws.ToString(found.EventId) || rec.UserIdentity.Type != tc.identity {
+			t.Errorf("%s's CloudTrailEvent: %v %+v", tc.user, err, rec)
+		}
 	}
 }
