@@ -141,3 +141,42 @@ func TestKmsKeyOtherRegion(t *testing.T) {
 		t.Errorf("KmsKeyId %q", out.KmsKeyId)
 	}
 }
+
+// UpdateTrail that makes a trail multi-region checks, as CreateTrail does, that its name is
+// free in every region where the account has trails and that they have room for its shadow;
+// a refused update leaves the trail as it was.
+func TestUpdateToMultiRegionNeedsNameAndRoom(t *testing.T) {
+	f := newFixture(t)
+	f.caller.Region = "us-west-2"
+	f.mustOp("CreateTrail", `{"Name":"shared","S3BucketName":"bucket-1"}`)
+	f.caller.Region = "us-east-1"
+	f.mustOp("CreateTrail", `{"Name":"shared","S3BucketName":"bucket-1"}`)
+	_, err := f.op("UpdateTrail", `{"Name":"shared","IsMultiRegionTrail":true}`)
+	if e := MapError(err); e == nil || e.Code != "TrailAlreadyExistsException" {
+		t.Fatalf("UpdateTrail to multi-region with the name taken in us-west-2: %v", err)
+	}
+	got := f.mustOp("GetTrail", `{"Name":"shared"}`).(map[string]any)["Trail"].(*trailOutput)
+	if got.IsMultiRegionTrail {
+		t.Errorf("the refused update made the trail multi-region")
+	}
+	// us-west-2 full (5 trails with "shared"): no room for another shadow.
+	f.caller.Region = "us-west-2"
+	for _, n := range []string{"west1", "west2", "west3", "west4"} {
+		f.mustOp("CreateTrail", `{"Name":"`+n+`","S3BucketName":"bucket-1"}`)
+	}
+	f.caller.Region = "us-east-1"
+	f.mustOp("CreateTrail", `{"Name":"east","S3BucketName":"bucket-1"}`)
+	_, err = f.op("UpdateTrail", `{"Name":"east","IsMultiRegionTrail":true}`)
+	if e := MapError(err); e == nil || e.Code != "MaximumNumberOfTrailsExceededException" {
+		t.Fatalf("UpdateTrail to multi-region with us-west-2 full: %v", err)
+	}
+	// Room again: the update goes through, and an update of a multi-region trail does
+	// not count the trail against itself.
+	f.caller.Region = "us-west-2"
+	f.mustOp("DeleteTrail", `{"Name":"west4"}`)
+	f.caller.Region = "us-east-1"
+	if out := f.mustOp("UpdateTrail", `{"Name":"east","IsMultiRegionTrail":true}`).(*trailOutput); !out.IsMultiRegionTrail {
+		t.Errorf("UpdateTrail: %+v", out)
+	}
+	f.mustOp("UpdateTrail", `{"Name":"east","IsMultiRegionTrail":true,"EnableLogFileValidation":true}`)
+}

@@ -247,7 +247,7 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 	if _, err := s.resolve(Caller{Region: t.HomeRegion, Account: t.Account}, t.ARN()); err == nil {
 		return nil, errorf("TrailAlreadyExistsException", "Trail %s already exists for customer: %s", t.Name, t.Account)
 	}
-	if err := s.roomFor(t, in.IsMultiRegionTrail != nil && *in.IsMultiRegionTrail); err != nil {
+	if err := s.roomFor(t, in.IsMultiRegionTrail != nil && *in.IsMultiRegionTrail, ""); err != nil {
 		return nil, err
 	}
 	if err := s.apply(ctx, t, &in); err != nil {
@@ -263,7 +263,9 @@ func (s *Service) opCreateTrail(ctx context.Context, c Caller, body []byte) (any
 // roomFor checks that new trail t fits in its region, and with multi in every region where
 // the account has trails: a multi-region trail has a shadow in every region, which holds
 // its name there and counts against that region's limit of 5 trails, as on AWS.
-func (s *Service) roomFor(t *Trail, multi bool) error {
+// self, when not empty, is the ARN of the trail itself (UpdateTrail), which is not
+// counted.
+func (s *Service) roomFor(t *Trail, multi bool, self string) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	regions := []string{t.HomeRegion}
@@ -276,7 +278,7 @@ func (s *Service) roomFor(t *Trail, multi bool) error {
 	for _, r := range regions {
 		n := 0
 		for _, o := range s.trails {
-			if o.Account != t.Account || o.HomeRegion != r && !o.IsMultiRegionTrail {
+			if o.Account != t.Account || o.HomeRegion != r && !o.IsMultiRegionTrail || o.ARN() == self {
 				continue
 			}
 			if o.Name == t.Name {
@@ -307,6 +309,14 @@ func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any
 		return nil, errorf("InvalidS3BucketNameException", "S3 bucket name is required.")
 	}
 	in.TagsList = nil // not an UpdateTrail parameter: tags change with AddTags and RemoveTags
+	// A trail that becomes multi-region gets a shadow in every region: as at CreateTrail,
+	// its name must be free there and the region must have room for it. Otherwise two
+	// trails of one name would answer to that name in a region.
+	if in.IsMultiRegionTrail != nil && *in.IsMultiRegionTrail && !t.IsMultiRegionTrail {
+		if err := s.roomFor(t, true, t.ARN()); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.apply(ctx, t, &in); err != nil {
 		return nil, err
 	}
