@@ -333,7 +333,7 @@ func validAttributes(attrs []LookupAttribute) error {
 	if len(attrs) > 1 {
 		return errorf(CodeInvalidLookupAttributes, "You can specify at most one lookup attribute")
 	}
-	if v := attrs[0].Value; v == "" || utf8.RuneCountInString(v) > 2000 { // characters, as the model counts
+	if v := attrs[0].Value; v == "" || attributeValueLength(v) > 2000 {
 		return errorf(CodeInvalidLookupAttributes, "AttributeValue must be 1 to 2000 characters long")
 	}
 	switch attrs[0].Key {
@@ -341,6 +341,19 @@ func validAttributes(attrs []LookupAttribute) error {
 		return nil
 	}
 	return errorf(CodeInvalidLookupAttributes, "Unknown AttributeKey %q: use EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource or AccessKeyId", attrs[0].Key)
+}
+
+// attributeValueLength is the length of a LookupAttribute's value as CloudTrail limits it
+// to 2000: in characters (not bytes), where '_', ' ', ',' and a newline count as two.
+func attributeValueLength(v string) int {
+	n := utf8.RuneCountInString(v)
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '_', ' ', ',', '\n':
+			n++
+		}
+	}
+	return n
 }
 
 // matcher is the filter of region (any if "") and valid attrs over x; some
