@@ -2,6 +2,7 @@ package trail
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -179,4 +180,33 @@ func TestUpdateToMultiRegionNeedsNameAndRoom(t *testing.T) {
 		t.Errorf("UpdateTrail: %+v", out)
 	}
 	f.mustOp("UpdateTrail", `{"Name":"east","IsMultiRegionTrail":true,"EnableLogFileValidation":true}`)
+}
+
+// FuzzTrailName: trailNameError never panics, refuses with InvalidTrailNameException only,
+// and accepts exactly the names of CloudTrail's rules (checked here independently).
+func FuzzTrailName(f *testing.F) {
+	for _, s := range []string{"", "ab", "abc", "my-_namespace", "192.168.5.4", "trail!", "-x-", "a.b.c", "ä-trail", "::1", "a\x00b", strings.Repeat("z", 129)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		err := trailNameError(name)
+		want := len(name) >= 3 && len(name) <= 128 && net.ParseIP(name) == nil
+		for i := 0; want && i < len(name); i++ {
+			c := name[i]
+			alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+			punct := c == '.' || c == '_' || c == '-'
+			switch {
+			case !alnum && !punct, punct && (i == 0 || i == len(name)-1):
+				want = false
+			case punct && i+1 < len(name) && strings.ContainsRune("._-", rune(name[i+1])):
+				want = false
+			}
+		}
+		if (err == nil) != want {
+			t.Fatalf("trailNameError(%q) = %v, want valid=%v", name, err, want)
+		}
+		if err != nil && (err.Code != "InvalidTrailNameException" || err.Message == "") {
+			t.Fatalf("trailNameError(%q) = %+v", name, err)
+		}
+	})
 }
