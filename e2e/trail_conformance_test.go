@@ -105,6 +105,18 @@ func TestTrailConformanceShadowByARN(t *testing.T) {
 	if !st.IsLogging {
 		t.Errorf("get-trail-status by name in the home region: %+v", st)
 	}
+
+	// A trail of us-east-1 named like eu-west-1's cannot become multi-region: its shadow
+	// would take a name already used there.
+	sweepOK(t, s, "us-east-1", nil, "cloudtrail", "create-trail", "--name", "local-eu", "--s3-bucket-name", "trail-bucket")
+	sweepFails(t, s, "us-east-1", "TrailAlreadyExistsException", "cloudtrail", "update-trail", "--name", "local-eu", "--is-multi-region-trail")
+	var one struct {
+		TrailList []struct{ Name, HomeRegion string }
+	}
+	sweepOK(t, s, "eu-west-1", &one, "cloudtrail", "describe-trails", "--trail-name-list", "local-eu")
+	if len(one.TrailList) != 1 || one.TrailList[0].HomeRegion != "eu-west-1" {
+		t.Errorf("describe-trails local-eu in eu-west-1: %+v", one.TrailList)
+	}
 }
 
 // Tags outside CloudTrail's alphabet and aws: keys are InvalidTagParameterException and
