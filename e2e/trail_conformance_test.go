@@ -254,3 +254,67 @@ func TestTrailConformanceLookupUsernames(t *testing.T) {
 		}
 	}
 }
+
+// CreateTrail and UpdateTrail refuse what Coffer cannot do (CloudWatch Logs delivery, an
+// organization trail) and invalid combinations with CloudTrail's errors, and a refused
+// UpdateTrail changes nothing (the newer v1 AWS CLI on PATH).
+func TestTrailConformanceRefusedMembers(t *testing.T) {
+	t.Parallel() // independent node
+	bin := awsCLIs(t)["v1"]
+	if bin == "" {
+		t.Skip("no v1 AWS CLI on PATH")
+	}
+	s := startServer(t, "", nil)
+	run := func(args ...string) (string, string, bool) {
+		return conformanceCLI(t, s, bin, "us-east-1", append([]string{"cloudtrail"}, args...)...)
+	}
+	fails := func(code string, args ...string) {
+		t.Helper()
+		if _, stderr, ok := run(args...); ok || !strings.Contains(stderr, "("+code+")") {
+			t.Errorf("%s: ok=%v, want %s\n%s", strings.Join(args, " "), ok, code, stderr)
+		}
+	}
+	logGroup := "arn:aws:logs:us-east-1:111122223333:log-group:trail-logs:*"
+	role := "arn:aws:iam::111122223333:role/CloudTrail_CloudWatchLogs_Role"
+	fails("CloudWatchLogsDeliveryUnavailableException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket",
+		"--cloud-watch-logs-log-group-arn", logGroup, "--cloud-watch-logs-role-arn", role)
+	fails("OrganizationsNotInUseException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket", "--is-organization-trail")
+	fails("InvalidS3BucketNameException", "create-trail", "--name", "refused", "--s3-bucket-name", "Trail_Bucket")
+	fails("InvalidS3PrefixException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket", "--s3-key-prefix", "a/../b")
+	fails("InvalidParameterCombinationException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket",
+		"--is-multi-region-trail", "--no-include-global-service-events")
+	if _, stderr, ok := run("get-trail", "--name", "refused"); ok || !strings.Contains(stderr, "(TrailNotFoundException)") {
+		t.Errorf("a refused create-trail made a trail: %s", stderr)
+	}
+
+	if _, stderr, ok := run("create-trail", "--name", "kept", "--s3-bucket-name", "trail-bucket", "--s3-key-prefix", "audit", "--is-multi-region-trail"); !ok {
+		t.Fatal(stderr)
+	}
+	fails("CloudWatchLogsDeliveryUnavailableException", "update-trail", "--name", "kept", "--s3-bucket-name", "other-bucket", "--cloud-watch-logs-log-group-arn", logGroup)
+	fails("CloudWatchLogsDeliveryUnavailableException", "update-trail", "--name", "kept", "--cloud-watch-logs-role-arn", role)
+	fails("OrganizationsNotInUseException", "update-trail", "--name", "kept", "--s3-key-prefix", "changed", "--is-organization-trail")
+	fails("InvalidParameterCombinationException", "update-trail", "--name", "kept", "--s3-bucket-name", "other-bucket", "--no-include-global-service-events")
+	out, stderr, ok := run("get-trail", "--name", "kept")
+	if !ok {
+		t.Fatal(stderr)
+	}
+	var got struct {
+		Trail struct {
+			S3BucketName, S3KeyPrefix                                           string
+			IsMultiRegionTrail, IncludeGlobalServiceEvents, IsOrganizationTrail bool
+			CloudWatchLogsLogGroupArn, CloudWatchLogsRoleArn                    *string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	tr := got.Trail
+	if tr.S3BucketName != "trail-bucket" || tr.S3KeyPrefix != "audit" || !tr.IsMultiRegionTrail || !tr.IncludeGlobalServiceEvents ||
+		tr.IsOrganizationTrail || tr.CloudWatchLogsLogGroupArn != nil || tr.CloudWatchLogsRoleArn != nil {
+		t.Errorf("refused update-trails changed the trail: %s", out)
+	}
+	// Empty CloudWatch Logs members and IsOrganizationTrail false ask for nothing Coffer lacks.
+	if _, stderr, ok := run("update-trail", "--name", "kept", "--cloud-watch-logs-log-group-arn", "", "--cloud-watch-logs-role-arn", "", "--no-is-organization-trail"); !ok {
+		t.Errorf("update-trail with empty CloudWatch Logs members: %s", stderr)
+	}
+}
