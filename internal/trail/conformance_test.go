@@ -210,3 +210,26 @@ func FuzzTrailName(f *testing.F) {
 		}
 	})
 }
+
+// A KmsKeyId that is an ARN but not a KMS key or alias ARN is InvalidKmsKeyIdException.
+func TestKmsKeyIdMalformedARN(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"sealed","S3BucketName":"bucket-1"}`)
+	for _, id := range []string{
+		"arn:aws:kms:us-east-1:111122223333:foo/bar",
+		"arn:aws:kms:us-east-1:111122223333:key/",
+		"arn:aws:kms:us-east-1:1111:key/k1",
+		"arn:aws:s3:::bucket-1",
+		"arn:aws:kms:us-east-1:111122223333:key/k1 ",
+	} {
+		_, err := f.op("UpdateTrail", `{"Name":"sealed","KmsKeyId":"`+id+`"}`)
+		if e := MapError(err); e == nil || e.Code != "InvalidKmsKeyIdException" {
+			t.Errorf("KmsKeyId %q: %v, want InvalidKmsKeyIdException", id, err)
+		}
+	}
+	// A well-formed ARN of a key that does not exist is not found.
+	_, err := f.op("UpdateTrail", `{"Name":"sealed","KmsKeyId":"arn:aws:kms:us-east-1:111122223333:key/nope"}`)
+	if e := MapError(err); e == nil || e.Code != "KmsKeyNotFoundException" {
+		t.Errorf("KmsKeyId of an unknown key: %v", err)
+	}
+}

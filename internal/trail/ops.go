@@ -154,7 +154,7 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 		case s.cfg.Keys == nil:
 			return errorf("KmsException", "No KMS is available for trail encryption.")
 		default:
-			if len(id) > 2048 || strings.ContainsAny(id, " \t\n") {
+			if len(id) > 2048 || strings.ContainsAny(id, " \t\n") || strings.HasPrefix(id, "arn:") && !kmsARNRE.MatchString(id) {
 				return errorf("InvalidKmsKeyIdException", "KMS key ID is not valid: %s", id)
 			}
 			if r, ok := kmsARNRegion(id); ok && r != t.HomeRegion {
@@ -182,6 +182,10 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 	}
 	return nil
 }
+
+// kmsARNRE is a KMS key or alias ARN; a KmsKeyId that is another ARN is
+// InvalidKmsKeyIdException ("the KMS key ARN is not valid").
+var kmsARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$`)
 
 // kmsARNRegion is the region of a KMS key or alias ARN.
 func kmsARNRegion(id string) (string, bool) {
