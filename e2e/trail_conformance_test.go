@@ -171,6 +171,11 @@ func TestTrailConformanceTagsAndKMSRegion(t *testing.T) {
 	if code(err) != "KmsKeyNotFoundException" {
 		t.Errorf("UpdateTrail with a us-west-2 key: %v", err)
 	}
+	_, err = ct.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String("tagged"),
+		KmsKeyId: aws.String(strings.Replace(*wk.KeyMetadata.Arn, ":key/", ":keys/", 1))})
+	if code(err) != "InvalidKmsKeyIdException" {
+		t.Errorf("UpdateTrail with an ARN that is no key's: %v", err)
+	}
 	east := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url), Credentials: ct.Options().Credentials, RetryMaxAttempts: 1})
 	ek, err := east.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
