@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -321,5 +322,35 @@ func TestTrailConformanceRefusedMembers(t *testing.T) {
 	// Empty CloudWatch Logs members and IsOrganizationTrail false ask for nothing Coffer lacks.
 	if _, stderr, ok := run("update-trail", "--name", "kept", "--cloud-watch-logs-log-group-arn", "", "--cloud-watch-logs-role-arn", "", "--no-is-organization-trail"); !ok {
 		t.Errorf("update-trail with empty CloudWatch Logs members: %s", stderr)
+	}
+}
+
+// LookupEvents for Insights events (Coffer records none) finds nothing, but its request is
+// checked as any other lookup's: Debian's AWS CLI sees CloudTrail's exceptions for a page
+// size over 50, a reversed time range and a NextToken no lookup issued.
+func TestTrailConformanceInsightLookupChecked(t *testing.T) {
+	t.Parallel() // independent node
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		t.Skip("Debian's awscli is not installed (make deps installs it)")
+	}
+	s := startServer(t, "", nil)
+	out, stderr, ok := conformanceCLI(t, s, "/usr/bin/aws", "us-east-1", "cloudtrail", "lookup-events", "--event-category", "insight")
+	if !ok || strings.Contains(out, "EventId") {
+		t.Fatalf("lookup-events --event-category insight: ok=%v %s %s", ok, out, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		code string
+	}{
+		{[]string{"--max-results", "51"}, "InvalidMaxResultsException"},
+		{[]string{"--start-time", "2026-12-07T12:00:00Z", "--end-time", "2026-12-06T12:00:00Z"}, "InvalidTimeRangeException"},
+		{[]string{"--next-token", "not-a-token"}, "InvalidNextTokenException"},
+		{[]string{"--lookup-attributes", "AttributeKey=Bogus,AttributeValue=x"}, "InvalidLookupAttributesException"},
+	} {
+		args := append([]string{"cloudtrail", "lookup-events", "--event-category", "insight"}, c.args...)
+		_, stderr, ok := conformanceCLI(t, s, "/usr/bin/aws", "us-east-1", args...)
+		if ok || !strings.Contains(stderr, "("+c.code+")") {
+			t.Errorf("%v: ok=%v %s, want %s", c.args, ok, stderr, c.code)
+		}
 	}
 }

@@ -226,9 +226,6 @@ func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer, more map[str
 			return nil, &awsproto.Error{Status: http.StatusBadRequest, Code: "InvalidEventCategoryException",
 				Message: "EventCategory must be insight"}
 		}
-		if in.EventCategory == "insight" {
-			return map[string]any{"Events": []any{}}, nil // Coffer records no Insights events
-		}
 		// As on AWS, a lookup finds the events of the region the request is signed for.
 		li := audit.LookupInput{Region: c.Region, Attributes: in.LookupAttributes, NextToken: in.NextToken}
 		if in.StartTime != nil {
@@ -242,6 +239,17 @@ func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer, more map[str
 			if li.MaxResults == 0 {
 				li.MaxResults = -1 // explicit 0 is out of range, not the default
 			}
+		}
+		if in.EventCategory == "insight" {
+			// Coffer records no Insights events: nothing matches, but the request is
+			// checked as any other, and no page of nothing has a NextToken.
+			if err := audit.CheckLookup(li); err != nil {
+				return nil, err
+			}
+			if li.NextToken != "" {
+				return nil, &audit.Error{Code: audit.CodeInvalidNextToken, Message: "The NextToken is not valid for this request"}
+			}
+			return map[string]any{"Events": []any{}}, nil
 		}
 		return j.LookupEvents(li)
 	}

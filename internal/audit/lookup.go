@@ -182,24 +182,34 @@ type LookupInput struct {
 // MaxLookupResults is the largest (and default) page size.
 const MaxLookupResults = 50
 
+// CheckLookup checks in's attributes, MaxResults and time range as Lookup
+// does, without reading the journal (NextToken is not checked: only Lookup
+// knows the tokens it issued).
+func CheckLookup(in LookupInput) error {
+	if err := validAttributes(in.Attributes); err != nil {
+		return err
+	}
+	if in.MaxResults < 0 || in.MaxResults > MaxLookupResults {
+		return errorf(CodeInvalidMaxResults, "MaxResults must be between 1 and %d", MaxLookupResults)
+	}
+	if !in.StartTime.IsZero() && !in.EndTime.IsZero() && in.StartTime.After(in.EndTime) {
+		return errorf(CodeInvalidTimeRange, "StartTime must not be after EndTime")
+	}
+	return nil
+}
+
 // Lookup returns the events matching in, newest first, and a NextToken when
 // more match. As in CloudTrail, at most one attribute may be given. Errors
 // are *Error with CloudTrail's exception names. A NextToken is valid only
 // with the same region, attributes and time range, and only for this
 // Journal (it does not survive a restart).
 func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
-	if err := validAttributes(in.Attributes); err != nil {
+	if err := CheckLookup(in); err != nil {
 		return nil, "", err
-	}
-	if in.MaxResults < 0 || in.MaxResults > MaxLookupResults {
-		return nil, "", errorf(CodeInvalidMaxResults, "MaxResults must be between 1 and %d", MaxLookupResults)
 	}
 	max := in.MaxResults
 	if max == 0 {
 		max = MaxLookupResults
-	}
-	if !in.StartTime.IsZero() && !in.EndTime.IsZero() && in.StartTime.After(in.EndTime) {
-		return nil, "", errorf(CodeInvalidTimeRange, "StartTime must not be after EndTime")
 	}
 	lo, hi := int64(-1<<63), int64(1<<63-1)
 	if !in.StartTime.IsZero() {
