@@ -147,13 +147,14 @@ func TestTrailRecordsRequests(t *testing.T) {
 	if evs[1].UserIdentity.Type != "Root" || evs[1].UserIdentity.AccessKeyID != s.creds().RootAccessKeyID {
 		t.Fatalf("identity: %+v", evs[1].UserIdentity)
 	}
-	// The key is the events' resource: lookup by ResourceName finds Encrypt and both Decrypts.
+	// The key is the events' resource: lookup by ResourceName finds its creation (as
+	// CloudTrail lists the new key), Encrypt and both Decrypts.
 	byKey := lookupAll(t, s, "ResourceName", *key.KeyMetadata.Arn)
 	names := map[string]int{}
 	for _, e := range byKey {
 		names[e.EventName]++
 	}
-	if names["Encrypt"] != 2 || names["Decrypt"] != 2 {
+	if names["CreateKey"] != 1 || names["Encrypt"] != 2 || names["Decrypt"] != 2 {
 		t.Fatalf("events of the key %s: %v", *key.KeyMetadata.Arn, names)
 	}
 	// No plaintext anywhere in the audit directory.

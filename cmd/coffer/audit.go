@@ -91,6 +91,11 @@ func (r *recorder) event(c *awsproto.Call, status int, code, msg string, resp an
 			e.Resources = []audit.Resource{{AccountID: c.Principal.Account, Type: "AWS::KMS::Key", ARN: arn}}
 		}
 	}
+	if out, ok := resp.(*kms.KeyMetadataOutput); ok && c.Service == "kms" && c.Operation == "CreateKey" && code == "" {
+		// The key CreateKey made, as CloudTrail lists it: a lookup by ResourceName finds
+		// the key's creation.
+		e.Resources = []audit.Resource{{AccountID: out.KeyMetadata.AWSAccountId, Type: "AWS::KMS::Key", ARN: out.KeyMetadata.Arn}}
+	}
 	return e
 }
 
