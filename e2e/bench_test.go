@@ -61,6 +61,9 @@ func TestBenchAgainstDevNode(t *testing.T) {
 func TestBenchCompareNodes(t *testing.T) {
 	on := startServer(t, "", nil)
 	off := startServer(t, "", nil, "--audit=false")
+	if h, code := off.health(); code != 200 || h.Audit != "off" {
+		t.Fatalf("health of a node without the trail: %d %+v", code, h)
+	}
 	cmd := exec.Command(cofferBin, "bench", "--endpoint", on.url, "--data-dir", on.dataDir,
 		"--compare-endpoint", off.url, "--compare-data-dir", off.dataDir, "--rounds", "3",
 		"--ops", "encrypt", "--concurrency", "2,4", "--duration", "300ms", "--max-requests", "200", "--output", "json")

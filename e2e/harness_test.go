@@ -241,6 +241,7 @@ type health struct {
 	SelfTest     string `json:"self_test"`
 	Unsealed     bool   `json:"unsealed"`
 	Zeroizations int    `json:"zeroizations"`
+	Audit        string `json:"audit"`
 }
 
 func (s *server) health() (health, int) {

@@ -31,7 +31,8 @@ func TestDevServerHealthAndCredentials(t *testing.T) {
 		t.Errorf("dev node took %v to serve", d)
 	}
 	h, code := s.health()
-	if code != 200 || h.Status != "ok" || h.ClusterState != hsm.StateActive || h.RaftRole != "leader" || !strings.HasPrefix(h.NodeID, "node-") || !h.Unsealed {
+	if code != 200 || h.Status != "ok" || h.ClusterState != hsm.StateActive || h.RaftRole != "leader" || !strings.HasPrefix(h.NodeID, "node-") || !h.Unsealed ||
+		h.Audit != "ok" {
 		t.Fatalf("health %d %+v", code, h)
 	}
 	// Generated credentials: printed once, stored 0600.

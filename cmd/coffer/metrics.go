@@ -229,6 +229,8 @@ var (
 	descAuditAppends = prometheus.NewDesc("coffer_audit_journal_appended_events_total", "Events made durable by the audit journal since the node started; divided by commits, the mean group size.", nil, nil)
 	descAuditWrite   = prometheus.NewDesc("coffer_audit_journal_write_seconds_total", "Wall time the audit journal's group commits spent writing since the node started; divided by commits, the mean write time.", nil, nil)
 	descAuditSync    = prometheus.NewDesc("coffer_audit_journal_fsync_seconds_total", "Wall time the audit journal's group commits spent in fdatasync since the node started; divided by commits, the mean fsync time.", nil, nil)
+	descAuditFailed  = prometheus.NewDesc("coffer_audit_journal_failed", "1 when a write or fdatasync of the audit journal failed: every request is refused until the node is restarted on a working disk.", nil, nil)
+	descAuditAge     = prometheus.NewDesc("coffer_audit_journal_commit_age_seconds", "How long the audit journal's commit in flight has been running (0: none); seconds mean a hanging disk.", nil, nil)
 	descCWPoints     = prometheus.NewDesc("coffer_cloudwatch_datapoints", "CloudWatch datapoints held by this node.", nil, nil)
 	descCWBytes      = prometheus.NewDesc("coffer_cloudwatch_log_bytes", "Size of this node's CloudWatch datapoint log.", nil, nil)
 	descCWBad        = prometheus.NewDesc("coffer_cloudwatch_log_bad_lines", "Invalid datapoint log lines skipped when the log was loaded.", nil, nil)
@@ -242,6 +244,7 @@ var (
 func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descKeyUsage, descHsmUnhealthy, descHsmState, descHsmSessions, descHsmUsers, descHsmUsersAv,
 		descHsmKeys, descRaftLeader, descRaftRole, descRaftApplied, descRaftCommit, descRaftSnap, descAuditEvents, descAuditSegs, descAuditBad, descAuditCommits, descAuditAppends, descAuditWrite, descAuditSync,
+		descAuditFailed, descAuditAge,
 		descCWPoints, descCWBytes, descCWBad, descCWWriteErrs, descCWCompacts, descBuild, descTLSNotAfter} {
 		ch <- d
 	}
@@ -283,6 +286,8 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAuditAppends, prometheus.CounterValue, float64(as.Appended))
 		ch <- prometheus.MustNewConstMetric(descAuditWrite, prometheus.CounterValue, as.WriteSeconds)
 		ch <- prometheus.MustNewConstMetric(descAuditSync, prometheus.CounterValue, as.SyncSeconds)
+		gauge(descAuditFailed, b2f(as.Failed != nil))
+		gauge(descAuditAge, as.CommitAge.Seconds())
 	}
 	if m.n.cw != nil {
 		cs := m.n.cw.StoreStats()

@@ -740,9 +740,31 @@ type healthResponse struct {
 	Unsealed     bool   `json:"unsealed"`
 	SelfTest     string `json:"self_test"`
 	Zeroizations int    `json:"zeroizations,omitempty"`
-	Version      string `json:"version"`
+	// Audit is the durable trail's state: "ok", "off" (--audit=false), "failed" (a write
+	// or fdatasync failed: every request is refused until the node is restarted on a
+	// working disk; AuditError says why) or "stalled" (a commit has been running for
+	// auditStallAfter: the disk hangs, and requests time out).
+	Audit      string `json:"audit"`
+	AuditError string `json:"audit_error,omitempty"`
+	Version    string `json:"version"`
 	// CPUSeconds is the process's user+system CPU time, for `coffer bench`'s server CPU per request.
 	CPUSeconds float64 `json:"cpu_seconds"`
+}
+
+// auditStallAfter is how long a journal commit may run before /health reports the trail
+// stalled (commits take milliseconds; requests give up at audit.DefaultAppendTimeout).
+const auditStallAfter = 5 * time.Second
+
+// auditHealth is the durable trail's part of /health: "ok", "failed" with the failure,
+// or "stalled"; serving is false when requests cannot be recorded, so cannot be answered.
+func auditHealth(st audit.Stats) (state, failure string, serving bool) {
+	switch {
+	case st.Failed != nil:
+		return "failed", st.Failed.Error(), false
+	case st.CommitAge >= auditStallAfter:
+		return "stalled", "", false
+	}
+	return "ok", "", true
 }
 
 func (n *node) health(w http.ResponseWriter, r *http.Request) {
@@ -754,6 +776,13 @@ func (n *node) health(w http.ResponseWriter, r *http.Request) {
 		Zeroizations: hs.Zeroizations, Version: version, CPUSeconds: processCPUSeconds(),
 	}
 	status := http.StatusOK
+	resp.Audit = "off"
+	if n.rec != nil {
+		var serving bool
+		if resp.Audit, resp.AuditError, serving = auditHealth(n.rec.j.Stats()); !serving {
+			resp.Status, status = "audit journal "+resp.Audit, http.StatusServiceUnavailable
+		}
+	}
 	if hs.SelfTest != "passed" {
 		resp.Status = "self-test failed"
 		status = http.StatusServiceUnavailable

@@ -162,15 +162,17 @@ type Journal struct {
 	dio       *directWriter    // writes to active with O_DIRECT (nil: through active)
 	buf       []byte           // the previous group's buffer, reused
 	ents      []newEntry       // the previous group's entries, reused
-	broken    error            // sticky write/fsync failure
+	broken    error            // sticky write/fsync failure (also in failure, for Stats)
 	satMisses int              // recent lingers on a saturated machine that gathered nothing
 	skipSat   int              // commits left that do not linger for saturation
 	spare     chan spareResult // the next pre-zeroed segment, being prepared
 
-	commits    atomic.Int64 // group commits since Open
-	writeNanos atomic.Int64 // wall time of their writes
-	syncNanos  atomic.Int64 // wall time of their fsyncs
-	appended   atomic.Int64 // events committed since Open
+	commits    atomic.Int64          // group commits since Open
+	failure    atomic.Pointer[error] // broken, for Stats
+	commitT0   atomic.Int64          // UnixNano when the commit in flight began (0: none)
+	writeNanos atomic.Int64          // wall time of their writes
+	syncNanos  atomic.Int64          // wall time of their fsyncs
+	appended   atomic.Int64          // events committed since Open
 
 	mu       sync.RWMutex // guards the fields below
 	segs     []*segment   // oldest first; the last is the active one
@@ -818,6 +820,8 @@ func (j *Journal) commit(g *group) error {
 	if j.broken != nil {
 		return j.broken
 	}
+	j.commitT0.Store(time.Now().UnixNano())
+	defer j.commitT0.Store(0)
 	n := len(g.buf)
 	j.mu.RLock()
 	s := j.segs[len(j.segs)-1]
@@ -839,14 +843,12 @@ func (j *Journal) commit(g *group) error {
 		_, err = j.active.WriteAt(g.buf, s.size)
 	}
 	if err != nil {
-		j.broken = fmt.Errorf("audit: write: %w", err)
-		return j.broken
+		return j.fail(fmt.Errorf("audit: write: %w", err))
 	}
 	t1 := time.Now()
 	if err := j.opts.Sync(j.active); err != nil {
 		// After a failed fsync the page cache state is unknown: stop.
-		j.broken = fmt.Errorf("audit: fsync: %w", err)
-		return j.broken
+		return j.fail(fmt.Errorf("audit: fsync: %w", err))
 	}
 	j.writeNanos.Add(int64(t1.Sub(t0)))
 	j.syncNanos.Add(int64(time.Since(t1)))
@@ -862,6 +864,13 @@ func (j *Journal) commit(g *group) error {
 	j.commits.Add(1)
 	j.appended.Add(int64(len(g.ents)))
 	return nil
+}
+
+// fail makes err the journal's sticky failure: no commit is attempted any more.
+func (j *Journal) fail(err error) error {
+	j.broken = err
+	j.failure.Store(&err)
+	return err
 }
 
 // Close stops accepting appends, waits for queued ones to be committed and
@@ -968,6 +977,14 @@ type Stats struct {
 	// WriteSeconds and SyncSeconds are the wall time those commits spent
 	// writing and in fdatasync: divided by Commits, the mean of each.
 	WriteSeconds, SyncSeconds float64
+	// Failed is the write or fdatasync failure that stopped the journal: every
+	// append fails from then on (the node must be restarted once the disk is
+	// fixed). Nil while the journal works.
+	Failed error
+	// CommitAge is how long the commit in flight has been running (0: none).
+	// Commits take milliseconds; one that lasts seconds is a hanging disk,
+	// and appends fail with ErrCommitTimeout after Options.AppendTimeout.
+	CommitAge time.Duration
 }
 
 // Stats returns current counts.
@@ -978,8 +995,15 @@ func (j *Journal) Stats() Stats {
 	for _, s := range j.segs {
 		n += s.entries
 	}
-	return Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines, Commits: j.commits.Load(), Appended: j.appended.Load(),
+	st := Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines, Commits: j.commits.Load(), Appended: j.appended.Load(),
 		WriteSeconds: time.Duration(j.writeNanos.Load()).Seconds(), SyncSeconds: time.Duration(j.syncNanos.Load()).Seconds()}
+	if f := j.failure.Load(); f != nil {
+		st.Failed = *f
+	}
+	if t0 := j.commitT0.Load(); t0 != 0 {
+		st.CommitAge = max(time.Since(time.Unix(0, t0)), time.Nanosecond)
+	}
+	return st
 }
 
 // waitSpare blocks until the background spare segment (if any) is ready.

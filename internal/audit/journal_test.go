@@ -217,6 +217,9 @@ func TestSyncFailureIsSticky(t *testing.T) {
 		return f.Sync()
 	}})
 	appendN(t, j, 1, sampleEvent)
+	if st := j.Stats(); st.Failed != nil {
+		t.Fatalf("a working journal reports a failure: %v", st.Failed)
+	}
 	fail.Store(true)
 	if err := j.Append(context.Background(), sampleEvent(1)); err == nil {
 		t.Fatal("append succeeded after fsync failure")
@@ -224,6 +227,34 @@ func TestSyncFailureIsSticky(t *testing.T) {
 	fail.Store(false)
 	if err := j.Append(context.Background(), sampleEvent(2)); err == nil {
 		t.Fatal("append succeeded after an earlier fsync failure")
+	}
+	// The failure is reported (the node's health and metrics read it).
+	if st := j.Stats(); st.Failed == nil || !strings.Contains(st.Failed.Error(), "fsync: EIO") {
+		t.Fatalf("Stats().Failed = %v", st.Failed)
+	}
+}
+
+// TestCommitAge: Stats reports how long the commit in flight has been running, so
+// that a hanging disk shows before appends time out; none once the disk answers.
+func TestCommitAge(t *testing.T) {
+	j, release := openHanging(t, Options{CommitDelay: -1})
+	if age := j.Stats().CommitAge; age != 0 {
+		t.Fatalf("idle journal: commit age %v", age)
+	}
+	done := appendAsync(j, false, 0)
+	deadline := time.Now().Add(5 * time.Second)
+	for j.Stats().CommitAge < 50*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("hanging commit not reported: %+v", j.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := j.Stats(); st.CommitAge != 0 || st.Failed != nil {
+		t.Fatalf("after the commit: %+v", st)
 	}
 }
 
