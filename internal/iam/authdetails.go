@@ -50,7 +50,6 @@ type (
 	managedDetailList struct {
 		Members []ManagedPolicyDetail `xml:"member"`
 	}
-	roleLastUsed struct{}
 )
 
 // UserDetail is IAM's UserDetail shape (Coffer has no permissions boundaries: none is
@@ -79,8 +78,8 @@ type GroupDetail struct {
 }
 
 // RoleDetail is IAM's RoleDetail shape. Coffer has no instance profiles (the list is
-// empty) and does not track when a role was last used (RoleLastUsed is empty, as IAM
-// answers for a role never used).
+// empty); RoleLastUsed is when the role was last assumed (empty, as IAM answers for a
+// role never used).
 type RoleDetail struct {
 	Path                     string             `xml:"Path"`
 	RoleName                 string             `xml:"RoleName"`
@@ -92,7 +91,7 @@ type RoleDetail struct {
 	RolePolicyList           policyDetailList   `xml:"RolePolicyList"`
 	AttachedManagedPolicies  attachedPolicyList `xml:"AttachedManagedPolicies"`
 	Tags                     *Tags              `xml:"Tags,omitempty"`
-	RoleLastUsed             roleLastUsed       `xml:"RoleLastUsed"`
+	RoleLastUsed             *RoleLastUsed      `xml:"RoleLastUsed"`
 }
 
 // ManagedPolicyDetail is IAM's ManagedPolicyDetail shape: the policy with all its
@@ -222,7 +221,7 @@ func (s *Service) authItems(acct string, want map[string]bool) []authItem {
 		for _, r := range byName(kindRole) {
 			items = append(items, authItem{r: &RoleDetail{Path: r.Path, RoleName: r.Name, RoleId: r.ID, Arn: r.arn(),
 				CreateDate: r.Created.UTC().Format(timeFormat), AssumeRolePolicyDocument: urlEncode(r.TrustPolicy),
-				RolePolicyList: inline(r), AttachedManagedPolicies: attached(r), Tags: tagList(r.Tags)}})
+				RolePolicyList: inline(r), AttachedManagedPolicies: attached(r), Tags: tagList(r.Tags), RoleLastUsed: roleLastUsedOf(r)}})
 		}
 	}
 	var arns []string

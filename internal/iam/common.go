@@ -45,12 +45,14 @@ func checkPath(p string) (string, error) {
 	return p, nil
 }
 
+// checkPathPrefix validates a PathPrefix filter (pathPrefixType: "/" then printable
+// ASCII, ≤ 512).
 func checkPathPrefix(p string) error {
 	if p == "" {
 		return nil
 	}
-	if p[0] != '/' || len(p) > 512 {
-		return validation("The specified value for pathPrefix is invalid.")
+	if p[0] != '/' || len(p) > 512 || strings.IndexFunc(p, func(c rune) bool { return c < 0x21 || c > 0x7f }) >= 0 {
+		return validation("1 validation error detected: Value '%s' at 'pathPrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*", p)
 	}
 	return nil
 }
@@ -68,13 +70,25 @@ func nonSpaceLen(s string) int {
 var sidRE = regexp.MustCompile(`^[0-9A-Za-z]*$`)
 
 // checkDocument parses a policy document. Identity policies must not name a principal;
-// trust (resource) policies must. maxChars bounds the non-whitespace characters.
+// trust (resource) policies must. maxChars bounds the non-whitespace characters (IAM does
+// not count white space); past it the error is IAM's: "Cannot exceed quota for
+// ACLSizePerRole" for a trust policy, "Cannot exceed quota for PolicySize" for a managed
+// policy.
 func checkDocument(doc string, trust bool, maxChars int) (*policy.Policy, error) {
+	quota := "PolicySize"
+	if trust {
+		quota = "ACLSizePerRole"
+	}
+	return checkDocumentLimit(doc, trust, maxChars, iamErr("LimitExceeded", "Cannot exceed quota for %s: %d", quota, maxChars))
+}
+
+// checkDocumentLimit is checkDocument with the error to answer past maxChars.
+func checkDocumentLimit(doc string, trust bool, maxChars int, tooBig error) (*policy.Policy, error) {
 	if doc == "" {
 		return nil, validation("1 validation error detected: Value null at 'policyDocument' failed to satisfy constraint: Member must not be null")
 	}
 	if nonSpaceLen(doc) > maxChars {
-		return nil, iamErr("LimitExceeded", "Cannot exceed quota for PolicySize: %d", maxChars)
+		return nil, tooBig
 	}
 	var p *policy.Policy
 	var err error
@@ -141,7 +155,7 @@ func paginate[T any](items []T, marker string, maxItems int) ([]T, bool, string,
 		maxItems = 100
 	}
 	if maxItems < 1 || maxItems > 1000 {
-		return nil, false, "", validation("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000", maxItems)
+		return nil, false, "", validation("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000", maxItems)
 	}
 	off := 0
 	if marker != "" {

@@ -27,6 +27,23 @@ type Role struct {
 	Description              string `xml:"Description,omitempty"`
 	MaxSessionDuration       int    `xml:"MaxSessionDuration,omitempty"`
 	Tags                     *Tags  `xml:"Tags,omitempty"`
+	// RoleLastUsed is answered by GetRole only (ListRoles does not return it); empty for
+	// a role never assumed.
+	RoleLastUsed *RoleLastUsed `xml:"RoleLastUsed,omitempty"`
+}
+
+// RoleLastUsed is IAM's RoleLastUsed shape: when and in which region the role was last
+// used (Coffer: assumed).
+type RoleLastUsed struct {
+	LastUsedDate string `xml:"LastUsedDate,omitempty"`
+	Region       string `xml:"Region,omitempty"`
+}
+
+func roleLastUsedOf(e *entity) *RoleLastUsed {
+	if e.LastUsed.IsZero() {
+		return &RoleLastUsed{}
+	}
+	return &RoleLastUsed{LastUsedDate: e.LastUsed.UTC().Format(timeFormat), Region: e.LastUsedRegion}
 }
 
 // Group is IAM's Group shape.
@@ -220,7 +237,7 @@ func (s *Service) DeleteUser(ctx context.Context, c Caller, in UserNameInput) er
 
 type CreateRoleInput struct {
 	RoleName, Path, AssumeRolePolicyDocument, Description, PermissionsBoundary string
-	MaxSessionDuration                                                         int
+	MaxSessionDuration                                                         *int
 	Tags                                                                       []Tag
 }
 
@@ -236,11 +253,12 @@ func (s *Service) CreateRole(ctx context.Context, c Caller, in CreateRoleInput) 
 	if len(in.Description) > 1000 {
 		return nil, validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
 	}
-	if in.MaxSessionDuration == 0 {
-		in.MaxSessionDuration = defaultMaxSession
+	maxSession := defaultMaxSession
+	if in.MaxSessionDuration != nil {
+		maxSession = *in.MaxSessionDuration
 	}
-	if in.MaxSessionDuration < 3600 || in.MaxSessionDuration > 43200 {
-		return nil, validation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600 and less than or equal to 43200", in.MaxSessionDuration)
+	if maxSession < 3600 || maxSession > 43200 {
+		return nil, validation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600 and less than or equal to 43200", maxSession)
 	}
 	if _, err := checkDocument(in.AssumeRolePolicyDocument, true, 2048); err != nil {
 		return nil, err
@@ -250,7 +268,7 @@ func (s *Service) CreateRole(ctx context.Context, c Caller, in CreateRoleInput) 
 		return nil, err
 	}
 	e := &entity{Kind: kindRole, Account: c.Account, Name: in.RoleName, Path: path, ID: id, Created: second(s.now()), Tags: in.Tags,
-		TrustPolicy: in.AssumeRolePolicyDocument, Description: in.Description, MaxSessionDuration: in.MaxSessionDuration}
+		TrustPolicy: in.AssumeRolePolicyDocument, Description: in.Description, MaxSessionDuration: maxSession}
 	if err := s.propose(ctx, cmdEntityCreate, e); err != nil {
 		return nil, err
 	}
@@ -271,7 +289,9 @@ func (s *Service) GetRole(ctx context.Context, c Caller, in RoleNameInput) (*Get
 	if err != nil {
 		return nil, err
 	}
-	return &GetRoleOutput{Role: roleOf(e, true)}, nil
+	r := roleOf(e, true)
+	r.RoleLastUsed = roleLastUsedOf(e)
+	return &GetRoleOutput{Role: r}, nil
 }
 
 type ListRolesOutput struct {

@@ -39,6 +39,10 @@ func decodeForm[T any](body []byte) (T, error) {
 				if err != nil {
 					return v, validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be a number", s, lowerFirst(name))
 				}
+				if name == "MaxItems" && n < 1 {
+					// maxItemsType is 1..1000: an explicit 0 is refused, not the default.
+					return v, validation("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+				}
 				fv.SetInt(int64(n))
 			}
 		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Int:

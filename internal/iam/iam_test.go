@@ -439,10 +439,10 @@ func TestAssumeRole(t *testing.T) {
 	bob, _ := e.user("bob")
 	_, err := e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: allowKMSRead})
 	wantCode(t, err, "MalformedPolicyDocument")
-	_, err = e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, ""), MaxSessionDuration: 100})
+	_, err = e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, ""), MaxSessionDuration: new(100)})
 	wantCode(t, err, "ValidationError")
 	adminTrust := strings.Replace(trustDoc(alice.Principal.ARN, ""), `"sts:AssumeRole"`, `["sts:AssumeRole","sts:TagSession"]`, 1)
-	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "Admin", AssumeRolePolicyDocument: adminTrust, MaxSessionDuration: 7200, Tags: []Tag{{"dept", "x"}}}))
+	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "Admin", AssumeRolePolicyDocument: adminTrust, MaxSessionDuration: new(7200), Tags: []Tag{{"dept", "x"}}}))
 	if !strings.HasPrefix(role.Role.RoleId, "AROA") || role.Role.Arn != "arn:aws:iam::"+acct+":role/Admin" || role.Role.AssumeRolePolicyDocument != urlEncode(adminTrust) {
 		t.Fatalf("%+v", role.Role)
 	}

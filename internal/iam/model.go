@@ -51,6 +51,9 @@ type entity struct {
 	MaxSessionDuration int    `json:"max_session,omitempty"`
 	// Groups: member user names.
 	Members []string `json:"members,omitempty"`
+	// Roles: when and in which region the role was last assumed (RoleLastUsed).
+	LastUsed       time.Time `json:"last_used,omitzero"`
+	LastUsedRegion string    `json:"last_used_region,omitempty"`
 }
 
 func (e *entity) arn() string {
@@ -140,6 +143,8 @@ type sessionRec struct {
 	Created     time.Time `json:"created"`
 	// SourceIdentity is the sts:SourceIdentity of an assumed-role session.
 	SourceIdentity string `json:"source_identity,omitempty"`
+	// Region is the region the session was requested in (the role's RoleLastUsed).
+	Region string `json:"region,omitempty"`
 }
 
 // ---- commands ----
@@ -369,6 +374,17 @@ func applyInlinePut(s *Service, t time.Time, body json.RawMessage) (any, error) 
 	e, err := s.entityLocked(r.Kind, r.Account, r.Name)
 	if err != nil {
 		return nil, err
+	}
+	// The quota is on all of the entity's inline policies together (the one replaced
+	// by this name does not count).
+	size := nonSpaceLen(r.Doc)
+	for n, doc := range e.Inline {
+		if n != r.Policy {
+			size += nonSpaceLen(doc)
+		}
+	}
+	if size > inlineMaxChars[e.Kind] {
+		return nil, inlineTooBig(e.Kind, e.Name)
 	}
 	if e.Inline == nil {
 		e.Inline = map[string]string{}
@@ -765,6 +781,11 @@ func applySessionCreate(s *Service, t time.Time, body json.RawMessage) (any, err
 	}
 	if d != nil {
 		d.LastCounter = c.MFACounter
+	}
+	if c.Session.RoleName != "" {
+		if r := s.ents[entKey(kindRole, c.Session.Account, c.Session.RoleName)]; r != nil && c.Session.Created.After(r.LastUsed) {
+			r.LastUsed, r.LastUsedRegion = c.Session.Created, c.Session.Region
+		}
 	}
 	s.sessions[c.Session.AccessKeyID] = c.Session
 	return nil, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -222,7 +223,10 @@ func (s *Service) ListPolicyVersions(ctx context.Context, c Caller, in ListPolic
 	if err != nil {
 		return nil, err
 	}
-	page, trunc, next, err := paginate(m.Versions, in.Marker, in.MaxItems)
+	// Newest first, as IAM lists them.
+	versions := slices.Clone(m.Versions)
+	slices.SortStableFunc(versions, func(a, b policyVersion) int { return versionNumber(b.ID) - versionNumber(a.ID) })
+	page, trunc, next, err := paginate(versions, in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +235,12 @@ func (s *Service) ListPolicyVersions(ctx context.Context, c Caller, in ListPolic
 		out.Versions = append(out.Versions, PolicyVersion{VersionId: v.ID, IsDefaultVersion: v.ID == m.Default, CreateDate: v.Created.UTC().Format(timeFormat)})
 	}
 	return out, nil
+}
+
+// versionNumber is N of a version id "vN" (0 if it is not one).
+func versionNumber(id string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(id, "v"))
+	return n
 }
 
 type ListPoliciesInput struct {
@@ -272,7 +282,11 @@ func (s *Service) ListPolicies(ctx context.Context, c Caller, in ListPoliciesInp
 		if in.OnlyAttached && n == 0 {
 			return
 		}
-		all = append(all, m.policy(n, false))
+		// "Description ... is not included in the response to the ListPolicies
+		// operation" (IAM's Policy shape), nor are tags.
+		pol := m.policy(n, false)
+		pol.Description = ""
+		all = append(all, pol)
 	}
 	if in.Scope != "Local" {
 		for arn := range awsManaged {
@@ -466,8 +480,14 @@ type ListInlinePoliciesOutput struct {
 	Marker      string   `xml:"Marker,omitempty"`
 }
 
-// inlineMaxChars are IAM's inline policy size quotas (non-whitespace characters).
+// inlineMaxChars are IAM's inline policy size quotas: the non-whitespace characters of all
+// of an entity's inline policies together.
 var inlineMaxChars = map[string]int{kindUser: 2048, kindRole: 10240, kindGroup: 5120}
+
+// inlineTooBig is IAM's error when an entity's inline policies would exceed their quota.
+func inlineTooBig(kind, name string) *Error {
+	return iamErr("LimitExceeded", "Maximum policy size of %d bytes exceeded for %s %s", inlineMaxChars[kind], kindTitle(kind), name)
+}
 
 func (s *Service) putInline(ctx context.Context, c Caller, kind string, in PutInlinePolicyInput) error {
 	field, name := entityName(kind, AttachPolicyInput{UserName: in.UserName, RoleName: in.RoleName, GroupName: in.GroupName})
@@ -477,7 +497,7 @@ func (s *Service) putInline(ctx context.Context, c Caller, kind string, in PutIn
 	if err := checkName("PolicyName", in.PolicyName, 128); err != nil {
 		return err
 	}
-	if _, err := checkDocument(in.PolicyDocument, false, inlineMaxChars[kind]); err != nil {
+	if _, err := checkDocumentLimit(in.PolicyDocument, false, inlineMaxChars[kind], inlineTooBig(kind, name)); err != nil {
 		return err
 	}
 	return s.propose(ctx, cmdInlinePut, ref{Kind: kind, Account: c.Account, Name: name, Policy: in.PolicyName, Doc: in.PolicyDocument})

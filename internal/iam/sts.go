@@ -255,7 +255,8 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 	}
 	arn := "arn:aws:sts::" + role.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName
 	base := sessionRec{Account: role.Account, ARN: arn, Type: "AssumedRole", UserID: role.ID + ":" + in.RoleSessionName,
-		RoleName: role.Name, Session: in.RoleSessionName, MFA: mfa, MFAAuthTime: mfaTime, Tags: in.Tags, SourceIdentity: in.SourceIdentity}
+		RoleName: role.Name, Session: in.RoleSessionName, MFA: mfa, MFAAuthTime: mfaTime, Tags: in.Tags, SourceIdentity: in.SourceIdentity,
+		Region: c.Region}
 	creds, _, err := s.newSession(ctx, base, time.Duration(dur)*time.Second, serial, step)
 	if err != nil {
 		return nil, err

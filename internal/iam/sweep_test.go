@@ -167,7 +167,7 @@ func TestRoleChainingDuration(t *testing.T) {
 	e := newTestEnv(t)
 	alice, _ := e.user("alice")
 	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "R",
-		AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, ""), MaxSessionDuration: 7200}))
+		AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, ""), MaxSessionDuration: new(7200)}))
 	d := 7200
 	must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "direct", DurationSeconds: &d}))
 

@@ -1,0 +1,239 @@
+package iam
+
+import (
+	"encoding/xml"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// docOfSize is an identity policy of exactly n non-whitespace characters (its Sid pads it).
+func docOfSize(t *testing.T, n int) string {
+	t.Helper()
+	const head, tail = `{"Version":"2012-10-17","Statement":[{"Sid":"`, `","Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`
+	pad := n - len(head) - len(tail)
+	if pad < 1 {
+		t.Fatalf("docOfSize(%d): too small", n)
+	}
+	return head + strings.Repeat("S", pad) + tail
+}
+
+// IAM's inline policy quotas are on all of an entity's inline policies together (user
+// 2048, group 5120, role 10240 non-whitespace characters), with IAM's message.
+func TestInlinePolicyAggregateQuota(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("alice")
+	put := func(name, doc string) error {
+		return e.s.putInline(e.ctx, e.root, kindUser, PutInlinePolicyInput{UserName: "alice", PolicyName: name, PolicyDocument: doc})
+	}
+	if err := put("one", docOfSize(t, 1200)); err != nil {
+		t.Fatal(err)
+	}
+	// 1200 + 1000 > 2048: refused although each fits alone.
+	err := put("two", docOfSize(t, 1000))
+	wantCode(t, err, "LimitExceeded")
+	if err.(*Error).Message != "Maximum policy size of 2048 bytes exceeded for user alice" || err.(*Error).Status != 409 {
+		t.Fatalf("%+v", err)
+	}
+	if l := must[*ListInlinePoliciesOutput](t)(e.s.listInline(e.root, kindUser, ListAttachedInput{UserName: "alice"})); len(l.PolicyNames) != 1 {
+		t.Fatalf("the refused policy was stored: %v", l.PolicyNames)
+	}
+	// Exactly at the quota, together: accepted.
+	if err := put("two", docOfSize(t, 848)); err != nil {
+		t.Fatal(err)
+	}
+	// Replacing a policy counts its new size only.
+	if err := put("one", docOfSize(t, 1200)); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, put("one", docOfSize(t, 1201)), "LimitExceeded")
+	// White space does not count.
+	if err := put("one", strings.Replace(docOfSize(t, 1200), ",", ",\n    ", -1)); err != nil {
+		t.Fatal(err)
+	}
+
+	must[*CreateGroupOutput](t)(e.s.CreateGroup(e.ctx, e.root, CreateGroupInput{GroupName: "devs"}))
+	err = e.s.putInline(e.ctx, e.root, kindGroup, PutInlinePolicyInput{GroupName: "devs", PolicyName: "big", PolicyDocument: docOfSize(t, 5121)})
+	wantCode(t, err, "LimitExceeded")
+	if err.(*Error).Message != "Maximum policy size of 5120 bytes exceeded for group devs" {
+		t.Fatal(err)
+	}
+	if err := e.s.putInline(e.ctx, e.root, kindGroup, PutInlinePolicyInput{GroupName: "devs", PolicyName: "big", PolicyDocument: docOfSize(t, 5120)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A trust policy past 2048 characters is IAM's ACLSizePerRole quota; a managed policy past
+// 6144 is PolicySize.
+func TestPolicyQuotaMessages(t *testing.T) {
+	e := newTestEnv(t)
+	trust := trustDoc("arn:aws:iam::"+acct+":root", "")
+	big := strings.Replace(trust, `"Effect"`, `"Sid":"`+strings.Repeat("S", 2049-len(trust)-len(`"Sid":"",`))+`","Effect"`, 1)
+	if nonSpaceLen(big) != 2049 {
+		t.Fatal(nonSpaceLen(big))
+	}
+	_, err := e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: big})
+	wantCode(t, err, "LimitExceeded")
+	if err.(*Error).Message != "Cannot exceed quota for ACLSizePerRole: 2048" {
+		t.Fatal(err)
+	}
+	_, err = e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", PolicyDocument: docOfSize(t, 6145)})
+	wantCode(t, err, "LimitExceeded")
+	if err.(*Error).Message != "Cannot exceed quota for PolicySize: 6144" {
+		t.Fatal(err)
+	}
+	must[*PolicyOutput](t)(e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", PolicyDocument: docOfSize(t, 6144)}))
+}
+
+// call runs an operation from its form-encoded request, as the protocol layer does.
+func call(e *testEnv, ops map[string]Op, action string, params ...string) (any, error) {
+	form := url.Values{}
+	for i := 0; i+1 < len(params); i += 2 {
+		form.Add(params[i], params[i+1])
+	}
+	return ops[action](e.s, e.ctx, e.root, []byte(form.Encode()))
+}
+
+// MaxItems is 1..1000: an explicit 0 is a ValidationError, not the default page size.
+func TestMaxItemsRange(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("alice")
+	for _, action := range []string{"ListUsers", "ListRoles", "ListGroups", "ListPolicies", "ListVirtualMFADevices"} {
+		_, err := call(e, Operations(), action, "MaxItems", "0")
+		wantCode(t, err, "ValidationError")
+		if !strings.Contains(err.Error(), "Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1") {
+			t.Fatal(err)
+		}
+		_, err = call(e, Operations(), action, "MaxItems", "1001")
+		wantCode(t, err, "ValidationError")
+		if !strings.Contains(err.Error(), "Member must have value less than or equal to 1000") {
+			t.Fatal(err)
+		}
+	}
+	out, err := call(e, Operations(), "ListUsers", "MaxItems", "1")
+	if err != nil || len(out.(*ListUsersOutput).Users) != 1 {
+		t.Fatal(out, err)
+	}
+}
+
+// PathPrefix is "/" then printable ASCII (pathPrefixType).
+func TestPathPrefixPattern(t *testing.T) {
+	e := newTestEnv(t)
+	must[*CreateUserOutput](t)(e.s.CreateUser(e.ctx, e.root, CreateUserInput{UserName: "a", Path: "/team/x/"}))
+	for _, bad := range []string{"team/", "/a b/", "/é/"} {
+		_, err := e.s.ListUsers(e.ctx, e.root, ListInput{PathPrefix: bad})
+		wantCode(t, err, "ValidationError")
+	}
+	l := must[*ListUsersOutput](t)(e.s.ListUsers(e.ctx, e.root, ListInput{PathPrefix: "/team"}))
+	if len(l.Users) != 1 {
+		t.Fatal(l)
+	}
+}
+
+// ListPolicyVersions answers the newest version first, as IAM does.
+func TestListPolicyVersionsNewestFirst(t *testing.T) {
+	e := newTestEnv(t)
+	p := must[*PolicyOutput](t)(e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", PolicyDocument: allowKMSRead}))
+	newVersion := func() {
+		t.Helper()
+		must[*CreatePolicyVersionOutput](t)(e.s.CreatePolicyVersion(e.ctx, e.root, CreatePolicyVersionInput{PolicyArn: p.Policy.Arn, PolicyDocument: allowKMSRead}))
+	}
+	deleteVersion := func(id string) {
+		t.Helper()
+		if err := e.s.DeletePolicyVersion(e.ctx, e.root, PolicyVersionInput{PolicyArn: p.Policy.Arn, VersionId: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Up to v11 with five versions kept: ids past v9 must sort as numbers, not text.
+	for range 4 {
+		newVersion() // v2..v5
+	}
+	for _, id := range []string{"v2", "v3", "v4", "v5"} {
+		deleteVersion(id)
+	}
+	for range 4 {
+		newVersion() // v6..v9
+	}
+	deleteVersion("v6")
+	deleteVersion("v7")
+	newVersion() // v10
+	newVersion() // v11
+	l := must[*ListPolicyVersionsOutput](t)(e.s.ListPolicyVersions(e.ctx, e.root, ListPolicyVersionsInput{PolicyArn: p.Policy.Arn}))
+	var ids []string
+	for _, v := range l.Versions {
+		ids = append(ids, v.VersionId)
+	}
+	if strings.Join(ids, ",") != "v11,v10,v9,v8,v1" || !l.Versions[4].IsDefaultVersion {
+		t.Fatalf("versions %v", ids)
+	}
+	page := must[*ListPolicyVersionsOutput](t)(e.s.ListPolicyVersions(e.ctx, e.root, ListPolicyVersionsInput{PolicyArn: p.Policy.Arn, MaxItems: 1}))
+	if !page.IsTruncated || page.Versions[0].VersionId != "v11" {
+		t.Fatalf("%+v", page)
+	}
+}
+
+// ListPolicies does not return a policy's Description (GetPolicy does).
+func TestListPoliciesWithoutDescription(t *testing.T) {
+	e := newTestEnv(t)
+	p := must[*PolicyOutput](t)(e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", PolicyDocument: allowKMSRead, Description: "reads keys"}))
+	if p.Policy.Description != "reads keys" {
+		t.Fatal(p.Policy)
+	}
+	g := must[*PolicyOutput](t)(e.s.GetPolicy(e.ctx, e.root, PolicyArnInput{PolicyArn: p.Policy.Arn}))
+	if g.Policy.Description != "reads keys" {
+		t.Fatal(g.Policy)
+	}
+	l := must[*ListPoliciesOutput](t)(e.s.ListPolicies(e.ctx, e.root, ListPoliciesInput{}))
+	b, err := xml.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "<Description>") {
+		t.Fatalf("ListPolicies lists descriptions: %s", b)
+	}
+}
+
+// GetRole answers RoleLastUsed: empty for a role never assumed, then when and in which
+// region it was last assumed (replicated: it survives a restart). ListRoles does not.
+func TestRoleLastUsed(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "R", AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, "")}))
+	if role.Role.RoleLastUsed != nil {
+		t.Fatal("CreateRole answers RoleLastUsed")
+	}
+	g := must[*GetRoleOutput](t)(e.s.GetRole(e.ctx, e.root, RoleNameInput{RoleName: "R"}))
+	b, _ := xml.Marshal(g)
+	if g.Role.RoleLastUsed == nil || !strings.Contains(string(b), "<RoleLastUsed></RoleLastUsed>") {
+		t.Fatalf("never used: %s", b)
+	}
+	e.clock.Add(time.Minute)
+	alice.Region = "eu-west-3"
+	must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "s1"}))
+	want := RoleLastUsed{LastUsedDate: e.clock.Now().Format(timeFormat), Region: "eu-west-3"}
+	e.restart()
+	g = must[*GetRoleOutput](t)(e.s.GetRole(e.ctx, e.root, RoleNameInput{RoleName: "R"}))
+	if g.Role.RoleLastUsed == nil || *g.Role.RoleLastUsed != want {
+		t.Fatalf("%+v, want %+v", g.Role.RoleLastUsed, want)
+	}
+	l := must[*ListRolesOutput](t)(e.s.ListRoles(e.ctx, e.root, ListInput{}))
+	if l.Roles[0].RoleLastUsed != nil {
+		t.Fatal("ListRoles answers RoleLastUsed")
+	}
+	d := must[*GetAccountAuthorizationDetailsOutput](t)(e.s.GetAccountAuthorizationDetails(e.ctx, e.root, GetAccountAuthorizationDetailsInput{Filter: []string{"Role"}}))
+	if r := d.RoleDetailList.Members[0].RoleLastUsed; r == nil || *r != want {
+		t.Fatalf("authorization details: %+v", r)
+	}
+}
+
+// An explicit MaxSessionDuration of 0 is refused (3600..43200), not the default.
+func TestCreateRoleMaxSessionDurationExplicit(t *testing.T) {
+	e := newTestEnv(t)
+	_, err := call(e, Operations(), "CreateRole", "RoleName", "r", "AssumeRolePolicyDocument", trustDoc("arn:aws:iam::"+acct+":root", ""), "MaxSessionDuration", "0")
+	wantCode(t, err, "ValidationError")
+	out, err := call(e, Operations(), "CreateRole", "RoleName", "r", "AssumeRolePolicyDocument", trustDoc("arn:aws:iam::"+acct+":root", ""))
+	if err != nil || out.(*CreateRoleOutput).Role.MaxSessionDuration != 3600 {
+		t.Fatal(out, err)
+	}
+}
