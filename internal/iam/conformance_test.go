@@ -237,3 +237,28 @@ func TestCreateRoleMaxSessionDurationExplicit(t *testing.T) {
 		t.Fatal(out, err)
 	}
 }
+
+// GetUser without UserName answers the calling user, or the root; an assumed role has no
+// user: ValidationError, as on AWS (it used to answer the root's identity).
+func TestGetUserWithoutNameAsRole(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "R", AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, "")}))
+	ar := must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "s1"}))
+	sess := e.callerFor(ar.Credentials.AccessKeyId)
+	_, err := e.s.GetUser(e.ctx, sess, GetUserInput{})
+	wantCode(t, err, "ValidationError")
+	if !strings.Contains(err.Error(), "Must specify userName when calling with non-User credentials") {
+		t.Fatal(err)
+	}
+	if u := must[*GetUserOutput](t)(e.s.GetUser(e.ctx, sess, GetUserInput{UserName: "alice"})); u.User.UserName != "alice" {
+		t.Fatal(u)
+	}
+	st := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{}))
+	if u := must[*GetUserOutput](t)(e.s.GetUser(e.ctx, e.callerFor(st.Credentials.AccessKeyId), GetUserInput{})); u.User.UserName != "alice" {
+		t.Fatal(u)
+	}
+	if u := must[*GetUserOutput](t)(e.s.GetUser(e.ctx, e.root, GetUserInput{})); u.User.Arn != "arn:aws:iam::"+acct+":root" {
+		t.Fatal(u)
+	}
+}

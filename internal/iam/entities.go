@@ -184,6 +184,10 @@ func (s *Service) GetUser(ctx context.Context, c Caller, in GetUserInput) (*GetU
 	name := in.UserName
 	if name == "" {
 		name = callerUserName(c)
+		if p, ok := parseARN(c.Principal.ARN); name == "" && (!ok || p.Kind != "root") {
+			// An assumed role (or any identity that is neither a user nor the root).
+			return nil, validation("Must specify userName when calling with non-User credentials")
+		}
 		if name == "" {
 			// The root user: AWS answers with the account's root identity, without
 			// UserName and Path, and the account's creation date.
