@@ -110,7 +110,9 @@ func TestIAMConformance(t *testing.T) {
 	})
 
 	t.Run("PolicyVersionsAndListPolicies", func(t *testing.T) {
-		var p struct{ Policy struct{ Arn, Description string } }
+		var p struct {
+			Policy struct{ Arn, Description string }
+		}
 		cliOK(t, v2, root, &p, "iam", "create-policy", "--policy-name", "versions", "--description", "encrypts", "--policy-document", doc(150))
 		for range 2 {
 			cliOK(t, v2, root, nil, "iam", "create-policy-version", "--policy-arn", p.Policy.Arn, "--policy-document", doc(160))
@@ -176,7 +178,9 @@ func TestIAMConformance(t *testing.T) {
 
 		for _, bin := range []string{v1, v2} {
 			var g struct {
-				Role struct{ RoleLastUsed struct{ LastUsedDate, Region string } }
+				Role struct {
+					RoleLastUsed struct{ LastUsedDate, Region string }
+				}
 			}
 			cliOK(t, bin, root, &g, "iam", "get-role", "--role-name", "used")
 			used, err := time.Parse(time.RFC3339, g.Role.RoleLastUsed.LastUsedDate)
