@@ -206,6 +206,26 @@ func TestIAMConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("SessionTokenWithoutMFAHasNoIAM", func(t *testing.T) {
+		// "You cannot call any IAM API operations unless MFA authentication information is
+		// included in the request" (GetSessionToken); other services still answer.
+		user, _ := sdkNewIAMUser(t, s, root, "gst-user")
+		qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "gst-user", "PolicyName", "iam",
+			"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}`)
+		var st struct {
+			Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+		}
+		cliOK(t, v1, user, &st, "sts", "get-session-token", "--duration-seconds", "900")
+		sess := awsCreds{AccessKeyID: st.Credentials.AccessKeyId, SecretAccessKey: st.Credentials.SecretAccessKey, SessionToken: st.Credentials.SessionToken}
+		cliFails(t, v2, sess, "InvalidClientTokenId", "The security token included in the request is invalid", "iam", "list-users")
+		cliOK(t, v2, user, nil, "iam", "list-users")
+		var me struct{ Arn string }
+		cliOK(t, v2, sess, &me, "sts", "get-caller-identity")
+		if !strings.HasSuffix(me.Arn, ":user/gst-user") {
+			t.Fatal(me)
+		}
+	})
+
 	t.Run("ErrorStatuses", func(t *testing.T) {
 		qOK(t, s, root, nil, "iam", "CreateUser", "UserName", "conflicted")
 		qStatus(t, "EntityAlreadyExists", 409, "iam", "CreateUser", "UserName", "CONFLICTED")

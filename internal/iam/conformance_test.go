@@ -262,3 +262,48 @@ func TestGetUserWithoutNameAsRole(t *testing.T) {
 		t.Fatal(u)
 	}
 }
+
+// The credentials of a GetSessionToken without MFA cannot call IAM
+// (InvalidClientTokenId, 403); with MFA they can, and so can an assumed role's.
+func TestIAMRefusesSessionTokenWithoutMFA(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	ops := Operations()
+	callAs := func(c Caller, action string) (any, error) {
+		return ops[action](e.s, e.ctx, c, nil)
+	}
+	plain := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{}))
+	for _, action := range []string{"ListUsers", "GetUser", "ListAccessKeys", "CreateAccessKey"} {
+		_, err := callAs(e.callerFor(plain.Credentials.AccessKeyId), action)
+		wantCode(t, err, "InvalidClientTokenId")
+		if err.(*Error).Status != 403 {
+			t.Fatal(err)
+		}
+	}
+	if _, err := callAs(alice, "ListUsers"); err != nil {
+		t.Fatal(err)
+	}
+	// The root's sessions too.
+	rootSess := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, e.root, GetSessionTokenInput{}))
+	_, err := callAs(e.callerFor(rootSess.Credentials.AccessKeyId), "ListUsers")
+	wantCode(t, err, "InvalidClientTokenId")
+
+	d := must[*CreateVirtualMFADeviceOutput](t)(e.s.CreateVirtualMFADevice(e.ctx, e.root, CreateVirtualMFADeviceInput{VirtualMFADeviceName: "alice-mfa"}))
+	seed := seedOf(t, d.VirtualMFADevice)
+	now := e.clock.Now()
+	if err := e.s.EnableMFADevice(e.ctx, e.root, EnableMFADeviceInput{UserName: "alice", SerialNumber: d.VirtualMFADevice.SerialNumber,
+		AuthenticationCode1: code(seed, now.Add(-30*time.Second)), AuthenticationCode2: code(seed, now)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(30 * time.Second)
+	withMFA := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{SerialNumber: d.VirtualMFADevice.SerialNumber, TokenCode: code(seed, e.clock.Now())}))
+	if out, err := callAs(e.callerFor(withMFA.Credentials.AccessKeyId), "GetUser"); err != nil || out.(*GetUserOutput).User.UserName != "alice" {
+		t.Fatal(out, err)
+	}
+
+	role := must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "R", AssumeRolePolicyDocument: trustDoc(alice.Principal.ARN, "")}))
+	ar := must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: role.Role.Arn, RoleSessionName: "s1"}))
+	if _, err := callAs(e.callerFor(ar.Credentials.AccessKeyId), "ListUsers"); err != nil {
+		t.Fatal(err)
+	}
+}

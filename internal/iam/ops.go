@@ -163,7 +163,21 @@ var stsOps = map[string]Op{
 }
 
 // Operations is the dispatch table of the IAM API (query protocol, version 2010-05-08).
-func Operations() map[string]Op { return maps.Clone(iamOps) }
+// Every operation refuses the temporary credentials of a GetSessionToken without MFA, as
+// IAM does ("You cannot call any IAM API operations unless MFA authentication information
+// is included in the request"): InvalidClientTokenId.
+func Operations() map[string]Op {
+	out := make(map[string]Op, len(iamOps))
+	for name, o := range iamOps {
+		out[name] = func(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+			if x := s.callerSession(c); x != nil && x.RoleName == "" && !x.MFA {
+				return nil, iamErr("InvalidClientTokenId", "The security token included in the request is invalid")
+			}
+			return o(s, ctx, c, body)
+		}
+	}
+	return out
+}
 
 // STSOperations is the dispatch table of the STS API (query protocol, version 2011-06-15).
 func STSOperations() map[string]Op { return maps.Clone(stsOps) }
