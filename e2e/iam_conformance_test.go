@@ -226,6 +226,41 @@ func TestIAMConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("PolicyAndMFADeviceTags", func(t *testing.T) {
+		var p struct{ Policy struct{ Arn string } }
+		cliOK(t, v2, root, &p, "iam", "create-policy", "--policy-name", "tagged", "--policy-document", doc(150), "--tags", "Key=team,Value=a")
+		cliOK(t, v1, root, nil, "iam", "tag-policy", "--policy-arn", p.Policy.Arn, "--tags", "Key=Team,Value=b", "Key=env,Value=prod")
+		cliOK(t, v2, root, nil, "iam", "untag-policy", "--policy-arn", p.Policy.Arn, "--tag-keys", "env")
+		for _, bin := range []string{v1, v2} {
+			var lt struct{ Tags []struct{ Key, Value string } }
+			cliOK(t, bin, root, &lt, "iam", "list-policy-tags", "--policy-arn", p.Policy.Arn)
+			if len(lt.Tags) != 1 || lt.Tags[0].Key != "Team" || lt.Tags[0].Value != "b" {
+				t.Fatalf("%s: %+v", bin, lt)
+			}
+		}
+		var d struct{ VirtualMFADevice struct{ SerialNumber string } }
+		cliOK(t, v2, root, &d, "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", "tagged", "--outfile", "/dev/null", "--bootstrap-method", "Base32StringSeed")
+		cliOK(t, v1, root, nil, "iam", "tag-mfa-device", "--serial-number", d.VirtualMFADevice.SerialNumber, "--tags", "Key=owner,Value=ops")
+		var lt struct{ Tags []struct{ Key, Value string } }
+		cliOK(t, v2, root, &lt, "iam", "list-mfa-device-tags", "--serial-number", d.VirtualMFADevice.SerialNumber)
+		if len(lt.Tags) != 1 || lt.Tags[0].Key != "owner" {
+			t.Fatalf("%+v", lt)
+		}
+		cliFails(t, v2, root, "NoSuchEntity", "", "iam", "list-policy-tags", "--policy-arn", "arn:aws:iam::"+acct+":policy/none")
+
+		// No instance profiles: an empty list for an existing role.
+		trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
+		cliOK(t, v2, root, nil, "iam", "create-role", "--role-name", "profiles", "--assume-role-policy-document", trust)
+		for _, bin := range []string{v1, v2} {
+			var ip struct{ InstanceProfiles []any }
+			cliOK(t, bin, root, &ip, "iam", "list-instance-profiles-for-role", "--role-name", "profiles")
+			if ip.InstanceProfiles == nil || len(ip.InstanceProfiles) != 0 {
+				t.Fatalf("%s: %+v", bin, ip)
+			}
+		}
+		cliFails(t, v1, root, "NoSuchEntity", "", "iam", "list-instance-profiles-for-role", "--role-name", "absent")
+	})
+
 	t.Run("ErrorStatuses", func(t *testing.T) {
 		qOK(t, s, root, nil, "iam", "CreateUser", "UserName", "conflicted")
 		qStatus(t, "EntityAlreadyExists", 409, "iam", "CreateUser", "UserName", "CONFLICTED")

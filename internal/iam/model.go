@@ -257,6 +257,7 @@ var applyTable = map[string]applyFunc{
 	cmdSessionsExpire: applySessionsExpire,
 	cmdRoleUpdate:     applyRoleUpdate,
 	cmdUserUpdate:     applyUserUpdate,
+	cmdResourceTags:   applyResourceTags,
 }
 
 func kindTitle(kind string) string {

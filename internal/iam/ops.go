@@ -150,6 +150,15 @@ var iamOps = map[string]Op{
 	"DeleteVirtualMFADevice": opNoOutput((*Service).DeleteVirtualMFADevice),
 	"ListVirtualMFADevices":  op((*Service).ListVirtualMFADevices),
 
+	"TagPolicy":         opNoOutput((*Service).TagPolicy),
+	"UntagPolicy":       opNoOutput((*Service).UntagPolicy),
+	"ListPolicyTags":    op((*Service).ListPolicyTags),
+	"TagMFADevice":      opNoOutput((*Service).TagMFADevice),
+	"UntagMFADevice":    opNoOutput((*Service).UntagMFADevice),
+	"ListMFADeviceTags": op((*Service).ListMFADeviceTags),
+
+	"ListInstanceProfilesForRole": op((*Service).ListInstanceProfilesForRole),
+
 	"ListAccountAliases":    op((*Service).ListAccountAliases),
 	"ListEntitiesForPolicy": op((*Service).ListEntitiesForPolicy),
 

@@ -76,14 +76,15 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 	case "CreateRole", "GetRole", "DeleteRole", "TagRole", "UntagRole", "ListRoleTags",
 		"UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy",
 		"AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies",
-		"PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies":
+		"PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies", "ListInstanceProfilesForRole":
 		return entity(kindRole, v.Get("RoleName"), v.Get("Path"))
 	case "CreateGroup", "GetGroup", "DeleteGroup", "AddUserToGroup", "RemoveUserFromGroup",
 		"AttachGroupPolicy", "DetachGroupPolicy", "ListAttachedGroupPolicies",
 		"PutGroupPolicy", "GetGroupPolicy", "DeleteGroupPolicy", "ListGroupPolicies":
 		return entity(kindGroup, v.Get("GroupName"), v.Get("Path"))
 	case "GetPolicy", "GetPolicyVersion", "ListPolicyVersions", "DeletePolicy",
-		"CreatePolicyVersion", "DeletePolicyVersion", "SetDefaultPolicyVersion":
+		"CreatePolicyVersion", "DeletePolicyVersion", "SetDefaultPolicyVersion",
+		"TagPolicy", "UntagPolicy", "ListPolicyTags":
 		if a := v.Get("PolicyArn"); a != "" {
 			return a
 		}
@@ -103,7 +104,7 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 			}
 			return mfaARN(account, path, n)
 		}
-	case "DeleteVirtualMFADevice":
+	case "DeleteVirtualMFADevice", "TagMFADevice", "UntagMFADevice", "ListMFADeviceTags":
 		if sn := v.Get("SerialNumber"); sn != "" {
 			return sn
 		}
