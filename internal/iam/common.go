@@ -57,6 +57,23 @@ func checkPathPrefix(p string) error {
 	return nil
 }
 
+// policyPathRE is policyPathType's pattern (botocore's iam model): the Path of a managed
+// policy, and the PathPrefix that ListPolicies and ListAttached*Policies filter with, are
+// "/" or "/" segments of letters, digits and .,+@=_- each followed by "/".
+var policyPathRE = regexp.MustCompile(`^((/[A-Za-z0-9.,+@=_-]+)*)/$`)
+
+// checkPolicyPath validates a managed policy path or path prefix (field "path" or
+// "pathPrefix"); "" is the default.
+func checkPolicyPath(field, p string) error {
+	if p == "" {
+		return nil
+	}
+	if len(p) > 512 || !policyPathRE.MatchString(p) {
+		return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: ((/[A-Za-z0-9\\.,\\+@=_-]+)*)/", p, field)
+	}
+	return nil
+}
+
 func nonSpaceLen(s string) int {
 	n := 0
 	for _, c := range s {

@@ -307,3 +307,26 @@ func TestIAMRefusesSessionTokenWithoutMFA(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A managed policy's Path, and the PathPrefix of ListPolicies and ListAttached*Policies,
+// follow policyPathType: "/" segments of letters, digits and .,+@=_-, ending with "/".
+func TestPolicyPathPattern(t *testing.T) {
+	e := newTestEnv(t)
+	e.user("alice")
+	for _, bad := range []string{"/a b/", "/a~/", "/a//b/", "/svc", "svc/"} {
+		_, err := e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", Path: bad, PolicyDocument: allowKMSRead})
+		wantCode(t, err, "ValidationError")
+		_, err = e.s.ListPolicies(e.ctx, e.root, ListPoliciesInput{PathPrefix: bad})
+		wantCode(t, err, "ValidationError")
+		_, err = e.s.listAttached(e.root, kindUser, ListAttachedInput{UserName: "alice", PathPrefix: bad})
+		wantCode(t, err, "ValidationError")
+	}
+	p := must[*PolicyOutput](t)(e.s.CreatePolicy(e.ctx, e.root, CreatePolicyInput{PolicyName: "p", Path: "/svc/kms.read-1@x/", PolicyDocument: allowKMSRead}))
+	if p.Policy.Arn != "arn:aws:iam::"+acct+":policy/svc/kms.read-1@x/p" {
+		t.Fatal(p.Policy.Arn)
+	}
+	l := must[*ListPoliciesOutput](t)(e.s.ListPolicies(e.ctx, e.root, ListPoliciesInput{Scope: "Local", PathPrefix: "/svc/"}))
+	if len(l.Policies) != 1 {
+		t.Fatal(l)
+	}
+}

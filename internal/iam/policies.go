@@ -104,6 +104,9 @@ func (s *Service) CreatePolicy(ctx context.Context, c Caller, in CreatePolicyInp
 	if err := checkName("PolicyName", in.PolicyName, 128); err != nil {
 		return nil, err
 	}
+	if err := checkPolicyPath("path", in.Path); err != nil {
+		return nil, err
+	}
 	path, err := checkPath(in.Path)
 	if err != nil {
 		return nil, err
@@ -268,7 +271,7 @@ func (s *Service) ListPolicies(ctx context.Context, c Caller, in ListPoliciesInp
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'policyUsageFilter' failed to satisfy constraint: Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]", in.PolicyUsageFilter)
 	}
-	if err := checkPathPrefix(in.PathPrefix); err != nil {
+	if err := checkPolicyPath("pathPrefix", in.PathPrefix); err != nil {
 		return nil, err
 	}
 	var all []Policy
@@ -436,7 +439,7 @@ func (s *Service) listAttached(c Caller, kind string, in ListAttachedInput) (*Li
 	if err := checkName(field, name, 128); err != nil {
 		return nil, err
 	}
-	if err := checkPathPrefix(in.PathPrefix); err != nil {
+	if err := checkPolicyPath("pathPrefix", in.PathPrefix); err != nil {
 		return nil, err
 	}
 	e, err := s.getEntity(kind, c.Account, name)
