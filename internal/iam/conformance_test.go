@@ -330,3 +330,21 @@ func TestPolicyPathPattern(t *testing.T) {
 		t.Fatal(l)
 	}
 }
+
+// A role description takes no control characters (roleDescriptionType); an AccessKeyId is
+// word characters (accessKeyIdType).
+func TestRoleDescriptionAndAccessKeyIDPatterns(t *testing.T) {
+	e := newTestEnv(t)
+	trust := trustDoc("arn:aws:iam::"+acct+":root", "")
+	_, err := e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trust, Description: "two\nlines"})
+	wantCode(t, err, "ValidationError")
+	must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trust, Description: "Rôle de lecture — KMS (€, 日本)"}))
+	_, err = e.s.UpdateRoleDescription(e.ctx, e.root, UpdateRoleDescriptionInput{RoleName: "r", Description: "tab\there"})
+	wantCode(t, err, "ValidationError")
+
+	e.user("alice")
+	err = e.s.UpdateAccessKey(e.ctx, e.root, UpdateAccessKeyInput{UserName: "alice", AccessKeyId: "AKIA-NOT-A-KEY-ID", Status: "Inactive"})
+	wantCode(t, err, "ValidationError")
+	err = e.s.DeleteAccessKey(e.ctx, e.root, DeleteAccessKeyInput{UserName: "alice", AccessKeyId: "AKIAAAAAAAAAAAAAAAAA"})
+	wantCode(t, err, "NoSuchEntity")
+}

@@ -254,8 +254,8 @@ func (s *Service) CreateRole(ctx context.Context, c Caller, in CreateRoleInput) 
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Description) > 1000 {
-		return nil, validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
+	if err := checkRoleDescription(in.Description); err != nil {
+		return nil, err
 	}
 	maxSession := defaultMaxSession
 	if in.MaxSessionDuration != nil {

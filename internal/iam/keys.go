@@ -123,9 +123,14 @@ func (s *Service) ListAccessKeys(ctx context.Context, c Caller, in ListAccessKey
 
 type UpdateAccessKeyInput struct{ UserName, AccessKeyId, Status string }
 
+// checkAccessKeyID validates an AccessKeyId parameter (accessKeyIdType: 16-128 word
+// characters).
 func checkAccessKeyID(id string) error {
 	if len(id) < 16 || len(id) > 128 {
 		return validation("1 validation error detected: Value '%s' at 'accessKeyId' failed to satisfy constraint: Member must have length greater than or equal to 16", id)
+	}
+	if !validAccessKeyID(id) {
+		return validation("1 validation error detected: Value '%s' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]+", id)
 	}
 	return nil
 }

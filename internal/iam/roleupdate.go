@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/state"
@@ -44,9 +45,16 @@ func applyRoleUpdate(s *Service, t time.Time, body json.RawMessage) (any, error)
 	return nil, nil
 }
 
+// roleDescriptionRE is roleDescriptionType's pattern (botocore's iam model): letters,
+// marks, separators, symbols, numbers and punctuation; no control characters.
+var roleDescriptionRE = regexp.MustCompile(`^[\p{L}\p{M}\p{Z}\p{S}\p{N}\p{P}]*$`)
+
 func checkRoleDescription(d string) error {
 	if len([]rune(d)) > 1000 {
 		return validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
+	}
+	if !roleDescriptionRE.MatchString(d) {
+		return validation("1 validation error detected: Value '%s' at 'description' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{M}\\p{Z}\\p{S}\\p{N}\\p{P}]*", d)
 	}
 	return nil
 }
