@@ -1,11 +1,21 @@
 package iam
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
+	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/coffer-hsm/coffer/internal/awsproto"
 )
 
 // docOfSize is an identity policy of exactly n non-whitespace characters (its Sid pads it).
@@ -347,4 +357,59 @@ func TestRoleDescriptionAndAccessKeyIDPatterns(t *testing.T) {
 	wantCode(t, err, "ValidationError")
 	err = e.s.DeleteAccessKey(e.ctx, e.root, DeleteAccessKeyInput{UserName: "alice", AccessKeyId: "AKIAAAAAAAAAAAAAAAAA"})
 	wantCode(t, err, "NoSuchEntity")
+}
+
+// verifyCode signs a request with temporary credentials and has the request verifier
+// (awsproto, with the service as its credential store) check it at the test clock's time:
+// "" if it is accepted, otherwise the error code.
+func (e *testEnv) verifyCode(c Credentials) string {
+	e.t.Helper()
+	body := []byte("Action=GetCallerIdentity&Version=2011-06-15")
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/", bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+	if err := v4.NewSigner().SignHTTP(e.ctx, creds, req, hex.EncodeToString(sum[:]), "sts", "us-east-1", e.clock.Now()); err != nil {
+		e.t.Fatal(err)
+	}
+	v := &awsproto.Verifier{Credentials: e.s, Now: e.clock.Now}
+	if _, _, err := v.Verify(req, body); err != nil {
+		var ae *awsproto.Error
+		if !errors.As(err, &ae) {
+			e.t.Fatal(err)
+		}
+		return ae.Code
+	}
+	return ""
+}
+
+// Expired temporary credentials are refused with ExpiredToken (ExpiredTokenException in
+// the JSON protocols), not as an unknown key, until they are purged.
+func TestExpiredSessionIsExpiredToken(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	d := 900
+	st := must[*GetSessionTokenOutput](t)(e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{DurationSeconds: &d}))
+	if code := e.verifyCode(st.Credentials); code != "" {
+		t.Fatalf("a fresh session: %s", code)
+	}
+	// A wrong token is an unknown key, expired or not.
+	bad := st.Credentials
+	bad.SessionToken = "x" + bad.SessionToken[1:]
+	e.clock.Add(15 * time.Minute)
+	if code := e.verifyCode(st.Credentials); code != "ExpiredTokenException" {
+		t.Fatalf("expired: %q", code)
+	}
+	if code := e.verifyCode(bad); code != "UnrecognizedClientException" && code != "InvalidClientTokenId" {
+		t.Fatalf("wrong token: %q", code)
+	}
+	if err := e.s.PurgeExpiredSessions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.s.Lookup(st.Credentials.AccessKeyId); ok {
+		t.Fatal("a purged session resolved")
+	}
 }

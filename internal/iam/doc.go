@@ -29,7 +29,8 @@
 // Service.Lookup implements awsproto.CredentialStore for every request: Active long-term
 // keys of IAM users (AKIA...), unexpired temporary credentials (ASIA...; SessionInfo gives
 // their session token, expiry, MFA context and session tags), then Config.Root. Expired
-// temporary credentials are not found; PurgeExpiredSessions removes them from the state.
+// temporary credentials are found, with their expiry, until PurgeExpiredSessions removes
+// them from the state: the request verifier answers ExpiredToken for them, as AWS does.
 //
 // # Authorization helpers
 //

@@ -404,8 +404,8 @@ func TestMFAAndGetSessionToken(t *testing.T) {
 
 	// Expiry.
 	e.clock.Add(15 * time.Minute)
-	if _, _, ok := e.s.Lookup(st.Credentials.AccessKeyId); ok {
-		t.Fatal("expired session resolved")
+	if code := e.verifyCode(st.Credentials); code != "ExpiredTokenException" {
+		t.Fatalf("expired session: %q", code)
 	}
 	if _, _, ok := e.s.Lookup(c.AccessKeyId); !ok {
 		t.Fatal("12 h session expired early")
@@ -532,8 +532,8 @@ func TestAssumeRole(t *testing.T) {
 	// Expiry: the 1 h session ends, the 2 h one goes on; both survive a restart.
 	e.restart()
 	e.clock.Add(time.Hour)
-	if _, _, ok := e.s.Lookup(out.Credentials.AccessKeyId); ok {
-		t.Fatal("expired role session resolved")
+	if code := e.verifyCode(out.Credentials); code != "ExpiredTokenException" {
+		t.Fatalf("expired role session: %q", code)
 	}
 	if _, _, ok := e.s.Lookup(long.Credentials.AccessKeyId); !ok {
 		t.Fatal("2 h role session lost")

@@ -178,7 +178,8 @@ type Session struct {
 }
 
 // Lookup implements awsproto.CredentialStore: active long-term access keys of IAM users,
-// unexpired temporary credentials, then the configured Root store. For temporary
+// temporary credentials (with their Expires: expired ones until they are purged, for the
+// verifier to answer ExpiredToken), then the configured Root store. For temporary
 // credentials the Principal carries the SessionToken the request must present, Expires,
 // the MFA context, session tags (over the role's or user's tags), SourceIdentity and
 // RoleSessionName.
@@ -186,7 +187,6 @@ func (s *Service) Lookup(accessKeyID string) (string, awsproto.Principal, bool) 
 	s.mu.RLock()
 	var p awsproto.Principal
 	var sealed string
-	var expires time.Time
 	if k := s.keys[accessKeyID]; k != nil {
 		if k.Status != "Active" {
 			s.mu.RUnlock()
@@ -205,7 +205,7 @@ func (s *Service) Lookup(accessKeyID string) (string, awsproto.Principal, bool) 
 		sealed = k.Secret
 	} else if x := s.sessions[accessKeyID]; x != nil {
 		p = s.sessionPrincipalLocked(x)
-		sealed, expires = x.Secret, x.Expiration
+		sealed = x.Secret
 	}
 	s.mu.RUnlock()
 	if sealed == "" {
@@ -214,9 +214,9 @@ func (s *Service) Lookup(accessKeyID string) (string, awsproto.Principal, bool) 
 		}
 		return "", awsproto.Principal{}, false
 	}
-	if !expires.IsZero() && !s.now().Before(expires) {
-		return "", awsproto.Principal{}, false
-	}
+	// Expired temporary credentials are still found until PurgeExpiredSessions removes
+	// them, with their Expires: the verifier refuses them with ExpiredToken (after it has
+	// checked their session token), as AWS does, rather than as an unknown key.
 	secret, err := s.unseal(accessKeyID, sealed)
 	if err != nil {
 		s.cfg.Logger.Error("iam: cannot unseal secret access key", "access_key_id", accessKeyID, "err", err)
