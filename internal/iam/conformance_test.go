@@ -406,6 +406,16 @@ func TestExpiredSessionIsExpiredToken(t *testing.T) {
 	if code := e.verifyCode(bad); code != "UnrecognizedClientException" && code != "InvalidClientTokenId" {
 		t.Fatalf("wrong token: %q", code)
 	}
+	// Kept a day after it expired (SDKs refresh their credentials on ExpiredToken, not on
+	// an unknown key), then purged.
+	e.clock.Add(24*time.Hour - time.Second)
+	if err := e.s.PurgeExpiredSessions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := e.verifyCode(st.Credentials); code != "ExpiredTokenException" {
+		t.Fatalf("expired a day ago less a second: %q", code)
+	}
+	e.clock.Add(time.Second)
 	if err := e.s.PurgeExpiredSessions(e.ctx); err != nil {
 		t.Fatal(err)
 	}

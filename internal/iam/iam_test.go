@@ -410,6 +410,14 @@ func TestMFAAndGetSessionToken(t *testing.T) {
 	if _, _, ok := e.s.Lookup(c.AccessKeyId); !ok {
 		t.Fatal("12 h session expired early")
 	}
+	// Expired credentials are kept a day (ExpiredToken), then purged.
+	if err := e.s.PurgeExpiredSessions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := e.verifyCode(st.Credentials); code != "ExpiredTokenException" {
+		t.Fatalf("expired session after a purge: %q", code)
+	}
+	e.clock.Add(24 * time.Hour)
 	if err := e.s.PurgeExpiredSessions(e.ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -364,12 +364,18 @@ func (s *Service) checkTrust(c Caller, cp parsedARN, role *entity, in AssumeRole
 	return nil
 }
 
-// PurgeExpiredSessions removes the temporary credentials that expired (Lookup already
-// ignores them); the lead may call it periodically on the leader.
+// expiredSessionRetention is how long expired temporary credentials are kept: requests
+// signed with them get ExpiredToken (on which SDKs refresh their credentials) rather than
+// InvalidClientTokenId (on which they give up).
+const expiredSessionRetention = 24 * time.Hour
+
+// PurgeExpiredSessions removes the temporary credentials that expired more than
+// expiredSessionRetention ago (the verifier refuses expired ones with ExpiredToken); the
+// node calls it periodically on the leader.
 func (s *Service) PurgeExpiredSessions(ctx context.Context) error {
 	s.mu.RLock()
 	expired := false
-	now := s.now()
+	now := s.now().Add(-expiredSessionRetention)
 	for _, x := range s.sessions {
 		if !x.Expiration.After(now) {
 			expired = true
