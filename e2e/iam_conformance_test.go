@@ -96,6 +96,9 @@ func TestIAMConformance(t *testing.T) {
 		qStatus(t, "ValidationError", 400, "iam", "ListUsers", "MaxItems", "0")
 		qStatus(t, "ValidationError", 400, "iam", "ListRoles", "MaxItems", "1001")
 		qStatus(t, "ValidationError", 400, "iam", "ListUsers", "PathPrefix", "/a b/")
+		// Managed policies' paths are stricter (policyPathType).
+		qStatus(t, "ValidationError", 400, "iam", "ListPolicies", "PathPrefix", "/svc")
+		qStatus(t, "ValidationError", 400, "iam", "CreatePolicy", "PolicyName", "pathy", "Path", "/a~b/", "PolicyDocument", doc(150))
 		// The CLIs page with MaxItems and Marker and join the pages.
 		for _, n := range []string{"pa", "pb", "pc"} {
 			qOK(t, s, root, nil, "iam", "CreateUser", "UserName", n, "Path", "/paged/")
@@ -186,6 +189,18 @@ func TestIAMConformance(t *testing.T) {
 			used, err := time.Parse(time.RFC3339, g.Role.RoleLastUsed.LastUsedDate)
 			if err != nil || used.Before(before) || used.After(time.Now().Add(time.Second)) || g.Role.RoleLastUsed.Region != "eu-west-3" {
 				t.Fatalf("%s: RoleLastUsed %+v (%v)", bin, g.Role.RoleLastUsed, err)
+			}
+		}
+		var ad struct {
+			RoleDetailList []struct {
+				RoleName     string
+				RoleLastUsed struct{ LastUsedDate, Region string }
+			}
+		}
+		cliOK(t, v1, root, &ad, "iam", "get-account-authorization-details", "--filter", "Role")
+		for _, r := range ad.RoleDetailList {
+			if r.RoleName == "used" && (r.RoleLastUsed.Region != "eu-west-3" || r.RoleLastUsed.LastUsedDate == "") {
+				t.Fatalf("authorization details: %+v", r)
 			}
 		}
 		var lr struct{ Roles []map[string]any }
