@@ -264,7 +264,7 @@ func (s *Service) CreateRole(ctx context.Context, c Caller, in CreateRoleInput) 
 	if maxSession < 3600 || maxSession > 43200 {
 		return nil, validation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600 and less than or equal to 43200", maxSession)
 	}
-	if _, err := checkDocument(in.AssumeRolePolicyDocument, true, 2048); err != nil {
+	if _, err := checkDocument(in.AssumeRolePolicyDocument, true, trustPolicyMaxChars); err != nil {
 		return nil, err
 	}
 	id, err := s.newID("AROA", 17)

@@ -32,6 +32,7 @@ const (
 	maxMFADevicesPerUser  = 8
 	defaultMaxSession     = 3600
 	managedPolicyMaxChars = 6144
+	trustPolicyMaxChars   = 2048
 )
 
 // entity is a user, role or group. Names are unique per account and kind, case-insensitively.

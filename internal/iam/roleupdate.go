@@ -119,7 +119,7 @@ func (s *Service) UpdateAssumeRolePolicy(ctx context.Context, c Caller, in Updat
 	if in.PolicyDocument == "" {
 		return validation("1 validation error detected: Value null at 'policyDocument' failed to satisfy constraint: Member must not be null")
 	}
-	if _, err := checkDocument(in.PolicyDocument, true, 2048); err != nil {
+	if _, err := checkDocument(in.PolicyDocument, true, trustPolicyMaxChars); err != nil {
 		return err
 	}
 	return s.propose(ctx, cmdRoleUpdate, roleUpdateCmd{Account: c.Account, Name: in.RoleName, TrustPolicy: in.PolicyDocument})

@@ -66,6 +66,8 @@ func (s *Service) GetAccountSummary(ctx context.Context, c Caller, _ struct{}) (
 		{"PolicySizeQuota", managedPolicyMaxChars},
 		{"UserPolicySizeQuota", inlineMaxChars[kindUser]},
 		{"GroupPolicySizeQuota", inlineMaxChars[kindGroup]},
+		{"RolePolicySizeQuota", inlineMaxChars[kindRole]},
+		{"AssumeRolePolicySizePerRoleQuota", trustPolicyMaxChars},
 		{"VersionsPerPolicyQuota", maxPolicyVersions},
 	} {
 		out.SummaryMap = append(out.SummaryMap, q)

@@ -25,7 +25,8 @@ func TestGetAccountSummary(t *testing.T) {
 	}
 	for k, want := range map[string]int{"Users": 2, "Groups": 1, "Roles": 1, "Policies": 1, "PolicyVersionsInUse": 2,
 		"MFADevices": 1, "MFADevicesInUse": 0, "AccountMFAEnabled": 0, "AccountAccessKeysPresent": 1,
-		"AccessKeysPerUserQuota": 2, "VersionsPerPolicyQuota": 5, "PolicySizeQuota": 6144} {
+		"AccessKeysPerUserQuota": 2, "VersionsPerPolicyQuota": 5, "PolicySizeQuota": 6144,
+		"UserPolicySizeQuota": 2048, "GroupPolicySizeQuota": 5120, "RolePolicySizeQuota": 10240, "AssumeRolePolicySizePerRoleQuota": 2048} {
 		if v, ok := got[k]; !ok || v != want {
 			t.Errorf("%s = %d (present %v), want %d", k, v, ok, want)
 		}
