@@ -423,3 +423,16 @@ func TestExpiredSessionIsExpiredToken(t *testing.T) {
 		t.Fatal("a purged session resolved")
 	}
 }
+
+// Operations on an existing user take names up to 128 characters (existingUserNameType): a
+// longer-than-64 name is a missing user; role names stay 1-64.
+func TestExistingUserNameLength(t *testing.T) {
+	e := newTestEnv(t)
+	long := strings.Repeat("u", 100)
+	wantCode(t, e.s.TagUser(e.ctx, e.root, TagUserInput{UserName: long, Tags: []Tag{{"k", "v"}}}), "NoSuchEntity")
+	_, err := e.s.ListUserTags(e.ctx, e.root, ListTagsInput{UserName: long})
+	wantCode(t, err, "NoSuchEntity")
+	wantCode(t, e.s.DeleteUser(e.ctx, e.root, UserNameInput{UserName: long}), "NoSuchEntity")
+	wantCode(t, e.s.TagUser(e.ctx, e.root, TagUserInput{UserName: strings.Repeat("u", 129), Tags: []Tag{{"k", "v"}}}), "ValidationError")
+	wantCode(t, e.s.TagRole(e.ctx, e.root, TagRoleInput{RoleName: strings.Repeat("r", 65), Tags: []Tag{{"k", "v"}}}), "ValidationError")
+}

@@ -461,6 +461,16 @@ func (s *Service) ListGroupsForUser(ctx context.Context, c Caller, in ListGroups
 
 // ---- tags ----
 
+// existingNameMax is the longest name the operations on an existing user or role take
+// (existingUserNameType is 1-128, roleNameType 1-64): a longer user name is a missing user,
+// not a validation error.
+func existingNameMax(kind string) int {
+	if kind == kindUser {
+		return 128
+	}
+	return 64
+}
+
 type TagUserInput struct {
 	UserName string
 	Tags     []Tag
@@ -493,7 +503,7 @@ type ListTagsOutput struct {
 }
 
 func (s *Service) tag(ctx context.Context, c Caller, kind, name string, set []Tag, remove []string) error {
-	if err := checkName(strings.ToUpper(kind[:1])+kind[1:]+"Name", name, 64); err != nil {
+	if err := checkName(strings.ToUpper(kind[:1])+kind[1:]+"Name", name, existingNameMax(kind)); err != nil {
 		return err
 	}
 	if set != nil {
@@ -534,7 +544,7 @@ func nonNil[T any](v []T) []T {
 }
 
 func (s *Service) listTags(c Caller, kind, name string, in ListTagsInput) (*ListTagsOutput, error) {
-	if err := checkName(strings.ToUpper(kind[:1])+kind[1:]+"Name", name, 64); err != nil {
+	if err := checkName(strings.ToUpper(kind[:1])+kind[1:]+"Name", name, existingNameMax(kind)); err != nil {
 		return nil, err
 	}
 	e, err := s.getEntity(kind, c.Account, name)
