@@ -436,3 +436,12 @@ func TestExistingUserNameLength(t *testing.T) {
 	wantCode(t, e.s.TagUser(e.ctx, e.root, TagUserInput{UserName: strings.Repeat("u", 129), Tags: []Tag{{"k", "v"}}}), "ValidationError")
 	wantCode(t, e.s.TagRole(e.ctx, e.root, TagRoleInput{RoleName: strings.Repeat("r", 65), Tags: []Tag{{"k", "v"}}}), "ValidationError")
 }
+
+// Role names are 1-64 in every operation (roleNameType), group names 1-128.
+func TestRoleNameLengthInPolicyOperations(t *testing.T) {
+	e := newTestEnv(t)
+	long := strings.Repeat("r", 65)
+	wantCode(t, e.s.putInline(e.ctx, e.root, kindRole, PutInlinePolicyInput{RoleName: long, PolicyName: "p", PolicyDocument: allowKMSRead}), "ValidationError")
+	wantCode(t, e.s.attach(e.ctx, e.root, kindRole, AttachPolicyInput{RoleName: long, PolicyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess"}, false), "ValidationError")
+	wantCode(t, e.s.putInline(e.ctx, e.root, kindGroup, PutInlinePolicyInput{GroupName: strings.Repeat("g", 100), PolicyName: "p", PolicyDocument: allowKMSRead}), "NoSuchEntity")
+}

@@ -461,14 +461,14 @@ func (s *Service) ListGroupsForUser(ctx context.Context, c Caller, in ListGroups
 
 // ---- tags ----
 
-// existingNameMax is the longest name the operations on an existing user or role take
-// (existingUserNameType is 1-128, roleNameType 1-64): a longer user name is a missing user,
-// not a validation error.
+// existingNameMax is the longest name the operations on an existing user, group or role
+// take (existingUserNameType and groupNameType are 1-128, roleNameType 1-64): a user name
+// longer than 64 is a missing user, not a validation error.
 func existingNameMax(kind string) int {
-	if kind == kindUser {
-		return 128
+	if kind == kindRole {
+		return 64
 	}
-	return 64
+	return 128
 }
 
 type TagUserInput struct {

@@ -397,7 +397,7 @@ func entityName(kind string, in AttachPolicyInput) (string, string) {
 
 func (s *Service) attach(ctx context.Context, c Caller, kind string, in AttachPolicyInput, detach bool) error {
 	field, name := entityName(kind, in)
-	if err := checkName(field, name, 128); err != nil {
+	if err := checkName(field, name, existingNameMax(kind)); err != nil {
 		return err
 	}
 	if err := checkPolicyARN(in.PolicyArn); err != nil {
@@ -436,7 +436,7 @@ type ListAttachedOutput struct {
 
 func (s *Service) listAttached(c Caller, kind string, in ListAttachedInput) (*ListAttachedOutput, error) {
 	field, name := entityName(kind, AttachPolicyInput{UserName: in.UserName, RoleName: in.RoleName, GroupName: in.GroupName})
-	if err := checkName(field, name, 128); err != nil {
+	if err := checkName(field, name, existingNameMax(kind)); err != nil {
 		return nil, err
 	}
 	if err := checkPolicyPath("pathPrefix", in.PathPrefix); err != nil {
@@ -494,7 +494,7 @@ func inlineTooBig(kind, name string) *Error {
 
 func (s *Service) putInline(ctx context.Context, c Caller, kind string, in PutInlinePolicyInput) error {
 	field, name := entityName(kind, AttachPolicyInput{UserName: in.UserName, RoleName: in.RoleName, GroupName: in.GroupName})
-	if err := checkName(field, name, 128); err != nil {
+	if err := checkName(field, name, existingNameMax(kind)); err != nil {
 		return err
 	}
 	if err := checkName("PolicyName", in.PolicyName, 128); err != nil {
@@ -508,7 +508,7 @@ func (s *Service) putInline(ctx context.Context, c Caller, kind string, in PutIn
 
 func (s *Service) getInline(c Caller, kind string, in InlinePolicyInput) (*GetInlinePolicyOutput, error) {
 	field, name := entityName(kind, AttachPolicyInput{UserName: in.UserName, RoleName: in.RoleName, GroupName: in.GroupName})
-	if err := checkName(field, name, 128); err != nil {
+	if err := checkName(field, name, existingNameMax(kind)); err != nil {
 		return nil, err
 	}
 	if err := checkName("PolicyName", in.PolicyName, 128); err != nil {
@@ -536,7 +536,7 @@ func (s *Service) getInline(c Caller, kind string, in InlinePolicyInput) (*GetIn
 
 func (s *Service) deleteInline(ctx context.Context, c Caller, kind string, in InlinePolicyInput) error {
 	field, name := entityName(kind, AttachPolicyInput{UserName: in.UserName, RoleName: in.RoleName, GroupName: in.GroupName})
-	if err := checkName(field, name, 128); err != nil {
+	if err := checkName(field, name, existingNameMax(kind)); err != nil {
 		return err
 	}
 	if err := checkName("PolicyName", in.PolicyName, 128); err != nil {
@@ -547,7 +547,7 @@ func (s *Service) deleteInline(ctx context.Context, c Caller, kind string, in In
 
 func (s *Service) listInline(c Caller, kind string, in ListAttachedInput) (*ListInlinePoliciesOutput, error) {
 	field, name := entityName(kind, AttachPolicyInput{UserName: in.UserName, RoleName: in.RoleName, GroupName: in.GroupName})
-	if err := checkName(field, name, 128); err != nil {
+	if err := checkName(field, name, existingNameMax(kind)); err != nil {
 		return nil, err
 	}
 	e, err := s.getEntity(kind, c.Account, name)
