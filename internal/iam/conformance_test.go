@@ -445,3 +445,21 @@ func TestRoleNameLengthInPolicyOperations(t *testing.T) {
 	wantCode(t, e.s.attach(e.ctx, e.root, kindRole, AttachPolicyInput{RoleName: long, PolicyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess"}, false), "ValidationError")
 	wantCode(t, e.s.putInline(e.ctx, e.root, kindGroup, PutInlinePolicyInput{GroupName: strings.Repeat("g", 100), PolicyName: "p", PolicyDocument: allowKMSRead}), "NoSuchEntity")
 }
+
+// SerialNumber is serialNumberType (9-256, [\w+=/:,.@-]*), codes are six digits.
+func TestSerialNumberAndCodeFormats(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	_, err := e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{SerialNumber: "arn:aws:iam::" + acct + ":mfa/a b", TokenCode: "123456"})
+	wantCode(t, err, "ValidationError")
+	_, err = e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{SerialNumber: "arn:aws:iam::" + acct + ":mfa/ab", TokenCode: "12345"})
+	wantCode(t, err, "ValidationError")
+	if !strings.Contains(err.Error(), "length greater than or equal to 6") {
+		t.Fatal(err)
+	}
+	_, err = e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{SerialNumber: "arn:aws:iam::" + acct + ":mfa/ab", TokenCode: "12345a"})
+	wantCode(t, err, "ValidationError")
+	// A well-formed serial of no device: AccessDenied, as a wrong code.
+	_, err = e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{SerialNumber: "arn:aws:iam::" + acct + ":mfa/ab", TokenCode: "123456"})
+	wantCode(t, err, "AccessDenied")
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -104,15 +105,25 @@ func (s *Service) device(acct, serial string) (*mfaDevice, []byte, error) {
 	return &cp, seed, nil
 }
 
+// serialRE is serialNumberType's pattern (botocore's iam and sts models).
+var serialRE = regexp.MustCompile(`^[\w+=/:,.@-]*$`)
+
 func checkSerial(v string) error {
 	if len(v) < 9 || len(v) > 256 {
 		return validation("1 validation error detected: Value '%s' at 'serialNumber' failed to satisfy constraint: Member must have length greater than or equal to 9", v)
 	}
+	if !serialRE.MatchString(v) {
+		return validation("1 validation error detected: Value '%s' at 'serialNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=/:,.@-]*", v)
+	}
 	return nil
 }
 
+// checkCode validates a 6-digit code (authenticationCodeType, tokenCodeType).
 func checkCode(field, v string) error {
-	if len(v) != 6 || strings.Trim(v, "0123456789") != "" {
+	if len(v) != 6 {
+		return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to 6 and less than or equal to 6", v, field)
+	}
+	if strings.Trim(v, "0123456789") != "" {
 		return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]+", v, field)
 	}
 	return nil
