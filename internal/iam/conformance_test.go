@@ -463,3 +463,14 @@ func TestSerialNumberAndCodeFormats(t *testing.T) {
 	_, err = e.s.GetSessionToken(e.ctx, alice, GetSessionTokenInput{SerialNumber: "arn:aws:iam::" + acct + ":mfa/ab", TokenCode: "123456"})
 	wantCode(t, err, "AccessDenied")
 }
+
+// ListEntitiesForPolicy's PathPrefix is a pathType: it must begin and end with "/".
+func TestListEntitiesForPolicyPathPrefix(t *testing.T) {
+	e := newTestEnv(t)
+	const ro = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+	_, err := e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: ro, PathPrefix: "/svc"})
+	wantCode(t, err, "ValidationError")
+	if _, err := e.s.ListEntitiesForPolicy(e.ctx, e.root, ListEntitiesForPolicyInput{PolicyArn: ro, PathPrefix: "/svc/"}); err != nil {
+		t.Fatal(err)
+	}
+}

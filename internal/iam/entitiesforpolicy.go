@@ -55,8 +55,11 @@ func (s *Service) ListEntitiesForPolicy(ctx context.Context, c Caller, in ListEn
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'policyUsageFilter' failed to satisfy constraint: Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]", in.PolicyUsageFilter)
 	}
-	if err := checkPathPrefix(in.PathPrefix); err != nil {
-		return nil, err
+	// Its PathPrefix is a pathType: "/" or "/.../".
+	if in.PathPrefix != "" {
+		if _, err := checkPath(in.PathPrefix); err != nil {
+			return nil, validation("1 validation error detected: Value '%s' at 'pathPrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007F]+\\u002F)", in.PathPrefix)
+		}
 	}
 	type hit struct{ kind, name, id string }
 	var hits []hit
