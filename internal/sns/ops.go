@@ -26,8 +26,11 @@ import (
 
 // Caller is the verified identity of a request. SNS is single-account: the service's
 // topics all belong to Config.AccountID, and a caller of another account gets
-// AuthorizationError (an empty Account is not checked). Region is not checked (the
-// topics' ARNs carry Config.Region).
+// AuthorizationError (an empty Account is not checked). SNS is regional, as on AWS:
+// Region (the region the request was signed for; "" = the node's region, Config.Region)
+// is where CreateTopic makes its topic and what ListTopics and ListSubscriptions list,
+// and an ARN parameter naming a topic or subscription of another region is refused as
+// AWS's regional endpoints refuse it (see checkRegion).
 type Caller struct {
 	Region  string
 	Account string
@@ -199,6 +202,36 @@ func (s *Service) params(c Caller, body []byte) (url.Values, error) {
 	return awsproto.ParseQuery(body)
 }
 
+// checkRegion refuses an ARN parameter (field: TopicArn, SubscriptionArn, ResourceArn)
+// that names a resource of another region than the caller's, as AWS's regional
+// endpoints do: 400 InvalidParameter "Invalid parameter: TopicArn" (the answer of a
+// region's endpoint to Publish, Subscribe or ConfirmSubscription with another region's
+// topic ARN), whether or not that topic exists. A caller without a region is not
+// checked, and a malformed ARN is left to the operation, which refuses it with its own
+// message. The service's Go methods (the links, CloudWatch's and CloudTrail's
+// notifications) take full ARNs and are not regional.
+func checkRegion(c Caller, arn, field string) error {
+	if c.Region == "" || !strings.HasPrefix(arn, "arn:aws:sns:") || strings.Count(arn, ":") < 5 {
+		return nil
+	}
+	if arnRegion(arn) != c.Region {
+		return invalid("Invalid parameter: %s", field)
+	}
+	return nil
+}
+
+// paramsIn is params followed by checkRegion of the ARN parameter field.
+func (s *Service) paramsIn(c Caller, body []byte, field string) (url.Values, error) {
+	v, err := s.params(c, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegion(c, v.Get(field), field); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // asInvalid turns a parameter-parsing error (ValidationError) into SNS's InvalidParameter.
 func asInvalid(err error) error {
 	var ae *awsproto.Error
@@ -302,7 +335,7 @@ func opCreateTopic(s *Service, ctx context.Context, c Caller, body []byte) (any,
 		}
 		tags[t.Key] = t.Value
 	}
-	arn, err := s.CreateTopic(ctx, v.Get("Name"), attrs, tags)
+	arn, err := s.CreateTopicIn(ctx, c.Region, v.Get("Name"), attrs, tags)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +347,7 @@ func opListTopics(s *Service, ctx context.Context, c Caller, body []byte) (any, 
 	if err != nil {
 		return nil, err
 	}
-	arns, next, err := s.ListTopics(ctx, v.Get("NextToken"))
+	arns, next, err := s.ListTopicsIn(ctx, c.Region, v.Get("NextToken"))
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +359,7 @@ func opListTopics(s *Service, ctx context.Context, c Caller, body []byte) (any, 
 }
 
 func opDeleteTopic(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "TopicArn")
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +367,7 @@ func opDeleteTopic(s *Service, ctx context.Context, c Caller, body []byte) (any,
 }
 
 func opGetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "TopicArn")
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +379,7 @@ func opGetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte
 }
 
 func opSetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "TopicArn")
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +387,7 @@ func opSetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte
 }
 
 func opGetSubscriptionAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "SubscriptionArn")
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +399,7 @@ func opGetSubscriptionAttributes(s *Service, ctx context.Context, c Caller, body
 }
 
 func opSetSubscriptionAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "SubscriptionArn")
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +407,7 @@ func opSetSubscriptionAttributes(s *Service, ctx context.Context, c Caller, body
 }
 
 func opListTagsForResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "ResourceArn")
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +423,7 @@ func opListTagsForResource(s *Service, ctx context.Context, c Caller, body []byt
 }
 
 func opTagResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "ResourceArn")
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +442,7 @@ func opTagResource(s *Service, ctx context.Context, c Caller, body []byte) (any,
 }
 
 func opUntagResource(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "ResourceArn")
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +453,7 @@ func opUntagResource(s *Service, ctx context.Context, c Caller, body []byte) (an
 }
 
 func opSubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "TopicArn")
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +473,7 @@ func opSubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, e
 }
 
 func opConfirmSubscription(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "TopicArn")
 	if err != nil {
 		return nil, err
 	}
@@ -469,7 +502,7 @@ func opListSubscriptions(s *Service, ctx context.Context, c Caller, body []byte)
 	if err != nil {
 		return nil, err
 	}
-	subs, next, err := s.ListSubscriptions(ctx, v.Get("NextToken"))
+	subs, next, err := s.ListSubscriptionsIn(ctx, c.Region, v.Get("NextToken"))
 	if err != nil {
 		return nil, err
 	}
@@ -477,7 +510,7 @@ func opListSubscriptions(s *Service, ctx context.Context, c Caller, body []byte)
 }
 
 func opListSubscriptionsByTopic(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "TopicArn")
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +522,7 @@ func opListSubscriptionsByTopic(s *Service, ctx context.Context, c Caller, body 
 }
 
 func opUnsubscribe(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "SubscriptionArn")
 	if err != nil {
 		return nil, err
 	}
@@ -506,6 +539,9 @@ func opPublish(s *Service, ctx context.Context, c Caller, body []byte) (any, err
 	}
 	if v.Get("TopicArn") == "" {
 		return nil, invalid("Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter")
+	}
+	if err := checkRegion(c, v.Get("TopicArn"), "TopicArn"); err != nil {
+		return nil, err
 	}
 	in, err := publishMessage(v)
 	if err != nil {
@@ -599,7 +635,7 @@ type BatchResultErrorEntry struct {
 // that is not 1-80 letters, digits, - or _, two entries with one Id, more than 256 KiB of
 // messages in all, an unknown topic) is refused with AWS's error.
 func opPublishBatch(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
-	v, err := s.params(c, body)
+	v, err := s.paramsIn(c, body, "TopicArn")
 	if err != nil {
 		return nil, err
 	}

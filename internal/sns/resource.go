@@ -15,6 +15,12 @@ import (
 // Authorizing with "*" instead makes statements scoped to a topic ARN match nothing:
 // their Allow never applies and, worse, neither does their Deny.
 func (s *Service) RequestResource(op string, body []byte) string {
+	return s.RequestResourceIn(op, "", body)
+}
+
+// RequestResourceIn is RequestResource for a request signed for region ("" = the node's
+// region): the topic CreateTopic names is the one of that name in that region.
+func (s *Service) RequestResourceIn(op, region string, body []byte) string {
 	v, err := url.ParseQuery(string(body))
 	if err != nil {
 		return "*"
@@ -28,7 +34,7 @@ func (s *Service) RequestResource(op string, body []byte) string {
 		arn = v.Get("ResourceArn")
 	case "CreateTopic":
 		if n := v.Get("Name"); topicName.MatchString(n) {
-			arn = s.topicARN(n)
+			arn = s.topicARN(region, n)
 		}
 	}
 	if arn == "" || !strings.HasPrefix(arn, "arn:") {

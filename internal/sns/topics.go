@@ -85,8 +85,28 @@ type Subscription struct {
 
 var topicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
-func (s *Service) topicARN(name string) string {
-	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", s.cfg.Region, s.cfg.AccountID, name)
+// topicARN is the ARN of the topic of that name in region ("" = the node's region,
+// Config.Region).
+func (s *Service) topicARN(region, name string) string {
+	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", s.region(region), s.cfg.AccountID, name)
+}
+
+// region is r, or the node's region (Config.Region) if r is empty.
+func (s *Service) region(r string) string {
+	if r == "" {
+		return s.cfg.Region
+	}
+	return r
+}
+
+// arnRegion is the region of an ARN (its fourth field; "" if it has none). A
+// subscription's ARN is its topic's ARN and an id, so it is in its topic's region.
+func arnRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 5)
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[3]
 }
 
 func (s *Service) newID() (string, error) {
@@ -97,17 +117,24 @@ func (s *Service) newID() (string, error) {
 	return u.String(), nil
 }
 
-// CreateTopic creates a standard topic, or returns the existing topic of that name.
-// Supported attributes: DisplayName, DeliveryPolicy, SignatureVersion and FifoTopic=false.
-// FIFO topics are not supported.
+// CreateTopic creates a standard topic in the node's region (Config.Region), or returns
+// the existing topic of that name there: CreateTopicIn with the node's region.
 func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string]string, tags map[string]string) (string, error) {
+	return s.CreateTopicIn(ctx, "", name, attrs, tags)
+}
+
+// CreateTopicIn creates a standard topic in region ("" = the node's region), or returns
+// the existing topic of that name in that region: a name is a topic per region, as on
+// AWS, and the topic's ARN carries its region. Supported attributes: DisplayName,
+// DeliveryPolicy, SignatureVersion and FifoTopic=false. FIFO topics are not supported.
+func (s *Service) CreateTopicIn(ctx context.Context, region, name string, attrs map[string]string, tags map[string]string) (string, error) {
 	if !topicName.MatchString(name) {
 		if strings.HasSuffix(name, ".fifo") {
 			return "", invalid("Invalid parameter: FIFO topics are not supported")
 		}
 		return "", invalid("Invalid parameter: Topic Name")
 	}
-	t := &topicRec{Arn: s.topicARN(name), Name: name, Tags: tags, Created: s.now()}
+	t := &topicRec{Arn: s.topicARN(region, name), Name: name, Tags: tags, Created: s.now()}
 	for k, v := range attrs {
 		switch k {
 		case "DisplayName":
@@ -181,8 +208,16 @@ func pageToken(t string) (string, error) {
 
 const pageSize = 100
 
-// ListTopics lists topic ARNs, 100 per page.
+// ListTopics lists the ARNs of the topics of the node's region (Config.Region), 100 per
+// page: ListTopicsIn with the node's region.
 func (s *Service) ListTopics(ctx context.Context, nextToken string) ([]string, string, error) {
+	return s.ListTopicsIn(ctx, "", nextToken)
+}
+
+// ListTopicsIn lists the ARNs of the topics of region ("" = the node's region), 100 per
+// page, as AWS's regional endpoints do.
+func (s *Service) ListTopicsIn(ctx context.Context, region, nextToken string) ([]string, string, error) {
+	region = s.region(region)
 	after, err := pageToken(nextToken)
 	if err != nil {
 		return nil, "", err
@@ -191,7 +226,7 @@ func (s *Service) ListTopics(ctx context.Context, nextToken string) ([]string, s
 	defer s.mu.RUnlock()
 	var out []string
 	for _, k := range slices.Sorted(maps.Keys(s.topics)) {
-		if k <= after {
+		if k <= after || arnRegion(k) != region {
 			continue
 		}
 		if len(out) == pageSize {
@@ -444,9 +479,16 @@ func (s *Service) unsubscribe(ctx context.Context, subArn string, unauthenticate
 	return nil
 }
 
-// ListSubscriptions lists all subscriptions, 100 per page.
+// ListSubscriptions lists the subscriptions of the node's region (Config.Region), 100 per
+// page: ListSubscriptionsIn with the node's region.
 func (s *Service) ListSubscriptions(ctx context.Context, nextToken string) ([]Subscription, string, error) {
-	return s.listSubs("", nextToken)
+	return s.ListSubscriptionsIn(ctx, "", nextToken)
+}
+
+// ListSubscriptionsIn lists the subscriptions to the topics of region ("" = the node's
+// region), 100 per page.
+func (s *Service) ListSubscriptionsIn(ctx context.Context, region, nextToken string) ([]Subscription, string, error) {
+	return s.listSubs(s.region(region), "", nextToken)
 }
 
 // ListSubscriptionsByTopic lists a topic's subscriptions, 100 per page.
@@ -460,10 +502,11 @@ func (s *Service) ListSubscriptionsByTopic(ctx context.Context, topicArn, nextTo
 	if !ok {
 		return nil, "", snsErr("NotFound", "Topic does not exist")
 	}
-	return s.listSubs(topicArn, nextToken)
+	return s.listSubs("", topicArn, nextToken)
 }
 
-func (s *Service) listSubs(topic, nextToken string) ([]Subscription, string, error) {
+// listSubs lists the subscriptions of region ("" = any) or of topic ("" = any).
+func (s *Service) listSubs(region, topic, nextToken string) ([]Subscription, string, error) {
 	after, err := pageToken(nextToken)
 	if err != nil {
 		return nil, "", err
@@ -474,7 +517,7 @@ func (s *Service) listSubs(topic, nextToken string) ([]Subscription, string, err
 	last := ""
 	for _, k := range slices.Sorted(maps.Keys(s.subs)) {
 		sub := s.subs[k]
-		if k <= after || (topic != "" && sub.TopicArn != topic) {
+		if k <= after || (topic != "" && sub.TopicArn != topic) || (region != "" && arnRegion(sub.TopicArn) != region) {
 			continue
 		}
 		if len(out) == pageSize {
