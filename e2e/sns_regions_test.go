@@ -62,6 +62,17 @@ func TestSNSRegions(t *testing.T) {
 	}
 	checkTopics("after the refused calls")
 
+	// A trail homed in us-west-2 names its region's topic by name; a name that is a topic
+	// of us-east-1 only is no topic there.
+	var trail struct{ SnsTopicARN string }
+	sweepOK(t, s, "us-west-2", &trail, "cloudtrail", "create-trail", "--name", "west-trail",
+		"--s3-bucket-name", "audit-west", "--sns-topic-name", "ops-alerts")
+	if trail.SnsTopicARN != west.TopicArn {
+		t.Fatalf("create-trail in us-west-2 --sns-topic-name ops-alerts: SnsTopicARN %q", trail.SnsTopicARN)
+	}
+	sweepFails(t, s, "us-west-2", "InsufficientSnsTopicPolicyException", "cloudtrail", "create-trail", "--name", "west-trail-2",
+		"--s3-bucket-name", "audit-west", "--sns-topic-name", "east-only")
+
 	// An HTTP subscriber on loopback to the us-west-2 topic, confirmed through its
 	// SubscribeURL.
 	rcv := newSNSReceiver(t)
