@@ -48,11 +48,10 @@ func TestSNSRegions(t *testing.T) {
 	}
 	checkTopics("after create-topic")
 
-	// Another region's topic ARN: AWS's answer, and nothing is published or changed.
+	// Another region's topic ARN: AWS's answer, and nothing is published or deleted (the
+	// other operations are covered by internal/sns's TestCrossRegionARNs).
 	for _, args := range [][]string{
 		{"sns", "publish", "--topic-arn", east.TopicArn, "--message", "wrong region"},
-		{"sns", "get-topic-attributes", "--topic-arn", east.TopicArn},
-		{"sns", "subscribe", "--topic-arn", eastOnly.TopicArn, "--protocol", "http", "--notification-endpoint", "http://127.0.0.1:9/x"},
 		{"sns", "delete-topic", "--topic-arn", eastOnly.TopicArn},
 	} {
 		_, stderr, ok := sweepAWS(t, s, "us-west-2", args...)
