@@ -1,6 +1,7 @@
 package sns
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -258,5 +259,45 @@ func TestRequestResourceRegion(t *testing.T) {
 	}
 	if r := e.sns.RequestResource("CreateTopic", []byte("Action=CreateTopic&Name=a")); r != "arn:aws:sns:us-east-1:111122223333:a" {
 		t.Fatal(r)
+	}
+}
+
+// TestRegionalPages: ListTopics and ListSubscriptions page through the caller's region
+// only (100 per page), however the regions' ARNs sort among each other.
+func TestRegionalPages(t *testing.T) {
+	e := newEnv(t, fast)
+	for i := range 105 {
+		e.createTopicAs(westCaller, fmt.Sprintf("w%03d", i))
+	}
+	for i := range 3 {
+		e.createTopicAs(Caller{Region: "us-west-1", Account: "111122223333"}, fmt.Sprintf("w%03d", i))
+		e.createTopicAs(eastCaller, fmt.Sprintf("w%03d", i))
+	}
+	var all []string
+	next := ""
+	for pages := 0; ; pages++ {
+		params := url.Values{}
+		if next != "" {
+			params.Set("NextToken", next)
+		}
+		out := e.mustCallAs(westCaller, "ListTopics", params).(*ListTopicsResult)
+		for _, m := range out.Topics.Member {
+			if !strings.HasPrefix(m.TopicArn, "arn:aws:sns:us-west-2:") {
+				t.Fatalf("page %d: %s", pages, m.TopicArn)
+			}
+			all = append(all, m.TopicArn)
+		}
+		if next = out.NextToken; next == "" {
+			break
+		}
+	}
+	if len(all) != 105 {
+		t.Fatalf("%d us-west-2 topics listed", len(all))
+	}
+	if got := e.listTopicsAs(Caller{Region: "us-west-1", Account: "111122223333"}); len(got) != 3 {
+		t.Fatalf("us-west-1: %v", got)
+	}
+	if _, err := e.sns.CreateTopicIn(e.ctx, "us:west", "x", nil, nil); err == nil {
+		t.Fatal("a region with a colon made a topic")
 	}
 }

@@ -85,6 +85,10 @@ type Subscription struct {
 
 var topicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
+// regionName is a region as SigV4 credential scopes have them (awsproto checks the
+// requests' regions the same way), so that it is one field of an ARN.
+var regionName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
 // topicARN is the ARN of the topic of that name in region ("" = the node's region,
 // Config.Region).
 func (s *Service) topicARN(region, name string) string {
@@ -128,6 +132,9 @@ func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string
 // AWS, and the topic's ARN carries its region. Supported attributes: DisplayName,
 // DeliveryPolicy, SignatureVersion and FifoTopic=false. FIFO topics are not supported.
 func (s *Service) CreateTopicIn(ctx context.Context, region, name string, attrs map[string]string, tags map[string]string) (string, error) {
+	if region != "" && !regionName.MatchString(region) {
+		return "", invalid("Invalid parameter: region %q", region)
+	}
 	if !topicName.MatchString(name) {
 		if strings.HasSuffix(name, ".fifo") {
 			return "", invalid("Invalid parameter: FIFO topics are not supported")
