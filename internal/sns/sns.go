@@ -7,6 +7,16 @@
 // topic's SignatureVersion says), verifiable with the certificate served at
 // SigningCertURL.
 //
+// # Regions
+//
+// SNS is regional: a topic's ARN carries the region it was created in (CreateTopicIn; the
+// API's caller region, Caller.Region), one name is a topic per region, and the API
+// operations answer for the caller's region only (ListTopicsIn, ListSubscriptionsIn; an
+// ARN of another region is InvalidParameter, see checkRegion). The Go methods that take
+// full ARNs (Publish, GetTopicAttributes, ConfirmSubscription, the links, the
+// CloudWatchNotifier) work for topics of every region: they are what Coffer's own
+// publishers use. All regions are one replicated state.
+//
 // # Filtering and raw delivery
 //
 // Publish decides, for each confirmed subscription, whether the message passes its filter
