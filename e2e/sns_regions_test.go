@@ -146,3 +146,23 @@ func TestSNSRegions(t *testing.T) {
 		return false
 	})
 }
+
+// CreateTopic is authorized against the topic it would make in the region the request is
+// signed for: a user allowed sns:CreateTopic only on us-west-2's team-* topics creates
+// one there and is refused the same name in us-east-1 (Debian's AWS CLI).
+func TestSNSCreateTopicAuthorizedInItsRegion(t *testing.T) {
+	t.Parallel() // independent node
+	s, root := debianCLINode(t)
+	user, arn := newIAMUser(t, s, root, "topic-maker")
+	acct := strings.Split(arn, ":")[4]
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sns:CreateTopic","Resource":"arn:aws:sns:us-west-2:` + acct + `:team-*"}]}`
+	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "topic-maker", "--policy-name", "west-topics", "--policy-document", policy)
+	var made struct{ TopicArn string }
+	awsOK(t, s, user, &made, "sns", "create-topic", "--name", "team-a", "--region", "us-west-2")
+	if made.TopicArn != "arn:aws:sns:us-west-2:"+acct+":team-a" {
+		t.Fatalf("create-topic in us-west-2: %s", made.TopicArn)
+	}
+	if out, errOut, ok := awsAs(t, s, user, "sns", "create-topic", "--name", "team-a", "--region", "us-east-1"); ok || !strings.Contains(errOut, "AuthorizationError") {
+		t.Fatalf("create-topic in us-east-1 without permission: ok=%v %s %s", ok, out, errOut)
+	}
+}

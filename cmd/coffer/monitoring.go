@@ -25,7 +25,7 @@ func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *aws
 // snsQueryService exposes SNS (query protocol, SigV4 service "sns").
 func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QueryService {
 	guard := a.guardAllOn("sns", "AuthorizationError", http.StatusForbidden, func(op string, c *awsproto.Call) string {
-		return svc.RequestResource(op, c.Body) // the topic, so that topic-scoped statements apply
+		return svc.RequestResourceIn(op, c.Region, c.Body) // the topic (CreateTopic: in the signed region), so that topic-scoped statements apply
 	})
 	ops := handlers(svc, sns.Operations(), func(c *awsproto.Call) sns.Caller {
 		return sns.Caller{Region: c.Region, Account: c.Principal.Account}
