@@ -88,7 +88,9 @@ func TestSNSRegions(t *testing.T) {
 	})
 	listSubs := func(region string) []string {
 		t.Helper()
-		var out struct{ Subscriptions []struct{ SubscriptionArn, TopicArn string } }
+		var out struct {
+			Subscriptions []struct{ SubscriptionArn, TopicArn string }
+		}
 		sweepOK(t, s, region, &out, "sns", "list-subscriptions")
 		var arns []string
 		for _, sb := range out.Subscriptions {
