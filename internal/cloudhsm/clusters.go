@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coffer-hsm/coffer/internal/cloudhsm/pki"
 	"github.com/coffer-hsm/coffer/internal/hsm"
@@ -154,7 +155,10 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 		if src, err = s.sourceBackup(c, in.SourceBackupId); err != nil {
 			return nil, err
 		}
-		if in.HsmType != src.HsmType {
+		// A backup of an hsm1.medium cluster restores into an hsm2m.medium cluster (the
+		// migration path, hsm1.medium clusters being no longer created); otherwise the
+		// restored cluster has the backup's type.
+		if in.HsmType != src.HsmType && !(src.HsmType == HsmType1 && in.HsmType == HsmType2) {
 			return nil, invalid("backup %s is of HSM type %s; a cluster restored from it has that type (HsmType %s)", src.ID, src.HsmType, src.HsmType)
 		}
 		if in.Mode != "" && in.Mode != src.Mode {
@@ -164,6 +168,11 @@ func (s *Service) CreateCluster(ctx context.Context, c Caller, in CreateClusterI
 	}
 	if in.HsmType == HsmType1 && mode == ModeNonFIPS {
 		return nil, invalid("Mode %s needs HsmType %s: %s HSMs run in FIPS mode only", ModeNonFIPS, HsmType2, HsmType1)
+	}
+	if in.HsmType == HsmType1 {
+		// hsm1.medium reached its end of support (December 2025): AWS creates no new
+		// clusters of that type, from a backup or not.
+		return nil, invalid("HsmType %s has reached end of support: new clusters cannot be created with this type; use %s", HsmType1, HsmType2)
 	}
 	nt := in.NetworkType
 	switch nt {
@@ -269,6 +278,9 @@ func (s *Service) view(c *clusterRec) Cluster {
 		NetworkType:           c.NetworkType,
 		TagList:               c.Tags,
 		Mode:                  c.Mode,
+	}
+	if now := s.now(); now.Before(c.HsmTypeRollbackUntil) {
+		out.HsmTypeRollbackExpiration = epochPtr(c.HsmTypeRollbackUntil)
 	}
 	if c.CSR != "" || c.ClusterCert != "" {
 		out.Certificates = &Certificates{ClusterCsr: c.CSR, ClusterCertificate: c.ClusterCert}
@@ -644,9 +656,22 @@ func (s *Service) ModifyCluster(ctx context.Context, c Caller, in ModifyClusterI
 		if days != 0 {
 			cl.RetentionDays = days
 		}
-		if in.HsmType != "" {
-			if in.HsmType == HsmType1 && cl.Mode == ModeNonFIPS {
+		if in.HsmType != "" && in.HsmType != cl.HsmType {
+			now := s.now()
+			switch {
+			case in.HsmType == HsmType1 && cl.Mode == ModeNonFIPS:
 				return invalid("cluster %s is %s; %s HSMs run in FIPS mode only", cl.ID, ModeNonFIPS, HsmType1)
+			case cl.HsmType == HsmType1 && in.HsmType == HsmType2:
+				// The migration AWS offers: hsm1.medium to hsm2m.medium, which can be
+				// rolled back for 24 hours.
+				cl.HsmTypeRollbackUntil = now.Add(HsmTypeRollbackWindow)
+			case in.HsmType == HsmType1 && now.Before(cl.HsmTypeRollbackUntil):
+				// Rolling a migration back.
+				cl.HsmTypeRollbackUntil = time.Time{}
+			case in.HsmType == HsmType1 && !cl.HsmTypeRollbackUntil.IsZero():
+				return invalid("cluster %s can no longer be rolled back to %s: the rollback period ended at %s", cl.ID, HsmType1, cl.HsmTypeRollbackUntil.Format(time.RFC3339))
+			default:
+				return invalid("cluster %s is %s and cannot be modified to %s: clusters migrate from %s to %s only", cl.ID, cl.HsmType, in.HsmType, HsmType1, HsmType2)
 			}
 			cl.HsmType = in.HsmType
 		}

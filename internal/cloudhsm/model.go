@@ -40,6 +40,10 @@ const (
 	HsmType1 = "hsm1.medium"
 	HsmType2 = "hsm2m.medium"
 
+	// HsmTypeRollbackWindow is how long after ModifyCluster migrates a cluster from
+	// hsm1.medium to hsm2m.medium it can be rolled back (AWS's 24 hours).
+	HsmTypeRollbackWindow = 24 * time.Hour
+
 	// DefaultRetentionDays is the default backup retention (CloudHSM's).
 	DefaultRetentionDays = 90
 	// MaxTags is the number of tags a resource may carry.
@@ -132,6 +136,9 @@ type clusterRec struct {
 	// one custodian, instead of one offline share.
 	Custodians         []custodianRec `json:"custodians,omitempty"`
 	CustodianThreshold int            `json:"custodian_threshold,omitempty"`
+	// HsmTypeRollbackUntil is set when ModifyCluster migrated the cluster from
+	// hsm1.medium to hsm2m.medium: until then, ModifyCluster can roll it back.
+	HsmTypeRollbackUntil time.Time `json:"hsm_type_rollback_until,omitzero"`
 }
 
 // custodianRec is a backup custodian: a name and an RSA public key (PEM).
@@ -266,16 +273,19 @@ type Cluster struct {
 	CreateTimestamp       *Epoch                 `json:"CreateTimestamp,omitempty"`
 	Hsms                  []Hsm                  `json:"Hsms"`
 	HsmType               string                 `json:"HsmType,omitempty"`
-	SecurityGroup         string                 `json:"SecurityGroup,omitempty"`
-	SourceBackupId        string                 `json:"SourceBackupId,omitempty"`
-	State                 string                 `json:"State"`
-	StateMessage          string                 `json:"StateMessage,omitempty"`
-	SubnetMapping         map[string]string      `json:"SubnetMapping,omitempty"`
-	VpcId                 string                 `json:"VpcId,omitempty"`
-	NetworkType           string                 `json:"NetworkType,omitempty"`
-	Certificates          *Certificates          `json:"Certificates,omitempty"`
-	TagList               []Tag                  `json:"TagList,omitempty"`
-	Mode                  string                 `json:"Mode,omitempty"`
+	// HsmTypeRollbackExpiration is until when a cluster migrated from hsm1.medium can be
+	// rolled back to it (ModifyCluster).
+	HsmTypeRollbackExpiration *Epoch            `json:"HsmTypeRollbackExpiration,omitempty"`
+	SecurityGroup             string            `json:"SecurityGroup,omitempty"`
+	SourceBackupId            string            `json:"SourceBackupId,omitempty"`
+	State                     string            `json:"State"`
+	StateMessage              string            `json:"StateMessage,omitempty"`
+	SubnetMapping             map[string]string `json:"SubnetMapping,omitempty"`
+	VpcId                     string            `json:"VpcId,omitempty"`
+	NetworkType               string            `json:"NetworkType,omitempty"`
+	Certificates              *Certificates     `json:"Certificates,omitempty"`
+	TagList                   []Tag             `json:"TagList,omitempty"`
+	Mode                      string            `json:"Mode,omitempty"`
 }
 
 // Backup is a backup as DescribeBackups shows it.

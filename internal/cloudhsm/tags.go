@@ -235,17 +235,17 @@ func (s *Service) PutResourcePolicy(ctx context.Context, c Caller, in ResourcePo
 	if n := utf8.RuneCountInString(in.Policy); n < 1 || n > MaxPolicyLength {
 		return nil, invalid("Policy must be 1 to %d characters, got %d", MaxPolicyLength, n)
 	}
-	var doc map[string]any
-	if err := json.Unmarshal([]byte(in.Policy), &doc); err != nil || doc == nil {
-		return nil, invalid("Policy is not a JSON policy document (a JSON object)")
+	if err := checkBackupPolicy(in.Policy); err != nil {
+		return nil, err
 	}
 	b, err := s.policyBackup(c, in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
 	b, err = s.updateBackup(ctx, c.Region, b.ID, func(b *backupRec) error {
-		if b.State == BackupDeleted {
-			return invalid("backup %s is deleted", b.ID)
+		// As on AWS, only a READY backup can be shared.
+		if b.State != BackupReady {
+			return invalid("backup %s is %s; a resource policy can be put only on a READY backup", b.ID, b.State)
 		}
 		if b.Policy == in.Policy {
 			return errNoChange
@@ -257,6 +257,56 @@ func (s *Service) PutResourcePolicy(ctx context.Context, c Caller, in ResourcePo
 		return nil, err
 	}
 	return &ResourcePolicyOutput{ResourceArn: b.arn(), Policy: b.Policy}, nil
+}
+
+// checkBackupPolicy validates a resource policy document: a JSON object with an optional
+// Version (2012-10-17 or 2008-10-17) and a Statement, one statement object or a non-empty
+// list of them, each with an Effect of Allow or Deny, a Principal (or NotPrincipal), as a
+// resource policy names who it applies to, and an Action (or NotAction). Coffer stores the
+// document; it does not evaluate it.
+func checkBackupPolicy(policy string) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(policy), &doc); err != nil || doc == nil {
+		return invalid("Policy is not a JSON policy document (a JSON object)")
+	}
+	if v, ok := doc["Version"]; ok {
+		var ver string
+		if json.Unmarshal(v, &ver) != nil || (ver != "2012-10-17" && ver != "2008-10-17") {
+			return invalid("Policy: Version must be 2012-10-17 or 2008-10-17")
+		}
+	}
+	raw, ok := doc["Statement"]
+	if !ok {
+		return invalid("Policy has no Statement")
+	}
+	var stmts []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &stmts); err != nil {
+		var one map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &one); err != nil || one == nil {
+			return invalid("Policy: Statement must be a statement object or a list of them")
+		}
+		stmts = []map[string]json.RawMessage{one}
+	}
+	if len(stmts) == 0 {
+		return invalid("Policy: Statement lists no statement")
+	}
+	for i, st := range stmts {
+		if st == nil {
+			return invalid("Policy: statement %d is not an object", i+1)
+		}
+		var effect string
+		if json.Unmarshal(st["Effect"], &effect) != nil || (effect != "Allow" && effect != "Deny") {
+			return invalid("Policy: statement %d needs an Effect of Allow or Deny", i+1)
+		}
+		present := func(k string) bool { return st[k] != nil && string(st[k]) != "null" }
+		if !present("Principal") && !present("NotPrincipal") {
+			return invalid("Policy: statement %d names no Principal: a resource policy says whom it applies to", i+1)
+		}
+		if !present("Action") && !present("NotAction") {
+			return invalid("Policy: statement %d names no Action", i+1)
+		}
+	}
+	return nil
 }
 
 // GetResourcePolicy returns the resource policy of a backup (none: no Policy).
