@@ -311,8 +311,12 @@ func (s *Service) view(c *clusterRec) Cluster {
 		}
 	}
 	for _, h := range c.Hsms {
-		out.Hsms = append(out.Hsms, Hsm{AvailabilityZone: h.AZ, ClusterId: c.ID, SubnetId: h.SubnetID,
-			EniId: h.EniID, EniIp: h.EniIP, HsmId: h.ID, HsmType: c.HsmType, State: hsmState, StateMessage: hsmMsg})
+		v := Hsm{AvailabilityZone: h.AZ, ClusterId: c.ID, SubnetId: h.SubnetID,
+			EniId: h.EniID, EniIp: h.EniIP, HsmId: h.ID, HsmType: c.HsmType, State: hsmState, StateMessage: hsmMsg}
+		if c.NetworkType == "DUALSTACK" {
+			v.EniIpV6 = c.eniIPv6(h)
+		}
+		out.Hsms = append(out.Hsms, v)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package cloudhsm
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +160,25 @@ func FuzzCheckBackupPolicy(f *testing.F) {
 			t.Fatalf("refusal %v is not CloudHsmInvalidRequestException", err)
 		}
 	})
+}
+
+// TestDualStackHsmHasIPv6: the HSMs of a DUALSTACK cluster report an IPv6 address of
+// their ENI (EniIpV6), as on AWS; those of an IPV4 cluster do not.
+func TestDualStackHsmHasIPv6(t *testing.T) {
+	e := newTestEnv(t)
+	cl := e.createCluster(CreateClusterInput{NetworkType: "DUALSTACK"})
+	h := e.createHsm(cl.ClusterId)
+	a, err := netip.ParseAddr(h.EniIpV6)
+	if err != nil || !a.Is6() || a.Is4In6() || a.As16()[0] != 0xfd {
+		t.Fatalf("EniIpV6 %q: not a unique local IPv6 address (%v)", h.EniIpV6, err)
+	}
+	if got := e.describe(cl.ClusterId); len(got.Hsms) != 1 || got.Hsms[0].EniIpV6 != h.EniIpV6 || got.NetworkType != "DUALSTACK" {
+		t.Fatalf("DescribeClusters: %+v, want EniIpV6 %s", got.Hsms, h.EniIpV6)
+	}
+
+	e2 := newTestEnv(t)
+	cl2 := e2.createCluster(CreateClusterInput{})
+	if h2 := e2.createHsm(cl2.ClusterId); h2.EniIpV6 != "" || h2.EniIp == "" {
+		t.Fatalf("IPV4 cluster's HSM: EniIp %q EniIpV6 %q", h2.EniIp, h2.EniIpV6)
+	}
 }

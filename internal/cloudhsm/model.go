@@ -177,6 +177,19 @@ func (c *clusterRec) clone() *clusterRec {
 	return &n
 }
 
+// eniIPv6 is the IPv6 address reported for HSM h of a DUALSTACK cluster: in a unique
+// local prefix (fd00::/8) derived from the cluster's VPC, with an interface id derived
+// from the HSM id. Like EniIp, it is recorded, not configured.
+func (c *clusterRec) eniIPv6(h hsmRec) string {
+	var b [16]byte
+	b[0] = 0xfd
+	p, _ := hex.DecodeString(derivedHex(14, "vpc6", c.Region, c.Account))
+	copy(b[1:8], p)
+	i, _ := hex.DecodeString(derivedHex(16, "eni6", h.ID))
+	copy(b[8:], i)
+	return netip.AddrFrom16(b).String()
+}
+
 func (c *clusterRec) vpcID() string { return "vpc-" + derivedHex(17, "vpc", c.Region, c.Account) }
 
 // backupRec is one backup (or cross-region copy) in one region.
@@ -259,6 +272,7 @@ type Hsm struct {
 	SubnetId         string `json:"SubnetId,omitempty"`
 	EniId            string `json:"EniId,omitempty"`
 	EniIp            string `json:"EniIp,omitempty"`
+	EniIpV6          string `json:"EniIpV6,omitempty"`
 	HsmId            string `json:"HsmId"`
 	HsmType          string `json:"HsmType,omitempty"`
 	State            string `json:"State,omitempty"`
