@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,11 +18,16 @@ import (
 // the node's root credentials. It returns the combined output and whether it succeeded.
 func chV1(t *testing.T, s *server, args ...string) (string, bool) {
 	t.Helper()
+	return chV1As(t, s, s.creds(), args...)
+}
+
+// chV1As is chV1 with the credentials c.
+func chV1As(t *testing.T, s *server, c devCreds, args ...string) (string, bool) {
+	t.Helper()
 	bin := awsCLIs(t)["v1"]
 	if bin == "" {
 		t.Skip("the newer aws v1 CLI is not on PATH")
 	}
-	c := s.creds()
 	cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json", "cloudhsmv2"}, args...)...)
 	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
@@ -135,4 +141,79 @@ func TestCloudHSMConformanceResourcePolicy(t *testing.T) {
 	if p := getPolicy(); p != policy("777788889999") {
 		t.Fatalf("policy after restore-backup and put: %s", p)
 	}
+}
+
+// TestCloudHSMConformanceDualStackAndDeleteHsm, on a production node with the newer aws v1
+// CLI: a NON_FIPS DUALSTACK cluster keeps its Mode and NetworkType, and its HSM reports an
+// IPv6 address of its ENI (EniIpV6) beside EniIp; DeleteHsm finds an HSM by EniIp or
+// EniId, answers CloudHsmResourceNotFoundException for an address or ENI no HSM has, and
+// refuses a malformed one with CloudHsmInvalidRequestException.
+func TestCloudHSMConformanceDualStackAndDeleteHsm(t *testing.T) {
+	t.Parallel() // independent node
+	s, creds := startProductionServer(t)
+	v1 := func(v any, args ...string) {
+		t.Helper()
+		out, ok := chV1As(t, s, creds, args...)
+		if !ok {
+			t.Fatalf("aws cloudhsmv2 %s: %s", strings.Join(args, " "), out)
+		}
+		if v != nil {
+			if err := json.Unmarshal([]byte(out), v); err != nil {
+				t.Fatalf("aws cloudhsmv2 %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+	}
+	v1Fail := func(code, msg string, args ...string) {
+		t.Helper()
+		out, ok := chV1As(t, s, creds, args...)
+		if ok || !strings.Contains(out, code) || !strings.Contains(out, msg) {
+			t.Fatalf("aws cloudhsmv2 %s: ok=%v, want %s containing %q:\n%s", strings.Join(args, " "), ok, code, msg, out)
+		}
+	}
+	type hsmDesc struct{ HsmId, EniId, EniIp, EniIpV6, State string }
+	var created struct {
+		Cluster struct{ ClusterId, Mode, NetworkType string }
+	}
+	v1(&created, "create-cluster", "--hsm-type", "hsm2m.medium", "--subnet-ids", "subnet-0a608d19e6c29c7a9",
+		"--mode", "NON_FIPS", "--network-type", "DUALSTACK")
+	id := created.Cluster.ClusterId
+	if created.Cluster.Mode != "NON_FIPS" || created.Cluster.NetworkType != "DUALSTACK" {
+		t.Fatalf("create-cluster: %+v", created.Cluster)
+	}
+	var h struct{ Hsm hsmDesc }
+	v1(&h, "create-hsm", "--cluster-id", id, "--availability-zone", "us-east-1a", "--ip-address", "10.0.1.20")
+	if net := netip.MustParseAddr; h.Hsm.EniIp != "10.0.1.20" || h.Hsm.EniIpV6 == "" || !net(h.Hsm.EniIpV6).Is6() {
+		t.Fatalf("create-hsm: %+v", h.Hsm)
+	}
+	var desc struct {
+		Clusters []struct {
+			Mode, NetworkType string
+			Hsms              []hsmDesc
+		}
+	}
+	v1(&desc, "describe-clusters", "--filters", "clusterIds="+id)
+	if len(desc.Clusters) != 1 || desc.Clusters[0].NetworkType != "DUALSTACK" || desc.Clusters[0].Mode != "NON_FIPS" ||
+		len(desc.Clusters[0].Hsms) != 1 || desc.Clusters[0].Hsms[0] != h.Hsm {
+		t.Fatalf("describe-clusters: %+v, want the HSM %+v", desc.Clusters, h.Hsm)
+	}
+
+	v1Fail("CloudHsmInvalidRequestException", "EniIp", "delete-hsm", "--cluster-id", id, "--eni-ip", "10.0.1.256")
+	v1Fail("CloudHsmResourceNotFoundException", "not found", "delete-hsm", "--cluster-id", id, "--eni-ip", "10.0.1.21")
+	v1Fail("CloudHsmResourceNotFoundException", "not found", "delete-hsm", "--cluster-id", id, "--eni-id", "eni-0123456789abcdef0")
+	var del struct{ HsmId string }
+	v1(&del, "delete-hsm", "--cluster-id", id, "--eni-ip", "10.0.1.20")
+	if del.HsmId != h.Hsm.HsmId {
+		t.Fatalf("delete-hsm --eni-ip: %+v, want %s", del, h.Hsm.HsmId)
+	}
+	// The node provides an HSM again; this time it is found by its ENI id.
+	v1(&h, "create-hsm", "--cluster-id", id, "--availability-zone", "us-east-1a")
+	v1(&del, "delete-hsm", "--cluster-id", id, "--eni-id", h.Hsm.EniId)
+	if del.HsmId != h.Hsm.HsmId {
+		t.Fatalf("delete-hsm --eni-id: %+v, want %s", del, h.Hsm.HsmId)
+	}
+	v1(&desc, "describe-clusters", "--filters", "clusterIds="+id)
+	if len(desc.Clusters) != 1 || len(desc.Clusters[0].Hsms) != 0 {
+		t.Fatalf("HSMs after delete-hsm: %+v", desc.Clusters)
+	}
+	v1(nil, "delete-cluster", "--cluster-id", id)
 }
