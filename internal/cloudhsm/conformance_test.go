@@ -182,3 +182,30 @@ func TestDualStackHsmHasIPv6(t *testing.T) {
 		t.Fatalf("IPV4 cluster's HSM: EniIp %q EniIpV6 %q", h2.EniIp, h2.EniIpV6)
 	}
 }
+
+// TestTagNeedsKeyAndValue: Key and Value are both required members of a Tag: a tag sent
+// without a Value (not the same as an empty Value) is refused, by TagResource and
+// CreateCluster alike, and nothing is tagged.
+func TestTagNeedsKeyAndValue(t *testing.T) {
+	e := newTestEnv(t)
+	ops := Operations()
+	call := func(op, body string) (any, error) {
+		return ops[op](e.s, e.ctx, e.c, []byte(body))
+	}
+	cl := e.createCluster(CreateClusterInput{})
+	for _, tags := range []string{`[{"Key":"a"}]`, `[{"Value":"x"}]`, `[{"Key":"a","Value":null}]`, `[{"Key":"b","Value":"1"},{"Key":"a"}]`} {
+		_, err := call("TagResource", `{"ResourceId":"`+cl.ClusterId+`","TagList":`+tags+`}`)
+		wantErr(t, err, CodeInvalidRequest, "needs a Key and a Value")
+		_, err = call("CreateCluster", `{"HsmType":"hsm2m.medium","SubnetIds":["`+subnetA+`"],"TagList":`+tags+`}`)
+		wantErr(t, err, CodeInvalidRequest, "needs a Key and a Value")
+	}
+	if got := e.describe(cl.ClusterId); len(got.TagList) != 0 {
+		t.Fatalf("tags after refused calls: %+v", got.TagList)
+	}
+	if _, err := call("TagResource", `{"ResourceId":"`+cl.ClusterId+`","TagList":[{"Key":"a","Value":""}]}`); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.describe(cl.ClusterId); len(got.TagList) != 1 || got.TagList[0] != (Tag{Key: "a"}) {
+		t.Fatalf("tags: %+v", got.TagList)
+	}
+}

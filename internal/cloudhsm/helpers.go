@@ -24,6 +24,9 @@ func checkTags(tags []Tag, existing int) error {
 	}
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
+		if t.incomplete {
+			return invalid("each tag of TagList needs a Key and a Value (the Value may be empty)")
+		}
 		if n := utf8.RuneCountInString(t.Key); n < 1 || n > 128 || !utf8.ValidString(t.Key) {
 			return tagErr("tag key %q must be 1 to 128 characters", clip(t.Key))
 		}

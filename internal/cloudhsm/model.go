@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -84,6 +85,28 @@ func derivedHex(n int, parts ...string) string {
 type Tag struct {
 	Key   string `json:"Key"`
 	Value string `json:"Value"`
+	// incomplete is set when the decoded JSON lacked Key or Value: both are required
+	// members of the model's Tag (a Value may be "", but not absent).
+	incomplete bool
+}
+
+// UnmarshalJSON decodes a tag and notes whether Key and Value were both given.
+func (t *Tag) UnmarshalJSON(b []byte) error {
+	var w struct {
+		Key   *string `json:"Key"`
+		Value *string `json:"Value"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*t = Tag{incomplete: w.Key == nil || w.Value == nil}
+	if w.Key != nil {
+		t.Key = *w.Key
+	}
+	if w.Value != nil {
+		t.Value = *w.Value
+	}
+	return nil
 }
 
 // BackupRetentionPolicy is a cluster's backup retention: Type DAYS, Value "7".."379".
