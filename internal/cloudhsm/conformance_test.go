@@ -209,3 +209,28 @@ func TestTagNeedsKeyAndValue(t *testing.T) {
 		t.Fatalf("tags: %+v", got.TagList)
 	}
 }
+
+// TestHsm1BackupRestoresIntoHsm2m: a backup of an hsm1.medium cluster (taken before that
+// type's end of support) restores into an hsm2m.medium cluster, the only type new
+// clusters have.
+func TestHsm1BackupRestoresIntoHsm2m(t *testing.T) {
+	e := newTestEnv(t)
+	cl := e.activeCluster(CreateClusterInput{})
+	b, err := e.s.CreateBackup(e.ctx, cl.ClusterId, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.updateBackup(e.ctx, "", b.BackupId, func(r *backupRec) error {
+		r.HsmType = HsmType1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.retire(cl.ClusterId)
+	_, err = e.s.CreateCluster(e.ctx, e.c, CreateClusterInput{HsmType: HsmType1, SubnetIds: []string{subnetA}, SourceBackupId: b.BackupId})
+	wantErr(t, err, CodeInvalidRequest, "end of support")
+	out, err := e.s.CreateCluster(e.ctx, e.c, CreateClusterInput{HsmType: HsmType2, SubnetIds: []string{subnetA}, SourceBackupId: b.BackupId})
+	if err != nil || out.Cluster.HsmType != HsmType2 || out.Cluster.SourceBackupId != b.BackupId {
+		t.Fatalf("restore of an hsm1.medium backup: %v %+v", err, out)
+	}
+}
