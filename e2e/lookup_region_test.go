@@ -134,10 +134,11 @@ func TestLookupEventsRegionScoped(t *testing.T) {
 			if hsm := names["CN_LOGIN"]; (region == "us-east-1") != (hsm > 0) {
 				t.Fatalf("%s: %d HSM login events in %s", when, hsm, region)
 			}
-			// A lookup by the key finds its Encrypts in its region and nothing elsewhere.
+			// A lookup by the key finds its creation and its Encrypts in its region, and
+			// nothing elsewhere.
 			for other := range keys {
 				byKey := lookupInSDK(t, s, other, "ResourceName", key)
-				if want := map[bool]int{true: 3, false: 0}[other == region]; len(byKey) != want {
+				if want := map[bool]int{true: 4, false: 0}[other == region]; len(byKey) != want {
 					t.Fatalf("%s: %d events of the %s key in %s, want %d", when, len(byKey), region, other, want)
 				}
 			}
