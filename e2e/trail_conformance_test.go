@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
@@ -29,7 +30,9 @@ func conformanceCLI(t *testing.T, s *server, bin, region string, args ...string)
 	return out.String(), errb.String(), err == nil
 }
 
-// Both AWS CLIs show CloudTrail's own InvalidTrailNameException messages, one per rule.
+// CloudTrail's own InvalidTrailNameException messages, one per rule: both AWS CLIs show
+// them for a representative name (create-trail and get-trail-status); every rule's
+// message is checked through aws-sdk-go-v2.
 func TestTrailConformanceNameMessages(t *testing.T) {
 	t.Parallel() // independent node
 	clis := awsCLIs(t)
@@ -38,85 +41,108 @@ func TestTrailConformanceNameMessages(t *testing.T) {
 	}
 	s := startServer(t, "", nil)
 	for cli, bin := range clis {
-		for name, msg := range map[string]string{
-			"ab":                     "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters.",
-			strings.Repeat("a", 129): "Trail name too long. Maximum allowed length: 128 characters. Specified name length: 129 characters.",
-			"_trail":                 "Trail name must starts with a letter or number.",
-			"trail-":                 "Trail name must ends with a letter or number.",
-			"my#trail":               "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_).",
-			"my-_namespace":          "Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_).",
-			"10.0.0.1":               "Trail name cannot be formatted as an IP address.",
+		for _, args := range [][]string{
+			{"create-trail", "--name", "ab", "--s3-bucket-name", "trail-bucket"},
+			{"get-trail-status", "--name", "ab"},
 		} {
-			_, stderr, ok := conformanceCLI(t, s, bin, "us-east-1", "cloudtrail", "create-trail", "--name", name, "--s3-bucket-name", "trail-bucket")
-			if ok || !strings.Contains(stderr, "(InvalidTrailNameException)") || !strings.Contains(stderr, msg) {
-				t.Errorf("%s create-trail --name %.20s: ok=%v\n%s\nwant %q", cli, name, ok, stderr, msg)
+			_, stderr, ok := conformanceCLI(t, s, bin, "us-east-1", append([]string{"cloudtrail"}, args...)...)
+			if ok || !strings.Contains(stderr, "(InvalidTrailNameException)") ||
+				!strings.Contains(stderr, "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters.") {
+				t.Errorf("%s %s: ok=%v\n%s", cli, strings.Join(args, " "), ok, stderr)
 			}
 		}
-		_, stderr, ok := conformanceCLI(t, s, bin, "us-east-1", "cloudtrail", "get-trail-status", "--name", "ab")
-		if ok || !strings.Contains(stderr, "(InvalidTrailNameException)") || !strings.Contains(stderr, "Trail name too short.") {
-			t.Errorf("%s get-trail-status --name ab: ok=%v\n%s", cli, ok, stderr)
+	}
+	ct := s.cloudtrailClient()
+	for name, msg := range map[string]string{
+		"ab":                     "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters.",
+		strings.Repeat("a", 129): "Trail name too long. Maximum allowed length: 128 characters. Specified name length: 129 characters.",
+		"_trail":                 "Trail name must starts with a letter or number.",
+		"trail-":                 "Trail name must ends with a letter or number.",
+		"my#trail":               "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_).",
+		"my-_namespace":          "Trail name or ARN cannot have adjacent periods (.), hyphens (-), or underscores (_).",
+		"10.0.0.1":               "Trail name cannot be formatted as an IP address.",
+	} {
+		_, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String(name), S3BucketName: aws.String("trail-bucket")})
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidTrailNameException" || !strings.Contains(ae.ErrorMessage(), msg) {
+			t.Errorf("CreateTrail Name %.20s: %v\nwant %q", name, err, msg)
 		}
 	}
 	// Nothing was made by the refused requests.
-	var list struct{ Trails []any }
-	sweepOK(t, s, "us-east-1", &list, "cloudtrail", "list-trails")
-	if len(list.Trails) != 0 {
-		t.Errorf("list-trails after refused create-trails: %+v", list.Trails)
+	list, err := ct.ListTrails(ctx, &cloudtrail.ListTrailsInput{})
+	if err != nil || len(list.Trails) != 0 {
+		t.Errorf("ListTrails after refused create-trails: %v %+v", err, list)
 	}
 }
 
 // In another region a multi-region trail's shadow is described and its status read only
-// by its ARN, as AWS documents for DescribeTrails' trailNameList and GetTrailStatus (Debian's
-// AWS CLI).
+// by its ARN, as AWS documents for DescribeTrails' trailNameList and GetTrailStatus. Debian's
+// AWS CLI describes the shadow and reads its status by the ARN in eu-west-1; the other calls
+// use aws-sdk-go-v2.
 func TestTrailConformanceShadowByARN(t *testing.T) {
 	t.Parallel() // independent node
 	s := startServer(t, "", nil)
-	var created struct{ TrailARN string }
-	sweepOK(t, s, "us-east-1", &created, "cloudtrail", "create-trail", "--name", "everywhere", "--s3-bucket-name", "trail-bucket", "--is-multi-region-trail")
-	sweepOK(t, s, "us-east-1", nil, "cloudtrail", "start-logging", "--name", "everywhere")
-	sweepOK(t, s, "eu-west-1", nil, "cloudtrail", "create-trail", "--name", "local-eu", "--s3-bucket-name", "trail-bucket")
+	east, eu := s.cloudtrailClientIn("us-east-1"), s.cloudtrailClientIn("eu-west-1")
+	created, err := east.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("everywhere"), S3BucketName: aws.String("trail-bucket"),
+		IsMultiRegionTrail: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trailARN := aws.ToString(created.TrailARN)
+	if _, err := east.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("everywhere")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eu.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("local-eu"), S3BucketName: aws.String("trail-bucket")}); err != nil {
+		t.Fatal(err)
+	}
 
-	type described struct {
+	describe := func(c *cloudtrail.Client, names ...string) []cttypes.Trail {
+		t.Helper()
+		out, err := c.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{TrailNameList: names})
+		if err != nil {
+			t.Fatalf("DescribeTrails %v: %v", names, err)
+		}
+		return out.TrailList
+	}
+	if byName := describe(eu, "everywhere", "local-eu"); len(byName) != 1 || aws.ToString(byName[0].Name) != "local-eu" {
+		t.Errorf("DescribeTrails by names in eu-west-1: %+v, want only local-eu", byName)
+	}
+	var byARN struct {
 		TrailList []struct{ Name, HomeRegion, TrailARN string }
 	}
-	var byName, byARN, all described
-	sweepOK(t, s, "eu-west-1", &byName, "cloudtrail", "describe-trails", "--trail-name-list", "everywhere", "local-eu")
-	if len(byName.TrailList) != 1 || byName.TrailList[0].Name != "local-eu" {
-		t.Errorf("describe-trails by names in eu-west-1: %+v, want only local-eu", byName.TrailList)
-	}
-	sweepOK(t, s, "eu-west-1", &byARN, "cloudtrail", "describe-trails", "--trail-name-list", created.TrailARN)
+	sweepOK(t, s, "eu-west-1", &byARN, "cloudtrail", "describe-trails", "--trail-name-list", trailARN)
 	if len(byARN.TrailList) != 1 || byARN.TrailList[0].HomeRegion != "us-east-1" {
 		t.Errorf("describe-trails by the shadow's ARN: %+v", byARN.TrailList)
 	}
-	sweepOK(t, s, "eu-west-1", &all, "cloudtrail", "describe-trails")
-	if len(all.TrailList) != 2 {
-		t.Errorf("describe-trails in eu-west-1: %+v, want the local trail and the shadow", all.TrailList)
+	if all := describe(eu); len(all) != 2 {
+		t.Errorf("DescribeTrails in eu-west-1: %+v, want the local trail and the shadow", all)
 	}
 
-	_, stderr, _ := sweepAWS(t, s, "eu-west-1", "cloudtrail", "get-trail-status", "--name", "everywhere")
-	if !strings.Contains(stderr, "(TrailNotFoundException)") || !strings.Contains(stderr, "arn:aws:cloudtrail:eu-west-1:") {
-		t.Errorf("get-trail-status of the shadow by name: %s", stderr)
+	_, err = eu.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("everywhere")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "TrailNotFoundException" || !strings.Contains(ae.ErrorMessage(), "arn:aws:cloudtrail:eu-west-1:") {
+		t.Errorf("GetTrailStatus of the shadow by name: %v", err)
 	}
 	var st struct{ IsLogging bool }
-	sweepOK(t, s, "eu-west-1", &st, "cloudtrail", "get-trail-status", "--name", created.TrailARN)
+	sweepOK(t, s, "eu-west-1", &st, "cloudtrail", "get-trail-status", "--name", trailARN)
 	if !st.IsLogging {
 		t.Errorf("get-trail-status of the shadow by ARN: %+v", st)
 	}
-	sweepOK(t, s, "us-east-1", &st, "cloudtrail", "get-trail-status", "--name", "everywhere")
-	if !st.IsLogging {
-		t.Errorf("get-trail-status by name in the home region: %+v", st)
+	if home, err := east.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("everywhere")}); err != nil || !aws.ToBool(home.IsLogging) {
+		t.Errorf("GetTrailStatus by name in the home region: %v %+v", err, home)
 	}
 
 	// A trail of us-east-1 named like eu-west-1's cannot become multi-region: its shadow
 	// would take a name already used there.
-	sweepOK(t, s, "us-east-1", nil, "cloudtrail", "create-trail", "--name", "local-eu", "--s3-bucket-name", "trail-bucket")
-	sweepFails(t, s, "us-east-1", "TrailAlreadyExistsException", "cloudtrail", "update-trail", "--name", "local-eu", "--is-multi-region-trail")
-	var one struct {
-		TrailList []struct{ Name, HomeRegion string }
+	if _, err := east.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("local-eu"), S3BucketName: aws.String("trail-bucket")}); err != nil {
+		t.Fatal(err)
 	}
-	sweepOK(t, s, "eu-west-1", &one, "cloudtrail", "describe-trails", "--trail-name-list", "local-eu")
-	if len(one.TrailList) != 1 || one.TrailList[0].HomeRegion != "eu-west-1" {
-		t.Errorf("describe-trails local-eu in eu-west-1: %+v", one.TrailList)
+	_, err = east.UpdateTrail(ctx, &cloudtrail.UpdateTrailInput{Name: aws.String("local-eu"), IsMultiRegionTrail: aws.Bool(true)})
+	if apiCode(err) != "TrailAlreadyExistsException" {
+		t.Errorf("UpdateTrail local-eu --is-multi-region-trail: %v, want TrailAlreadyExistsException", err)
+	}
+	if one := describe(eu, "local-eu"); len(one) != 1 || aws.ToString(one[0].HomeRegion) != "eu-west-1" {
+		t.Errorf("DescribeTrails local-eu in eu-west-1: %+v", one)
 	}
 }
 
@@ -263,7 +289,9 @@ func TestTrailConformanceLookupUsernames(t *testing.T) {
 
 // CreateTrail and UpdateTrail refuse what Coffer cannot do (CloudWatch Logs delivery, an
 // organization trail) and invalid combinations with CloudTrail's errors, and a refused
-// UpdateTrail changes nothing (the newer v1 AWS CLI on PATH).
+// UpdateTrail changes nothing. The newer v1 AWS CLI on PATH runs a refused create-trail and
+// the update-trail with empty CloudWatch Logs members; the other refusals and the checks
+// of the state use aws-sdk-go-v2.
 func TestTrailConformanceRefusedMembers(t *testing.T) {
 	t.Parallel() // independent node
 	bin := awsCLIs(t)["v1"]
@@ -274,50 +302,63 @@ func TestTrailConformanceRefusedMembers(t *testing.T) {
 	run := func(args ...string) (string, string, bool) {
 		return conformanceCLI(t, s, bin, "us-east-1", append([]string{"cloudtrail"}, args...)...)
 	}
-	fails := func(code string, args ...string) {
+	cliFails := func(code string, args ...string) {
 		t.Helper()
 		if _, stderr, ok := run(args...); ok || !strings.Contains(stderr, "("+code+")") {
 			t.Errorf("%s: ok=%v, want %s\n%s", strings.Join(args, " "), ok, code, stderr)
 		}
 	}
-	logGroup := "arn:aws:logs:us-east-1:111122223333:log-group:trail-logs:*"
-	role := "arn:aws:iam::111122223333:role/CloudTrail_CloudWatchLogs_Role"
-	fails("CloudWatchLogsDeliveryUnavailableException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket",
-		"--cloud-watch-logs-log-group-arn", logGroup, "--cloud-watch-logs-role-arn", role)
-	fails("OrganizationsNotInUseException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket", "--is-organization-trail")
-	fails("InvalidS3BucketNameException", "create-trail", "--name", "refused", "--s3-bucket-name", "Trail_Bucket")
-	fails("InvalidS3PrefixException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket", "--s3-key-prefix", "a/../b")
-	fails("InvalidParameterCombinationException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket",
-		"--is-multi-region-trail", "--no-include-global-service-events")
-	if _, stderr, ok := run("get-trail", "--name", "refused"); ok || !strings.Contains(stderr, "(TrailNotFoundException)") {
-		t.Errorf("a refused create-trail made a trail: %s", stderr)
-	}
-
-	if _, stderr, ok := run("create-trail", "--name", "kept", "--s3-bucket-name", "trail-bucket", "--s3-key-prefix", "audit", "--is-multi-region-trail"); !ok {
-		t.Fatal(stderr)
-	}
-	fails("CloudWatchLogsDeliveryUnavailableException", "update-trail", "--name", "kept", "--s3-bucket-name", "other-bucket", "--cloud-watch-logs-log-group-arn", logGroup)
-	fails("CloudWatchLogsDeliveryUnavailableException", "update-trail", "--name", "kept", "--cloud-watch-logs-role-arn", role)
-	fails("OrganizationsNotInUseException", "update-trail", "--name", "kept", "--s3-key-prefix", "changed", "--is-organization-trail")
-	fails("InvalidParameterCombinationException", "update-trail", "--name", "kept", "--s3-bucket-name", "other-bucket", "--no-include-global-service-events")
-	out, stderr, ok := run("get-trail", "--name", "kept")
-	if !ok {
-		t.Fatal(stderr)
-	}
-	var got struct {
-		Trail struct {
-			S3BucketName, S3KeyPrefix                                           string
-			IsMultiRegionTrail, IncludeGlobalServiceEvents, IsOrganizationTrail bool
-			CloudWatchLogsLogGroupArn, CloudWatchLogsRoleArn                    *string
+	ct := s.cloudtrailClient()
+	fails := func(code, what string, err error) {
+		t.Helper()
+		if apiCode(err) != code {
+			t.Errorf("%s: %v, want %s", what, err, code)
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
+	create := func(in cloudtrail.CreateTrailInput) error {
+		in.Name = aws.String("refused")
+		if in.S3BucketName == nil {
+			in.S3BucketName = aws.String("trail-bucket")
+		}
+		_, err := ct.CreateTrail(ctx, &in)
+		return err
+	}
+	logGroup := "arn:aws:logs:us-east-1:111122223333:log-group:trail-logs:*"
+	role := "arn:aws:iam::111122223333:role/CloudTrail_CloudWatchLogs_Role"
+	cliFails("CloudWatchLogsDeliveryUnavailableException", "create-trail", "--name", "refused", "--s3-bucket-name", "trail-bucket",
+		"--cloud-watch-logs-log-group-arn", logGroup, "--cloud-watch-logs-role-arn", role)
+	fails("OrganizationsNotInUseException", "CreateTrail IsOrganizationTrail", create(cloudtrail.CreateTrailInput{IsOrganizationTrail: aws.Bool(true)}))
+	fails("InvalidS3BucketNameException", "CreateTrail S3BucketName Trail_Bucket", create(cloudtrail.CreateTrailInput{S3BucketName: aws.String("Trail_Bucket")}))
+	fails("InvalidS3PrefixException", "CreateTrail S3KeyPrefix a/../b", create(cloudtrail.CreateTrailInput{S3KeyPrefix: aws.String("a/../b")}))
+	fails("InvalidParameterCombinationException", "CreateTrail multi-region without global service events",
+		create(cloudtrail.CreateTrailInput{IsMultiRegionTrail: aws.Bool(true), IncludeGlobalServiceEvents: aws.Bool(false)}))
+	_, err := ct.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("refused")})
+	fails("TrailNotFoundException", "GetTrail after refused CreateTrails (a refused create-trail made a trail)", err)
+
+	if _, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("kept"), S3BucketName: aws.String("trail-bucket"),
+		S3KeyPrefix: aws.String("audit"), IsMultiRegionTrail: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	update := func(in cloudtrail.UpdateTrailInput) error {
+		in.Name = aws.String("kept")
+		_, err := ct.UpdateTrail(ctx, &in)
+		return err
+	}
+	fails("CloudWatchLogsDeliveryUnavailableException", "UpdateTrail CloudWatchLogsLogGroupArn",
+		update(cloudtrail.UpdateTrailInput{S3BucketName: aws.String("other-bucket"), CloudWatchLogsLogGroupArn: aws.String(logGroup)}))
+	fails("CloudWatchLogsDeliveryUnavailableException", "UpdateTrail CloudWatchLogsRoleArn", update(cloudtrail.UpdateTrailInput{CloudWatchLogsRoleArn: aws.String(role)}))
+	fails("OrganizationsNotInUseException", "UpdateTrail IsOrganizationTrail",
+		update(cloudtrail.UpdateTrailInput{S3KeyPrefix: aws.String("changed"), IsOrganizationTrail: aws.Bool(true)}))
+	fails("InvalidParameterCombinationException", "UpdateTrail without global service events",
+		update(cloudtrail.UpdateTrailInput{S3BucketName: aws.String("other-bucket"), IncludeGlobalServiceEvents: aws.Bool(false)}))
+	got, err := ct.GetTrail(ctx, &cloudtrail.GetTrailInput{Name: aws.String("kept")})
+	if err != nil {
 		t.Fatal(err)
 	}
 	tr := got.Trail
-	if tr.S3BucketName != "trail-bucket" || tr.S3KeyPrefix != "audit" || !tr.IsMultiRegionTrail || !tr.IncludeGlobalServiceEvents ||
-		tr.IsOrganizationTrail || tr.CloudWatchLogsLogGroupArn != nil || tr.CloudWatchLogsRoleArn != nil {
-		t.Errorf("refused update-trails changed the trail: %s", out)
+	if aws.ToString(tr.S3BucketName) != "trail-bucket" || aws.ToString(tr.S3KeyPrefix) != "audit" || !aws.ToBool(tr.IsMultiRegionTrail) ||
+		!aws.ToBool(tr.IncludeGlobalServiceEvents) || aws.ToBool(tr.IsOrganizationTrail) || tr.CloudWatchLogsLogGroupArn != nil || tr.CloudWatchLogsRoleArn != nil {
+		t.Errorf("refused UpdateTrails changed the trail: %+v", tr)
 	}
 	// Empty CloudWatch Logs members and IsOrganizationTrail false ask for nothing Coffer lacks.
 	if _, stderr, ok := run("update-trail", "--name", "kept", "--cloud-watch-logs-log-group-arn", "", "--cloud-watch-logs-role-arn", "", "--no-is-organization-trail"); !ok {
@@ -326,8 +367,10 @@ func TestTrailConformanceRefusedMembers(t *testing.T) {
 }
 
 // LookupEvents for Insights events (Coffer records none) finds nothing, but its request is
-// checked as any other lookup's: Debian's AWS CLI sees CloudTrail's exceptions for a page
-// size over 50, a reversed time range and a NextToken no lookup issued.
+// checked as any other lookup's: CloudTrail's exceptions for a page size over 50, a
+// reversed time range, a NextToken no lookup issued and an unknown lookup attribute.
+// Debian's AWS CLI runs the lookup and the NextToken case (a pagination parameter the CLI
+// handles itself); the other cases use aws-sdk-go-v2.
 func TestTrailConformanceInsightLookupChecked(t *testing.T) {
 	t.Parallel() // independent node
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
@@ -338,19 +381,27 @@ func TestTrailConformanceInsightLookupChecked(t *testing.T) {
 	if !ok || strings.Contains(out, "EventId") {
 		t.Fatalf("lookup-events --event-category insight: ok=%v %s %s", ok, out, stderr)
 	}
+	_, stderr, ok = conformanceCLI(t, s, "/usr/bin/aws", "us-east-1", "cloudtrail", "lookup-events", "--event-category", "insight", "--next-token", "not-a-token")
+	if ok || !strings.Contains(stderr, "(InvalidNextTokenException)") {
+		t.Errorf("--next-token not-a-token: ok=%v %s, want InvalidNextTokenException", ok, stderr)
+	}
+	ct := s.cloudtrailClient()
 	for _, c := range []struct {
-		args []string
+		in   cloudtrail.LookupEventsInput
 		code string
 	}{
-		{[]string{"--max-results", "51"}, "InvalidMaxResultsException"},
-		{[]string{"--start-time", "2026-12-07T12:00:00Z", "--end-time", "2026-12-06T12:00:00Z"}, "InvalidTimeRangeException"},
-		{[]string{"--next-token", "not-a-token"}, "InvalidNextTokenException"},
-		{[]string{"--lookup-attributes", "AttributeKey=Bogus,AttributeValue=x"}, "InvalidLookupAttributesException"},
+		{cloudtrail.LookupEventsInput{MaxResults: aws.Int32(51)}, "InvalidMaxResultsException"},
+		{cloudtrail.LookupEventsInput{StartTime: aws.Time(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)),
+			EndTime: aws.Time(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))}, "InvalidTimeRangeException"},
+		{cloudtrail.LookupEventsInput{NextToken: aws.String("not-a-token")}, "InvalidNextTokenException"},
+		{cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: "Bogus", AttributeValue: aws.String("x")}}},
+			"InvalidLookupAttributesException"},
 	} {
-		args := append([]string{"cloudtrail", "lookup-events", "--event-category", "insight"}, c.args...)
-		_, stderr, ok := conformanceCLI(t, s, "/usr/bin/aws", "us-east-1", args...)
-		if ok || !strings.Contains(stderr, "("+c.code+")") {
-			t.Errorf("%v: ok=%v %s, want %s", c.args, ok, stderr, c.code)
+		in := c.in
+		in.EventCategory = cttypes.EventCategoryInsight
+		out, err := ct.LookupEvents(ctx, &in)
+		if apiCode(err) != c.code {
+			t.Errorf("LookupEvents %+v: %v %+v, want %s", c.in, err, out, c.code)
 		}
 	}
 }
