@@ -1,19 +1,90 @@
 package e2e
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 )
 
-// TestSNSRegions drives one node with Debian's AWS CLI (/usr/bin/aws v2.9) in two regions,
-// as AWS's regional SNS endpoints answer: a topic lives in the region the request was
-// signed for, one name makes a topic in each region, each region lists its own topics and
-// subscriptions, another region's topic ARN is refused (400 InvalidParameter "Invalid
-// parameter: TopicArn"), a CloudWatch alarm action naming a us-west-2 topic notifies its
-// HTTP subscriber on loopback, and a restart keeps the regions apart.
+// snsCallIn is queryCall for SNS signed for region (queryCall signs for us-east-1): SNS
+// answers for the region of the request's signature.
+func snsCallIn(s *server, c awsCreds, region, action string, params ...string) ([]byte, error) {
+	form := url.Values{"Action": {action}, "Version": {queryVersions["sns"]}}
+	for i := 0; i+1 < len(params); i += 2 {
+		form.Add(params[i], params[i+1])
+	}
+	body := form.Encode()
+	req, err := http.NewRequest(http.MethodPost, s.url+"/", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "e2e"}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sns", region, time.Now()); err != nil {
+		return nil, err
+	}
+	res, err := s.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode/100 != 2 {
+		var e struct {
+			Code    string `xml:"Error>Code"`
+			Message string `xml:"Error>Message"`
+		}
+		if err := xml.Unmarshal(b, &e); err != nil || e.Code == "" {
+			return nil, fmt.Errorf("sns %s: HTTP %d: %s", action, res.StatusCode, b)
+		}
+		return nil, &queryError{Status: res.StatusCode, Code: e.Code, Message: e.Message}
+	}
+	return b, nil
+}
+
+// snsOKIn calls an SNS action in region as the root, which must succeed, and decodes the
+// XML answer into v (if not nil).
+func snsOKIn(t *testing.T, s *server, region string, v any, action string, params ...string) {
+	t.Helper()
+	b, err := snsCallIn(s, s.rootAWS(), region, action, params...)
+	if err != nil {
+		t.Fatalf("sns %s in %s %v: %v", action, region, params, err)
+	}
+	if v != nil {
+		if err := xml.Unmarshal(b, v); err != nil {
+			t.Fatalf("sns %s: %v\n%s", action, err, b)
+		}
+	}
+}
+
+// TestSNSRegions drives one node in two regions, as AWS's regional SNS endpoints answer: a
+// topic lives in the region the request was signed for, one name makes a topic in each
+// region, each region lists its own topics and subscriptions, another region's topic ARN is
+// refused (400 InvalidParameter "Invalid parameter: TopicArn"), a CloudWatch alarm action
+// naming a us-west-2 topic notifies its HTTP subscriber on loopback, and a restart keeps
+// the regions apart. Debian's AWS CLI (/usr/bin/aws v2.9) creates the topic in each region
+// with --region and sees the refused publish; the other calls, which check the server's
+// state, use signed query calls (SNS) and aws-sdk-go-v2 (CloudTrail, CloudWatch).
 func TestSNSRegions(t *testing.T) {
 	s, _ := debianCLINode(t)
 	var east, west struct{ TopicArn string }
@@ -23,95 +94,114 @@ func TestSNSRegions(t *testing.T) {
 	if east.TopicArn != "arn:aws:sns:us-east-1:"+acct+":ops-alerts" || west.TopicArn != "arn:aws:sns:us-west-2:"+acct+":ops-alerts" {
 		t.Fatalf("create-topic: us-east-1 %s, us-west-2 %s", east.TopicArn, west.TopicArn)
 	}
-	var eastOnly struct{ TopicArn string }
-	sweepOK(t, s, "us-east-1", &eastOnly, "sns", "create-topic", "--name", "east-only")
+	var eastOnly struct {
+		TopicArn string `xml:"CreateTopicResult>TopicArn"`
+	}
+	snsOKIn(t, s, "us-east-1", &eastOnly, "CreateTopic", "Name", "east-only")
 
 	listTopics := func(region string) []string {
 		t.Helper()
-		var out struct{ Topics []struct{ TopicArn string } }
-		sweepOK(t, s, region, &out, "sns", "list-topics")
-		var arns []string
-		for _, tp := range out.Topics {
-			arns = append(arns, tp.TopicArn)
+		var out struct {
+			Topics []string `xml:"ListTopicsResult>Topics>member>TopicArn"`
 		}
-		slices.Sort(arns)
-		return arns
+		snsOKIn(t, s, region, &out, "ListTopics")
+		slices.Sort(out.Topics)
+		return out.Topics
 	}
 	checkTopics := func(when string) {
 		t.Helper()
 		if got := listTopics("us-east-1"); !slices.Equal(got, []string{eastOnly.TopicArn, east.TopicArn}) {
-			t.Fatalf("%s: us-east-1 list-topics: %v", when, got)
+			t.Fatalf("%s: us-east-1 ListTopics: %v", when, got)
 		}
 		if got := listTopics("us-west-2"); !slices.Equal(got, []string{west.TopicArn}) {
-			t.Fatalf("%s: us-west-2 list-topics: %v", when, got)
+			t.Fatalf("%s: us-west-2 ListTopics: %v", when, got)
 		}
 	}
 	checkTopics("after create-topic")
 
 	// Another region's topic ARN: AWS's answer, and nothing is published or deleted (the
 	// other operations are covered by internal/sns's TestCrossRegionARNs).
-	for _, args := range [][]string{
-		{"sns", "publish", "--topic-arn", east.TopicArn, "--message", "wrong region"},
-		{"sns", "delete-topic", "--topic-arn", eastOnly.TopicArn},
-	} {
-		_, stderr, ok := sweepAWS(t, s, "us-west-2", args...)
-		if ok || !strings.Contains(stderr, "(InvalidParameter)") || !strings.Contains(stderr, ": Invalid parameter: TopicArn") {
-			t.Fatalf("aws --region us-west-2 %s: succeeded=%v\n%s", strings.Join(args, " "), ok, stderr)
-		}
+	args := []string{"sns", "publish", "--topic-arn", east.TopicArn, "--message", "wrong region"}
+	if _, stderr, ok := sweepAWS(t, s, "us-west-2", args...); ok || !strings.Contains(stderr, "(InvalidParameter)") || !strings.Contains(stderr, ": Invalid parameter: TopicArn") {
+		t.Fatalf("aws --region us-west-2 %s: succeeded=%v\n%s", strings.Join(args, " "), ok, stderr)
+	}
+	_, err := snsCallIn(s, s.rootAWS(), "us-west-2", "DeleteTopic", "TopicArn", eastOnly.TopicArn)
+	if qe, ok := err.(*queryError); !ok || qe.Status != 400 || qe.Code != "InvalidParameter" || qe.Message != "Invalid parameter: TopicArn" {
+		t.Fatalf("DeleteTopic in us-west-2 of %s: %v", eastOnly.TopicArn, err)
 	}
 	checkTopics("after the refused calls")
 
 	// A trail homed in us-west-2 names its region's topic by name; a name that is a topic
 	// of us-east-1 only is no topic there.
-	var trail struct{ SnsTopicARN string }
-	sweepOK(t, s, "us-west-2", &trail, "cloudtrail", "create-trail", "--name", "west-trail",
-		"--s3-bucket-name", "audit-west", "--sns-topic-name", "ops-alerts")
-	if trail.SnsTopicARN != west.TopicArn {
-		t.Fatalf("create-trail in us-west-2 --sns-topic-name ops-alerts: SnsTopicARN %q", trail.SnsTopicARN)
+	ctWest := s.cloudtrailClientIn("us-west-2")
+	trail, err := ctWest.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("west-trail"),
+		S3BucketName: aws.String("audit-west"), SnsTopicName: aws.String("ops-alerts")})
+	if err != nil || aws.ToString(trail.SnsTopicARN) != west.TopicArn {
+		t.Fatalf("CreateTrail in us-west-2 SnsTopicName ops-alerts: %v %+v", err, trail)
 	}
-	sweepFails(t, s, "us-west-2", "InsufficientSnsTopicPolicyException", "cloudtrail", "create-trail", "--name", "west-trail-2",
-		"--s3-bucket-name", "audit-west", "--sns-topic-name", "east-only")
+	_, err = ctWest.CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("west-trail-2"),
+		S3BucketName: aws.String("audit-west"), SnsTopicName: aws.String("east-only")})
+	if apiCode(err) != "InsufficientSnsTopicPolicyException" {
+		t.Errorf("CreateTrail in us-west-2 SnsTopicName east-only: %v, want InsufficientSnsTopicPolicyException", err)
+	}
 
 	// An HTTP subscriber on loopback to the us-west-2 topic, confirmed through its
 	// SubscribeURL.
 	rcv := newSNSReceiver(t)
-	var sub struct{ SubscriptionArn string }
-	sweepOK(t, s, "us-west-2", &sub, "sns", "subscribe", "--topic-arn", west.TopicArn, "--protocol", "http",
-		"--notification-endpoint", rcv.URL, "--return-subscription-arn")
+	var sub struct {
+		SubscriptionArn string `xml:"SubscribeResult>SubscriptionArn"`
+	}
+	snsOKIn(t, s, "us-west-2", &sub, "Subscribe", "TopicArn", west.TopicArn, "Protocol", "http",
+		"Endpoint", rcv.URL, "ReturnSubscriptionArn", "true")
 	if !strings.HasPrefix(sub.SubscriptionArn, west.TopicArn+":") {
-		t.Fatalf("subscribe: %s", sub.SubscriptionArn)
+		t.Fatalf("Subscribe: %s", sub.SubscriptionArn)
 	}
 	waitFor(t, 30*time.Second, func() bool {
-		var a struct{ Attributes map[string]string }
-		sweepOK(t, s, "us-west-2", &a, "sns", "get-subscription-attributes", "--subscription-arn", sub.SubscriptionArn)
-		return a.Attributes["PendingConfirmation"] == "false"
+		var a struct {
+			Entries []struct {
+				Key   string `xml:"key"`
+				Value string `xml:"value"`
+			} `xml:"GetSubscriptionAttributesResult>Attributes>entry"`
+		}
+		snsOKIn(t, s, "us-west-2", &a, "GetSubscriptionAttributes", "SubscriptionArn", sub.SubscriptionArn)
+		for _, e := range a.Entries {
+			if e.Key == "PendingConfirmation" {
+				return e.Value == "false"
+			}
+		}
+		return false
 	})
 	listSubs := func(region string) []string {
 		t.Helper()
 		var out struct {
-			Subscriptions []struct{ SubscriptionArn, TopicArn string }
+			Arns []string `xml:"ListSubscriptionsResult>Subscriptions>member>SubscriptionArn"`
 		}
-		sweepOK(t, s, region, &out, "sns", "list-subscriptions")
-		var arns []string
-		for _, sb := range out.Subscriptions {
-			arns = append(arns, sb.SubscriptionArn)
-		}
-		return arns
+		snsOKIn(t, s, region, &out, "ListSubscriptions")
+		return out.Arns
 	}
 	if got := listSubs("us-west-2"); !slices.Equal(got, []string{sub.SubscriptionArn}) {
-		t.Fatalf("us-west-2 list-subscriptions: %v", got)
+		t.Fatalf("us-west-2 ListSubscriptions: %v", got)
 	}
 	if got := listSubs("us-east-1"); len(got) != 0 {
-		t.Fatalf("us-east-1 list-subscriptions: %v", got)
+		t.Fatalf("us-east-1 ListSubscriptions: %v", got)
 	}
 
 	// A CloudWatch alarm in us-west-2 whose action is the us-west-2 topic.
-	sweepOK(t, s, "us-west-2", nil, "cloudwatch", "put-metric-alarm", "--alarm-name", "west-hsm-errors",
-		"--namespace", "Custom/HSM", "--metric-name", "Errors", "--statistic", "Sum", "--period", "60",
-		"--threshold", "1", "--comparison-operator", "GreaterThanOrEqualToThreshold", "--evaluation-periods", "1",
-		"--alarm-actions", west.TopicArn)
-	sweepOK(t, s, "us-west-2", nil, "cloudwatch", "set-alarm-state", "--alarm-name", "west-hsm-errors",
-		"--state-value", "ALARM", "--state-reason", "regions test")
+	root := s.rootAWS()
+	cw := cloudwatch.New(cloudwatch.Options{Region: "us-west-2", BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1, HTTPClient: s.httpClient(),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: root.AccessKeyID, SecretAccessKey: root.SecretAccessKey, Source: "e2e"}, nil
+		})})
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("west-hsm-errors"),
+		Namespace: aws.String("Custom/HSM"), MetricName: aws.String("Errors"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(60),
+		Threshold: aws.Float64(1), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, EvaluationPeriods: aws.Int32(1),
+		AlarmActions: []string{west.TopicArn}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("west-hsm-errors"),
+		StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("regions test")}); err != nil {
+		t.Fatal(err)
+	}
 	var note map[string]any
 	waitFor(t, 20*time.Second, func() bool {
 		for _, r := range rcv.notifications() {
@@ -135,10 +225,9 @@ func TestSNSRegions(t *testing.T) {
 	s.restart()
 	checkTopics("after a restart")
 	if got := listSubs("us-west-2"); !slices.Equal(got, []string{sub.SubscriptionArn}) {
-		t.Fatalf("after a restart: us-west-2 list-subscriptions: %v", got)
+		t.Fatalf("after a restart: us-west-2 ListSubscriptions: %v", got)
 	}
-	var msg struct{ MessageId string }
-	sweepOK(t, s, "us-west-2", &msg, "sns", "publish", "--topic-arn", west.TopicArn, "--message", "after restart")
+	snsOKIn(t, s, "us-west-2", nil, "Publish", "TopicArn", west.TopicArn, "Message", "after restart")
 	waitFor(t, 20*time.Second, func() bool {
 		for _, r := range rcv.notifications() {
 			if strings.Contains(r.Body, `"after restart"`) {
@@ -151,14 +240,15 @@ func TestSNSRegions(t *testing.T) {
 
 // CreateTopic is authorized against the topic it would make in the region the request is
 // signed for: a user allowed sns:CreateTopic only on us-west-2's team-* topics creates
-// one there and is refused the same name in us-east-1 (Debian's AWS CLI).
+// one there and is refused the same name in us-east-1 (Debian's AWS CLI; the user and its
+// policy are set up with signed query calls).
 func TestSNSCreateTopicAuthorizedInItsRegion(t *testing.T) {
 	t.Parallel() // independent node
 	s, root := debianCLINode(t)
-	user, arn := newIAMUser(t, s, root, "topic-maker")
+	user, arn := sdkNewIAMUser(t, s, root, "topic-maker")
 	acct := strings.Split(arn, ":")[4]
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sns:CreateTopic","Resource":"arn:aws:sns:us-west-2:` + acct + `:team-*"}]}`
-	awsOK(t, s, root, nil, "iam", "put-user-policy", "--user-name", "topic-maker", "--policy-name", "west-topics", "--policy-document", policy)
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "topic-maker", "PolicyName", "west-topics", "PolicyDocument", policy)
 	var made struct{ TopicArn string }
 	awsOK(t, s, user, &made, "sns", "create-topic", "--name", "team-a", "--region", "us-west-2")
 	if made.TopicArn != "arn:aws:sns:us-west-2:"+acct+":team-a" {
