@@ -115,7 +115,9 @@ func (rcv *holdingReceiver) requests() []snsRequest {
 }
 
 // TestSNSSubscriberVerifiesSignatures: what an HTTP subscriber sees, checked as AWS's
-// subscriber libraries check it, with Debian's AWS CLI (/usr/bin/aws) as the publisher:
+// subscriber libraries check it, with Debian's AWS CLI (/usr/bin/aws) as the publisher of
+// the first message (the topic, the subscription, the attribute changes and the later
+// messages are signed query calls):
 // AWS's headers and JSON fields, a signature over AWS's canonical string that verifies
 // with the certificate fetched from SigningCertURL (SHA1withRSA, then SHA256withRSA after
 // set-topic-attributes SignatureVersion 2), and a delivery resumed after a restart that
@@ -123,10 +125,9 @@ func (rcv *holdingReceiver) requests() []snsRequest {
 func TestSNSSubscriberVerifiesSignatures(t *testing.T) {
 	t.Parallel() // independent node
 	s, root := debianCLINode(t)
-	var topic struct{ TopicArn string }
-	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", "signed")
+	topic := struct{ TopicArn string }{sdkCreateTopic(t, s, root, "signed")}
 	rcv := newSNSReceiver(t) // confirms through the SubscribeURL, as a real subscriber does
-	subArn := snsSubscribe(t, s, root, topic.TopicArn, rcv.URL+"/hook")
+	subArn := sdkSNSSubscribe(t, s, root, topic.TopicArn, rcv.URL+"/hook")
 
 	conf := rcv.requests()[0]
 	m := verifySNSMessage(t, conf.Body)
@@ -141,10 +142,12 @@ func TestSNSSubscriberVerifiesSignatures(t *testing.T) {
 		t.Fatalf("SigningCertURL %s", certURL)
 	}
 
-	publish := func(msg string, extra ...string) string {
+	publish := func(msg string) string {
 		t.Helper()
-		var out struct{ MessageId string }
-		awsOK(t, s, root, &out, append([]string{"sns", "publish", "--topic-arn", topic.TopicArn, "--message", msg}, extra...)...)
+		var out struct {
+			MessageId string `xml:"PublishResult>MessageId"`
+		}
+		qOK(t, s, root, &out, "sns", "Publish", "TopicArn", topic.TopicArn, "Message", msg)
 		return out.MessageId
 	}
 	notification := func(id string) (snsRequest, map[string]any) {
@@ -161,8 +164,10 @@ func TestSNSSubscriberVerifiesSignatures(t *testing.T) {
 		})
 		return *got, verifySNSMessage(t, got.Body)
 	}
-	id := publish(`<deploy & "release">`, "--subject", "Deploy: 100% done",
+	var first struct{ MessageId string }
+	awsOK(t, s, root, &first, "sns", "publish", "--topic-arn", topic.TopicArn, "--message", `<deploy & "release">`, "--subject", "Deploy: 100% done",
 		"--message-attributes", `{"team":{"DataType":"String","StringValue":"sec"},"level":{"DataType":"Number","StringValue":"3"}}`)
+	id := first.MessageId
 	r, n := notification(id)
 	want := map[string]string{"X-Amz-Sns-Message-Type": "Notification", "X-Amz-Sns-Message-Id": id, "X-Amz-Sns-Topic-Arn": topic.TopicArn,
 		"X-Amz-Sns-Subscription-Arn": subArn, "Content-Type": "text/plain; charset=UTF-8"}
@@ -192,13 +197,11 @@ func TestSNSSubscriberVerifiesSignatures(t *testing.T) {
 		t.Fatalf("notification: %s", r.Body)
 	}
 
-	// SignatureVersion 2: SHA256withRSA, shown by get-topic-attributes.
-	awsOK(t, s, root, nil, "sns", "set-topic-attributes", "--topic-arn", topic.TopicArn,
-		"--attribute-name", "SignatureVersion", "--attribute-value", "2")
-	var ta struct{ Attributes map[string]string }
-	awsOK(t, s, root, &ta, "sns", "get-topic-attributes", "--topic-arn", topic.TopicArn)
-	if ta.Attributes["SignatureVersion"] != "2" {
-		t.Fatal(ta.Attributes)
+	// SignatureVersion 2: SHA256withRSA, shown by GetTopicAttributes.
+	qOK(t, s, root, nil, "sns", "SetTopicAttributes", "TopicArn", topic.TopicArn,
+		"AttributeName", "SignatureVersion", "AttributeValue", "2")
+	if ta := sdkTopicAttributes(t, s, root, topic.TopicArn); ta["SignatureVersion"] != "2" {
+		t.Fatal(ta)
 	}
 	_, n = notification(publish("sha256"))
 	if n["SignatureVersion"] != "2" {
@@ -208,11 +211,8 @@ func TestSNSSubscriberVerifiesSignatures(t *testing.T) {
 	if checkSNSSignature(n) == nil {
 		t.Fatal("a SignatureVersion 2 signature verified as SHA1withRSA")
 	}
-	_, errOut, ok := awsAs(t, s, root, "sns", "set-topic-attributes", "--topic-arn", topic.TopicArn,
-		"--attribute-name", "SignatureVersion", "--attribute-value", "3")
-	if ok || !strings.Contains(errOut, "(InvalidParameter)") {
-		t.Fatalf("ok=%v %s", ok, errOut)
-	}
+	qFails(t, s, root, "InvalidParameter", "sns", "SetTopicAttributes", "TopicArn", topic.TopicArn,
+		"AttributeName", "SignatureVersion", "AttributeValue", "3")
 
 	// A delivery pending at a restart: its first attempt fails (503), the node stops
 	// during the retry delay and starts again; it keeps its signing key, so the resumed
@@ -265,74 +265,100 @@ func sdkSNSSubscribeHeld(t *testing.T, s *server, root awsCreds, topicArn string
 	return out.Arn
 }
 
-// TestSNSConformanceCLI: what a CLI user sees of the request checks and attributes that
-// differed from AWS, with Debian's AWS CLI (/usr/bin/aws): AWS's default Policy in
-// get-topic-attributes, FifoTopic values, message attribute errors as
+// sdkTopicAttributes is GetTopicAttributes (queryCall) as a map.
+func sdkTopicAttributes(t *testing.T, s *server, c awsCreds, topicArn string) map[string]string {
+	t.Helper()
+	var out struct {
+		Entries []struct {
+			Key   string `xml:"key"`
+			Value string `xml:"value"`
+		} `xml:"GetTopicAttributesResult>Attributes>entry"`
+	}
+	qOK(t, s, c, &out, "sns", "GetTopicAttributes", "TopicArn", topicArn)
+	m := map[string]string{}
+	for _, e := range out.Entries {
+		m[e.Key] = e.Value
+	}
+	return m
+}
+
+// TestSNSConformanceCLI: the request checks and attributes that differed from AWS: AWS's
+// default Policy in GetTopicAttributes, FifoTopic values, message attribute errors as
 // ParameterValueInvalid with AWS's messages, MessageGroupId accepted on a standard topic
 // and MessageDeduplicationId refused, MessageStructure=json delivering the http message
-// without attributes, confirm-subscription --authenticate-on-unsubscribe
+// without attributes, ConfirmSubscription with AuthenticateOnUnsubscribe
 // (ConfirmationWasAuthenticated, the UnsubscribeURL refused), and the
-// UnsubscribeConfirmation of unsubscribe, whose SubscribeURL restores the subscription.
+// UnsubscribeConfirmation of Unsubscribe, whose SubscribeURL restores the subscription.
+// What a CLI user types runs with Debian's AWS CLI (/usr/bin/aws): create-topic --attributes
+// FifoTopic=false, a publish --message-attributes refused with AWS's message, and
+// confirm-subscription --authenticate-on-unsubscribe; the other calls, which check the
+// server's answers and state, are signed query calls.
 func TestSNSConformanceCLI(t *testing.T) {
 	t.Parallel() // independent node
 	s, root := debianCLINode(t)
 	var topic struct{ TopicArn string }
 	awsOK(t, s, root, &topic, "sns", "create-topic", "--name", "conformance", "--attributes", "FifoTopic=false")
-	var ta struct{ Attributes map[string]string }
-	awsOK(t, s, root, &ta, "sns", "get-topic-attributes", "--topic-arn", topic.TopicArn)
+	ta := sdkTopicAttributes(t, s, root, topic.TopicArn)
 	var pol struct {
 		Statement []struct {
 			Resource  string
 			Condition map[string]map[string]string
 		}
 	}
-	if err := json.Unmarshal([]byte(ta.Attributes["Policy"]), &pol); err != nil || len(pol.Statement) != 1 ||
+	if err := json.Unmarshal([]byte(ta["Policy"]), &pol); err != nil || len(pol.Statement) != 1 ||
 		pol.Statement[0].Resource != topic.TopicArn || pol.Statement[0].Condition["StringEquals"]["AWS:SourceOwner"] == "" {
-		t.Fatalf("Policy: %v %q", err, ta.Attributes["Policy"])
+		t.Fatalf("Policy: %v %q", err, ta["Policy"])
 	}
-	if _, ok := ta.Attributes["SignatureVersion"]; ok || !strings.Contains(ta.Attributes["EffectiveDeliveryPolicy"], `"backoffFunction":"linear"`) {
-		t.Fatal(ta.Attributes)
+	if _, ok := ta["SignatureVersion"]; ok || !strings.Contains(ta["EffectiveDeliveryPolicy"], `"backoffFunction":"linear"`) {
+		t.Fatal(ta)
 	}
 
-	fails := func(code, msg string, args ...string) {
+	fails := func(code, msg, action string, params ...string) {
 		t.Helper()
-		_, errOut, ok := awsAs(t, s, root, args...)
-		if ok || !strings.Contains(errOut, "("+code+")") || !strings.Contains(errOut, msg) {
-			t.Fatalf("%v: ok=%v %s", args, ok, errOut)
+		if got := qFails(t, s, root, code, "sns", action, params...); !strings.Contains(got, msg) {
+			t.Fatalf("%s %v: %q, want %q", action, params, got, msg)
 		}
 	}
-	fails("InvalidParameter", "FifoTopic: Invalid value [maybe]", "sns", "create-topic", "--name", "f", "--attributes", "FifoTopic=maybe")
-	pub := []string{"sns", "publish", "--topic-arn", topic.TopicArn, "--message", "m"}
-	fails("ParameterValueInvalid", "Could not cast message attribute 'n' value to number.",
-		append(pub, "--message-attributes", `{"n":{"DataType":"Number","StringValue":"ten"}}`)...)
-	fails("ParameterValueInvalid", "Invalid message attribute name starting with character '.' was found.",
-		append(pub, "--message-attributes", `{".n":{"DataType":"String","StringValue":"v"}}`)...)
-	fails("ParameterValueInvalid", "the set of supported type prefixes is Binary, Number, and String.",
-		append(pub, "--message-attributes", `{"n":{"DataType":"Text","StringValue":"v"}}`)...)
+	fails("InvalidParameter", "FifoTopic: Invalid value [maybe]", "CreateTopic", "Name", "f",
+		"Attributes.entry.1.key", "FifoTopic", "Attributes.entry.1.value", "maybe")
+	if _, errOut, ok := awsAs(t, s, root, "sns", "publish", "--topic-arn", topic.TopicArn, "--message", "m",
+		"--message-attributes", `{"n":{"DataType":"Number","StringValue":"ten"}}`); ok ||
+		!strings.Contains(errOut, "(ParameterValueInvalid)") || !strings.Contains(errOut, "Could not cast message attribute 'n' value to number.") {
+		t.Fatalf("publish --message-attributes n=ten: ok=%v %s", ok, errOut)
+	}
+	pub := []string{"TopicArn", topic.TopicArn, "Message", "m"}
+	attr := func(name, typ, value string) []string {
+		return append(slices.Clone(pub), "MessageAttributes.entry.1.Name", name,
+			"MessageAttributes.entry.1.Value.DataType", typ, "MessageAttributes.entry.1.Value.StringValue", value)
+	}
+	fails("ParameterValueInvalid", "Could not cast message attribute 'n' value to number.", "Publish", attr("n", "Number", "ten")...)
+	fails("ParameterValueInvalid", "Invalid message attribute name starting with character '.' was found.", "Publish", attr(".n", "String", "v")...)
+	fails("ParameterValueInvalid", "the set of supported type prefixes is Binary, Number, and String.", "Publish", attr("n", "Text", "v")...)
 	fails("InvalidParameter", "The request includes MessageDeduplicationId parameter that is not valid for this topic type",
-		append(pub, "--message-deduplication-id", "d1")...)
-	awsOK(t, s, root, nil, append(pub, "--message-group-id", "group-1")...)
+		"Publish", append(slices.Clone(pub), "MessageDeduplicationId", "d1")...)
+	qOK(t, s, root, nil, "sns", "Publish", append(slices.Clone(pub), "MessageGroupId", "group-1")...)
 
 	// A subscriber confirmed with a signed call and AuthenticateOnUnsubscribe.
 	rcv := newHoldingReceiver(t)
-	awsOK(t, s, root, nil, "sns", "subscribe", "--topic-arn", topic.TopicArn, "--protocol", "http", "--notification-endpoint", rcv.URL+"/h")
+	qOK(t, s, root, nil, "sns", "Subscribe", "TopicArn", topic.TopicArn, "Protocol", "http", "Endpoint", rcv.URL+"/h")
 	waitFor(t, 20*time.Second, func() bool { return len(rcv.requests()) == 1 })
 	var conf struct{ Token string }
 	json.Unmarshal([]byte(rcv.requests()[0].Body), &conf)
 	var sub struct{ SubscriptionArn string }
 	awsOK(t, s, root, &sub, "sns", "confirm-subscription", "--topic-arn", topic.TopicArn, "--token", conf.Token,
 		"--authenticate-on-unsubscribe", "true")
-	var sa struct{ Attributes map[string]string }
-	awsOK(t, s, root, &sa, "sns", "get-subscription-attributes", "--subscription-arn", sub.SubscriptionArn)
-	if sa.Attributes["ConfirmationWasAuthenticated"] != "true" || sa.Attributes["PendingConfirmation"] != "false" {
-		t.Fatal(sa.Attributes)
+	if sa := sdkSubscriptionAttributes(t, s, root, sub.SubscriptionArn); sa["ConfirmationWasAuthenticated"] != "true" || sa["PendingConfirmation"] != "false" {
+		t.Fatal(sa)
 	}
 
 	// MessageStructure=json: the http message, verifiable, without the attributes.
-	var out struct{ MessageId string }
-	awsOK(t, s, root, &out, "sns", "publish", "--topic-arn", topic.TopicArn, "--message-structure", "json",
-		"--message", `{"default":"for all","http":"for http","email":"for email"}`,
-		"--message-attributes", `{"team":{"DataType":"String","StringValue":"sec"}}`)
+	var out struct {
+		MessageId string `xml:"PublishResult>MessageId"`
+	}
+	qOK(t, s, root, &out, "sns", "Publish", "TopicArn", topic.TopicArn, "MessageStructure", "json",
+		"Message", `{"default":"for all","http":"for http","email":"for email"}`,
+		"MessageAttributes.entry.1.Name", "team", "MessageAttributes.entry.1.Value.DataType", "String",
+		"MessageAttributes.entry.1.Value.StringValue", "sec")
 	var got snsRequest
 	waitFor(t, 20*time.Second, func() bool {
 		for _, r := range rcv.requests() {
@@ -358,12 +384,16 @@ func TestSNSConformanceCLI(t *testing.T) {
 	if res.StatusCode != 403 || !strings.Contains(string(b), "<Code>AuthorizationError</Code>") {
 		t.Fatalf("UnsubscribeURL: %d %s", res.StatusCode, b)
 	}
-	awsOK(t, s, root, nil, "sns", "unsubscribe", "--subscription-arn", sub.SubscriptionArn)
-	var list struct {
-		Subscriptions []struct{ SubscriptionArn string }
+	qOK(t, s, root, nil, "sns", "Unsubscribe", "SubscriptionArn", sub.SubscriptionArn)
+	listSubs := func() []string {
+		t.Helper()
+		var list struct {
+			Arns []string `xml:"ListSubscriptionsByTopicResult>Subscriptions>member>SubscriptionArn"`
+		}
+		qOK(t, s, root, &list, "sns", "ListSubscriptionsByTopic", "TopicArn", topic.TopicArn)
+		return list.Arns
 	}
-	awsOK(t, s, root, &list, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
-	if len(list.Subscriptions) != 0 {
+	if list := listSubs(); len(list) != 0 {
 		t.Fatal(list)
 	}
 
@@ -384,17 +414,15 @@ func TestSNSConformanceCLI(t *testing.T) {
 		fmt.Sprint(n["SubscribeURL"]) != s.url+"/?Action=ConfirmSubscription&TopicArn="+topic.TopicArn+"&Token="+fmt.Sprint(n["Token"]) {
 		t.Fatalf("%v %s", unsubNote.Header, unsubNote.Body)
 	}
-	awsOK(t, s, root, &ta, "sns", "get-topic-attributes", "--topic-arn", topic.TopicArn)
-	if ta.Attributes["SubscriptionsDeleted"] != "1" || ta.Attributes["SubscriptionsConfirmed"] != "0" {
-		t.Fatal(ta.Attributes)
+	if ta := sdkTopicAttributes(t, s, root, topic.TopicArn); ta["SubscriptionsDeleted"] != "1" || ta["SubscriptionsConfirmed"] != "0" {
+		t.Fatal(ta)
 	}
 	res, err = http.Get(fmt.Sprint(n["SubscribeURL"]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	awsOK(t, s, root, &list, "sns", "list-subscriptions-by-topic", "--topic-arn", topic.TopicArn)
-	if res.StatusCode != 200 || len(list.Subscriptions) != 1 || list.Subscriptions[0].SubscriptionArn != sub.SubscriptionArn {
+	if list := listSubs(); res.StatusCode != 200 || len(list) != 1 || list[0] != sub.SubscriptionArn {
 		t.Fatalf("restore: %d %+v", res.StatusCode, list)
 	}
 }
