@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"os/exec"
 	"strings"
 	"testing"
@@ -9,20 +11,20 @@ import (
 )
 
 // TestIAMConformance: IAM/STS behaviours checked against AWS's API reference and botocore
-// model, driven with both AWS CLIs where a CLI user meets them (Debian's v2.9 at
-// /usr/bin/aws, and the v1 on PATH when there is one; its subtests fall back to v2.9) and
-// with signed query calls (aws-sdk-go-v2's signer) where the HTTP status is the point.
+// model. Both AWS CLIs (Debian's v2.9 at /usr/bin/aws, and the v1 on PATH when there is
+// one; its checks fall back to v2.9) run where a CLI user meets what the CLI itself does
+// (list-users joins the pages it asks for), once each for a refusal a CLI user reads, and
+// for assume-role in another region; the other checks are of the server's answers and use
+// signed query calls (aws-sdk-go-v2's signer), which also see the HTTP status.
 func TestIAMConformance(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
 	s, root := debianCLINode(t)
 	v2 := "/usr/bin/aws"
-	v1 := awsCLIs(t)["v1"]
+	v1 := awsV1(t)
 	if v1 == "" {
 		v1 = v2
 	}
-	var who struct{ Account string }
-	awsOK(t, s, root, &who, "sts", "get-caller-identity")
-	acct := who.Account
+	acct := sdkAccount(t, s, root)
 
 	// cli runs an AWS CLI (bin) signed with c for region; ok reports its exit status.
 	cli := func(t *testing.T, bin, region string, c awsCreds, args ...string) (string, string, bool) {
@@ -74,17 +76,19 @@ func TestIAMConformance(t *testing.T) {
 
 	t.Run("InlinePolicyQuotaIsPerEntity", func(t *testing.T) {
 		// IAM's 2048 characters are for all of a user's inline policies together.
-		cliOK(t, v2, root, nil, "iam", "create-user", "--user-name", "quota")
-		cliOK(t, v2, root, nil, "iam", "put-user-policy", "--user-name", "quota", "--policy-name", "one", "--policy-document", doc(1200))
+		qOK(t, s, root, nil, "iam", "CreateUser", "UserName", "quota")
+		qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "quota", "PolicyName", "one", "PolicyDocument", doc(1200))
 		cliFails(t, v1, root, "LimitExceeded", "Maximum policy size of 2048 bytes exceeded for user quota",
 			"iam", "put-user-policy", "--user-name", "quota", "--policy-name", "two", "--policy-document", doc(1000))
 		qStatus(t, "LimitExceeded", 409, "iam", "PutUserPolicy", "UserName", "quota", "PolicyName", "two", "PolicyDocument", doc(1000))
-		var names struct{ PolicyNames []string }
-		cliOK(t, v2, root, &names, "iam", "list-user-policies", "--user-name", "quota")
+		var names struct {
+			PolicyNames []string `xml:"ListUserPoliciesResult>PolicyNames>member"`
+		}
+		qOK(t, s, root, &names, "iam", "ListUserPolicies", "UserName", "quota")
 		if len(names.PolicyNames) != 1 {
 			t.Fatalf("a refused inline policy was kept: %v", names.PolicyNames)
 		}
-		cliOK(t, v1, root, nil, "iam", "put-user-policy", "--user-name", "quota", "--policy-name", "two", "--policy-document", doc(848))
+		qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "quota", "PolicyName", "two", "PolicyDocument", doc(848))
 
 		// A trust policy past 2048 characters: ACLSizePerRole.
 		trust := `{"Version":"2012-10-17","Statement":[{"Sid":"` + strings.Repeat("T", 2000) + `","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
@@ -114,56 +118,69 @@ func TestIAMConformance(t *testing.T) {
 
 	t.Run("PolicyVersionsAndListPolicies", func(t *testing.T) {
 		var p struct {
-			Policy struct{ Arn, Description string }
+			Arn string `xml:"CreatePolicyResult>Policy>Arn"`
 		}
-		cliOK(t, v2, root, &p, "iam", "create-policy", "--policy-name", "versions", "--description", "encrypts", "--policy-document", doc(150))
+		qOK(t, s, root, &p, "iam", "CreatePolicy", "PolicyName", "versions", "Description", "encrypts", "PolicyDocument", doc(150))
 		for range 2 {
-			cliOK(t, v2, root, nil, "iam", "create-policy-version", "--policy-arn", p.Policy.Arn, "--policy-document", doc(160))
+			qOK(t, s, root, nil, "iam", "CreatePolicyVersion", "PolicyArn", p.Arn, "PolicyDocument", doc(160))
 		}
-		for _, bin := range []string{v1, v2} {
-			var l struct {
-				Versions []struct {
-					VersionId        string
-					IsDefaultVersion bool
-				}
-			}
-			cliOK(t, bin, root, &l, "iam", "list-policy-versions", "--policy-arn", p.Policy.Arn)
-			if len(l.Versions) != 3 || l.Versions[0].VersionId != "v3" || l.Versions[2].VersionId != "v1" || !l.Versions[2].IsDefaultVersion {
-				t.Fatalf("%s: want v3, v2, v1 (default): %+v", bin, l.Versions)
-			}
+		var l struct {
+			Versions []struct {
+				VersionId        string
+				IsDefaultVersion bool
+			} `xml:"ListPolicyVersionsResult>Versions>member"`
 		}
-		var lp struct{ Policies []map[string]any }
-		cliOK(t, v1, root, &lp, "iam", "list-policies", "--scope", "Local")
-		if len(lp.Policies) != 1 || lp.Policies[0]["Arn"] != p.Policy.Arn {
+		qOK(t, s, root, &l, "iam", "ListPolicyVersions", "PolicyArn", p.Arn)
+		if len(l.Versions) != 3 || l.Versions[0].VersionId != "v3" || l.Versions[2].VersionId != "v1" || !l.Versions[2].IsDefaultVersion {
+			t.Fatalf("want v3, v2, v1 (default): %+v", l.Versions)
+		}
+		var lp struct {
+			Policies []struct {
+				Arn         string
+				Description *string
+			} `xml:"ListPoliciesResult>Policies>member"`
+		}
+		qOK(t, s, root, &lp, "iam", "ListPolicies", "Scope", "Local")
+		if len(lp.Policies) != 1 || lp.Policies[0].Arn != p.Arn {
 			t.Fatalf("%+v", lp)
 		}
-		if _, ok := lp.Policies[0]["Description"]; ok {
-			t.Fatalf("list-policies lists the description: %v", lp.Policies[0])
+		if d := lp.Policies[0].Description; d != nil {
+			t.Fatalf("ListPolicies lists the description: %q", *d)
 		}
-		var gp struct{ Policy struct{ Description string } }
-		cliOK(t, v2, root, &gp, "iam", "get-policy", "--policy-arn", p.Policy.Arn)
-		if gp.Policy.Description != "encrypts" {
+		var gp struct {
+			Description string `xml:"GetPolicyResult>Policy>Description"`
+		}
+		qOK(t, s, root, &gp, "iam", "GetPolicy", "PolicyArn", p.Arn)
+		if gp.Description != "encrypts" {
 			t.Fatalf("%+v", gp)
 		}
 		// Deleting a policy with versions besides the default, or attached: DeleteConflict.
-		qStatus(t, "DeleteConflict", 409, "iam", "DeletePolicy", "PolicyArn", p.Policy.Arn)
+		qStatus(t, "DeleteConflict", 409, "iam", "DeletePolicy", "PolicyArn", p.Arn)
 	})
 
 	t.Run("RoleLastUsedAndRoleSessions", func(t *testing.T) {
 		user, userARN := sdkNewIAMUser(t, s, root, "assumer")
 		trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + userARN + `"},"Action":"sts:AssumeRole"}]}`
-		var cr struct{ Role struct{ Arn string } }
-		cliOK(t, v2, root, &cr, "iam", "create-role", "--role-name", "used", "--assume-role-policy-document", trust)
-		cliOK(t, v2, root, nil, "iam", "put-role-policy", "--role-name", "used", "--policy-name", "read",
-			"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}`)
-		var gr struct{ Role map[string]json.RawMessage }
-		cliOK(t, v1, root, &gr, "iam", "get-role", "--role-name", "used")
-		if string(gr.Role["RoleLastUsed"]) != "{}" {
-			t.Fatalf("a role never used: RoleLastUsed %s", gr.Role["RoleLastUsed"])
+		var cr struct {
+			Arn string `xml:"CreateRoleResult>Role>Arn"`
+		}
+		qOK(t, s, root, &cr, "iam", "CreateRole", "RoleName", "used", "AssumeRolePolicyDocument", trust)
+		qOK(t, s, root, nil, "iam", "PutRolePolicy", "RoleName", "used", "PolicyName", "read",
+			"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}`)
+		// A role never used has an empty RoleLastUsed (the CLIs show {}).
+		var gr struct {
+			RoleLastUsed *struct {
+				Inner string `xml:",innerxml"`
+			} `xml:"GetRoleResult>Role>RoleLastUsed"`
+		}
+		qOK(t, s, root, &gr, "iam", "GetRole", "RoleName", "used")
+		if gr.RoleLastUsed == nil || strings.TrimSpace(gr.RoleLastUsed.Inner) != "" {
+			t.Fatalf("a role never used: RoleLastUsed %+v", gr.RoleLastUsed)
 		}
 
+		// Assumed with the v1 CLI in another region than the node's.
 		before := time.Now().Add(-time.Second)
-		out, errOut, ok := cli(t, v1, "eu-west-3", user, "sts", "assume-role", "--role-arn", cr.Role.Arn, "--role-session-name", "conformance")
+		out, errOut, ok := cli(t, v1, "eu-west-3", user, "sts", "assume-role", "--role-arn", cr.Arn, "--role-session-name", "conformance")
 		if !ok {
 			t.Fatal(errOut)
 		}
@@ -179,43 +196,57 @@ func TestIAMConformance(t *testing.T) {
 			t.Fatalf("%+v", ar)
 		}
 
-		for _, bin := range []string{v1, v2} {
-			var g struct {
-				Role struct {
-					RoleLastUsed struct{ LastUsedDate, Region string }
-				}
-			}
-			cliOK(t, bin, root, &g, "iam", "get-role", "--role-name", "used")
-			used, err := time.Parse(time.RFC3339, g.Role.RoleLastUsed.LastUsedDate)
-			if err != nil || used.Before(before) || used.After(time.Now().Add(time.Second)) || g.Role.RoleLastUsed.Region != "eu-west-3" {
-				t.Fatalf("%s: RoleLastUsed %+v (%v)", bin, g.Role.RoleLastUsed, err)
-			}
+		var g struct {
+			RoleLastUsed struct{ LastUsedDate, Region string } `xml:"GetRoleResult>Role>RoleLastUsed"`
+		}
+		qOK(t, s, root, &g, "iam", "GetRole", "RoleName", "used")
+		used, err := time.Parse(time.RFC3339, g.RoleLastUsed.LastUsedDate)
+		if err != nil || used.Before(before) || used.After(time.Now().Add(time.Second)) || g.RoleLastUsed.Region != "eu-west-3" {
+			t.Fatalf("RoleLastUsed %+v (%v)", g.RoleLastUsed, err)
 		}
 		var ad struct {
 			RoleDetailList []struct {
 				RoleName     string
 				RoleLastUsed struct{ LastUsedDate, Region string }
-			}
+			} `xml:"GetAccountAuthorizationDetailsResult>RoleDetailList>member"`
 		}
-		cliOK(t, v1, root, &ad, "iam", "get-account-authorization-details", "--filter", "Role")
+		qOK(t, s, root, &ad, "iam", "GetAccountAuthorizationDetails", "Filter.member.1", "Role")
+		found := false
 		for _, r := range ad.RoleDetailList {
 			if r.RoleName == "used" && (r.RoleLastUsed.Region != "eu-west-3" || r.RoleLastUsed.LastUsedDate == "") {
 				t.Fatalf("authorization details: %+v", r)
 			}
+			found = found || r.RoleName == "used"
 		}
-		var lr struct{ Roles []map[string]any }
-		cliOK(t, v2, root, &lr, "iam", "list-roles")
+		if !found {
+			t.Fatalf("authorization details without the role: %+v", ad)
+		}
+		var lr struct {
+			Roles []struct {
+				RoleName     string
+				RoleLastUsed *struct{}
+			} `xml:"ListRolesResult>Roles>member"`
+		}
+		qOK(t, s, root, &lr, "iam", "ListRoles")
+		if len(lr.Roles) == 0 {
+			t.Fatal("ListRoles: no role")
+		}
 		for _, r := range lr.Roles {
-			if _, ok := r["RoleLastUsed"]; ok {
-				t.Fatalf("list-roles returns RoleLastUsed: %v", r)
+			if r.RoleLastUsed != nil {
+				t.Fatalf("ListRoles returns RoleLastUsed: %+v", r)
 			}
 		}
 
-		// The role's session has no IAM user: get-user without a name is refused.
+		// The role's session has no IAM user: GetUser without a name is refused.
 		sess := awsCreds{AccessKeyID: ar.Credentials.AccessKeyId, SecretAccessKey: ar.Credentials.SecretAccessKey, SessionToken: ar.Credentials.SessionToken}
-		cliFails(t, v2, sess, "ValidationError", "Must specify userName when calling with non-User credentials", "iam", "get-user")
-		var me struct{ Arn, UserId string }
-		cliOK(t, v1, sess, &me, "sts", "get-caller-identity")
+		if m := qFails(t, s, sess, "ValidationError", "iam", "GetUser"); !strings.Contains(m, "Must specify userName when calling with non-User credentials") {
+			t.Fatalf("GetUser with a role session: %s", m)
+		}
+		var me struct {
+			Arn    string `xml:"GetCallerIdentityResult>Arn"`
+			UserId string `xml:"GetCallerIdentityResult>UserId"`
+		}
+		qOK(t, s, sess, &me, "sts", "GetCallerIdentity")
 		if me.Arn != ar.AssumedRoleUser.Arn || me.UserId != ar.AssumedRoleUser.AssumedRoleId {
 			t.Fatalf("%+v", me)
 		}
@@ -227,53 +258,71 @@ func TestIAMConformance(t *testing.T) {
 		user, _ := sdkNewIAMUser(t, s, root, "gst-user")
 		qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "gst-user", "PolicyName", "iam",
 			"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}`)
-		var st struct {
-			Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+		sess := sdkTempCreds(t, s, user, "GetSessionToken", "DurationSeconds", "900")
+		if m := qFails(t, s, sess, "InvalidClientTokenId", "iam", "ListUsers"); !strings.Contains(m, "The security token included in the request is invalid") {
+			t.Fatalf("ListUsers with a session token: %s", m)
 		}
-		cliOK(t, v1, user, &st, "sts", "get-session-token", "--duration-seconds", "900")
-		sess := awsCreds{AccessKeyID: st.Credentials.AccessKeyId, SecretAccessKey: st.Credentials.SecretAccessKey, SessionToken: st.Credentials.SessionToken}
-		cliFails(t, v2, sess, "InvalidClientTokenId", "The security token included in the request is invalid", "iam", "list-users")
-		cliOK(t, v2, user, nil, "iam", "list-users")
-		var me struct{ Arn string }
-		cliOK(t, v2, sess, &me, "sts", "get-caller-identity")
+		qOK(t, s, user, nil, "iam", "ListUsers")
+		var me struct {
+			Arn string `xml:"GetCallerIdentityResult>Arn"`
+		}
+		qOK(t, s, sess, &me, "sts", "GetCallerIdentity")
 		if !strings.HasSuffix(me.Arn, ":user/gst-user") {
 			t.Fatal(me)
 		}
 	})
 
 	t.Run("PolicyAndMFADeviceTags", func(t *testing.T) {
-		var p struct{ Policy struct{ Arn string } }
-		cliOK(t, v2, root, &p, "iam", "create-policy", "--policy-name", "tagged", "--policy-document", doc(150), "--tags", "Key=team,Value=a")
-		cliOK(t, v1, root, nil, "iam", "tag-policy", "--policy-arn", p.Policy.Arn, "--tags", "Key=Team,Value=b", "Key=env,Value=prod")
-		cliOK(t, v2, root, nil, "iam", "untag-policy", "--policy-arn", p.Policy.Arn, "--tag-keys", "env")
-		for _, bin := range []string{v1, v2} {
-			var lt struct{ Tags []struct{ Key, Value string } }
-			cliOK(t, bin, root, &lt, "iam", "list-policy-tags", "--policy-arn", p.Policy.Arn)
-			if len(lt.Tags) != 1 || lt.Tags[0].Key != "Team" || lt.Tags[0].Value != "b" {
-				t.Fatalf("%s: %+v", bin, lt)
-			}
+		type tagList struct {
+			Tags []struct{ Key, Value string } `xml:"Result>Tags>member"`
 		}
-		var d struct{ VirtualMFADevice struct{ SerialNumber string } }
-		cliOK(t, v2, root, &d, "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", "tagged", "--outfile", "/dev/null", "--bootstrap-method", "Base32StringSeed")
-		cliOK(t, v1, root, nil, "iam", "tag-mfa-device", "--serial-number", d.VirtualMFADevice.SerialNumber, "--tags", "Key=owner,Value=ops")
-		var lt struct{ Tags []struct{ Key, Value string } }
-		cliOK(t, v2, root, &lt, "iam", "list-mfa-device-tags", "--serial-number", d.VirtualMFADevice.SerialNumber)
-		if len(lt.Tags) != 1 || lt.Tags[0].Key != "owner" {
+		// listTags calls ListPolicyTags or ListMFADeviceTags (whose result element is
+		// <{Action}Result>).
+		listTags := func(action string, params ...string) tagList {
+			t.Helper()
+			b, err := queryCall(s, root, "iam", action, params...)
+			if err != nil {
+				t.Fatalf("%s: %v", action, err)
+			}
+			var l tagList
+			if err := xml.Unmarshal(bytes.ReplaceAll(b, []byte(action+"Result>"), []byte("Result>")), &l); err != nil {
+				t.Fatalf("%s: %v\n%s", action, err, b)
+			}
+			return l
+		}
+		var p struct {
+			Arn string `xml:"CreatePolicyResult>Policy>Arn"`
+		}
+		qOK(t, s, root, &p, "iam", "CreatePolicy", "PolicyName", "tagged", "PolicyDocument", doc(150), "Tags.member.1.Key", "team", "Tags.member.1.Value", "a")
+		qOK(t, s, root, nil, "iam", "TagPolicy", "PolicyArn", p.Arn, "Tags.member.1.Key", "Team", "Tags.member.1.Value", "b",
+			"Tags.member.2.Key", "env", "Tags.member.2.Value", "prod")
+		qOK(t, s, root, nil, "iam", "UntagPolicy", "PolicyArn", p.Arn, "TagKeys.member.1", "env")
+		if lt := listTags("ListPolicyTags", "PolicyArn", p.Arn); len(lt.Tags) != 1 || lt.Tags[0].Key != "Team" || lt.Tags[0].Value != "b" {
 			t.Fatalf("%+v", lt)
 		}
-		cliFails(t, v2, root, "NoSuchEntity", "", "iam", "list-policy-tags", "--policy-arn", "arn:aws:iam::"+acct+":policy/none")
-
-		// No instance profiles: an empty list for an existing role.
-		trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
-		cliOK(t, v2, root, nil, "iam", "create-role", "--role-name", "profiles", "--assume-role-policy-document", trust)
-		for _, bin := range []string{v1, v2} {
-			var ip struct{ InstanceProfiles []any }
-			cliOK(t, bin, root, &ip, "iam", "list-instance-profiles-for-role", "--role-name", "profiles")
-			if ip.InstanceProfiles == nil || len(ip.InstanceProfiles) != 0 {
-				t.Fatalf("%s: %+v", bin, ip)
-			}
+		var d struct {
+			SerialNumber string `xml:"CreateVirtualMFADeviceResult>VirtualMFADevice>SerialNumber"`
 		}
-		cliFails(t, v1, root, "NoSuchEntity", "", "iam", "list-instance-profiles-for-role", "--role-name", "absent")
+		qOK(t, s, root, &d, "iam", "CreateVirtualMFADevice", "VirtualMFADeviceName", "tagged")
+		qOK(t, s, root, nil, "iam", "TagMFADevice", "SerialNumber", d.SerialNumber, "Tags.member.1.Key", "owner", "Tags.member.1.Value", "ops")
+		if lt := listTags("ListMFADeviceTags", "SerialNumber", d.SerialNumber); len(lt.Tags) != 1 || lt.Tags[0].Key != "owner" {
+			t.Fatalf("%+v", lt)
+		}
+		qStatus(t, "NoSuchEntity", 404, "iam", "ListPolicyTags", "PolicyArn", "arn:aws:iam::"+acct+":policy/none")
+
+		// No instance profiles: an empty list (present, without members) for an existing role.
+		trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
+		qOK(t, s, root, nil, "iam", "CreateRole", "RoleName", "profiles", "AssumeRolePolicyDocument", trust)
+		var ip struct {
+			InstanceProfiles *struct {
+				Members []struct{} `xml:"member"`
+			} `xml:"ListInstanceProfilesForRoleResult>InstanceProfiles"`
+		}
+		qOK(t, s, root, &ip, "iam", "ListInstanceProfilesForRole", "RoleName", "profiles")
+		if ip.InstanceProfiles == nil || len(ip.InstanceProfiles.Members) != 0 {
+			t.Fatalf("InstanceProfiles %+v", ip.InstanceProfiles)
+		}
+		qStatus(t, "NoSuchEntity", 404, "iam", "ListInstanceProfilesForRole", "RoleName", "absent")
 	})
 
 	t.Run("ErrorStatuses", func(t *testing.T) {
