@@ -63,9 +63,9 @@ func chV1Fail(t *testing.T, s *server, wantCode, wantMsg string, args ...string)
 	}
 }
 
-// chSDKFail requires err, the answer of an aws-sdk-go-v2 CloudHSMv2 call, to be the error
+// wantSDKError requires err, the answer of an aws-sdk-go-v2 call, to be the error
 // wantCode with a message containing wantMsg.
-func chSDKFail(t *testing.T, what string, err error, wantCode, wantMsg string) {
+func wantSDKError(t *testing.T, what string, err error, wantCode, wantMsg string) {
 	t.Helper()
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != wantCode || !strings.Contains(ae.ErrorMessage(), wantMsg) {
@@ -88,9 +88,9 @@ func TestCloudHSMConformanceHsmType(t *testing.T) {
 	subnet := cl.SubnetMapping["us-east-1a"]
 
 	_, err := ch.CreateCluster(ctx, &cloudhsmv2.CreateClusterInput{HsmType: aws.String("hsm1.medium"), SubnetIds: []string{subnet}})
-	chSDKFail(t, "CreateCluster hsm1.medium", err, "CloudHsmInvalidRequestException", "end of support")
+	wantSDKError(t, "CreateCluster hsm1.medium", err, "CloudHsmInvalidRequestException", "end of support")
 	_, err = ch.ModifyCluster(ctx, &cloudhsmv2.ModifyClusterInput{ClusterId: aws.String(id), HsmType: aws.String("hsm1.medium")})
-	chSDKFail(t, "ModifyCluster hsm1.medium", err, "CloudHsmInvalidRequestException", "hsm1.medium to hsm2m.medium only")
+	wantSDKError(t, "ModifyCluster hsm1.medium", err, "CloudHsmInvalidRequestException", "hsm1.medium to hsm2m.medium only")
 	// The same type is no change: the CLI gets the cluster back, without a rollback date.
 	out, ok := chV1(t, s, "modify-cluster", "--cluster-id", id, "--hsm-type", "hsm2m.medium")
 	var mod struct{ Cluster map[string]any }
@@ -147,8 +147,8 @@ func TestCloudHSMConformanceResourcePolicy(t *testing.T) {
 		return err
 	}
 
-	chSDKFail(t, "PutResourcePolicy without statements", putPolicy(`{"Version":"2012-10-17"}`), "CloudHsmInvalidRequestException", "no Statement")
-	chSDKFail(t, "PutResourcePolicy without a principal", putPolicy(`{"Statement":[{"Effect":"Allow","Action":"cloudhsm:DescribeBackups"}]}`),
+	wantSDKError(t, "PutResourcePolicy without statements", putPolicy(`{"Version":"2012-10-17"}`), "CloudHsmInvalidRequestException", "no Statement")
+	wantSDKError(t, "PutResourcePolicy without a principal", putPolicy(`{"Statement":[{"Effect":"Allow","Action":"cloudhsm:DescribeBackups"}]}`),
 		"CloudHsmInvalidRequestException", "Principal")
 	if p := getPolicy(); p != "" {
 		t.Fatalf("a refused policy was stored: %s", p)
@@ -162,7 +162,7 @@ func TestCloudHSMConformanceResourcePolicy(t *testing.T) {
 	if _, err := ch.DeleteBackup(ctx, &cloudhsmv2.DeleteBackupInput{BackupId: b.BackupId}); err != nil {
 		t.Fatal(err)
 	}
-	chSDKFail(t, "PutResourcePolicy on a backup PENDING_DELETION", putPolicy(policy("777788889999")),
+	wantSDKError(t, "PutResourcePolicy on a backup PENDING_DELETION", putPolicy(policy("777788889999")),
 		"CloudHsmInvalidRequestException", "only on a READY backup")
 	if p := getPolicy(); p != policy("444455556666") {
 		t.Fatalf("policy after a refused put: %s", p)
@@ -253,11 +253,11 @@ func TestCloudHSMConformanceDualStackAndDeleteHsm(t *testing.T) {
 		return aws.ToString(out.HsmId), nil
 	}
 	_, err := deleteHsm("10.0.1.256", "")
-	chSDKFail(t, "DeleteHsm EniIp 10.0.1.256", err, "CloudHsmInvalidRequestException", "EniIp")
+	wantSDKError(t, "DeleteHsm EniIp 10.0.1.256", err, "CloudHsmInvalidRequestException", "EniIp")
 	_, err = deleteHsm("10.0.1.21", "")
-	chSDKFail(t, "DeleteHsm EniIp 10.0.1.21", err, "CloudHsmResourceNotFoundException", "not found")
+	wantSDKError(t, "DeleteHsm EniIp 10.0.1.21", err, "CloudHsmResourceNotFoundException", "not found")
 	_, err = deleteHsm("", "eni-0123456789abcdef0")
-	chSDKFail(t, "DeleteHsm EniId eni-0123456789abcdef0", err, "CloudHsmResourceNotFoundException", "not found")
+	wantSDKError(t, "DeleteHsm EniId eni-0123456789abcdef0", err, "CloudHsmResourceNotFoundException", "not found")
 	var del struct{ HsmId string }
 	v1(&del, "delete-hsm", "--cluster-id", id, "--eni-ip", "10.0.1.20")
 	if del.HsmId != h.Hsm.HsmId {
