@@ -39,6 +39,11 @@ func (e *queryError) Error() string { return fmt.Sprintf("%s (%d): %s", e.Code, 
 // queryCall sends Action with params (name, value pairs) to service ("iam", "sts", "sns")
 // signed with c in us-east-1. It returns the answer's body, or a *queryError.
 func queryCall(s *server, c awsCreds, service, action string, params ...string) ([]byte, error) {
+	return queryCallIn(s, c, "us-east-1", service, action, params...)
+}
+
+// queryCallIn is queryCall signed for region (SNS answers for the region of the signature).
+func queryCallIn(s *server, c awsCreds, region, service, action string, params ...string) ([]byte, error) {
 	if len(params)%2 != 0 {
 		return nil, fmt.Errorf("queryCall %s: odd number of parameters", action)
 	}
@@ -54,7 +59,7 @@ func queryCall(s *server, c awsCreds, service, action string, params ...string) 
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	sum := sha256.Sum256([]byte(body))
 	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "e2e"}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
 		return nil, err
 	}
 	res, err := s.httpClient().Do(req)
@@ -83,9 +88,15 @@ func queryCall(s *server, c awsCreds, service, action string, params ...string) 
 // whose xml tags are paths below the <ActionResponse> element.
 func qOK(t *testing.T, s *server, c awsCreds, v any, service, action string, params ...string) {
 	t.Helper()
-	b, err := queryCall(s, c, service, action, params...)
+	qOKIn(t, s, c, "us-east-1", v, service, action, params...)
+}
+
+// qOKIn is qOK signed for region.
+func qOKIn(t *testing.T, s *server, c awsCreds, region string, v any, service, action string, params ...string) {
+	t.Helper()
+	b, err := queryCallIn(s, c, region, service, action, params...)
 	if err != nil {
-		t.Fatalf("%s %s %v: %v", service, action, params, err)
+		t.Fatalf("%s %s in %s %v: %v", service, action, region, params, err)
 	}
 	if v != nil {
 		if err := xml.Unmarshal(b, v); err != nil {

@@ -2,80 +2,17 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 )
-
-// snsCallIn is queryCall for SNS signed for region (queryCall signs for us-east-1): SNS
-// answers for the region of the request's signature.
-func snsCallIn(s *server, c awsCreds, region, action string, params ...string) ([]byte, error) {
-	form := url.Values{"Action": {action}, "Version": {queryVersions["sns"]}}
-	for i := 0; i+1 < len(params); i += 2 {
-		form.Add(params[i], params[i+1])
-	}
-	body := form.Encode()
-	req, err := http.NewRequest(http.MethodPost, s.url+"/", strings.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Source: "e2e"}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sns", region, time.Now()); err != nil {
-		return nil, err
-	}
-	res, err := s.httpClient().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode/100 != 2 {
-		var e struct {
-			Code    string `xml:"Error>Code"`
-			Message string `xml:"Error>Message"`
-		}
-		if err := xml.Unmarshal(b, &e); err != nil || e.Code == "" {
-			return nil, fmt.Errorf("sns %s: HTTP %d: %s", action, res.StatusCode, b)
-		}
-		return nil, &queryError{Status: res.StatusCode, Code: e.Code, Message: e.Message}
-	}
-	return b, nil
-}
-
-// snsOKIn calls an SNS action in region as the root, which must succeed, and decodes the
-// XML answer into v (if not nil).
-func snsOKIn(t *testing.T, s *server, region string, v any, action string, params ...string) {
-	t.Helper()
-	b, err := snsCallIn(s, s.rootAWS(), region, action, params...)
-	if err != nil {
-		t.Fatalf("sns %s in %s %v: %v", action, region, params, err)
-	}
-	if v != nil {
-		if err := xml.Unmarshal(b, v); err != nil {
-			t.Fatalf("sns %s: %v\n%s", action, err, b)
-		}
-	}
-}
 
 // TestSNSRegions drives one node in two regions, as AWS's regional SNS endpoints answer: a
 // topic lives in the region the request was signed for, one name makes a topic in each
@@ -97,14 +34,14 @@ func TestSNSRegions(t *testing.T) {
 	var eastOnly struct {
 		TopicArn string `xml:"CreateTopicResult>TopicArn"`
 	}
-	snsOKIn(t, s, "us-east-1", &eastOnly, "CreateTopic", "Name", "east-only")
+	qOK(t, s, s.rootAWS(), &eastOnly, "sns", "CreateTopic", "Name", "east-only")
 
 	listTopics := func(region string) []string {
 		t.Helper()
 		var out struct {
 			Topics []string `xml:"ListTopicsResult>Topics>member>TopicArn"`
 		}
-		snsOKIn(t, s, region, &out, "ListTopics")
+		qOKIn(t, s, s.rootAWS(), region, &out, "sns", "ListTopics")
 		slices.Sort(out.Topics)
 		return out.Topics
 	}
@@ -125,7 +62,7 @@ func TestSNSRegions(t *testing.T) {
 	if _, stderr, ok := sweepAWS(t, s, "us-west-2", args...); ok || !strings.Contains(stderr, "(InvalidParameter)") || !strings.Contains(stderr, ": Invalid parameter: TopicArn") {
 		t.Fatalf("aws --region us-west-2 %s: succeeded=%v\n%s", strings.Join(args, " "), ok, stderr)
 	}
-	_, err := snsCallIn(s, s.rootAWS(), "us-west-2", "DeleteTopic", "TopicArn", eastOnly.TopicArn)
+	_, err := queryCallIn(s, s.rootAWS(), "us-west-2", "sns", "DeleteTopic", "TopicArn", eastOnly.TopicArn)
 	if qe, ok := err.(*queryError); !ok || qe.Status != 400 || qe.Code != "InvalidParameter" || qe.Message != "Invalid parameter: TopicArn" {
 		t.Fatalf("DeleteTopic in us-west-2 of %s: %v", eastOnly.TopicArn, err)
 	}
@@ -151,7 +88,7 @@ func TestSNSRegions(t *testing.T) {
 	var sub struct {
 		SubscriptionArn string `xml:"SubscribeResult>SubscriptionArn"`
 	}
-	snsOKIn(t, s, "us-west-2", &sub, "Subscribe", "TopicArn", west.TopicArn, "Protocol", "http",
+	qOKIn(t, s, s.rootAWS(), "us-west-2", &sub, "sns", "Subscribe", "TopicArn", west.TopicArn, "Protocol", "http",
 		"Endpoint", rcv.URL, "ReturnSubscriptionArn", "true")
 	if !strings.HasPrefix(sub.SubscriptionArn, west.TopicArn+":") {
 		t.Fatalf("Subscribe: %s", sub.SubscriptionArn)
@@ -163,7 +100,7 @@ func TestSNSRegions(t *testing.T) {
 				Value string `xml:"value"`
 			} `xml:"GetSubscriptionAttributesResult>Attributes>entry"`
 		}
-		snsOKIn(t, s, "us-west-2", &a, "GetSubscriptionAttributes", "SubscriptionArn", sub.SubscriptionArn)
+		qOKIn(t, s, s.rootAWS(), "us-west-2", &a, "sns", "GetSubscriptionAttributes", "SubscriptionArn", sub.SubscriptionArn)
 		for _, e := range a.Entries {
 			if e.Key == "PendingConfirmation" {
 				return e.Value == "false"
@@ -176,7 +113,7 @@ func TestSNSRegions(t *testing.T) {
 		var out struct {
 			Arns []string `xml:"ListSubscriptionsResult>Subscriptions>member>SubscriptionArn"`
 		}
-		snsOKIn(t, s, region, &out, "ListSubscriptions")
+		qOKIn(t, s, s.rootAWS(), region, &out, "sns", "ListSubscriptions")
 		return out.Arns
 	}
 	if got := listSubs("us-west-2"); !slices.Equal(got, []string{sub.SubscriptionArn}) {
@@ -227,7 +164,7 @@ func TestSNSRegions(t *testing.T) {
 	if got := listSubs("us-west-2"); !slices.Equal(got, []string{sub.SubscriptionArn}) {
 		t.Fatalf("after a restart: us-west-2 ListSubscriptions: %v", got)
 	}
-	snsOKIn(t, s, "us-west-2", nil, "Publish", "TopicArn", west.TopicArn, "Message", "after restart")
+	qOKIn(t, s, s.rootAWS(), "us-west-2", nil, "sns", "Publish", "TopicArn", west.TopicArn, "Message", "after restart")
 	waitFor(t, 20*time.Second, func() bool {
 		for _, r := range rcv.notifications() {
 			if strings.Contains(r.Body, `"after restart"`) {
