@@ -506,16 +506,8 @@ func (s *Service) tag(ctx context.Context, c Caller, kind, name string, set []Ta
 	if err := checkName(strings.ToUpper(kind[:1])+kind[1:]+"Name", name, existingNameMax(kind)); err != nil {
 		return err
 	}
-	if set != nil {
-		if len(set) == 0 {
-			return validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
-		}
-		if err := checkTags(set); err != nil {
-			return err
-		}
-	}
-	if remove != nil && len(remove) > maxTags {
-		return validation("1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to %d", maxTags)
+	if err := checkTagRequest(set, remove); err != nil {
+		return err
 	}
 	return s.propose(ctx, cmdEntityTags, tagsCmd{ref: ref{Kind: kind, Account: c.Account, Name: name}, Set: set, Remove: remove})
 }

@@ -349,20 +349,9 @@ func applyEntityTags(s *Service, t time.Time, body json.RawMessage) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	tags := slices.Clone(e.Tags)
-	for _, nt := range c.Set {
-		i := slices.IndexFunc(tags, func(x Tag) bool { return strings.EqualFold(x.Key, nt.Key) })
-		if i >= 0 {
-			tags[i] = nt
-		} else {
-			tags = append(tags, nt)
-		}
-	}
-	tags = slices.DeleteFunc(tags, func(x Tag) bool {
-		return slices.ContainsFunc(c.Remove, func(k string) bool { return strings.EqualFold(k, x.Key) })
-	})
-	if len(tags) > maxTags {
-		return nil, iamErr("LimitExceeded", "The number of tags has reached the maximum limit.")
+	tags, err := mergeTags(e.Tags, c.Set, c.Remove)
+	if err != nil {
+		return nil, err
 	}
 	e.Tags = tags
 	return nil, nil
