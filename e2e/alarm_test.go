@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,11 +81,15 @@ func httpSubscriber(t *testing.T, s *server, root awsCreds, topicName string) (t
 
 // snsReceiver is an HTTP endpoint on loopback for SNS subscriptions. It confirms a
 // subscription through the SubscribeURL of its SubscriptionConfirmation, as a real
-// subscriber does, and records every request it receives.
+// subscriber does (unless it holds: newHoldingReceiver), and records every request it
+// answers 200. While failing is set it answers 503 instead and counts the refusal.
 type snsReceiver struct {
-	URL  string
-	mu   sync.Mutex
-	reqs []snsRequest
+	URL     string
+	hold    bool // do not confirm subscriptions
+	failing atomic.Bool
+	refused atomic.Int32
+	mu      sync.Mutex
+	reqs    []snsRequest
 }
 
 // snsRequest is a request an snsReceiver received.
@@ -95,10 +100,25 @@ type snsRequest struct {
 
 func newSNSReceiver(t *testing.T) *snsReceiver {
 	t.Helper()
-	rcv := &snsReceiver{}
+	return startSNSReceiver(t, &snsReceiver{})
+}
+
+// newHoldingReceiver is an snsReceiver that does not confirm subscriptions (the test
+// confirms them with the token it received).
+func newHoldingReceiver(t *testing.T) *snsReceiver {
+	t.Helper()
+	return startSNSReceiver(t, &snsReceiver{hold: true})
+}
+
+func startSNSReceiver(t *testing.T, rcv *snsReceiver) *snsReceiver {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		if r.Header.Get("x-amz-sns-message-type") == "SubscriptionConfirmation" {
+		if rcv.failing.Load() {
+			rcv.refused.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if !rcv.hold && r.Header.Get("x-amz-sns-message-type") == "SubscriptionConfirmation" {
 			var m struct{ SubscribeURL string }
 			if json.Unmarshal(b, &m) == nil && m.SubscribeURL != "" {
 				if res, err := http.Get(m.SubscribeURL); err == nil {

@@ -12,13 +12,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -78,40 +75,6 @@ func checkSNSSignature(m map[string]any) error {
 		return rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, d[:], sig)
 	}
 	return fmt.Errorf("SignatureVersion %v", m["SignatureVersion"])
-}
-
-// holdingReceiver is an HTTP endpoint that records what it receives without confirming
-// subscriptions, and answers 503 while failing is set.
-type holdingReceiver struct {
-	URL     string
-	failing atomic.Bool
-	mu      sync.Mutex
-	reqs    []snsRequest // the requests answered 200
-	refused atomic.Int32
-}
-
-func newHoldingReceiver(t *testing.T) *holdingReceiver {
-	rcv := &holdingReceiver{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		if rcv.failing.Load() {
-			rcv.refused.Add(1)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		rcv.mu.Lock()
-		rcv.reqs = append(rcv.reqs, snsRequest{Header: r.Header.Clone(), Body: string(b)})
-		rcv.mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	rcv.URL = srv.URL
-	return rcv
-}
-
-func (rcv *holdingReceiver) requests() []snsRequest {
-	rcv.mu.Lock()
-	defer rcv.mu.Unlock()
-	return slices.Clone(rcv.reqs)
 }
 
 // TestSNSSubscriberVerifiesSignatures: what an HTTP subscriber sees, checked as AWS's
@@ -242,9 +205,9 @@ func TestSNSSubscriberVerifiesSignatures(t *testing.T) {
 	}
 }
 
-// sdkSNSSubscribeHeld subscribes a holdingReceiver (queryCall: setup) and confirms it with
+// sdkSNSSubscribeHeld subscribes a holding snsReceiver (queryCall: setup) and confirms it with
 // the token it received.
-func sdkSNSSubscribeHeld(t *testing.T, s *server, root awsCreds, topicArn string, rcv *holdingReceiver) string {
+func sdkSNSSubscribeHeld(t *testing.T, s *server, root awsCreds, topicArn string, rcv *snsReceiver) string {
 	t.Helper()
 	qOK(t, s, root, nil, "sns", "Subscribe", "TopicArn", topicArn, "Protocol", "http", "Endpoint", rcv.URL+"/held")
 	var token string
