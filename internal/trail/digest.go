@@ -11,12 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/coffer-hsm/coffer/internal/fsutil"
 	"github.com/coffer-hsm/coffer/internal/seal"
 )
 
@@ -147,11 +145,6 @@ func NewSigner(dir string, wrapKey []byte) (*Signer, error) {
 	return &Signer{dir: dir, wrap: w, keys: map[string]*signingKey{}}, nil
 }
 
-type keyFile struct {
-	Created    time.Time `json:"created"`
-	Ciphertext []byte    `json:"ciphertext"` // PKCS#8 DER, encrypted
-}
-
 // Key returns the region's signing key, making it at first use (fresh reports that).
 func (s *Signer) Key(region string, now time.Time) (priv *rsa.PrivateKey, pub PublicKey, fresh bool, err error) {
 	s.mu.Lock()
@@ -163,55 +156,13 @@ func (s *Signer) Key(region string, now time.Time) (priv *rsa.PrivateKey, pub Pu
 		return nil, PublicKey{}, false, fmt.Errorf("trail: bad region %q", region)
 	}
 	path := filepath.Join(s.dir, region+".key")
-	aad := []byte("coffer cloudtrail digest key " + region)
-	var kf keyFile
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, &kf); err != nil {
-			return nil, PublicKey{}, false, fmt.Errorf("trail: %s is corrupt: %w", path, err)
-		}
-		der, err := s.wrap.Decrypt(kf.Ciphertext, aad)
-		if err != nil {
-			return nil, PublicKey{}, false, fmt.Errorf("trail: decrypting %s: %w", path, err)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(der)
-		clear(der)
-		if err != nil {
-			return nil, PublicKey{}, false, fmt.Errorf("trail: %s: %w", path, err)
-		}
-		var ok bool
-		if priv, ok = k.(*rsa.PrivateKey); !ok {
-			return nil, PublicKey{}, false, fmt.Errorf("trail: %s is not an RSA key", path)
-		}
-	case errors.Is(err, os.ErrNotExist):
-		if priv, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return nil, PublicKey{}, false, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
-		if err != nil {
-			return nil, PublicKey{}, false, err
-		}
-		ct, err := s.wrap.Encrypt(der, aad)
-		clear(der)
-		if err != nil {
-			return nil, PublicKey{}, false, err
-		}
-		kf = keyFile{Created: now.UTC().Truncate(time.Second), Ciphertext: ct}
-		data, _ := json.Marshal(kf)
-		if err := os.MkdirAll(s.dir, 0o700); err != nil {
-			return nil, PublicKey{}, false, err
-		}
-		if err := fsutil.WriteFile(path, data); err != nil {
-			return nil, PublicKey{}, false, err
-		}
-		fresh = true
-	default:
-		return nil, PublicKey{}, false, err
+	priv, created, fresh, err := seal.LoadOrCreateRSAKey(path, s.wrap, []byte("coffer cloudtrail digest key "+region), now)
+	if err != nil {
+		return nil, PublicKey{}, false, fmt.Errorf("trail: signing key: %w", err)
 	}
 	der := x509.MarshalPKCS1PublicKey(&priv.PublicKey)
-	pub = PublicKey{Region: region, Value: der, Fingerprint: Fingerprint(der), ValidityStart: kf.Created}
-	s.keys[region] = &signingKey{priv: priv, pub: pub, created: kf.Created}
+	pub = PublicKey{Region: region, Value: der, Fingerprint: Fingerprint(der), ValidityStart: created}
+	s.keys[region] = &signingKey{priv: priv, pub: pub, created: created}
 	return priv, pub, fresh, nil
 }
 
