@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +12,11 @@ import (
 
 // awsCLIs are the AWS CLIs the compatibility script runs with: Debian's awscli (v2.9, the
 // JSON 1.1 client of botocore 2022) and the newer v1 `aws` found on PATH.
-func awsCLIs(t *testing.T) map[string]string {
+// They are looked up once per test binary (reading the v1 CLI's version starts it, about
+// a second of CPU); each caller gets its own copy.
+func awsCLIs(t *testing.T) map[string]string { return maps.Clone(lookupAWSCLIs()) }
+
+var lookupAWSCLIs = sync.OnceValue(func() map[string]string {
 	clis := map[string]string{}
 	if _, err := os.Stat("/usr/bin/aws"); err == nil {
 		clis["debian-v2"] = "/usr/bin/aws"
@@ -27,7 +32,7 @@ func awsCLIs(t *testing.T) map[string]string {
 		}
 	}
 	return clis
-}
+})
 
 // TestAWSCLIsAgainstKMS runs e2e/testdata/awscli-kms.sh with each AWS CLI and checks both
 // the expected results and that the CLIs saw the same thing.

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,18 +20,6 @@ import (
 // state read back) use aws-sdk-go-v2, whose model has the same members. An AWS CLI process
 // costs about a second of CPU.
 
-var (
-	awsV1Once sync.Once
-	awsV1Bin  string
-)
-
-// awsV1 is the newer aws v1 CLI on PATH ("" when there is none), looked up once per test
-// binary: awsCLIs starts it to read its version.
-func awsV1(t *testing.T) string {
-	awsV1Once.Do(func() { awsV1Bin = awsCLIs(t)["v1"] })
-	return awsV1Bin
-}
-
 // chV1 runs the newer aws v1 CLI on PATH (its botocore knows the CloudHSMv2 operations and
 // members Debian's awscli lacks: resource policies, Mode, HsmTypeRollbackExpiration) with
 // the node's root credentials. It returns the combined output and whether it succeeded.
@@ -44,7 +31,7 @@ func chV1(t *testing.T, s *server, args ...string) (string, bool) {
 // chV1As is chV1 with the credentials c.
 func chV1As(t *testing.T, s *server, c devCreds, args ...string) (string, bool) {
 	t.Helper()
-	bin := awsV1(t)
+	bin := awsCLIs(t)["v1"]
 	if bin == "" {
 		t.Skip("the newer aws v1 CLI is not on PATH")
 	}

@@ -45,7 +45,7 @@ func TestCWConformance(t *testing.T) {
 	cw := s.cloudwatchClient()
 	topicArn, alarmNote := httpSubscriber(t, s, root, "conformance")
 	clis := map[string]string{"query": "/usr/bin/aws"}
-	if v1 := awsV1(t); v1 != "" {
+	if v1 := awsCLIs(t)["v1"]; v1 != "" {
 		clis["json"] = v1
 	} else {
 		t.Log("no aws-cli v1 on PATH: the JSON 1.0 client is not run")

@@ -20,7 +20,7 @@ func TestIAMConformance(t *testing.T) {
 	t.Parallel() // independent node; runs beside the other sweep tests
 	s, root := debianCLINode(t)
 	v2 := "/usr/bin/aws"
-	v1 := awsV1(t)
+	v1 := awsCLIs(t)["v1"]
 	if v1 == "" {
 		v1 = v2
 	}
