@@ -252,7 +252,7 @@ func cloudTrailJSONService(j *audit.Journal, a *identityAuthorizer, more map[str
 				return nil, err
 			}
 			if li.NextToken != "" {
-				return nil, &audit.Error{Code: audit.CodeInvalidNextToken, Message: "The NextToken is not valid for this request"}
+				return nil, audit.InvalidNextToken()
 			}
 			return map[string]any{"Events": []any{}}, nil
 		}

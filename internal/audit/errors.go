@@ -26,6 +26,12 @@ func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// InvalidNextToken is the error of a NextToken that no lookup with the same
+// parameters issued.
+func InvalidNextToken() *Error {
+	return errorf(CodeInvalidNextToken, "The NextToken is not valid for this request")
+}
+
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit: journal is closed")
 

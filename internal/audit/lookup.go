@@ -227,7 +227,7 @@ func (j *Journal) Lookup(in LookupInput) ([]Event, string, error) {
 	if in.NextToken != "" {
 		var ok bool
 		if c, ok = j.parseToken(in.NextToken, qh); !ok {
-			return nil, "", errorf(CodeInvalidNextToken, "The NextToken is not valid for this request")
+			return nil, "", InvalidNextToken()
 		}
 	}
 
