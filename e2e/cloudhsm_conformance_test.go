@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -35,11 +34,9 @@ func chV1As(t *testing.T, s *server, c devCreds, args ...string) (string, bool) 
 	if bin == "" {
 		t.Skip("the newer aws v1 CLI is not on PATH")
 	}
-	cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json", "cloudhsmv2"}, args...)...)
-	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-	out, err := cmd.CombinedOutput()
-	return string(out), err == nil
+	out, errOut, ok := awsRun(s, bin, "us-east-1", awsCreds{AccessKeyID: c.RootAccessKeyID, SecretAccessKey: c.RootSecretAccessKey},
+		append([]string{"cloudhsmv2"}, args...)...)
+	return out + errOut, ok
 }
 
 func chV1Fail(t *testing.T, s *server, wantCode, wantMsg string, args ...string) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,25 +27,11 @@ func startProductionServer(t *testing.T) (*server, devCreds) {
 	return s, creds
 }
 
-// awsCLI runs Debian's AWS CLI against the server and decodes its JSON output.
+// awsCLI runs Debian's AWS CLI against the server as creds' root, requires success and
+// decodes its JSON output.
 func awsCLI(t *testing.T, s *server, creds devCreds, out any, args ...string) {
 	t.Helper()
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json"}, args...)...)
-	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+creds.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.RootSecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-	b, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, b)
-		}
-	}
+	awsOK(t, s, awsCreds{AccessKeyID: creds.RootAccessKeyID, SecretAccessKey: creds.RootSecretAccessKey}, out, args...)
 }
 
 type clusterDesc struct {

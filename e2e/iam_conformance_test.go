@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +25,9 @@ func TestIAMConformance(t *testing.T) {
 	}
 	acct := sdkAccount(t, s, root)
 
-	// cli runs an AWS CLI (bin) signed with c for region; ok reports its exit status.
-	cli := func(t *testing.T, bin, region string, c awsCreds, args ...string) (string, string, bool) {
-		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json"}, args...)...)
-		cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
-			"AWS_SESSION_TOKEN="+c.SessionToken, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		return out.String(), errb.String(), err == nil
-	}
 	cliOK := func(t *testing.T, bin string, c awsCreds, v any, args ...string) {
 		t.Helper()
-		out, errOut, ok := cli(t, bin, "us-east-1", c, args...)
+		out, errOut, ok := awsRun(s, bin, "us-east-1", c, args...)
 		if !ok {
 			t.Fatalf("%s %s: %s", bin, strings.Join(args, " "), errOut)
 		}
@@ -53,7 +41,7 @@ func TestIAMConformance(t *testing.T) {
 	// containing msg.
 	cliFails := func(t *testing.T, bin string, c awsCreds, code, msg string, args ...string) {
 		t.Helper()
-		out, errOut, ok := cli(t, bin, "us-east-1", c, args...)
+		out, errOut, ok := awsRun(s, bin, "us-east-1", c, args...)
 		if ok || !strings.Contains(errOut, "("+code+")") || !strings.Contains(errOut, msg) {
 			t.Fatalf("%s %s: want %s %q, got ok=%v\n%s\n%s", bin, strings.Join(args, " "), code, msg, ok, out, errOut)
 		}
@@ -180,7 +168,7 @@ func TestIAMConformance(t *testing.T) {
 
 		// Assumed with the v1 CLI in another region than the node's.
 		before := time.Now().Add(-time.Second)
-		out, errOut, ok := cli(t, v1, "eu-west-3", user, "sts", "assume-role", "--role-arn", cr.Arn, "--role-session-name", "conformance")
+		out, errOut, ok := awsRun(s, v1, "eu-west-3", user, "sts", "assume-role", "--role-arn", cr.Arn, "--role-session-name", "conformance")
 		if !ok {
 			t.Fatal(errOut)
 		}

@@ -23,7 +23,14 @@ type awsCreds struct{ AccessKeyID, SecretAccessKey, SessionToken string }
 // error output when the command fails.
 func awsAs(t *testing.T, s *server, c awsCreds, args ...string) (string, string, bool) {
 	t.Helper()
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", s.url, "--region", "us-east-1", "--output", "json"}, args...)...)
+	return awsRun(s, "/usr/bin/aws", "us-east-1", c, args...)
+}
+
+// awsRun runs an AWS CLI (bin) against s for region, signed with c, with no config or
+// credentials file of the machine's, and JSON output; it returns stdout, the error output,
+// and whether the command succeeded.
+func awsRun(s *server, bin, region string, c awsCreds, args ...string) (string, string, bool) {
+	cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json"}, args...)...)
 	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
 		"AWS_SESSION_TOKEN="+c.SessionToken, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
 	var out, errb strings.Builder

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -84,14 +83,10 @@ func TestKMSConformanceDryRun(t *testing.T) {
 		t.Log("no aws v1 CLI on PATH: CLI part skipped")
 		return
 	}
-	c := s.creds()
-	cmd := exec.Command(v1, "--endpoint-url", s.url, "--region", "us-east-1", "kms", "decrypt", "--key-id", *srcID,
+	out, errOut, ok := awsRun(s, v1, "us-east-1", s.rootAWS(), "kms", "decrypt", "--key-id", *srcID,
 		"--dry-run", "--dry-run-modifiers", "IGNORE_CIPHERTEXT")
-	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.RootSecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "(DryRunOperationException) when calling the Decrypt operation") {
-		t.Fatalf("aws v1 kms decrypt --dry-run: %v\n%s", err, out)
+	if ok || !strings.Contains(errOut, "(DryRunOperationException) when calling the Decrypt operation") {
+		t.Fatalf("aws v1 kms decrypt --dry-run: ok=%v\n%s%s", ok, out, errOut)
 	}
 }
 

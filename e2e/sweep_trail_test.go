@@ -15,8 +15,7 @@ func sweepAWS(t *testing.T, s *server, region string, args ...string) (string, s
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("no /usr/bin/aws (make deps installs Debian's awscli)")
 	}
-	// A later --region overrides awsAs's us-east-1.
-	return awsAs(t, s, s.rootAWS(), append([]string{"--region", region}, args...)...)
+	return awsRun(s, "/usr/bin/aws", region, s.rootAWS(), args...)
 }
 
 // sweepOK runs the CLI, requires success and decodes its output into out (if not nil).

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +19,7 @@ import (
 // conformanceCLI runs an AWS CLI binary against s in region as the account root.
 func conformanceCLI(t *testing.T, s *server, bin, region string, args ...string) (string, string, bool) {
 	t.Helper()
-	c := s.rootAWS()
-	cmd := exec.Command(bin, append([]string{"--endpoint-url", s.url, "--region", region, "--output", "json"}, args...)...)
-	cmd.Env = append(s.environ(), "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return out.String(), errb.String(), err == nil
+	return awsRun(s, bin, region, s.rootAWS(), args...)
 }
 
 // CloudTrail's own InvalidTrailNameException messages, one per rule: both AWS CLIs show
