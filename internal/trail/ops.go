@@ -302,11 +302,8 @@ func (s *Service) opUpdateTrail(ctx context.Context, c Caller, body []byte) (any
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.resolve(c, in.Name)
+	t, err := s.resolveHome(c, in.Name)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.checkHome(c, t); err != nil {
 		return nil, err
 	}
 	if in.S3BucketName != nil && *in.S3BucketName == "" {
@@ -400,6 +397,16 @@ func (s *Service) opListTrails(ctx context.Context, c Caller, body []byte) (any,
 		}
 	}
 	return map[string]any{"Trails": out}, nil
+}
+
+// resolveHome resolves a trail by name or ARN, and refuses it outside its home region
+// (for the operations that change a trail).
+func (s *Service) resolveHome(c Caller, name string) (*Trail, error) {
+	t, err := s.resolve(c, name)
+	if err != nil {
+		return nil, err
+	}
+	return t, s.checkHome(c, t)
 }
 
 func (s *Service) homeNamed(c Caller, body []byte) (*Trail, error) {

@@ -334,11 +334,8 @@ func (s *Service) opPutEventSelectors(ctx context.Context, c Caller, body []byte
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.resolve(c, in.TrailName)
+	t, err := s.resolveHome(c, in.TrailName)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.checkHome(c, t); err != nil {
 		return nil, err
 	}
 	cmd := selectorsCmd{ARN: t.ARN()}
@@ -407,11 +404,7 @@ func (s *Service) opPutInsightSelectors(ctx context.Context, c Caller, body []by
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.resolve(c, in.TrailName)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.checkHome(c, t); err != nil {
+	if _, err := s.resolveHome(c, in.TrailName); err != nil {
 		return nil, err
 	}
 	return nil, errorf("UnsupportedOperationException", "CloudTrail Insights are not supported by Coffer: it records no Insights events.")
