@@ -437,11 +437,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			if now.After(sub.TokenIssued.Add(tokenTTL)) {
 				return nil, invalid("Invalid token")
 			}
-			n := *sub
-			n.Confirmed = true
-			n.ConfirmationAuthenticated = c.Authenticated
-			n.AuthenticateOnUnsubscribe = c.Authenticated && c.AuthenticateOnUnsubscribe
-			s.subs[k] = &n
+			n := confirmed(sub, c)
+			s.subs[k] = n
 			return n.Arn, nil
 		}
 		return s.restoreUnsubscribed(c, now)
@@ -529,6 +526,16 @@ func (s *Service) pruneUnsubscribed(now time.Time) {
 	}
 }
 
+// confirmed is sub confirmed by c: authenticated if c was a signed ConfirmSubscription,
+// which may also ask that unsubscribing be authenticated.
+func confirmed(sub *subRec, c confirmSubCmd) *subRec {
+	n := *sub
+	n.Confirmed = true
+	n.ConfirmationAuthenticated = c.Authenticated
+	n.AuthenticateOnUnsubscribe = c.Authenticated && c.AuthenticateOnUnsubscribe
+	return &n
+}
+
 // restoreUnsubscribed is ConfirmSubscription with the token of an UnsubscribeConfirmation
 // (under s.mu in Apply): the subscription comes back, confirmed, with its ARN and
 // attributes, unless the endpoint was subscribed again meanwhile (that subscription's
@@ -548,11 +555,8 @@ func (s *Service) restoreUnsubscribed(c confirmSubCmd, now time.Time) (any, erro
 				return sub.Arn, nil
 			}
 		}
-		n := *tomb
-		n.Confirmed = true
-		n.ConfirmationAuthenticated = c.Authenticated
-		n.AuthenticateOnUnsubscribe = c.Authenticated && c.AuthenticateOnUnsubscribe
-		s.subs[k] = &n
+		n := confirmed(tomb, c)
+		s.subs[k] = n
 		return n.Arn, nil
 	}
 	return nil, invalid("Invalid token")
