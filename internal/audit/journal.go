@@ -162,13 +162,12 @@ type Journal struct {
 	dio       *directWriter    // writes to active with O_DIRECT (nil: through active)
 	buf       []byte           // the previous group's buffer, reused
 	ents      []newEntry       // the previous group's entries, reused
-	broken    error            // sticky write/fsync failure (also in failure, for Stats)
 	satMisses int              // recent lingers on a saturated machine that gathered nothing
 	skipSat   int              // commits left that do not linger for saturation
 	spare     chan spareResult // the next pre-zeroed segment, being prepared
 
 	commits    atomic.Int64          // group commits since Open
-	failure    atomic.Pointer[error] // broken, for Stats
+	failure    atomic.Pointer[error] // the sticky write/fsync failure (nil: none); see failed
 	commitT0   atomic.Int64          // UnixNano when the commit in flight began (0: none)
 	writeNanos atomic.Int64          // wall time of their writes
 	syncNanos  atomic.Int64          // wall time of their fsyncs
@@ -817,8 +816,8 @@ func (j *Journal) linger(timer *time.Timer) (closing bool) {
 }
 
 func (j *Journal) commit(g *group) error {
-	if j.broken != nil {
-		return j.broken
+	if err := j.failed(); err != nil {
+		return err
 	}
 	j.commitT0.Store(time.Now().UnixNano())
 	defer j.commitT0.Store(0)
@@ -868,9 +867,16 @@ func (j *Journal) commit(g *group) error {
 
 // fail makes err the journal's sticky failure: no commit is attempted any more.
 func (j *Journal) fail(err error) error {
-	j.broken = err
 	j.failure.Store(&err)
 	return err
+}
+
+// failed returns the journal's sticky failure, nil while it works.
+func (j *Journal) failed() error {
+	if f := j.failure.Load(); f != nil {
+		return *f
+	}
+	return nil
 }
 
 // Close stops accepting appends, waits for queued ones to be committed and
@@ -900,7 +906,7 @@ func (j *Journal) Close() error {
 		j.mu.RUnlock()
 		ok := false
 		j.closeDirect()
-		if j.broken == nil {
+		if j.failed() == nil {
 			ok, err = j.closeSegment(j.active, s)
 		} else {
 			err = j.active.Close()
@@ -997,9 +1003,7 @@ func (j *Journal) Stats() Stats {
 	}
 	st := Stats{Segments: len(j.segs), Events: n, BadLines: j.badLines, Commits: j.commits.Load(), Appended: j.appended.Load(),
 		WriteSeconds: time.Duration(j.writeNanos.Load()).Seconds(), SyncSeconds: time.Duration(j.syncNanos.Load()).Seconds()}
-	if f := j.failure.Load(); f != nil {
-		st.Failed = *f
-	}
+	st.Failed = j.failed()
 	if t0 := j.commitT0.Load(); t0 != 0 {
 		st.CommitAge = max(time.Since(time.Unix(0, t0)), time.Nanosecond)
 	}
