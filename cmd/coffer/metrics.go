@@ -25,9 +25,10 @@ import (
 // Coffer's own metrics (docs/metrics.md):
 //
 //   - CloudWatch: AWS/KMS KeyUsageCount (counted in memory on the request path, published
-//     every second, merged into one datapoint per minute) and the AWS/CloudHSM gauges
-//     HsmUnhealthy, HsmSessionCount, HsmUsersAvailable, HsmUsersMax, HsmKeysTokenOccupied
-//     (published every --metrics-interval). FailedLoginCount is monitoring.go's.
+//     every second, merged into one datapoint per minute, in the key's region) and the
+//     AWS/CloudHSM gauges HsmUnhealthy, HsmSessionCount, HsmUsersAvailable, HsmUsersMax,
+//     HsmKeysTokenOccupied (published every --metrics-interval, in the node's region).
+//     FailedLoginCount is monitoring.go's (in the node's region).
 //   - Prometheus: GET /metrics (text format) with the API requests and latencies, the same
 //     counts and gauges, raft, the audit journal and the Go runtime.
 
@@ -102,7 +103,8 @@ func (u *keyUsage) each(f func(usageKey, *usageCell)) {
 
 // flush publishes the uses counted since the last flush as AWS/KMS KeyUsageCount, per
 // KeyId and Operation and per KeyId: one datapoint whose SampleCount and Sum are the
-// number of uses (as if each use were a datapoint of 1).
+// number of uses (as if each use were a datapoint of 1), in the key's region (as AWS
+// publishes a key's metrics in its region's CloudWatch).
 func (u *keyUsage) flush(cw *cloudwatch.Service, now time.Time) error {
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()
@@ -118,21 +120,22 @@ func (u *keyUsage) flush(cw *cloudwatch.Service, now time.Time) error {
 			todo = append(todo, pending{k, d})
 		}
 	})
-	perKey := map[string]uint64{}
+	type regionKey struct{ region, keyID string }
+	perKey := map[regionKey]uint64{}
 	var firstErr error
-	put := func(dims []cloudwatch.Dimension, n uint64) {
+	put := func(region string, dims []cloudwatch.Dimension, n uint64) {
 		v := float64(n)
-		err := cw.PutAggregate("AWS/KMS", "KeyUsageCount", dims, now, cloudwatch.StatisticSet{SampleCount: v, Sum: v, Minimum: 1, Maximum: 1}, "Count")
+		err := cw.PutAggregateIn(region, "AWS/KMS", "KeyUsageCount", dims, now, cloudwatch.StatisticSet{SampleCount: v, Sum: v, Minimum: 1, Maximum: 1}, "Count")
 		if err != nil && firstErr == nil && !state.IsNotLeader(err) {
 			firstErr = err
 		}
 	}
 	for _, p := range todo {
-		perKey[p.k.keyID] += p.n
-		put([]cloudwatch.Dimension{{Name: "KeyId", Value: p.k.keyID}, {Name: "Operation", Value: p.k.op}}, p.n)
+		perKey[regionKey{p.k.region, p.k.keyID}] += p.n
+		put(p.k.region, []cloudwatch.Dimension{{Name: "KeyId", Value: p.k.keyID}, {Name: "Operation", Value: p.k.op}}, p.n)
 	}
-	for id, n := range perKey {
-		put([]cloudwatch.Dimension{{Name: "KeyId", Value: id}}, n)
+	for k, n := range perKey {
+		put(k.region, []cloudwatch.Dimension{{Name: "KeyId", Value: k.keyID}}, n)
 	}
 	return firstErr
 }

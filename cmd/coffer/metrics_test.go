@@ -124,6 +124,58 @@ func TestKeyUsageFlush(t *testing.T) {
 	}
 }
 
+// TestKeyUsageInKeysRegion: a key's KeyUsageCount is in its region's CloudWatch (as
+// AWS publishes it), not in the node's region: one KeyId in two regions is two metrics.
+func TestKeyUsageInKeysRegion(t *testing.T) {
+	u := newKeyUsage()
+	n := newKMSNode(t, u.add)
+	ctx := context.Background()
+	west := n.c
+	west.Region = "eu-west-1"
+	out, err := n.k.CreateKey(ctx, west, kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	westKey := out.KeyMetadata.KeyId
+	for range 3 {
+		if _, err := n.k.Encrypt(ctx, west, kms.EncryptInput{KeyId: westKey, Plaintext: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := n.k.Encrypt(ctx, n.c, kms.EncryptInput{KeyId: n.key, Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.flush(n.cw, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sum := func(region, key string) float64 {
+		t.Helper()
+		_, dps, err := n.cw.GetMetricStatistics(ctx, cloudwatch.GetMetricStatisticsInput{Region: region, Namespace: "AWS/KMS", MetricName: "KeyUsageCount",
+			Dimensions: []cloudwatch.Dimension{{Name: "KeyId", Value: key}}, StartTime: time.Now().Add(-time.Hour), EndTime: time.Now().Add(time.Hour),
+			Period: 7200, Statistics: []string{"Sum"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := 0.0
+		for _, d := range dps {
+			s += *d.Sum
+		}
+		return s
+	}
+	if got := sum("eu-west-1", westKey); got != 3 {
+		t.Errorf("eu-west-1 key in eu-west-1: %v, want 3", got)
+	}
+	if got := sum("us-east-1", westKey); got != 0 {
+		t.Errorf("eu-west-1 key in us-east-1: %v, want 0", got)
+	}
+	if got := sum("us-east-1", n.key); got != 1 {
+		t.Errorf("us-east-1 key in us-east-1: %v, want 1", got)
+	}
+	if got := sum("eu-west-1", n.key); got != 0 {
+		t.Errorf("us-east-1 key in eu-west-1: %v, want 0", got)
+	}
+}
+
 // BenchmarkEncryptKeyUsage compares Encrypt without a key-use hook and with the server's
 // (keyUsage.add, published every second as the server does).
 func BenchmarkEncryptKeyUsage(b *testing.B) {

@@ -40,7 +40,8 @@ func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QuerySer
 }
 
 // hsmMetrics publishes the AWS/CloudHSM metrics derived from HSM events: FailedLoginCount
-// per user (dimension UserName) and for the whole cluster (no dimension). It runs in the
+// per user (dimension UserName) and for the whole cluster (no dimension), in the node's
+// region (the HSMs are the node's, whatever region a request names). It runs in the
 // caller of the failed login, after the failure was committed and before it is answered,
 // so an alarm on the metric is evaluated — and its SNS actions delivered — before the
 // client can make another attempt.

@@ -25,7 +25,7 @@ func TestPutAggregateMergesPerMinute(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.cw.mmu.RLock()
-	got := len(e.cw.metrics[metricKey("AWS/KMS", "KeyUsageCount", dims)].points)
+	got := len(e.cw.metrics[metricKey("us-east-1", "AWS/KMS", "KeyUsageCount", dims)].points)
 	e.cw.mmu.RUnlock()
 	if got != 2 {
 		t.Fatalf("%d datapoints stored, want 2 (one per minute)", got)

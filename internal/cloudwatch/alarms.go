@@ -26,6 +26,9 @@ type Tag struct {
 
 // alarmRec is a metric alarm as persisted (and returned by DescribeAlarms: MetricAlarm).
 type alarmRec struct {
+	// Region: the region the alarm is in (its ARN's), whose metrics it evaluates. Absent
+	// from the alarms of earlier versions (one region): Restore and Apply set the node's.
+	Region                             string      `json:"region,omitempty"`
 	AlarmName                          string      `json:"name"`
 	AlarmArn                           string      `json:"arn"`
 	AlarmDescription                   string      `json:"description,omitempty"`
@@ -113,13 +116,14 @@ func (a *alarmRec) period() int {
 	return a.Period
 }
 
-// watches reports whether the alarm reads the metric with this key.
+// watches reports whether the alarm reads the metric with this key (metricKey: of its
+// region only).
 func (a *alarmRec) watches(key string) bool {
 	if len(a.Metrics) == 0 {
-		return metricKey(a.Namespace, a.MetricName, a.Dimensions) == key
+		return metricKey(a.Region, a.Namespace, a.MetricName, a.Dimensions) == key
 	}
 	for _, q := range a.Metrics {
-		if ms := q.MetricStat; ms != nil && metricKey(ms.Namespace, ms.MetricName, ms.Dimensions) == key {
+		if ms := q.MetricStat; ms != nil && metricKey(a.Region, ms.Namespace, ms.MetricName, ms.Dimensions) == key {
 			return true
 		}
 	}
@@ -190,6 +194,8 @@ type HistoryItem struct {
 
 // PutMetricAlarmInput is PutMetricAlarm's input. ActionsEnabled nil means true.
 type PutMetricAlarmInput struct {
+	// Region: the region of the alarm ("" = the node's region, Config.Region).
+	Region                  string
 	AlarmName               string
 	AlarmDescription        string
 	ActionsEnabled          *bool
@@ -225,17 +231,25 @@ var comparisonOps = map[string]string{
 	"LessThanOrEqualToThreshold":    "less than or equal to",
 }
 
-func (s *Service) alarmARN(name string) string {
-	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", s.cfg.Region, s.cfg.AccountID, name)
+// alarmARN is the ARN of the alarm of that name in region.
+func (s *Service) alarmARN(region, name string) string {
+	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, s.cfg.AccountID, name)
 }
 
-func checkActions(field string, acts []string) error {
+// checkActions checks the actions of an alarm of region: SNS topic ARNs of that region.
+// A topic of another region is refused as AWS refuses it ("ValidationError: Invalid
+// region ca-central-1 specified. Only us-west-2 is supported.", as reported of
+// PutMetricAlarm in us-west-2 with a ca-central-1 topic).
+func checkActions(region, field string, acts []string) error {
 	if len(acts) > 5 {
 		return invalid("The collection %s must not have a size greater than 5.", field)
 	}
 	for _, a := range acts {
 		if !strings.HasPrefix(a, "arn:aws:sns:") || strings.Count(a, ":") != 5 {
 			return invalid("Invalid arn syntax for %s: %s (only SNS topic ARNs are supported).", field, a)
+		}
+		if r := strings.Split(a, ":")[3]; r != region {
+			return cwErr("ValidationError", "Invalid region %s specified. Only %s is supported.", r, region)
 		}
 	}
 	return nil
@@ -325,8 +339,9 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 	if err := checkDims(in.Dimensions, 30); err != nil {
 		return err
 	}
+	region := s.region(in.Region)
 	for f, acts := range map[string][]string{"OKActions": in.OKActions, "AlarmActions": in.AlarmActions, "InsufficientDataActions": in.InsufficientDataActions} {
-		if err := checkActions(f, acts); err != nil {
+		if err := checkActions(region, f, acts); err != nil {
 			return err
 		}
 	}
@@ -337,7 +352,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		return err
 	}
 	now := s.now()
-	a := &alarmRec{AlarmName: in.AlarmName, AlarmArn: s.alarmARN(in.AlarmName), AlarmDescription: in.AlarmDescription,
+	a := &alarmRec{Region: region, AlarmName: in.AlarmName, AlarmArn: s.alarmARN(region, in.AlarmName), AlarmDescription: in.AlarmDescription,
 		AlarmConfigurationUpdatedTimestamp: now, ActionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
 		OKActions: clone(in.OKActions), AlarmActions: clone(in.AlarmActions), InsufficientDataActions: clone(in.InsufficientDataActions),
 		MetricName: in.MetricName, Namespace: in.Namespace, Statistic: in.Statistic, ExtendedStatistic: in.ExtendedStatistic,
@@ -347,7 +362,7 @@ func (s *Service) PutMetricAlarm(ctx context.Context, in PutMetricAlarmInput) er
 		Metrics:    queries,
 		StateValue: StateInsufficientData, StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 	s.mu.RLock()
-	old := s.alarms[in.AlarmName]
+	old := s.alarms[akey(region, in.AlarmName)]
 	s.mu.RUnlock()
 	verb, cfgType, shown := "created", "Create", *a
 	if old != nil {
@@ -500,6 +515,7 @@ func (s *Service) checkAlarmMetrics(in PutMetricAlarmInput) (int, []alarmQuery, 
 
 // DescribeAlarmsInput is DescribeAlarms' input.
 type DescribeAlarmsInput struct {
+	Region          string // "" = the node's region (Config.Region)
 	AlarmNames      []string
 	AlarmNamePrefix string
 	StateValue      string
@@ -562,12 +578,13 @@ func (s *Service) DescribeAllAlarms(ctx context.Context, in DescribeAlarmsInput)
 	for _, n := range in.AlarmNames {
 		names[n] = true
 	}
+	region := s.region(in.Region)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var only map[string]bool // ChildrenOfAlarmName, ParentsOfAlarmName
 	if in.ChildrenOfAlarmName != "" {
 		only = map[string]bool{}
-		if a := s.alarms[in.ChildrenOfAlarmName]; a != nil {
+		if a := s.alarms[akey(region, in.ChildrenOfAlarmName)]; a != nil {
 			for _, c := range a.Children {
 				only[c] = true
 			}
@@ -575,15 +592,19 @@ func (s *Service) DescribeAllAlarms(ctx context.Context, in DescribeAlarmsInput)
 	}
 	if in.ParentsOfAlarmName != "" {
 		only = map[string]bool{}
-		for _, p := range s.parentsOfLocked(in.ParentsOfAlarmName) {
+		for _, p := range s.parentsOfLocked(region, in.ParentsOfAlarmName) {
 			only[p] = true
 		}
 	}
 	var metric []MetricAlarm
 	var composite []CompositeAlarm
 	count, last := 0, ""
-	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
-		a := s.alarms[n]
+	for _, k := range slices.Sorted(maps.Keys(s.alarms)) {
+		r, n := splitKey(k)
+		if r != region {
+			continue
+		}
+		a := s.alarms[k]
 		if (after != "" && n <= after) || (len(names) > 0 && !names[n]) || !strings.HasPrefix(n, in.AlarmNamePrefix) ||
 			(in.StateValue != "" && a.StateValue != in.StateValue) || (in.ActionPrefix != "" && !hasActionPrefix(a, in.ActionPrefix)) ||
 			!types[a.alarmType()] || (only != nil && !only[n]) {
@@ -628,6 +649,7 @@ func decodeToken(t string) (string, error) {
 
 // DescribeAlarmHistoryInput is DescribeAlarmHistory's input.
 type DescribeAlarmHistoryInput struct {
+	Region          string // "" = the node's region (Config.Region)
 	AlarmName       string
 	HistoryItemType string
 	StartDate       time.Time
@@ -682,13 +704,14 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 	if err != nil {
 		return nil, "", err
 	}
+	region := s.region(in.Region)
 	s.mu.RLock()
 	var all []HistoryItem
-	for _, n := range slices.Sorted(maps.Keys(s.history)) {
-		if in.AlarmName != "" && n != in.AlarmName {
+	for _, k := range slices.Sorted(maps.Keys(s.history)) {
+		if r, n := splitKey(k); r != region || (in.AlarmName != "" && n != in.AlarmName) {
 			continue
 		}
-		for _, h := range s.history[n] {
+		for _, h := range s.history[k] {
 			typ := h.AlarmType
 			if typ == "" {
 				typ = "MetricAlarm"
@@ -748,6 +771,12 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in DescribeAlarmHist
 // exist are deleted, and the names that are not alarms are then reported as
 // ResourceNotFound.
 func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
+	return s.DeleteAlarmsIn(ctx, "", names)
+}
+
+// DeleteAlarmsIn is DeleteAlarms in region ("" = the node's region): the alarms of
+// those names in that region.
+func (s *Service) DeleteAlarmsIn(ctx context.Context, region string, names []string) error {
 	if len(names) == 0 {
 		return missing("AlarmNames")
 	}
@@ -759,7 +788,7 @@ func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 			return invalid("The parameter AlarmNames.member.N must be 1 to 255 characters.")
 		}
 	}
-	res, err := s.propose(ctx, cmdDeleteExisting, deleteAlarmsCmd{Names: names, KeepHistory: true, Time: s.now()})
+	res, err := s.propose(ctx, cmdDeleteExisting, deleteAlarmsCmd{Region: s.region(region), Names: names, KeepHistory: true, Time: s.now()})
 	if err != nil {
 		return err
 	}
@@ -771,22 +800,32 @@ func (s *Service) DeleteAlarms(ctx context.Context, names []string) error {
 
 // EnableAlarmActions enables the actions of the named alarms (unknown names are ignored).
 func (s *Service) EnableAlarmActions(ctx context.Context, names []string) error {
-	return s.setActions(ctx, names, true)
+	return s.setActions(ctx, "", names, true)
 }
 
 // DisableAlarmActions disables the actions of the named alarms.
 func (s *Service) DisableAlarmActions(ctx context.Context, names []string) error {
-	return s.setActions(ctx, names, false)
+	return s.setActions(ctx, "", names, false)
 }
 
-func (s *Service) setActions(ctx context.Context, names []string, on bool) error {
+// EnableAlarmActionsIn is EnableAlarmActions in region ("" = the node's region).
+func (s *Service) EnableAlarmActionsIn(ctx context.Context, region string, names []string) error {
+	return s.setActions(ctx, region, names, true)
+}
+
+// DisableAlarmActionsIn is DisableAlarmActions in region ("" = the node's region).
+func (s *Service) DisableAlarmActionsIn(ctx context.Context, region string, names []string) error {
+	return s.setActions(ctx, region, names, false)
+}
+
+func (s *Service) setActions(ctx context.Context, region string, names []string, on bool) error {
 	if len(names) == 0 {
 		return missing("AlarmNames")
 	}
 	if len(names) > 100 {
 		return invalid("The collection AlarmNames must not have a size greater than 100.")
 	}
-	_, err := s.propose(ctx, cmdSetActions, setActionsCmd{Names: names, Enabled: on})
+	_, err := s.propose(ctx, cmdSetActions, setActionsCmd{Region: s.region(region), Names: names, Enabled: on})
 	return err
 }
 
@@ -794,6 +833,12 @@ func (s *Service) setActions(ctx context.Context, names []string, on bool) error
 // transition is recorded and its actions are executed (when enabled). The reason is
 // required by the API but may be empty (the operation checks that it is given).
 func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, reasonData string) error {
+	return s.SetAlarmStateIn(ctx, "", name, stateValue, reason, reasonData)
+}
+
+// SetAlarmStateIn is SetAlarmState for the alarm of that name in region ("" = the node's
+// region).
+func (s *Service) SetAlarmStateIn(ctx context.Context, region, name, stateValue, reason, reasonData string) error {
 	if name == "" {
 		return missing("AlarmName")
 	}
@@ -814,7 +859,7 @@ func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, r
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
 	s.mu.RLock()
-	a := s.alarms[name]
+	a := s.alarms[akey(s.region(region), name)]
 	var cp alarmRec
 	if a != nil {
 		cp = *a
@@ -829,6 +874,7 @@ func (s *Service) SetAlarmState(ctx context.Context, name, stateValue, reason, r
 // DescribeAlarmsForMetricInput is DescribeAlarmsForMetric's input: the metric (Namespace,
 // MetricName, Dimensions: all of them) and optional filters.
 type DescribeAlarmsForMetricInput struct {
+	Region            string // "" = the node's region (Config.Region)
 	Namespace         string
 	MetricName        string
 	Dimensions        []Dimension
@@ -867,13 +913,14 @@ func (s *Service) DescribeAlarmsForMetric(ctx context.Context, in DescribeAlarms
 	if err := checkDims(in.Dimensions, 30); err != nil {
 		return nil, err
 	}
-	key := metricKey(in.Namespace, in.MetricName, in.Dimensions)
+	region := s.region(in.Region)
+	key := metricKey(region, in.Namespace, in.MetricName, in.Dimensions)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []MetricAlarm
-	for _, n := range slices.Sorted(maps.Keys(s.alarms)) {
-		a := s.alarms[n]
-		if a.isComposite() || metricKey(a.Namespace, a.MetricName, a.Dimensions) != key ||
+	for _, k := range slices.Sorted(maps.Keys(s.alarms)) {
+		a := s.alarms[k]
+		if a.isComposite() || metricKey(a.Region, a.Namespace, a.MetricName, a.Dimensions) != key ||
 			(in.Statistic != "" && a.Statistic != in.Statistic) ||
 			(in.ExtendedStatistic != "" && a.ExtendedStatistic != in.ExtendedStatistic) ||
 			(in.Period != 0 && a.Period != in.Period) || (in.Unit != "" && a.Unit != in.Unit) {

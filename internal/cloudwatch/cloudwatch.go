@@ -2,6 +2,20 @@
 // their evaluator. It holds the core logic only; the AWS query/JSON protocol layer lives
 // elsewhere.
 //
+// # Regions
+//
+// CloudWatch is regional, as on AWS, and regions are namespaces of one server (as for KMS
+// and SNS): every metric, alarm, history item and tag is in a region, the region of the
+// request that made it (Caller.Region, the SigV4 credential scope's; "" = the node's
+// region, Config.Region), and the API operations see their region's only. An alarm's
+// ARN carries its region (alarmRec.Region); it evaluates the metrics of its region, its
+// composite rule names alarms of its region, its actions are SNS topics of its region,
+// and its notifications name it. The Go methods without a region (Put, PutAggregate,
+// DescribeAlarms with no Region...) are the node's region's. The replicated commands
+// carry their region, so applying them does not depend on the node; the state and
+// commands of earlier versions, which have none, are the node's region's (as their
+// alarms' ARNs say). The datapoint log records each metric's region.
+//
 // # Metrics (node-local)
 //
 // Datapoints are kept in memory, per metric (Namespace, MetricName, sorted Dimensions),
@@ -54,6 +68,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -135,6 +150,8 @@ func missing(name string) *Error {
 type Service struct {
 	cfg Config
 
+	// alarms and history are keyed by akey(region, alarm name): each region has its own
+	// alarms (see "Regions").
 	mu      sync.RWMutex // alarms, history
 	alarms  map[string]*alarmRec
 	history map[string][]HistoryItem
@@ -215,8 +232,10 @@ func (s *Service) Run(ctx context.Context) {
 // ---- state.Part ----
 
 const (
-	snapshotFormat  = "coffer-cloudwatch"
-	snapshotVersion = 1
+	snapshotFormat = "coffer-cloudwatch"
+	// snapshotVersion 2 keys alarms and history by akey(region, name); version 1 (earlier
+	// versions, one region) by name: its alarms are restored into the node's region.
+	snapshotVersion = 2
 	maxHistory      = 100 // per alarm
 )
 
@@ -244,21 +263,58 @@ func (s *Service) Restore(data []byte) error {
 		if err := json.Unmarshal(data, &p); err != nil {
 			return fmt.Errorf("cloudwatch: restore: %w", err)
 		}
-		if p.Format != snapshotFormat || p.Version != snapshotVersion {
+		if p.Format != snapshotFormat || (p.Version != 1 && p.Version != snapshotVersion) {
 			return fmt.Errorf("cloudwatch: restore: unsupported snapshot %q version %d", p.Format, p.Version)
 		}
 	}
+	alarms, history := map[string]*alarmRec{}, map[string][]HistoryItem{}
+	for k, a := range p.Alarms {
+		if a == nil {
+			continue
+		}
+		if p.Version == 1 {
+			// An earlier version's alarm (one region): it is the node's region's, as
+			// its ARN says.
+			a.Region, k = s.cfg.Region, akey(s.cfg.Region, k)
+		}
+		if a.Region == "" {
+			a.Region, _ = splitKey(k)
+		}
+		alarms[k] = a
+	}
+	for k, l := range p.History {
+		if p.Version == 1 {
+			k = akey(s.cfg.Region, k)
+		}
+		history[k] = l
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.alarms = map[string]*alarmRec{}
-	s.history = map[string][]HistoryItem{}
-	if p.Alarms != nil {
-		s.alarms = p.Alarms
-	}
-	if p.History != nil {
-		s.history = p.History
-	}
+	s.alarms, s.history = alarms, history
 	return nil
+}
+
+// regionName is a region as SigV4 credential scopes have them (awsproto checks the
+// requests' regions the same way): it has no ':' (akey) and no NUL (metricKey).
+var regionName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// akey is the key of the alarm (and history) of that name in region in Service.alarms
+// and Service.history. A region has no ':' (regionName), so the key splits back.
+func akey(region, name string) string { return region + ":" + name }
+
+// splitKey is the region and alarm name of an akey.
+func splitKey(k string) (region, name string) {
+	region, name, _ = strings.Cut(k, ":")
+	return region, name
+}
+
+// region is r, or the node's region (Config.Region) when r is empty: the region of a
+// request without one, and of the commands and state of earlier versions.
+func (s *Service) region(r string) string {
+	if r == "" {
+		return s.cfg.Region
+	}
+	return r
 }
 
 const (
@@ -276,8 +332,13 @@ const (
 	cmdAddHistory = "cloudwatch.alarm.history"
 )
 
+// The commands carry the region of the alarms they name ("" in the commands of earlier
+// versions: the node's region), so that applying them does not depend on the applying
+// node's configuration. A putAlarmCmd's region is its alarm's (alarmRec.Region).
+
 type addHistoryCmd struct {
-	Items []HistoryItem `json:"items"`
+	Region string        `json:"region,omitempty"`
+	Items  []HistoryItem `json:"items"`
 }
 
 type putAlarmCmd struct {
@@ -289,7 +350,8 @@ type putAlarmCmd struct {
 }
 
 type deleteAlarmsCmd struct {
-	Names []string `json:"names"`
+	Region string   `json:"region,omitempty"`
+	Names  []string `json:"names"`
 	// KeepHistory (cmdDeleteExisting): the deleted alarms' history is kept, with a
 	// "deleted" item at the command's time, as AWS keeps it ("CloudWatch retains the
 	// history of an alarm even if you delete the alarm"). Unset in the commands of
@@ -306,6 +368,7 @@ const (
 )
 
 type setStateCmd struct {
+	Region     string      `json:"region,omitempty"`
 	Name       string      `json:"name"`
 	Expect     uint64      `json:"expect"` // state revision
 	State      string      `json:"state"`
@@ -318,6 +381,7 @@ type setStateCmd struct {
 // setTagsCmd removes the tags of keys Remove, then sets the tags Add (TagResource,
 // UntagResource).
 type setTagsCmd struct {
+	Region string   `json:"region,omitempty"`
 	Name   string   `json:"name"`
 	ARN    string   `json:"arn"` // for the error message
 	Add    []Tag    `json:"add,omitempty"`
@@ -325,6 +389,7 @@ type setTagsCmd struct {
 }
 
 type setActionsCmd struct {
+	Region  string   `json:"region,omitempty"`
 	Names   []string `json:"names"`
 	Enabled bool     `json:"enabled"`
 }
@@ -346,6 +411,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		a := *c.Alarm
+		a.Region = s.region(a.Region)
+		k := akey(a.Region, a.AlarmName)
 		if cmd.Type == cmdPutComposite {
 			if !a.isComposite() {
 				return nil, fmt.Errorf("cloudwatch: bad %s: no alarm rule", cmd.Type)
@@ -356,11 +423,11 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		} else {
 			// (The alarms of earlier versions' entries are all metric alarms.)
 			a.AlarmRule, a.Children = "", nil
-			if old := s.alarms[a.AlarmName]; old != nil && old.isComposite() {
+			if old := s.alarms[k]; old != nil && old.isComposite() {
 				return nil, cwErr("ValidationError", "The alarm %s is a composite alarm; a metric alarm cannot have its name.", a.AlarmName)
 			}
 		}
-		if old := s.alarms[a.AlarmName]; old != nil {
+		if old := s.alarms[k]; old != nil {
 			// An update keeps the alarm's state, and its tags (AWS ignores the Tags
 			// of an update: TagResource and UntagResource change them).
 			if c.KeepTags {
@@ -369,8 +436,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			a.StateValue, a.StateReason, a.StateReasonData = old.StateValue, old.StateReason, old.StateReasonData
 			a.StateUpdatedTimestamp, a.StateTransitionedTimestamp, a.StateRevision = old.StateUpdatedTimestamp, old.StateTransitionedTimestamp, old.StateRevision
 		}
-		s.alarms[a.AlarmName] = &a
-		s.addHistoryLocked(c.History)
+		s.alarms[k] = &a
+		s.addHistoryLocked(a.Region, c.History)
 		return nil, nil
 	case cmdDeleteAlarms:
 		c, err := state.DecodeBody[deleteAlarmsCmd](cmd.Body)
@@ -380,14 +447,15 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		// All or none (the command of earlier versions, kept for their log entries).
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		r := s.region(c.Region)
 		for _, n := range c.Names {
-			if s.alarms[n] == nil {
+			if s.alarms[akey(r, n)] == nil {
 				return nil, cwErr("ResourceNotFound", "Alarm %s does not exist.", n)
 			}
 		}
 		for _, n := range c.Names {
-			delete(s.alarms, n)
-			delete(s.history, n)
+			delete(s.alarms, akey(r, n))
+			delete(s.history, akey(r, n))
 		}
 		return nil, nil
 	case cmdDeleteExisting:
@@ -402,7 +470,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		// alarms: these checks do not change their meaning).
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if err := s.checkDeleteLocked(c.Names); err != nil {
+		r := s.region(c.Region)
+		if err := s.checkDeleteLocked(r, c.Names); err != nil {
 			return nil, err
 		}
 		if c.Time.IsZero() {
@@ -410,19 +479,19 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		var notFound []string
 		for _, n := range c.Names {
-			a := s.alarms[n]
+			a := s.alarms[akey(r, n)]
 			if a == nil {
 				if !slices.Contains(notFound, n) {
 					notFound = append(notFound, n)
 				}
 				continue
 			}
-			delete(s.alarms, n)
+			delete(s.alarms, akey(r, n))
 			if !c.KeepHistory {
-				delete(s.history, n)
+				delete(s.history, akey(r, n))
 				continue
 			}
-			s.addHistoryLocked(a.deletedItem(c.Time))
+			s.addHistoryLocked(r, a.deletedItem(c.Time))
 		}
 		if c.KeepHistory {
 			s.pruneDeletedHistoryLocked(c.Time)
@@ -435,7 +504,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		a := s.alarms[c.Name]
+		r := s.region(c.Region)
+		a := s.alarms[akey(r, c.Name)]
 		if a == nil {
 			return nil, cwErr("ResourceNotFound", "Alarm %s does not exist.", c.Name)
 		}
@@ -450,9 +520,9 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			n.StateTransitionedTimestamp = c.Time
 		}
 		n.StateRevision++
-		s.alarms[c.Name] = &n
+		s.alarms[akey(r, c.Name)] = &n
 		if c.History.AlarmName != "" {
-			s.addHistoryLocked(c.History)
+			s.addHistoryLocked(r, c.History)
 		}
 		return n, nil
 	case cmdSetTags:
@@ -462,7 +532,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		a := s.alarms[c.Name]
+		k := akey(s.region(c.Region), c.Name)
+		a := s.alarms[k]
 		if a == nil {
 			return nil, notFoundARN(c.ARN)
 		}
@@ -472,7 +543,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		n := *a
 		n.Tags = tags
-		s.alarms[c.Name] = &n
+		s.alarms[k] = &n
 		return nil, nil
 	case cmdAddHistory:
 		c, err := state.DecodeBody[addHistoryCmd](cmd.Body)
@@ -483,7 +554,7 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		defer s.mu.Unlock()
 		for _, h := range c.Items {
 			if h.AlarmName != "" {
-				s.addHistoryLocked(h)
+				s.addHistoryLocked(s.region(c.Region), h)
 			}
 		}
 		return nil, nil
@@ -494,11 +565,12 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		r := s.region(c.Region)
 		for _, name := range c.Names {
-			if a := s.alarms[name]; a != nil {
+			if a := s.alarms[akey(r, name)]; a != nil {
 				n := *a
 				n.ActionsEnabled = c.Enabled
-				s.alarms[name] = &n
+				s.alarms[akey(r, name)] = &n
 			}
 		}
 		return nil, nil
@@ -546,12 +618,14 @@ func (s *Service) pruneDeletedHistoryLocked(now time.Time) {
 	}
 }
 
-func (s *Service) addHistoryLocked(h HistoryItem) {
-	l := append(s.history[h.AlarmName], h)
+// addHistoryLocked records h in the history of its alarm of region. Callers hold mu.
+func (s *Service) addHistoryLocked(region string, h HistoryItem) {
+	k := akey(region, h.AlarmName)
+	l := append(s.history[k], h)
 	if len(l) > maxHistory {
 		l = append([]HistoryItem(nil), l[len(l)-maxHistory:]...)
 	}
-	s.history[h.AlarmName] = l
+	s.history[k] = l
 }
 
 func (s *Service) propose(ctx context.Context, typ string, body any) (any, error) {

@@ -289,9 +289,9 @@ func TestGetMetricDataAndListMetrics(t *testing.T) {
 func TestMetricRingBounded(t *testing.T) {
 	cw := New(Config{Now: func() time.Time { return t0 }, MaxPointsPerMetric: 100})
 	for i := 0; i < 1000; i++ {
-		cw.store(Metric{Namespace: "T", MetricName: "M"}, point{t: t0.Add(-time.Duration(1000-i) * time.Second), n: 1, sum: 1, min: 1, max: 1})
+		cw.store("us-east-1", Metric{Namespace: "T", MetricName: "M"}, point{t: t0.Add(-time.Duration(1000-i) * time.Second), n: 1, sum: 1, min: 1, max: 1})
 	}
-	if n := len(cw.metrics[metricKey("T", "M", nil)].points); n > 100 {
+	if n := len(cw.metrics[metricKey("us-east-1", "T", "M", nil)].points); n > 100 {
 		t.Fatalf("%d points kept", n)
 	}
 }

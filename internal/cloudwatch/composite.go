@@ -308,9 +308,9 @@ func (n *ruleNode) alarms() []string {
 	return out
 }
 
-// ruleAlarmName resolves an alarm named in a rule (a name, or an alarm ARN of this region
-// and account) to its name.
-func (s *Service) ruleAlarmName(ref string) (string, error) {
+// ruleAlarmName resolves an alarm named in the rule of a composite alarm of region (a
+// name, or an alarm ARN of that region and this account) to its name.
+func (s *Service) ruleAlarmName(region, ref string) (string, error) {
 	if !strings.HasPrefix(ref, "arn:") {
 		return ref, nil
 	}
@@ -318,7 +318,7 @@ func (s *Service) ruleAlarmName(ref string) (string, error) {
 	if len(p) != 7 || p[2] != "cloudwatch" || p[5] != "alarm" || p[6] == "" {
 		return "", ruleError("%s is not an alarm ARN.", ref)
 	}
-	if p[3] != s.cfg.Region || p[4] != s.cfg.AccountID {
+	if p[3] != region || p[4] != s.cfg.AccountID {
 		return "", ruleError("alarm %s is not in this region and account (a composite alarm's alarms must be).", ref)
 	}
 	return p[6], nil

@@ -57,6 +57,7 @@ func (a *alarmRec) publicComposite() CompositeAlarm {
 // PutCompositeAlarmInput is PutCompositeAlarm's input. ActionsEnabled nil means true.
 // The ActionsSuppressor fields are refused when set (not supported).
 type PutCompositeAlarmInput struct {
+	Region                           string // "" = the node's region (Config.Region)
 	AlarmName                        string
 	AlarmRule                        string
 	AlarmDescription                 string
@@ -77,14 +78,16 @@ type compiledRule struct {
 	children []string          // alarm names, sorted, distinct
 }
 
-func (s *Service) compileRule(rule string) (*compiledRule, error) {
+// compileRule compiles the rule of a composite alarm of region: the alarms it names
+// (by name or ARN) are alarms of that region.
+func (s *Service) compileRule(region, rule string) (*compiledRule, error) {
 	root, err := parseRule(rule)
 	if err != nil {
 		return nil, err
 	}
 	c := &compiledRule{root: root, names: map[string]string{}}
 	for _, ref := range root.alarms() {
-		name, err := s.ruleAlarmName(ref)
+		name, err := s.ruleAlarmName(region, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -117,12 +120,13 @@ func (s *Service) PutCompositeAlarm(ctx context.Context, in PutCompositeAlarmInp
 	case in.ActionsSuppressor != "" || in.ActionsSuppressorWaitPeriod != nil || in.ActionsSuppressorExtensionPeriod != nil:
 		return invalid("Composite alarm action suppression (ActionsSuppressor, ActionsSuppressorWaitPeriod, ActionsSuppressorExtensionPeriod) is not supported.")
 	}
-	rule, err := s.compileRule(in.AlarmRule)
+	region := s.region(in.Region)
+	rule, err := s.compileRule(region, in.AlarmRule)
 	if err != nil {
 		return err
 	}
 	for f, acts := range map[string][]string{"OKActions": in.OKActions, "AlarmActions": in.AlarmActions, "InsufficientDataActions": in.InsufficientDataActions} {
-		if err := checkActions(f, acts); err != nil {
+		if err := checkActions(region, f, acts); err != nil {
 			return err
 		}
 	}
@@ -130,13 +134,13 @@ func (s *Service) PutCompositeAlarm(ctx context.Context, in PutCompositeAlarmInp
 		return err
 	}
 	now := s.now()
-	a := &alarmRec{AlarmName: in.AlarmName, AlarmArn: s.alarmARN(in.AlarmName), AlarmDescription: in.AlarmDescription,
+	a := &alarmRec{Region: region, AlarmName: in.AlarmName, AlarmArn: s.alarmARN(region, in.AlarmName), AlarmDescription: in.AlarmDescription,
 		AlarmConfigurationUpdatedTimestamp: now, ActionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
 		OKActions: clone(in.OKActions), AlarmActions: clone(in.AlarmActions), InsufficientDataActions: clone(in.InsufficientDataActions),
 		Tags: clone(in.Tags), AlarmRule: in.AlarmRule, Children: rule.children,
 		StateValue: StateInsufficientData, StateReason: "Unchecked: Initial alarm creation", StateUpdatedTimestamp: now, StateTransitionedTimestamp: now}
 	s.mu.RLock()
-	old := s.alarms[in.AlarmName]
+	old := s.alarms[akey(region, in.AlarmName)]
 	s.mu.RUnlock()
 	verb, cfgType, shown := "created", "Create", *a
 	if old != nil {
@@ -150,7 +154,7 @@ func (s *Service) PutCompositeAlarm(ctx context.Context, in PutCompositeAlarmInp
 	if _, err := s.propose(ctx, cmdPutComposite, putAlarmCmd{Alarm: a, History: h, KeepTags: true}); err != nil {
 		return err
 	}
-	l := s.alarmsWhere(func(x *alarmRec) bool { return x.AlarmName == in.AlarmName && x.isComposite() })
+	l := s.alarmsWhere(func(x *alarmRec) bool { return x.Region == region && x.AlarmName == in.AlarmName && x.isComposite() })
 	if len(l) == 0 {
 		return nil // deleted meanwhile
 	}
@@ -158,9 +162,10 @@ func (s *Service) PutCompositeAlarm(ctx context.Context, in PutCompositeAlarmInp
 }
 
 // checkCompositeLocked checks, in Apply, that a composite alarm can be stored: its name is
-// not a metric alarm's, its children exist, and it is not on a cycle. Callers hold mu.
+// not a metric alarm's, its children (alarms of its region) exist, and it is not on a
+// cycle. Callers hold mu.
 func (s *Service) checkCompositeLocked(a *alarmRec) error {
-	if old := s.alarms[a.AlarmName]; old != nil && !old.isComposite() {
+	if old := s.alarms[akey(a.Region, a.AlarmName)]; old != nil && !old.isComposite() {
 		return cwErr("ValidationError", "The alarm %s is a metric alarm; a composite alarm cannot have its name.", a.AlarmName)
 	}
 	if slices.Contains(a.Children, a.AlarmName) {
@@ -168,7 +173,7 @@ func (s *Service) checkCompositeLocked(a *alarmRec) error {
 	}
 	var gone []string
 	for _, c := range a.Children {
-		if s.alarms[c] == nil {
+		if s.alarms[akey(a.Region, c)] == nil {
 			gone = append(gone, c)
 		}
 	}
@@ -177,7 +182,7 @@ func (s *Service) checkCompositeLocked(a *alarmRec) error {
 	}
 	for _, c := range a.Children {
 		n := 0
-		for _, p := range s.parentsOfLocked(c) {
+		for _, p := range s.parentsOfLocked(a.Region, c) {
 			if p != a.AlarmName {
 				n++
 			}
@@ -198,7 +203,7 @@ func (s *Service) checkCompositeLocked(a *alarmRec) error {
 			return false
 		}
 		seen[n] = true
-		x := s.alarms[n]
+		x := s.alarms[akey(a.Region, n)]
 		if x == nil {
 			return false
 		}
@@ -221,13 +226,13 @@ func (s *Service) checkCompositeLocked(a *alarmRec) error {
 	return nil
 }
 
-// parentsOfLocked returns the names of the composite alarms whose rule refers to name, by
-// name. Callers hold mu.
-func (s *Service) parentsOfLocked(name string) []string {
+// parentsOfLocked returns the names of the composite alarms of region whose rule refers
+// to name (an alarm of region), by name. Callers hold mu.
+func (s *Service) parentsOfLocked(region, name string) []string {
 	var out []string
-	for n, a := range s.alarms {
-		if a.isComposite() && slices.Contains(a.Children, name) {
-			out = append(out, n)
+	for _, a := range s.alarms {
+		if a.Region == region && a.isComposite() && slices.Contains(a.Children, name) {
+			out = append(out, a.AlarmName)
 		}
 	}
 	slices.Sort(out)
@@ -248,11 +253,11 @@ func (s *Service) evaluateParentsLocked(ctx context.Context, child *alarmRec, no
 		return nil
 	}
 	s.mu.RLock()
-	names := s.parentsOfLocked(child.AlarmName)
+	names := s.parentsOfLocked(child.Region, child.AlarmName)
 	s.mu.RUnlock()
 	var errs []error
 	for _, n := range names {
-		l := s.alarmsWhere(func(a *alarmRec) bool { return a.AlarmName == n })
+		l := s.alarmsWhere(func(a *alarmRec) bool { return a.Region == child.Region && a.AlarmName == n })
 		if len(l) == 1 && l[0].isComposite() {
 			errs = append(errs, s.evaluateCompositeLocked(ctx, l[0], child, now, depth+1))
 		}
@@ -266,14 +271,14 @@ const awsReasonTime = "Monday 02 January, 2006 15:04:05 MST"
 // evaluateCompositeLocked evaluates composite alarm a; cause is the child whose state
 // change led to it (nil at creation and update). Callers hold evalMu.
 func (s *Service) evaluateCompositeLocked(ctx context.Context, a *alarmRec, cause *alarmRec, now time.Time, depth int) error {
-	rule, err := s.compileRule(a.AlarmRule)
+	rule, err := s.compileRule(a.Region, a.AlarmRule)
 	if err != nil {
 		return fmt.Errorf("cloudwatch: composite alarm %s: %w", a.AlarmName, err)
 	}
 	states := map[string]*alarmRec{}
 	s.mu.RLock()
 	for _, c := range rule.children {
-		if x := s.alarms[c]; x != nil {
+		if x := s.alarms[akey(a.Region, c)]; x != nil {
 			cp := *x
 			states[c] = &cp
 		}
@@ -388,12 +393,12 @@ func triggeringChildren(reasonData string) []TriggeringChild {
 
 // checkDeleteLocked checks that the alarms of names that exist can be deleted together:
 // at most one of them is a composite alarm, and every composite alarm that refers to one
-// of them is deleted with it. Callers hold mu.
-func (s *Service) checkDeleteLocked(names []string) error {
+// of them is deleted with it (names: alarms of region). Callers hold mu.
+func (s *Service) checkDeleteLocked(region string, names []string) error {
 	del := map[string]bool{}
 	composites := 0
 	for _, n := range names {
-		if a := s.alarms[n]; a != nil && !del[n] {
+		if a := s.alarms[akey(region, n)]; a != nil && !del[n] {
 			del[n] = true
 			if a.isComposite() {
 				composites++
@@ -408,7 +413,7 @@ func (s *Service) checkDeleteLocked(names []string) error {
 		if !del[n] || slices.Contains(blocked, n) {
 			continue
 		}
-		for _, p := range s.parentsOfLocked(n) {
+		for _, p := range s.parentsOfLocked(region, n) {
 			if !del[p] {
 				blocked = append(blocked, n)
 				break

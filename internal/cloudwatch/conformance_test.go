@@ -260,7 +260,7 @@ func TestConformanceDeletedHistoriesBounded(t *testing.T) {
 		}
 	}
 	e.cw.mu.RLock()
-	n, first, last := len(e.cw.history), e.cw.history["a0001"], e.cw.history["a0002"]
+	n, first, last := len(e.cw.history), e.cw.history[akey("us-east-1", "a0001")], e.cw.history[akey("us-east-1", "a0002")]
 	e.cw.mu.RUnlock()
 	if n != maxDeletedHistories || first != nil || len(last) != 2 {
 		t.Fatalf("%d histories, a0001 %v, a0002 %v", n, first, last)

@@ -141,11 +141,19 @@ func (s *Service) Evaluate(ctx context.Context, now time.Time) error {
 	return errors.Join(errs...)
 }
 
-// EvaluateNow evaluates one alarm immediately (ResourceNotFound if it does not exist).
+// EvaluateNow evaluates one alarm of the node's region immediately (ResourceNotFound if
+// it does not exist).
 func (s *Service) EvaluateNow(ctx context.Context, name string) error {
+	return s.EvaluateNowIn(ctx, "", name)
+}
+
+// EvaluateNowIn is EvaluateNow for the alarm of that name in region ("" = the node's
+// region).
+func (s *Service) EvaluateNowIn(ctx context.Context, region, name string) error {
+	region = s.region(region)
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
-	l := s.alarmsWhere(func(a *alarmRec) bool { return a.AlarmName == name })
+	l := s.alarmsWhere(func(a *alarmRec) bool { return a.Region == region && a.AlarmName == name })
 	if len(l) == 0 {
 		return cwErr("ResourceNotFound", "Alarm %s does not exist.", name)
 	}
@@ -155,7 +163,8 @@ func (s *Service) EvaluateNow(ctx context.Context, name string) error {
 	return s.evaluateLocked(ctx, l[0], s.now())
 }
 
-// evaluateMetric evaluates the alarms on the metric with this key.
+// evaluateMetric evaluates the alarms on the metric with this key (metricKey: the
+// alarms of the metric's region).
 func (s *Service) evaluateMetric(ctx context.Context, key string, now time.Time) error {
 	s.evalMu.Lock()
 	defer s.evalMu.Unlock()
@@ -166,7 +175,7 @@ func (s *Service) evaluateMetric(ctx context.Context, key string, now time.Time)
 	return errors.Join(errs...)
 }
 
-// alarmsWhere returns copies of the matching alarms, by name.
+// alarmsWhere returns copies of the matching alarms, by region and name.
 func (s *Service) alarmsWhere(f func(*alarmRec) bool) []*alarmRec {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -272,7 +281,7 @@ func (s *Service) mathPoints(a *alarmRec, start, end time.Time) ([]evalPoint, er
 		return nil, err
 	}
 	from := start.Add(-time.Duration(max(a.EvaluationPeriods, mathLookback)*a.period()) * time.Second)
-	vals, err := s.evalQueries(cq, func(time.Duration) time.Time { return from }, end)
+	vals, err := s.evalQueries(a.Region, cq, func(time.Duration) time.Time { return from }, end)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +313,7 @@ func (s *Service) evaluateLocked(ctx context.Context, a *alarmRec, now time.Time
 			return fmt.Errorf("cloudwatch: alarm %s: %w", a.AlarmName, err)
 		}
 	} else {
-		for _, g := range s.aggregate(metricKey(a.Namespace, a.MetricName, a.Dimensions), start, end, period, a.Unit) {
+		for _, g := range s.aggregate(metricKey(a.Region, a.Namespace, a.MetricName, a.Dimensions), start, end, period, a.Unit) {
 			if v, ok := g.stat(a.stat()); ok {
 				pts = append(pts, evalPoint{t: g.start, n: g.n, v: v})
 			}
@@ -390,7 +399,7 @@ func (s *Service) transitionDepth(ctx context.Context, a *alarmRec, newState, re
 	hdJSON, _ := json.Marshal(hd)
 	h := HistoryItem{AlarmName: a.AlarmName, AlarmType: a.alarmType(), Timestamp: now, HistoryItemType: "StateUpdate",
 		HistorySummary: fmt.Sprintf("Alarm updated from %s to %s", old, newState), HistoryData: string(hdJSON)}
-	_, err := s.propose(ctx, cmdSetState, setStateCmd{Name: a.AlarmName, Expect: a.StateRevision, State: newState, Reason: reason, ReasonData: reasonData, Time: now, History: h})
+	_, err := s.propose(ctx, cmdSetState, setStateCmd{Region: a.Region, Name: a.AlarmName, Expect: a.StateRevision, State: newState, Reason: reason, ReasonData: reasonData, Time: now, History: h})
 	if err != nil {
 		if errors.Is(err, errConflict) {
 			return nil // someone else recorded a transition; the next evaluation decides again
@@ -449,7 +458,7 @@ func (s *Service) runActions(ctx context.Context, a *alarmRec, old, newState, re
 		items = append(items, HistoryItem{AlarmName: a.AlarmName, AlarmType: a.alarmType(), Timestamp: s.now(), HistoryItemType: "Action",
 			HistorySummary: summary, HistoryData: string(hd)})
 	}
-	if _, err := s.propose(ctx, cmdAddHistory, addHistoryCmd{Items: items}); err != nil {
+	if _, err := s.propose(ctx, cmdAddHistory, addHistoryCmd{Region: a.Region, Items: items}); err != nil {
 		s.cfg.Logger.Warn("cloudwatch: recording the alarm's actions", "alarm", a.AlarmName, "err", err)
 	}
 	return errors.Join(errs...)
@@ -472,9 +481,11 @@ func stateJSON(v, reason, data string) map[string]any {
 }
 
 func (s *Service) notification(a *alarmRec, old, newState, reason string, now time.Time) AlarmNotification {
-	region := regionNames[s.cfg.Region]
+	// The alarm's region, by its long name (AWS's notifications have it, e.g.
+	// "EU (Ireland)"), or its code when Coffer does not know it.
+	region := regionNames[a.Region]
 	if region == "" {
-		region = s.cfg.Region
+		region = s.region(a.Region)
 	}
 	var desc *string
 	if a.AlarmDescription != "" {

@@ -625,7 +625,9 @@ func compileQueries(qs []MetricDataQuery) (*compiledQueries, error) {
 // (for each period) and ends at end, and returns the value of every Id. The time series
 // of a MetricStat query is labelled with its Label or its metric's name, that of an
 // expression with its Label or its Id.
-func (s *Service) evalQueries(cq *compiledQueries, from func(time.Duration) time.Time, end time.Time) (map[string]mathValue, error) {
+//
+// The metrics are those of region.
+func (s *Service) evalQueries(region string, cq *compiledQueries, from func(time.Duration) time.Time, end time.Time) (map[string]mathValue, error) {
 	c := &evalCtx{from: from, end: end, vals: map[string]mathValue{}, budget: mathBudget, defPeriod: time.Minute}
 	first := true
 	for _, q := range cq.qs {
@@ -638,7 +640,7 @@ func (s *Service) evalQueries(cq *compiledQueries, from func(time.Duration) time
 		if ts.label == "" {
 			ts.label = ms.Metric.MetricName
 		}
-		for _, a := range s.aggregate(metricKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), from(period), end, period, ms.Unit) {
+		for _, a := range s.aggregate(metricKey(region, ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), from(period), end, period, ms.Unit) {
 			if v, ok := a.stat(ms.Stat); ok {
 				ts.add(a.start, v)
 			}

@@ -67,6 +67,7 @@ type point struct {
 }
 
 type series struct {
+	region string // the metric's region
 	m      Metric
 	points []point // sorted by t
 }
@@ -85,8 +86,12 @@ func normDims(d []Dimension) []Dimension {
 	return out
 }
 
-func metricKey(ns, name string, dims []Dimension) string {
+// metricKey is the key of a metric of region in Service.metrics: each region has its
+// own metrics.
+func metricKey(region, ns, name string, dims []Dimension) string {
 	var b strings.Builder
+	b.WriteString(region)
+	b.WriteByte(0)
 	b.WriteString(ns)
 	b.WriteByte(0)
 	b.WriteString(name)
@@ -99,17 +104,25 @@ func metricKey(ns, name string, dims []Dimension) string {
 	return b.String()
 }
 
-// Put records one datapoint of one of Coffer's own metrics (no user validation: any
-// namespace, including AWS/...), then immediately evaluates the alarms on that metric,
-// so that their actions have been notified when Put returns. ts zero means now.
+// Put records one datapoint of one of Coffer's own metrics in the node's region (no
+// user validation: any namespace, including AWS/...), then immediately evaluates the
+// alarms on that metric, so that their actions have been notified when Put returns. ts
+// zero means now.
 func (s *Service) Put(ns, name string, dims []Dimension, ts time.Time, value float64, unit string) error {
+	return s.PutIn("", ns, name, dims, ts, value, unit)
+}
+
+// PutIn is Put in region ("" = the node's region): the metric is that region's, and so
+// are the alarms evaluated.
+func (s *Service) PutIn(region, ns, name string, dims []Dimension, ts time.Time, value float64, unit string) error {
+	region = s.region(region)
 	if ts.IsZero() {
 		ts = s.now()
 	}
-	s.store(Metric{Namespace: ns, MetricName: name, Dimensions: dims}, point{t: ts.UTC(), n: 1, sum: value, min: value, max: value, unit: unit, values: []float64{value}})
+	s.store(region, Metric{Namespace: ns, MetricName: name, Dimensions: dims}, point{t: ts.UTC(), n: 1, sum: value, min: value, max: value, unit: unit, values: []float64{value}})
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.NotifyTimeout+10*time.Second)
 	defer cancel()
-	return s.evaluateMetric(ctx, metricKey(ns, name, dims), s.now())
+	return s.evaluateMetric(ctx, metricKey(region, ns, name, dims), s.now())
 }
 
 // PutAggregate records a pre-aggregated datapoint of one of Coffer's own metrics (no
@@ -120,6 +133,12 @@ func (s *Service) Put(ns, name string, dims []Dimension, ts time.Time, value flo
 // minute and its full retention. The alarms on the metric are then evaluated, as Put
 // does. Percentiles are not available for such datapoints.
 func (s *Service) PutAggregate(ns, name string, dims []Dimension, ts time.Time, set StatisticSet, unit string) error {
+	return s.PutAggregateIn("", ns, name, dims, ts, set, unit)
+}
+
+// PutAggregateIn is PutAggregate in region ("" = the node's region).
+func (s *Service) PutAggregateIn(region, ns, name string, dims []Dimension, ts time.Time, set StatisticSet, unit string) error {
+	region = s.region(region)
 	if ts.IsZero() {
 		ts = s.now()
 	}
@@ -128,9 +147,9 @@ func (s *Service) PutAggregate(ns, name string, dims []Dimension, ts time.Time, 
 	}
 	p := point{t: alignDown(ts.UTC(), time.Minute), n: set.SampleCount, sum: set.Sum, min: set.Minimum, max: set.Maximum, unit: unit}
 	m := Metric{Namespace: ns, MetricName: name, Dimensions: normDims(dims)}
-	k := metricKey(ns, name, m.Dimensions)
+	k := metricKey(region, ns, name, m.Dimensions)
 	s.mmu.Lock()
-	se := s.seriesLocked(k, m)
+	se := s.seriesLocked(k, region, m)
 	s.aggregateLocked(se, p)
 	s.logLocked(se, p, true)
 	s.mmu.Unlock()
@@ -171,22 +190,22 @@ func (s *Service) collect() {
 	}
 }
 
-func (s *Service) store(m Metric, p point) {
+func (s *Service) store(region string, m Metric, p point) {
 	m.Dimensions = normDims(m.Dimensions)
-	k := metricKey(m.Namespace, m.MetricName, m.Dimensions)
+	k := metricKey(region, m.Namespace, m.MetricName, m.Dimensions)
 	s.mmu.Lock()
 	defer s.mmu.Unlock()
-	se := s.seriesLocked(k, m)
+	se := s.seriesLocked(k, region, m)
 	s.insertLocked(se, p)
 	s.logLocked(se, p, false)
 }
 
-// seriesLocked returns the series of key k, created for m (whose dimensions are
-// sorted) when there is none. Callers hold mmu.
-func (s *Service) seriesLocked(k string, m Metric) *series {
+// seriesLocked returns the series of key k, created for m of region (whose dimensions
+// are sorted) when there is none. Callers hold mmu.
+func (s *Service) seriesLocked(k, region string, m Metric) *series {
 	se := s.metrics[k]
 	if se == nil {
-		se = &series{m: m}
+		se = &series{region: region, m: m}
 		s.metrics[k] = se
 	}
 	return se
@@ -322,6 +341,13 @@ func checkNamespace(ns string, user bool) error {
 // PutMetricData stores user datapoints with AWS's validation. It does not trigger
 // immediate alarm evaluation (Run/Evaluate does), except through EvaluateNow.
 func (s *Service) PutMetricData(ctx context.Context, namespace string, data []MetricDatum) error {
+	return s.PutMetricDataIn(ctx, "", namespace, data)
+}
+
+// PutMetricDataIn is PutMetricData in region ("" = the node's region): the metrics are
+// that region's.
+func (s *Service) PutMetricDataIn(ctx context.Context, region, namespace string, data []MetricDatum) error {
+	region = s.region(region)
 	if err := checkNamespace(namespace, true); err != nil {
 		return err
 	}
@@ -427,7 +453,7 @@ func (s *Service) PutMetricData(ctx context.Context, namespace string, data []Me
 	}
 	for _, it := range items {
 		for _, p := range it.p {
-			s.store(it.m, p)
+			s.store(region, it.m, p)
 		}
 	}
 	return nil
@@ -663,6 +689,7 @@ func checkPeriod(p int, highRes bool) error {
 
 // GetMetricStatisticsInput is GetMetricStatistics' input.
 type GetMetricStatisticsInput struct {
+	Region             string // "" = the node's region (Config.Region)
 	Namespace          string
 	MetricName         string
 	Dimensions         []Dimension
@@ -729,7 +756,7 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in GetMetricStatistic
 		return "", nil, cwErr("InvalidParameterCombination", "You have requested up to %s datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.", thousands(int64(n)))
 	}
 	start = s.highResStart(start, period)
-	key := metricKey(in.Namespace, in.MetricName, in.Dimensions)
+	key := metricKey(s.region(in.Region), in.Namespace, in.MetricName, in.Dimensions)
 	// Without Unit, "all data that was collected with any unit is returned, along with
 	// the corresponding units": a period with datapoints of two units has a datapoint
 	// for each.
@@ -832,6 +859,7 @@ type MetricDataResult struct {
 
 // GetMetricDataInput is GetMetricData's input.
 type GetMetricDataInput struct {
+	Region        string // "" = the node's region (Config.Region)
 	Queries       []MetricDataQuery
 	StartTime     time.Time
 	EndTime       time.Time
@@ -925,7 +953,7 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 	if err != nil {
 		return nil, "", err
 	}
-	vals, err := s.evalQueries(cq, func(p time.Duration) time.Time { return s.highResStart(s.roundStart(in.StartTime, p), p) }, in.EndTime)
+	vals, err := s.evalQueries(s.region(in.Region), cq, func(p time.Duration) time.Time { return s.highResStart(s.roundStart(in.StartTime, p), p) }, in.EndTime)
 	if err != nil {
 		return nil, "", err
 	}
@@ -1002,6 +1030,7 @@ func (s *Service) GetMetricData(ctx context.Context, in GetMetricDataInput) ([]M
 
 // ListMetricsInput is ListMetrics' input.
 type ListMetricsInput struct {
+	Region     string // "" = the node's region (Config.Region)
 	Namespace  string
 	MetricName string
 	Dimensions []DimensionFilter
@@ -1035,6 +1064,7 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 		}
 		after = string(b)
 	}
+	region := s.region(in.Region)
 	s.mmu.RLock()
 	defer s.mmu.RUnlock()
 	keys := slices.Sorted(maps.Keys(s.metrics))
@@ -1048,13 +1078,13 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 		limit = s.now().Add(-3 * time.Hour)
 	}
 	var out []Metric
-	next := ""
+	next, last := "", ""
 	for _, k := range keys {
 		if after != "" && k <= after {
 			continue
 		}
 		se := s.metrics[k]
-		if len(se.points) == 0 || se.points[len(se.points)-1].t.Before(limit) {
+		if se.region != region || len(se.points) == 0 || se.points[len(se.points)-1].t.Before(limit) {
 			continue // no datapoint left in the retention period
 		}
 		m := se.m
@@ -1062,15 +1092,14 @@ func (s *Service) ListMetrics(ctx context.Context, in ListMetricsInput) ([]Metri
 			continue
 		}
 		if len(out) == listMetricsPage {
-			next = base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1].key()))
+			next = base64.RawURLEncoding.EncodeToString([]byte(last))
 			break
 		}
 		out = append(out, Metric{Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: append([]Dimension(nil), m.Dimensions...)})
+		last = k
 	}
 	return out, next, nil
 }
-
-func (m Metric) key() string { return metricKey(m.Namespace, m.MetricName, m.Dimensions) }
 
 func matchDims(have []Dimension, f []DimensionFilter) bool {
 	for _, x := range f {

@@ -30,8 +30,10 @@ const XMLNamespace = "http://monitoring.amazonaws.com/doc/2010-08-01/"
 // SigningName is the SigV4 service name of CloudWatch (its endpoint prefix).
 const SigningName = "monitoring"
 
-// Caller is the authenticated caller of an operation. CloudWatch keeps one region and
-// account (Config); the caller is not used to scope alarms or metrics.
+// Caller is the authenticated caller of an operation. CloudWatch is regional, as on AWS:
+// Region (the region the request was signed for; "" = the node's region, Config.Region)
+// is the region whose metrics, alarms, history and tags the operation sees. CloudWatch
+// keeps one account (Config); Account is not used to scope alarms or metrics.
 type Caller struct {
 	Region  string
 	Account string
@@ -47,9 +49,9 @@ var cwOps = map[string]Op{
 	"PutCompositeAlarm":    opPutCompositeAlarm,
 	"DescribeAlarms":       opDescribeAlarms,
 	"DescribeAlarmHistory": opDescribeAlarmHistory,
-	"DeleteAlarms":         namesOp((*Service).DeleteAlarms),
-	"EnableAlarmActions":   namesOp((*Service).EnableAlarmActions),
-	"DisableAlarmActions":  namesOp((*Service).DisableAlarmActions),
+	"DeleteAlarms":         namesOp((*Service).DeleteAlarmsIn),
+	"EnableAlarmActions":   namesOp((*Service).EnableAlarmActionsIn),
+	"DisableAlarmActions":  namesOp((*Service).DisableAlarmActionsIn),
 	"SetAlarmState":        opSetAlarmState,
 	"PutMetricData":        opPutMetricData,
 	"GetMetricStatistics":  opGetMetricStatistics,
@@ -524,7 +526,7 @@ func opPutMetricAlarm(s *Service, ctx context.Context, c Caller, body []byte) (a
 	if err != nil {
 		return nil, err
 	}
-	in := PutMetricAlarmInput{AlarmName: f.str("AlarmName"), AlarmDescription: f.str("AlarmDescription"),
+	in := PutMetricAlarmInput{Region: c.Region, AlarmName: f.str("AlarmName"), AlarmDescription: f.str("AlarmDescription"),
 		OKActions: f.strs("OKActions"), AlarmActions: f.strs("AlarmActions"), InsufficientDataActions: f.strs("InsufficientDataActions"),
 		MetricName: f.str("MetricName"), Namespace: f.str("Namespace"), Statistic: f.str("Statistic"),
 		ExtendedStatistic: f.str("ExtendedStatistic"), Dimensions: f.dims("Dimensions"), Unit: f.str("Unit"),
@@ -573,7 +575,7 @@ func opPutCompositeAlarm(s *Service, ctx context.Context, c Caller, body []byte)
 	if err != nil {
 		return nil, err
 	}
-	in := PutCompositeAlarmInput{AlarmName: f.str("AlarmName"), AlarmRule: f.str("AlarmRule"), AlarmDescription: f.str("AlarmDescription"),
+	in := PutCompositeAlarmInput{Region: c.Region, AlarmName: f.str("AlarmName"), AlarmRule: f.str("AlarmRule"), AlarmDescription: f.str("AlarmDescription"),
 		OKActions: f.strs("OKActions"), AlarmActions: f.strs("AlarmActions"), InsufficientDataActions: f.strs("InsufficientDataActions"),
 		ActionsSuppressor: f.str("ActionsSuppressor")}
 	if in.AlarmName == "" {
@@ -608,7 +610,7 @@ func opDescribeAlarms(s *Service, ctx context.Context, c Caller, body []byte) (a
 	if err != nil {
 		return nil, err
 	}
-	in := DescribeAlarmsInput{AlarmNames: f.strs("AlarmNames"), AlarmNamePrefix: f.str("AlarmNamePrefix"),
+	in := DescribeAlarmsInput{Region: c.Region, AlarmNames: f.strs("AlarmNames"), AlarmNamePrefix: f.str("AlarmNamePrefix"),
 		StateValue: f.str("StateValue"), ActionPrefix: f.str("ActionPrefix"), NextToken: f.str("NextToken"),
 		AlarmTypes: f.strs("AlarmTypes"), ChildrenOfAlarmName: f.str("ChildrenOfAlarmName"), ParentsOfAlarmName: f.str("ParentsOfAlarmName")}
 	if in.MaxRecords, err = f.int("MaxRecords"); err != nil {
@@ -637,7 +639,7 @@ func opDescribeAlarmHistory(s *Service, ctx context.Context, c Caller, body []by
 	if err != nil {
 		return nil, err
 	}
-	in := DescribeAlarmHistoryInput{AlarmName: f.str("AlarmName"), HistoryItemType: f.str("HistoryItemType"),
+	in := DescribeAlarmHistoryInput{Region: c.Region, AlarmName: f.str("AlarmName"), HistoryItemType: f.str("HistoryItemType"),
 		ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken"), AlarmTypes: f.strs("AlarmTypes"),
 		AlarmContributorID: f.str("AlarmContributorId")}
 	if f.has("AlarmContributorId") && in.AlarmContributorID == "" {
@@ -675,13 +677,13 @@ func opDescribeAlarmHistory(s *Service, ctx context.Context, c Caller, body []by
 }
 
 // namesOp is DeleteAlarms, EnableAlarmActions and DisableAlarmActions (AlarmNames.member.N).
-func namesOp(fn func(*Service, context.Context, []string) error) Op {
+func namesOp(fn func(*Service, context.Context, string, []string) error) Op {
 	return func(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
 		f, err := parseForm(body)
 		if err != nil {
 			return nil, err
 		}
-		return nil, fn(s, ctx, f.strs("AlarmNames"))
+		return nil, fn(s, ctx, c.Region, f.strs("AlarmNames"))
 	}
 }
 
@@ -700,7 +702,7 @@ func opSetAlarmState(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if !f.has("StateReason") { // required, but may be empty (0 to 1023 characters)
 		return nil, missing("StateReason")
 	}
-	return nil, s.SetAlarmState(ctx, name, sv, f.str("StateReason"), f.str("StateReasonData"))
+	return nil, s.SetAlarmStateIn(ctx, c.Region, name, sv, f.str("StateReason"), f.str("StateReasonData"))
 }
 
 func opPutMetricData(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
@@ -731,7 +733,7 @@ func opPutMetricData(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if err := f.structs("EntityMetricData", func(e string) error { return f.structs(e+".MetricData", add) }); err != nil {
 		return nil, err
 	}
-	return nil, s.PutMetricData(ctx, ns, data)
+	return nil, s.PutMetricDataIn(ctx, c.Region, ns, data)
 }
 
 // datum reads the MetricDatum m (MetricData.member.N).
@@ -778,7 +780,7 @@ func opGetMetricStatistics(s *Service, ctx context.Context, c Caller, body []byt
 	if err != nil {
 		return nil, err
 	}
-	in := GetMetricStatisticsInput{Namespace: f.str("Namespace"), MetricName: f.str("MetricName"), Dimensions: f.dims("Dimensions"),
+	in := GetMetricStatisticsInput{Region: c.Region, Namespace: f.str("Namespace"), MetricName: f.str("MetricName"), Dimensions: f.dims("Dimensions"),
 		Statistics: f.strs("Statistics"), ExtendedStatistics: f.strs("ExtendedStatistics"), Unit: f.str("Unit")}
 	if in.Namespace == "" {
 		return nil, missing("Namespace")
@@ -825,7 +827,7 @@ func opGetMetricData(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if err != nil {
 		return nil, err
 	}
-	in := GetMetricDataInput{ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken")}
+	in := GetMetricDataInput{Region: c.Region, ScanBy: f.str("ScanBy"), NextToken: f.str("NextToken")}
 	// LabelOptions.Timezone ("+ or - followed by four digits", default +0000) only
 	// changes the times of time-based dynamic labels, which Coffer does not expand
 	// (docs/cloudwatch.md): it is checked, and has nothing to change.
@@ -887,7 +889,7 @@ func opListMetrics(s *Service, ctx context.Context, c Caller, body []byte) (any,
 	if err != nil {
 		return nil, err
 	}
-	in := ListMetricsInput{Namespace: f.str("Namespace"), MetricName: f.str("MetricName"), NextToken: f.str("NextToken")}
+	in := ListMetricsInput{Region: c.Region, Namespace: f.str("Namespace"), MetricName: f.str("MetricName"), NextToken: f.str("NextToken")}
 	_ = f.structs("Dimensions", func(m string) error {
 		in.Dimensions = append(in.Dimensions, DimensionFilter{Name: f.str(m + ".Name"), Value: f.str(m + ".Value")})
 		return nil
@@ -936,7 +938,7 @@ func opDescribeAlarmsForMetric(s *Service, ctx context.Context, c Caller, body [
 	if err != nil {
 		return nil, err
 	}
-	in := DescribeAlarmsForMetricInput{Namespace: f.str("Namespace"), MetricName: f.str("MetricName"), Dimensions: f.dims("Dimensions"),
+	in := DescribeAlarmsForMetricInput{Region: c.Region, Namespace: f.str("Namespace"), MetricName: f.str("MetricName"), Dimensions: f.dims("Dimensions"),
 		Statistic: f.str("Statistic"), ExtendedStatistic: f.str("ExtendedStatistic"), Unit: f.str("Unit")}
 	if in.Period, err = f.int("Period"); err != nil {
 		return nil, err
@@ -960,7 +962,7 @@ func opListTagsForResource(s *Service, ctx context.Context, c Caller, body []byt
 	if err != nil {
 		return nil, err
 	}
-	tags, err := s.ListTagsForResource(ctx, f.str("ResourceARN"))
+	tags, err := s.ListTagsForResourceIn(ctx, c.Region, f.str("ResourceARN"))
 	if err != nil {
 		return nil, err
 	}
@@ -980,7 +982,7 @@ func opTagResource(s *Service, ctx context.Context, c Caller, body []byte) (any,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.TagResource(ctx, f.str("ResourceARN"), tags); err != nil {
+	if err := s.TagResourceIn(ctx, c.Region, f.str("ResourceARN"), tags); err != nil {
 		return nil, err
 	}
 	return &struct{}{}, nil // <TagResourceResult/>: botocore's model has one
@@ -992,7 +994,7 @@ func opUntagResource(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if err != nil {
 		return nil, err
 	}
-	if err := s.UntagResource(ctx, f.str("ResourceARN"), f.strs("TagKeys")); err != nil {
+	if err := s.UntagResourceIn(ctx, c.Region, f.str("ResourceARN"), f.strs("TagKeys")); err != nil {
 		return nil, err
 	}
 	return &struct{}{}, nil // <UntagResourceResult/>

@@ -15,6 +15,12 @@ import (
 // result encoded as the query protocol does (<{Action}Result>...), or the mapped error.
 func (e *env) call(action string, params ...string) (any, string, error) {
 	e.t.Helper()
+	return e.callIn("us-east-1", action, params...)
+}
+
+// callIn is call for a request signed for region.
+func (e *env) callIn(region, action string, params ...string) (any, string, error) {
+	e.t.Helper()
 	if len(params)%2 != 0 {
 		e.t.Fatal("odd params")
 	}
@@ -26,7 +32,7 @@ func (e *env) call(action string, params ...string) (any, string, error) {
 	if op == nil {
 		e.t.Fatalf("no op %s", action)
 	}
-	res, err := op(e.cw, e.ctx, Caller{Region: "us-east-1", Account: "111122223333"}, []byte(v.Encode()))
+	res, err := op(e.cw, e.ctx, Caller{Region: region, Account: "111122223333"}, []byte(v.Encode()))
 	if err != nil {
 		return nil, "", err
 	}

@@ -27,11 +27,12 @@ import (
 // metric a number valid in that file, and datapoint operations on a defined metric:
 //
 //	{"format":"coffer-cloudwatch-points","version":1}
-//	{"m":1,"ns":"AWS/KMS","name":"KeyUsageCount","dims":[{"Name":"KeyId","Value":"..."}]}
+//	{"m":1,"r":"eu-west-1","ns":"AWS/KMS","name":"KeyUsageCount","dims":[{"Name":"KeyId","Value":"..."}]}
 //	{"i":1,"t":1795000000000000000,"c":3,"s":3,"lo":1,"hi":1,"u":"Count","a":true}
 //	{"i":1,"t":1795000060000000000,"c":1,"s":5,"lo":5,"hi":5,"u":"Count","v":[5]}
 //
-// t is the datapoint's time in Unix nanoseconds, c/s/lo/hi its SampleCount, Sum,
+// r is the metric's region (absent from the logs of earlier versions, whose metrics are
+// the node's region's); t is the datapoint's time in Unix nanoseconds, c/s/lo/hi its SampleCount, Sum,
 // Minimum and Maximum, u its unit, v its raw values (for percentiles); "a" marks a
 // PutAggregate, which replays as a merge into the metric's last datapoint of the same
 // minute. Numbers that JSON cannot hold (a Sum that overflowed) are written as the
@@ -329,7 +330,7 @@ func (s *Service) compactLocked() error {
 	for _, sn := range snaps {
 		nextID++
 		ids[sn.se] = nextID
-		buf = appendDef(buf, nextID, sn.se.m)
+		buf = appendDef(buf, nextID, sn.se.region, sn.se.m)
 		for _, p := range sn.points {
 			buf = appendPoint(buf, nextID, p, false)
 			if len(buf) > 64<<10 {
@@ -419,14 +420,16 @@ func (d *disk) appendOp(b []byte, op pendingOp) []byte {
 		d.nextID++
 		id = d.nextID
 		d.ids[op.se] = id
-		b = appendDef(b, id, op.se.m)
+		b = appendDef(b, id, op.se.region, op.se.m)
 	}
 	return appendPoint(b, id, op.p, op.agg)
 }
 
-func appendDef(b []byte, id uint64, m Metric) []byte {
+func appendDef(b []byte, id uint64, region string, m Metric) []byte {
 	b = append(b, `{"m":`...)
 	b = strconv.AppendUint(b, id, 10)
+	b = append(b, `,"r":`...)
+	b = jsonx.AppendString(b, region)
 	b = append(b, `,"ns":`...)
 	b = jsonx.AppendString(b, m.Namespace)
 	b = append(b, `,"name":`...)
@@ -521,6 +524,7 @@ type logLine struct {
 	Version int    `json:"version"`
 
 	M    uint64      `json:"m"`
+	R    string      `json:"r"`
 	NS   string      `json:"ns"`
 	Name string      `json:"name"`
 	Dims []Dimension `json:"dims"`
@@ -583,7 +587,8 @@ func (s *Service) replayLocked(r *bufio.Reader) (ops, bad int, err error) {
 					break
 				}
 				m := Metric{Namespace: l.NS, MetricName: l.Name, Dimensions: normDims(l.Dims)}
-				ids[l.M] = s.seriesLocked(metricKey(m.Namespace, m.MetricName, m.Dimensions), m)
+				r := s.region(l.R) // (none in the logs of earlier versions: the node's region)
+				ids[l.M] = s.seriesLocked(metricKey(r, m.Namespace, m.MetricName, m.Dimensions), r, m)
 			case l.I != 0 && l.T != nil && l.Format == "":
 				se := ids[l.I]
 				if se == nil || !(l.C > 0) || len(l.V) > 150 {
@@ -618,7 +623,7 @@ func (s *Service) replayLocked(r *bufio.Reader) (ops, bad int, err error) {
 }
 
 func validMetric(l logLine) bool {
-	if l.NS == "" || l.Name == "" || l.Format != "" || l.I != 0 || len(l.Dims) > 30 {
+	if l.NS == "" || l.Name == "" || l.Format != "" || l.I != 0 || len(l.Dims) > 30 || (l.R != "" && !regionName.MatchString(l.R)) {
 		return false
 	}
 	seen := map[string]bool{}

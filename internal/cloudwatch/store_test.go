@@ -122,12 +122,12 @@ func answers(t *testing.T, s *Service, from, to time.Time) string {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out[m.key()+"/"+unit+"/"+time.Duration(period).String()] = dps
+				out[metricKey("", m.Namespace, m.MetricName, m.Dimensions)+"/"+unit+"/"+time.Duration(period).String()] = dps
 				in.Statistics, in.ExtendedStatistics = nil, []string{"p50", "p99"}
 				if _, dps, err = s.GetMetricStatistics(ctx, in); err != nil {
 					t.Fatal(err)
 				}
-				out[m.key()+"/"+unit+"/"+time.Duration(period).String()+"/p"] = dps
+				out[metricKey("", m.Namespace, m.MetricName, m.Dimensions)+"/"+unit+"/"+time.Duration(period).String()+"/p"] = dps
 			}
 		}
 		r, _, err := s.GetMetricData(ctx, GetMetricDataInput{StartTime: from, EndTime: to, Queries: []MetricDataQuery{
@@ -137,7 +137,7 @@ func answers(t *testing.T, s *Service, from, to time.Time) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[m.key()+"/data"] = r
+		out[metricKey("", m.Namespace, m.MetricName, m.Dimensions)+"/data"] = r
 	}
 	b, err := json.MarshalIndent(out, "", " ")
 	if err != nil {
@@ -478,7 +478,7 @@ func encodeAll(s *Service) []byte {
 		if len(se.points) == 0 {
 			continue
 		}
-		b = appendDef(b, uint64(i+1), se.m)
+		b = appendDef(b, uint64(i+1), se.region, se.m)
 		for _, p := range se.points {
 			b = appendPoint(b, uint64(i+1), p, false)
 		}

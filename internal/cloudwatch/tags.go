@@ -29,8 +29,10 @@ func checkTags(tags []Tag) error {
 	return nil
 }
 
-// alarmNameOf returns the alarm name of an alarm ARN of this region and account.
-func (s *Service) alarmNameOf(arn string) (string, error) {
+// alarmNameOf returns the alarm name of an alarm ARN of region and this account. The
+// ARN of an alarm of another region is not found (as that of an alarm that does not
+// exist; AWS's answer there is not documented).
+func (s *Service) alarmNameOf(region, arn string) (string, error) {
 	if arn == "" {
 		return "", missing("ResourceARN")
 	}
@@ -41,7 +43,7 @@ func (s *Service) alarmNameOf(arn string) (string, error) {
 	if len(p) != 7 || p[0] != "arn" || p[1] == "" || p[2] == "" || p[5] == "" {
 		return "", invalid("Invalid ARN: %s", arn)
 	}
-	if p[2] != "cloudwatch" || p[3] != s.cfg.Region || p[4] != s.cfg.AccountID || p[5] != "alarm" || p[6] == "" {
+	if p[2] != "cloudwatch" || p[3] != region || p[4] != s.cfg.AccountID || p[5] != "alarm" || p[6] == "" {
 		return "", notFoundARN(arn)
 	}
 	return p[6], nil
@@ -51,24 +53,38 @@ func notFoundARN(arn string) error {
 	return cwErr("ResourceNotFoundException", "%s not found", arn)
 }
 
-// ListTagsForResource returns the tags of an alarm.
+// ListTagsForResource returns the tags of an alarm of the node's region.
 func (s *Service) ListTagsForResource(ctx context.Context, arn string) ([]Tag, error) {
-	name, err := s.alarmNameOf(arn)
+	return s.ListTagsForResourceIn(ctx, "", arn)
+}
+
+// ListTagsForResourceIn is ListTagsForResource for a request of region ("" = the node's
+// region): arn must be an alarm of that region.
+func (s *Service) ListTagsForResourceIn(ctx context.Context, region, arn string) ([]Tag, error) {
+	region = s.region(region)
+	name, err := s.alarmNameOf(region, arn)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	a := s.alarms[name]
+	a := s.alarms[akey(region, name)]
 	if a == nil {
 		return nil, notFoundARN(arn)
 	}
 	return clone(a.Tags), nil
 }
 
-// TagResource adds tags to an alarm, or replaces the values of its tags of the same keys.
+// TagResource adds tags to an alarm of the node's region, or replaces the values of its
+// tags of the same keys.
 func (s *Service) TagResource(ctx context.Context, arn string, tags []Tag) error {
-	name, err := s.alarmNameOf(arn)
+	return s.TagResourceIn(ctx, "", arn, tags)
+}
+
+// TagResourceIn is TagResource for a request of region ("" = the node's region).
+func (s *Service) TagResourceIn(ctx context.Context, region, arn string, tags []Tag) error {
+	region = s.region(region)
+	name, err := s.alarmNameOf(region, arn)
 	if err != nil {
 		return err
 	}
@@ -78,13 +94,20 @@ func (s *Service) TagResource(ctx context.Context, arn string, tags []Tag) error
 	if err := checkTags(tags); err != nil {
 		return err
 	}
-	_, err = s.propose(ctx, cmdSetTags, setTagsCmd{Name: name, ARN: arn, Add: tags})
+	_, err = s.propose(ctx, cmdSetTags, setTagsCmd{Region: region, Name: name, ARN: arn, Add: tags})
 	return err
 }
 
-// UntagResource removes tags (by key) from an alarm; keys it does not have are ignored.
+// UntagResource removes tags (by key) from an alarm of the node's region; keys it does
+// not have are ignored.
 func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) error {
-	name, err := s.alarmNameOf(arn)
+	return s.UntagResourceIn(ctx, "", arn, keys)
+}
+
+// UntagResourceIn is UntagResource for a request of region ("" = the node's region).
+func (s *Service) UntagResourceIn(ctx context.Context, region, arn string, keys []string) error {
+	region = s.region(region)
+	name, err := s.alarmNameOf(region, arn)
 	if err != nil {
 		return err
 	}
@@ -96,7 +119,7 @@ func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) 
 			return invalid("The parameter TagKeys.member.N must be 1 to 128 characters.")
 		}
 	}
-	_, err = s.propose(ctx, cmdSetTags, setTagsCmd{Name: name, ARN: arn, Remove: keys})
+	_, err = s.propose(ctx, cmdSetTags, setTagsCmd{Region: region, Name: name, ARN: arn, Remove: keys})
 	return err
 }
 
