@@ -96,7 +96,9 @@ only: with --tls-cert/--tls-key if given, otherwise with a certificate issued by
 makes once in <data-dir>/tls. Clients trust <data-dir>/tls/ca.pem (aws --ca-bundle or
 AWS_CA_BUNDLE; coffer --ca-cert or COFFER_CA_CERT).
 
-GET /health answers 200 with the node id, cluster state and raft role once the node serves.`,
+GET /health answers 200 with the node id, cluster state and raft role once the node serves,
+and 503 while requests cannot be answered (the audit journal failed or stalled, or a power-on
+self-test failed).`,
 		Example: `  coffer server --dev --listen 127.0.0.1:8990 --data-dir ./coffer-data`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -128,8 +130,6 @@ GET /health answers 200 with the node id, cluster state and raft role once the n
 	f.StringVar(&o.trailDir, "trail-dir", "", "directory CloudTrail trails deliver to: a trail's S3BucketName is a directory in it (default <data-dir>/trails)")
 	f.DurationVar(&o.trailLogEvery, "trail-delivery-interval", 5*time.Minute, "how often trails deliver new events as log files")
 	f.DurationVar(&o.trailDigestEvery, "trail-digest-interval", time.Hour, "how often trails with log file validation write a signed digest file")
-	_ = f.MarkHidden("trail-delivery-interval")
-	_ = f.MarkHidden("trail-digest-interval")
 	f.DurationVar(&o.schedulerEvery, "scheduler-interval", time.Minute, "how often due key rotations, deletions, import expirations, automatic backups and backup retention run")
 	o.metrics.addFlags(f)
 	o.tls.addFlags(f)
