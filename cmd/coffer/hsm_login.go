@@ -317,13 +317,18 @@ func (r *hsmRun) clusterCmd() *cobra.Command {
 	})
 	activate.Flags().String("password", "", "the new admin password (default: a prompt)")
 
-	var pol hsm.Policy
-	addPolicyFlags := func(cmd *cobra.Command) {
-		d := hsm.DefaultPolicy()
+	var initPol, setPol hsm.Policy // the policy flags of initialize and of set-policy
+	// addPolicyFlags adds the policy flags, filling *pol; with keep (set-policy) a flag not
+	// given keeps the cluster's current value, so the help states no default.
+	addPolicyFlags := func(cmd *cobra.Command, pol *hsm.Policy, keep bool) {
+		d, unset := hsm.DefaultPolicy(), ""
+		if keep {
+			d, unset = hsm.Policy{}, " (default: unchanged)"
+		}
 		f := cmd.Flags()
-		f.StringVar(&pol.LoginFailurePolicy, "login-failure-policy", d.LoginFailurePolicy, "lockout (lock a user) or zeroize (erase the cluster after admin failures)")
-		f.IntVar(&pol.LockoutThreshold, "lockout-threshold", d.LockoutThreshold, "consecutive failed logins that lock a user")
-		f.IntVar(&pol.ZeroizeThreshold, "zeroize-threshold", d.ZeroizeThreshold, "consecutive failed admin logins that zeroize the cluster (zeroize policy)")
+		f.StringVar(&pol.LoginFailurePolicy, "login-failure-policy", d.LoginFailurePolicy, "lockout (lock a user) or zeroize (erase the cluster after admin failures)"+unset)
+		f.IntVar(&pol.LockoutThreshold, "lockout-threshold", d.LockoutThreshold, "consecutive failed logins that lock a user"+unset)
+		f.IntVar(&pol.ZeroizeThreshold, "zeroize-threshold", d.ZeroizeThreshold, "consecutive failed admin logins that zeroize the cluster (zeroize policy)"+unset)
 	}
 	policyChanged := func(cmd *cobra.Command) bool {
 		return changed(cmd, "login-failure-policy") || changed(cmd, "lockout-threshold") || changed(cmd, "zeroize-threshold")
@@ -336,7 +341,7 @@ func (r *hsmRun) clusterCmd() *cobra.Command {
 		}
 		req := hsmapi.InitializeRequest{AdminPassword: pw}
 		if policyChanged(r.cmd) {
-			p := pol
+			p := initPol
 			req.Policy = &p
 		}
 		var raw rawJSON
@@ -349,7 +354,7 @@ func (r *hsmRun) clusterCmd() *cobra.Command {
 servers allow it; production clusters are initialized through the CloudHSMv2 API and then
 activated with 'cluster activate'.`
 	initialize.Flags().String("admin-password", "", "password of the admin user (default: a prompt)")
-	addPolicyFlags(initialize)
+	addPolicyFlags(initialize, &initPol, false)
 
 	setPolicy := r.leaf("set-policy", "Change the login failure policy (admins)", func(ctx context.Context, r *hsmRun, _ []string) (any, error) {
 		if !policyChanged(r.cmd) {
@@ -363,13 +368,13 @@ activated with 'cluster activate'.`
 			}
 			p := ci.HSM.LoginPolicy
 			if changed(r.cmd, "login-failure-policy") {
-				p.LoginFailurePolicy = pol.LoginFailurePolicy
+				p.LoginFailurePolicy = setPol.LoginFailurePolicy
 			}
 			if changed(r.cmd, "lockout-threshold") {
-				p.LockoutThreshold = pol.LockoutThreshold
+				p.LockoutThreshold = setPol.LockoutThreshold
 			}
 			if changed(r.cmd, "zeroize-threshold") {
-				p.ZeroizeThreshold = pol.ZeroizeThreshold
+				p.ZeroizeThreshold = setPol.ZeroizeThreshold
 			}
 			var raw rawJSON
 			if err := c.Call(ctx, "cluster/set-policy", hsmapi.SetPolicyRequest{Policy: p}, &raw); err != nil {
@@ -379,7 +384,7 @@ activated with 'cluster activate'.`
 		})
 	})
 	setPolicy.Long = "Change the login failure policy. Flags not given keep their current values."
-	addPolicyFlags(setPolicy)
+	addPolicyFlags(setPolicy, &setPol, true)
 
 	return r.group("cluster", "Cluster state and login policy", info, activate, initialize, setPolicy)
 }

@@ -267,6 +267,40 @@ func TestHSMSetPolicyKeepsUnchangedValues(t *testing.T) {
 	}
 }
 
+// TestHSMSetPolicyHelpStatesNoDefault: set-policy keeps the values of the flags not given, so
+// its help must not claim defaults (5, 3, "lockout") it would not apply; initialize does apply
+// them, and its flags (a separate policy) still start from them.
+func TestHSMSetPolicyHelpStatesNoDefault(t *testing.T) {
+	app := testApp(t, "http://127.0.0.1:1", nil)
+	out, _, err := runHSM(t, app, "", "cluster", "set-policy", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"--login-failure-policy", "--lockout-threshold", "--zeroize-threshold"} {
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, f+" ") {
+				line = l
+			}
+		}
+		if !strings.HasSuffix(line, "(default: unchanged)") {
+			t.Errorf("set-policy help for %s: %q, want it to end in (default: unchanged)", f, line)
+		}
+	}
+
+	api, srv := newFakeAPI(t, func(string, map[string]any) (int, string) { return ok(`{}`) })
+	app = testApp(t, srv.URL, nil)
+	if out, _, err := runHSM(t, app, "", "cluster", "initialize", "--admin-password", "pw-123456", "--lockout-threshold", "7"); err != nil {
+		t.Fatal(err, out)
+	}
+	reqs := api.requests()
+	d := hsm.DefaultPolicy()
+	want := map[string]any{"login_failure_policy": d.LoginFailurePolicy, "lockout_threshold": 7.0, "zeroize_threshold": float64(d.ZeroizeThreshold)}
+	if len(reqs) != 1 || !reflect.DeepEqual(reqs[0].Body["policy"], want) {
+		t.Fatalf("initialize sent %v, want policy %v", reqs, want)
+	}
+}
+
 // ---- sessions ----
 
 func TestHSMLoginSessionFile(t *testing.T) {
