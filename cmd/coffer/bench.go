@@ -158,7 +158,7 @@ AWS_SECRET_ACCESS_KEY, else the root credentials a --dev node wrote to
 		endpoint = "http://127.0.0.1:8990"
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.endpoint, "endpoint", endpoint, "the node's URL (default $COFFER_ENDPOINT); must be a loopback address")
+	f.StringVar(&o.endpoint, "endpoint", endpoint, "the node's URL (env COFFER_ENDPOINT); must be a loopback address")
 	f.StringVar(&o.accessKeyID, "access-key-id", "", "AWS access key id (default $AWS_ACCESS_KEY_ID, else <data-dir>/dev-credentials)")
 	f.StringVar(&o.secretKey, "secret-access-key", "", "AWS secret access key (default $AWS_SECRET_ACCESS_KEY, else <data-dir>/dev-credentials)")
 	f.StringVar(&o.dataDir, "data-dir", "./coffer-data", "a --dev node's data dir, to read its dev-credentials")

@@ -83,7 +83,7 @@ func (r *hsmRun) keyGenerateSymmetricCmd() *cobra.Command {
 		})
 		f := cmd.Flags()
 		f.StringVar(&req.Label, "label", "", "label of the key")
-		f.IntVar(&req.KeyLengthBytes, "key-length-bytes", 0, "key length in bytes (aes: 16, 24 or 32)")
+		f.IntVar(&req.KeyLengthBytes, "key-length-bytes", 0, "key length in bytes (aes: 16, 24 or 32; generic-secret: 1 to 800)")
 		f.StringVar(&req.ID, "id", "", "ID of the key (hex)")
 		f.BoolVar(&req.Session, "session", false, "a session key: deleted at logout, not replicated")
 		f.StringArrayVar(&attrs, "attributes", nil, "attribute name=value, repeatable (e.g. --attributes sign=true)")
@@ -267,7 +267,7 @@ var wrapMechanisms = []struct{ name, short string }{
 	{"aes-gcm", "AES-GCM"},
 	{"aes-no-pad", "AES key wrap (RFC 3394)"},
 	{"aes-zero-pad", "AES key wrap with padding (RFC 5649)"},
-	{"aes-pkcs5-pad", "AES-CBC with PKCS#5 padding"},
+	{"aes-pkcs5-pad", "AES key wrap (RFC 3394) of the key with PKCS#5 padding"},
 	{"rsa-oaep", "RSA-OAEP"},
 	{"rsa-aes", "RSA-OAEP wrapped AES key, then AES key wrap with padding"},
 }

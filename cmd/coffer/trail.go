@@ -156,7 +156,7 @@ Exit status: 0 when everything checked is valid, 2 when anything is invalid, 1 o
 	f.StringVar(&o.end, "end-time", "", "validate files up to this time (default now)")
 	f.StringVar(&o.output, "output", "text", "text or json")
 	f.BoolVar(&o.verbose, "verbose", false, "also list every valid file")
-	f.StringVar(&o.endpoint, "endpoint", endpoint, "the node's URL (default $COFFER_ENDPOINT)")
+	f.StringVar(&o.endpoint, "endpoint", endpoint, "the node's URL (env COFFER_ENDPOINT)")
 	f.StringVar(&o.caCert, "ca-cert", "", "PEM CA certificate to trust for an https endpoint, e.g. <data-dir>/tls/ca.pem (default $"+envCACert+")")
 	f.StringVar(&o.region, "region", "", "region whose log and digest files are validated, with that region's public keys, as aws cloudtrail validate-logs --region (default: the trail ARN's region)")
 	f.StringVar(&o.accessKeyID, "access-key-id", "", "AWS access key id (default $AWS_ACCESS_KEY_ID, else <data-dir>/dev-credentials)")
