@@ -63,7 +63,7 @@ func (r *hsmRun) signCmd(verify bool) *cobra.Command {
 		var sigPath string
 		short := "Sign with " + m.short
 		if verify {
-			short = "Verify a " + m.short + " signature"
+			short = "Verify an " + m.short + " signature" // ECDSA, RSA, Ed25519: all "an"
 		}
 		cmd := &cobra.Command{Use: m.name, Short: short, Args: r.noArgs}
 		fill := r.cryptoFlags(cmd, &req, m.name != "ed25519", "sha256")
@@ -123,7 +123,11 @@ func (r *hsmRun) cipherCmd(encrypt bool) *cobra.Command {
 		}
 		cmd := &cobra.Command{Use: m, Short: short, Args: r.noArgs}
 		fill := r.cryptoFlags(cmd, &req, m == "rsa-oaep", "sha256")
-		cmd.Flags().String("aad", "", "additional authenticated data or OAEP label (base64)")
+		aad := "additional authenticated data (base64)"
+		if m == "rsa-oaep" {
+			aad = "OAEP label (base64)"
+		}
+		cmd.Flags().String("aad", "", aad)
 		cmd.RunE = r.run(func(ctx context.Context, r *hsmRun, _ []string) (any, error) {
 			req.Mechanism = m
 			if err := fill(); err != nil {
