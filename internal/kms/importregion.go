@@ -470,10 +470,64 @@ func currentVersion(m *material) *version {
 	return &m.Versions[m.Current]
 }
 
+// versionExpiry is the expiration model and date of the last import of version i of an
+// imported key's material. Records of older snapshots kept them on the key only, for its
+// (single, current) material.
+func versionExpiry(k *keyRec, m *material, i int) (string, time.Time) {
+	v := &m.Versions[i]
+	if v.ExpirationModel == "" && i == m.Current && len(v.Handles) > 0 {
+		return k.ExpirationModel, k.ValidTo
+	}
+	return v.ExpirationModel, v.ValidTo
+}
+
+// adoptKeyExpiry moves the expiration of an older snapshot's key record onto its current
+// version, before the versions change (a rotation would otherwise lose it).
+func adoptKeyExpiry(k *keyRec, m *material) {
+	if v := currentVersion(m); v != nil && v.ExpirationModel == "" && len(v.Handles) > 0 && k.ExpirationModel != "" {
+		v.ExpirationModel, v.ValidTo = k.ExpirationModel, k.ValidTo
+	}
+}
+
+// pendingVersion is the index of the version in PENDING_ROTATION, or -1.
+func pendingVersion(m *material) int {
+	return slices.IndexFunc(m.Versions, func(v version) bool { return v.Pending })
+}
+
+// settleImportState derives an imported key's state and its ExpirationModel and ValidTo
+// (DescribeKey's: the current material's) from its materials, as AWS KMS does: the key is
+// usable only while every material permanently associated with it (all but the one
+// PENDING_ROTATION) is imported; otherwise it is PendingImport. Disabled stays Disabled
+// while complete; PendingDeletion is never changed.
+func settleImportState(k *keyRec, m *material) {
+	if k.Origin != OriginExternal {
+		return
+	}
+	adoptKeyExpiry(k, m)
+	complete := len(m.Versions) > 0
+	for _, v := range m.Versions {
+		if !v.Pending && len(v.Handles) == 0 {
+			complete = false
+		}
+	}
+	switch {
+	case complete && k.State == StatePendingImport:
+		k.State = StateEnabled
+	case !complete && (k.State == StateEnabled || k.State == StateDisabled):
+		k.State = StatePendingImport
+	}
+	k.ExpirationModel, k.ValidTo = "", time.Time{}
+	if v := currentVersion(m); v != nil && len(v.Handles) > 0 {
+		k.ExpirationModel, k.ValidTo = v.ExpirationModel, v.ValidTo
+	}
+}
+
 // ImportKeyMaterial imports key material, wrapped under the public key of an import token,
-// into an EXTERNAL key. The material is unwrapped inside the HSM; it must fit the key's
-// spec and, once a key has had material, must be that same material again. Coffer keeps one
-// key material per imported key (no on-demand rotation of imported material).
+// into an EXTERNAL key. The material is unwrapped inside the HSM and must fit the key's
+// spec. With EXISTING_KEY_MATERIAL (the default once a key has material) it must be one of
+// the key's materials (KeyMaterialId, if given, names which). With NEW_KEY_MATERIAL into a
+// single-Region symmetric key that has material, it must be material the key never had: it
+// becomes PENDING_ROTATION, and RotateKeyOnDemand makes it current.
 func (s *Service) ImportKeyMaterial(ctx context.Context, c Caller, in ImportKeyMaterialInput) (*ImportKeyMaterialOutput, error) {
 	model, validTo, err := s.validateImportInput(in)
 	if err != nil {
@@ -486,17 +540,29 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c Caller, in ImportKeyM
 	if err := requireImportable(k); err != nil {
 		return nil, err
 	}
-	if k.Spec != SpecSymmetric && (in.ImportType != "" || in.KeyMaterialId != "") {
-		return nil, validation("ImportType and KeyMaterialId are only valid for symmetric encryption keys; %s is a %s key.", k.arn(), k.Spec)
+	if k.Spec != SpecSymmetric && (in.ImportType != "" || in.KeyMaterialId != "" || in.KeyMaterialDescription != nil) {
+		return nil, validation("ImportType, KeyMaterialId and KeyMaterialDescription are only valid for symmetric encryption keys; %s is a %s key.", k.arn(), k.Spec)
 	}
-	cur := currentVersion(m)
+	first := len(m.Versions) == 0
+	typ := in.ImportType
+	if typ == "" {
+		typ = importExisting
+		if first {
+			typ = importNew
+		}
+	}
+	known := func(id string) bool {
+		return slices.ContainsFunc(m.Versions, func(v version) bool { return v.ID == id })
+	}
 	switch {
-	case cur != nil && in.ImportType == importNew:
-		return nil, kmsErr("UnsupportedOperationException", "%s already has key material; Coffer does not support importing new key material (on-demand rotation) into a key with imported key material. Reimport the same key material with EXISTING_KEY_MATERIAL.", k.arn())
-	case cur == nil && in.ImportType == importExisting:
+	case first && typ == importExisting:
 		return nil, incorrectMaterial("No key material was ever imported into %s; use NEW_KEY_MATERIAL.", k.arn())
-	case cur == nil && in.KeyMaterialId != "", cur != nil && in.KeyMaterialId != "" && in.KeyMaterialId != cur.ID:
+	case in.KeyMaterialId != "" && !known(in.KeyMaterialId):
 		return nil, incorrectMaterial("Key material %s is not associated with %s.", in.KeyMaterialId, k.arn())
+	case !first && typ == importNew:
+		if err := s.requireNewMaterial(k, m); err != nil {
+			return nil, err
+		}
 	}
 	rec, err := s.importToken(k, in.ImportToken)
 	if err != nil {
@@ -515,55 +581,116 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c Caller, in ImportKeyM
 	// gone: the version's objects went with another HSM domain (reimporting the same
 	// material after the cluster was zeroized and initialized again brings the key back).
 	gone := func(v *version) bool { return len(v.Handles) == 0 || otherDomain(v.Domain, dom) }
-	var id string
-	if cur != nil {
-		ok, err := s.materialMatches(sess, k, handles, cur.ID)
-		if err == nil && ok && !gone(cur) && len(cur.Handles) == len(handles) {
-			ok = s.sameCheckValue(sess, cur.Handles[len(cur.Handles)-1], handles[len(handles)-1])
+	// matches: whether the imported material is version v's.
+	matches := func(v *version) (bool, error) {
+		ok, err := s.materialMatches(sess, k, handles, v.ID)
+		if err == nil && ok && !gone(v) && len(v.Handles) == len(handles) {
+			ok = s.sameCheckValue(sess, v.Handles[len(v.Handles)-1], handles[len(handles)-1])
 		}
+		return ok, err
+	}
+	// which: the version of m the material is, or "" (the current one is tried first).
+	which := func(m *material) (string, error) {
+		order := make([]int, 0, len(m.Versions))
+		if m.Current < len(m.Versions) {
+			order = append(order, m.Current)
+		}
+		for i := range m.Versions {
+			if i != m.Current {
+				order = append(order, i)
+			}
+		}
+		for _, i := range order {
+			if ok, err := matches(&m.Versions[i]); err != nil || ok {
+				if err != nil {
+					return "", err
+				}
+				return m.Versions[i].ID, nil
+			}
+		}
+		return "", nil
+	}
+	var id string
+	switch {
+	case typ == importNew:
+		// New material must be new: material of this key again is a reimport.
+		old, err := which(m)
+		if err == nil && old == "" {
+			id, err = s.materialIDFor(sess, k, handles)
+		}
+		if err != nil {
+			discard()
+			return nil, AsError(err)
+		}
+		if old != "" {
+			discard()
+			return nil, incorrectMaterial("The key material is already associated with %s as key material %s; reimport it with EXISTING_KEY_MATERIAL.", k.arn(), old)
+		}
+	case in.KeyMaterialId != "":
+		i := slices.IndexFunc(m.Versions, func(v version) bool { return v.ID == in.KeyMaterialId })
+		ok, err := matches(&m.Versions[i])
 		if err != nil || !ok {
+			discard()
+			if err != nil {
+				return nil, AsError(err)
+			}
+			return nil, incorrectMaterial("The key material is not key material %s of %s.", in.KeyMaterialId, k.arn())
+		}
+		id = in.KeyMaterialId
+	default:
+		if id, err = which(m); err != nil || id == "" {
 			discard()
 			if err != nil {
 				return nil, AsError(err)
 			}
 			return nil, incorrectMaterial("The key material is not the key material previously imported into %s.", k.arn())
 		}
-		id = cur.ID
-	} else if id, err = s.materialIDFor(sess, k, handles); err != nil {
-		discard()
-		return nil, AsError(err)
 	}
 	keep := true // whether the new objects are used (else the existing ones stay)
 	nk, err := s.update(ctx, Caller{Region: k.Region, Account: k.Account}, k.ID, func(nk *keyRec, nm *material) error {
 		if err := requireImportable(nk); err != nil {
 			return err
 		}
-		v := currentVersion(nm)
+		adoptKeyExpiry(nk, nm)
+		keep = true
+		i := slices.IndexFunc(nm.Versions, func(v version) bool { return v.ID == id })
 		switch {
-		case v == nil:
+		case i < 0 && len(nm.Versions) == 0:
 			nm.Versions = []version{{ID: id, Handles: handles, Created: s.now(), Imported: true, Domain: dom}}
-			nm.Current = 0
-			keep = true
-		case v.ID != id:
-			// A concurrent import came first: ours must be the same material.
-			if ok, err := s.materialMatches(sess, k, handles, v.ID); err != nil || !ok {
+			nm.Current, i = 0, 0
+		case i < 0 && first:
+			// A concurrent first import came first: ours must be the same material.
+			if ok, err := s.materialMatches(sess, k, handles, nm.Versions[nm.Current].ID); err != nil || !ok {
 				return incorrectMaterial("The key material is not the key material previously imported into %s.", k.arn())
 			}
-			id = v.ID
-			keep = gone(v)
-			if keep {
+			i = nm.Current
+			v := &nm.Versions[i]
+			if keep = gone(v); keep {
 				v.Handles, v.Imported, v.Domain = handles, true, dom
 			}
-		case gone(v):
-			v.Handles, v.Imported, v.Domain = handles, true, dom
-			keep = true
+		case i < 0 && typ == importNew:
+			if err := s.requireNewMaterial(nk, nm); err != nil {
+				return err
+			}
+			nm.Versions = append(nm.Versions, version{ID: id, Handles: handles, Created: s.now(), Imported: true, Domain: dom, Pending: true})
+			i = len(nm.Versions) - 1
+		case i < 0:
+			// The pending material was deleted meanwhile.
+			return incorrectMaterial("Key material %s is not associated with %s.", id, k.arn())
+		case typ == importNew && !first:
+			return incorrectMaterial("The key material is already associated with %s as key material %s; reimport it with EXISTING_KEY_MATERIAL.", k.arn(), id)
 		default:
-			keep = false // same material already present: only the expiration changes
+			v := &nm.Versions[i]
+			if keep = gone(v); keep {
+				v.Handles, v.Imported, v.Domain = handles, true, dom
+			}
 		}
-		if nk.State == StatePendingImport {
-			nk.State = StateEnabled
+		v := &nm.Versions[i]
+		v.ExpirationModel, v.ValidTo = model, validTo
+		if in.KeyMaterialDescription != nil {
+			v.Description = *in.KeyMaterialDescription
 		}
-		nk.ExpirationModel, nk.ValidTo = model, validTo
+		settleImportState(nk, nm)
 		return nil
 	})
 	if err != nil || !keep {
@@ -573,8 +700,21 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c Caller, in ImportKeyM
 		return nil, err
 	}
 	s.dropImportToken(ctx, rec)
-	s.syncMaterialState(ctx, nk, true)
+	s.syncMaterialState(ctx, nk, nk.State != StatePendingImport)
 	return &ImportKeyMaterialOutput{KeyId: nk.arn(), KeyMaterialId: id}, nil
+}
+
+// requireNewMaterial checks that new key material (NEW_KEY_MATERIAL, for an on-demand
+// rotation) can be imported into k, which has material: a single-Region symmetric key
+// without material already PENDING_ROTATION.
+func (s *Service) requireNewMaterial(k *keyRec, m *material) error {
+	if k.MultiRegion {
+		return kmsErr("UnsupportedOperationException", "%s is a multi-Region key. Coffer does not support importing new key material (on-demand rotation) into multi-Region keys; reimport its key material with EXISTING_KEY_MATERIAL.", k.arn())
+	}
+	if p := pendingVersion(m); p >= 0 {
+		return invalidState("%s already has key material %s in PENDING_ROTATION state. Rotate the key (RotateKeyOnDemand) or delete that key material before importing new key material.", k.arn(), m.Versions[p].ID)
+	}
+	return nil
 }
 
 // dropImportToken forgets an import token and destroys its wrapping key pair.
@@ -629,9 +769,11 @@ type DeleteImportedKeyMaterialOutput struct {
 	KeyMaterialId string `json:"KeyMaterialId,omitempty"`
 }
 
-// DeleteImportedKeyMaterial destroys the imported key material of an EXTERNAL key in the HSM:
-// the key becomes PendingImport (a key pending deletion stays so) until the same material is
-// imported again.
+// DeleteImportedKeyMaterial destroys one imported key material of an EXTERNAL key in the
+// HSM: KeyMaterialId's, or the current one. Deleting material permanently associated with
+// the key makes it PendingImport (a key pending deletion stays so) until the same material
+// is imported again; material PENDING_ROTATION is dissociated from the key instead, which
+// keeps its state.
 func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c Caller, in DeleteImportedKeyMaterialInput) (*DeleteImportedKeyMaterialOutput, error) {
 	if in.KeyId == "" {
 		return nil, asymNull("keyId")
@@ -654,85 +796,113 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c Caller, in De
 	if in.KeyMaterialId != "" && !slices.ContainsFunc(m.Versions, func(v version) bool { return v.ID == in.KeyMaterialId }) {
 		return nil, notFound("Key material %s is not associated with %s.", in.KeyMaterialId, k.arn())
 	}
-	nk, id, err := s.deleteImported(ctx, k.Region, k.Account, k.ID, nil)
+	matID := in.KeyMaterialId
+	if v := currentVersion(m); matID == "" && v != nil {
+		matID = v.ID
+	}
+	nk, err := s.deleteImported(ctx, k.Region, k.Account, k.ID, matID, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &DeleteImportedKeyMaterialOutput{KeyId: nk.arn(), KeyMaterialId: id}, nil
+	return &DeleteImportedKeyMaterialOutput{KeyId: nk.arn(), KeyMaterialId: matID}, nil
 }
 
-// deleteImported destroys the HSM objects of an imported key's material, then records the
-// key without material. check, when set, may veto (errNoChange) the deletion beforehand.
-// The objects are destroyed before the records change (idempotently): once the call
-// returns, the material is gone even if the commit has to be retried.
-func (s *Service) deleteImported(ctx context.Context, region, account, id string, check func(k *keyRec) error) (*keyRec, string, error) {
+// deleteImported destroys the HSM objects of one material (matID) of an imported key, then
+// records the key without it. check, when set, may veto (errNoChange) the deletion
+// beforehand. The objects are destroyed before the records change (idempotently): once the
+// call returns, the material is gone even if the commit has to be retried.
+func (s *Service) deleteImported(ctx context.Context, region, account, id, matID string, check func(k *keyRec, m *material) error) (*keyRec, error) {
 	c := Caller{Region: region, Account: account}
 	k, m, err := s.resolve(c, id)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if check != nil {
-		if err := check(k); err != nil {
+		if err := check(k, m); err != nil {
 			if errors.Is(err, errNoChange) {
-				return k, "", nil
+				return k, nil
 			}
-			return nil, "", err
+			return nil, err
 		}
 	}
-	if err := s.destroyMaterial(ctx, m.Versions); err != nil {
-		return nil, "", AsError(err)
+	i := slices.IndexFunc(m.Versions, func(v version) bool { return v.ID == matID })
+	if i >= 0 {
+		if err := s.destroyMaterial(ctx, m.Versions[i:i+1]); err != nil {
+			return nil, AsError(err)
+		}
 	}
 	var extra []version
-	var matID string
+	wasPending := false
 	// Once the objects are destroyed the records must follow, whatever changed meanwhile
 	// (a record must never name destroyed objects): no veto past this point.
 	nk, err := s.update(ctx, c, id, func(k *keyRec, m *material) error {
 		extra = extra[:0]
-		for i := range m.Versions {
-			if len(m.Versions[i].Handles) > 0 {
-				extra = append(extra, m.Versions[i])
+		adoptKeyExpiry(k, m)
+		changed := false
+		if i := slices.IndexFunc(m.Versions, func(v version) bool { return v.ID == matID }); i >= 0 {
+			v := m.Versions[i]
+			if len(v.Handles) > 0 {
+				extra = append(extra, v)
+			}
+			wasPending = v.Pending
+			if v.Pending && i == len(m.Versions)-1 && i != m.Current {
+				// Not permanently associated with the key: dissociated (no ciphertext
+				// refers to it, so the versions before it keep their numbers).
+				m.Versions = m.Versions[:i]
+				changed = true
+			} else if len(v.Handles) > 0 || v.ExpirationModel != "" {
 				m.Versions[i].Handles, m.Versions[i].Domain = nil, ""
+				m.Versions[i].ExpirationModel, m.Versions[i].ValidTo = "", time.Time{}
+				changed = true
 			}
 		}
-		if v := currentVersion(m); v != nil {
-			matID = v.ID
-		}
-		changed := len(extra) > 0
-		if k.State == StateEnabled || k.State == StateDisabled {
-			k.State, changed = StatePendingImport, true
-		}
-		if !k.ValidTo.IsZero() || k.ExpirationModel != "" {
-			k.ValidTo, k.ExpirationModel, changed = time.Time{}, "", true
-		}
-		if !changed {
+		state, model, validTo := k.State, k.ExpirationModel, k.ValidTo
+		settleImportState(k, m)
+		if !changed && state == k.State && model == k.ExpirationModel && validTo.Equal(k.ValidTo) {
 			return errNoChange
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	// Objects committed by a concurrent import between the destruction and the commit.
 	if err := s.destroyMaterial(ctx, extra); err != nil {
-		return nil, "", AsError(err)
+		return nil, AsError(err)
 	}
-	s.syncMaterialState(ctx, nk, false)
-	return nk, matID, nil
+	if !wasPending {
+		s.syncMaterialState(ctx, nk, nk.State != StatePendingImport && nk.State != StatePendingDeletion && nk.State != StatePendingReplicaDeletion)
+	}
+	return nk, nil
 }
 
 // ---- scheduler ----
 
-// tickImports deletes imported key material whose ValidTo has passed, and forgets expired
-// import tokens, destroying their wrapping keys.
+// tickImports deletes each imported key material whose ValidTo has passed, and forgets
+// expired import tokens, destroying their wrapping keys.
 func (s *Service) tickImports(ctx context.Context) error {
 	now := s.now()
-	type ref struct{ region, account, id string }
+	type ref struct{ region, account, id, material string }
 	var due []ref
 	var tokens []importRec
+	expired := func(k *keyRec, m *material, matID string) bool {
+		i := slices.IndexFunc(m.Versions, func(v version) bool { return v.ID == matID })
+		if k.Origin != OriginExternal || i < 0 || len(m.Versions[i].Handles) == 0 {
+			return false
+		}
+		model, validTo := versionExpiry(k, m, i)
+		return model == expiresModel && !validTo.IsZero() && !validTo.After(s.now())
+	}
 	s.mu.RLock()
 	for _, k := range s.keys {
-		if k.Origin == OriginExternal && k.ExpirationModel == expiresModel && !k.ValidTo.IsZero() && !k.ValidTo.After(now) {
-			due = append(due, ref{k.Region, k.Account, k.ID})
+		m := s.materials[k.ID]
+		if k.Origin != OriginExternal || m == nil {
+			continue
+		}
+		for _, v := range m.Versions {
+			if expired(k, m, v.ID) {
+				due = append(due, ref{k.Region, k.Account, k.ID, v.ID})
+			}
 		}
 	}
 	for _, r := range s.imports {
@@ -743,9 +913,9 @@ func (s *Service) tickImports(ctx context.Context) error {
 	s.mu.RUnlock()
 	var errs []error
 	for _, r := range due {
-		_, _, err := s.deleteImported(ctx, r.region, r.account, r.id, func(k *keyRec) error {
-			if k.Origin != OriginExternal || k.ExpirationModel != expiresModel || k.ValidTo.IsZero() || k.ValidTo.After(s.now()) {
-				return errNoChange // reimported meanwhile
+		_, err := s.deleteImported(ctx, r.region, r.account, r.id, r.material, func(k *keyRec, m *material) error {
+			if !expired(k, m, r.material) {
+				return errNoChange // reimported meanwhile (or expired in another region of the key)
 			}
 			return nil
 		})
@@ -754,10 +924,10 @@ func (s *Service) tickImports(ctx context.Context) error {
 			if errors.As(err, &ke) && ke.Code == "NotFoundException" {
 				continue
 			}
-			errs = append(errs, fmt.Errorf("kms: expiring the imported key material of %s: %w", keyARN(r.region, r.account, r.id), err))
+			errs = append(errs, fmt.Errorf("kms: expiring imported key material %s of %s: %w", r.material, keyARN(r.region, r.account, r.id), err))
 			continue
 		}
-		s.cfg.Logger.Info("kms: imported key material expired and was deleted", "key", keyARN(r.region, r.account, r.id))
+		s.cfg.Logger.Info("kms: imported key material expired and was deleted", "key", keyARN(r.region, r.account, r.id), "key_material_id", r.material)
 	}
 	for _, r := range tokens {
 		if err := s.dropImportToken(ctx, r); err != nil {

@@ -384,9 +384,9 @@ func TestImportValidationAndTokens(t *testing.T) {
 	}
 	_, err = e.k.ImportKeyMaterial(e.ctx, e.c, in)
 	wantCode(t, err, "InvalidImportTokenException")
-	// NEW_KEY_MATERIAL into a key that has material.
+	// NEW_KEY_MATERIAL that is the key's material already.
 	_, err = e.importMaterial(e.c, md.KeyId, "RSAES_OAEP_SHA_256", key, ImportKeyMaterialInput{ImportType: importNew})
-	wantCode(t, err, "UnsupportedOperationException")
+	wantCode(t, err, "IncorrectKeyMaterialException")
 	// The import ops are in the dispatch table.
 	for _, name := range []string{"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial", "ReplicateKey", "UpdatePrimaryRegion"} {
 		if Operations()[name] == nil {

@@ -184,6 +184,11 @@ type RotateKeyOnDemandOutput struct {
 // the HSM and becomes current; older versions keep decrypting. At most 25 per key. The
 // automatic rotation schedule does not change.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c Caller, in KeyIDInput) (*RotateKeyOnDemandOutput, error) {
+	if k, _, err := s.resolve(c, in.KeyId); err != nil {
+		return nil, err
+	} else if k.Origin == OriginExternal {
+		return s.rotateImported(ctx, c, in.KeyId)
+	}
 	k, err := s.rotate(ctx, c, in.KeyId, rotationOnDemand, func(k *keyRec, m *material) error {
 		if err := s.requireRotatable(k, m); err != nil {
 			return err
@@ -200,6 +205,50 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c Caller, in KeyIDInput
 		if n >= maxOnDemandRotations {
 			return kmsErr("LimitExceededException", "You have exceeded the maximum number of on-demand rotations for this key")
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &RotateKeyOnDemandOutput{KeyId: k.ID}, nil
+}
+
+// rotateImported rotates a single-Region symmetric key with imported key material on
+// demand, as AWS KMS does: the key material imported with NEW_KEY_MATERIAL (in
+// PENDING_ROTATION) becomes current; the previous material stays for Decrypt. No HSM work:
+// the material is already there. Quota as for other keys (25 on-demand rotations).
+func (s *Service) rotateImported(ctx context.Context, c Caller, keyID string) (*RotateKeyOnDemandOutput, error) {
+	k, err := s.update(ctx, c, keyID, func(k *keyRec, m *material) error {
+		if err := s.requireUsable(k); err != nil {
+			return err
+		}
+		switch {
+		case k.Spec != SpecSymmetric:
+			return kmsErr("UnsupportedOperationException", "%s is a %s key. Key rotation is supported only on symmetric encryption KMS keys.", k.arn(), k.Spec)
+		case k.MultiRegion:
+			return kmsErr("UnsupportedOperationException", "%s is a multi-Region key with imported key material. Coffer does not support on-demand rotation of multi-Region keys with imported key material.", k.arn())
+		}
+		n := 0
+		for _, r := range m.Rotations {
+			if r.Type == rotationOnDemand {
+				n++
+			}
+		}
+		if n >= maxOnDemandRotations {
+			return kmsErr("LimitExceededException", "You have exceeded the maximum number of on-demand rotations for this key")
+		}
+		p := pendingVersion(m)
+		if p < 0 {
+			return invalidState("%s has no key material in PENDING_ROTATION state. Import new key material with ImportType NEW_KEY_MATERIAL before rotating a key with imported key material.", k.arn())
+		}
+		if err := s.versionAvailable(k, &m.Versions[p]); err != nil {
+			return err
+		}
+		adoptKeyExpiry(k, m)
+		m.Versions[p].Pending = false
+		m.Current = p
+		m.Rotations = append(m.Rotations, rotationRec{Date: s.now(), Type: rotationOnDemand, MaterialID: m.Versions[p].ID})
+		settleImportState(k, m)
 		return nil
 	})
 	if err != nil {
@@ -288,14 +337,15 @@ type ListKeyRotationsInput struct {
 
 // RotationsListEntry is one key material in ListKeyRotations.
 type RotationsListEntry struct {
-	KeyId            string `json:"KeyId"`
-	KeyMaterialId    string `json:"KeyMaterialId,omitempty"`
-	ImportState      string `json:"ImportState,omitempty"`
-	KeyMaterialState string `json:"KeyMaterialState,omitempty"`
-	ExpirationModel  string `json:"ExpirationModel,omitempty"`
-	ValidTo          *Epoch `json:"ValidTo,omitempty"`
-	RotationDate     *Epoch `json:"RotationDate,omitempty"`
-	RotationType     string `json:"RotationType,omitempty"`
+	KeyId                  string `json:"KeyId"`
+	KeyMaterialId          string `json:"KeyMaterialId,omitempty"`
+	KeyMaterialDescription string `json:"KeyMaterialDescription,omitempty"`
+	ImportState            string `json:"ImportState,omitempty"`
+	KeyMaterialState       string `json:"KeyMaterialState,omitempty"`
+	ExpirationModel        string `json:"ExpirationModel,omitempty"`
+	ValidTo                *Epoch `json:"ValidTo,omitempty"`
+	RotationDate           *Epoch `json:"RotationDate,omitempty"`
+	RotationType           string `json:"RotationType,omitempty"`
 }
 
 // ListKeyRotationsOutput is ListKeyRotations's response.
@@ -307,7 +357,7 @@ type ListKeyRotationsOutput struct {
 
 // ListKeyRotations lists the completed rotations of a symmetric encryption key, oldest
 // first (ROTATIONS_ONLY, the default), or all its key materials (ALL_KEY_MATERIAL: also
-// the original material). The marker is the KeyMaterialId of the last entry returned.
+// the original material and, for imported key material, the one PENDING_ROTATION). The marker is the KeyMaterialId of the last entry returned.
 func (s *Service) ListKeyRotations(ctx context.Context, c Caller, in ListKeyRotationsInput) (*ListKeyRotationsOutput, error) {
 	n, err := limit(in.Limit, 100, 1000)
 	if err != nil {
@@ -345,7 +395,10 @@ func (s *Service) ListKeyRotations(ctx context.Context, c Caller, in ListKeyRota
 			continue
 		}
 		e := RotationsListEntry{KeyId: k.ID, KeyMaterialId: v.ID, KeyMaterialState: "NON_CURRENT"}
-		if i == m.Current {
+		switch {
+		case v.Pending:
+			e.KeyMaterialState = "PENDING_ROTATION"
+		case i == m.Current:
 			e.KeyMaterialState = "CURRENT"
 		}
 		if rotated {
@@ -356,10 +409,11 @@ func (s *Service) ListKeyRotations(ctx context.Context, c Caller, in ListKeyRota
 			if len(v.Handles) == 0 {
 				e.ImportState = "PENDING_IMPORT"
 			}
-			if i == m.Current && k.ExpirationModel != "" {
-				e.ExpirationModel = k.ExpirationModel
-				if k.ExpirationModel == "KEY_MATERIAL_EXPIRES" {
-					e.ValidTo = epochPtr(k.ValidTo)
+			e.KeyMaterialDescription = v.Description
+			if model, validTo := versionExpiry(k, m, i); model != "" && len(v.Handles) > 0 {
+				e.ExpirationModel = model
+				if model == expiresModel {
+					e.ValidTo = epochPtr(validTo)
 				}
 			}
 		}
@@ -503,8 +557,12 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c Caller, in KeyIDInput
 			return invalidState("%s: the waiting period ended; the key is being deleted.", k.arn())
 		}
 		k.State = StateDisabled
-		if k.Origin == OriginExternal && (len(m.Versions) == 0 || len(m.Versions[m.Current].Handles) == 0) {
+		if k.Origin == OriginExternal {
 			k.State = StatePendingImport
+			settleImportState(k, m) // Disabled once all its permanent material is imported
+			if k.State == StateEnabled {
+				k.State = StateDisabled
+			}
 		}
 		k.DeletionDate = time.Time{}
 		k.PendingWindow = 0

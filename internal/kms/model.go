@@ -96,12 +96,22 @@ type material struct {
 // material that expired or was deleted) keep their place with no handles. Domain is the
 // HSM domain key id the objects were made under (domain.go); "" in records of older
 // snapshots, which are used unchecked.
+//
+// Imported material (EXTERNAL symmetric keys) also records, per material, the settings of
+// its last import: Description, ExpirationModel and ValidTo, and Pending while it waits
+// for RotateKeyOnDemand (PENDING_ROTATION: always the last version, never current, and no
+// ciphertext refers to it). Records of older snapshots have no per-version expiration:
+// the key's ExpirationModel and ValidTo are then the current version's (versionExpiry).
 type version struct {
-	ID       string    `json:"id"` // KeyMaterialId: 64 hex characters
-	Handles  []uint64  `json:"handles"`
-	Created  time.Time `json:"created"`
-	Imported bool      `json:"imported,omitempty"`
-	Domain   string    `json:"domain_key_id,omitempty"`
+	ID              string    `json:"id"` // KeyMaterialId: 64 hex characters
+	Handles         []uint64  `json:"handles"`
+	Created         time.Time `json:"created"`
+	Imported        bool      `json:"imported,omitempty"`
+	Domain          string    `json:"domain_key_id,omitempty"`
+	Description     string    `json:"description,omitempty"`
+	Pending         bool      `json:"pending_rotation,omitempty"`
+	ExpirationModel string    `json:"expiration_model,omitempty"`
+	ValidTo         time.Time `json:"valid_to,omitzero"`
 }
 
 type rotationRec struct {
