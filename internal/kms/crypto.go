@@ -258,6 +258,10 @@ func (s *Service) open(ctx context.Context, c Caller, blob []byte, ec map[string
 		return nil, nil, version{}, kmsErr("InvalidCiphertextException", "The ciphertext refers to a key version that does not exist or was altered.")
 	}
 	v := m.Versions[bh.version-1]
+	if v.Pending {
+		// Imported material PENDING_ROTATION encrypts nothing until the key rotates to it.
+		return nil, nil, version{}, kmsErr("InvalidCiphertextException", "The ciphertext refers to a key version that does not exist or was altered.")
+	}
 	if len(v.Handles) == 0 {
 		return nil, nil, version{}, invalidState("%s: the key material this ciphertext was made with was deleted.", k.arn())
 	}

@@ -2,6 +2,8 @@ package kms
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +40,21 @@ func (e *testEnv) irDecrypt(blob []byte) (*DecryptOutput, error) {
 }
 
 func desc(s string) *string { return &s }
+
+// sealLocally makes a ciphertext of keyID's version ver with the AES key material key, as
+// Coffer's format is documented (docs/kms.md "Ciphertext format").
+func sealLocally(t testing.TB, key []byte, keyID string, ver uint32, pt string) []byte {
+	t.Helper()
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := cipher.NewGCM(b)
+	header := encodeHeader(keyID, ver)
+	nonce := randBytes(t, 12)
+	out := append(append(append([]byte(nil), header...), nonce...), g.Seal(nil, nonce, []byte(pt), blobAAD(header, nil))...)
+	return out
+}
 
 // TestImportNewKeyMaterialAndRotateOnDemand: NEW_KEY_MATERIAL into a symmetric EXTERNAL key
 // adds material in PENDING_ROTATION; RotateKeyOnDemand makes it current and the previous
@@ -82,6 +99,11 @@ func TestImportNewKeyMaterialAndRotateOnDemand(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 	openLocally(t, key1, e.lcEncrypt(md.KeyId, "still old"), nil)
+	// A ciphertext made (by the material's owner) under the pending material does not
+	// decrypt before the rotation.
+	crafted := sealLocally(t, key2, md.KeyId, 2, "crafted")
+	_, err = e.irDecrypt(crafted)
+	wantCode(t, err, "InvalidCiphertextException")
 	// One pending material at a time.
 	_, err = e.importMaterial(e.c, md.KeyId, "RSAES_OAEP_SHA_256", randBytes(t, 32), ImportKeyMaterialInput{ImportType: importNew})
 	wantCode(t, err, "KMSInvalidStateException")
@@ -115,6 +137,9 @@ func TestImportNewKeyMaterialAndRotateOnDemand(t *testing.T) {
 		if err != nil || string(dec.Plaintext) != c.pt || dec.KeyMaterialId != c.mat {
 			t.Fatalf("%v %+v", err, dec)
 		}
+	}
+	if dec, err := e.irDecrypt(crafted); err != nil || string(dec.Plaintext) != "crafted" {
+		t.Fatalf("the crafted ciphertext after the rotation: %v", err)
 	}
 	gdk, err := e.k.GenerateDataKey(e.ctx, e.c, GenerateDataKeyInput{KeyId: md.KeyId, KeySpec: "AES_256"}, false)
 	if err != nil || gdk.KeyMaterialId != id2 {
