@@ -20,6 +20,12 @@
 // policy must allow the caller directly, or allow the account root and so
 // delegate to identity policies.
 //
+// The identity argument of both may also hold a permissions boundary and
+// session policies ([Policy.As] with [BoundaryLayer], [SessionLayer]): they
+// grant nothing, deny what they do not allow, and win with an explicit Deny;
+// an Allow of a resource policy that names the caller's own ARN is not
+// limited by them ("Policy evaluation logic", "Session policies").
+//
 // Policy variables (${aws:username}, ${aws:PrincipalTag/team}, any key of
 // the request context, with an optional default: ${key, 'value'}) are
 // substituted in Resource and NotResource and in the values of String and

@@ -222,6 +222,20 @@ func (c *cprincipal) matches(p *Principal, broad bool) bool {
 	return false
 }
 
+// names reports whether the principal element names arn itself (not its
+// role, its account or everyone).
+func (c *cprincipal) names(arn string) bool {
+	if c == nil {
+		return false
+	}
+	for _, a := range c.arns {
+		if a == arn {
+			return true
+		}
+	}
+	return false
+}
+
 // rootMatches reports whether the principal element names the root of acct.
 func (c *cprincipal) rootMatches(acct string) bool {
 	if acct == "" {
@@ -333,7 +347,7 @@ func (r Reason) String() string {
 }
 
 // PolicySet says which argument of Decide or KMSDecide a matched policy was
-// in.
+// in, and for the identity argument, which layer.
 type PolicySet uint8
 
 // Policy sets.
@@ -341,46 +355,148 @@ const (
 	IdentitySet PolicySet = iota
 	ResourceSet           // the key policy, for KMSDecide
 	GrantSet
+	BoundarySet // a BoundaryLayer policy of the identity argument
+	SessionSet  // a SessionLayer policy of the identity argument
 )
+
+var layerSet = [numLayers]PolicySet{IdentityLayer: IdentitySet, BoundaryLayer: BoundarySet, SessionLayer: SessionSet}
 
 // StatementRef locates a statement.
 type StatementRef struct {
 	Set       PolicySet
-	Policy    int // index in its set
+	Policy    int // index in its set (for the layers: in the identity argument)
 	Statement int // index in the policy
 	Sid       string
 }
 
 // Decision is the outcome of an evaluation. For ExplicitDeny and Allowed,
 // Matched is the deciding statement (the first Deny found, or the first
-// Allow found).
+// Allow found). For an ImplicitDeny, Matched.Set is BoundarySet or
+// SessionSet when a policy allowed the request but the permissions boundary
+// or the session policies did not (Policy and Statement are then zero), and
+// IdentitySet otherwise.
 type Decision struct {
 	Allowed bool
 	Reason  Reason
 	Matched StatementRef
 }
 
-// scan looks for the first applicable Deny and the first applicable Allow.
-func scan(req *Request, set PolicySet, ps []*Policy, mode principalMode, deny, allow *StatementRef, denied, allowed *bool) {
+// tally collects what the policies of a request say.
+type tally struct {
+	deny   StatementRef
+	denied bool
+	// limited: the identity argument has a boundary or session layer.
+	limited bool
+	// has: which limiting layers are present; allowed/allow by layer.
+	has     [numLayers]bool
+	allowed [numLayers]bool
+	allow   [numLayers]StatementRef
+	// Resource-side allows: res by any principal match, direct by the
+	// caller's own ARN.
+	res, direct          StatementRef
+	resAllowed, dirAllow bool
+	grant                StatementRef
+	grantAllowed         bool
+}
+
+// layers notes which limiting layers the identity policies have.
+func (t *tally) layers(ps []*Policy) {
+	for _, p := range ps {
+		if p != nil && p.layer != IdentityLayer {
+			t.limited = true
+			t.has[p.layer] = true
+		}
+	}
+}
+
+// scanIdentity looks for the first applicable Deny of any layer and the first
+// applicable Allow of each layer.
+func (t *tally) scanIdentity(req *Request, ps []*Policy) {
+	for pi, p := range ps {
+		if p == nil {
+			continue
+		}
+		l := p.layer
+		for si := range p.compiled {
+			s := &p.compiled[si]
+			if s.allow && t.allowed[l] {
+				continue
+			}
+			if s.applies(req, ignorePrincipal) {
+				ref := StatementRef{Set: layerSet[l], Policy: pi, Statement: si, Sid: s.sid}
+				if !s.allow {
+					t.deny, t.denied = ref, true
+					return
+				}
+				t.allow[l], t.allowed[l] = ref, true
+			}
+		}
+	}
+}
+
+// scanResource looks for the first applicable Deny and the first applicable
+// Allow of resource policies; with limiting layers, also for an Allow that
+// names the caller's own ARN (which the layers do not limit).
+func (t *tally) scanResource(req *Request, set PolicySet, ps []*Policy) {
 	for pi, p := range ps {
 		if p == nil {
 			continue
 		}
 		for si := range p.compiled {
 			s := &p.compiled[si]
-			if s.allow && *allowed {
+			if s.allow && t.resAllowed && (!t.limited || t.dirAllow) {
 				continue
 			}
-			if s.applies(req, mode) {
+			if s.applies(req, callerPrincipal) {
 				ref := StatementRef{Set: set, Policy: pi, Statement: si, Sid: s.sid}
 				if !s.allow {
-					*deny, *denied = ref, true
+					t.deny, t.denied = ref, true
 					return
 				}
-				*allow, *allowed = ref, true
+				if !t.resAllowed {
+					t.res, t.resAllowed = ref, true
+				}
+				if t.limited && !t.dirAllow && !s.notPrincipal && s.principal.names(req.Principal.ARN) {
+					t.direct, t.dirAllow = ref, true
+				}
 			}
 		}
 	}
+}
+
+// scanGrants is scanIdentity for KMS grants (Allow-only policies whose
+// Principal is ignored; a Deny in one still wins).
+func (t *tally) scanGrants(req *Request, ps []*Policy) {
+	for pi, p := range ps {
+		if p == nil {
+			continue
+		}
+		for si := range p.compiled {
+			s := &p.compiled[si]
+			if s.allow && t.grantAllowed {
+				continue
+			}
+			if s.applies(req, ignorePrincipal) {
+				ref := StatementRef{Set: GrantSet, Policy: pi, Statement: si, Sid: s.sid}
+				if !s.allow {
+					t.deny, t.denied = ref, true
+					return
+				}
+				t.grant, t.grantAllowed = ref, true
+			}
+		}
+	}
+}
+
+// limit applies the boundary and the session policies to an Allow: what one
+// of them does not allow is implicitly denied.
+func (t *tally) limit(allow StatementRef) Decision {
+	for _, l := range [...]Layer{BoundaryLayer, SessionLayer} {
+		if t.has[l] && !t.allowed[l] {
+			return Decision{Reason: ImplicitDeny, Matched: StatementRef{Set: layerSet[l]}}
+		}
+	}
+	return Decision{Allowed: true, Reason: Allowed, Matched: allow}
 }
 
 // Decide evaluates a request against identity-based and resource-based
@@ -388,22 +504,31 @@ func scan(req *Request, set PolicySet, ps []*Policy, mode principalMode, deny, a
 // request is implicitly denied. Statements of resource policies apply only
 // if their Principal (or NotPrincipal) matches the caller; the Principal of
 // identity policies is not consulted.
+//
+// The identity argument may hold a permissions boundary (BoundaryLayer) and
+// session policies (SessionLayer) besides the identity policies: they grant
+// nothing, and an Allow of an identity policy, or of a resource policy that
+// matches the caller otherwise than by its own ARN (a role session matched
+// by its role, or the account), stands only if the boundary and the session
+// policies (when present) allow the request too. An Allow of a resource
+// policy naming the caller's ARN (the user, the role session) is not limited
+// by them, as on AWS ("Policy evaluation logic", "Session policies").
 func Decide(req *Request, identity, resource []*Policy) Decision {
-	var deny, allow StatementRef
-	var denied, allowed bool
-	scan(req, IdentitySet, identity, ignorePrincipal, &deny, &allow, &denied, &allowed)
-	if !denied {
-		scan(req, ResourceSet, resource, callerPrincipal, &deny, &allow, &denied, &allowed)
+	var t tally
+	t.layers(identity)
+	t.scanIdentity(req, identity)
+	if !t.denied {
+		t.scanResource(req, ResourceSet, resource)
 	}
-	return decision(deny, allow, denied, allowed)
-}
-
-func decision(deny, allow StatementRef, denied, allowed bool) Decision {
 	switch {
-	case denied:
-		return Decision{Reason: ExplicitDeny, Matched: deny}
-	case allowed:
-		return Decision{Allowed: true, Reason: Allowed, Matched: allow}
+	case t.denied:
+		return Decision{Reason: ExplicitDeny, Matched: t.deny}
+	case t.dirAllow:
+		return Decision{Allowed: true, Reason: Allowed, Matched: t.direct}
+	case t.allowed[IdentityLayer]:
+		return t.limit(t.allow[IdentityLayer])
+	case t.resAllowed:
+		return t.limit(t.res)
 	}
 	return Decision{Reason: ImplicitDeny}
 }
@@ -414,29 +539,35 @@ func decision(deny, allow StatementRef, denied, allowed bool) Decision {
 // Allow statements built from the grant, whose Principal is ignored) allows
 // it, or if the key policy allows the account root for the request and an
 // identity policy allows it. Otherwise it is implicitly denied.
+//
+// The permissions boundary and session policies of the identity argument
+// limit every Allow (as in Decide) except one of the key policy naming the
+// caller's ARN; they limit grants too.
 func KMSDecide(req *Request, keyPolicy *Policy, identity, grants []*Policy) Decision {
-	var deny, keyAllow, idAllow, grantAllow StatementRef
-	var denied, keyAllowed, idAllowed, grantAllowed bool
-	key := []*Policy{keyPolicy}
-	scan(req, ResourceSet, key, callerPrincipal, &deny, &keyAllow, &denied, &keyAllowed)
-	if !denied {
-		scan(req, IdentitySet, identity, ignorePrincipal, &deny, &idAllow, &denied, &idAllowed)
+	var t tally
+	t.layers(identity)
+	key := [1]*Policy{keyPolicy}
+	t.scanResource(req, ResourceSet, key[:])
+	if !t.denied {
+		t.scanIdentity(req, identity)
 	}
-	if !denied {
-		scan(req, GrantSet, grants, ignorePrincipal, &deny, &grantAllow, &denied, &grantAllowed)
+	if !t.denied {
+		t.scanGrants(req, grants)
 	}
 	switch {
-	case denied:
-		return decision(deny, keyAllow, true, false)
-	case keyAllowed:
-		return decision(deny, keyAllow, false, true)
-	case grantAllowed:
-		return decision(deny, grantAllow, false, true)
-	case idAllowed && keyPolicy != nil:
+	case t.denied:
+		return Decision{Reason: ExplicitDeny, Matched: t.deny}
+	case t.dirAllow:
+		return Decision{Allowed: true, Reason: Allowed, Matched: t.direct}
+	case t.resAllowed:
+		return t.limit(t.res)
+	case t.grantAllowed:
+		return t.limit(t.grant)
+	case t.allowed[IdentityLayer] && keyPolicy != nil:
 		for si := range keyPolicy.compiled {
 			s := &keyPolicy.compiled[si]
 			if s.allow && s.applies(req, rootPrincipal) {
-				return decision(deny, idAllow, false, true)
+				return t.limit(t.allow[IdentityLayer])
 			}
 		}
 	}

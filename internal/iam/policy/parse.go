@@ -77,7 +77,44 @@ type Policy struct {
 	Statements []Statement
 
 	compiled []cstmt
+	layer    Layer
 }
+
+// Layer says what part an identity-side policy plays in a decision (the
+// identity argument of Decide and KMSDecide).
+type Layer uint8
+
+// Layers.
+const (
+	// IdentityLayer policies (inline and managed policies of the user, its
+	// groups, or the role) grant permissions.
+	IdentityLayer Layer = iota
+	// BoundaryLayer is the principal's permissions boundary: it grants
+	// nothing, and what it does not allow is denied.
+	BoundaryLayer
+	// SessionLayer are the session policies of temporary credentials: they
+	// grant nothing, and what none of them allows is denied.
+	SessionLayer
+	numLayers
+)
+
+// Layer is the policy's layer (IdentityLayer for a parsed document).
+func (p *Policy) Layer() Layer { return p.layer }
+
+// As returns the policy as a policy of layer l: a shallow copy sharing the
+// compiled statements (p itself is not changed).
+func (p *Policy) As(l Layer) *Policy {
+	if p.layer == l {
+		return p
+	}
+	cp := *p
+	cp.layer = l
+	return &cp
+}
+
+// EmptyLayer is a policy of layer l without statements: a boundary or a set of
+// session policies that allows nothing (its managed policies were deleted).
+func EmptyLayer(l Layer) *Policy { return &Policy{Version: Version2012, layer: l} }
 
 // Parse parses and compiles a policy document.
 func Parse(doc []byte) (*Policy, error) {
