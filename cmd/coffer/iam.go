@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
@@ -42,8 +43,6 @@ func sealedKey(path string, sealer seal.Sealer, what string) ([]byte, error) {
 type identityAuthorizer struct {
 	iam *iam.Service
 	now func() time.Time
-
-	cache policy.Cache // parsed documents by content; a broken one fails the request
 }
 
 // requestFor builds the policy request of a call: principal and the global condition keys.
@@ -76,11 +75,25 @@ func requestFor(c *awsproto.Call, action, resource string, now time.Time) *polic
 
 // denied is AWS's AccessDenied for an identity-policy decision.
 func deniedMessage(c *awsproto.Call, action, resource string, d policy.Decision) string {
-	why := "because no identity-based policy allows the " + action + " action"
-	if d.Reason == policy.ExplicitDeny {
-		why = "with an explicit deny in an identity-based policy"
+	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", c.Principal.ARN, action, resource, deniedWhy(action, d))
+}
+
+// deniedWhy is the end of AWS's AccessDenied messages: which kind of policy denied the
+// request, explicitly or by not allowing it.
+func deniedWhy(action string, d policy.Decision) string {
+	kind := "an identity-based policy"
+	switch d.Matched.Set {
+	case policy.BoundarySet:
+		kind = "a permissions boundary"
+	case policy.SessionSet:
+		kind = "a session policy"
+	case policy.ResourceSet:
+		kind = "a resource-based policy"
 	}
-	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", c.Principal.ARN, action, resource, why)
+	if d.Reason == policy.ExplicitDeny {
+		return "with an explicit deny in " + kind
+	}
+	return "because no " + strings.TrimPrefix(strings.TrimPrefix(kind, "an "), "a ") + " allows the " + action + " action"
 }
 
 // authorize decides action on resource for the call; nil means allowed.
@@ -88,11 +101,9 @@ func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string
 	if c.Principal.Type == "Root" {
 		return true, "", nil
 	}
-	docs, err := a.iam.IdentityPolicies(c.Principal.ARN)
-	if err != nil {
-		return false, "", err
-	}
-	pols, err := a.cache.Parse(docs)
+	// Identity policies, limited by the permissions boundary and, for temporary
+	// credentials, by their session policies.
+	pols, err := a.iam.RequestPolicies(c.Principal.ARN, c.Principal.AccessKeyID)
 	if err != nil {
 		return false, "", err
 	}
@@ -181,7 +192,7 @@ func stsQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QuerySer
 // kmsCaller carries the verified identity into KMS's authorization.
 func kmsCaller(c *awsproto.Call) kms.Caller {
 	p := c.Principal
-	return kms.Caller{Region: c.Region, Account: p.Account, Principal: p.ARN, PrincipalType: p.Type,
+	return kms.Caller{Region: c.Region, Account: p.Account, Principal: p.ARN, PrincipalType: p.Type, AccessKeyID: p.AccessKeyID,
 		UserName: p.UserName, PrincipalTags: p.Tags, TemporaryCredentials: p.Temporary,
 		MFAPresent: p.MFAAuthenticated, MFAAuthTime: p.MFAAuthTime, SourceIP: c.SourceIP, SecureTransport: c.SecureTransport}
 }

@@ -34,12 +34,14 @@
 //
 // # Authorization helpers
 //
-// IdentityPolicies and PrincipalTags feed the request authorizer (internal/iam/policy).
-// Operations here do not check the caller's permissions themselves, except AssumeRole,
-// which evaluates the role's trust policy: a statement naming the caller suffices; one
-// naming only the caller's account also requires the caller's identity policies to allow
-// sts:AssumeRole (and sts:TagSession when session tags are passed). Session policies
-// (Policy, PolicyArns) are refused rather than ignored.
+// RequestPolicies (the identity policies of IdentityPolicies, then the session policies
+// of temporary credentials as policy.SessionLayer) and PrincipalTags feed the request
+// authorizer (internal/iam/policy); PolicySource gives them to KMS. Operations here do not
+// check the caller's permissions themselves, except AssumeRole, which evaluates the role's
+// trust policy: a statement naming the caller suffices; one naming only the caller's
+// account also requires the caller's policies to allow sts:AssumeRole (and sts:TagSession
+// when session tags are passed). AssumeRole's session policies (Policy, PolicyArns) are
+// stored with the session; managed ones are read at each decision.
 //
 // # MFA
 //

@@ -10,13 +10,19 @@ import (
 // Query-protocol request decoding. A request body is form-encoded
 // (Action=CreateUser&Version=2010-05-08&UserName=bob&Tags.member.1.Key=k...). Input structs
 // name their parameters by Go field name (AWS's member names); supported field types are
-// string, int, *int, bool, []string (X.member.N) and []Tag (X.member.N.Key / .Value).
+// string, int, *int, bool, []string (X.member.N), []Tag (X.member.N.Key / .Value) and
+// []PolicyDescriptor (X.member.N.arn).
 // Unknown parameters are ignored, as AWS does.
 
 // maxListMembers bounds X.member.N indexes (AWS lists of these APIs are at most 50 long).
 const maxListMembers = 1000
 
 var tagType = reflect.TypeFor[Tag]()
+
+// PolicyDescriptor is STS's PolicyDescriptorType (X.member.N.arn).
+type PolicyDescriptor struct {
+	Arn string
+}
 
 func decodeForm[T any](body []byte) (T, error) {
 	var v T
@@ -68,6 +74,15 @@ func decodeForm[T any](body []byte) (T, error) {
 					return "", false
 				}
 				return s[0], true
+			})
+			fv.Set(reflect.ValueOf(list))
+		case f.Type == reflect.TypeFor[[]PolicyDescriptor]():
+			list := members(vals, name, func(p string) (PolicyDescriptor, bool) {
+				a, ok := vals[p+".arn"]
+				if !ok {
+					return PolicyDescriptor{}, false
+				}
+				return PolicyDescriptor{Arn: a[0]}, true
 			})
 			fv.Set(reflect.ValueOf(list))
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem() == tagType:

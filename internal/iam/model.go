@@ -146,7 +146,14 @@ type sessionRec struct {
 	SourceIdentity string `json:"source_identity,omitempty"`
 	// Region is the region the session was requested in (the role's RoleLastUsed).
 	Region string `json:"region,omitempty"`
+	// Session policies (AssumeRole's Policy and PolicyArns): when either is set, the
+	// session may do only what they allow too.
+	Policy     string   `json:"policy,omitempty"`
+	PolicyARNs []string `json:"policy_arns,omitempty"`
 }
+
+// limited reports whether the session has session policies.
+func (x *sessionRec) limited() bool { return x.Policy != "" || len(x.PolicyARNs) > 0 }
 
 // ---- commands ----
 

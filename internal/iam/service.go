@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coffer-hsm/coffer/internal/iam/policy"
 	"io"
 	"log/slog"
 	"strings"
@@ -63,6 +64,8 @@ type Service struct {
 	sessions map[string]*sessionRec // temporary credentials by access key id
 
 	keyUsage KeyUsage // GetAccessKeyLastUsed's source (SetKeyUsage)
+
+	pcache policy.Cache // parsed policies of RequestPolicies, by layer and content
 
 	reportMu sync.Mutex
 	reports  map[string]*credReport // credential reports by account (this node's)

@@ -154,7 +154,8 @@ type AssumeRoleInput struct {
 	RoleArn, RoleSessionName, Policy, ExternalId, SerialNumber, TokenCode, SourceIdentity string
 	DurationSeconds                                                                       *int
 	Tags                                                                                  []Tag
-	TransitiveTagKeys, PolicyArns                                                         []string
+	TransitiveTagKeys                                                                     []string
+	PolicyArns                                                                            []PolicyDescriptor
 }
 
 type AssumedRoleUser struct {
@@ -182,10 +183,8 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 	if len(in.RoleSessionName) < 2 || len(in.RoleSessionName) > 64 || !sessionNameOK.MatchString(in.RoleSessionName) {
 		return nil, validation("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 64", in.RoleSessionName)
 	}
-	if in.Policy != "" || len(in.PolicyArns) > 0 {
-		// Session policies would have to restrict the session; Coffer does not apply them,
-		// so it refuses them rather than grant more than asked.
-		return nil, validation("Session policies (Policy, PolicyArns) are not supported by Coffer")
+	if err := checkSessionPolicyInput(in.Policy, in.PolicyArns); err != nil {
+		return nil, err
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
@@ -253,22 +252,27 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 	if err := s.checkTrust(c, cp, role, in, callerSess, mfa, mfaTime); err != nil {
 		return nil, err
 	}
+	// Session policies: the managed ones must exist in the role's account (or be AWS
+	// managed). Role chaining passes nothing on: the new session has only what is given here.
+	policyARNs, err := s.checkSessionPolicyARNs(role.Account, in.PolicyArns)
+	if err != nil {
+		return nil, err
+	}
+	packed, err := packedPolicySize(in.Policy, policyARNs, in.Tags)
+	if err != nil {
+		return nil, err
+	}
 	arn := "arn:aws:sts::" + role.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName
 	base := sessionRec{Account: role.Account, ARN: arn, Type: "AssumedRole", UserID: role.ID + ":" + in.RoleSessionName,
 		RoleName: role.Name, Session: in.RoleSessionName, MFA: mfa, MFAAuthTime: mfaTime, Tags: in.Tags, SourceIdentity: in.SourceIdentity,
-		Region: c.Region}
+		Region: c.Region, Policy: in.Policy, PolicyARNs: policyARNs}
 	creds, _, err := s.newSession(ctx, base, time.Duration(dur)*time.Second, serial, step)
 	if err != nil {
 		return nil, err
 	}
 	out := &AssumeRoleOutput{Credentials: *creds, AssumedRoleUser: AssumedRoleUser{AssumedRoleId: base.UserID, Arn: arn}, SourceIdentity: in.SourceIdentity}
-	if len(in.Tags) > 0 {
-		size := 0
-		for _, t := range in.Tags {
-			size += len(t.Key) + len(t.Value) + 8
-		}
-		pct := min(100, max(1, size*100/2048))
-		out.PackedPolicySize = &pct
+	if in.Policy != "" || len(policyARNs) > 0 || len(in.Tags) > 0 {
+		out.PackedPolicySize = &packed
 	}
 	return out, nil
 }
@@ -346,14 +350,10 @@ func (s *Service) checkTrust(c Caller, cp parsedARN, role *entity, in AssumeRole
 			return denied
 		}
 		if !identityLoaded {
-			docs, err := s.IdentityPolicies(c.Principal.ARN)
-			if err != nil {
+			// The caller's permissions: identity policies, limited by its permissions
+			// boundary and its session policies.
+			if identity, err = s.RequestPolicies(c.Principal.ARN, c.Principal.AccessKeyID); err != nil {
 				return denied
-			}
-			for _, doc := range docs {
-				if p, err := policy.Parse([]byte(doc)); err == nil {
-					identity = append(identity, p)
-				}
 			}
 			identityLoaded = true
 		}

@@ -30,6 +30,11 @@ import (
 //   - RetireGrant is decided by the grant: its retiring principal, its grantee when the
 //     grant allows RetireGrant, or the root of the key's account may retire it.
 //
+// The caller's permissions boundary and the session policies of its credentials
+// (Config.Identities, CredentialPolicies) limit the identity policies, grants and key
+// policy statements that name the role or the account; a key policy statement naming the
+// caller's own ARN is not limited by them.
+//
 // Grant tokens are accepted (their format is validated by the operations) but not needed:
 // grants are strongly consistent, a grant is effective as soon as CreateGrant returns.
 
@@ -43,12 +48,27 @@ const (
 
 // IdentityPolicies gives the identity-based policies that apply to a principal: for an
 // IAM user its inline and attached policies and those of its groups; for an assumed-role
-// session those of the role (session policies, permissions boundaries and SCPs are not
-// evaluated). The account root has none and is never asked. The returned policies are
+// session those of the role; and its permissions boundary (policy.BoundaryLayer). The
+// account root has none and is never asked. The returned policies are
 // used read-only; implementations should cache them (policies are immutable; see also
 // CachedIdentityDocuments). An error fails the request with KMSInternalException.
 type IdentityPolicies interface {
 	IdentityPolicies(principalARN string) ([]*policy.Policy, error)
+}
+
+// CredentialPolicies is an IdentityPolicies that also knows the policies of the
+// credentials a request was signed with: the session policies of temporary credentials
+// (policy.SessionLayer). KMS asks it with Caller.AccessKeyID.
+type CredentialPolicies interface {
+	CredentialPolicies(principalARN, accessKeyID string) ([]*policy.Policy, error)
+}
+
+// identityPolicies are the policies of the caller (identity, boundary, session).
+func (s *Service) identityPolicies(c *Caller) ([]*policy.Policy, error) {
+	if cp, ok := s.cfg.Identities.(CredentialPolicies); ok {
+		return cp.CredentialPolicies(c.principal().ARN, c.AccessKeyID)
+	}
+	return s.cfg.Identities.IdentityPolicies(c.principal().ARN)
 }
 
 // IdentityDocumentsFunc returns the JSON documents of a principal's identity policies.
@@ -431,7 +451,7 @@ func (s *Service) authorize(ctx context.Context, c Caller, op string, in authInp
 		}
 		fetched = true
 		var err error
-		identity, err = s.cfg.Identities.IdentityPolicies(c.principal().ARN)
+		identity, err = s.identityPolicies(&c)
 		if err != nil {
 			return nil, kmsErr("KMSInternalException", "cannot read the identity policies of %s: %v", c.Principal, err)
 		}
@@ -475,10 +495,7 @@ func (s *Service) check(c *Caller, op string, ch *authCheck, ids func() ([]*poli
 		if d.Allowed {
 			return nil
 		}
-		if d.Reason == policy.ExplicitDeny {
-			return accessDenied(c, action, req.Resource, "with an explicit deny in an identity-based policy")
-		}
-		return accessDenied(c, action, req.Resource, "because no identity-based policy allows the "+action+" action")
+		return accessDenied(c, action, req.Resource, deniedWhy(action, d))
 	case scopeRetire:
 		return s.checkRetire(c, ch)
 	}
@@ -505,17 +522,39 @@ func (s *Service) check(c *Caller, op string, ch *authCheck, ids func() ([]*poli
 	if d.Allowed {
 		return nil
 	}
-	if d.Reason == policy.ExplicitDeny {
-		if d.Matched.Set == policy.IdentitySet {
-			return accessDenied(c, action, req.Resource, "with an explicit deny in an identity-based policy")
-		}
-		return accessDenied(c, action, req.Resource, "with an explicit deny in a resource-based policy")
+	if d.Reason == policy.ExplicitDeny || d.Matched.Set == policy.BoundarySet || d.Matched.Set == policy.SessionSet {
+		return accessDenied(c, action, req.Resource, deniedWhy(action, d))
 	}
 	// Would an identity policy have sufficed (the key policy delegates to the account)?
 	if policy.KMSDecide(&req, keyPol, []*policy.Policy{allowEverything}, nil).Allowed {
 		return accessDenied(c, action, req.Resource, "because no identity-based policy allows the "+action+" action")
 	}
 	return accessDenied(c, action, req.Resource, "because no resource-based policy allows the "+action+" action")
+}
+
+// deniedWhy ends AWS's AccessDenied message: which kind of policy denied the request,
+// explicitly or by not allowing it (ImplicitDeny with the identity or resource set: no
+// identity-based policy allows it).
+func deniedWhy(action string, d policy.Decision) string {
+	kind := "identity-based policy"
+	switch d.Matched.Set {
+	case policy.BoundarySet:
+		kind = "permissions boundary"
+	case policy.SessionSet:
+		kind = "session policy"
+	case policy.ResourceSet, policy.GrantSet:
+		if d.Reason == policy.ExplicitDeny {
+			kind = "resource-based policy"
+		}
+	}
+	if d.Reason == policy.ExplicitDeny {
+		article := "a "
+		if kind[0] == 'i' {
+			article = "an "
+		}
+		return "with an explicit deny in " + article + kind
+	}
+	return "because no " + kind + " allows the " + action + " action"
 }
 
 // authKey resolves the key of a key-scoped check and fills the key's condition keys. It
@@ -667,7 +706,7 @@ func (s *Service) checkLockout(c Caller, doc, keyARN string, bypass bool) error 
 	s.callerContext(&c, req.Context)
 	var identity []*policy.Policy
 	if !c.isRoot() && s.cfg.Identities != nil {
-		if identity, err = s.cfg.Identities.IdentityPolicies(req.Principal.ARN); err != nil {
+		if identity, err = s.identityPolicies(&c); err != nil {
 			return kmsErr("KMSInternalException", "cannot read the identity policies of %s: %v", c.Principal, err)
 		}
 	}

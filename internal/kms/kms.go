@@ -83,6 +83,9 @@ type Caller struct {
 	Region    string
 	Account   string
 	Principal string // ARN: arn:aws:iam::A:root, arn:aws:iam::A:user/U, arn:aws:sts::A:assumed-role/R/S
+	// AccessKeyID is the key the request was signed with: with an Identities that is a
+	// CredentialPolicies, the session policies of temporary credentials apply.
+	AccessKeyID string
 
 	// PrincipalType is PrincipalRoot, PrincipalIAMUser, PrincipalAssumedRole or
 	// PrincipalFederatedUser; empty: derived from Principal.
