@@ -96,8 +96,9 @@ func deniedWhy(action string, d policy.Decision) string {
 	return "because no " + strings.TrimPrefix(strings.TrimPrefix(kind, "an "), "a ") + " allows the " + action + " action"
 }
 
-// authorize decides action on resource for the call; nil means allowed.
-func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string) (bool, string, error) {
+// authorize decides action on resource for the call, with the request's own condition
+// keys (extra, may be nil) added to the global ones.
+func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string, extra map[string][]string) (bool, string, error) {
 	if c.Principal.Type == "Root" {
 		return true, "", nil
 	}
@@ -107,7 +108,11 @@ func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string
 	if err != nil {
 		return false, "", err
 	}
-	d := policy.Decide(requestFor(c, action, resource, a.now()), pols, nil)
+	req := requestFor(c, action, resource, a.now())
+	for k, v := range extra {
+		req.Context[k] = v
+	}
+	d := policy.Decide(req, pols, nil)
 	if d.Allowed {
 		return true, "", nil
 	}
@@ -123,13 +128,24 @@ func (a *identityAuthorizer) guard(prefix, op, code string, status int, h awspro
 // guardOn is guard deciding on the resource the request acts on: resource gives its ARN
 // (or "*" when the request names none); nil means "*" for every request.
 func (a *identityAuthorizer) guardOn(prefix, op, code string, status int, resource func(op string, c *awsproto.Call) string, h awsproto.Handler) awsproto.Handler {
+	return a.guardWith(prefix, op, code, status, resource, nil, h)
+}
+
+// guardWith is guardOn with the request's own condition keys (keys may be nil, and may
+// return nil).
+func (a *identityAuthorizer) guardWith(prefix, op, code string, status int, resource func(op string, c *awsproto.Call) string,
+	keys func(op string, c *awsproto.Call) map[string][]string, h awsproto.Handler) awsproto.Handler {
 	action := prefix + ":" + op
 	return func(ctx context.Context, c *awsproto.Call) (any, error) {
 		res := "*"
 		if resource != nil {
 			res = resource(op, c)
 		}
-		ok, msg, err := a.authorize(c, action, res)
+		var extra map[string][]string
+		if keys != nil {
+			extra = keys(op, c)
+		}
+		ok, msg, err := a.authorize(c, action, res, extra)
 		if err != nil {
 			return nil, err
 		}
@@ -163,11 +179,17 @@ func iamCaller(c *awsproto.Call) iam.Caller {
 
 // iamQueryService exposes IAM (query protocol, SigV4 service "iam").
 func iamQueryService(svc *iam.Service, a *identityAuthorizer) *awsproto.QueryService {
-	ops := handlers(svc, iam.Operations(), iamCaller, a.guardAllOn("iam", "AccessDenied", http.StatusForbidden,
-		func(op string, c *awsproto.Call) string {
-			// The user, group, role or policy, so that statements scoped to it apply.
-			return svc.RequestResource(c.Principal.Account, op, c.Body, c.Principal.ARN)
-		}))
+	resource := func(op string, c *awsproto.Call) string {
+		// The user, group, role or policy, so that statements scoped to it apply.
+		return svc.RequestResource(c.Principal.Account, op, c.Body, c.Principal.ARN)
+	}
+	keys := func(op string, c *awsproto.Call) map[string][]string {
+		// iam:PermissionsBoundary: the boundary the request sets, or the entity has.
+		return svc.BoundaryConditionKeys(c.Principal.Account, op, c.Body)
+	}
+	ops := handlers(svc, iam.Operations(), iamCaller, func(op string, h awsproto.Handler) awsproto.Handler {
+		return a.guardWith("iam", op, "AccessDenied", http.StatusForbidden, resource, keys, h)
+	})
 	// A rename or move also needs iam:UpdateUser on the user's new ARN, as on AWS.
 	ops["UpdateUser"] = a.guardOn("iam", "UpdateUser", "AccessDenied", http.StatusForbidden, func(op string, c *awsproto.Call) string {
 		return svc.UpdateUserTarget(c.Principal.Account, c.Body)

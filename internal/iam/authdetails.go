@@ -52,18 +52,18 @@ type (
 	}
 )
 
-// UserDetail is IAM's UserDetail shape (Coffer has no permissions boundaries: none is
-// ever listed).
+// UserDetail is IAM's UserDetail shape.
 type UserDetail struct {
-	Path                    string             `xml:"Path"`
-	UserName                string             `xml:"UserName"`
-	UserId                  string             `xml:"UserId"`
-	Arn                     string             `xml:"Arn"`
-	CreateDate              string             `xml:"CreateDate"`
-	UserPolicyList          policyDetailList   `xml:"UserPolicyList"`
-	GroupList               nameList           `xml:"GroupList"`
-	AttachedManagedPolicies attachedPolicyList `xml:"AttachedManagedPolicies"`
-	Tags                    *Tags              `xml:"Tags,omitempty"`
+	Path                    string                       `xml:"Path"`
+	UserName                string                       `xml:"UserName"`
+	UserId                  string                       `xml:"UserId"`
+	Arn                     string                       `xml:"Arn"`
+	CreateDate              string                       `xml:"CreateDate"`
+	UserPolicyList          policyDetailList             `xml:"UserPolicyList"`
+	GroupList               nameList                     `xml:"GroupList"`
+	AttachedManagedPolicies attachedPolicyList           `xml:"AttachedManagedPolicies"`
+	PermissionsBoundary     *AttachedPermissionsBoundary `xml:"PermissionsBoundary,omitempty"`
+	Tags                    *Tags                        `xml:"Tags,omitempty"`
 }
 
 // GroupDetail is IAM's GroupDetail shape.
@@ -81,17 +81,18 @@ type GroupDetail struct {
 // empty); RoleLastUsed is when the role was last assumed (empty, as IAM answers for a
 // role never used).
 type RoleDetail struct {
-	Path                     string             `xml:"Path"`
-	RoleName                 string             `xml:"RoleName"`
-	RoleId                   string             `xml:"RoleId"`
-	Arn                      string             `xml:"Arn"`
-	CreateDate               string             `xml:"CreateDate"`
-	AssumeRolePolicyDocument string             `xml:"AssumeRolePolicyDocument,omitempty"`
-	InstanceProfileList      emptyList          `xml:"InstanceProfileList"`
-	RolePolicyList           policyDetailList   `xml:"RolePolicyList"`
-	AttachedManagedPolicies  attachedPolicyList `xml:"AttachedManagedPolicies"`
-	Tags                     *Tags              `xml:"Tags,omitempty"`
-	RoleLastUsed             *RoleLastUsed      `xml:"RoleLastUsed"`
+	Path                     string                       `xml:"Path"`
+	RoleName                 string                       `xml:"RoleName"`
+	RoleId                   string                       `xml:"RoleId"`
+	Arn                      string                       `xml:"Arn"`
+	CreateDate               string                       `xml:"CreateDate"`
+	AssumeRolePolicyDocument string                       `xml:"AssumeRolePolicyDocument,omitempty"`
+	InstanceProfileList      emptyList                    `xml:"InstanceProfileList"`
+	RolePolicyList           policyDetailList             `xml:"RolePolicyList"`
+	AttachedManagedPolicies  attachedPolicyList           `xml:"AttachedManagedPolicies"`
+	PermissionsBoundary      *AttachedPermissionsBoundary `xml:"PermissionsBoundary,omitempty"`
+	Tags                     *Tags                        `xml:"Tags,omitempty"`
+	RoleLastUsed             *RoleLastUsed                `xml:"RoleLastUsed"`
 }
 
 // ManagedPolicyDetail is IAM's ManagedPolicyDetail shape: the policy with all its
@@ -202,7 +203,7 @@ func (s *Service) authItems(acct string, want map[string]bool) []authItem {
 	if want["User"] {
 		for _, u := range byName(kindUser) {
 			d := UserDetail{Path: u.Path, UserName: u.Name, UserId: u.ID, Arn: u.arn(), CreateDate: u.Created.UTC().Format(timeFormat),
-				UserPolicyList: inline(u), AttachedManagedPolicies: attached(u), Tags: tagList(u.Tags)}
+				UserPolicyList: inline(u), AttachedManagedPolicies: attached(u), PermissionsBoundary: boundaryOf(u), Tags: tagList(u.Tags)}
 			for _, g := range groups {
 				if slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, u.Name) }) {
 					d.GroupList.Members = append(d.GroupList.Members, g.Name)
@@ -221,7 +222,8 @@ func (s *Service) authItems(acct string, want map[string]bool) []authItem {
 		for _, r := range byName(kindRole) {
 			items = append(items, authItem{r: &RoleDetail{Path: r.Path, RoleName: r.Name, RoleId: r.ID, Arn: r.arn(),
 				CreateDate: r.Created.UTC().Format(timeFormat), AssumeRolePolicyDocument: urlEncode(r.TrustPolicy),
-				RolePolicyList: inline(r), AttachedManagedPolicies: attached(r), Tags: tagList(r.Tags), RoleLastUsed: roleLastUsedOf(r)}})
+				RolePolicyList: inline(r), AttachedManagedPolicies: attached(r), PermissionsBoundary: boundaryOf(r), Tags: tagList(r.Tags),
+				RoleLastUsed: roleLastUsedOf(r)}})
 		}
 	}
 	var arns []string
@@ -234,7 +236,7 @@ func (s *Service) authItems(acct string, want map[string]bool) []authItem {
 	}
 	if want["AWSManagedPolicy"] {
 		for arn := range awsManaged {
-			if s.attachmentsInAccountLocked(acct, arn) > 0 {
+			if s.attachmentsInAccountLocked(acct, arn) > 0 || s.boundaryUsesInAccountLocked(acct, arn) > 0 {
 				arns = append(arns, arn)
 			}
 		}
@@ -246,6 +248,7 @@ func (s *Service) authItems(acct string, want map[string]bool) []authItem {
 			continue
 		}
 		d := ManagedPolicyDetail{Policy: m.policy(s.attachmentsInAccountLocked(acct, arn), false)}
+		d.PermissionsBoundaryUsageCount = s.boundaryUsesInAccountLocked(acct, arn)
 		for _, v := range m.Versions {
 			d.PolicyVersionList.Members = append(d.PolicyVersionList.Members, PolicyVersion{Document: urlEncode(v.Document),
 				VersionId: v.ID, IsDefaultVersion: v.ID == m.Default, CreateDate: v.Created.UTC().Format(timeFormat)})

@@ -1,6 +1,6 @@
 // Package iam is Coffer's AWS IAM and STS services: users, roles, groups, access keys,
 // customer managed policies (with versions) and AWS managed policies, inline policies,
-// attachments, tags and virtual MFA devices (IAM, API version 2010-05-08), and
+// attachments, permissions boundaries, tags and virtual MFA devices (IAM, API version 2010-05-08), and
 // GetCallerIdentity, GetSessionToken and AssumeRole (STS, 2011-06-15). Both speak AWS's
 // query protocol: an Op gets the form-encoded request body and returns a struct whose XML
 // encoding is the content of <ActionResult> (nil: no result element).
@@ -34,8 +34,9 @@
 //
 // # Authorization helpers
 //
-// RequestPolicies (the identity policies of IdentityPolicies, then the session policies
-// of temporary credentials as policy.SessionLayer) and PrincipalTags feed the request
+// RequestPolicies (the identity policies of IdentityPolicies, the permissions boundary of
+// the user or role as policy.BoundaryLayer, then the session policies of temporary
+// credentials as policy.SessionLayer) and PrincipalTags feed the request
 // authorizer (internal/iam/policy); PolicySource gives them to KMS. Operations here do not
 // check the caller's permissions themselves, except AssumeRole, which evaluates the role's
 // trust policy: a statement naming the caller suffices; one naming only the caller's

@@ -13,7 +13,9 @@ type User struct {
 	UserId     string `xml:"UserId"`
 	Arn        string `xml:"Arn"`
 	CreateDate string `xml:"CreateDate"`
-	Tags       *Tags  `xml:"Tags,omitempty"`
+	// PermissionsBoundary is answered by GetUser and CreateUser (not ListUsers).
+	PermissionsBoundary *AttachedPermissionsBoundary `xml:"PermissionsBoundary,omitempty"`
+	Tags                *Tags                        `xml:"Tags,omitempty"`
 }
 
 // Role is IAM's Role shape.
@@ -26,7 +28,9 @@ type Role struct {
 	AssumeRolePolicyDocument string `xml:"AssumeRolePolicyDocument,omitempty"`
 	Description              string `xml:"Description,omitempty"`
 	MaxSessionDuration       int    `xml:"MaxSessionDuration,omitempty"`
-	Tags                     *Tags  `xml:"Tags,omitempty"`
+	// PermissionsBoundary is answered by GetRole and CreateRole (not ListRoles).
+	PermissionsBoundary *AttachedPermissionsBoundary `xml:"PermissionsBoundary,omitempty"`
+	Tags                *Tags                        `xml:"Tags,omitempty"`
 	// RoleLastUsed is answered by GetRole only (ListRoles does not return it); empty for
 	// a role never assumed.
 	RoleLastUsed *RoleLastUsed `xml:"RoleLastUsed,omitempty"`
@@ -60,7 +64,9 @@ const timeFormat = "2006-01-02T15:04:05Z"
 func userOf(e *entity, withTags bool) User {
 	u := User{Path: e.Path, UserName: e.Name, UserId: e.ID, Arn: e.arn(), CreateDate: e.Created.UTC().Format(timeFormat)}
 	if withTags {
+		// ListUsers answers neither tags nor the permissions boundary (IAM's ListUsers).
 		u.Tags = tagList(e.Tags)
+		u.PermissionsBoundary = boundaryOf(e)
 	}
 	return u
 }
@@ -70,6 +76,7 @@ func roleOf(e *entity, full bool) Role {
 		AssumeRolePolicyDocument: urlEncode(e.TrustPolicy), Description: e.Description, MaxSessionDuration: e.MaxSessionDuration}
 	if full {
 		r.Tags = tagList(e.Tags)
+		r.PermissionsBoundary = boundaryOf(e)
 	}
 	return r
 }
@@ -134,8 +141,9 @@ func checkNewPrincipal(field, name, path, boundary string, tags []Tag) (string, 
 		return "", err
 	}
 	if boundary != "" {
-		// A boundary restricts permissions: refused rather than silently ignored.
-		return "", validation("Permissions boundaries are not supported by Coffer")
+		if err := checkBoundaryARN(boundary); err != nil {
+			return "", err
+		}
 	}
 	path, err := checkPath(path)
 	if err != nil {
@@ -167,7 +175,11 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, in CreateUserInput) 
 	if err != nil {
 		return nil, err
 	}
-	e := &entity{Kind: kindUser, Account: c.Account, Name: in.UserName, Path: path, ID: id, Created: second(s.now()), Tags: in.Tags}
+	if err := s.checkBoundaryExists(c.Account, in.PermissionsBoundary, "NoSuchEntity"); err != nil {
+		return nil, err
+	}
+	e := &entity{Kind: kindUser, Account: c.Account, Name: in.UserName, Path: path, ID: id, Created: second(s.now()), Tags: in.Tags,
+		Boundary: in.PermissionsBoundary}
 	if err := s.propose(ctx, cmdEntityCreate, e); err != nil {
 		return nil, err
 	}
@@ -271,8 +283,13 @@ func (s *Service) CreateRole(ctx context.Context, c Caller, in CreateRoleInput) 
 	if err != nil {
 		return nil, err
 	}
+	// CreateRole's errors (botocore's iam model) have no NoSuchEntity: a missing boundary
+	// policy is InvalidInput.
+	if err := s.checkBoundaryExists(c.Account, in.PermissionsBoundary, "InvalidInput"); err != nil {
+		return nil, err
+	}
 	e := &entity{Kind: kindRole, Account: c.Account, Name: in.RoleName, Path: path, ID: id, Created: second(s.now()), Tags: in.Tags,
-		TrustPolicy: in.AssumeRolePolicyDocument, Description: in.Description, MaxSessionDuration: maxSession}
+		TrustPolicy: in.AssumeRolePolicyDocument, Description: in.Description, MaxSessionDuration: maxSession, Boundary: in.PermissionsBoundary}
 	if err := s.propose(ctx, cmdEntityCreate, e); err != nil {
 		return nil, err
 	}

@@ -39,8 +39,9 @@ type ListEntitiesForPolicyOutput struct {
 // to (groups, then users, then roles, each by name; one page spans the three lists).
 // EntityFilter User, Role or Group keeps one kind; LocalManagedPolicy and
 // AWSManagedPolicy keep all three kinds when the policy is of that sort, none otherwise.
-// Coffer has no permissions boundaries, so PolicyUsageFilter=PermissionsBoundary lists
-// nothing.
+// PolicyUsageFilter PermissionsPolicy keeps the entities the policy is attached to,
+// PermissionsBoundary the users and roles whose permissions boundary it is; without it,
+// both are listed.
 func (s *Service) ListEntitiesForPolicy(ctx context.Context, c Caller, in ListEntitiesForPolicyInput) (*ListEntitiesForPolicyOutput, error) {
 	if err := checkPolicyARN(in.PolicyArn); err != nil {
 		return nil, err
@@ -66,10 +67,11 @@ func (s *Service) ListEntitiesForPolicy(ctx context.Context, c Caller, in ListEn
 	s.mu.RLock()
 	m, err := s.managedLocked(c.Account, in.PolicyArn)
 	if err == nil {
-		keep := in.PolicyUsageFilter != "PermissionsBoundary" &&
-			!(in.EntityFilter == "LocalManagedPolicy" && m.AWS) && !(in.EntityFilter == "AWSManagedPolicy" && !m.AWS)
+		keep := !(in.EntityFilter == "LocalManagedPolicy" && m.AWS) && !(in.EntityFilter == "AWSManagedPolicy" && !m.AWS)
 		for _, e := range s.ents {
-			if !keep || e.Account != c.Account || !slices.Contains(e.Attached, in.PolicyArn) || !strings.HasPrefix(e.Path, in.PathPrefix) {
+			attached := in.PolicyUsageFilter != "PermissionsBoundary" && slices.Contains(e.Attached, in.PolicyArn)
+			bound := in.PolicyUsageFilter != "PermissionsPolicy" && e.Boundary == in.PolicyArn
+			if !keep || e.Account != c.Account || !(attached || bound) || !strings.HasPrefix(e.Path, in.PathPrefix) {
 				continue
 			}
 			if f := in.EntityFilter; (f == "User" && e.Kind != kindUser) || (f == "Role" && e.Kind != kindRole) || (f == "Group" && e.Kind != kindGroup) {

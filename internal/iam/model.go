@@ -55,6 +55,8 @@ type entity struct {
 	// Roles: when and in which region the role was last assumed (RoleLastUsed).
 	LastUsed       time.Time `json:"last_used,omitzero"`
 	LastUsedRegion string    `json:"last_used_region,omitempty"`
+	// Users and roles: the ARN of the managed policy that is the permissions boundary.
+	Boundary string `json:"boundary,omitempty"`
 }
 
 func (e *entity) arn() string {
@@ -266,6 +268,7 @@ var applyTable = map[string]applyFunc{
 	cmdRoleUpdate:     applyRoleUpdate,
 	cmdUserUpdate:     applyUserUpdate,
 	cmdResourceTags:   applyResourceTags,
+	cmdBoundary:       applyBoundary,
 }
 
 func kindTitle(kind string) string {
@@ -298,6 +301,9 @@ func applyEntityCreate(s *Service, t time.Time, body json.RawMessage) (any, erro
 	k := entKey(e.Kind, e.Account, e.Name)
 	if s.ents[k] != nil {
 		return nil, iamErr("EntityAlreadyExists", "%s with name %s already exists.", strings.ToUpper(e.Kind[:1])+e.Kind[1:], e.Name)
+	}
+	if e.Boundary != "" && !s.boundaryExistsLocked(e.Account, e.Boundary) {
+		return nil, boundaryMissing(e.Boundary)
 	}
 	s.ents[k] = e
 	return nil, nil
@@ -540,7 +546,7 @@ func applyPolicyDelete(s *Service, t time.Time, body json.RawMessage) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	if s.attachmentsLocked(p.ARN) > 0 {
+	if s.attachmentsLocked(p.ARN) > 0 || s.boundaryUsesInAccountLocked(p.Account, p.ARN) > 0 {
 		return nil, iamErr("DeleteConflict", "Cannot delete a policy attached to entities.")
 	}
 	if len(p.Versions) > 1 {

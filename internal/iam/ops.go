@@ -163,6 +163,11 @@ var iamOps = map[string]Op{
 	"ListEntitiesForPolicy": op((*Service).ListEntitiesForPolicy),
 
 	"GetAccountAuthorizationDetails": op((*Service).GetAccountAuthorizationDetails),
+
+	"PutUserPermissionsBoundary":    opNoOutput((*Service).PutUserPermissionsBoundary),
+	"PutRolePermissionsBoundary":    opNoOutput((*Service).PutRolePermissionsBoundary),
+	"DeleteUserPermissionsBoundary": opNoOutput((*Service).DeleteUserPermissionsBoundary),
+	"DeleteRolePermissionsBoundary": opNoOutput((*Service).DeleteRolePermissionsBoundary),
 }
 
 var stsOps = map[string]Op{

@@ -152,7 +152,9 @@ func (s *Service) GetPolicy(ctx context.Context, c Caller, in PolicyArnInput) (*
 	if err != nil {
 		return nil, err
 	}
-	return &PolicyOutput{Policy: m.policy(s.attachmentsInAccountLocked(c.Account, in.PolicyArn), true)}, nil
+	pol := m.policy(s.attachmentsInAccountLocked(c.Account, in.PolicyArn), true)
+	pol.PermissionsBoundaryUsageCount = s.boundaryUsesInAccountLocked(c.Account, in.PolicyArn)
+	return &PolicyOutput{Policy: pol}, nil
 }
 
 func (s *Service) attachmentsInAccountLocked(acct, arn string) int {
@@ -288,6 +290,7 @@ func (s *Service) ListPolicies(ctx context.Context, c Caller, in ListPoliciesInp
 		// "Description ... is not included in the response to the ListPolicies
 		// operation" (IAM's Policy shape), nor are tags.
 		pol := m.policy(n, false)
+		pol.PermissionsBoundaryUsageCount = s.boundaryUsesInAccountLocked(c.Account, arn)
 		pol.Description = ""
 		all = append(all, pol)
 	}

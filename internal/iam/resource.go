@@ -71,12 +71,14 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 		"CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
 		"ListGroupsForUser", "AttachUserPolicy", "DetachUserPolicy", "ListAttachedUserPolicies",
 		"PutUserPolicy", "GetUserPolicy", "DeleteUserPolicy", "ListUserPolicies",
-		"EnableMFADevice", "ListMFADevices", "DeactivateMFADevice":
+		"EnableMFADevice", "ListMFADevices", "DeactivateMFADevice",
+		"PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary":
 		return user()
 	case "CreateRole", "GetRole", "DeleteRole", "TagRole", "UntagRole", "ListRoleTags",
 		"UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy",
 		"AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies",
-		"PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies", "ListInstanceProfilesForRole":
+		"PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies", "ListInstanceProfilesForRole",
+		"PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary":
 		return entity(kindRole, v.Get("RoleName"), v.Get("Path"))
 	case "CreateGroup", "GetGroup", "DeleteGroup", "AddUserToGroup", "RemoveUserFromGroup",
 		"AttachGroupPolicy", "DetachGroupPolicy", "ListAttachedGroupPolicies",

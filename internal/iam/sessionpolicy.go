@@ -128,7 +128,8 @@ func (s *Service) managedDocLocked(acct, arn string) (string, bool) {
 
 // RequestPolicies returns the policies that decide a request of principalARN signed with
 // accessKeyID, for policy.Decide and policy.KMSDecide: the identity policies
-// (IdentityPolicies), then the session policies of temporary credentials
+// (IdentityPolicies), then the permissions boundary of the user or role
+// (policy.BoundaryLayer), then the session policies of temporary credentials
 // (policy.SessionLayer). Managed session policies that were deleted since allow nothing.
 // Documents are parsed once (cached by content); one that does not parse fails the
 // request.
@@ -137,45 +138,81 @@ func (s *Service) RequestPolicies(principalARN, accessKeyID string) ([]*policy.P
 	if err != nil {
 		return nil, err
 	}
-	session, limited := s.sessionPolicyDocs(accessKeyID)
-	if !limited {
+	l := s.limits(principalARN, accessKeyID)
+	if !l.bounded && !l.limited {
 		if len(docs) == 0 {
 			return nil, nil
 		}
 		return s.pcache.Parse(docs)
 	}
-	out, err := s.pcache.Append(make([]*policy.Policy, 0, len(docs)+len(session)+1), docs, policy.IdentityLayer)
+	out, err := s.pcache.Append(make([]*policy.Policy, 0, len(docs)+len(l.session)+2), docs, policy.IdentityLayer)
 	if err != nil {
 		return nil, err
 	}
-	if len(session) == 0 {
-		return append(out, policy.EmptyLayer(policy.SessionLayer)), nil
+	switch {
+	case l.bounded && l.boundary == "":
+		out = append(out, policy.EmptyLayer(policy.BoundaryLayer))
+	case l.bounded:
+		if out, err = s.pcache.Append(out, []string{l.boundary}, policy.BoundaryLayer); err != nil {
+			return nil, err
+		}
 	}
-	return s.pcache.Append(out, session, policy.SessionLayer)
+	if l.limited {
+		if len(l.session) == 0 {
+			return append(out, policy.EmptyLayer(policy.SessionLayer)), nil
+		}
+		return s.pcache.Append(out, l.session, policy.SessionLayer)
+	}
+	return out, nil
 }
 
-// sessionPolicyDocs returns the session policy documents of temporary credentials, and
-// whether they have session policies at all.
-func (s *Service) sessionPolicyDocs(accessKeyID string) ([]string, bool) {
-	if accessKeyID == "" {
-		return nil, false
-	}
+// limitDocs are the documents that limit a principal's identity policies.
+type limitDocs struct {
+	boundary string   // the permissions boundary's document ("": its policy is gone)
+	bounded  bool     // there is a boundary
+	session  []string // the session policies' documents
+	limited  bool     // there are session policies
+}
+
+// limits returns the permissions boundary of the user or role behind principalARN and the
+// session policies of temporary credentials accessKeyID.
+func (s *Service) limits(principalARN, accessKeyID string) limitDocs {
+	var l limitDocs
+	p, ok := parseARN(principalARN)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if ok {
+		var e *entity
+		switch p.Kind {
+		case "user":
+			e = s.ents[entKey(kindUser, p.Account, p.Name)]
+		case "role", "assumed-role":
+			e = s.ents[entKey(kindRole, p.Account, p.Name)]
+		}
+		if e != nil && e.Boundary != "" {
+			// A boundary policy cannot be deleted while in use; had it gone, an empty
+			// document would allow nothing.
+			l.boundary, _ = s.managedDocLocked(e.Account, e.Boundary)
+			l.bounded = true
+		}
+	}
+	if accessKeyID == "" {
+		return l
+	}
 	x := s.sessions[accessKeyID]
 	if x == nil || !x.limited() {
-		return nil, false
+		return l
 	}
-	var docs []string
+	l.limited = true
 	if x.Policy != "" {
-		docs = append(docs, x.Policy)
+		l.session = append(l.session, x.Policy)
 	}
 	for _, arn := range x.PolicyARNs {
 		if doc, ok := s.managedDocLocked(x.Account, arn); ok {
-			docs = append(docs, doc)
+			l.session = append(l.session, doc)
 		}
 	}
-	return docs, true
+	return l
 }
 
 // PolicySource gives KMS the policies of its callers (kms.IdentityPolicies, and with the
