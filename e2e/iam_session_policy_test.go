@@ -33,8 +33,9 @@ func sessionAssumeRole(t *testing.T, s *server, c awsCreds, params ...string) (a
 // TestAssumeRoleSessionPolicy: a role that may do everything, assumed with a session
 // policy allowing only kms:Encrypt: Encrypt works, Decrypt (and IAM) are refused with the
 // session policy named, also after a restart of the node; a key policy naming the session
-// itself is not limited by the session policy. The SDK (aws-sdk-go-v2) signs every call;
-// Debian's AWS CLI passes --policy and --policy-arns.
+// itself is not limited by the session policy; a federated user (get-federation-token) is
+// limited by its session policy too. The SDK (aws-sdk-go-v2) signs every call; Debian's
+// AWS CLI passes --policy and --policy-arns.
 func TestAssumeRoleSessionPolicy(t *testing.T) {
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
@@ -126,5 +127,27 @@ func TestAssumeRoleSessionPolicy(t *testing.T) {
 		"Policy", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*","Sid":"`+strings.Repeat("a", 2048)+`"}]}`)
 	if qe, ok := err.(*queryError); !ok || qe.Code != "ValidationError" || qe.Status != 400 || !bytes.Equal(b, nil) {
 		t.Fatalf("a 2 KB+ session policy: %v", err)
+	}
+
+	// GetFederationToken (Debian's AWS CLI): alice's policies ∩ the session policy.
+	qDenied(t, s, alice, "sts", "GetFederationToken", "Name", "fed")
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "fed",
+		"PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","sts:GetFederationToken"],"Resource":"*"}]}`)
+	var fedOut struct {
+		Credentials   struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+		FederatedUser struct{ Arn, FederatedUserId string }
+	}
+	awsOK(t, s, alice, &fedOut, "sts", "get-federation-token", "--name", "fed", "--policy", onlyEncrypt)
+	if fedOut.FederatedUser.Arn != "arn:aws:sts::"+acct+":federated-user/fed" || fedOut.FederatedUser.FederatedUserId != acct+":fed" {
+		t.Fatalf("get-federation-token: %+v", fedOut.FederatedUser)
+	}
+	fed := awsCreds{fedOut.Credentials.AccessKeyId, fedOut.Credentials.SecretAccessKey, fedOut.Credentials.SessionToken}
+	if _, err := s.kmsAs(fed).Encrypt(ctx, &kms.EncryptInput{KeyId: &keyID, Plaintext: []byte("x")}); err != nil {
+		t.Fatalf("federated Encrypt: %v", err)
+	}
+	_, err = s.kmsAs(fed).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	kmsDenied(t, "federated Decrypt", err)
+	if !strings.Contains(err.Error(), "federated-user/fed is not authorized to perform: kms:Decrypt") || !strings.Contains(err.Error(), "because no session policy allows") {
+		t.Fatalf("federated Decrypt: %v", err)
 	}
 }

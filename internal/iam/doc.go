@@ -1,9 +1,10 @@
 // Package iam is Coffer's AWS IAM and STS services: users, roles, groups, access keys,
 // customer managed policies (with versions) and AWS managed policies, inline policies,
-// attachments, permissions boundaries, tags and virtual MFA devices (IAM, API version 2010-05-08), and
-// GetCallerIdentity, GetSessionToken and AssumeRole (STS, 2011-06-15). Both speak AWS's
-// query protocol: an Op gets the form-encoded request body and returns a struct whose XML
-// encoding is the content of <ActionResult> (nil: no result element).
+// attachments, permissions boundaries, tags and virtual MFA devices (IAM, API version
+// 2010-05-08), and GetCallerIdentity, GetSessionToken, AssumeRole and GetFederationToken
+// (STS, 2011-06-15). Both speak AWS's query protocol: an Op gets the form-encoded request
+// body and returns a struct whose XML encoding is the content of <ActionResult> (nil: no
+// result element).
 //
 // # State
 //

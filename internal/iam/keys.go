@@ -255,6 +255,13 @@ func (s *Service) sessionPrincipalLocked(x *sessionRec) awsproto.Principal {
 	case x.UserName != "":
 		p.UserName = x.UserName
 		p.Tags = tagMap(s.ents[entKey(kindUser, x.Account, x.UserName)], x.Tags)
+	case x.Owner != "":
+		// A federated user: the tags of the user it was made for, and its session tags.
+		var u *entity
+		if o, ok := parseARN(x.Owner); ok && o.Kind == "user" {
+			u = s.ents[entKey(kindUser, o.Account, o.Name)]
+		}
+		p.Tags = tagMap(u, x.Tags)
 	default:
 		p.Tags = tagMap(nil, x.Tags)
 	}

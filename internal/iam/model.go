@@ -135,7 +135,7 @@ type sessionRec struct {
 	Expiration  time.Time `json:"expiration"`
 	Account     string    `json:"account"`
 	ARN         string    `json:"arn"`
-	Type        string    `json:"type"` // IAMUser (GetSessionToken), AssumedRole, Root
+	Type        string    `json:"type"` // IAMUser (GetSessionToken), AssumedRole, FederatedUser, Root
 	UserName    string    `json:"user,omitempty"`
 	UserID      string    `json:"user_id"`           // AIDA.. or AROA..:session
 	RoleName    string    `json:"role,omitempty"`    // assumed roles
@@ -152,10 +152,16 @@ type sessionRec struct {
 	// session may do only what they allow too.
 	Policy     string   `json:"policy,omitempty"`
 	PolicyARNs []string `json:"policy_arns,omitempty"`
+	// Owner is the ARN of the IAM user (or root) whose GetFederationToken made a federated
+	// user's session: its policies are the session's identity policies.
+	Owner string `json:"owner,omitempty"`
 }
 
-// limited reports whether the session has session policies.
-func (x *sessionRec) limited() bool { return x.Policy != "" || len(x.PolicyARNs) > 0 }
+// limited reports whether the session has session policies: those it was given, or (a
+// federated user's session) none, which then allows nothing.
+func (x *sessionRec) limited() bool {
+	return x.Policy != "" || len(x.PolicyARNs) > 0 || x.Type == federatedType
+}
 
 // ---- commands ----
 

@@ -174,6 +174,8 @@ var stsOps = map[string]Op{
 	"GetCallerIdentity": op((*Service).GetCallerIdentity),
 	"AssumeRole":        op((*Service).AssumeRole),
 	"GetSessionToken":   op((*Service).GetSessionToken),
+
+	"GetFederationToken": op((*Service).GetFederationToken),
 }
 
 // Operations is the dispatch table of the IAM API (query protocol, version 2010-05-08).

@@ -128,17 +128,27 @@ func (s *Service) managedDocLocked(acct, arn string) (string, bool) {
 
 // RequestPolicies returns the policies that decide a request of principalARN signed with
 // accessKeyID, for policy.Decide and policy.KMSDecide: the identity policies
-// (IdentityPolicies), then the permissions boundary of the user or role
+// (IdentityPolicies; for a federated user, those of its IAM user, and everything for the
+// root's), then the permissions boundary of the user or role
 // (policy.BoundaryLayer), then the session policies of temporary credentials
 // (policy.SessionLayer). Managed session policies that were deleted since allow nothing.
 // Documents are parsed once (cached by content); one that does not parse fails the
 // request.
 func (s *Service) RequestPolicies(principalARN, accessKeyID string) ([]*policy.Policy, error) {
-	docs, err := s.IdentityPolicies(principalARN)
+	l := s.limits(principalARN, accessKeyID)
+	var docs []string
+	var err error
+	switch {
+	case l.owner == "":
+		docs, err = s.IdentityPolicies(principalARN)
+	case isRootARN(l.owner):
+		docs = []string{allowAll}
+	default:
+		docs, err = s.IdentityPolicies(l.owner)
+	}
 	if err != nil {
 		return nil, err
 	}
-	l := s.limits(principalARN, accessKeyID)
 	if !l.bounded && !l.limited {
 		if len(docs) == 0 {
 			return nil, nil
@@ -172,16 +182,30 @@ type limitDocs struct {
 	bounded  bool     // there is a boundary
 	session  []string // the session policies' documents
 	limited  bool     // there are session policies
+	owner    string   // a federated user's session: the ARN of its IAM user (or root)
+}
+
+func isRootARN(arn string) bool {
+	p, ok := parseARN(arn)
+	return ok && p.Kind == "root"
 }
 
 // limits returns the permissions boundary of the user or role behind principalARN and the
 // session policies of temporary credentials accessKeyID.
 func (s *Service) limits(principalARN, accessKeyID string) limitDocs {
 	var l limitDocs
-	p, ok := parseARN(principalARN)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if ok {
+	var x *sessionRec
+	if accessKeyID != "" {
+		x = s.sessions[accessKeyID]
+	}
+	if x != nil && x.Type == federatedType {
+		// A federated user has the policies (and boundary) of its IAM user.
+		l.owner = x.Owner
+		principalARN = x.Owner
+	}
+	if p, ok := parseARN(principalARN); ok {
 		var e *entity
 		switch p.Kind {
 		case "user":
@@ -196,10 +220,6 @@ func (s *Service) limits(principalARN, accessKeyID string) limitDocs {
 			l.bounded = true
 		}
 	}
-	if accessKeyID == "" {
-		return l
-	}
-	x := s.sessions[accessKeyID]
 	if x == nil || !x.limited() {
 		return l
 	}

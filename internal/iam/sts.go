@@ -211,6 +211,11 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 		return nil, iamErr("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.Principal.ARN, in.RoleArn)
 	}
 	callerSess := s.callerSession(c)
+	if callerSess != nil && callerSess.Type == federatedType {
+		// "You cannot call any STS API operations except GetCallerIdentity" with a
+		// federated user's credentials (GetFederationToken).
+		return nil, iamErr("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.Principal.ARN, in.RoleArn)
+	}
 	// Role chaining: temporary credentials (of an assumed role, or GetSessionToken's)
 	// assuming a role get at most an hour, whatever the role's MaxSessionDuration.
 	chained := cp.Kind == "assumed-role" || callerSess != nil

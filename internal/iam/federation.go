@@ -1,0 +1,103 @@
+package iam
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/coffer-hsm/coffer/internal/iam/policy"
+)
+
+// GetFederationToken: temporary credentials of a federated user
+// (arn:aws:sts::<account>:federated-user/<Name>) for an IAM user (or the root). The
+// session may do only what the calling user's policies (with its permissions boundary)
+// and the session policies passed here allow: without session policies it may do
+// nothing. The root's federated users are limited by the session policies only.
+
+type GetFederationTokenInput struct {
+	Name, Policy    string
+	DurationSeconds *int
+	Tags            []Tag
+	PolicyArns      []PolicyDescriptor
+}
+
+// FederatedUser is STS's FederatedUser shape.
+type FederatedUser struct {
+	FederatedUserId string `xml:"FederatedUserId"`
+	Arn             string `xml:"Arn"`
+}
+
+type GetFederationTokenOutput struct {
+	Credentials      Credentials   `xml:"Credentials"`
+	FederatedUser    FederatedUser `xml:"FederatedUser"`
+	PackedPolicySize *int          `xml:"PackedPolicySize,omitempty"`
+}
+
+// federatedType is the Type of a federated user's session (and principal).
+const federatedType = "FederatedUser"
+
+// allowAll is the identity of the root's federated users: everything, which their session
+// policies then limit.
+const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+
+// GetFederationToken returns the credentials of a federated user session.
+func (s *Service) GetFederationToken(ctx context.Context, c Caller, in GetFederationTokenInput) (*GetFederationTokenOutput, error) {
+	if len(in.Name) < 2 || len(in.Name) > 32 || !sessionNameOK.MatchString(in.Name) {
+		return nil, validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length between 2 and 32", in.Name)
+	}
+	p, ok := parseARN(c.Principal.ARN)
+	if !ok || (p.Kind != "user" && p.Kind != "root") || s.callerSession(c) != nil {
+		return nil, iamErr("AccessDenied", "Cannot call GetFederationToken with session credentials")
+	}
+	if err := checkSessionPolicyInput(in.Policy, in.PolicyArns); err != nil {
+		return nil, err
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	dur := 43200
+	if in.DurationSeconds != nil {
+		dur = *in.DurationSeconds
+		if dur < 900 || dur > 129600 {
+			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 129600", dur)
+		}
+	}
+	if p.Kind == "root" && dur > 3600 {
+		// "Sessions obtained using Amazon Web Services account root user credentials are
+		// restricted to a maximum of 3,600 seconds (one hour)."
+		dur = 3600
+	}
+	if len(in.Tags) > 0 && p.Kind == "user" {
+		// Passing session tags needs sts:TagSession, as for AssumeRole.
+		pols, err := s.RequestPolicies(c.Principal.ARN, c.Principal.AccessKeyID)
+		if err != nil {
+			return nil, err
+		}
+		req := &policy.Request{Principal: policy.Principal{ARN: c.Principal.ARN, Account: c.Account, Username: p.Name},
+			Action: "sts:TagSession", Resource: "*", Context: map[string][]string{}}
+		if !policy.Decide(req, pols, nil).Allowed {
+			return nil, &Error{Code: "AccessDenied", Status: http.StatusForbidden,
+				Message: "User: " + c.Principal.ARN + " is not authorized to perform: sts:TagSession on resource: *"}
+		}
+	}
+	policyARNs, err := s.checkSessionPolicyARNs(c.Account, in.PolicyArns)
+	if err != nil {
+		return nil, err
+	}
+	packed, err := packedPolicySize(in.Policy, policyARNs, in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	arn := "arn:aws:sts::" + c.Account + ":federated-user/" + in.Name
+	base := sessionRec{Account: c.Account, ARN: arn, Type: federatedType, UserID: c.Account + ":" + in.Name, Tags: in.Tags,
+		Region: c.Region, Policy: in.Policy, PolicyARNs: policyARNs, Owner: c.Principal.ARN}
+	creds, _, err := s.newSession(ctx, base, time.Duration(dur)*time.Second, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := &GetFederationTokenOutput{Credentials: *creds, FederatedUser: FederatedUser{FederatedUserId: base.UserID, Arn: arn}}
+	if in.Policy != "" || len(policyARNs) > 0 || len(in.Tags) > 0 {
+		out.PackedPolicySize = &packed
+	}
+	return out, nil
+}
