@@ -295,12 +295,19 @@ func (s *Service) SessionInfo(accessKeyID string) (Session, bool) {
 // groups; for a role or an assumed-role session, the role's inline and attached policies.
 // The root and unknown principals have none (the root is not subject to identity policies).
 func (s *Service) IdentityPolicies(principalARN string) ([]string, error) {
-	p, ok := parseARN(principalARN)
-	if !ok {
-		return nil, invalidInput("ARN %s is not valid.", principalARN)
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	docs, _, err := s.identityDocsLocked(principalARN)
+	return docs, err
+}
+
+// identityDocsLocked is IdentityPolicies, which also returns the user or role behind the
+// principal (nil for others); s.mu held.
+func (s *Service) identityDocsLocked(principalARN string) ([]string, *entity, error) {
+	p, ok := parseARN(principalARN)
+	if !ok {
+		return nil, nil, invalidInput("ARN %s is not valid.", principalARN)
+	}
 	var docs []string
 	add := func(e *entity) {
 		names := make([]string, 0, len(e.Inline))
@@ -321,7 +328,7 @@ func (s *Service) IdentityPolicies(principalARN string) ([]string, error) {
 	case "user":
 		u := s.ents[entKey(kindUser, p.Account, p.Name)]
 		if u == nil {
-			return nil, noSuch("The user with name %s cannot be found.", p.Name)
+			return nil, nil, noSuch("The user with name %s cannot be found.", p.Name)
 		}
 		add(u)
 		var groups []*entity
@@ -334,14 +341,16 @@ func (s *Service) IdentityPolicies(principalARN string) ([]string, error) {
 		for _, g := range groups {
 			add(g)
 		}
+		return docs, u, nil
 	case "role", "assumed-role":
 		r := s.ents[entKey(kindRole, p.Account, p.Name)]
 		if r == nil {
-			return nil, noSuch("The role with name %s cannot be found.", p.Name)
+			return nil, nil, noSuch("The role with name %s cannot be found.", p.Name)
 		}
 		add(r)
+		return docs, r, nil
 	}
-	return docs, nil
+	return docs, nil, nil
 }
 
 // PrincipalTags returns the tags of the user or role behind a principal ARN (for an

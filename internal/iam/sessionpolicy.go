@@ -135,17 +135,7 @@ func (s *Service) managedDocLocked(acct, arn string) (string, bool) {
 // Documents are parsed once (cached by content); one that does not parse fails the
 // request.
 func (s *Service) RequestPolicies(principalARN, accessKeyID string) ([]*policy.Policy, error) {
-	l := s.limits(principalARN, accessKeyID)
-	var docs []string
-	var err error
-	switch {
-	case l.owner == "":
-		docs, err = s.IdentityPolicies(principalARN)
-	case isRootARN(l.owner):
-		docs = []string{allowAll}
-	default:
-		docs, err = s.IdentityPolicies(l.owner)
-	}
+	docs, l, err := s.requestDocs(principalARN, accessKeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -182,17 +172,13 @@ type limitDocs struct {
 	bounded  bool     // there is a boundary
 	session  []string // the session policies' documents
 	limited  bool     // there are session policies
-	owner    string   // a federated user's session: the ARN of its IAM user (or root)
 }
 
-func isRootARN(arn string) bool {
-	p, ok := parseARN(arn)
-	return ok && p.Kind == "root"
-}
-
-// limits returns the permissions boundary of the user or role behind principalARN and the
+// requestDocs returns, under one read lock, the identity policy documents of the
+// principal (of a federated user's IAM user; everything for the root's federated users),
+// and the documents that limit them: the user's or role's permissions boundary and the
 // session policies of temporary credentials accessKeyID.
-func (s *Service) limits(principalARN, accessKeyID string) limitDocs {
+func (s *Service) requestDocs(principalARN, accessKeyID string) ([]string, limitDocs, error) {
 	var l limitDocs
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -200,28 +186,28 @@ func (s *Service) limits(principalARN, accessKeyID string) limitDocs {
 	if accessKeyID != "" {
 		x = s.sessions[accessKeyID]
 	}
-	if x != nil && x.Type == federatedType {
-		// A federated user has the policies (and boundary) of its IAM user.
-		l.owner = x.Owner
-		principalARN = x.Owner
+	var docs []string
+	var e *entity
+	var err error
+	switch {
+	case x != nil && x.Type == federatedType && isRootARN(x.Owner):
+		docs = []string{allowAll}
+	case x != nil && x.Type == federatedType:
+		docs, e, err = s.identityDocsLocked(x.Owner)
+	default:
+		docs, e, err = s.identityDocsLocked(principalARN)
 	}
-	if p, ok := parseARN(principalARN); ok {
-		var e *entity
-		switch p.Kind {
-		case "user":
-			e = s.ents[entKey(kindUser, p.Account, p.Name)]
-		case "role", "assumed-role":
-			e = s.ents[entKey(kindRole, p.Account, p.Name)]
-		}
-		if e != nil && e.Boundary != "" {
-			// A boundary policy cannot be deleted while in use; had it gone, an empty
-			// document would allow nothing.
-			l.boundary, _ = s.managedDocLocked(e.Account, e.Boundary)
-			l.bounded = true
-		}
+	if err != nil {
+		return nil, l, err
+	}
+	if e != nil && e.Boundary != "" {
+		// A boundary policy cannot be deleted while in use; had it gone, the empty
+		// boundary would allow nothing.
+		l.boundary, _ = s.managedDocLocked(e.Account, e.Boundary)
+		l.bounded = true
 	}
 	if x == nil || !x.limited() {
-		return l
+		return docs, l, nil
 	}
 	l.limited = true
 	if x.Policy != "" {
@@ -232,7 +218,12 @@ func (s *Service) limits(principalARN, accessKeyID string) limitDocs {
 			l.session = append(l.session, doc)
 		}
 	}
-	return l
+	return docs, l, nil
+}
+
+func isRootARN(arn string) bool {
+	p, ok := parseARN(arn)
+	return ok && p.Kind == "root"
 }
 
 // PolicySource gives KMS the policies of its callers (kms.IdentityPolicies, and with the

@@ -89,3 +89,18 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecideRealisticLayered is BenchmarkDecideRealistic for a role session with a
+// permissions boundary and a session policy.
+func BenchmarkDecideRealisticLayered(b *testing.B) {
+	req, key, identity, grants := realistic()
+	layered := append(append([]*Policy{}, identity...),
+		MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}`).As(BoundaryLayer),
+		MustParse(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}}`).As(SessionLayer))
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := KMSDecide(req, key, layered, grants); !d.Allowed {
+			b.Fatal("denied")
+		}
+	}
+}
