@@ -377,7 +377,7 @@ func BenchmarkEncryptAuthorized(b *testing.B) {
 				e.mustCall(e.c, "CreateGrant", CreateGrantInput{KeyId: md.KeyId, GranteePrincipal: user("g" + string(rune('a'+i))).Principal,
 					Operations: []string{"Decrypt"}, Constraints: &GrantConstraints{EncryptionContextSubset: map[string]string{"i": "x"}}})
 			}
-			body, _ := json.Marshal(EncryptInput{KeyId: md.KeyId, Plaintext: make([]byte, 64), EncryptionContext: map[string]string{"app": "bench"}})
+			body, _ := json.Marshal(EncryptInput{KeyId: md.KeyId, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", Plaintext: make([]byte, 64), EncryptionContext: map[string]string{"app": "bench"}})
 			fn := Operations()["Encrypt"]
 			b.ReportAllocs()
 			b.ResetTimer()
