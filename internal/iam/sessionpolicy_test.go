@@ -187,3 +187,24 @@ func TestAssumeRolePolicyArnsForm(t *testing.T) {
 		t.Fatalf("%+v", in)
 	}
 }
+
+// A trust policy is a resource-based policy: a statement naming the calling session's
+// role is limited by the session's policy, one naming the session itself is not.
+func TestSessionPolicyAndTrustPolicy(t *testing.T) {
+	e, alice, roleArn := sessionEnv(t)
+	sessARN := "arn:aws:sts::" + acct + ":assumed-role/App/lim"
+	must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "ByRole", AssumeRolePolicyDocument: trustDoc(roleArn, "")}))
+	must[*CreateRoleOutput](t)(e.s.CreateRole(e.ctx, e.root, CreateRoleInput{RoleName: "BySession", AssumeRolePolicyDocument: trustDoc(sessARN, "")}))
+	lim := must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: roleArn, RoleSessionName: "lim", Policy: policyDoc("kms:Encrypt")}))
+	limited := e.callerFor(lim.Credentials.AccessKeyId)
+	_, err := e.s.AssumeRole(e.ctx, limited, AssumeRoleInput{RoleArn: "arn:aws:iam::" + acct + ":role/ByRole", RoleSessionName: "c1"})
+	wantCode(t, err, "AccessDenied")
+	if _, err := e.s.AssumeRole(e.ctx, limited, AssumeRoleInput{RoleArn: "arn:aws:iam::" + acct + ":role/BySession", RoleSessionName: "c2"}); err != nil {
+		t.Fatalf("trust naming the session: %v", err)
+	}
+	// Without a session policy, the trust statement naming the role suffices.
+	free := must[*AssumeRoleOutput](t)(e.s.AssumeRole(e.ctx, alice, AssumeRoleInput{RoleArn: roleArn, RoleSessionName: "free"}))
+	if _, err := e.s.AssumeRole(e.ctx, e.callerFor(free.Credentials.AccessKeyId), AssumeRoleInput{RoleArn: "arn:aws:iam::" + acct + ":role/ByRole", RoleSessionName: "c3"}); err != nil {
+		t.Fatalf("trust naming the role, no session policy: %v", err)
+	}
+}

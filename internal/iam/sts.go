@@ -336,12 +336,23 @@ func (s *Service) checkTrust(c Caller, cp parsedARN, role *entity, in AssumeRole
 		// sts:SetSourceIdentity" (and the caller's permissions, as for the others).
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
-	var identity []*policy.Policy
-	identityLoaded := false
+	// The caller's permissions: identity policies, limited by its permissions boundary and
+	// its session policies. The limits also apply to a trust statement that names the
+	// caller's role rather than the caller itself ("Policy evaluation logic").
+	identity, err := s.RequestPolicies(c.Principal.ARN, c.Principal.AccessKeyID)
+	if err != nil {
+		return iamErr("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.Principal.ARN, role.arn())
+	}
+	var limits []*policy.Policy
+	for _, p := range identity {
+		if p.Layer() != policy.IdentityLayer {
+			limits = append(limits, p)
+		}
+	}
 	for _, action := range actions {
 		req := &policy.Request{Principal: policy.Principal{ARN: c.Principal.ARN, Account: c.Account, Tags: tags, Username: userName},
 			Action: action, Resource: role.arn(), Context: ctxKeys}
-		d := policy.Decide(req, nil, []*policy.Policy{trust})
+		d := policy.Decide(req, limits, []*policy.Policy{trust})
 		if d.Allowed {
 			continue
 		}
@@ -353,14 +364,6 @@ func (s *Service) checkTrust(c Caller, cp parsedARN, role *entity, in AssumeRole
 		root.Principal.ARN = "arn:aws:iam::" + c.Account + ":root"
 		if !policy.Decide(&root, nil, []*policy.Policy{trust}).Allowed {
 			return denied
-		}
-		if !identityLoaded {
-			// The caller's permissions: identity policies, limited by its permissions
-			// boundary and its session policies.
-			if identity, err = s.RequestPolicies(c.Principal.ARN, c.Principal.AccessKeyID); err != nil {
-				return denied
-			}
-			identityLoaded = true
 		}
 		if !policy.Decide(req, identity, nil).Allowed {
 			return denied
