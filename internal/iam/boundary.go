@@ -40,7 +40,7 @@ func checkBoundaryARN(arn string) error {
 	}
 	p := strings.SplitN(arn, ":", 6)
 	if len(p) != 6 || p[0] != "arn" || p[2] != "iam" || !strings.HasPrefix(p[5], "policy/") {
-		return invalidInput("ARN %s is not valid.", arn)
+		return invalidInput("Value (%s) for parameter PermissionsBoundary is invalid.", arn)
 	}
 	return nil
 }

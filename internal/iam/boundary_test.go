@@ -112,6 +112,9 @@ func TestPermissionsBoundaryValidation(t *testing.T) {
 	wantCode(t, err, "InvalidInput")
 	_, err = e.s.CreateUser(e.ctx, e.root, CreateUserInput{UserName: "u", PermissionsBoundary: "arn:aws:s3:::bucket/with/a/long/name"})
 	wantCode(t, err, "InvalidInput")
+	if msg := AsError(err).Message; msg != "Value (arn:aws:s3:::bucket/with/a/long/name) for parameter PermissionsBoundary is invalid." {
+		t.Fatalf("message %q", msg)
+	}
 	_, err = e.s.CreateUser(e.ctx, e.root, CreateUserInput{UserName: "u", PermissionsBoundary: "arn:aws:iam::1"})
 	wantCode(t, err, "ValidationError")
 	// A policy of another account is not found.
