@@ -284,13 +284,20 @@ func (s *Service) ListPolicies(ctx context.Context, c Caller, in ListPoliciesInp
 			return
 		}
 		n := s.attachmentsInAccountLocked(c.Account, arn)
-		if in.OnlyAttached && n == 0 {
+		b := s.boundaryUsesInAccountLocked(c.Account, arn)
+		// PolicyUsageFilter keeps the policies in use as permissions policies (attached)
+		// or as permissions boundaries; OnlyAttached keeps those in use either way (a
+		// boundary is attached to its user or role too).
+		switch {
+		case in.PolicyUsageFilter == "PermissionsPolicy" && n == 0,
+			in.PolicyUsageFilter == "PermissionsBoundary" && b == 0,
+			in.OnlyAttached && n == 0 && b == 0:
 			return
 		}
 		// "Description ... is not included in the response to the ListPolicies
 		// operation" (IAM's Policy shape), nor are tags.
 		pol := m.policy(n, false)
-		pol.PermissionsBoundaryUsageCount = s.boundaryUsesInAccountLocked(c.Account, arn)
+		pol.PermissionsBoundaryUsageCount = b
 		pol.Description = ""
 		all = append(all, pol)
 	}
