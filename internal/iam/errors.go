@@ -36,6 +36,7 @@ var statusOf = map[string]int{
 	"InvalidAuthenticationCode":     http.StatusForbidden,
 	"InvalidClientTokenId":          http.StatusForbidden,
 	"ServiceFailure":                http.StatusInternalServerError,
+	"PolicyEvaluation":              http.StatusInternalServerError,
 	"ReportNotPresent":              http.StatusGone,
 	"ReportExpired":                 http.StatusGone,
 }

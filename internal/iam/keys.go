@@ -304,53 +304,80 @@ func (s *Service) IdentityPolicies(principalARN string) ([]string, error) {
 // identityDocsLocked is IdentityPolicies, which also returns the user or role behind the
 // principal (nil for others); s.mu held.
 func (s *Service) identityDocsLocked(principalARN string) ([]string, *entity, error) {
+	var docs []string
+	e, err := s.identitySourcesLocked(principalARN, func(src policySrc) { docs = append(docs, src.Doc) })
+	return docs, e, err
+}
+
+// policySrc is one identity policy of a principal and where it comes from, as the policy
+// simulator names it: Type is user, group or role for an inline policy of that entity,
+// aws-managed or user-managed for a managed policy; ID is the policy's name.
+type policySrc struct {
+	Type, ID, Doc string
+}
+
+// entitySourcesLocked visits the inline policies of e (by name) and then its attached
+// managed policies (in attachment order); s.mu held.
+func (s *Service) entitySourcesLocked(e *entity, visit func(policySrc)) {
+	names := make([]string, 0, len(e.Inline))
+	for n := range e.Inline {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		visit(policySrc{Type: e.Kind, ID: n, Doc: e.Inline[n]})
+	}
+	for _, arn := range e.Attached {
+		if m, err := s.managedLocked(e.Account, arn); err == nil {
+			typ := "user-managed"
+			if m.AWS {
+				typ = "aws-managed"
+			}
+			visit(policySrc{Type: typ, ID: m.Name, Doc: m.defaultDoc()})
+		}
+	}
+}
+
+// identitySourcesLocked visits the identity policies of a principal in the order the
+// evaluator sees them (for a user: its own, then those of its groups by group name), and
+// returns the user or role behind the principal (nil for others); s.mu held.
+func (s *Service) identitySourcesLocked(principalARN string, visit func(policySrc)) (*entity, error) {
 	p, ok := parseARN(principalARN)
 	if !ok {
-		return nil, nil, invalidInput("ARN %s is not valid.", principalARN)
-	}
-	var docs []string
-	add := func(e *entity) {
-		names := make([]string, 0, len(e.Inline))
-		for n := range e.Inline {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			docs = append(docs, e.Inline[n])
-		}
-		for _, arn := range e.Attached {
-			if m, err := s.managedLocked(e.Account, arn); err == nil {
-				docs = append(docs, m.defaultDoc())
-			}
-		}
+		return nil, invalidInput("ARN %s is not valid.", principalARN)
 	}
 	switch p.Kind {
 	case "user":
 		u := s.ents[entKey(kindUser, p.Account, p.Name)]
 		if u == nil {
-			return nil, nil, noSuch("The user with name %s cannot be found.", p.Name)
+			return nil, noSuch("The user with name %s cannot be found.", p.Name)
 		}
-		add(u)
-		var groups []*entity
-		for _, g := range s.ents {
-			if g.Kind == kindGroup && g.Account == p.Account && slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, u.Name) }) {
-				groups = append(groups, g)
-			}
+		s.entitySourcesLocked(u, visit)
+		for _, g := range s.groupsOfLocked(u) {
+			s.entitySourcesLocked(g, visit)
 		}
-		slices.SortFunc(groups, func(a, b *entity) int { return strings.Compare(a.Name, b.Name) })
-		for _, g := range groups {
-			add(g)
-		}
-		return docs, u, nil
+		return u, nil
 	case "role", "assumed-role":
 		r := s.ents[entKey(kindRole, p.Account, p.Name)]
 		if r == nil {
-			return nil, nil, noSuch("The role with name %s cannot be found.", p.Name)
+			return nil, noSuch("The role with name %s cannot be found.", p.Name)
 		}
-		add(r)
-		return docs, r, nil
+		s.entitySourcesLocked(r, visit)
+		return r, nil
 	}
-	return docs, nil, nil
+	return nil, nil
+}
+
+// groupsOfLocked are the groups of user u, by name; s.mu held.
+func (s *Service) groupsOfLocked(u *entity) []*entity {
+	var groups []*entity
+	for _, g := range s.ents {
+		if g.Kind == kindGroup && g.Account == u.Account && slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, u.Name) }) {
+			groups = append(groups, g)
+		}
+	}
+	slices.SortFunc(groups, func(a, b *entity) int { return strings.Compare(a.Name, b.Name) })
+	return groups
 }
 
 // PrincipalTags returns the tags of the user or role behind a principal ARN (for an

@@ -164,6 +164,11 @@ var iamOps = map[string]Op{
 
 	"GetAccountAuthorizationDetails": op((*Service).GetAccountAuthorizationDetails),
 
+	"SimulatePrincipalPolicy":          simulatePrincipalOp,
+	"SimulateCustomPolicy":             simulateCustomOp,
+	"GetContextKeysForPrincipalPolicy": op((*Service).GetContextKeysForPrincipalPolicy),
+	"GetContextKeysForCustomPolicy":    op((*Service).GetContextKeysForCustomPolicy),
+
 	"PutUserPermissionsBoundary":    opNoOutput((*Service).PutUserPermissionsBoundary),
 	"PutRolePermissionsBoundary":    opNoOutput((*Service).PutRolePermissionsBoundary),
 	"DeleteUserPermissionsBoundary": opNoOutput((*Service).DeleteUserPermissionsBoundary),

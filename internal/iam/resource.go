@@ -110,6 +110,11 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 		if sn := v.Get("SerialNumber"); sn != "" {
 			return sn
 		}
+	case "SimulatePrincipalPolicy", "GetContextKeysForPrincipalPolicy":
+		// The user, group or role whose policies are simulated (its ARN as given).
+		if a := v.Get("PolicySourceArn"); a != "" {
+			return a
+		}
 	case "ListUsers":
 		return "arn:aws:iam::" + account + ":user/"
 	case "ListRoles":
