@@ -170,7 +170,8 @@ type simulation struct {
 	res      []string
 }
 
-// simulationError is the error for an input policy that does not parse.
+// simPolicyError is the InvalidInput error for an input policy that does not parse or
+// does not fit its use (a principal in an identity policy, none in a resource policy).
 func simPolicyError(field string, i int, err error) error {
 	var reason string
 	if pe, ok := err.(*policy.ParseError); ok {
@@ -749,22 +750,20 @@ func (sim *simulation) evaluate(action string) EvaluationResult {
 	if len(sim.res) == 1 {
 		out.EvalResourceName = sim.res[0]
 	}
-	var details *DecisionDetails
 	for _, res := range sim.res {
 		r := sim.decide(action, res)
 		out.ResourceSpecificResults = append(out.ResourceSpecificResults, ResourceSpecificResult{EvalResourceName: res,
 			EvalResourceDecision: r.decision, MatchedStatements: simStatements{r.matched}, MissingContextValues: simKeys{r.missing},
 			EvalDecisionDetails: r.details, PermissionsBoundaryDecisionDetail: r.boundary})
-		if decisionRank[r.decision] > decisionRank[out.EvalDecision] || details == nil {
-			if decisionRank[r.decision] > decisionRank[out.EvalDecision] {
-				out.EvalDecision = r.decision
-			}
-			details = r.details
-			if r.boundary != nil && (out.PermissionsBoundaryDecisionDetail == nil || !r.boundary.AllowedByPermissionsBoundary) {
-				out.PermissionsBoundaryDecisionDetail = r.boundary
-			}
-		} else if r.boundary != nil && out.PermissionsBoundaryDecisionDetail == nil {
-			out.PermissionsBoundaryDecisionDetail = r.boundary
+		if decisionRank[r.decision] > decisionRank[out.EvalDecision] {
+			out.EvalDecision = r.decision
+		}
+	}
+	// The details of the first resource with the top-level decision.
+	for _, rr := range out.ResourceSpecificResults {
+		if rr.EvalResourceDecision == out.EvalDecision {
+			out.EvalDecisionDetails, out.PermissionsBoundaryDecisionDetail = rr.EvalDecisionDetails, rr.PermissionsBoundaryDecisionDetail
+			break
 		}
 	}
 	// The statements of the resources whose decision is the top-level one.
@@ -782,7 +781,6 @@ func (sim *simulation) evaluate(action string) EvaluationResult {
 			}
 		}
 	}
-	out.EvalDecisionDetails = details
 	return out
 }
 
