@@ -260,6 +260,9 @@ func (c *simCommon) validate() error {
 	if utf8.RuneCountInString(c.ResourceHandlingOption) > 64 {
 		return validation("1 validation error detected: Value '%s' at 'resourceHandlingOption' failed to satisfy constraint: Member must have length less than or equal to 64", c.ResourceHandlingOption)
 	}
+	if c.ResourceHandlingOption != "" && !slices.Contains(resourceHandlingOptions, c.ResourceHandlingOption) {
+		return invalidInput("Invalid ResourceHandlingOption %s: it must be one of %s.", c.ResourceHandlingOption, strings.Join(resourceHandlingOptions, ", "))
+	}
 	if c.MaxItems > 1000 {
 		return validation("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000", c.MaxItems)
 	}
@@ -276,6 +279,11 @@ func (c *simCommon) validate() error {
 	}
 	return nil
 }
+
+// resourceHandlingOptions are the EC2 scenarios of ResourceHandlingOption (IAM User Guide,
+// "Supported EC2 scenarios"); the simulator accepts them and does not model them.
+var resourceHandlingOptions = []string{"EC2-Classic-InstanceStore", "EC2-Classic-EBS", "EC2-VPC-InstanceStore",
+	"EC2-VPC-InstanceStore-Subnet", "EC2-VPC-EBS", "EC2-VPC-EBS-Subnet"}
 
 var contextKeyTypes = []string{"string", "stringList", "numeric", "numericList", "boolean", "booleanList", "ip", "ipList", "binary", "binaryList", "date", "dateList"}
 

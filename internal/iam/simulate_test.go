@@ -210,6 +210,9 @@ func TestSimulatePrincipalPolicyMatchesEnforcement(t *testing.T) {
 	wantCode(t, err, "InvalidInput")
 	_, err = e.s.SimulatePrincipalPolicy(e.ctx, e.root, SimulatePrincipalPolicyInput{PolicySourceArn: alice, ActionNames: actions, MaxItems: 1001})
 	wantCode(t, err, "ValidationError")
+	_, err = e.s.SimulatePrincipalPolicy(e.ctx, e.root, SimulatePrincipalPolicyInput{PolicySourceArn: alice, ActionNames: actions, ResourceHandlingOption: "S3-Bucket"})
+	wantCode(t, err, "InvalidInput")
+	must[*SimulatePolicyOutput](t)(e.s.SimulatePrincipalPolicy(e.ctx, e.root, SimulatePrincipalPolicyInput{PolicySourceArn: alice, ActionNames: actions, ResourceHandlingOption: "EC2-VPC-EBS"}))
 }
 
 func TestSimulateResourcePolicy(t *testing.T) {
