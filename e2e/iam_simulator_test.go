@@ -12,16 +12,18 @@ import (
 // simResults is the JSON the AWS CLIs print for simulate-principal-policy and
 // simulate-custom-policy.
 type simResults struct {
-	EvaluationResults []struct {
-		EvalActionName, EvalResourceName, EvalDecision string
-		MatchedStatements                              []struct {
-			SourcePolicyId, SourcePolicyType string
-			StartPosition, EndPosition       struct{ Line, Column int }
-		}
-		MissingContextValues              []string
-		PermissionsBoundaryDecisionDetail *struct{ AllowedByPermissionsBoundary bool }
-		ResourceSpecificResults           []struct{ EvalResourceName, EvalResourceDecision string }
+	EvaluationResults []simEval
+}
+
+type simEval struct {
+	EvalActionName, EvalResourceName, EvalDecision string
+	MatchedStatements                              []struct {
+		SourcePolicyId, SourcePolicyType string
+		StartPosition, EndPosition       struct{ Line, Column int }
 	}
+	MissingContextValues              []string
+	PermissionsBoundaryDecisionDetail *struct{ AllowedByPermissionsBoundary bool }
+	ResourceSpecificResults           []struct{ EvalResourceName, EvalResourceDecision string }
 }
 
 func (r simResults) decisions() map[string]string {
@@ -37,9 +39,11 @@ func (r simResults) decisions() map[string]string {
 // results), then makes the same calls as alice with aws-sdk-go-v2: an allowed action
 // succeeds and a denied one is refused with AccessDeniedException. A key whose policy
 // does not delegate to IAM is denied by KMS and by the simulator given that key policy
-// (not without it, as on AWS). simulate-custom-policy runs with the v1 CLI (statement
-// positions and context entries), SimulatePrincipalPolicy itself needs
-// iam:SimulatePrincipalPolicy on the simulated user.
+// (not without it, as on AWS); SimulateCustomPolicy with alice's policy, the key policy
+// and alice as the caller agrees with the same calls. simulate-custom-policy and
+// get-context-keys-for-custom-policy run with the v1 CLI (statement positions, context
+// entries); SimulatePrincipalPolicy itself needs iam:SimulatePrincipalPolicy on the
+// simulated user.
 func TestIAMPolicySimulatorMatchesKMS(t *testing.T) {
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
@@ -58,11 +62,11 @@ func TestIAMPolicySimulatorMatchesKMS(t *testing.T) {
 	closedArn := aws.ToString(closed.KeyMetadata.Arn)
 
 	alice, aliceArn := sdkNewIAMUser(t, s, root, "alice")
-	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "kms",
-		"PolicyDocument", `{"Version":"2012-10-17","Statement":[
-  {"Sid":"Use","Effect":"Allow","Action":["kms:Encrypt","kms:GenerateDataKey"],"Resource":["`+keyArn+`","`+closedArn+`"]},
+	alicePolicy := `{"Version":"2012-10-17","Statement":[
+  {"Sid":"Use","Effect":"Allow","Action":["kms:Encrypt","kms:GenerateDataKey"],"Resource":["` + keyArn + `","` + closedArn + `"]},
   {"Sid":"NoKeys","Effect":"Deny","Action":"kms:GenerateDataKey","Resource":"*"}
-]}`)
+]}`
+	qOK(t, s, root, nil, "iam", "PutUserPolicy", "UserName", "alice", "PolicyName", "kms", "PolicyDocument", alicePolicy)
 	ct, err := rk.Encrypt(ctx, &kms.EncryptInput{KeyId: &keyArn, Plaintext: []byte("secret")})
 	if err != nil {
 		t.Fatal(err)
@@ -135,11 +139,40 @@ func TestIAMPolicySimulatorMatchesKMS(t *testing.T) {
 	compare("closed key", closedArn, got, map[string]string{"kms:Decrypt": "implicitDeny", "kms:Encrypt": "implicitDeny", "kms:GenerateDataKey": "explicitDeny"})
 	// Without it, the identity policies alone allow Encrypt (AWS's simulator does not
 	// fetch resource policies either).
-	got = simResults{}
-	awsOK(t, s, root, &got, "iam", "simulate-principal-policy", "--policy-source-arn", aliceArn,
-		"--action-names", "kms:Encrypt", "--resource-arns", closedArn)
-	if d := got.decisions()["kms:Encrypt"]; d != "allowed" {
-		t.Fatalf("closed key without its policy: %s", d)
+	var bare struct {
+		Decision string `xml:"SimulatePrincipalPolicyResult>EvaluationResults>member>EvalDecision"`
+	}
+	qOK(t, s, root, &bare, "iam", "SimulatePrincipalPolicy", "PolicySourceArn", aliceArn, "ActionNames.member.1", "kms:Encrypt",
+		"ResourceArns.member.1", closedArn)
+	if bare.Decision != "allowed" {
+		t.Fatalf("closed key without its policy: %s", bare.Decision)
+	}
+
+	// SimulateCustomPolicy (signed with aws-sdk-go-v2's signer) with alice's policy, as
+	// alice, on each key with its key policy.
+	for _, k := range []struct{ arn, policy string }{{keyArn, ""}, {closedArn, aws.ToString(kp.Policy)}} {
+		if k.policy == "" {
+			p, err := rk.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &keyArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.policy = aws.ToString(p.Policy)
+		}
+		var x struct {
+			Results []struct{ EvalActionName, EvalDecision string } `xml:"SimulateCustomPolicyResult>EvaluationResults>member"`
+		}
+		qOK(t, s, root, &x, "iam", "SimulateCustomPolicy", "PolicyInputList.member.1", alicePolicy, "ActionNames.member.1", actions[0],
+			"ActionNames.member.2", actions[1], "ActionNames.member.3", actions[2], "ResourceArns.member.1", k.arn,
+			"ResourcePolicy", k.policy, "CallerArn", aliceArn)
+		var custom simResults
+		for _, r := range x.Results {
+			custom.EvaluationResults = append(custom.EvaluationResults, simEval{EvalActionName: r.EvalActionName, EvalDecision: r.EvalDecision})
+		}
+		wantCustom := map[string]string{"kms:Decrypt": "implicitDeny", "kms:Encrypt": "allowed", "kms:GenerateDataKey": "explicitDeny"}
+		if k.arn == closedArn {
+			wantCustom["kms:Encrypt"] = "implicitDeny"
+		}
+		compare("custom policy on "+k.arn, k.arn, custom, wantCustom)
 	}
 
 	// simulate-custom-policy with the v1 CLI: AWS's own example (positions 1:38-1:167)
