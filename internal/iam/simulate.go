@@ -793,8 +793,10 @@ func (sim *simulation) evaluate(action string) EvaluationResult {
 }
 
 func sameStatement(a, b SimStatement) bool {
-	return a.SourcePolicyId == b.SourcePolicyId && a.SourcePolicyType == b.SourcePolicyType &&
-		*a.StartPosition == *b.StartPosition
+	if a.SourcePolicyId != b.SourcePolicyId || a.SourcePolicyType != b.SourcePolicyType || (a.StartPosition == nil) != (b.StartPosition == nil) {
+		return false
+	}
+	return a.StartPosition == nil || *a.StartPosition == *b.StartPosition
 }
 
 // GetContextKeysForPrincipalPolicy lists the context keys of the policies of a user (and
