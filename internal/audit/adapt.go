@@ -7,12 +7,12 @@ import (
 )
 
 // ReadOnlyOperation reports whether CloudTrail marks operation op as
-// readOnly: Describe*, Get*, List*, Lookup*, and KMS's cryptographic
+// readOnly: Describe*, Get*, List*, Lookup*, IAM's Simulate*, and KMS's cryptographic
 // operations that change no resource (Encrypt, Decrypt, ReEncrypt,
 // GenerateDataKey*, GenerateRandom, GenerateMac, VerifyMac, Sign, Verify,
 // DeriveSharedSecret).
 func ReadOnlyOperation(op string) bool {
-	for _, p := range []string{"Describe", "Get", "List", "Lookup", "GenerateDataKey", "ReEncrypt"} {
+	for _, p := range []string{"Describe", "Get", "List", "Lookup", "Simulate", "GenerateDataKey", "ReEncrypt"} {
 		if strings.HasPrefix(op, p) {
 			return true
 		}

@@ -28,7 +28,8 @@ func TestFromHSM(t *testing.T) {
 	if n := len(lookupAll(t, j, LookupInput{Attributes: []LookupAttribute{{AttrResourceType, "AWS::CloudHSM::Cluster"}}})); n != 1 {
 		t.Fatal("resource")
 	}
-	for op, want := range map[string]bool{"Encrypt": true, "DescribeKey": true, "GenerateDataKeyPair": true, "CreateKey": false, "ScheduleKeyDeletion": false, "ListAliases": true, "PutKeyPolicy": false} {
+	for op, want := range map[string]bool{"Encrypt": true, "DescribeKey": true, "GenerateDataKeyPair": true, "CreateKey": false, "ScheduleKeyDeletion": false, "ListAliases": true, "PutKeyPolicy": false,
+		"SimulatePrincipalPolicy": true, "SimulateCustomPolicy": true, "SetAlarmState": false} {
 		if ReadOnlyOperation(op) != want {
 			t.Errorf("ReadOnlyOperation(%s)", op)
 		}
