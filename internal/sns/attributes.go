@@ -12,7 +12,7 @@ import (
 // Topic and subscription attributes that can be changed after creation, and topic tags.
 
 // topicAttributeNames are the attribute names SetTopicAttributes knows (botocore's sns
-// model, SetTopicAttributesInput.AttributeName). DisplayName, DeliveryPolicy and
+// model, SetTopicAttributesInput.AttributeName). DisplayName, DeliveryPolicy, Policy and
 // SignatureVersion are implemented; the others are refused with a reason rather than
 // silently ignored.
 var topicAttributeNames = []string{
@@ -49,7 +49,8 @@ type tagTopicCmd struct {
 }
 
 // SetTopicAttribute sets one attribute of a topic: DisplayName (at most 100 characters;
-// empty clears it), DeliveryPolicy (an HTTP/S delivery policy; empty removes it) or
+// empty clears it), DeliveryPolicy (an HTTP/S delivery policy; empty removes it), Policy
+// (its access policy, see policy.go) or
 // SignatureVersion (1: SHA1withRSA, 2: SHA256withRSA, for the messages published from
 // then on).
 func (s *Service) SetTopicAttribute(ctx context.Context, arn, name, value string) error {
@@ -65,6 +66,16 @@ func (s *Service) SetTopicAttribute(ctx context.Context, arn, name, value string
 			return err
 		}
 		_, err = s.propose(ctx, cmdSetTopicAttr, setTopicAttrCmd{Arn: arn, Name: name, Value: norm})
+		return err
+	}
+	if name == "Policy" {
+		if _, err := checkTopicPolicy(value); err != nil {
+			return err
+		}
+		if err := s.topicExists(arn); err != nil {
+			return err
+		}
+		_, err := s.propose(ctx, cmdSetTopicPolicy, setPolicyCmd{Arn: arn, Policy: value})
 		return err
 	}
 	if name == "SignatureVersion" {

@@ -439,6 +439,11 @@ func (s *Service) CloudWatchNotifier() cloudwatch.Notifier { return notifier{s} 
 type notifier struct{ s *Service }
 
 func (n notifier) Notify(ctx context.Context, topicARN string, a cloudwatch.AlarmNotification) error {
+	// CloudWatch publishes as its service principal, for the alarm: a topic policy that
+	// does not allow that fails the action (AWS's history records it).
+	if err := n.s.checkServicePublish(CloudWatchPrincipal, topicARN, a.AlarmArn); err != nil {
+		return &PolicyDeniedError{Source: a.AlarmArn, Topic: topicARN}
+	}
 	b, err := json.Marshal(a)
 	if err != nil {
 		return err

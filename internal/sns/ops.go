@@ -55,6 +55,8 @@ var snsOps = map[string]Op{
 	"Publish":                   opPublish,
 	"PublishBatch":              opPublishBatch,
 	"SetTopicAttributes":        opSetTopicAttributes,
+	"AddPermission":             opAddPermission,
+	"RemovePermission":          opRemovePermission,
 	"GetSubscriptionAttributes": opGetSubscriptionAttributes,
 	"SetSubscriptionAttributes": opSetSubscriptionAttributes,
 	"ListTagsForResource":       opListTagsForResource,
@@ -364,6 +366,23 @@ func opDeleteTopic(s *Service, ctx context.Context, c Caller, body []byte) (any,
 		return nil, err
 	}
 	return nil, s.DeleteTopic(ctx, v.Get("TopicArn"))
+}
+
+func opAddPermission(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.paramsIn(c, body, "TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.AddPermission(ctx, v.Get("TopicArn"), v.Get("Label"),
+		awsproto.QueryList(v, "AWSAccountId"), awsproto.QueryList(v, "ActionName"))
+}
+
+func opRemovePermission(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {
+	v, err := s.paramsIn(c, body, "TopicArn")
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.RemovePermission(ctx, v.Get("TopicArn"), v.Get("Label"))
 }
 
 func opGetTopicAttributes(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {

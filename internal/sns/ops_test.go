@@ -72,8 +72,8 @@ func TestOperationsTable(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := "ConfirmSubscription CreateTopic DeleteTopic GetSubscriptionAttributes GetTopicAttributes ListSubscriptions ListSubscriptionsByTopic " +
-		"ListTagsForResource ListTopics Publish PublishBatch SetSubscriptionAttributes SetTopicAttributes Subscribe TagResource Unsubscribe UntagResource"
+	want := "AddPermission ConfirmSubscription CreateTopic DeleteTopic GetSubscriptionAttributes GetTopicAttributes ListSubscriptions ListSubscriptionsByTopic " +
+		"ListTagsForResource ListTopics Publish PublishBatch RemovePermission SetSubscriptionAttributes SetTopicAttributes Subscribe TagResource Unsubscribe UntagResource"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("got %s", got)
 	}

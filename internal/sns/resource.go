@@ -28,7 +28,7 @@ func (s *Service) RequestResourceIn(op, region string, body []byte) string {
 	arn := ""
 	switch op {
 	case "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe", "ConfirmSubscription",
-		"ListSubscriptionsByTopic", "Publish", "PublishBatch":
+		"ListSubscriptionsByTopic", "Publish", "PublishBatch", "AddPermission", "RemovePermission":
 		arn = v.Get("TopicArn")
 	case "ListTagsForResource", "TagResource", "UntagResource":
 		arn = v.Get("ResourceArn")

@@ -62,6 +62,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-hsm/coffer/internal/iam/policy"
 	"github.com/coffer-hsm/coffer/internal/state"
 )
 
@@ -141,6 +142,8 @@ type Service struct {
 
 	pmu      sync.Mutex
 	policies map[string]*filterPolicy // compiled filter policies, by scope and policy
+
+	policyCache policy.Cache // compiled topic access policies, by document
 
 	wmu      sync.Mutex
 	inflight map[string]*flight
@@ -294,6 +297,9 @@ const (
 	cmdSetTopicAttr = "sns.topic.set_attribute"
 	cmdTagTopic     = "sns.topic.tag"
 	cmdSetSubAttr   = "sns.subscription.set_attribute"
+	// cmdSetTopicPolicy sets a topic's access policy (SetTopicAttributes Policy), or
+	// edits it (AddPermission, RemovePermission).
+	cmdSetTopicPolicy = "sns.topic.set_policy"
 )
 
 type createTopicCmd struct {
@@ -358,7 +364,8 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 		if old := s.topics[c.Topic.Arn]; old != nil {
 			if (old.DisplayName != c.Topic.DisplayName && c.Topic.DisplayName != "") ||
 				(old.DeliveryPolicy != c.Topic.DeliveryPolicy && c.Topic.DeliveryPolicy != "") ||
-				(old.sigVersion() != c.Topic.SignatureVersion && c.Topic.SignatureVersion != "") {
+				(old.sigVersion() != c.Topic.SignatureVersion && c.Topic.SignatureVersion != "") ||
+				(old.Policy != c.Topic.Policy && c.Topic.Policy != "") {
 				return nil, invalid("Invalid parameter: Attributes Reason: Topic already exists with different attributes")
 			}
 			if c.Topic.Tags != nil && !maps.Equal(old.Tags, c.Topic.Tags) {
@@ -491,6 +498,12 @@ func (s *Service) Apply(index uint64, cmd state.Command) (any, error) {
 			return nil, err
 		}
 		return s.applySetTopicAttr(c)
+	case cmdSetTopicPolicy:
+		c, err := state.DecodeBody[setPolicyCmd](cmd.Body)
+		if err != nil {
+			return nil, err
+		}
+		return s.applySetPolicy(c)
 	case cmdTagTopic:
 		c, err := state.DecodeBody[tagTopicCmd](cmd.Body)
 		if err != nil {

@@ -32,6 +32,9 @@ type topicRec struct {
 	// SignatureVersion is the topic's SignatureVersion attribute: "1" (SHA1withRSA) or
 	// "2" (SHA256withRSA); "" = never set, which signs as 1 (absent from older records).
 	SignatureVersion string `json:"signature_version,omitempty"`
+	// Policy is the topic's access policy as set ("" = AWS's default policy, which is
+	// also what records written before policies existed mean).
+	Policy string `json:"policy,omitempty"`
 }
 
 // sigVersion is the SignatureVersion the topic's messages are signed with.
@@ -130,7 +133,7 @@ func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string
 // CreateTopicIn creates a standard topic in region ("" = the node's region), or returns
 // the existing topic of that name in that region: a name is a topic per region, as on
 // AWS, and the topic's ARN carries its region. Supported attributes: DisplayName,
-// DeliveryPolicy, SignatureVersion and FifoTopic=false. FIFO topics are not supported.
+// DeliveryPolicy, SignatureVersion, Policy and FifoTopic=false. FIFO topics are not supported.
 func (s *Service) CreateTopicIn(ctx context.Context, region, name string, attrs map[string]string, tags map[string]string) (string, error) {
 	if region != "" && !regionName.MatchString(region) {
 		return "", invalid("Invalid parameter: region %q", region)
@@ -160,6 +163,11 @@ func (s *Service) CreateTopicIn(ctx context.Context, region, name string, attrs 
 				return "", err
 			}
 			t.SignatureVersion = v
+		case "Policy":
+			if _, err := checkTopicPolicy(v); err != nil {
+				return "", err
+			}
+			t.Policy = v
 		case "FifoTopic":
 			switch strings.ToLower(v) {
 			case "true":
@@ -244,7 +252,7 @@ func (s *Service) ListTopicsIn(ctx context.Context, region, nextToken string) ([
 	return out, "", nil
 }
 
-// GetTopicAttributes returns TopicArn, Owner, Policy (AWS's default), DisplayName,
+// GetTopicAttributes returns TopicArn, Owner, Policy (the topic's, or AWS's default), DisplayName,
 // SubscriptionsConfirmed, SubscriptionsPending, SubscriptionsDeleted,
 // EffectiveDeliveryPolicy and, when they are set, DeliveryPolicy and SignatureVersion.
 func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[string]string, error) {
@@ -272,7 +280,7 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 			}
 		}
 	}
-	attrs := map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName, "Policy": s.defaultTopicPolicy(t.Arn),
+	attrs := map[string]string{"TopicArn": t.Arn, "Owner": s.cfg.AccountID, "DisplayName": t.DisplayName, "Policy": s.topicPolicyDoc(t),
 		"SubscriptionsConfirmed": strconv.Itoa(conf), "SubscriptionsPending": strconv.Itoa(pend), "SubscriptionsDeleted": strconv.Itoa(deleted),
 		"EffectiveDeliveryPolicy": s.topicEffectiveJSON(t)}
 	if t.DeliveryPolicy != "" {
@@ -286,9 +294,10 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 }
 
 // defaultTopicPolicy is the access policy AWS gives a topic at creation (its Policy
-// attribute): the owner's account may use it. That is the access Coffer gives, a
-// single-account SNS whose callers are authorized by their identity policies; the Policy
-// attribute cannot be changed.
+// attribute until another is set): the owner's account may use it. Its condition,
+// AWS:SourceOwner, is a key of the requests of services publishing for a resource of the
+// account (alarms, trails), not of IAM users' requests, which their identity policies
+// authorize.
 func (s *Service) defaultTopicPolicy(arn string) string {
 	acct, _ := json.Marshal(s.cfg.AccountID)
 	res, _ := json.Marshal(arn)
