@@ -68,7 +68,9 @@ func requestFor(c *awsproto.Call, action, resource string, now time.Time) *polic
 		ctx["aws:PrincipalTag/"+k] = []string{v}
 	}
 	return &policy.Request{
-		Principal: policy.Principal{ARN: p.ARN, Account: p.Account, Type: p.Type, Tags: p.Tags, Username: p.UserName},
+		// Type is the policy language's principal type: callers are AWS principals (the
+		// Principal "AWS" of resource policies), whatever their aws:PrincipalType.
+		Principal: policy.Principal{ARN: p.ARN, Account: p.Account, Tags: p.Tags, Username: p.UserName},
 		Action:    action, Resource: resource, Context: ctx,
 	}
 }
@@ -99,7 +101,28 @@ func deniedWhy(action string, d policy.Decision) string {
 // authorize decides action on resource for the call, with the request's own condition
 // keys (extra, may be nil) added to the global ones.
 func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string, extra map[string][]string) (bool, string, error) {
+	return a.authorizeWith(c, action, resource, extra, nil)
+}
+
+// authorizeWith is authorize with the resource-based policies of the resource (an SNS
+// topic's policy; nil elements are skipped), decided as AWS decides a request of the
+// resource's own account: an explicit Deny in any policy wins, then an Allow of an
+// identity policy (limited by the boundary and session policies) or of a resource
+// policy (limited by them too, unless it names the caller's own ARN). The account root
+// needs no Allow, but an explicit Deny of a resource policy that names it (Principal "*"
+// or the account) refuses it, as AWS's resource policies do.
+func (a *identityAuthorizer) authorizeWith(c *awsproto.Call, action, resource string, extra map[string][]string, resPolicies []*policy.Policy) (bool, string, error) {
 	if c.Principal.Type == "Root" {
+		if len(resPolicies) == 0 {
+			return true, "", nil
+		}
+		req := requestFor(c, action, resource, a.now())
+		for k, v := range extra {
+			req.Context[k] = v
+		}
+		if d := policy.Decide(req, nil, resPolicies); d.Reason == policy.ExplicitDeny {
+			return false, deniedMessage(c, action, resource, d), nil
+		}
 		return true, "", nil
 	}
 	// Identity policies, limited by the permissions boundary and, for temporary
@@ -112,7 +135,7 @@ func (a *identityAuthorizer) authorize(c *awsproto.Call, action, resource string
 	for k, v := range extra {
 		req.Context[k] = v
 	}
-	d := policy.Decide(req, pols, nil)
+	d := policy.Decide(req, pols, resPolicies)
 	if d.Allowed {
 		return true, "", nil
 	}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/cloudwatch"
 	"github.com/coffer-hsm/coffer/internal/hsm"
+	"github.com/coffer-hsm/coffer/internal/iam/policy"
 	"github.com/coffer-hsm/coffer/internal/sns"
 )
 
@@ -24,9 +27,7 @@ func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *aws
 
 // snsQueryService exposes SNS (query protocol, SigV4 service "sns").
 func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QueryService {
-	guard := a.guardAllOn("sns", "AuthorizationError", http.StatusForbidden, func(op string, c *awsproto.Call) string {
-		return svc.RequestResourceIn(op, c.Region, c.Body) // the topic (CreateTopic: in the signed region), so that topic-scoped statements apply
-	})
+	guard := func(op string, h awsproto.Handler) awsproto.Handler { return snsGuard(svc, a, op, h) }
 	ops := handlers(svc, sns.Operations(), func(c *awsproto.Call) sns.Caller {
 		return sns.Caller{Region: c.Region, Account: c.Principal.Account}
 	}, func(op string, h awsproto.Handler) awsproto.Handler {
@@ -37,6 +38,38 @@ func snsQueryService(svc *sns.Service, a *identityAuthorizer) *awsproto.QuerySer
 	})
 	return &awsproto.QueryService{SigningName: "sns", Version: "2010-03-31",
 		XMLNamespace: sns.XMLNamespace, Operations: ops, MapError: sns.MapError}
+}
+
+// snsGuard authorizes an SNS request as action sns:<op> on the topic it names (CreateTopic:
+// the topic of that name in the signed region; "*" for the requests naming none), with
+// the caller's identity policies and, for an existing topic, the topic's access policy
+// as its resource-based policy (not for CreateTopic, which no topic policy governs). A
+// topic policy that no longer parses refuses the request (fail closed). Denied answers
+// are 403 AuthorizationError, as AWS's.
+func snsGuard(svc *sns.Service, a *identityAuthorizer, op string, h awsproto.Handler) awsproto.Handler {
+	action := "SNS:" + op // as AWS's messages spell it (actions match case-insensitively)
+	return func(ctx context.Context, c *awsproto.Call) (any, error) {
+		res := svc.RequestResourceIn(op, c.Region, c.Body) // so that topic-scoped statements apply
+		var resPolicies []*policy.Policy
+		if res != "*" && op != "CreateTopic" {
+			p, found, err := svc.TopicPolicy(res)
+			if err != nil {
+				return nil, &awsproto.Error{Status: http.StatusForbidden, Code: "AuthorizationError",
+					Message: fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", c.Principal.ARN, action, res)}
+			}
+			if found && p != nil {
+				resPolicies = []*policy.Policy{p}
+			}
+		}
+		ok, msg, err := a.authorizeWith(c, action, res, nil, resPolicies)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &awsproto.Error{Status: http.StatusForbidden, Code: "AuthorizationError", Message: msg}
+		}
+		return h(ctx, c)
+	}
 }
 
 // hsmMetrics publishes the AWS/CloudHSM metrics derived from HSM events: FailedLoginCount

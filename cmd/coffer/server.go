@@ -338,7 +338,7 @@ func runServer(ctx context.Context, o *serverOptions, stdout io.Writer) error {
 	n.cw.SetNotifier(n.sns.CloudWatchNotifier())
 	n.cw.SetCollector(n.metrics.flushUsage)
 	// Trails publish their log file notifications to SNS, as alarm actions do.
-	n.trail = trail.New(trail.Config{Region: o.region, AccountID: o.accountID, Logger: log, Notifier: trail.SNSNotifier(n.sns)})
+	n.trail = trail.New(trail.Config{Region: o.region, AccountID: o.accountID, Logger: log, Notifier: n.sns.ServicePublisher(sns.CloudTrailPrincipal)})
 	n.kms = kms.New(kms.Config{HSM: n.hsm, Logger: log, Clusters: clusterDirectory{svc: n.cloudhsm, dev: o.dev},
 		Enforce: true, Identities: n.iam.PolicySource(), OnKeyUse: n.metrics.usage.add})
 	n.store, err = state.Open(state.Config{NodeID: n.nodeID, Dir: filepath.Join(o.dataDir, "raft"), BindAddr: o.raftAddr, Logger: log}, n.hsm, n.kms, n.cloudhsm, n.iam, n.cw, n.sns, n.trail)

@@ -101,7 +101,7 @@ func (d *Deliverer) notify(ctx context.Context, t *Trail, st *deliveryState, now
 		}
 		body, err := json.Marshal(msg)
 		if err == nil {
-			pctx, cancel := context.WithTimeout(ctx, notifyTimeout)
+			pctx, cancel := context.WithTimeout(sns.WithSourceArn(ctx, t.ARN()), notifyTimeout) // aws:SourceArn of the topic policy
 			err = n.Publish(pctx, topic, string(body))
 			cancel()
 		}

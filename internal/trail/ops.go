@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
+	"github.com/coffer-hsm/coffer/internal/sns"
 )
 
 // Op is one CloudTrail operation of the JSON 1.1 protocol.
@@ -124,7 +125,7 @@ func (s *Service) apply(ctx context.Context, t *Trail, in *trailInput) error {
 		}
 		t.SnsTopicName = *in.SnsTopicName
 		// As on AWS, the topic must exist (and, there, allow CloudTrail to publish).
-		if n := s.notifier(); n != nil && t.SnsTopicName != "" && !n.TopicExists(ctx, t.SnsTopicARN()) {
+		if n := s.notifier(); n != nil && t.SnsTopicName != "" && !n.TopicExists(sns.WithSourceArn(ctx, t.ARN()), t.SnsTopicARN()) {
 			return errorf("InsufficientSnsTopicPolicyException", "SNS Topic does not exist or the topic policy is incorrect!")
 		}
 	}
