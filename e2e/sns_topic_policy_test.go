@@ -94,8 +94,8 @@ func TestSNSTopicPolicy(t *testing.T) {
 		AlarmActions: []string{topic}}); err != nil {
 		t.Fatal(err)
 	}
-	// (Coffer answers SetAlarmState with the failed action's error: a difference from
-	// AWS, whose SetAlarmState succeeds; the history is what this test checks.)
+	// (Coffer answers SetAlarmState 500 when an action fails, where AWS's succeeds:
+	// docs/sns.md; the history is what this test checks.)
 	_, _ = cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("guarded-alarm"), StateValue: cwtypes.StateValueAlarm,
 		StateReason: aws.String("e2e")})
 	hist, err := cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("guarded-alarm"),

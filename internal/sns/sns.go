@@ -1,5 +1,6 @@
 // Package sns is Coffer's Amazon SNS, core logic only (no protocol layer): standard
-// topics (DisplayName, DeliveryPolicy, SignatureVersion and tags are their settable attributes), HTTP/HTTPS
+// topics (DisplayName, DeliveryPolicy, SignatureVersion, the access Policy (policy.go) and tags are
+// their settable attributes), HTTP/HTTPS
 // subscriptions with SNS's confirmation flow (RawMessageDelivery, FilterPolicy,
 // FilterPolicyScope and DeliveryPolicy are their settable attributes; see filter.go for
 // the filter policy language), Publish, and durable HTTP delivery with retries and SNS
