@@ -81,7 +81,7 @@ func TestIAMAndSNSIdentityPolicyOnResource(t *testing.T) {
  {"Effect":"Deny","Action":"iam:DeleteUser","Resource":"arn:aws:iam::`+acct+`:user/break-glass"}]}`)
 
 	msg := qDenied(t, s, ops, "sns", "Publish", "TopicArn", alarms, "Message", "spoofed alarm")
-	if !strings.Contains(msg, "sns:Publish") || !strings.Contains(msg, alarms) {
+	if !strings.Contains(msg, "SNS:Publish") || !strings.Contains(msg, alarms) {
 		t.Fatalf("denial message: %s", msg)
 	}
 	qOK(t, s, ops, nil, "sns", "Publish", "TopicArn", other, "Message", "hello")
