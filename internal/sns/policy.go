@@ -143,9 +143,8 @@ func (s *Service) ServiceMayPublish(principal, topicArn, sourceArn string) bool 
 		return false
 	}
 	ctx := map[string][]string{
-		"aws:SourceAccount":    {s.cfg.AccountID},
-		"aws:SourceOwner":      {s.cfg.AccountID},
-		"aws:PrincipalAccount": {s.cfg.AccountID},
+		"aws:SourceAccount": {s.cfg.AccountID},
+		"aws:SourceOwner":   {s.cfg.AccountID},
 	}
 	if sourceArn != "" {
 		ctx["aws:SourceArn"] = []string{sourceArn}
@@ -351,6 +350,9 @@ func (s *Service) applySetPolicy(c setPolicyCmd) (any, error) {
 		t.Policy = doc
 	default:
 		t.Policy = c.Policy
+	}
+	if len(t.Policy) > maxTopicPolicySize { // AddPermission may make it too long
+		return nil, invalid("%sPolicy size %d exceeds the maximum of %d bytes", policyPrefix, len(t.Policy), maxTopicPolicySize)
 	}
 	if t.Policy == s.defaultTopicPolicy(t.Arn) {
 		t.Policy = ""

@@ -3,6 +3,7 @@ package sns
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,16 @@ func TestAddRemovePermission(t *testing.T) {
 	}
 	if p, found, err := e.sns.TopicPolicy(arn); !found || err != nil || p != nil {
 		t.Fatalf("empty policy: %v %v %v", p, found, err)
+	}
+	// AddPermission cannot take the policy over 30 KB.
+	var accts []string
+	for i := range 1000 {
+		accts = append(accts, fmt.Sprintf("%012d", i))
+	}
+	err := e.sns.AddPermission(e.ctx, arn, "many", accts, []string{"Publish"})
+	wantCode(t, err, "InvalidParameter")
+	if !strings.Contains(err.Error(), "exceeds the maximum of 30720 bytes") {
+		t.Fatal(err)
 	}
 	// A label it does not have changes nothing.
 	if err := e.sns.RemovePermission(e.ctx, arn, "gone"); err != nil {
