@@ -94,17 +94,19 @@ func TestSNSTopicPolicy(t *testing.T) {
 		AlarmActions: []string{topic}}); err != nil {
 		t.Fatal(err)
 	}
-	// (Coffer answers SetAlarmState 500 when an action fails, where AWS's succeeds:
-	// docs/sns.md; the history is what this test checks.)
-	_, _ = cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("guarded-alarm"), StateValue: cwtypes.StateValueAlarm,
-		StateReason: aws.String("e2e")})
+	// SetAlarmState succeeds, as AWS's does; the history records the failed action.
+	if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("guarded-alarm"), StateValue: cwtypes.StateValueAlarm,
+		StateReason: aws.String("e2e")}); err != nil {
+		t.Fatalf("SetAlarmState with a failing action: %v", err)
+	}
 	hist, err := cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("guarded-alarm"),
 		HistoryItemType: cwtypes.HistoryItemTypeAction})
 	if err != nil {
 		t.Fatal(err)
 	}
 	alarmArn := "arn:aws:cloudwatch:us-east-1:111122223333:alarm:guarded-alarm"
-	want := "Failed to execute action " + topic + ". Reason: Resource: " + alarmArn + " is not authorized to perform: SNS:Publish on resource: " + topic
+	want := "Failed to execute action " + topic + `. Received error: "Resource: ` + alarmArn + " is not authorized to perform: SNS:Publish on resource: " + topic +
+		` with an explicit deny in a resource-based policy"`
 	if len(hist.AlarmHistoryItems) != 1 || aws.ToString(hist.AlarmHistoryItems[0].HistorySummary) != want {
 		t.Fatalf("history %+v, want %q", hist.AlarmHistoryItems, want)
 	}

@@ -445,14 +445,14 @@ func (s *Service) runActions(ctx context.Context, a *alarmRec, old, newState, re
 		err := s.cfg.Notifier.Notify(nctx, arn, note)
 		cancel()
 		// Each action is an Action history item, as on AWS ("Successfully executed
-		// action arn:...", "Failed to execute action arn:.... Reason: ...").
+		// action arn:...", "Failed to execute action arn:.... Received error: \"...\"").
 		data := map[string]any{"actionState": "Succeeded", "stateUpdateTimestamp": now.UnixMilli(), "notificationResource": arn}
 		summary := "Successfully executed action " + arn
 		if err != nil {
 			s.cfg.Logger.Warn("cloudwatch: alarm action failed", "alarm", a.AlarmName, "action", arn, "err", err)
-			errs = append(errs, fmt.Errorf("cloudwatch: alarm %s action %s: %w", a.AlarmName, arn, err))
+			errs = append(errs, &actionFailure{fmt.Errorf("cloudwatch: alarm %s action %s: %w", a.AlarmName, arn, err)})
 			data["actionState"], data["error"] = "Failed", actionError(err)
-			summary = fmt.Sprintf("Failed to execute action %s. Reason: %s", arn, actionError(err))
+			summary = fmt.Sprintf("Failed to execute action %s. Received error: \"%s\"", arn, actionError(err))
 		}
 		hd, _ := json.Marshal(data)
 		items = append(items, HistoryItem{AlarmName: a.AlarmName, AlarmType: a.alarmType(), Timestamp: s.now(), HistoryItemType: "Action",
@@ -462,6 +462,29 @@ func (s *Service) runActions(ctx context.Context, a *alarmRec, old, newState, re
 		s.cfg.Logger.Warn("cloudwatch: recording the alarm's actions", "alarm", a.AlarmName, "err", err)
 	}
 	return errors.Join(errs...)
+}
+
+// actionFailure is the error of an alarm action that failed (runActions).
+type actionFailure struct{ err error }
+
+func (e *actionFailure) Error() string { return e.err.Error() }
+func (e *actionFailure) Unwrap() error { return e.err }
+
+// onlyActionFailures reports whether err is made of failed actions only (an
+// actionFailure, or errors.Join of them), not of a failure to record the change.
+func onlyActionFailures(err error) bool {
+	switch e := err.(type) {
+	case *actionFailure:
+		return true
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			if x != nil && !onlyActionFailures(x) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // actionError is the reason of a failed action as the history shows it.

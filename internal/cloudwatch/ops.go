@@ -702,7 +702,13 @@ func opSetAlarmState(s *Service, ctx context.Context, c Caller, body []byte) (an
 	if !f.has("StateReason") { // required, but may be empty (0 to 1023 characters)
 		return nil, missing("StateReason")
 	}
-	return nil, s.SetAlarmStateIn(ctx, c.Region, name, sv, f.str("StateReason"), f.str("StateReasonData"))
+	err = s.SetAlarmStateIn(ctx, c.Region, name, sv, f.str("StateReason"), f.str("StateReasonData"))
+	if err != nil && onlyActionFailures(err) {
+		// As on AWS, the call succeeds when an action of the new state fails: the
+		// alarm's history records the failed action.
+		err = nil
+	}
+	return nil, err
 }
 
 func opPutMetricData(s *Service, ctx context.Context, c Caller, body []byte) (any, error) {

@@ -441,8 +441,8 @@ type notifier struct{ s *Service }
 func (n notifier) Notify(ctx context.Context, topicARN string, a cloudwatch.AlarmNotification) error {
 	// CloudWatch publishes as its service principal, for the alarm: a topic policy that
 	// does not allow that fails the action (AWS's history records it).
-	if err := n.s.checkServicePublish(CloudWatchPrincipal, topicARN, a.AlarmArn); err != nil {
-		return &PolicyDeniedError{Source: a.AlarmArn, Topic: topicARN}
+	if err := n.s.publishDenied(CloudWatchPrincipal, topicARN, a.AlarmArn); err != nil {
+		return err
 	}
 	b, err := json.Marshal(a)
 	if err != nil {

@@ -122,14 +122,21 @@ const (
 )
 
 // PolicyDeniedError is the error of a service principal's Publish that the topic policy
-// does not allow. Its text is the reason AWS's CloudWatch records in the alarm history:
-// "Resource: <source> is not authorized to perform: SNS:Publish on resource: <topic>".
+// does not allow. Its text is the error AWS's CloudWatch records in the alarm history:
+// "Resource: <source> is not authorized to perform: SNS:Publish on resource: <topic>
+// because no resource-based policy allows the SNS:Publish action" (or "with an explicit
+// deny in a resource-based policy").
 type PolicyDeniedError struct {
 	Source, Topic string
+	Explicit      bool // an explicit Deny refused it
 }
 
 func (e *PolicyDeniedError) Error() string {
-	return fmt.Sprintf("Resource: %s is not authorized to perform: SNS:Publish on resource: %s", e.Source, e.Topic)
+	why := "because no resource-based policy allows the SNS:Publish action"
+	if e.Explicit {
+		why = "with an explicit deny in a resource-based policy"
+	}
+	return fmt.Sprintf("Resource: %s is not authorized to perform: SNS:Publish on resource: %s %s", e.Source, e.Topic, why)
 }
 
 // ServiceMayPublish reports whether the topic's policy lets the service principal (e.g.
@@ -138,9 +145,15 @@ func (e *PolicyDeniedError) Error() string {
 // (the account, which the default policy's condition names) and aws:SourceArn. Without
 // the topic it is false.
 func (s *Service) ServiceMayPublish(principal, topicArn, sourceArn string) bool {
+	return s.servicePublish(principal, topicArn, sourceArn) == policy.Allowed
+}
+
+// servicePublish is the decision of the topic's policy on the service principal's
+// Publish (ImplicitDeny without the topic, or with a policy that does not parse).
+func (s *Service) servicePublish(principal, topicArn, sourceArn string) policy.Reason {
 	p, found, err := s.TopicPolicy(topicArn)
 	if !found || err != nil || p == nil {
-		return false
+		return policy.ImplicitDeny
 	}
 	ctx := map[string][]string{
 		"aws:SourceAccount": {s.cfg.AccountID},
@@ -151,7 +164,7 @@ func (s *Service) ServiceMayPublish(principal, topicArn, sourceArn string) bool 
 	}
 	req := &policy.Request{Principal: policy.Principal{ARN: principal, Type: "Service"},
 		Action: "sns:Publish", Resource: topicArn, Context: ctx}
-	return policy.Decide(req, nil, []*policy.Policy{p}).Allowed
+	return policy.Decide(req, nil, []*policy.Policy{p}).Reason
 }
 
 type sourceArnKey struct{}
@@ -200,17 +213,27 @@ func (p *ServicePublisher) Publish(ctx context.Context, arn, message string) err
 // checkServicePublish is nil if the principal may publish to the topic, or if the topic
 // does not exist (Publish answers NotFound then); else AuthorizationError.
 func (s *Service) checkServicePublish(principal, topicArn, source string) error {
-	s.mu.RLock()
-	exists := s.topics[topicArn] != nil
-	s.mu.RUnlock()
-	if !exists || s.ServiceMayPublish(principal, topicArn, source) {
+	if e := s.publishDenied(principal, topicArn, source); e != nil {
+		return &Error{Code: "AuthorizationError", Status: 403, Message: e.Error()}
+	}
+	return nil
+}
+
+// publishDenied is nil if the principal may publish to the topic for source (the alarm
+// or trail; the principal itself when ""), or if the topic does not exist; else the
+// refusal.
+func (s *Service) publishDenied(principal, topicArn, source string) *PolicyDeniedError {
+	if s.topicExists(topicArn) != nil {
 		return nil
 	}
-	src := source
-	if src == "" {
-		src = principal
+	d := s.servicePublish(principal, topicArn, source)
+	if d == policy.Allowed {
+		return nil
 	}
-	return &Error{Code: "AuthorizationError", Status: 403, Message: (&PolicyDeniedError{Source: src, Topic: topicArn}).Error()}
+	if source == "" {
+		source = principal
+	}
+	return &PolicyDeniedError{Source: source, Topic: topicArn, Explicit: d == policy.ExplicitDeny}
 }
 
 // ---- AddPermission, RemovePermission ----

@@ -239,6 +239,9 @@ func TestServicePrincipalPublish(t *testing.T) {
 	}
 	err := tp.Publish(WithSourceArn(e.ctx, trailArn+"x"), arn, "{}")
 	wantCode(t, err, "AuthorizationError")
+	if m := err.(*Error).Message; !strings.HasSuffix(m, arn+" because no resource-based policy allows the SNS:Publish action") {
+		t.Fatalf("implicit deny: %s", m)
+	}
 	if err := tp.Publish(WithSourceArn(e.ctx, trailArn), arn, "{}"); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +265,7 @@ func TestServicePrincipalPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	alarmArn := "arn:aws:cloudwatch:us-east-1:" + acct + ":alarm:hot"
-	want := "Failed to execute action " + arn + ". Reason: Resource: " + alarmArn + " is not authorized to perform: SNS:Publish on resource: " + arn
+	want := "Failed to execute action " + arn + `. Received error: "Resource: ` + alarmArn + " is not authorized to perform: SNS:Publish on resource: " + arn + ` with an explicit deny in a resource-based policy"`
 	if len(hist) != 1 || hist[0].HistorySummary != want {
 		t.Fatalf("history %+v, want %q", hist, want)
 	}
