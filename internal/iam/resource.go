@@ -111,10 +111,32 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 			return sn
 		}
 	case "SimulatePrincipalPolicy", "GetContextKeysForPrincipalPolicy":
-		// The user, group or role whose policies are simulated (its ARN as given).
-		if a := v.Get("PolicySourceArn"); a != "" {
-			return a
+		// The user, group or role whose policies are simulated: the entity's own ARN
+		// (with its path and name as stored), since the simulator finds the entity by
+		// name alone; deciding on the ARN as given would let a made-up path or another
+		// case of the name ("user/team/admin", "user/ADMIN") escape statements scoped to
+		// the entity. An ARN naming no entity of the account is decided as given (the
+		// operation answers NoSuchEntity or InvalidInput).
+		a := v.Get("PolicySourceArn")
+		if a == "" {
+			break
 		}
+		if p, ok := parseARN(a); ok && p.Service == "iam" && p.Account == account {
+			switch p.Kind {
+			case kindUser, kindGroup, kindRole:
+				s.mu.RLock()
+				e := s.ents[entKey(p.Kind, account, p.Name)]
+				var arn string
+				if e != nil {
+					arn = e.arn()
+				}
+				s.mu.RUnlock()
+				if arn != "" {
+					return arn
+				}
+			}
+		}
+		return a
 	case "ListUsers":
 		return "arn:aws:iam::" + account + ":user/"
 	case "ListRoles":
