@@ -595,6 +595,17 @@ func (s *Service) principalPolicies(sim *simulation, src sourceRef, boundaryGive
 
 // run evaluates the page of actions.
 func (sim *simulation) run(maxItems int, marker string) (*SimulatePolicyOutput, error) {
+	if maxItems == 0 {
+		maxItems = 100
+	}
+	if maxItems >= 1 && maxItems <= 1000 {
+		// Each action of a page is evaluated on every resource: a page holds at most
+		// maxSimEvaluations of those (and at least one action), so that one request
+		// cannot ask for millions of evaluations (1000 actions by tens of thousands of
+		// ResourceArns fit in a request body). IAM may answer fewer than MaxItems
+		// results; the Marker gives the rest.
+		maxItems = min(maxItems, max(1, maxSimEvaluations/max(1, len(sim.res))))
+	}
 	page, trunc, next, err := paginate(sim.actions, marker, maxItems)
 	if err != nil {
 		return nil, err
@@ -605,6 +616,10 @@ func (sim *simulation) run(maxItems int, marker string) (*SimulatePolicyOutput, 
 	}
 	return out, nil
 }
+
+// maxSimEvaluations is how many action-resource evaluations a page of results holds at
+// most (the actions of a page times the ResourceArns).
+const maxSimEvaluations = 10000
 
 // identityPolicies are the identity argument of policy.Decide: the identity policies, then
 // the boundary (policy.BoundaryLayer; an empty one when the boundary policy is gone).

@@ -3,6 +3,7 @@ package iam
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -353,4 +354,49 @@ func TestGetContextKeys(t *testing.T) {
 	}
 	_, err = e.s.GetContextKeysForPrincipalPolicy(e.ctx, e.root, GetContextKeysForPrincipalPolicyInput{PolicySourceArn: "arn:aws:iam::" + acct + ":user/bob"})
 	wantCode(t, err, "NoSuchEntity")
+}
+
+// TestSimulatePageBoundsEvaluations: a page holds at most maxSimEvaluations evaluations
+// (actions times resources), fewer actions than MaxItems when there are many resources;
+// the Marker gives the rest, each action once, in order, with its decision.
+func TestSimulatePageBoundsEvaluations(t *testing.T) {
+	e := newTestEnv(t)
+	var actions, resources []string
+	for range 30 {
+		actions = append(actions, "kms:Encrypt", "kms:Decrypt", "kms:Sign")
+	}
+	for i := range 2000 {
+		resources = append(resources, "arn:aws:kms:us-east-1:111122223333:key/k"+strconv.Itoa(i))
+	}
+	perPage := maxSimEvaluations / len(resources)
+	var got []EvaluationResult
+	marker, pages := "", 0
+	for {
+		out := must[*SimulatePolicyOutput](t)(e.s.SimulateCustomPolicy(e.ctx, e.root, SimulateCustomPolicyInput{
+			PolicyInputList: []string{simAllowKMS, simDenyDec}, ActionNames: actions, ResourceArns: resources, MaxItems: 1000, Marker: marker}))
+		pages++
+		if n := len(out.EvaluationResults); n == 0 || n > perPage {
+			t.Fatalf("page %d: %d results for %d resources, want 1..%d", pages, n, len(resources), perPage)
+		}
+		got = append(got, out.EvaluationResults...)
+		if !out.IsTruncated {
+			break
+		}
+		marker = out.Marker
+	}
+	if len(got) != len(actions) {
+		t.Fatalf("%d results over %d pages, want %d", len(got), pages, len(actions))
+	}
+	want := map[string]string{"kms:Encrypt": "allowed", "kms:Decrypt": "explicitDeny", "kms:Sign": "implicitDeny"}
+	for i, r := range got {
+		if r.EvalActionName != actions[i] || r.EvalDecision != want[actions[i]] || len(r.ResourceSpecificResults) != len(resources) {
+			t.Fatalf("result %d: %s %s with %d resources", i, r.EvalActionName, r.EvalDecision, len(r.ResourceSpecificResults))
+		}
+	}
+	// Few resources: MaxItems decides, as before.
+	out := must[*SimulatePolicyOutput](t)(e.s.SimulateCustomPolicy(e.ctx, e.root, SimulateCustomPolicyInput{
+		PolicyInputList: []string{simAllowKMS}, ActionNames: actions, ResourceArns: resources[:2], MaxItems: 50}))
+	if len(out.EvaluationResults) != 50 || !out.IsTruncated {
+		t.Fatalf("2 resources, MaxItems 50: %d results, truncated %v", len(out.EvaluationResults), out.IsTruncated)
+	}
 }
