@@ -90,3 +90,35 @@ func TestGetFederationToken(t *testing.T) {
 		t.Fatalf("Decrypt after restart: %+v", d)
 	}
 }
+
+// TestFederatedUserFollowsRename: a federated user's session stays the session of the IAM
+// user that made it when that user is renamed (as GetSessionToken's sessions do): it
+// keeps that user's policies, and does not get those of a new user given the old name.
+func TestFederatedUserFollowsRename(t *testing.T) {
+	e := newTestEnv(t)
+	alice, _ := e.user("alice")
+	put := func(user, action string) {
+		t.Helper()
+		if _, err := Operations()["PutUserPolicy"](e.s, e.ctx, e.root, []byte("UserName="+user+"&PolicyName=p&PolicyDocument="+url.QueryEscape(policyDoc(action)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("alice", "kms:Encrypt")
+	out := must[*GetFederationTokenOutput](t)(e.s.GetFederationToken(e.ctx, alice, GetFederationTokenInput{Name: "bob", Policy: policyDoc("*")}))
+	fed := e.callerFor(out.Credentials.AccessKeyId)
+	if err := e.s.UpdateUser(e.ctx, e.root, UpdateUserInput{UserName: "alice", NewUserName: "alice2", NewPath: "/moved/"}); err != nil {
+		t.Fatal(err)
+	}
+	e.user("alice")
+	put("alice", "*")
+	if d := decide(t, e, fed, "kms:Encrypt"); !d.Allowed {
+		t.Fatalf("Encrypt after the rename: %+v", d)
+	}
+	if d := decide(t, e, fed, "iam:CreateUser"); d.Allowed {
+		t.Fatalf("CreateUser with the policies of the new alice: %+v", d)
+	}
+	e.restart()
+	if d := decide(t, e, e.callerFor(out.Credentials.AccessKeyId), "iam:CreateUser"); d.Allowed {
+		t.Fatalf("CreateUser after a restart: %+v", d)
+	}
+}

@@ -72,6 +72,11 @@ func applyUserUpdate(s *Service, t time.Time, body json.RawMessage) (any, error)
 			x.UserName = newName
 			x.ARN = userARN(c.Account, newPath, newName)
 		}
+		// A federated user's session is the renamed user's: its policies stay those of
+		// this user, not of a user later given the old name.
+		if o, ok := parseARN(x.Owner); ok && x.Type == federatedType && o.Kind == kindUser && o.Account == c.Account && is(o.Name) {
+			x.Owner = userARN(c.Account, newPath, newName)
+		}
 	}
 	delete(s.ents, oldKey)
 	u.Name, u.Path = newName, newPath
