@@ -48,8 +48,11 @@ func checkSessionPolicyInput(doc string, arns []PolicyDescriptor) error {
 		return validation("1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to %d", maxSessionPolicyARNs)
 	}
 	for i, d := range arns {
-		if len(d.Arn) < 20 || len(d.Arn) > 2048 {
+		if len(d.Arn) < 20 {
 			return validation("1 validation error detected: Value '%s' at 'policyArns.%d.member.arn' failed to satisfy constraint: Member must have length greater than or equal to 20", d.Arn, i+1)
+		}
+		if len(d.Arn) > 2048 {
+			return validation("1 validation error detected: Value '%s' at 'policyArns.%d.member.arn' failed to satisfy constraint: Member must have length less than or equal to 2048", d.Arn, i+1)
 		}
 	}
 	return nil

@@ -208,3 +208,18 @@ func TestSessionPolicyAndTrustPolicy(t *testing.T) {
 		t.Fatalf("trust naming the role, no session policy: %v", err)
 	}
 }
+
+// TestSessionPolicyARNLength: a policy ARN outside arnType's 20..2048 characters is a
+// ValidationError naming the bound it breaks.
+func TestSessionPolicyARNLength(t *testing.T) {
+	for _, c := range []struct{ arn, want string }{
+		{"arn:aws:iam::1", "greater than or equal to 20"},
+		{"arn:aws:iam::" + acct + ":policy/" + strings.Repeat("p", 2048), "less than or equal to 2048"},
+	} {
+		err := checkSessionPolicyInput("", []PolicyDescriptor{{c.arn}})
+		wantCode(t, err, "ValidationError")
+		if !strings.Contains(err.Error(), "policyArns.1.member.arn") || !strings.Contains(err.Error(), "Member must have length "+c.want) {
+			t.Fatalf("%d characters: %v", len(c.arn), err)
+		}
+	}
+}
