@@ -91,6 +91,14 @@ func (s *Service) GetFederationToken(ctx context.Context, c Caller, in GetFedera
 	arn := "arn:aws:sts::" + c.Account + ":federated-user/" + in.Name
 	base := sessionRec{Account: c.Account, ARN: arn, Type: federatedType, UserID: c.Account + ":" + in.Name, Tags: in.Tags,
 		Region: c.Region, Policy: in.Policy, PolicyARNs: policyARNs, Owner: c.Principal.ARN}
+	if p.Kind == "user" {
+		// The session is this user's (its unique ID): not a user later given its name.
+		u, err := s.getEntity(kindUser, p.Account, p.Name)
+		if err != nil {
+			return nil, iamErr("AccessDenied", "The calling user no longer exists.")
+		}
+		base.EntityID = u.ID
+	}
 	creds, _, err := s.newSession(ctx, base, time.Duration(dur)*time.Second, "", 0)
 	if err != nil {
 		return nil, err

@@ -204,6 +204,13 @@ func (s *Service) Lookup(accessKeyID string) (string, awsproto.Principal, bool) 
 		}
 		sealed = k.Secret
 	} else if x := s.sessions[accessKeyID]; x != nil {
+		if !s.sessionLiveLocked(x) {
+			// The user or role the session acts for was deleted (and perhaps created
+			// again with the same name, another entity): the credentials are invalid
+			// (InvalidClientTokenId), not another entity's.
+			s.mu.RUnlock()
+			return "", awsproto.Principal{}, false
+		}
 		p = s.sessionPrincipalLocked(x)
 		sealed = x.Secret
 	}
@@ -272,11 +279,10 @@ func (s *Service) sessionPrincipalLocked(x *sessionRec) awsproto.Principal {
 func (s *Service) SessionInfo(accessKeyID string) (Session, bool) {
 	s.mu.RLock()
 	x := s.sessions[accessKeyID]
-	s.mu.RUnlock()
-	if x == nil || !s.now().Before(x.Expiration) {
+	if x == nil || !s.now().Before(x.Expiration) || !s.sessionLiveLocked(x) {
+		s.mu.RUnlock()
 		return Session{}, false
 	}
-	s.mu.RLock()
 	p := s.sessionPrincipalLocked(x)
 	s.mu.RUnlock()
 	out := Session{Token: x.Token, Expiration: x.Expiration, MFA: x.MFA, MFAAuthTime: x.MFAAuthTime,

@@ -155,6 +155,51 @@ type sessionRec struct {
 	// Owner is the ARN of the IAM user (or root) whose GetFederationToken made a federated
 	// user's session: its policies are the session's identity policies.
 	Owner string `json:"owner,omitempty"`
+	// EntityID is the unique ID (AIDA.../AROA...) of the user or role the session acts
+	// for: the user of GetSessionToken, the role of AssumeRole, the user whose
+	// GetFederationToken made a federated user ("" for the root's). A session is valid
+	// only while that very entity exists (sessionLiveLocked): a user or role deleted and
+	// created again with the same name is another entity, as in AWS.
+	EntityID string `json:"entity_id,omitempty"`
+}
+
+// sessionLiveLocked reports whether the user or role a session acts for still exists and
+// is the one it was made for (the same unique ID; a rename keeps it). Sessions made by an
+// earlier Coffer have no EntityID: the unique ID in their UserID (GetSessionToken's and
+// AssumeRole's) must match, and the entity must not have been created after the session
+// (a federated user's, whose UserID holds no ID); s.mu held.
+func (s *Service) sessionLiveLocked(x *sessionRec) bool {
+	var e *entity
+	legacyID := ""
+	switch {
+	case x.RoleName != "":
+		e = s.ents[entKey(kindRole, x.Account, x.RoleName)]
+		legacyID, _, _ = strings.Cut(x.UserID, ":")
+	case x.Type == federatedType:
+		o, ok := parseARN(x.Owner)
+		if !ok || o.Kind == "root" {
+			return ok
+		}
+		if o.Kind != kindUser {
+			return false
+		}
+		e = s.ents[entKey(kindUser, o.Account, o.Name)]
+	case x.UserName != "":
+		e = s.ents[entKey(kindUser, x.Account, x.UserName)]
+		legacyID = x.UserID
+	default:
+		return true // the root's GetSessionToken
+	}
+	if e == nil {
+		return false
+	}
+	if x.EntityID != "" {
+		return e.ID == x.EntityID
+	}
+	if legacyID != "" && legacyID != e.ID {
+		return false
+	}
+	return !e.Created.After(x.Created)
 }
 
 // limited reports whether the session has session policies: those it was given, or (a

@@ -189,6 +189,9 @@ func (s *Service) requestDocs(principalARN, accessKeyID string) ([]string, limit
 	if accessKeyID != "" {
 		x = s.sessions[accessKeyID]
 	}
+	if x != nil && !s.sessionLiveLocked(x) {
+		return nil, l, iamErr("InvalidClientTokenId", "The security token included in the request is invalid")
+	}
 	var docs []string
 	var e *entity
 	var err error

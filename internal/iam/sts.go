@@ -138,7 +138,7 @@ func (s *Service) GetSessionToken(ctx context.Context, c Caller, in GetSessionTo
 		if err != nil {
 			return nil, iamErr("AccessDenied", "The calling user no longer exists.")
 		}
-		base.Type, base.UserName, base.UserID = "IAMUser", u.Name, u.ID
+		base.Type, base.UserName, base.UserID, base.EntityID = "IAMUser", u.Name, u.ID, u.ID
 	}
 	if serial != "" {
 		base.MFA, base.MFAAuthTime = true, second(s.now())
@@ -269,7 +269,7 @@ func (s *Service) AssumeRole(ctx context.Context, c Caller, in AssumeRoleInput) 
 	}
 	arn := "arn:aws:sts::" + role.Account + ":assumed-role/" + role.Name + "/" + in.RoleSessionName
 	base := sessionRec{Account: role.Account, ARN: arn, Type: "AssumedRole", UserID: role.ID + ":" + in.RoleSessionName,
-		RoleName: role.Name, Session: in.RoleSessionName, MFA: mfa, MFAAuthTime: mfaTime, Tags: in.Tags, SourceIdentity: in.SourceIdentity,
+		RoleName: role.Name, EntityID: role.ID, Session: in.RoleSessionName, MFA: mfa, MFAAuthTime: mfaTime, Tags: in.Tags, SourceIdentity: in.SourceIdentity,
 		Region: c.Region, Policy: in.Policy, PolicyARNs: policyARNs}
 	creds, _, err := s.newSession(ctx, base, time.Duration(dur)*time.Second, serial, step)
 	if err != nil {
