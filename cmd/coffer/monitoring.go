@@ -19,10 +19,39 @@ import (
 func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *awsproto.QueryService {
 	ops := handlers(svc, cloudwatch.Operations(), func(c *awsproto.Call) cloudwatch.Caller {
 		return cloudwatch.Caller{Region: c.Region, Account: c.Principal.Account}
-	}, a.guardAll("cloudwatch", "AccessDenied", http.StatusForbidden))
+	}, func(op string, h awsproto.Handler) awsproto.Handler {
+		return a.guardEach("cloudwatch", op, "AccessDenied", http.StatusForbidden, func(op string, c *awsproto.Call) []string {
+			return svc.RequestResources(op, c.Region, c.Body) // the alarms it names, so that alarm-scoped statements apply
+		}, h)
+	})
 	return &awsproto.QueryService{SigningName: cloudwatch.SigningName, Version: cloudwatch.Version,
 		XMLNamespace: cloudwatch.XMLNamespace, Operations: ops, MapError: cloudwatch.MapError,
 		Model: cloudwatch.Model()}
+}
+
+// guardEach is guardOn for a request acting on several resources (CloudWatch's
+// DeleteAlarms, EnableAlarmActions and DisableAlarmActions name up to 100 alarms,
+// CloudTrail's ListTags several trails): as on AWS, the action must be allowed on each,
+// and the first refused one is named in the AccessDenied. resources returns ["*"] for a
+// request naming none.
+func (a *identityAuthorizer) guardEach(prefix, op, code string, status int, resources func(op string, c *awsproto.Call) []string, h awsproto.Handler) awsproto.Handler {
+	action := prefix + ":" + op
+	return func(ctx context.Context, c *awsproto.Call) (any, error) {
+		res := resources(op, c)
+		if len(res) == 0 {
+			res = []string{"*"}
+		}
+		for _, r := range res {
+			ok, msg, err := a.authorize(c, action, r, nil)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, &awsproto.Error{Status: status, Code: code, Message: msg}
+			}
+		}
+		return h(ctx, c)
+	}
 }
 
 // snsQueryService exposes SNS (query protocol, SigV4 service "sns").

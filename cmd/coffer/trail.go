@@ -100,11 +100,16 @@ func (n *node) startTrails(ctx context.Context, sealer seal.Sealer) error {
 }
 
 // trailHandlers are the trail operations of the CloudTrail JSON service, authorized as
-// cloudtrail:<Operation>.
+// cloudtrail:<Operation> on the trails they name ("*" for those naming none).
 func trailHandlers(svc *trail.Service, a *identityAuthorizer) map[string]awsproto.Handler {
-	return handlers(svc, trail.Operations(), func(c *awsproto.Call) trail.Caller {
+	caller := func(c *awsproto.Call) trail.Caller {
 		return trail.Caller{Region: c.Region, Account: c.Principal.Account}
-	}, a.guardAll("cloudtrail", "AccessDeniedException", http.StatusBadRequest))
+	}
+	return handlers(svc, trail.Operations(), caller, func(op string, h awsproto.Handler) awsproto.Handler {
+		return a.guardEach("cloudtrail", op, "AccessDeniedException", http.StatusBadRequest, func(op string, c *awsproto.Call) []string {
+			return svc.RequestResources(op, caller(c), c.Body) // so that trail-scoped statements apply
+		}, h)
+	})
 }
 
 // ---- coffer trail validate ----
