@@ -41,7 +41,9 @@ func TestCloudWatchAlarmScopedPolicy(t *testing.T) {
 			t.Fatalf("%s: %v", op, err)
 		}
 	}
-	alarm := func(region, name string) string { return "arn:aws:cloudwatch:" + region + ":" + acct + ":alarm:" + name }
+	alarm := func(region, name string) string {
+		return "arn:aws:cloudwatch:" + region + ":" + acct + ":alarm:" + name
+	}
 	run("CreateUser", "UserName=ops")
 	run("PutUserPolicy", "UserName=ops&PolicyName=p&PolicyDocument="+url.QueryEscape(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":"cloudwatch:*","Resource":"*"},
