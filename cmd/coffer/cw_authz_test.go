@@ -48,6 +48,9 @@ func TestCloudWatchAlarmScopedPolicy(t *testing.T) {
 	run("PutUserPolicy", "UserName=ops&PolicyName=p&PolicyDocument="+url.QueryEscape(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":"cloudwatch:*","Resource":"*"},
 		{"Effect":"Deny","Action":["cloudwatch:DeleteAlarms","cloudwatch:SetAlarmState"],"Resource":"`+alarm("eu-west-1", "critical-*")+`"}]}`))
+	run("CreateUser", "UserName=tagged")
+	run("PutUserPolicy", "UserName=tagged&PolicyName=p&PolicyDocument="+url.QueryEscape(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"cloudwatch:SetAlarmState","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"web"}}}]}`))
 	run("CreateUser", "UserName=narrow")
 	run("PutUserPolicy", "UserName=narrow&PolicyName=p&PolicyDocument="+url.QueryEscape(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":"cloudwatch:SetAlarmState","Resource":"`+alarm("eu-west-1", "mine")+`"}]}`))
@@ -106,4 +109,13 @@ func TestCloudWatchAlarmScopedPolicy(t *testing.T) {
 	denied(call("narrow", "eu-west-1", "SetAlarmState", "AlarmName=critical-db&StateValue=ALARM&StateReason=x"), alarm("eu-west-1", "critical-db"))
 	denied(call("narrow", "us-east-1", "SetAlarmState", "AlarmName=mine&StateValue=ALARM&StateReason=x"), alarm("us-east-1", "mine"))
 	denied(call("narrow", "eu-west-1", "ListMetrics", ""), "*")
+
+	// aws:ResourceTag/<key> is the alarm's tag.
+	if err := call("ops", "eu-west-1", "TagResource", "ResourceARN="+url.QueryEscape(alarm("eu-west-1", "mine"))+"&Tags.member.1.Key=team&Tags.member.1.Value=web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := call("tagged", "eu-west-1", "SetAlarmState", "AlarmName=mine&StateValue=OK&StateReason=x"); err != nil {
+		t.Fatal(err)
+	}
+	denied(call("tagged", "eu-west-1", "SetAlarmState", "AlarmName=critical-db&StateValue=OK&StateReason=x"), alarm("eu-west-1", "critical-db"))
 }

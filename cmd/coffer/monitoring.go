@@ -22,7 +22,7 @@ func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *aws
 	}, func(op string, h awsproto.Handler) awsproto.Handler {
 		return a.guardEach("cloudwatch", op, "AccessDenied", http.StatusForbidden, func(op string, c *awsproto.Call) []string {
 			return svc.RequestResources(op, c.Region, c.Body) // the alarms it names, so that alarm-scoped statements apply
-		}, h)
+		}, func(c *awsproto.Call, res string) map[string]string { return svc.ResourceTags(res) }, h)
 	})
 	return &awsproto.QueryService{SigningName: cloudwatch.SigningName, Version: cloudwatch.Version,
 		XMLNamespace: cloudwatch.XMLNamespace, Operations: ops, MapError: cloudwatch.MapError,
@@ -33,8 +33,10 @@ func cloudwatchQueryService(svc *cloudwatch.Service, a *identityAuthorizer) *aws
 // DeleteAlarms, EnableAlarmActions and DisableAlarmActions name up to 100 alarms,
 // CloudTrail's ListTags several trails): as on AWS, the action must be allowed on each,
 // and the first refused one is named in the AccessDenied. resources returns ["*"] for a
-// request naming none.
-func (a *identityAuthorizer) guardEach(prefix, op, code string, status int, resources func(op string, c *awsproto.Call) []string, h awsproto.Handler) awsproto.Handler {
+// request naming none. tags gives the tags of an existing resource (nil for none), its
+// aws:ResourceTag/<key> condition keys.
+func (a *identityAuthorizer) guardEach(prefix, op, code string, status int, resources func(op string, c *awsproto.Call) []string,
+	tags func(c *awsproto.Call, res string) map[string]string, h awsproto.Handler) awsproto.Handler {
 	action := prefix + ":" + op
 	return func(ctx context.Context, c *awsproto.Call) (any, error) {
 		res := resources(op, c)
@@ -42,7 +44,14 @@ func (a *identityAuthorizer) guardEach(prefix, op, code string, status int, reso
 			res = []string{"*"}
 		}
 		for _, r := range res {
-			ok, msg, err := a.authorize(c, action, r, nil)
+			var extra map[string][]string
+			for k, v := range tags(c, r) {
+				if extra == nil {
+					extra = map[string][]string{}
+				}
+				extra["aws:ResourceTag/"+k] = []string{v}
+			}
+			ok, msg, err := a.authorize(c, action, r, extra)
 			if err != nil {
 				return nil, err
 			}

@@ -108,7 +108,7 @@ func trailHandlers(svc *trail.Service, a *identityAuthorizer) map[string]awsprot
 	return handlers(svc, trail.Operations(), caller, func(op string, h awsproto.Handler) awsproto.Handler {
 		return a.guardEach("cloudtrail", op, "AccessDeniedException", http.StatusBadRequest, func(op string, c *awsproto.Call) []string {
 			return svc.RequestResources(op, caller(c), c.Body) // so that trail-scoped statements apply
-		}, h)
+		}, func(c *awsproto.Call, res string) map[string]string { return svc.ResourceTags(caller(c), res) }, h)
 	})
 }
 

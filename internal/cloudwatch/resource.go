@@ -42,3 +42,23 @@ func (s *Service) RequestResources(op, region string, body []byte) []string {
 	}
 	return out
 }
+
+// ResourceTags returns the tags of the alarm of an ARN RequestResources returned, for
+// the aws:ResourceTag/<key> condition keys; nil when no such alarm exists ("*" included).
+func (s *Service) ResourceTags(arn string) map[string]string {
+	p := strings.SplitN(arn, ":", 7)
+	if len(p) != 7 || p[0] != "arn" || p[2] != "cloudwatch" || p[4] != s.cfg.AccountID || p[5] != "alarm" {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.alarms[akey(p[3], p[6])]
+	if a == nil || len(a.Tags) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(a.Tags))
+	for _, t := range a.Tags {
+		out[t.Key] = t.Value
+	}
+	return out
+}

@@ -59,3 +59,20 @@ func (s *Service) RequestResources(op string, c Caller, body []byte) []string {
 	}
 	return out
 }
+
+// ResourceTags returns the tags of the caller's account's trail of an ARN
+// RequestResources returned, for the aws:ResourceTag/<key> condition keys; nil when no
+// such trail exists ("*" included).
+func (s *Service) ResourceTags(c Caller, arn string) map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t := s.trails[arn]
+	if t == nil || t.Account != c.account(s) || len(t.Tags) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(t.Tags))
+	for _, tg := range t.Tags {
+		out[tg.Key] = tg.Value
+	}
+	return out
+}

@@ -56,3 +56,19 @@ func TestRequestResources(t *testing.T) {
 		}
 	}
 }
+
+// TestResourceTags: the tags of a trail of the caller's account, for aws:ResourceTag/*.
+func TestResourceTags(t *testing.T) {
+	f := newFixture(t)
+	f.mustOp("CreateTrail", `{"Name":"main","S3BucketName":"bucket-1","TagsList":[{"Key":"team","Value":"sec"}]}`)
+	const main = "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"
+	if got := f.svc.ResourceTags(f.caller, main); len(got) != 1 || got["team"] != "sec" {
+		t.Fatalf("tags %v", got)
+	}
+	if got := f.svc.ResourceTags(f.caller, "*"); got != nil {
+		t.Fatalf("tags of *: %v", got)
+	}
+	if got := f.svc.ResourceTags(Caller{Region: "us-east-1", Account: "444455556666"}, main); got != nil {
+		t.Fatalf("another account sees the tags: %v", got)
+	}
+}
