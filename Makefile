@@ -31,7 +31,7 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-smoke.sh
 
 e2e:
-	$(GO) test -count=1 -timeout 15m ./e2e/...
+	$(GO) test -count=1 -timeout 15m -parallel 4 ./e2e/...
 
 # Go benchmarks of the hot paths, each next to its baseline (see docs/performance.md).
 bench:

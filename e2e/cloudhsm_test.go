@@ -53,6 +53,7 @@ type clusterDesc struct {
 // production node: create a cluster and an HSM, sign the cluster CSR with their own CA
 // (openssl), initialize, activate with `coffer hsm`, and find an automatic backup.
 func TestCloudHSMOperatorLifecycle(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}
@@ -155,6 +156,7 @@ func TestCloudHSMOperatorLifecycle(t *testing.T) {
 // --dev node: describe the cluster, create/connect/describe the store, a key in it,
 // encrypt/decrypt with fileb://, then disconnect and delete.
 func TestCustomKeyStoreWithDebianCLI(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}

@@ -21,6 +21,7 @@ import (
 //     user's when the user is renamed, and does not take the policies of a new user given
 //     the old name.
 func TestIAMAuthzReview(t *testing.T) {
+	t.Parallel()
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
 

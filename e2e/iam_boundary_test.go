@@ -15,6 +15,7 @@ import (
 // use; a delegated administrator may create users only with the boundary
 // (iam:PermissionsBoundary); removing the boundary gives Decrypt back.
 func TestUserPermissionsBoundary(t *testing.T) {
+	t.Parallel()
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
 	key, err := s.kmsAs(root).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("boundary")})

@@ -15,6 +15,7 @@ import (
 // (UnrecognizedClientException, 400), its STS and IAM calls with InvalidClientTokenId
 // (403), also after a restart; a new session of the new role encrypts.
 func TestSessionBoundToRoleID(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "", nil)
 	root := s.rootAWS()
 	acct := sdkAccount(t, s, root)

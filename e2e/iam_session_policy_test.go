@@ -37,6 +37,7 @@ func sessionAssumeRole(t *testing.T, s *server, c awsCreds, params ...string) (a
 // limited by its session policy too. The SDK (aws-sdk-go-v2) signs every call; Debian's
 // AWS CLI passes --policy and --policy-arns.
 func TestAssumeRoleSessionPolicy(t *testing.T) {
+	t.Parallel()
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
 	rk := s.kmsAs(root)

@@ -45,6 +45,7 @@ func (r simResults) decisions() map[string]string {
 // entries); SimulatePrincipalPolicy itself needs iam:SimulatePrincipalPolicy on the
 // simulated user.
 func TestIAMPolicySimulatorMatchesKMS(t *testing.T) {
+	t.Parallel()
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
 	rk := s.kmsAs(root)

@@ -105,6 +105,7 @@ func kmsDenied(t *testing.T, what string, err error) {
 // (users, policies, keys) and the other allowed or refused calls, which check the
 // server's decisions, use aws-sdk-go-v2 and queryCall.
 func TestLeastPrivilegeStory(t *testing.T) {
+	t.Parallel()
 	s, root := debianCLINode(t)
 	acct := sdkAccount(t, s, root)
 	rk := s.kmsAs(root)

@@ -58,6 +58,7 @@ func keyMaterials(t *testing.T, k *kms.Client, id string) map[string]types.Rotat
 // ciphertexts, list the materials, delete one, restart, reimport) and lists the materials
 // with the AWS CLI v1 (Debian's v2.9 has no list-key-rotations).
 func TestKMSImportedKeyRotation(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "", nil)
 	k := s.kmsClient()
 	ck, err := k.CreateKey(ctx, &kms.CreateKeyInput{Origin: types.OriginTypeExternal})

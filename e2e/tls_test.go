@@ -40,6 +40,7 @@ func servedLeaf(t *testing.T, s *server) *x509.Certificate {
 // trusting <data-dir>/tls/ca.pem, and nothing else gets an answer.
 // aws:SecureTransport says how a request came.
 func TestProductionServesTLS(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/bin/aws"); err != nil {
 		t.Skip("Debian's awscli is not installed (make deps installs it)")
 	}
