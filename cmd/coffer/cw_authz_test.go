@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
 	"github.com/coffer-hsm/coffer/internal/cloudwatch"
-	"github.com/coffer-hsm/coffer/internal/iam"
-	"github.com/coffer-hsm/coffer/internal/state"
 )
 
 // TestCloudWatchAlarmScopedPolicy: CloudWatch requests are decided on the alarms they
@@ -20,27 +17,11 @@ import (
 // (with any other: all must be allowed, and none is deleted) and SetAlarmState of it,
 // not those of other alarms; an Allow scoped to one alarm allows only that alarm.
 func TestCloudWatchAlarmScopedPolicy(t *testing.T) {
-	const acct = "111122223333"
-	svc, err := iam.New(iam.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	const acct = testAccount
 	cw := cloudwatch.New(cloudwatch.Config{Region: "us-east-1", AccountID: acct})
-	store, err := state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(t.TempDir(), "raft")}, svc, cw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	svc.Attach(store)
+	svc, store, run := iamTestService(t, cw)
 	cw.Attach(store)
 	ctx := context.Background()
-	root := iam.Caller{Account: acct, Principal: awsproto.Principal{Account: acct, ARN: "arn:aws:iam::" + acct + ":root", Type: "Root"}}
-	run := func(op, body string) {
-		t.Helper()
-		if _, err := iam.Operations()[op](svc, ctx, root, []byte(body)); err != nil {
-			t.Fatalf("%s: %v", op, err)
-		}
-	}
 	alarm := func(region, name string) string {
 		return "arn:aws:cloudwatch:" + region + ":" + acct + ":alarm:" + name
 	}
@@ -65,8 +46,7 @@ func TestCloudWatchAlarmScopedPolicy(t *testing.T) {
 	handlers := cloudwatchQueryService(cw, &identityAuthorizer{iam: svc, now: time.Now}).Operations
 	call := func(user, region, op, body string) error {
 		t.Helper()
-		p := awsproto.Principal{Account: acct, ARN: "arn:aws:iam::" + acct + ":user/" + user, Type: "IAMUser", UserName: user}
-		_, err := handlers[op](ctx, &awsproto.Call{Operation: op, Principal: p, Region: region, Body: []byte(body), Query: true})
+		_, err := handlers[op](ctx, &awsproto.Call{Operation: op, Principal: testUser(user), Region: region, Body: []byte(body), Query: true})
 		return err
 	}
 	denied := func(err error, res string) {

@@ -4,40 +4,20 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
-	"github.com/coffer-hsm/coffer/internal/iam"
-	"github.com/coffer-hsm/coffer/internal/state"
 )
 
 // TestIAMGuardAuthDetailsAndUpdateUser: the identity guard of the IAM query service
 // decides GetAccountAuthorizationDetails (resource "*") and UpdateUser (the user as it is
 // and as it will be).
 func TestIAMGuardAuthDetailsAndUpdateUser(t *testing.T) {
-	const acct = "111122223333"
-	svc, err := iam.New(iam.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(t.TempDir(), "raft")}, svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	svc.Attach(store)
+	const acct = testAccount
+	svc, _, run := iamTestService(t)
 	ctx := context.Background()
-	root := iam.Caller{Account: acct, Principal: awsproto.Principal{Account: acct, ARN: "arn:aws:iam::" + acct + ":root", Type: "Root"}}
-	ops := iam.Operations()
-	run := func(op, body string) {
-		t.Helper()
-		if _, err := ops[op](svc, ctx, root, []byte(body)); err != nil {
-			t.Fatalf("%s: %v", op, err)
-		}
-	}
 	run("CreateUser", "UserName=auditor")
 	run("CreateUser", "UserName=nobody")
 	run("CreateUser", "UserName=tm&Path=%2Fteam%2F")
@@ -50,8 +30,7 @@ func TestIAMGuardAuthDetailsAndUpdateUser(t *testing.T) {
 	handlers := iamQueryService(svc, &identityAuthorizer{iam: svc, now: time.Now}).Operations
 	call := func(user, op, body string) error {
 		t.Helper()
-		p := awsproto.Principal{Account: acct, ARN: "arn:aws:iam::" + acct + ":user/" + user, Type: "IAMUser", UserName: user}
-		_, err := handlers[op](ctx, &awsproto.Call{Operation: op, Principal: p, Region: "us-east-1", Body: []byte(body)})
+		_, err := handlers[op](ctx, &awsproto.Call{Operation: op, Principal: testUser(user), Region: "us-east-1", Body: []byte(body)})
 		return err
 	}
 	denied := func(err error, resource string) {
@@ -78,26 +57,9 @@ func TestIAMGuardAuthDetailsAndUpdateUser(t *testing.T) {
 // the PolicySourceArn as given: the simulator finds the entity by name, so a made-up path
 // or another case of the name must not escape statements scoped to the entity.
 func TestIAMGuardSimulatePrincipalPolicySource(t *testing.T) {
-	const acct = "111122223333"
-	svc, err := iam.New(iam.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(t.TempDir(), "raft")}, svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	svc.Attach(store)
+	const acct = testAccount
+	svc, _, run := iamTestService(t)
 	ctx := context.Background()
-	root := iam.Caller{Account: acct, Principal: awsproto.Principal{Account: acct, ARN: "arn:aws:iam::" + acct + ":root", Type: "Root"}}
-	ops := iam.Operations()
-	run := func(op, body string) {
-		t.Helper()
-		if _, err := ops[op](svc, ctx, root, []byte(body)); err != nil {
-			t.Fatalf("%s: %v", op, err)
-		}
-	}
 	doc := func(stmts ...string) string {
 		return url.QueryEscape(`{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}`)
 	}
@@ -116,12 +78,11 @@ func TestIAMGuardSimulatePrincipalPolicySource(t *testing.T) {
 	handlers := iamQueryService(svc, &identityAuthorizer{iam: svc, now: time.Now}).Operations
 	call := func(user, op, source string) error {
 		t.Helper()
-		p := awsproto.Principal{Account: acct, ARN: "arn:aws:iam::" + acct + ":user/" + user, Type: "IAMUser", UserName: user}
 		body := "PolicySourceArn=" + url.QueryEscape(source)
 		if op == "SimulatePrincipalPolicy" {
 			body += "&ActionNames.member.1=kms%3ADecrypt"
 		}
-		_, err := handlers[op](ctx, &awsproto.Call{Operation: op, Principal: p, Region: "us-east-1", Body: []byte(body)})
+		_, err := handlers[op](ctx, &awsproto.Call{Operation: op, Principal: testUser(user), Region: "us-east-1", Body: []byte(body)})
 		return err
 	}
 	adminARN := "arn:aws:iam::" + acct + ":user/admin"

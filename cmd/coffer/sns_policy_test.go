@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
-	"github.com/coffer-hsm/coffer/internal/iam"
 	"github.com/coffer-hsm/coffer/internal/sns"
-	"github.com/coffer-hsm/coffer/internal/state"
 )
 
 // TestSNSTopicPolicyGuard: SNS requests on a topic are decided with the caller's identity
@@ -21,32 +18,16 @@ import (
 // Allow in either suffices, and a topic statement naming the caller's ARN is not limited
 // by the caller's permissions boundary.
 func TestSNSTopicPolicyGuard(t *testing.T) {
-	const acct = "111122223333"
-	svc, err := iam.New(iam.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	const acct = testAccount
 	ss, err := sns.New(sns.Config{AccountID: acct})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.Open(state.Config{NodeID: "n1", Dir: filepath.Join(t.TempDir(), "raft")}, svc, ss)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ss.Close(); store.Close() })
-	svc.Attach(store)
+	svc, store, run := iamTestService(t, ss)
+	t.Cleanup(func() { ss.Close() }) // (before the store's Close: cleanups run last first)
 	ss.Attach(store)
 	ctx := context.Background()
 	rootP := awsproto.Principal{Account: acct, ARN: "arn:aws:iam::" + acct + ":root", Type: "Root"}
-	root := iam.Caller{Account: acct, Principal: rootP}
-	ops := iam.Operations()
-	run := func(op, body string) {
-		t.Helper()
-		if _, err := ops[op](svc, ctx, root, []byte(body)); err != nil {
-			t.Fatalf("%s: %v", op, err)
-		}
-	}
 	allow := func(action string) string {
 		return url.QueryEscape(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"` + action + `","Resource":"*"}]}`)
 	}
@@ -63,7 +44,7 @@ func TestSNSTopicPolicyGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	handlers := snsQueryService(ss, &identityAuthorizer{iam: svc, now: time.Now}).Operations
-	userARN := func(u string) string { return "arn:aws:iam::" + acct + ":user/" + u }
+	userARN := func(u string) string { return testUser(u).ARN }
 	callAs := func(p awsproto.Principal, op, body string) error {
 		t.Helper()
 		_, err := handlers[op](ctx, &awsproto.Call{Operation: op, Principal: p, Region: "us-east-1", Body: []byte(body)})
@@ -71,7 +52,7 @@ func TestSNSTopicPolicyGuard(t *testing.T) {
 	}
 	call := func(user, op, body string) error {
 		t.Helper()
-		return callAs(awsproto.Principal{Account: acct, ARN: userARN(user), Type: "IAMUser", UserName: user}, op, body)
+		return callAs(testUser(user), op, body)
 	}
 	publish := "TopicArn=" + url.QueryEscape(topic) + "&Message=hi"
 	denied := func(err error, why string) {
