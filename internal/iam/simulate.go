@@ -428,30 +428,41 @@ func (sim *simulation) addInputPolicies(docs []string) error {
 	return nil
 }
 
+// newSimulation checks the policy documents both simulators take (PolicyInputList,
+// PermissionsBoundaryPolicyInputList) and builds the simulation of common with the
+// boundaries given.
+func newSimulation(common *simCommon, inputs, boundaries []string) (*simulation, error) {
+	if err := checkSimDocs("policyInputList", inputs); err != nil {
+		return nil, err
+	}
+	if err := checkSimDocs("permissionsBoundaryPolicyInputList", boundaries); err != nil {
+		return nil, err
+	}
+	sim := &simulation{}
+	if err := sim.build(common, boundaries); err != nil {
+		return nil, err
+	}
+	return sim, nil
+}
+
 // SimulatePrincipalPolicy simulates the policies of a user (with its groups' policies and
 // its permissions boundary), a group or a role, plus PolicyInputList.
 func (s *Service) SimulatePrincipalPolicy(ctx context.Context, c Caller, in SimulatePrincipalPolicyInput) (*SimulatePolicyOutput, error) {
 	if err := checkArnType("policySourceArn", in.PolicySourceArn); err != nil {
 		return nil, err
 	}
-	if err := checkSimDocs("policyInputList", in.PolicyInputList); err != nil {
-		return nil, err
-	}
-	if err := checkSimDocs("permissionsBoundaryPolicyInputList", in.PermissionsBoundaryPolicyInputList); err != nil {
-		return nil, err
-	}
 	common := simCommon{ActionNames: in.ActionNames, ResourceArns: in.ResourceArns, ResourcePolicy: in.ResourcePolicy,
 		ResourceOwner: in.ResourceOwner, CallerArn: in.CallerArn, ResourceHandlingOption: in.ResourceHandlingOption,
 		MaxItems: in.MaxItems, Marker: in.Marker, ContextEntries: in.ContextEntries}
-	var sim simulation
-	if err := sim.build(&common, in.PermissionsBoundaryPolicyInputList); err != nil {
+	sim, err := newSimulation(&common, in.PolicyInputList, in.PermissionsBoundaryPolicyInputList)
+	if err != nil {
 		return nil, err
 	}
 	src, err := s.sourceEntity(c, in.PolicySourceArn)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.principalPolicies(&sim, src, in.PermissionsBoundaryPolicyInputList != nil); err != nil {
+	if err := s.principalPolicies(sim, src, in.PermissionsBoundaryPolicyInputList != nil); err != nil {
 		return nil, err
 	}
 	if err := sim.addInputPolicies(in.PolicyInputList); err != nil {
@@ -477,17 +488,11 @@ func (s *Service) SimulateCustomPolicy(ctx context.Context, c Caller, in Simulat
 	if in.PolicyInputList == nil {
 		return nil, validation("1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null")
 	}
-	if err := checkSimDocs("policyInputList", in.PolicyInputList); err != nil {
-		return nil, err
-	}
-	if err := checkSimDocs("permissionsBoundaryPolicyInputList", in.PermissionsBoundaryPolicyInputList); err != nil {
-		return nil, err
-	}
 	common := simCommon{ActionNames: in.ActionNames, ResourceArns: in.ResourceArns, ResourcePolicy: in.ResourcePolicy,
 		ResourceOwner: in.ResourceOwner, CallerArn: in.CallerArn, ResourceHandlingOption: in.ResourceHandlingOption,
 		MaxItems: in.MaxItems, Marker: in.Marker, ContextEntries: in.ContextEntries}
-	var sim simulation
-	if err := sim.build(&common, in.PermissionsBoundaryPolicyInputList); err != nil {
+	sim, err := newSimulation(&common, in.PolicyInputList, in.PermissionsBoundaryPolicyInputList)
+	if err != nil {
 		return nil, err
 	}
 	if err := sim.addInputPolicies(in.PolicyInputList); err != nil {
@@ -495,7 +500,6 @@ func (s *Service) SimulateCustomPolicy(ctx context.Context, c Caller, in Simulat
 	}
 	switch {
 	case in.CallerArn != "":
-		var err error
 		if sim.caller, err = callerPrincipal(in.CallerArn); err != nil {
 			return nil, err
 		}
