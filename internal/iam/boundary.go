@@ -65,7 +65,7 @@ func (s *Service) checkBoundaryExists(acct, arn, code string) error {
 	ok := s.boundaryExistsLocked(acct, arn)
 	s.mu.RUnlock()
 	if !ok {
-		return iamErr(code, "Policy %s does not exist or is not attachable.", arn)
+		return boundaryMissing(code, arn)
 	}
 	return nil
 }
@@ -74,8 +74,9 @@ func boundaryRequired() error {
 	return validation("1 validation error detected: Value null at 'permissionsBoundary' failed to satisfy constraint: Member must not be null")
 }
 
-func boundaryMissing(arn string) error {
-	return noSuch("Policy %s does not exist or is not attachable.", arn)
+// boundaryMissing is the error, with code, for a boundary arn that is not a policy.
+func boundaryMissing(code, arn string) error {
+	return iamErr(code, "Policy %s does not exist or is not attachable.", arn)
 }
 
 // boundaryUsesInAccountLocked counts the users and roles of acct whose boundary arn is.
@@ -99,7 +100,7 @@ func applyBoundary(s *Service, t time.Time, body json.RawMessage) (any, error) {
 		return nil, err
 	}
 	if r.Policy != "" && !s.boundaryExistsLocked(r.Account, r.Policy) {
-		return nil, boundaryMissing(r.Policy)
+		return nil, boundaryMissing("NoSuchEntity", r.Policy)
 	}
 	e.Boundary = r.Policy
 	return nil, nil
@@ -157,7 +158,7 @@ func (s *Service) putBoundary(ctx context.Context, c Caller, kind, field, name, 
 		return err
 	}
 	if !exists {
-		return boundaryMissing(arn)
+		return boundaryMissing("NoSuchEntity", arn)
 	}
 	return s.propose(ctx, cmdBoundary, ref{Kind: kind, Account: c.Account, Name: name, Policy: arn})
 }

@@ -354,7 +354,7 @@ func applyEntityCreate(s *Service, t time.Time, body json.RawMessage) (any, erro
 		return nil, iamErr("EntityAlreadyExists", "%s with name %s already exists.", strings.ToUpper(e.Kind[:1])+e.Kind[1:], e.Name)
 	}
 	if e.Boundary != "" && !s.boundaryExistsLocked(e.Account, e.Boundary) {
-		return nil, boundaryMissing(e.Boundary)
+		return nil, boundaryMissing("NoSuchEntity", e.Boundary)
 	}
 	s.ents[k] = e
 	return nil, nil
