@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/coffer-hsm/coffer/internal/awsproto"
@@ -77,25 +76,7 @@ func requestFor(c *awsproto.Call, action, resource string, now time.Time) *polic
 
 // denied is AWS's AccessDenied for an identity-policy decision.
 func deniedMessage(c *awsproto.Call, action, resource string, d policy.Decision) string {
-	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", c.Principal.ARN, action, resource, deniedWhy(action, d))
-}
-
-// deniedWhy is the end of AWS's AccessDenied messages: which kind of policy denied the
-// request, explicitly or by not allowing it.
-func deniedWhy(action string, d policy.Decision) string {
-	kind := "an identity-based policy"
-	switch d.Matched.Set {
-	case policy.BoundarySet:
-		kind = "a permissions boundary"
-	case policy.SessionSet:
-		kind = "a session policy"
-	case policy.ResourceSet:
-		kind = "a resource-based policy"
-	}
-	if d.Reason == policy.ExplicitDeny {
-		return "with an explicit deny in " + kind
-	}
-	return "because no " + strings.TrimPrefix(strings.TrimPrefix(kind, "an "), "a ") + " allows the " + action + " action"
+	return fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", c.Principal.ARN, action, resource, d.DeniedWhy(action))
 }
 
 // authorize decides action on resource for the call, with the request's own condition

@@ -495,7 +495,7 @@ func (s *Service) check(c *Caller, op string, ch *authCheck, ids func() ([]*poli
 		if d.Allowed {
 			return nil
 		}
-		return accessDenied(c, action, req.Resource, deniedWhy(action, d))
+		return accessDenied(c, action, req.Resource, d.DeniedWhy(action))
 	case scopeRetire:
 		return s.checkRetire(c, ch)
 	}
@@ -523,38 +523,13 @@ func (s *Service) check(c *Caller, op string, ch *authCheck, ids func() ([]*poli
 		return nil
 	}
 	if d.Reason == policy.ExplicitDeny || d.Matched.Set == policy.BoundarySet || d.Matched.Set == policy.SessionSet {
-		return accessDenied(c, action, req.Resource, deniedWhy(action, d))
+		return accessDenied(c, action, req.Resource, d.DeniedWhy(action))
 	}
 	// Would an identity policy have sufficed (the key policy delegates to the account)?
 	if policy.KMSDecide(&req, keyPol, []*policy.Policy{allowEverything}, nil).Allowed {
 		return accessDenied(c, action, req.Resource, "because no identity-based policy allows the "+action+" action")
 	}
 	return accessDenied(c, action, req.Resource, "because no resource-based policy allows the "+action+" action")
-}
-
-// deniedWhy ends AWS's AccessDenied message: which kind of policy denied the request,
-// explicitly or by not allowing it (ImplicitDeny with the identity or resource set: no
-// identity-based policy allows it).
-func deniedWhy(action string, d policy.Decision) string {
-	kind := "identity-based policy"
-	switch d.Matched.Set {
-	case policy.BoundarySet:
-		kind = "permissions boundary"
-	case policy.SessionSet:
-		kind = "session policy"
-	case policy.ResourceSet, policy.GrantSet:
-		if d.Reason == policy.ExplicitDeny {
-			kind = "resource-based policy"
-		}
-	}
-	if d.Reason == policy.ExplicitDeny {
-		article := "a "
-		if kind[0] == 'i' {
-			article = "an "
-		}
-		return "with an explicit deny in " + article + kind
-	}
-	return "because no " + kind + " allows the " + action + " action"
 }
 
 // authKey resolves the key of a key-scoped check and fills the key's condition keys. It

@@ -381,6 +381,33 @@ type Decision struct {
 	Matched StatementRef
 }
 
+// DeniedWhy is the end of AWS's AccessDenied message for a request of action that d
+// refuses: which kind of policy denied it, explicitly ("with an explicit deny in a
+// permissions boundary") or by not allowing it ("because no session policy allows the
+// kms:Decrypt action"). An ImplicitDeny not due to a boundary or session policy is
+// "no identity-based policy" (its Matched.Set is IdentitySet).
+func (d Decision) DeniedWhy(action string) string {
+	kind := "identity-based policy"
+	switch d.Matched.Set {
+	case BoundarySet:
+		kind = "permissions boundary"
+	case SessionSet:
+		kind = "session policy"
+	case ResourceSet, GrantSet:
+		if d.Reason == ExplicitDeny {
+			kind = "resource-based policy"
+		}
+	}
+	if d.Reason == ExplicitDeny {
+		article := "a "
+		if kind[0] == 'i' {
+			article = "an "
+		}
+		return "with an explicit deny in " + article + kind
+	}
+	return "because no " + kind + " allows the " + action + " action"
+}
+
 // tally collects what the policies of a request say.
 type tally struct {
 	deny   StatementRef

@@ -183,3 +183,24 @@ func TestAsDoesNotChangeThePolicy(t *testing.T) {
 		t.Fatalf("layers: %d %d", p.Layer(), q.Layer())
 	}
 }
+
+// DeniedWhy words AccessDenied messages as AWS does, for every kind of refusal.
+func TestDeniedWhy(t *testing.T) {
+	for _, c := range []struct {
+		d    Decision
+		want string
+	}{
+		{Decision{Reason: ImplicitDeny}, "because no identity-based policy allows the kms:Decrypt action"},
+		{Decision{Reason: ImplicitDeny, Matched: StatementRef{Set: BoundarySet}}, "because no permissions boundary allows the kms:Decrypt action"},
+		{Decision{Reason: ImplicitDeny, Matched: StatementRef{Set: SessionSet}}, "because no session policy allows the kms:Decrypt action"},
+		{Decision{Reason: ExplicitDeny, Matched: StatementRef{Set: IdentitySet}}, "with an explicit deny in an identity-based policy"},
+		{Decision{Reason: ExplicitDeny, Matched: StatementRef{Set: BoundarySet}}, "with an explicit deny in a permissions boundary"},
+		{Decision{Reason: ExplicitDeny, Matched: StatementRef{Set: SessionSet}}, "with an explicit deny in a session policy"},
+		{Decision{Reason: ExplicitDeny, Matched: StatementRef{Set: ResourceSet}}, "with an explicit deny in a resource-based policy"},
+		{Decision{Reason: ExplicitDeny, Matched: StatementRef{Set: GrantSet}}, "with an explicit deny in a resource-based policy"},
+	} {
+		if got := c.d.DeniedWhy("kms:Decrypt"); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.d, got, c.want)
+		}
+	}
+}
