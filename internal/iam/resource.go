@@ -25,14 +25,7 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 		if name == "" {
 			return "*"
 		}
-		s.mu.RLock()
-		e := s.ents[entKey(kind, account, name)]
-		var arn string
-		if e != nil {
-			arn = e.arn()
-		}
-		s.mu.RUnlock()
-		if arn != "" {
+		if arn := s.entityARN(kind, account, name); arn != "" {
 			return arn
 		}
 		if path == "" || !strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/") {
@@ -124,14 +117,7 @@ func (s *Service) RequestResource(account, op string, body []byte, caller string
 		if p, ok := parseARN(a); ok && p.Service == "iam" && p.Account == account {
 			switch p.Kind {
 			case kindUser, kindGroup, kindRole:
-				s.mu.RLock()
-				e := s.ents[entKey(p.Kind, account, p.Name)]
-				var arn string
-				if e != nil {
-					arn = e.arn()
-				}
-				s.mu.RUnlock()
-				if arn != "" {
+				if arn := s.entityARN(p.Kind, account, p.Name); arn != "" {
 					return arn
 				}
 			}
@@ -170,4 +156,14 @@ func (s *Service) UpdateUserTarget(account string, body []byte) string {
 		path = p
 	}
 	return userARN(account, path, name)
+}
+
+// entityARN is the ARN of the user, group or role of that name, "" if there is none.
+func (s *Service) entityARN(kind, account, name string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e := s.ents[entKey(kind, account, name)]; e != nil {
+		return e.arn()
+	}
+	return ""
 }

@@ -196,21 +196,27 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c Caller, in KeyIDInput
 		if err := s.materialAvailable(k, m); err != nil {
 			return err // new material would make a key whose older material is gone look whole
 		}
-		n := 0
-		for _, r := range m.Rotations {
-			if r.Type == rotationOnDemand {
-				n++
-			}
-		}
-		if n >= maxOnDemandRotations {
-			return kmsErr("LimitExceededException", "You have exceeded the maximum number of on-demand rotations for this key")
-		}
-		return nil
+		return checkOnDemandQuota(m)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &RotateKeyOnDemandOutput{KeyId: k.ID}, nil
+}
+
+// checkOnDemandQuota refuses an on-demand rotation of a key that has had
+// maxOnDemandRotations of them.
+func checkOnDemandQuota(m *material) error {
+	n := 0
+	for _, r := range m.Rotations {
+		if r.Type == rotationOnDemand {
+			n++
+		}
+	}
+	if n >= maxOnDemandRotations {
+		return kmsErr("LimitExceededException", "You have exceeded the maximum number of on-demand rotations for this key")
+	}
+	return nil
 }
 
 // rotateImported rotates a single-Region symmetric key with imported key material on
@@ -228,14 +234,8 @@ func (s *Service) rotateImported(ctx context.Context, c Caller, keyID string) (*
 		case k.MultiRegion:
 			return kmsErr("UnsupportedOperationException", "%s is a multi-Region key with imported key material. Coffer does not support on-demand rotation of multi-Region keys with imported key material.", k.arn())
 		}
-		n := 0
-		for _, r := range m.Rotations {
-			if r.Type == rotationOnDemand {
-				n++
-			}
-		}
-		if n >= maxOnDemandRotations {
-			return kmsErr("LimitExceededException", "You have exceeded the maximum number of on-demand rotations for this key")
+		if err := checkOnDemandQuota(m); err != nil {
+			return err
 		}
 		p := pendingVersion(m)
 		if p < 0 {
