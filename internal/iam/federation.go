@@ -55,17 +55,9 @@ func (s *Service) GetFederationToken(ctx context.Context, c Caller, in GetFedera
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
-	dur := 43200
-	if in.DurationSeconds != nil {
-		dur = *in.DurationSeconds
-		if dur < 900 || dur > 129600 {
-			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 129600", dur)
-		}
-	}
-	if p.Kind == "root" && dur > 3600 {
-		// "Sessions obtained using Amazon Web Services account root user credentials are
-		// restricted to a maximum of 3,600 seconds (one hour)."
-		dur = 3600
+	dur, err := tokenDuration(in.DurationSeconds, p.Kind == "root")
+	if err != nil {
+		return nil, err
 	}
 	if len(in.Tags) > 0 && p.Kind == "user" {
 		// Passing session tags needs sts:TagSession, as for AssumeRole.

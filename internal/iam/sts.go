@@ -115,18 +115,9 @@ func (s *Service) GetSessionToken(ctx context.Context, c Caller, in GetSessionTo
 	if s.callerSession(c) != nil {
 		return nil, iamErr("AccessDenied", "Cannot call GetSessionToken with session credentials")
 	}
-	dur := 43200
-	if in.DurationSeconds != nil {
-		dur = *in.DurationSeconds
-		if dur < 900 || dur > 129600 {
-			return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 129600", dur)
-		}
-	}
-	if p.Kind == "root" && dur > 3600 {
-		// "Sessions for Amazon Web Services account owners are restricted to a maximum
-		// of 3,600 seconds (one hour). If the duration is longer than one hour, the
-		// session for Amazon Web Services account owners defaults to one hour."
-		dur = 3600
+	dur, err := tokenDuration(in.DurationSeconds, p.Kind == "root")
+	if err != nil {
+		return nil, err
 	}
 	serial, step, err := s.mfaPair(c, in.SerialNumber, in.TokenCode)
 	if err != nil {
@@ -395,4 +386,23 @@ func (s *Service) PurgeExpiredSessions(ctx context.Context) error {
 		return nil
 	}
 	return s.propose(ctx, cmdSessionsExpire, expireCmd{Before: now})
+}
+
+// tokenDuration is the lifetime of GetSessionToken's and GetFederationToken's credentials:
+// DurationSeconds (900-129600, default 43200), at most an hour for the root ("Sessions for
+// Amazon Web Services account owners are restricted to a maximum of 3,600 seconds (one
+// hour). If the duration is longer than one hour, the session for Amazon Web Services
+// account owners defaults to one hour."; GetFederationToken's reference says the same).
+func tokenDuration(seconds *int, root bool) (int, error) {
+	dur := 43200
+	if seconds != nil {
+		dur = *seconds
+		if dur < 900 || dur > 129600 {
+			return 0, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900 and less than or equal to 129600", dur)
+		}
+	}
+	if root && dur > 3600 {
+		dur = 3600
+	}
+	return dur, nil
 }
